@@ -1,0 +1,90 @@
+package ledger
+
+import (
+	"regexp"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio"
+)
+
+// MaxIntegerDigits bounds the integer part of an amount: NUMERIC(38,18)
+// leaves 20 digits before the point.
+const MaxIntegerDigits = 20
+
+// Decimal is the arithmetic context for money. It is exact: any operation
+// that would round or overflow returns an error instead (the Inexact and
+// Rounded conditions trap), so sums of amounts never lose a digit. Rounding
+// that the business rules ask for (commission shares round down) is done
+// explicitly with Quantize under a context of its own.
+var Decimal = apd.Context{
+	Precision:   40,
+	MaxExponent: apd.MaxExponent,
+	MinExponent: apd.MinExponent,
+	Traps:       apd.DefaultTraps | apd.Inexact | apd.Rounded,
+	Rounding:    apd.RoundHalfEven,
+}
+
+var amountPattern = regexp.MustCompile(`^(0|[1-9][0-9]*)(\.[0-9]+)?$`)
+
+// ParseAmount parses a posting amount for a currency with the given
+// precision. The grammar is strict: digits with an optional fractional part
+// ("12", "0.5", "12.50"); no sign, exponent, spaces, leading zeros, or bare
+// point ("5.", ".5"). The amount must be positive, have at most 20 integer
+// digits and at most precision decimal places — never rounded. Errors carry
+// the code invalid_amount.
+func ParseAmount(s string, precision int) (apd.Decimal, error) {
+	var d apd.Decimal
+	if !amountPattern.MatchString(s) {
+		return d, folio.Errorf(folio.EAMOUNT, "amount %q is not a plain positive decimal such as \"12.50\"", truncate(s))
+	}
+	if _, _, err := d.SetString(s); err != nil {
+		return d, folio.Errorf(folio.EAMOUNT, "amount %q is not a decimal", truncate(s))
+	}
+	if d.Sign() <= 0 {
+		return d, folio.Errorf(folio.EAMOUNT, "amount %s must be greater than zero", s)
+	}
+	if places := -int(d.Exponent); places > precision {
+		return d, folio.Errorf(folio.EAMOUNT, "amount %s has %d decimal places; the currency allows %d", s, places, precision)
+	}
+	if intDigits := int(d.NumDigits()) + int(d.Exponent); intDigits > MaxIntegerDigits {
+		return d, folio.Errorf(folio.EAMOUNT, "amount %s has more than %d integer digits", truncate(s), MaxIntegerDigits)
+	}
+	return d, nil
+}
+
+// ParseStored parses a decimal read from the database (NUMERIC as text).
+func ParseStored(s string) (apd.Decimal, error) {
+	var d apd.Decimal
+	_, _, err := d.SetString(s)
+	return d, err
+}
+
+// Format returns the canonical text of d: plain notation, no exponent, no
+// trailing fractional zeros ("25", "12.5", "0.000001").
+func Format(d *apd.Decimal) string {
+	var r apd.Decimal
+	r.Reduce(d)
+	if r.IsZero() {
+		return "0"
+	}
+	return r.Text('f')
+}
+
+func truncate(s string) string {
+	if len(s) > 48 {
+		return s[:48] + "…"
+	}
+	return s
+}
+
+// add sets d = x + y exactly.
+func add(d, x, y *apd.Decimal) error {
+	_, err := Decimal.Add(d, x, y)
+	return err
+}
+
+// sub sets d = x - y exactly.
+func sub(d, x, y *apd.Decimal) error {
+	_, err := Decimal.Sub(d, x, y)
+	return err
+}

@@ -1,0 +1,205 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
+	"github.com/jackc/pgx/v5"
+)
+
+// Balance is an account's state: posted debit and credit totals, the posted
+// balance on the normal side, pending debits and credits, and the available
+// balance (posted balance minus pending amounts against the normal side).
+type Balance struct {
+	Account        accounts.Key
+	Normal         accounts.Side
+	Debits         apd.Decimal
+	Credits        apd.Decimal
+	Balance        apd.Decimal
+	PendingDebits  apd.Decimal
+	PendingCredits apd.Decimal
+	Seq            int64 // last seq that touched the account (as of the read)
+}
+
+// Pending returns the pending amount against the normal side.
+func (b *Balance) Pending() apd.Decimal {
+	if b.Normal == accounts.Debit {
+		return b.PendingCredits
+	}
+	return b.PendingDebits
+}
+
+// Available returns the balance minus pending amounts against the normal
+// side.
+func (b *Balance) Available() apd.Decimal {
+	var out apd.Decimal
+	p := b.Pending()
+	_ = sub(&out, &b.Balance, &p)
+	return out
+}
+
+// balanceSet is the locked balances of one batch, updated in memory entry by
+// entry and written once at the end.
+type balanceSet struct {
+	chart *accounts.Chart
+	rows  map[accounts.Key]*Balance
+	dirty map[accounts.Key]bool
+	order []accounts.Key // sorted
+}
+
+// lockBalances locks the balance rows of keys in sorted account order
+// (missing rows are accounts never posted to: zero).
+func lockBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []accounts.Key) (*balanceSet, error) {
+	sorted := sortedKeys(keys)
+	bs := &balanceSet{chart: chart, rows: map[accounts.Key]*Balance{}, dirty: map[accounts.Key]bool{}, order: sorted}
+	names := make([]string, len(sorted))
+	for i, k := range sorted {
+		names[i] = k.String()
+		code, _ := chart.Code(k.Code)
+		bs.rows[k] = &Balance{Account: k, Normal: code.Normal}
+	}
+	if len(names) == 0 {
+		return bs, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT account, debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq
+		FROM balances WHERE account = ANY($1) ORDER BY account FOR UPDATE`, names)
+	if err != nil {
+		return nil, fmt.Errorf("lock balances: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var d, c, pd, pc, b string
+		var seq int64
+		if err := rows.Scan(&name, &d, &c, &pd, &pc, &b, &seq); err != nil {
+			return nil, err
+		}
+		k, err := accounts.ParseKey(name)
+		if err != nil {
+			return nil, err
+		}
+		row := bs.rows[k]
+		if row == nil {
+			continue
+		}
+		row.Seq = seq
+		for _, x := range []struct {
+			dst *apd.Decimal
+			s   string
+		}{{&row.Debits, d}, {&row.Credits, c}, {&row.PendingDebits, pd}, {&row.PendingCredits, pc}, {&row.Balance, b}} {
+			if _, _, err := x.dst.SetString(x.s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return bs, rows.Err()
+}
+
+// apply moves the balances by c's postings and releases, fills each
+// posting's running totals, and enforces balance rules. On error nothing
+// changes.
+func (bs *balanceSet) apply(c *candidate, seq int64) error {
+	work := map[accounts.Key]*Balance{}
+	get := func(k accounts.Key) *Balance {
+		if b := work[k]; b != nil {
+			return b
+		}
+		b := *bs.rows[k]
+		b.Seq = seq
+		work[k] = &b
+		return &b
+	}
+	for _, p := range c.releases {
+		b := get(p.Account)
+		dst := &b.PendingCredits
+		if p.Side == accounts.Debit {
+			dst = &b.PendingDebits
+		}
+		if err := sub(dst, dst, &p.Amount); err != nil {
+			return err
+		}
+	}
+	e := c.entry
+	for i := range e.Postings {
+		p := &e.Postings[i]
+		b := get(p.Account)
+		var err error
+		switch {
+		case p.Pending && p.Side == accounts.Debit:
+			err = add(&b.PendingDebits, &b.PendingDebits, &p.Amount)
+		case p.Pending:
+			err = add(&b.PendingCredits, &b.PendingCredits, &p.Amount)
+		case p.Side == accounts.Debit:
+			err = add(&b.Debits, &b.Debits, &p.Amount)
+		default:
+			err = add(&b.Credits, &b.Credits, &p.Amount)
+		}
+		if err == nil && !p.Pending {
+			if p.Side == b.Normal {
+				err = add(&b.Balance, &b.Balance, &p.Amount)
+			} else {
+				err = sub(&b.Balance, &b.Balance, &p.Amount)
+			}
+		}
+		if err != nil {
+			return folio.Errorf(folio.EAMOUNT, "postings[%d]: balance of %s out of range", i, p.Account)
+		}
+		p.BalanceAfter, p.DebitsAfter, p.CreditsAfter = b.Balance, b.Debits, b.Credits
+	}
+	for k, after := range work {
+		code, _ := bs.chart.Code(k.Code)
+		if code.Rule != accounts.RuleNonNegative {
+			continue
+		}
+		before := bs.rows[k]
+		a0, a1 := before.Available(), after.Available()
+		if a1.Sign() < 0 && a1.Cmp(&a0) < 0 {
+			return folio.Errorf(folio.EINSUFFICIENT, "account %s would have an available balance of %s; its rule is non_negative", k, Format(&a1))
+		}
+	}
+	for k, b := range work {
+		bs.rows[k] = b
+		bs.dirty[k] = true
+	}
+	return nil
+}
+
+// write upserts every changed balance once, in sorted account order.
+func (bs *balanceSet) write(ctx context.Context, tx pgx.Tx) error {
+	var acct, code, cur, holder, d, c, pd, pc, b []string
+	var seqs []int64
+	for _, k := range bs.order {
+		if !bs.dirty[k] {
+			continue
+		}
+		r := bs.rows[k]
+		acct = append(acct, k.String())
+		code = append(code, k.Code)
+		cur = append(cur, k.Currency)
+		holder = append(holder, k.Holder)
+		d = append(d, Format(&r.Debits))
+		c = append(c, Format(&r.Credits))
+		pd = append(pd, Format(&r.PendingDebits))
+		pc = append(pc, Format(&r.PendingCredits))
+		b = append(b, Format(&r.Balance))
+		seqs = append(seqs, r.Seq)
+	}
+	if len(acct) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO balances (account, code, currency, holder, debits, credits, pending_debits, pending_credits, balance, last_seq)
+		SELECT a, co, cu, h, d::numeric, c::numeric, pd::numeric, pc::numeric, b::numeric, s
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+			AS u(a, co, cu, h, d, c, pd, pc, b, s)
+		ON CONFLICT (account) DO UPDATE SET debits = excluded.debits, credits = excluded.credits,
+			pending_debits = excluded.pending_debits, pending_credits = excluded.pending_credits,
+			balance = excluded.balance, last_seq = excluded.last_seq`,
+		acct, code, cur, holder, d, c, pd, pc, b, seqs)
+	if err != nil {
+		return fmt.Errorf("write balances: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,346 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
+)
+
+// Phase says how an entry's postings count in balances.
+type Phase string
+
+// Entry phases. Posted entries move posted balances; Pending entries move
+// pending balances only, until a PostPending entry (which moves posted
+// balances by the amounts it carries) or a VoidPending entry (no postings)
+// completes them and releases their pending amounts.
+const (
+	Posted      Phase = "posted"
+	Pending     Phase = "pending"
+	PostPending Phase = "post_pending"
+	VoidPending Phase = "void_pending"
+)
+
+// Entry kinds the ledger itself writes.
+const (
+	KindManual   = "manual"
+	KindReversal = "reversal"
+	KindPost     = "post_pending"
+	KindVoid     = "void_pending"
+)
+
+// Posting is one line of an entry.
+type Posting struct {
+	Index   int
+	Account accounts.Key
+	Side    accounts.Side
+	Amount  apd.Decimal
+	// Pending is true for postings of a pending entry.
+	Pending bool
+	// Running totals of the account (posted) right after this posting:
+	// balance on the normal side, debits and credits.
+	BalanceAfter apd.Decimal
+	DebitsAfter  apd.Decimal
+	CreditsAfter apd.Decimal
+}
+
+// Entry is one balanced journal entry as stored.
+type Entry struct {
+	ID             string
+	Seq            int64
+	Kind           string
+	Description    string
+	Phase          Phase
+	EffectiveAt    time.Time
+	RecordedAt     time.Time
+	IdempotencyKey string
+	ParentID       string
+	Reverses       string
+	Completes      string
+	ExpiresAt      *time.Time
+	BatchID        string
+	Metadata       json.RawMessage
+	PrevHash       []byte
+	Hash           []byte
+	Postings       []Posting
+
+	contentHash []byte // of the request that created it, for replays
+}
+
+// NewEntry is a request to write an entry. Amounts are decimal strings,
+// validated against the currency's precision.
+type NewEntry struct {
+	IdempotencyKey string
+	Kind           string
+	Description    string
+	EffectiveAt    time.Time // zero: the recorded time
+	Pending        bool
+	ExpiresAt      *time.Time // pending entries only
+	ParentID       string
+	BatchID        string
+	Metadata       json.RawMessage // a JSON object, or empty
+	Postings       []NewPosting
+}
+
+// NewPosting is one requested posting.
+type NewPosting struct {
+	Account string
+	Side    accounts.Side
+	Amount  string
+}
+
+// Limits on entry contents.
+const (
+	MaxPostings        = 1000
+	MaxDescription     = 1000
+	MaxMetadataBytes   = 16 << 10
+	MaxKeyLength       = 200
+	MaxBatchIDLength   = 200
+	maxBackdate        = 100 * 365 * 24 * time.Hour
+	maxFutureEffective = 24 * time.Hour
+)
+
+var (
+	kindPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	keyPattern  = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
+	uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+)
+
+// ValidUUID reports whether s is a canonical lower-case UUID.
+func ValidUUID(s string) bool { return uuidPattern.MatchString(s) }
+
+// ValidIdempotencyKey reports whether k is 1–200 printable ASCII characters
+// without spaces.
+func ValidIdempotencyKey(k string) bool { return keyPattern.MatchString(k) }
+
+// validated is a NewEntry checked against the chart, ready to post.
+type validated struct {
+	req      NewEntry
+	kind     string
+	metadata json.RawMessage // canonical
+	postings []Posting
+	codes    []accounts.Code // per posting
+	content  []byte          // canonical request content, for replay checks
+}
+
+// Validate checks a new entry against the chart without touching the
+// database: key, kind, times, metadata, at least two postings, known
+// accounts and enabled currencies, holders exactly for per-holder codes,
+// positive amounts within each currency's precision, and debits equal to
+// credits in every currency. now is the time the entry would be recorded.
+func Validate(chart *accounts.Chart, e NewEntry, now time.Time) (*validated, error) {
+	v := &validated{req: e, kind: e.Kind}
+	if v.kind == "" {
+		v.kind = KindManual
+	}
+	switch {
+	case !ValidIdempotencyKey(e.IdempotencyKey):
+		return nil, folio.Errorf(folio.EINVALID, "idempotency_key must be 1 to %d printable ASCII characters without spaces", MaxKeyLength)
+	case !kindPattern.MatchString(v.kind):
+		return nil, folio.Errorf(folio.EINVALID, "kind %q must be 1 to 32 characters of a-z, 0-9 and _, starting with a letter", truncate(v.kind))
+	case v.kind == KindReversal || v.kind == KindPost || v.kind == KindVoid:
+		return nil, folio.Errorf(folio.EINVALID, "kind %q is written by the ledger itself; use the reverse, post or void operations", v.kind)
+	case len(e.Description) > MaxDescription:
+		return nil, folio.Errorf(folio.EINVALID, "description is longer than %d bytes", MaxDescription)
+	case e.ParentID != "" && !ValidUUID(e.ParentID):
+		return nil, folio.Errorf(folio.EINVALID, "parent_id %q is not a UUID", truncate(e.ParentID))
+	case len(e.BatchID) > MaxBatchIDLength:
+		return nil, folio.Errorf(folio.EINVALID, "batch_id is longer than %d characters", MaxBatchIDLength)
+	case e.ExpiresAt != nil && !e.Pending:
+		return nil, folio.Errorf(folio.EINVALID, "expires_at is only allowed on pending entries")
+	case e.ExpiresAt != nil && !e.ExpiresAt.After(now):
+		return nil, folio.Errorf(folio.EINVALID, "expires_at must be in the future")
+	case !e.EffectiveAt.IsZero() && e.EffectiveAt.After(now.Add(maxFutureEffective)):
+		return nil, folio.Errorf(folio.EINVALID, "effective_at may be at most 24 hours in the future")
+	case !e.EffectiveAt.IsZero() && e.EffectiveAt.Before(now.Add(-maxBackdate)):
+		return nil, folio.Errorf(folio.EINVALID, "effective_at is more than 100 years in the past")
+	case len(e.Postings) < 2:
+		return nil, folio.Errorf(folio.EUNBALANCED, "an entry needs at least two postings, got %d", len(e.Postings))
+	case len(e.Postings) > MaxPostings:
+		return nil, folio.Errorf(folio.EINVALID, "an entry may have at most %d postings", MaxPostings)
+	}
+	md, err := CanonicalMetadata(e.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	v.metadata = md
+
+	type sums struct{ debit, credit apd.Decimal }
+	totals := map[string]*sums{}
+	for i, p := range e.Postings {
+		key, code, cur, err := chart.ParseAndResolve(p.Account)
+		if err != nil {
+			return nil, prefixed(fmt.Sprintf("postings[%d]", i), err)
+		}
+		if !p.Side.Valid() {
+			return nil, folio.Errorf(folio.EINVALID, "postings[%d]: side %q is not debit or credit", i, truncate(string(p.Side)))
+		}
+		amt, err := ParseAmount(p.Amount, cur.Precision)
+		if err != nil {
+			return nil, prefixed(fmt.Sprintf("postings[%d]", i), err)
+		}
+		s := totals[cur.ID]
+		if s == nil {
+			s = &sums{}
+			totals[cur.ID] = s
+		}
+		if p.Side == accounts.Debit {
+			err = add(&s.debit, &s.debit, &amt)
+		} else {
+			err = add(&s.credit, &s.credit, &amt)
+		}
+		if err != nil {
+			return nil, folio.Errorf(folio.EAMOUNT, "postings[%d]: total out of range", i)
+		}
+		v.postings = append(v.postings, Posting{Index: i, Account: key, Side: p.Side, Amount: amt, Pending: e.Pending})
+		v.codes = append(v.codes, code)
+	}
+	currencies := make([]string, 0, len(totals))
+	for c := range totals {
+		currencies = append(currencies, c)
+	}
+	sort.Strings(currencies)
+	for _, c := range currencies {
+		s := totals[c]
+		if s.debit.Cmp(&s.credit) != 0 {
+			return nil, folio.Errorf(folio.EUNBALANCED, "currency %s does not balance: debits %s, credits %s", c, Format(&s.debit), Format(&s.credit))
+		}
+	}
+	v.content = requestContent(v.kind, e, v.metadata, v.postings)
+	return v, nil
+}
+
+// prefixed adds a location to a domain error's message, keeping its code.
+func prefixed(where string, err error) error {
+	if fe, ok := err.(*folio.Error); ok {
+		return &folio.Error{Code: fe.Code, Message: where + ": " + fe.Message, Fields: fe.Fields}
+	}
+	return err
+}
+
+// CanonicalMetadata checks that raw is empty or a JSON object of at most
+// 16 KiB and returns its canonical form: keys sorted, no insignificant
+// space, numbers in plain decimal notation (so that it survives a round
+// trip through JSONB unchanged and hashes the same afterwards).
+func CanonicalMetadata(raw json.RawMessage) (json.RawMessage, error) {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return json.RawMessage("{}"), nil
+	}
+	if len(trimmed) > MaxMetadataBytes {
+		return nil, folio.Errorf(folio.EINVALID, "metadata is larger than %d bytes", MaxMetadataBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return nil, folio.Errorf(folio.EINVALID, "metadata is not valid JSON")
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return nil, folio.Errorf(folio.EINVALID, "metadata must be a JSON object")
+	}
+	out, err := canonicalJSON(v)
+	if err != nil {
+		return nil, folio.Errorf(folio.EINVALID, "metadata: %v", err)
+	}
+	return out, nil
+}
+
+func canonicalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := writeCanonical(&buf, v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeCanonical(buf *bytes.Buffer, v any) error {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		buf.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			writeString(buf, k)
+			buf.WriteByte(':')
+			if err := writeCanonical(buf, x[k]); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte('}')
+	case []any:
+		buf.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := writeCanonical(buf, e); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+	case json.Number:
+		var d apd.Decimal
+		if _, _, err := d.SetString(string(x)); err != nil {
+			return fmt.Errorf("number %s", x)
+		}
+		if d.Exponent > 1000 || d.Exponent < -1000 {
+			return fmt.Errorf("number %s is out of range", truncate(string(x)))
+		}
+		if d.IsZero() {
+			d.Negative = false
+		}
+		buf.WriteString(d.Text('f'))
+	case string:
+		writeString(buf, x)
+	case bool:
+		if x {
+			buf.WriteString("true")
+		} else {
+			buf.WriteString("false")
+		}
+	case nil:
+		buf.WriteString("null")
+	default:
+		return fmt.Errorf("unexpected %T", v)
+	}
+	return nil
+}
+
+func writeString(buf *bytes.Buffer, s string) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	buf.Write(bytes.TrimRight(b.Bytes(), "\n"))
+}
+
+// requestContent is the canonical content of a request, compared on
+// replays of its idempotency key.
+func requestContent(kind string, e NewEntry, md json.RawMessage, ps []Posting) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "kind=%s\ndescription=%q\npending=%t\nparent=%s\nbatch=%s\nmetadata=%s\n", kind, e.Description, e.Pending, e.ParentID, e.BatchID, md)
+	if e.ExpiresAt != nil {
+		fmt.Fprintf(&b, "expires=%s\n", e.ExpiresAt.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano))
+	}
+	if !e.EffectiveAt.IsZero() {
+		fmt.Fprintf(&b, "effective=%s\n", e.EffectiveAt.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano))
+	}
+	for _, p := range ps {
+		fmt.Fprintf(&b, "posting=%s %s %s\n", p.Account, p.Side, Format(&p.Amount))
+	}
+	return []byte(b.String())
+}

@@ -1,0 +1,214 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/schema"
+	"github.com/jackc/pgx/v5"
+)
+
+const entryColumns = `id::text, seq, kind, description, phase, effective_at, recorded_at, idempotency_key, content_hash,
+	coalesce(parent_id::text, ''), coalesce(reverses::text, ''), coalesce(completes::text, ''), expires_at,
+	coalesce(batch_id, ''), metadata::text, prev_hash, hash`
+
+func scanEntry(row pgx.Row) (*Entry, error) {
+	e := &Entry{}
+	var md string
+	var phase string
+	if err := row.Scan(&e.ID, &e.Seq, &e.Kind, &e.Description, &phase, &e.EffectiveAt, &e.RecordedAt, &e.IdempotencyKey, &e.contentHash,
+		&e.ParentID, &e.Reverses, &e.Completes, &e.ExpiresAt, &e.BatchID, &md, &e.PrevHash, &e.Hash); err != nil {
+		return nil, err
+	}
+	e.Phase = Phase(phase)
+	e.EffectiveAt, e.RecordedAt = e.EffectiveAt.UTC(), e.RecordedAt.UTC()
+	if e.ExpiresAt != nil {
+		t := e.ExpiresAt.UTC()
+		e.ExpiresAt = &t
+	}
+	canon, err := CanonicalMetadata([]byte(md))
+	if err != nil {
+		return nil, fmt.Errorf("entry %s: stored metadata: %w", e.ID, err)
+	}
+	e.Metadata = canon
+	return e, nil
+}
+
+// loadEntriesBy loads entries matching a condition on $1 (an array), with
+// their postings, in seq order.
+func loadEntriesBy(ctx context.Context, q schema.Querier, cond string, arg []string) ([]*Entry, error) {
+	if len(arg) == 0 {
+		return nil, nil
+	}
+	return queryEntries(ctx, q, `SELECT `+entryColumns+` FROM entries WHERE `+cond+` ORDER BY seq`, arg)
+}
+
+// queryEntries runs a query selecting entryColumns and loads the postings.
+func queryEntries(ctx context.Context, q schema.Querier, sql string, args ...any) ([]*Entry, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, loadPostings(ctx, q, out)
+}
+
+// loadPostings fills the postings of entries.
+func loadPostings(ctx context.Context, q schema.Querier, entries []*Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	ids := make([]string, len(entries))
+	byID := make(map[string]*Entry, len(entries))
+	for i, e := range entries {
+		ids[i] = e.ID
+		byID[e.ID] = e
+		e.Postings = nil
+	}
+	rows, err := q.Query(ctx, `SELECT entry_id::text, idx, account, side, amount::text, pending, balance_after::text, debits_after::text, credits_after::text
+		FROM postings WHERE entry_id = ANY($1::uuid[]) ORDER BY entry_id, idx`, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, acct, side, amt, bal, deb, cred string
+		var p Posting
+		if err := rows.Scan(&id, &p.Index, &acct, &side, &amt, &p.Pending, &bal, &deb, &cred); err != nil {
+			return err
+		}
+		k, err := accounts.ParseKey(acct)
+		if err != nil {
+			return err
+		}
+		p.Account, p.Side = k, accounts.Side(side)
+		if p.Amount, err = ParseStored(amt); err != nil {
+			return err
+		}
+		if p.BalanceAfter, err = ParseStored(bal); err != nil {
+			return err
+		}
+		if p.DebitsAfter, err = ParseStored(deb); err != nil {
+			return err
+		}
+		if p.CreditsAfter, err = ParseStored(cred); err != nil {
+			return err
+		}
+		e := byID[id]
+		e.Postings = append(e.Postings, p)
+	}
+	return rows.Err()
+}
+
+// followUps records which targets are already reversed or completed.
+type followUps struct {
+	reversedBy  map[string]*Entry
+	completedBy map[string]*Entry
+}
+
+func loadFollowUps(ctx context.Context, q schema.Querier, ids []string) (*followUps, error) {
+	f := &followUps{reversedBy: map[string]*Entry{}, completedBy: map[string]*Entry{}}
+	if len(ids) == 0 {
+		return f, nil
+	}
+	rows, err := q.Query(ctx, `SELECT id::text, seq, phase, coalesce(reverses::text, ''), coalesce(completes::text, '')
+		FROM entries WHERE reverses = ANY($1::uuid[]) OR completes = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e := &Entry{}
+		var phase string
+		if err := rows.Scan(&e.ID, &e.Seq, &phase, &e.Reverses, &e.Completes); err != nil {
+			return nil, err
+		}
+		e.Phase = Phase(phase)
+		if e.Reverses != "" {
+			f.reversedBy[e.Reverses] = e
+		}
+		if e.Completes != "" {
+			f.completedBy[e.Completes] = e
+		}
+	}
+	return f, rows.Err()
+}
+
+// writeEntries inserts the accepted entries and their postings with one
+// multi-row statement per table.
+func writeEntries(ctx context.Context, tx pgx.Tx, cs []*candidate) error {
+	n := len(cs)
+	var (
+		ids, kinds, descs, phases, keys, parents, reverses, completes, expires, batches, metas = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seqs                                                                                   = make([]int64, n)
+		effective, recorded                                                                    = make([]time.Time, n), make([]time.Time, n)
+		contents, prevs, hashes                                                                = make([][]byte, n), make([][]byte, n), make([][]byte, n)
+	)
+	var pEntry, pAcct, pCur, pSide, pAmt, pBal, pDeb, pCred []string
+	var pIdx, pSeq []int64
+	var pPending []bool
+	var pEff, pRec []time.Time
+	for i, c := range cs {
+		e := c.entry
+		ids[i], seqs[i], kinds[i], descs[i], phases[i] = e.ID, e.Seq, e.Kind, e.Description, string(e.Phase)
+		effective[i], recorded[i], keys[i] = e.EffectiveAt, e.RecordedAt, e.IdempotencyKey
+		contents[i], parents[i], reverses[i], completes[i] = contentHash(c.content), e.ParentID, e.Reverses, e.Completes
+		if e.ExpiresAt != nil {
+			expires[i] = e.ExpiresAt.Format(time.RFC3339Nano)
+		}
+		batches[i], metas[i], prevs[i], hashes[i] = e.BatchID, string(e.Metadata), e.PrevHash, e.Hash
+		e.contentHash = contents[i]
+		for _, p := range e.Postings {
+			pEntry = append(pEntry, e.ID)
+			pIdx = append(pIdx, int64(p.Index))
+			pSeq = append(pSeq, e.Seq)
+			pAcct = append(pAcct, p.Account.String())
+			pCur = append(pCur, p.Account.Currency)
+			pSide = append(pSide, string(p.Side))
+			pAmt = append(pAmt, Format(&p.Amount))
+			pPending = append(pPending, p.Pending)
+			pBal = append(pBal, Format(&p.BalanceAfter))
+			pDeb = append(pDeb, Format(&p.DebitsAfter))
+			pCred = append(pCred, Format(&p.CreditsAfter))
+			pEff = append(pEff, e.EffectiveAt)
+			pRec = append(pRec, e.RecordedAt)
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO entries (id, seq, kind, description, phase, effective_at, recorded_at, idempotency_key, content_hash,
+			parent_id, reverses, completes, expires_at, batch_id, metadata, prev_hash, hash)
+		SELECT id::uuid, seq, kind, descr, phase, eff, rec, key, content, NULLIF(parent, '')::uuid, NULLIF(rev, '')::uuid,
+			NULLIF(comp, '')::uuid, NULLIF(exp, '')::timestamptz, NULLIF(batch, ''), meta::jsonb, prev, hash
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[],
+			$9::bytea[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::bytea[])
+			AS u(id, seq, kind, descr, phase, eff, rec, key, content, parent, rev, comp, exp, batch, meta, prev, hash)`,
+		ids, seqs, kinds, descs, phases, effective, recorded, keys, contents, parents, reverses, completes, expires, batches, metas, prevs, hashes)
+	if err != nil {
+		return fmt.Errorf("insert entries: %w", err)
+	}
+	if len(pEntry) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO postings (entry_id, idx, seq, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at)
+		SELECT e::uuid, i, s, a, c, sd, amt::numeric, p, b::numeric, d::numeric, cr::numeric, eff, rec
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::text[],
+			$12::timestamptz[], $13::timestamptz[]) AS u(e, i, s, a, c, sd, amt, p, b, d, cr, eff, rec)`,
+		pEntry, pIdx, pSeq, pAcct, pCur, pSide, pAmt, pPending, pBal, pDeb, pCred, pEff, pRec)
+	if err != nil {
+		return fmt.Errorf("insert postings: %w", err)
+	}
+	return nil
+}

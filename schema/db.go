@@ -1,0 +1,161 @@
+package schema
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/cockroach-go/v2/crdb"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// AppRole is the database role the server runs as. Migrations grant it
+// SELECT and INSERT only on the journal tables (entries, postings), so the
+// server cannot update or delete history even if its code tried to.
+const AppRole = "folio_app"
+
+// Querier is what both a pool and a transaction offer; read helpers take it.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// DB is a connection pool with the retrying transaction runner.
+type DB struct {
+	Pool *pgxpool.Pool
+	// MaxRetries bounds whole-transaction retries on 40001/40P01 (default 50).
+	MaxRetries int
+}
+
+// OpenOptions configure Open.
+type OpenOptions struct {
+	// Role, when set, is assumed with SET ROLE on every new connection.
+	// The server uses AppRole so that its privileges are the app role's even
+	// when the URL names a superuser (the embedded database, tests).
+	Role     string
+	MaxConns int32
+}
+
+// Open connects a pool to url and checks that the database answers.
+func Open(ctx context.Context, url string, opts OpenOptions) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.Role != "" {
+		role := pgx.Identifier{opts.Role}.Sanitize()
+		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, "SET ROLE "+role)
+			return err
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("reach database: %w", err)
+	}
+	return &DB{Pool: pool}, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() { db.Pool.Close() }
+
+// retryable is an error the runner retries: serialization failures (40001)
+// and deadlocks (40P01). Deadlocks are reported to crdb as 40001 so that its
+// retry loop treats them alike.
+type retryable struct{ err error }
+
+func (r retryable) Error() string    { return r.err.Error() }
+func (r retryable) Unwrap() error    { return r.err }
+func (r retryable) SQLState() string { return "40001" }
+
+// IsRetryable reports whether err is a transaction conflict worth retrying.
+func IsRetryable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "40001" || pg.Code == "40P01"
+	}
+	return false
+}
+
+// Tx runs fn in a SERIALIZABLE transaction and retries the whole transaction
+// on serialization failures and deadlocks, with jittered exponential backoff.
+// fn must have no side effects outside the database until Tx returns, since
+// it may run several times. The COMMIT error is returned (and retried) like
+// any other.
+func (db *DB) Tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+}
+
+// ReadTx runs fn in a read-only SERIALIZABLE transaction (retried like Tx),
+// giving reports a consistent snapshot.
+func (db *DB) ReadTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (db *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+	retries := db.MaxRetries
+	if retries <= 0 {
+		retries = 50
+	}
+	attempt := 0
+	return crdb.ExecuteCtx(crdb.WithMaxRetries(ctx, retries), func(ctx context.Context, _ ...any) error {
+		if attempt > 0 {
+			if err := sleepBackoff(ctx, attempt); err != nil {
+				return err
+			}
+		}
+		attempt++
+		err := pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
+		if err != nil && IsRetryable(err) {
+			return retryable{err}
+		}
+		return err
+	})
+}
+
+// sleepBackoff waits a jittered, exponentially growing delay: up to 1ms
+// doubled per attempt, capped at 100ms.
+func sleepBackoff(ctx context.Context, attempt int) error {
+	ceiling := time.Millisecond << min(attempt, 7)
+	d := time.Duration(rand.Int64N(int64(ceiling))) + 100*time.Microsecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// IsCockroach reports whether q is connected to CockroachDB.
+func IsCockroach(ctx context.Context, q Querier) (bool, error) {
+	var v string
+	if err := q.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
+		return false, err
+	}
+	return strings.Contains(v, "CockroachDB"), nil
+}
+
+// UniqueViolation reports whether err is a unique-constraint violation,
+// returning the constraint name.
+func UniqueViolation(err error) (string, bool) {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "23505" {
+		return pg.ConstraintName, true
+	}
+	return "", false
+}

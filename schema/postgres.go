@@ -1,0 +1,399 @@
+package schema
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// PostgresOptions configure a private cluster.
+type PostgresOptions struct {
+	// DataDir holds the cluster: DataDir/pgdata (the cluster itself),
+	// DataDir/run (the Unix socket) and DataDir/postgres.log. It is created
+	// if missing. When running as root the server runs as the postgres OS
+	// user, so DataDir is chowned to postgres and every parent of DataDir
+	// must be traversable by others (o+x); /root is not.
+	DataDir string
+	// Port is the TCP port on 127.0.0.1; 0 picks a free one at every start.
+	Port int
+	// Fast trades durability for speed (tests): fsync, synchronous_commit
+	// and full_page_writes are turned off.
+	Fast bool
+	// Logf, when set, receives progress messages.
+	Logf func(format string, args ...any)
+}
+
+// Postgres is a running private PostgreSQL cluster started by StartPostgres.
+type Postgres struct {
+	bin     string
+	pgdata  string
+	sockDir string
+	logFile string
+	port    int
+	asUser  *user.User // non-nil when commands run as the postgres OS user
+
+	mu      sync.Mutex
+	stopped bool
+}
+
+// FindPostgresBin returns the directory holding initdb and pg_ctl: the
+// highest version under /usr/lib/postgresql/*/bin, else the directory of
+// initdb on PATH.
+func FindPostgresBin() (string, error) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	version := func(dir string) float64 {
+		v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(dir)), 64)
+		return v
+	}
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	if p, err := exec.LookPath("initdb"); err == nil {
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	for _, dir := range dirs {
+		if isExecutable(filepath.Join(dir, "initdb")) && isExecutable(filepath.Join(dir, "pg_ctl")) {
+			return dir, nil
+		}
+	}
+	return "", errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin or PATH; install them with `apt-get install -y postgresql`")
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// StartPostgres starts a private cluster in opts.DataDir, creating it with
+// initdb unless DataDir/pgdata already holds one, and returns once the server
+// accepts connections as the superuser "postgres" (trust authentication on
+// 127.0.0.1 only). A server left running on the same data directory by an
+// earlier process is stopped first. The caller must call Stop.
+func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("postgres: DataDir is required")
+	}
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	bin, err := FindPostgresBin()
+	if err != nil {
+		return nil, err
+	}
+	dataDir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	p := &Postgres{
+		bin:     bin,
+		pgdata:  filepath.Join(dataDir, "pgdata"),
+		sockDir: filepath.Join(dataDir, "run"),
+		logFile: filepath.Join(dataDir, "postgres.log"),
+	}
+	if err := p.prepareDirs(dataDir); err != nil {
+		return nil, err
+	}
+
+	if _, err := os.Stat(filepath.Join(p.pgdata, "PG_VERSION")); err == nil {
+		logf("postgres: reusing cluster in %s", p.pgdata)
+		if err := p.stopStale(ctx, logf); err != nil {
+			return nil, err
+		}
+	} else {
+		logf("postgres: initdb %s", p.pgdata)
+		if err := p.initdb(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	const attempts = 5
+	for i := 1; ; i++ {
+		p.port = opts.Port
+		if p.port == 0 {
+			if p.port, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
+		logf("postgres: starting on 127.0.0.1:%d", p.port)
+		err = p.start(ctx, opts.Fast)
+		if err == nil {
+			break
+		}
+		if opts.Port != 0 || i == attempts || !errors.Is(err, errPortInUse) {
+			return nil, err
+		}
+	}
+	if err := p.waitReady(ctx, 30*time.Second); err != nil {
+		_ = p.Stop()
+		return nil, err
+	}
+	logf("postgres: ready at %s", p.URL("postgres"))
+	return p, nil
+}
+
+// URL returns the superuser URL of database dbname on this cluster.
+func (p *Postgres) URL(dbname string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.port, url.PathEscape(dbname))
+}
+
+// Stop shuts the server down (pg_ctl stop -m fast) and waits for it to exit.
+// A server that is already gone counts as stopped; calling Stop again is a
+// no-op.
+func (p *Postgres) Stop() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return nil
+	}
+	out, err := p.command(context.Background(), "pg_ctl", "stop", "-D", p.pgdata, "-m", "fast", "-w", "-t", "60").CombinedOutput()
+	if err != nil && !bytes.Contains(out, []byte("Is server running?")) {
+		return p.failure("pg_ctl stop", out, err)
+	}
+	p.stopped = true
+	return nil
+}
+
+// prepareDirs creates dataDir (0755) and the socket directory and, as root,
+// hands both to the postgres OS user after checking it can reach them.
+func (p *Postgres) prepareDirs(dataDir string) error {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chmod(dataDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(p.sockDir, 0o755); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return fmt.Errorf("postgres: running as root, so the server must run as the postgres OS user, but: %w", err)
+	}
+	p.asUser = u
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	for dir := filepath.Dir(dataDir); ; dir = filepath.Dir(dir) {
+		if !traversable(dir, uid, gid) {
+			return fmt.Errorf("postgres: data dir %s is not reachable by the postgres OS user: %s is not traversable by others (needs o+x); choose a data dir outside it", dataDir, dir)
+		}
+		if dir == filepath.Dir(dir) {
+			break
+		}
+	}
+	for _, dir := range []string{dataDir, p.sockDir} {
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return err
+		}
+	}
+	if f, err := os.Stat(p.logFile); err == nil && f.Mode().IsRegular() {
+		return os.Chown(p.logFile, uid, gid)
+	}
+	return nil
+}
+
+func traversable(dir string, uid, gid int) bool {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return false
+	}
+	mode := fi.Mode().Perm()
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case mode&0o001 != 0:
+		return true
+	case ok && int(st.Uid) == uid:
+		return mode&0o100 != 0
+	case ok && int(st.Gid) == gid:
+		return mode&0o010 != 0
+	}
+	return false
+}
+
+func (p *Postgres) initdb(ctx context.Context) error {
+	args := []string{"-D", p.pgdata, "-U", "postgres", "--auth=trust", "-E", "UTF8"}
+	out, err := p.command(ctx, "initdb", append(args, "--locale=C.UTF-8")...).CombinedOutput()
+	if err != nil && bytes.Contains(bytes.ToLower(out), []byte("locale")) {
+		_ = os.RemoveAll(p.pgdata)
+		out, err = p.command(ctx, "initdb", append(args, "--no-locale")...).CombinedOutput()
+	}
+	if err == nil {
+		return nil
+	}
+	if bytes.Contains(bytes.ToLower(out), []byte("permission denied")) {
+		return fmt.Errorf("postgres: initdb %s: permission denied; the server runs as the postgres OS user when started as root, so it needs write access to the data dir and o+x on every parent directory: %w\n%s", p.pgdata, err, out)
+	}
+	return fmt.Errorf("postgres: initdb %s: %w\n%s", p.pgdata, err, out)
+}
+
+// stopStale stops a server still running on p.pgdata (left by a crashed
+// process) and removes a postmaster.pid whose pid is gone or now belongs to
+// another process (a postmaster's working directory is its data directory).
+func (p *Postgres) stopStale(ctx context.Context, logf func(string, ...any)) error {
+	pidFile := filepath.Join(p.pgdata, "postmaster.pid")
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return nil
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0]))
+	if err != nil || pid <= 0 {
+		return nil
+	}
+	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !samePath(cwd, p.pgdata)) {
+		logf("postgres: removing stale %s (pid %d is not its server)", pidFile, pid)
+		return os.Remove(pidFile)
+	}
+	if err != nil {
+		return nil // not ours to inspect; postgres itself reports a conflict
+	}
+	logf("postgres: stopping server left running on %s (pid %d)", p.pgdata, pid)
+	out, err := p.command(ctx, "pg_ctl", "stop", "-D", p.pgdata, "-m", "fast", "-w", "-t", "60").CombinedOutput()
+	if err != nil {
+		return p.failure("pg_ctl stop (stale server)", out, err)
+	}
+	return nil
+}
+
+func samePath(a, b string) bool {
+	ra, errA := filepath.EvalSymlinks(a)
+	rb, errB := filepath.EvalSymlinks(b)
+	return errA == nil && errB == nil && ra == rb
+}
+
+var errPortInUse = errors.New("postgres: port already in use")
+
+func (p *Postgres) start(ctx context.Context, fast bool) error {
+	opts := []string{
+		"-p", strconv.Itoa(p.port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-k", shellQuote(p.sockDir),
+		"-c", "max_connections=200",
+		"-c", "shared_buffers=128MB",
+	}
+	if fast {
+		opts = append(opts, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	offset := fileSize(p.logFile)
+	out, err := p.command(ctx, "pg_ctl", "start", "-D", p.pgdata, "-l", p.logFile, "-w", "-t", "60",
+		"-o", strings.Join(opts, " ")).CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	if log := readFrom(p.logFile, offset); strings.Contains(log, "Address already in use") ||
+		strings.Contains(log, "could not create any TCP/IP sockets") {
+		return fmt.Errorf("%w (port %d): %w", errPortInUse, p.port, p.failure("pg_ctl start", out, err))
+	}
+	return p.failure("pg_ctl start", out, err)
+}
+
+// waitReady polls until SELECT 1 succeeds or timeout passes.
+func (p *Postgres) waitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := ping(ctx, p.URL("postgres"))
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return p.failure("wait for server", nil, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func ping(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var one int
+	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
+}
+
+// command runs a PostgreSQL binary, as the postgres OS user when we are root.
+func (p *Postgres) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	path := filepath.Join(p.bin, name)
+	var cmd *exec.Cmd
+	if p.asUser != nil {
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", p.asUser.Username, "--", path}, args...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, path, args...)
+	}
+	cmd.Dir = filepath.Dir(p.pgdata)
+	return cmd
+}
+
+// failure wraps err with the command output and the tail of the server log.
+func (p *Postgres) failure(what string, out []byte, err error) error {
+	msg := fmt.Sprintf("postgres: %s: %v", what, err)
+	if s := strings.TrimSpace(string(out)); s != "" {
+		msg += "\n" + s
+	}
+	if tail := logTail(p.logFile, 30); tail != "" {
+		msg += fmt.Sprintf("\n--- last lines of %s ---\n%s", p.logFile, tail)
+	}
+	return errors.New(msg)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("postgres: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// shellQuote quotes s for the shell pg_ctl starts postgres with.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+func readFrom(path string, offset int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+	return string(b)
+}
+
+func logTail(path string, lines int) string {
+	s := strings.TrimRight(readFrom(path, max(fileSize(path)-64<<10, 0)), "\n")
+	all := strings.Split(s, "\n")
+	return strings.Join(all[max(len(all)-lines, 0):], "\n")
+}
