@@ -135,7 +135,13 @@ type validated struct {
 // accounts and enabled currencies, holders exactly for per-holder codes,
 // positive amounts within each currency's precision, and debits equal to
 // credits in every currency. now is the time the entry would be recorded.
-func Validate(chart *accounts.Chart, e NewEntry, now time.Time) (*validated, error) {
+// The error is a *folio.Error with a stable code.
+func Validate(chart *accounts.Chart, e NewEntry, now time.Time) error {
+	_, err := validate(chart, e, now)
+	return err
+}
+
+func validate(chart *accounts.Chart, e NewEntry, now time.Time) (*validated, error) {
 	v := &validated{req: e, kind: e.Kind}
 	if v.kind == "" {
 		v.kind = KindManual

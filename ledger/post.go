@@ -139,7 +139,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 	valid := make([]*validated, len(ops))
 	for i, op := range ops {
 		if op.New != nil {
-			valid[i], results[i].Err = Validate(chart, *op.New, now)
+			valid[i], results[i].Err = validate(chart, *op.New, now)
 		} else {
 			results[i].Err = checkOp(op)
 		}
