@@ -1,0 +1,169 @@
+package affiliate
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/schema"
+	"github.com/jackc/pgx/v5"
+)
+
+// StoredProgram is a program with its configuration as given.
+type StoredProgram struct {
+	ID        string
+	Spec      ProgramSpec
+	Program   *Program
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// programSet is every configured program, for resolution.
+type programSet struct {
+	byID     map[string]*Program
+	groups   map[string]*Program // group → program
+	def      *Program
+	bounties []*Program
+}
+
+// resolve returns the trade program of u: its own assignment, else its
+// group's, else the default (nil: none).
+func (ps *programSet) resolve(u *User) *Program {
+	if p := ps.byID[u.ProgramID]; u.ProgramID != "" && p != nil {
+		return p
+	}
+	if p := ps.groups[u.Group]; u.Group != "" && p != nil {
+		return p
+	}
+	return ps.def
+}
+
+func loadPrograms(ctx context.Context, q schema.Querier, reg *Registry) (*programSet, error) {
+	all, err := listPrograms(ctx, q, reg)
+	if err != nil {
+		return nil, err
+	}
+	ps := &programSet{byID: map[string]*Program{}, groups: map[string]*Program{}}
+	for _, sp := range all {
+		p := sp.Program
+		ps.byID[p.ID] = p
+		if p.Kind == KindBounty {
+			ps.bounties = append(ps.bounties, p)
+			continue
+		}
+		if p.Default {
+			ps.def = p
+		}
+		for _, g := range sp.Spec.Groups {
+			ps.groups[g] = p
+		}
+	}
+	return ps, nil
+}
+
+func listPrograms(ctx context.Context, q schema.Querier, reg *Registry) ([]StoredProgram, error) {
+	rows, err := q.Query(ctx, `SELECT id, config::text, created_at, updated_at FROM programs ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []StoredProgram
+	for rows.Next() {
+		var sp StoredProgram
+		var cfg string
+		if err := rows.Scan(&sp.ID, &cfg, &sp.CreatedAt, &sp.UpdatedAt); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(cfg), &sp.Spec); err != nil {
+			return nil, err
+		}
+		if sp.Program, err = reg.Program(sp.ID, sp.Spec); err != nil {
+			// A program stored under a rule no longer registered is
+			// reported, never silently skipped.
+			return nil, folio.Errorf(folio.EINTERNAL, "stored program %s no longer validates: %v", sp.ID, err)
+		}
+		sp.CreatedAt, sp.UpdatedAt = sp.CreatedAt.UTC(), sp.UpdatedAt.UTC()
+		out = append(out, sp)
+	}
+	return out, rows.Err()
+}
+
+// ListPrograms returns every program.
+func (s *Service) ListPrograms(ctx context.Context) ([]StoredProgram, error) {
+	return listPrograms(ctx, s.DB.Pool, s.Rules)
+}
+
+// PutProgram creates or replaces a program. Making it the default takes the
+// default from any other program; a group belongs to one program. Changes
+// apply to trades recorded afterwards and are audit-logged.
+func (s *Service) PutProgram(ctx context.Context, id string, spec ProgramSpec, actor string) (created bool, err error) {
+	p, err := s.Rules.Program(id, spec)
+	if err != nil {
+		return false, err
+	}
+	sort.Strings(spec.Groups)
+	for _, g := range spec.Groups {
+		if !groupPattern.MatchString(g) || g == "" {
+			return false, folio.Errorf(folio.EINVALID, "group %q must be 1 to 64 characters of A-Z a-z 0-9 . _ -", g)
+		}
+	}
+	cfg, err := json.Marshal(spec)
+	if err != nil {
+		return false, err
+	}
+	err = s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		all, err := listPrograms(ctx, tx, s.Rules)
+		if err != nil {
+			return err
+		}
+		var before *ProgramSpec
+		for _, o := range all {
+			if o.ID == id {
+				sp := o.Spec
+				before = &sp
+				if o.Program.Kind != p.Kind {
+					var used bool
+					if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accruals WHERE program_id = $1)`, id).Scan(&used); err != nil {
+						return err
+					}
+					if used {
+						return folio.Errorf(folio.ECONFLICT, "program %s has accruals; its kind cannot change from %s to %s", id, o.Program.Kind, p.Kind)
+					}
+				}
+				continue
+			}
+			for _, g := range o.Spec.Groups {
+				for _, ng := range spec.Groups {
+					if g == ng {
+						return folio.Errorf(folio.ECONFLICT, "group %s already belongs to program %s", g, o.ID)
+					}
+				}
+			}
+		}
+		if p.Default {
+			for _, o := range all {
+				if o.ID != id && o.Spec.Default {
+					o.Spec.Default = false
+					b, _ := json.Marshal(o.Spec)
+					if _, err := tx.Exec(ctx, `UPDATE programs SET is_default = false, config = $2::jsonb, updated_at = $3 WHERE id = $1`, o.ID, string(b), now); err != nil {
+						return err
+					}
+					if err := audit(ctx, tx, now, actor, "program.default", "program:"+o.ID, map[string]bool{"default": true}, map[string]bool{"default": false}); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO programs (id, kind, is_default, config, created_at, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5, $5)
+			ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, is_default = excluded.is_default, config = excluded.config, updated_at = excluded.updated_at`,
+			id, p.Kind, p.Default, string(cfg), now); err != nil {
+			return err
+		}
+		created = before == nil
+		return audit(ctx, tx, now, actor, "program.put", "program:"+id, before, spec)
+	})
+	return created, err
+}

@@ -1,0 +1,102 @@
+package affiliate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
+	"github.com/jackc/pgx/v5"
+)
+
+// Service is the affiliate engine: users, the referral tree, programs and
+// the real-time split of trade fees into the journal.
+type Service struct {
+	DB     *schema.DB
+	Ledger *ledger.Ledger
+	Rules  *Registry
+	// Now is the clock, read once per transaction.
+	Now func() time.Time
+	// ReportingCurrency converts accruals for statistics (default USD).
+	ReportingCurrency string
+	// MaxCodes bounds the referral codes of one affiliate (default 20).
+	MaxCodes int
+}
+
+// NewService returns a service with the built-in rules and defaults.
+func NewService(db *schema.DB, l *ledger.Ledger) *Service {
+	return &Service{DB: db, Ledger: l, Rules: NewRegistry(), Now: time.Now, ReportingCurrency: "USD", MaxCodes: 20}
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC().Truncate(time.Microsecond)
+	}
+	return s.Now().UTC().Truncate(time.Microsecond)
+}
+
+func (s *Service) reporting() string {
+	if s.ReportingCurrency == "" {
+		return "USD"
+	}
+	return s.ReportingCurrency
+}
+
+// audit writes one configuration change.
+func audit(ctx context.Context, tx pgx.Tx, now time.Time, actor, action, object string, before, after any) error {
+	enc := func(v any) json.RawMessage {
+		if v == nil {
+			return nil
+		}
+		b, _ := json.Marshal(v)
+		if string(b) == "null" {
+			return nil
+		}
+		return b
+	}
+	return accounts.WriteAudit(ctx, tx, accounts.AuditRecord{At: now, Actor: actor, Action: action, Object: object, Before: enc(before), After: enc(after)})
+}
+
+// decText renders an optional decimal for JSON and audit records.
+func decText(d *apd.Decimal) *string {
+	if d == nil {
+		return nil
+	}
+	s := ledger.Format(d)
+	return &s
+}
+
+// scanDec parses an optional NUMERIC read as text.
+func scanDec(s *string) (*apd.Decimal, error) {
+	if s == nil {
+		return nil, nil
+	}
+	d, err := ledger.ParseStored(*s)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func notFound(what, id string) error {
+	return folio.Errorf(folio.ENOTFOUND, "%s %q not found", what, id)
+}
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *folio.Error
+	if errors.As(err, &fe) || schema.IsRetryable(err) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

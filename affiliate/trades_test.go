@@ -1,0 +1,79 @@
+package affiliate_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/folioledger/folio/affiliate"
+)
+
+func trade(id, user, fee string) affiliate.NewTrade {
+	return affiliate.NewTrade{ID: id, UserID: user, Market: "BTCUSDT", Liquidity: "taker",
+		Fee: &affiliate.Money{Amount: fee, Currency: "USDT"}, ExecutedAt: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+// brokerTree builds A → B → C → D with the broker program (25/10/5).
+func brokerTree(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	if _, err := f.svc.PutProgram(ctx, "broker", affiliate.ProgramSpec{Kind: "levels", Levels: []string{"0.25", "0.10", "0.05"}, Default: true}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	f.user(t, "A", "")
+	f.code(t, "A", "AAAAAA")
+	f.user(t, "B", "aaaaaa")
+	f.code(t, "B", "BBBBBB")
+	f.user(t, "C", "BBBBBB")
+	f.code(t, "C", "CCCCCC")
+	f.user(t, "D", "CCCCCC")
+}
+
+func TestBrokerTradeSplit(t *testing.T) {
+	f := newFixture(t)
+	brokerTree(t, f)
+	res, err := f.svc.PostTrades(context.Background(), []affiliate.NewTrade{trade("t-1", "D", "100")})
+	if err != nil || res[0].Status != affiliate.TradeCreated {
+		t.Fatalf("PostTrades = %+v, %v", res, err)
+	}
+	for acct, want := range map[string]string{"208:USDT:C": "25", "208:USDT:B": "10", "208:USDT:A": "5", "605:USDT": "60", "101:USDT": "0", "202:USDT:D": "-100"} {
+		if got := f.balance(t, acct); got != want {
+			t.Errorf("balance %s = %s, want %s", acct, got, want)
+		}
+	}
+	again, err := f.svc.PostTrades(context.Background(), []affiliate.NewTrade{trade("t-1", "D", "100"), trade("t-1", "D", "99")})
+	if err != nil || again[0].Status != affiliate.TradeExists || again[0].FeeEntryID != res[0].FeeEntryID || again[1].Status != affiliate.TradeRejected {
+		t.Fatalf("replay = %+v, %v", again, err)
+	}
+	if _, err := f.svc.ReverseTrade(context.Background(), "t-1", "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, acct := range []string{"208:USDT:C", "605:USDT", "101:USDT", "202:USDT:D"} {
+		if got := f.balance(t, acct); got != "0" {
+			t.Errorf("after reversal %s = %s, want 0", acct, got)
+		}
+	}
+	f.verify(t)
+}
+
+func TestThousandTradeBatch(t *testing.T) {
+	f := newFixture(t)
+	brokerTree(t, f)
+	var ts []affiliate.NewTrade
+	for i := 0; i < 1000; i++ {
+		ts = append(ts, trade(fmt.Sprintf("b-%d", i), "D", "1.000003"))
+	}
+	res, err := f.svc.PostTrades(context.Background(), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Status != affiliate.TradeCreated {
+			t.Fatalf("trade %s: %s %v", r.ID, r.Status, r.Err)
+		}
+	}
+	if got := f.balance(t, "101:USDT"); got != "0" {
+		t.Errorf("101 = %s, want 0", got)
+	}
+	f.verify(t)
+}

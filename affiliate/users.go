@@ -1,0 +1,667 @@
+package affiliate
+
+import (
+	"context"
+	"crypto/rand"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
+	"github.com/jackc/pgx/v5"
+)
+
+// User is a user of the exchange as the affiliate engine knows it.
+type User struct {
+	ID             string
+	ReferrerID     string
+	ReferralCode   string
+	Country        string
+	SignupIP       string
+	DeviceID       string
+	Group          string
+	ProgramID      string
+	Rate           *apd.Decimal
+	KickbackRate   *apd.Decimal
+	TaxID          string
+	RegisteredAt   time.Time
+	KYCVerifiedAt  *time.Time
+	FirstDepositAt *time.Time
+	FirstTradeAt   *time.Time
+}
+
+// NewUser registers a user.
+type NewUser struct {
+	ID           string
+	ReferralCode string
+	Country      string
+	SignupIP     string
+	DeviceID     string
+	Group        string
+	RegisteredAt time.Time // zero: now
+}
+
+var (
+	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+	groupPattern   = regexp.MustCompile(`^[A-Za-z0-9._-]{0,64}$`)
+	codePattern    = regexp.MustCompile(`^[A-HJ-NP-Z2-9]{6,12}$`)
+)
+
+// CodeAlphabet is the unambiguous alphabet of referral codes: no 0/O/1/I.
+const CodeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// NormalizeCode upper-cases a code; codes compare case-insensitively.
+func NormalizeCode(c string) string { return strings.ToUpper(strings.TrimSpace(c)) }
+
+const userColumns = `id, coalesce(referrer_id, ''), coalesce(referral_code, ''), country, signup_ip, device_id, grp, coalesce(program_id, ''),
+	rate::text, kickback_rate::text, coalesce(tax_id, ''), registered_at, kyc_verified_at, first_deposit_at, first_trade_at`
+
+func scanUser(row pgx.Row) (*User, error) {
+	u := &User{}
+	var rate, kick *string
+	if err := row.Scan(&u.ID, &u.ReferrerID, &u.ReferralCode, &u.Country, &u.SignupIP, &u.DeviceID, &u.Group, &u.ProgramID,
+		&rate, &kick, &u.TaxID, &u.RegisteredAt, &u.KYCVerifiedAt, &u.FirstDepositAt, &u.FirstTradeAt); err != nil {
+		return nil, err
+	}
+	var err error
+	if u.Rate, err = scanDec(rate); err != nil {
+		return nil, err
+	}
+	if u.KickbackRate, err = scanDec(kick); err != nil {
+		return nil, err
+	}
+	u.RegisteredAt = u.RegisteredAt.UTC()
+	return u, nil
+}
+
+// loadUsers returns the users with the given ids.
+func loadUsers(ctx context.Context, q schema.Querier, ids []string) (map[string]*User, error) {
+	out := map[string]*User{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[u.ID] = u
+	}
+	return out, rows.Err()
+}
+
+func getUser(ctx context.Context, q schema.Querier, id string, lock bool) (*User, error) {
+	sql := `SELECT ` + userColumns + ` FROM users WHERE id = $1`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	u, err := scanUser(q.QueryRow(ctx, sql, id))
+	if isNoRows(err) {
+		return nil, notFound("user", id)
+	}
+	return u, err
+}
+
+// GetUser returns a user.
+func (s *Service) GetUser(ctx context.Context, id string) (*User, error) {
+	return getUser(ctx, s.DB.Pool, id, false)
+}
+
+// CreateUser registers a user, fixing its referrer through the referral
+// code, and raises the signup bounty. Registering the same id again with the
+// same data answers the existing user (created=false); with different data
+// it is a conflict.
+func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created bool, err error) {
+	switch {
+	case !accounts.ValidHolder(in.ID):
+		return nil, false, folio.Errorf(folio.EINVALID, "user id must be 1 to 64 characters of A-Z a-z 0-9 . _ -")
+	case in.Country != "" && !countryPattern.MatchString(in.Country):
+		return nil, false, folio.Errorf(folio.EINVALID, "country must be an ISO 3166 alpha-2 code such as DE")
+	case !groupPattern.MatchString(in.Group):
+		return nil, false, folio.Errorf(folio.EINVALID, "group must be up to 64 characters of A-Z a-z 0-9 . _ -")
+	case len(in.SignupIP) > 64 || len(in.DeviceID) > 128:
+		return nil, false, folio.Errorf(folio.EINVALID, "signup_ip or device_id is too long")
+	}
+	code := NormalizeCode(in.ReferralCode)
+	err = s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		reg := in.RegisteredAt.UTC().Truncate(time.Microsecond)
+		if in.RegisteredAt.IsZero() {
+			reg = now
+		}
+		existing, err := getUser(ctx, tx, in.ID, false)
+		if err == nil {
+			u, created = existing, false
+			if existing.ReferralCode != code || existing.Country != in.Country || existing.SignupIP != in.SignupIP ||
+				existing.DeviceID != in.DeviceID || existing.Group != in.Group || (!in.RegisteredAt.IsZero() && !existing.RegisteredAt.Equal(reg)) {
+				return folio.Errorf(folio.ECONFLICT, "user %s already exists with different data", in.ID)
+			}
+			return nil
+		}
+		if folio.ErrorCode(err) != folio.ENOTFOUND {
+			return err
+		}
+		var referrer string
+		var rate *string
+		if code != "" {
+			var codeRate *string
+			err := tx.QueryRow(ctx, `SELECT owner_id, rate::text FROM referral_codes WHERE code = $1`, code).Scan(&referrer, &codeRate)
+			if isNoRows(err) {
+				return folio.Errorf(folio.EINVALID, "referral code %q does not exist", in.ReferralCode)
+			}
+			if err != nil {
+				return err
+			}
+			if referrer == in.ID {
+				return folio.Errorf(folio.ESELFREFERRAL, "user %s cannot sign up with its own code", in.ID)
+			}
+			rate = codeRate
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO users (id, referrer_id, signup_referrer, referral_code, country, signup_ip, device_id, grp, rate, registered_at, created_at)
+			VALUES ($1, NULLIF($2, ''), NULLIF($2, ''), NULLIF($3, ''), $4, $5, $6, $7, $8::numeric, $9, $10)`,
+			in.ID, referrer, code, in.Country, in.SignupIP, in.DeviceID, in.Group, rate, reg, now)
+		if err != nil {
+			return err
+		}
+		if u, err = getUser(ctx, tx, in.ID, false); err != nil {
+			return err
+		}
+		created = true
+		_, err = s.awardBounties(ctx, tx, now, u, Event{ID: "signup:" + u.ID, Type: EventSignup, At: reg})
+		return err
+	})
+	return u, created, err
+}
+
+// Code is a referral code.
+type Code struct {
+	Code      string
+	Owner     string
+	Rate      *apd.Decimal // differential: default rate of referees joining with it
+	Kickback  *apd.Decimal // kickback: share returned to the referee
+	Note      string
+	CreatedAt time.Time
+	Referrals int64
+}
+
+// NewCode requests a referral code; Code empty means generate one.
+type NewCode struct {
+	Code     string
+	Rate     *apd.Decimal
+	Kickback *apd.Decimal
+	Note     string
+}
+
+// CreateCode gives an affiliate a referral code (generated if not chosen),
+// within its code limit. A default rate is checked like a referee rate
+// (P ≤ rate ≤ owner's rate); a kickback must not exceed the owner's
+// kickback rate.
+func (s *Service) CreateCode(ctx context.Context, owner string, in NewCode, actor string) (*Code, error) {
+	code := NormalizeCode(in.Code)
+	if code != "" && !codePattern.MatchString(code) {
+		return nil, folio.Errorf(folio.EINVALID, "code must be 6 to 12 characters of %s (no 0, O, 1 or I)", CodeAlphabet)
+	}
+	if len(in.Note) > 200 {
+		return nil, folio.Errorf(folio.EINVALID, "note is longer than 200 characters")
+	}
+	var out *Code
+	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		u, err := getUser(ctx, tx, owner, true)
+		if err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM referral_codes WHERE owner_id = $1`, owner).Scan(&n); err != nil {
+			return err
+		}
+		limit := s.MaxCodes
+		if limit <= 0 {
+			limit = 20
+		}
+		if n >= limit {
+			return folio.Errorf(folio.ECONFLICT, "affiliate %s already has %d codes, the limit", owner, limit)
+		}
+		progs, err := loadPrograms(ctx, tx, s.Rules)
+		if err != nil {
+			return err
+		}
+		p := progs.resolve(u)
+		if in.Rate != nil {
+			if p == nil || p.Kind != KindDifferential {
+				return folio.Errorf(folio.EINVALID, "a code rate applies to differential programs; %s's program is not one", owner)
+			}
+			if u.Rate == nil {
+				return folio.Errorf(folio.EINVALID, "affiliate %s has no rate yet; set it before giving codes a rate", owner)
+			}
+			if err := checkDifferentialRate(p, in.Rate, u.Rate); err != nil {
+				return err
+			}
+		}
+		if in.Kickback != nil {
+			if p == nil || p.Kind != KindKickback {
+				return folio.Errorf(folio.EINVALID, "a code kickback applies to kickback programs; %s's program is not one", owner)
+			}
+			r := p.Rate
+			if u.KickbackRate != nil {
+				r = *u.KickbackRate
+			}
+			if in.Kickback.Sign() < 0 || in.Kickback.Cmp(&r) > 0 {
+				return folio.Errorf(folio.EINVALID, "kickback %s must be between 0 and the affiliate's rate %s", ledger.Format(in.Kickback), ledger.Format(&r))
+			}
+		}
+		if code == "" {
+			if code, err = generateCode(); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO referral_codes (code, owner_id, rate, kickback, note, created_at) VALUES ($1, $2, $3::numeric, $4::numeric, $5, $6)
+			ON CONFLICT (code) DO NOTHING`, code, owner, decText(in.Rate), decText(in.Kickback), in.Note, now)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return folio.Errorf(folio.ECONFLICT, "code %s is taken", code)
+		}
+		out = &Code{Code: code, Owner: owner, Rate: in.Rate, Kickback: in.Kickback, Note: in.Note, CreatedAt: now}
+		return audit(ctx, tx, now, actor, "code.create", "code:"+code, nil, map[string]any{"code": code, "owner": owner, "rate": decText(in.Rate), "kickback": decText(in.Kickback), "note": in.Note})
+	})
+	return out, err
+}
+
+func generateCode() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = CodeAlphabet[int(b[i])%len(CodeAlphabet)]
+	}
+	return string(b), nil
+}
+
+// ListCodes returns an affiliate's codes with their referral counts.
+func (s *Service) ListCodes(ctx context.Context, owner string) ([]Code, error) {
+	if _, err := s.GetUser(ctx, owner); err != nil {
+		return nil, err
+	}
+	rows, err := s.DB.Pool.Query(ctx, `SELECT c.code, c.owner_id, c.rate::text, c.kickback::text, c.note, c.created_at,
+			(SELECT count(*) FROM users u WHERE u.referral_code = c.code)
+		FROM referral_codes c WHERE c.owner_id = $1 ORDER BY c.created_at, c.code`, owner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Code
+	for rows.Next() {
+		var c Code
+		var rate, kick *string
+		if err := rows.Scan(&c.Code, &c.Owner, &rate, &kick, &c.Note, &c.CreatedAt, &c.Referrals); err != nil {
+			return nil, err
+		}
+		if c.Rate, err = scanDec(rate); err != nil {
+			return nil, err
+		}
+		if c.Kickback, err = scanDec(kick); err != nil {
+			return nil, err
+		}
+		c.CreatedAt = c.CreatedAt.UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ancestors returns the referrer chain of id, nearest first, up to depth.
+func ancestors(ctx context.Context, q schema.Querier, id string, depth int) ([]string, error) {
+	var out []string
+	cur := id
+	for len(out) < depth {
+		var ref *string
+		err := q.QueryRow(ctx, `SELECT referrer_id FROM users WHERE id = $1`, cur).Scan(&ref)
+		if isNoRows(err) || (err == nil && ref == nil) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *ref)
+		cur = *ref
+	}
+	return out, nil
+}
+
+// SetReferrer re-parents a user (admin): effective for trades recorded
+// after it; settled commissions are untouched. Refused if it would create
+// a cycle or a self-referral. Audit-logged with before and after.
+func (s *Service) SetReferrer(ctx context.Context, id, referrer, actor string) error {
+	if id == referrer {
+		return folio.Errorf(folio.ESELFREFERRAL, "user %s cannot refer itself", id)
+	}
+	return s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		u, err := getUser(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if referrer != "" {
+			if _, err := getUser(ctx, tx, referrer, false); err != nil {
+				return err
+			}
+			up, err := ancestors(ctx, tx, referrer, 1<<20)
+			if err != nil {
+				return err
+			}
+			for _, a := range up {
+				if a == id {
+					return folio.Errorf(folio.ECYCLE, "making %s the referrer of %s would create a cycle", referrer, id)
+				}
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET referrer_id = NULLIF($2, '') WHERE id = $1`, id, referrer); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, actor, "user.referrer", "user:"+id, map[string]string{"referrer": u.ReferrerID}, map[string]string{"referrer": referrer})
+	})
+}
+
+// AssignProgram sets (or with "" clears) a user's own trade program.
+func (s *Service) AssignProgram(ctx context.Context, id, program, actor string) error {
+	return s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		u, err := getUser(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if program != "" {
+			progs, err := loadPrograms(ctx, tx, s.Rules)
+			if err != nil {
+				return err
+			}
+			p := progs.byID[program]
+			if p == nil {
+				return notFound("program", program)
+			}
+			if p.Kind == KindBounty {
+				return folio.Errorf(folio.EINVALID, "program %s is a bounty program; bounty programs apply to every user", program)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET program_id = NULLIF($2, '') WHERE id = $1`, id, program); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, actor, "user.program", "user:"+id, map[string]string{"program": u.ProgramID}, map[string]string{"program": program})
+	})
+}
+
+// checkDifferentialRate enforces P ≤ rate ≤ upstream (the referrer's rate).
+func checkDifferentialRate(p *Program, rate, upstream *apd.Decimal) error {
+	if rate.Sign() < 0 || rate.Cmp(one) > 0 {
+		return folio.Errorf(folio.EINVALID, "rate %s must be between 0 and 1", ledger.Format(rate))
+	}
+	if rate.Cmp(&p.MinPassDown) < 0 {
+		return folio.Errorf(folio.EINVALID, "rate %s is below the program's minimum pass-down rate %s", ledger.Format(rate), ledger.Format(&p.MinPassDown))
+	}
+	if upstream != nil && rate.Cmp(upstream) > 0 {
+		return folio.Errorf(folio.EINVALID, "rate %s is above the referrer's rate %s", ledger.Format(rate), ledger.Format(upstream))
+	}
+	return nil
+}
+
+// SetRate sets a user's differential rate X: a root affiliate's X_1 or a
+// custom referee rate, validated against the program the user resolves to
+// (P ≤ X) and its referrer's rate (X ≤ X_referrer). An increase affects only
+// the user; a decrease clamps every descendant (and their codes' default
+// rates) to max(P, min(X_child, X'_parent)), recursively. Every change is
+// audit-logged; accrued commissions are never recalculated.
+func (s *Service) SetRate(ctx context.Context, id string, rate apd.Decimal, actor string) error {
+	return s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		u, err := getUser(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		progs, err := loadPrograms(ctx, tx, s.Rules)
+		if err != nil {
+			return err
+		}
+		p := progs.resolve(u)
+		if p == nil || p.Kind != KindDifferential {
+			return folio.Errorf(folio.EINVALID, "user %s does not resolve to a differential program", id)
+		}
+		var upstream *apd.Decimal
+		if u.ReferrerID != "" {
+			ref, err := getUser(ctx, tx, u.ReferrerID, false)
+			if err != nil {
+				return err
+			}
+			if ref.Rate == nil {
+				return folio.Errorf(folio.EINVALID, "the referrer %s has no rate; set it first", ref.ID)
+			}
+			upstream = ref.Rate
+		}
+		if err := checkDifferentialRate(p, &rate, upstream); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET rate = $2::numeric WHERE id = $1`, id, ledger.Format(&rate)); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, now, actor, "user.rate", "user:"+id, map[string]*string{"rate": decText(u.Rate)}, map[string]*string{"rate": decText(&rate)}); err != nil {
+			return err
+		}
+		if u.Rate != nil && rate.Cmp(u.Rate) >= 0 {
+			return nil
+		}
+		return clampBelow(ctx, tx, now, actor, id, rate, p.MinPassDown)
+	})
+}
+
+// clampBelow applies a rate decrease of parent to its codes and, level by
+// level, to every descendant.
+func clampBelow(ctx context.Context, tx pgx.Tx, now time.Time, actor, parent string, parentRate, floor apd.Decimal) error {
+	type node struct {
+		id   string
+		rate apd.Decimal
+	}
+	queue := []node{{parent, parentRate}}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		clamp := func(x *apd.Decimal) (apd.Decimal, bool) {
+			v := *x
+			if v.Cmp(&n.rate) > 0 {
+				v = n.rate
+			}
+			if v.Cmp(&floor) < 0 {
+				v = floor
+			}
+			return v, v.Cmp(x) != 0
+		}
+		rows, err := tx.Query(ctx, `SELECT code, rate::text FROM referral_codes WHERE owner_id = $1 AND rate IS NOT NULL`, n.id)
+		if err != nil {
+			return err
+		}
+		type codeRate struct {
+			code string
+			rate apd.Decimal
+		}
+		var codes []codeRate
+		for rows.Next() {
+			var c string
+			var r string
+			if err := rows.Scan(&c, &r); err != nil {
+				rows.Close()
+				return err
+			}
+			d, err := ledger.ParseStored(r)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			codes = append(codes, codeRate{c, d})
+		}
+		rows.Close()
+		for _, c := range codes {
+			if v, changed := clamp(&c.rate); changed {
+				if _, err := tx.Exec(ctx, `UPDATE referral_codes SET rate = $2::numeric WHERE code = $1`, c.code, ledger.Format(&v)); err != nil {
+					return err
+				}
+				if err := audit(ctx, tx, now, actor, "code.rate.clamp", "code:"+c.code, map[string]string{"rate": ledger.Format(&c.rate)}, map[string]string{"rate": ledger.Format(&v)}); err != nil {
+					return err
+				}
+			}
+		}
+		rows, err = tx.Query(ctx, `SELECT id, rate::text FROM users WHERE referrer_id = $1 AND rate IS NOT NULL`, n.id)
+		if err != nil {
+			return err
+		}
+		var kids []node
+		for rows.Next() {
+			var id, r string
+			if err := rows.Scan(&id, &r); err != nil {
+				rows.Close()
+				return err
+			}
+			d, err := ledger.ParseStored(r)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			kids = append(kids, node{id, d})
+		}
+		rows.Close()
+		for _, k := range kids {
+			v, changed := clamp(&k.rate)
+			if !changed {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE users SET rate = $2::numeric WHERE id = $1`, k.id, ledger.Format(&v)); err != nil {
+				return err
+			}
+			if err := audit(ctx, tx, now, actor, "user.rate.clamp", "user:"+k.id, map[string]string{"rate": ledger.Format(&k.rate)}, map[string]string{"rate": ledger.Format(&v)}); err != nil {
+				return err
+			}
+			queue = append(queue, node{k.id, v})
+		}
+	}
+	return nil
+}
+
+// SetKickbackRate sets an affiliate's own direct-referrer rate R in kickback
+// programs (nil clears the override).
+func (s *Service) SetKickbackRate(ctx context.Context, id string, rate *apd.Decimal, actor string) error {
+	if rate != nil && (rate.Sign() < 0 || rate.Cmp(one) > 0) {
+		return folio.Errorf(folio.EINVALID, "rate must be between 0 and 1")
+	}
+	return s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		u, err := getUser(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET kickback_rate = $2::numeric WHERE id = $1`, id, decText(rate)); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, actor, "user.kickback_rate", "user:"+id, map[string]*string{"rate": decText(u.KickbackRate)}, map[string]*string{"rate": decText(rate)})
+	})
+}
+
+// SetRevenueShare replaces a user's revenue-share table (table programs).
+func (s *Service) SetRevenueShare(ctx context.Context, id string, shares []TableShare, actor string) error {
+	if err := CheckTable(id, shares); err != nil {
+		return err
+	}
+	return s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		if _, err := getUser(ctx, tx, id, true); err != nil {
+			return err
+		}
+		ids := make([]string, len(shares))
+		for i, sh := range shares {
+			ids[i] = sh.Beneficiary
+		}
+		found, err := loadUsers(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		for _, b := range ids {
+			if found[b] == nil {
+				return notFound("beneficiary", b)
+			}
+		}
+		before, err := loadRevenueShares(ctx, tx, []string{id})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM revenue_shares WHERE user_id = $1`, id); err != nil {
+			return err
+		}
+		amounts := make([]string, len(shares))
+		for i, sh := range shares {
+			amounts[i] = ledger.Format(&sh.Share)
+		}
+		if len(shares) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO revenue_shares (user_id, beneficiary, share)
+				SELECT $1, b, s::numeric FROM unnest($2::text[], $3::text[]) AS u(b, s)`, id, ids, amounts); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, now, actor, "user.revenue_share", "user:"+id, sharesJSON(before[id]), sharesJSON(shares))
+	})
+}
+
+func sharesJSON(shares []TableShare) []map[string]string {
+	out := []map[string]string{}
+	for _, s := range shares {
+		out = append(out, map[string]string{"beneficiary": s.Beneficiary, "share": ledger.Format(&s.Share)})
+	}
+	return out
+}
+
+func loadRevenueShares(ctx context.Context, q schema.Querier, ids []string) (map[string][]TableShare, error) {
+	out := map[string][]TableShare{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := q.Query(ctx, `SELECT user_id, beneficiary, share::text FROM revenue_shares WHERE user_id = ANY($1) ORDER BY user_id, beneficiary`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid, b, sh string
+		if err := rows.Scan(&uid, &b, &sh); err != nil {
+			return nil, err
+		}
+		d, err := ledger.ParseStored(sh)
+		if err != nil {
+			return nil, err
+		}
+		out[uid] = append(out[uid], TableShare{Beneficiary: b, Share: d})
+	}
+	return out, rows.Err()
+}
+
+// SetTaxID records an affiliate's tax id (payout tax checks).
+func (s *Service) SetTaxID(ctx context.Context, id, taxID, actor string) error {
+	if len(taxID) > 64 {
+		return folio.Errorf(folio.EINVALID, "tax_id is longer than 64 characters")
+	}
+	return s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		u, err := getUser(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET tax_id = NULLIF($2, '') WHERE id = $1`, id, taxID); err != nil {
+			return err
+		}
+		return audit(ctx, tx, s.now(), actor, "user.tax_id", "user:"+id, map[string]bool{"set": u.TaxID != ""}, map[string]bool{"set": taxID != ""})
+	})
+}
