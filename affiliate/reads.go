@@ -1,0 +1,241 @@
+package affiliate
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio/ledger"
+	"github.com/jackc/pgx/v5"
+)
+
+// MaxChain bounds how far up a chain read walks.
+const MaxChain = 100
+
+// Chain returns a user's referrers, nearest first.
+func (s *Service) Chain(ctx context.Context, id string) ([]*User, error) {
+	if _, err := s.GetUser(ctx, id); err != nil {
+		return nil, err
+	}
+	ids, err := ancestors(ctx, s.DB.Pool, id, MaxChain)
+	if err != nil {
+		return nil, err
+	}
+	users, err := loadUsers(ctx, s.DB.Pool, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*User, 0, len(ids))
+	for _, a := range ids {
+		if u := users[a]; u != nil {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// LevelCount is how many referees an affiliate has at one depth.
+type LevelCount struct {
+	Level int
+	Count int64
+}
+
+// RefereeCounts counts an affiliate's referees level by level (1 = direct),
+// down to maxLevels or until a level is empty.
+func (s *Service) RefereeCounts(ctx context.Context, id string, maxLevels int) ([]LevelCount, error) {
+	if _, err := s.GetUser(ctx, id); err != nil {
+		return nil, err
+	}
+	var out []LevelCount
+	frontier := []string{id}
+	for level := 1; level <= maxLevels && len(frontier) > 0; level++ {
+		rows, err := s.DB.Pool.Query(ctx, `SELECT id FROM users WHERE referrer_id = ANY($1)`, frontier)
+		if err != nil {
+			return nil, err
+		}
+		next, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		if len(next) == 0 {
+			break
+		}
+		out = append(out, LevelCount{Level: level, Count: int64(len(next))})
+		frontier = next
+	}
+	return out, nil
+}
+
+// DirectReferees lists an affiliate's direct referees in registration
+// order after the cursor (registered_at, id).
+func (s *Service) DirectReferees(ctx context.Context, id string, afterAt time.Time, afterID string, limit int) ([]*User, error) {
+	rows, err := s.DB.Pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE referrer_id = $1 AND (registered_at, id) > ($2, $3)
+		ORDER BY registered_at, id LIMIT $4`, id, afterAt, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// Accrual is one accrual line.
+type Accrual struct {
+	ID                string
+	Source            string
+	TradeID           string
+	EventID           string
+	EntryID           string
+	Beneficiary       string
+	TraderID          string
+	Level             int
+	ProgramID         string
+	Kind              string
+	Rate              *apd.Decimal
+	Basis             *apd.Decimal
+	Amount            apd.Decimal
+	Currency          string
+	FXRate            *apd.Decimal
+	ReportingAmount   *apd.Decimal
+	ReportingCurrency string
+	Market            string
+	Code              string
+	Reverses          string
+	RecordedAt        time.Time
+}
+
+// AccrualFilter selects accruals of one beneficiary; (AfterAt, AfterID) is
+// the cursor.
+type AccrualFilter struct {
+	Beneficiary string
+	Currency    string
+	TradeID     string
+	Source      string
+	From, To    time.Time
+	AfterAt     time.Time
+	AfterID     string
+	Limit       int
+}
+
+// ListAccruals returns accrual lines in (recorded_at, id) order.
+func (s *Service) ListAccruals(ctx context.Context, f AccrualFilter) ([]Accrual, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	if f.AfterID == "" {
+		f.AfterID = "00000000-0000-0000-0000-000000000000"
+	}
+	to := f.To
+	if to.IsZero() {
+		to = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	rows, err := s.DB.Pool.Query(ctx, `SELECT id::text, source, coalesce(trade_id, ''), coalesce(event_id, ''), entry_id::text, beneficiary, trader_id, level,
+			program_id, kind, rate::text, basis::text, amount::text, currency, fx_rate::text, reporting_amount::text, reporting_currency, market, code,
+			coalesce(reverses::text, ''), recorded_at
+		FROM accruals WHERE beneficiary = $1 AND ($2 = '' OR currency = $2) AND ($3 = '' OR trade_id = $3) AND ($4 = '' OR source = $4)
+			AND recorded_at >= $5 AND recorded_at < $6 AND (recorded_at, id) > ($7, $8::uuid)
+		ORDER BY recorded_at, id LIMIT $9`,
+		f.Beneficiary, f.Currency, f.TradeID, f.Source, f.From, to, f.AfterAt, f.AfterID, f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Accrual
+	for rows.Next() {
+		var a Accrual
+		var level int64
+		var rate, basis, fx, rep *string
+		var amt string
+		if err := rows.Scan(&a.ID, &a.Source, &a.TradeID, &a.EventID, &a.EntryID, &a.Beneficiary, &a.TraderID, &level, &a.ProgramID, &a.Kind,
+			&rate, &basis, &amt, &a.Currency, &fx, &rep, &a.ReportingCurrency, &a.Market, &a.Code, &a.Reverses, &a.RecordedAt); err != nil {
+			return nil, err
+		}
+		a.Level, a.RecordedAt = int(level), a.RecordedAt.UTC()
+		for _, x := range []struct {
+			dst **apd.Decimal
+			s   *string
+		}{{&a.Rate, rate}, {&a.Basis, basis}, {&a.FXRate, fx}, {&a.ReportingAmount, rep}} {
+			if *x.dst, err = scanDec(x.s); err != nil {
+				return nil, err
+			}
+		}
+		if a.Amount, err = ledger.ParseStored(amt); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// TradeInfo explains a booked trade: its fee, program, basis, why it paid
+// what it paid, its entries, accruals and reversal.
+type TradeInfo struct {
+	ID                string
+	UserID            string
+	Market            string
+	Liquidity         string
+	Fee               apd.Decimal
+	FeeCurrency       string
+	FeeComputed       bool
+	ExecutedAt        time.Time
+	RecordedAt        time.Time
+	ProgramID         string
+	ProgramKind       string
+	Basis             apd.Decimal
+	Explanation       map[string]any
+	FeeEntryID        string
+	CommissionEntryID string
+	Reversed          bool
+	Accruals          []Accrual
+}
+
+// GetTrade returns a booked trade with its explanation and accruals.
+func (s *Service) GetTrade(ctx context.Context, id string) (*TradeInfo, error) {
+	t := &TradeInfo{}
+	var fee, basis, expl string
+	err := s.DB.Pool.QueryRow(ctx, `SELECT t.id, t.user_id, t.market, t.liquidity, t.fee_amount::text, t.fee_currency, t.fee_computed, t.executed_at,
+			t.recorded_at, coalesce(t.program_id, ''), coalesce(t.program_kind, ''), t.basis::text, t.explanation::text, t.fee_entry_id::text,
+			t.commission_entry_id::text, EXISTS (SELECT 1 FROM trade_reversals r WHERE r.trade_id = t.id)
+		FROM trades t WHERE t.id = $1`, id).Scan(&t.ID, &t.UserID, &t.Market, &t.Liquidity, &fee, &t.FeeCurrency, &t.FeeComputed, &t.ExecutedAt,
+		&t.RecordedAt, &t.ProgramID, &t.ProgramKind, &basis, &expl, &t.FeeEntryID, &t.CommissionEntryID, &t.Reversed)
+	if isNoRows(err) {
+		return nil, notFound("trade", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.ExecutedAt, t.RecordedAt = t.ExecutedAt.UTC(), t.RecordedAt.UTC()
+	if t.Fee, err = ledger.ParseStored(fee); err != nil {
+		return nil, err
+	}
+	if t.Basis, err = ledger.ParseStored(basis); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(expl), &t.Explanation); err != nil {
+		return nil, err
+	}
+	rows, err := s.DB.Pool.Query(ctx, `SELECT DISTINCT beneficiary FROM accruals WHERE trade_id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	bens, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bens {
+		as, err := s.ListAccruals(ctx, AccrualFilter{Beneficiary: b, TradeID: id, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		t.Accruals = append(t.Accruals, as...)
+	}
+	return t, nil
+}
