@@ -1,7 +1,3 @@
-// Package folio holds the vocabulary shared by every Folio package: the error
-// type and its stable machine codes (SPEC §5). Domain types live in the
-// packages that own them (accounts, ledger, affiliate); this package has no
-// dependencies so that every layer can speak the same errors.
 package folio
 
 import (

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/folioledger/folio"
 )
@@ -83,7 +84,7 @@ func (c Code) Validate() error {
 	switch {
 	case !codePattern.MatchString(c.Code):
 		return folio.Errorf(folio.EINVALID, "account code %q must be 3 to 6 digits", c.Code)
-	case strings.TrimSpace(c.Name) == "" || len(c.Name) > 200:
+	case strings.TrimSpace(c.Name) == "" || !utf8.ValidString(c.Name) || utf8.RuneCountInString(c.Name) > 200:
 		return folio.Errorf(folio.EINVALID, "account code %s needs a name of 1 to 200 characters", c.Code)
 	case !c.Type.Valid():
 		return folio.Errorf(folio.EINVALID, "account type %q is not one of asset, liability, equity, revenue, expense, suspense", c.Type)

@@ -15,8 +15,9 @@ import (
 )
 
 // AppRole is the database role the server runs as. Migrations grant it
-// SELECT and INSERT only on the journal tables (entries, postings), so the
-// server cannot update or delete history even if its code tried to.
+// SELECT and INSERT only on the append-only tables (entries, postings,
+// audit_log), so the server cannot update or delete history even if its code
+// tried to.
 const AppRole = "folio_app"
 
 // Querier is what both a pool and a transaction offer; read helpers take it.
@@ -127,7 +128,7 @@ func (db *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error)
 }
 
 // sleepBackoff waits a jittered, exponentially growing delay: up to 1ms
-// doubled per attempt, capped at 100ms.
+// doubled per attempt, capped at 128ms.
 func sleepBackoff(ctx context.Context, attempt int) error {
 	ceiling := time.Millisecond << min(attempt, 7)
 	d := time.Duration(rand.Int64N(int64(ceiling))) + 100*time.Microsecond

@@ -1,0 +1,134 @@
+// Package schema is Folio's database layer: the embedded migrations and
+// [Migrate], [Open] and the retrying transaction runner every write goes
+// through, dialect detection, and the private PostgreSQL cluster that tests
+// and `folio serve` start when no database URL is given. PostgreSQL 15 is
+// what development and tests run on; CockroachDB is the production target
+// (SPEC §7), so everything here stays inside what both accept.
+//
+// # Migrations
+//
+// Migrations are SQL files embedded from migrations/, named NNN_name.sql
+// and applied in version order. Each statement of a file (a statement ends
+// with ';' at the end of a line; comment-only lines are dropped, see
+// [SplitStatements]) is one [Step], identified by (version, index in the
+// file). Migrate runs every step not yet recorded in schema_migrations on its
+// own, outside any transaction, and records it right after; a step
+// interrupted between the two is run again on the next call, so every step
+// must be idempotent (CREATE … IF NOT EXISTS, INSERT … ON CONFLICT DO
+// NOTHING); SPEC §7 asks for one DDL statement per step. Steps are recorded
+// by position, so a released file is never edited: a change is a new file.
+//
+// Migrate needs a URL whose user may create tables and roles (the superuser
+// on the embedded database). It bootstraps its two bookkeeping tables,
+// creates the app role if missing, then takes the migration lock. The lock is
+// a lease on the single row of schema_lock, not an advisory lock (CockroachDB
+// has none): an UPDATE claims the row when it is free or its lease (five
+// minutes) has expired, a waiting migrator polls every 100 ms for up to five
+// minutes, and the row is released when Migrate returns. The lease is not
+// renewed, so a run that lasts longer than five minutes can be overtaken by
+// a second migrator; a crashed migrator blocks others for at most five
+// minutes. Concurrent calls (several replicas starting at once) therefore
+// apply each step once and all succeed; the one holding the lock does the
+// work and the others find nothing left to do. Under the lock, Migrate then
+// re-applies grants.sql on every run, so that tables added by new migrations
+// get the app role's privileges too. [PendingSteps] reports how many steps
+// the database lacks; the server refuses to start, and its readiness probe
+// reports not ready, while it is above zero.
+//
+// # The app role
+//
+// [AppRole] (folio_app) is the role the server works as. It is created
+// without LOGIN; [Open] with OpenOptions.Role assumes it with SET ROLE on
+// every new connection, so the server has the role's privileges even when its
+// URL names a superuser (the embedded database, tests). A dedicated database
+// user needs GRANT folio_app TO that user. grants.sql gives the role SELECT,
+// INSERT, UPDATE and DELETE on the working tables, but only SELECT and INSERT
+// on the history (entries, postings, audit_log: no UPDATE, DELETE or
+// TRUNCATE), only SELECT on schema_migrations and schema_lock, and TRUNCATE
+// nowhere. A bug or an injected statement in the server cannot rewrite the
+// journal; an attempt fails with SQLSTATE 42501.
+//
+// # The transaction runner
+//
+// [DB.Tx] runs a function in a SERIALIZABLE transaction and [DB.ReadTx] in
+// a read-only SERIALIZABLE one. Both wrap pgx.BeginTxFunc (BEGIN, fn, then
+// COMMIT or ROLLBACK, returning the COMMIT error) in cockroach-go's
+// crdb.ExecuteCtx, which re-runs the whole transaction while it fails with
+// SQLSTATE 40001 (serialization failure); the runner maps 40P01 (deadlock)
+// to the same treatment. Before each retry it sleeps a jittered,
+// exponentially growing delay: 100 µs plus a random duration below 2^n ms
+// after n attempts, the bound capped at 128 ms. After MaxRetries retries (default 50) it gives up
+// with crdb's MaxRetriesExceededError, which still wraps the last error
+// ([IsRetryable] reports true for it); a cancelled context stops it at once.
+// Consequences for callers: fn may run several times, so it must have no side
+// effects outside the database until Tx returns; and fn must wrap database
+// errors with %w (or return them as they are) for a conflict to be
+// recognised. A *folio.Error does not wrap, so converting a conflict into one
+// inside fn turns it into a final error.
+//
+// Serialization failures on PostgreSQL are raised by statements and also by
+// COMMIT itself: SSI often detects a write skew only when the second
+// transaction commits. That is why the runner is not crdbpgx.ExecuteTx from
+// the same module. ExecuteTx follows CockroachDB's client-side retry
+// protocol: it runs fn after SAVEPOINT cockroach_restart, treats RELEASE
+// SAVEPOINT as the commit, retries with ROLLBACK TO SAVEPOINT inside the same
+// transaction, and then calls COMMIT ignoring its error. On PostgreSQL,
+// RELEASE commits nothing, so a COMMIT refused with 40001 is silently
+// dropped and the caller believes a write that never happened; and a
+// serialization failure cannot be cured inside the same transaction, which
+// PostgreSQL requires to be retried as a whole. Our runner returns, and
+// retries, the COMMIT error like any other; a test provokes exactly that
+// failure with a write skew and checks that it is retried.
+//
+// [IsRetryable] and [UniqueViolation] classify errors for callers that
+// translate them into domain errors (23505 → conflict). [IsCockroach] tells
+// the two dialects apart from version().
+//
+// # CockroachDB rules
+//
+// Both databases must accept the SQL (SPEC §7): SERIALIZABLE transactions
+// retried as a whole as above; UUID keys from gen_random_uuid(), BIGINT
+// (never bare INT, which is 32-bit on PostgreSQL and 64-bit on CockroachDB),
+// NUMERIC(38,18) for amounts, TIMESTAMPTZ, JSONB, BYTEA; no SERIAL,
+// sequences, identity columns, triggers, stored functions or PL/pgSQL, DO
+// blocks, advisory locks, LISTEN/NOTIFY or deferrable constraints; bulk
+// writes as multi-row INSERT … SELECT FROM unnest($1::…[], …), never COPY;
+// one idempotent DDL statement per migration step. [LintSQL] checks SQL text
+// for the constructs that can be recognised in it (the types and features
+// above, COPY, and CREATE TABLE, CREATE INDEX or ADD COLUMN without IF NOT
+// EXISTS), ignoring comments, string literals, quoted identifiers and
+// dollar-quoted bodies, and a test runs it over every migration and
+// grants.sql. The rules about transactions and bulk writes are kept by the
+// runner and by review. SPEC §7 places CockroachDB-only DDL (hash-sharded
+// indexes, TTL, changefeeds) in separate .crdb.sql overlay files; none exists
+// yet, and [Steps] rejects any file not named NNN_name.sql, so Migrate must
+// learn to select overlays by dialect before the first one is added.
+//
+// # The private PostgreSQL cluster
+//
+// [StartPostgres] runs a PostgreSQL cluster of the machine's own binaries
+// ([FindPostgresBin]: the newest /usr/lib/postgresql/*/bin, else initdb on
+// PATH) in a data directory: initdb on first use (superuser postgres, trust
+// authentication, UTF-8), then pg_ctl start listening on 127.0.0.1 only, on
+// a free port (retried if another process takes it first) unless one is
+// given, with its Unix socket and log inside the data directory. An existing
+// cluster is reused, and a server left running on it by a dead process is
+// stopped first. As root, the binaries run as the postgres OS user, so every
+// parent of the data directory must be traversable by others. Fast turns off
+// fsync, synchronous_commit and full_page_writes, for tests only. `folio
+// serve` without a database URL uses this in its --data-dir.
+//
+// # Tests
+//
+// The schematest package gives each test its own database: a clone of a
+// template database migrated once per test process with Migrate, on a
+// private Fast cluster started in a temporary directory on first use and
+// removed by schematest.Main, which every package using it must call from
+// TestMain. Setting FOLIO_TEST_DATABASE_URL runs the tests on that server
+// instead (its user must be allowed to CREATE DATABASE). It is how the
+// suite is run against CockroachDB, opt-in since no CockroachDB binary can
+// be installed on the development machines: CockroachDB has no template
+// databases, so each test database is created empty and migrated from
+// scratch. FOLIO_TEST_KEEP_DB=1 keeps the databases for inspection. A test
+// that cannot get its database fails; none is skipped.
+package schema
