@@ -22,6 +22,7 @@ type ProgramSpec struct {
 	Tiers       []TierSpec                   `json:"tiers,omitempty"`
 	Currency    string                       `json:"currency,omitempty"`
 	Events      map[string][]json.RawMessage `json:"events,omitempty"`
+	Payout      *PayoutPolicy                `json:"payout,omitempty"`
 }
 
 // TierSpec is a volume tier as configured.
@@ -149,6 +150,11 @@ func (r *Registry) Program(id string, s ProgramSpec) (*Program, error) {
 	}
 	if err := r.ValidateProgram(p); err != nil {
 		return nil, err
+	}
+	if s.Payout != nil {
+		if err := s.Payout.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }

@@ -1,0 +1,721 @@
+package affiliate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/ledger"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Batch and line statuses.
+const (
+	BatchDraft    = "draft"
+	BatchApproved = "approved"
+	BatchExecuted = "executed"
+	BatchRejected = "rejected"
+
+	LineOK       = "ok"
+	LineHeld     = "held"
+	LineRejected = "rejected"
+	LineReleased = "released" // held at execution: its accruals return to the pool
+	LinePaid     = "paid"
+)
+
+// PayoutLine is what one affiliate is paid in one currency.
+type PayoutLine struct {
+	ID        string
+	BatchID   string
+	Holder    string
+	Currency  string
+	Amount    apd.Decimal
+	Status    string
+	Flags     []Flag
+	Forfeited bool
+	DecidedBy string
+	EntryID   string
+	Accruals  int64
+}
+
+// PayoutBatch is a batch of payout lines.
+type PayoutBatch struct {
+	ID         string
+	Status     string
+	CreatedBy  string
+	Cutoff     time.Time
+	CreatedAt  time.Time
+	ApprovedBy string
+	ApprovedAt *time.Time
+	ExecutedAt *time.Time
+	EntryID    string
+	Lines      []PayoutLine
+}
+
+// BuildOptions select what a batch pays.
+type BuildOptions struct {
+	Cutoff  time.Time // zero: now
+	Program string    // only accruals of this program ("" = all)
+}
+
+// ErrNothingPayable is returned when no accrual is payable.
+var ErrNothingPayable = folio.Errorf(folio.ENOTFOUND, "no payable accruals up to the cut-off")
+
+type pendingAccrual struct {
+	id, holder, currency, program string
+	amount                        apd.Decimal
+	reported                      *apd.Decimal
+	tradeID                       string
+}
+
+// BuildBatch builds a draft batch from every payable accrual recorded up to
+// the cut-off: accruals not in an active payout link, older than their
+// program's hold period. One line per (affiliate, currency) sums them;
+// lines whose sum is not positive, is below the program minimum, or whose
+// affiliate's 208 balance is not positive are left out (their accruals
+// stay payable). Anti-fraud rules flag lines, which are then held. The
+// batch id is a hash of the cut-off and the accrual ids, so building the
+// same batch twice answers the existing one (created=false).
+func (s *Service) BuildBatch(ctx context.Context, opts BuildOptions, actor string) (*PayoutBatch, bool, error) {
+	var batch *PayoutBatch
+	var created bool
+	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		cutoff := opts.Cutoff.UTC().Truncate(time.Microsecond)
+		if opts.Cutoff.IsZero() {
+			cutoff = now
+		}
+		if cutoff.After(now) {
+			return folio.Errorf(folio.EINVALID, "the cut-off %s is in the future", cutoff.Format(time.RFC3339))
+		}
+		progs, err := listPrograms(ctx, tx, s.Rules)
+		if err != nil {
+			return err
+		}
+		policies := map[string]*PayoutPolicy{}
+		for _, p := range progs {
+			policies[p.ID] = p.Spec.Payout
+		}
+		rows, err := tx.Query(ctx, `SELECT a.id::text, a.beneficiary, a.currency, a.program_id, a.amount::text, a.reporting_amount::text, a.recorded_at,
+				coalesce(a.trade_id, '')
+			FROM accruals a
+			WHERE a.recorded_at <= $1 AND ($2 = '' OR a.program_id = $2)
+			AND NOT EXISTS (SELECT 1 FROM payout_accruals p WHERE p.accrual_id = a.id AND p.active)
+			ORDER BY a.beneficiary, a.currency, a.id`, cutoff, opts.Program)
+		if err != nil {
+			return err
+		}
+		var pending []pendingAccrual
+		for rows.Next() {
+			var a pendingAccrual
+			var amt string
+			var rep *string
+			var at time.Time
+			if err := rows.Scan(&a.id, &a.holder, &a.currency, &a.program, &amt, &rep, &at, &a.tradeID); err != nil {
+				rows.Close()
+				return err
+			}
+			hold, _ := policies[a.program].Hold()
+			if at.After(now.Add(-hold)) {
+				continue
+			}
+			if a.amount, err = ledger.ParseStored(amt); err != nil {
+				rows.Close()
+				return err
+			}
+			if a.reported, err = scanDec(rep); err != nil {
+				rows.Close()
+				return err
+			}
+			pending = append(pending, a)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		lines, links, err := s.groupLines(ctx, tx, pending, policies)
+		if err != nil {
+			return err
+		}
+		if len(lines) == 0 {
+			return ErrNothingPayable
+		}
+		var ids []string
+		for _, l := range links {
+			for _, a := range l {
+				ids = append(ids, a.id)
+			}
+		}
+		sort.Strings(ids)
+		h := sha256.Sum256([]byte(cutoff.Format(time.RFC3339Nano) + "|" + strings.Join(ids, ",")))
+		id := "pb_" + hex.EncodeToString(h[:16])
+		if existing, err := getBatch(ctx, tx, id); err == nil {
+			batch, created = existing, false
+			return nil
+		} else if folio.ErrorCode(err) != folio.ENOTFOUND {
+			return err
+		}
+		if err := s.flagLines(ctx, tx, now, lines, links, policies); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO payout_batches (id, status, created_by, cutoff, created_at) VALUES ($1, 'draft', $2, $3, $4)`,
+			id, actor, cutoff, now); err != nil {
+			return err
+		}
+		var lIDs, holders, curs, amounts, statuses, flags []string
+		var aIDs, aLines []string
+		for i := range lines {
+			l := &lines[i]
+			l.ID, l.BatchID = uuid.NewString(), id
+			fj, _ := json.Marshal(l.Flags)
+			if l.Flags == nil {
+				fj = []byte("[]")
+			}
+			lIDs, holders, curs = append(lIDs, l.ID), append(holders, l.Holder), append(curs, l.Currency)
+			amounts, statuses, flags = append(amounts, ledger.Format(&l.Amount)), append(statuses, l.Status), append(flags, string(fj))
+			for _, a := range links[i] {
+				aIDs, aLines = append(aIDs, a.id), append(aLines, l.ID)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO payout_lines (id, batch_id, holder, currency, amount, status, flags)
+			SELECT i::uuid, $1, h, c, a::numeric, s, f::jsonb FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(i, h, c, a, s, f)`,
+			id, lIDs, holders, curs, amounts, statuses, flags); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO payout_accruals (accrual_id, line_id, batch_id, active)
+			SELECT a::uuid, l::uuid, $1, true FROM unnest($2::text[], $3::text[]) AS u(a, l)`, id, aIDs, aLines); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, now, actor, "payout.build", "payout_batch:"+id, nil, map[string]any{"cutoff": cutoff, "lines": len(lines), "program": opts.Program}); err != nil {
+			return err
+		}
+		batch, created = &PayoutBatch{ID: id, Status: BatchDraft, CreatedBy: actor, Cutoff: cutoff, CreatedAt: now, Lines: lines}, true
+		return nil
+	})
+	return batch, created, err
+}
+
+// groupLines sums pending accruals per (holder, currency) and applies the
+// minimum and the 208-balance rule.
+func (s *Service) groupLines(ctx context.Context, tx pgx.Tx, pending []pendingAccrual, policies map[string]*PayoutPolicy) ([]PayoutLine, [][]pendingAccrual, error) {
+	var lines []PayoutLine
+	var links [][]pendingAccrual
+	for i := 0; i < len(pending); {
+		j := i
+		var sum apd.Decimal
+		minimum := apd.Decimal{}
+		for j < len(pending) && pending[j].holder == pending[i].holder && pending[j].currency == pending[i].currency {
+			if _, err := exact.Add(&sum, &sum, &pending[j].amount); err != nil {
+				return nil, nil, err
+			}
+			if m := policies[pending[j].program].MinimumFor(pending[j].currency); m.Cmp(&minimum) > 0 {
+				minimum = m
+			}
+			j++
+		}
+		group := pending[i:j]
+		i = j
+		if sum.Sign() <= 0 || sum.Cmp(&minimum) < 0 {
+			continue
+		}
+		var bal string
+		err := tx.QueryRow(ctx, `SELECT balance::text FROM balances WHERE account = $1`, "208:"+group[0].currency+":"+group[0].holder).Scan(&bal)
+		if err != nil && !isNoRows(err) {
+			return nil, nil, err
+		}
+		balance := apd.Decimal{}
+		if err == nil {
+			if balance, err = ledger.ParseStored(bal); err != nil {
+				return nil, nil, err
+			}
+		}
+		if balance.Sign() <= 0 {
+			continue
+		}
+		l := PayoutLine{Holder: group[0].holder, Currency: group[0].currency, Amount: sum, Status: LineOK, Accruals: int64(len(group))}
+		if balance.Cmp(&sum) < 0 {
+			l.Flags = append(l.Flags, Flag{FlagBalance, fmt.Sprintf("the accrued balance %s is below the line amount", ledger.Format(&balance))})
+		}
+		lines = append(lines, l)
+		links = append(links, group)
+	}
+	return lines, links, nil
+}
+
+// flagLines runs the anti-fraud rules and holds flagged lines.
+func (s *Service) flagLines(ctx context.Context, tx pgx.Tx, now time.Time, lines []PayoutLine, links [][]pendingAccrual, policies map[string]*PayoutPolicy) error {
+	rules, err := s.fraudRules(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for i := range lines {
+		l := &lines[i]
+		aff, err := getUser(ctx, tx, l.Holder, false)
+		if err != nil {
+			return err
+		}
+		f := &lineFacts{Affiliate: aff, Amount: l.Amount, Counterparty: map[string][2]int64{}}
+		if f.Referees, err = s.DirectReferees(ctx, aff.ID, time.Time{}, "", 100000); err != nil {
+			return err
+		}
+		var tradeIDs []string
+		var reported apd.Decimal
+		reportedOK := true
+		for _, a := range links[i] {
+			if a.tradeID != "" {
+				tradeIDs = append(tradeIDs, a.tradeID)
+			}
+			if policies[a.program] != nil && policies[a.program].RequireKYC {
+				f.RequireKYC = true
+			}
+			if a.reported == nil {
+				reportedOK = false
+			} else if _, err := exact.Add(&reported, &reported, a.reported); err != nil {
+				return err
+			}
+		}
+		if reportedOK {
+			f.LineReported = &reported
+		}
+		if len(tradeIDs) > 0 {
+			refs := make([]string, len(f.Referees))
+			for k, r := range f.Referees {
+				refs[k] = r.ID
+			}
+			rows, err := tx.Query(ctx, `SELECT t.user_id, count(*), sum(CASE WHEN t.counterparty_id = $2 OR t.counterparty_id = ANY($3) THEN 1 ELSE 0 END)
+				FROM trades t WHERE t.id = ANY($1) AND t.counterparty_id IS NOT NULL GROUP BY t.user_id`, tradeIDs, aff.ID, refs)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var u string
+				var n, m int64
+				if err := rows.Scan(&u, &n, &m); err != nil {
+					rows.Close()
+					return err
+				}
+				f.Counterparty[u] = [2]int64{n, m}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		var avg string
+		if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(avg(amount), 0)::text FROM payout_lines WHERE holder = $1 AND currency = $2 AND status = 'paid'`,
+			l.Holder, l.Currency).Scan(&f.PaidLines, &avg); err != nil {
+			return err
+		}
+		if f.PaidAverage, err = ledger.ParseStored(avg); err != nil {
+			return err
+		}
+		var year string
+		yearStart := time.Date(now.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(a.reporting_amount), 0)::text FROM payout_lines l
+			JOIN payout_batches b ON b.id = l.batch_id JOIN payout_accruals pa ON pa.line_id = l.id JOIN accruals a ON a.id = pa.accrual_id
+			WHERE l.holder = $1 AND l.status = 'paid' AND b.executed_at >= $2`, l.Holder, yearStart).Scan(&year); err != nil {
+			return err
+		}
+		if f.YearPaid, err = ledger.ParseStored(year); err != nil {
+			return err
+		}
+		l.Flags = append(l.Flags, checkFraud(rules, f)...)
+		if len(l.Flags) > 0 {
+			l.Status = LineHeld
+		}
+	}
+	return nil
+}
+
+const fraudRulesKey = "fraud_rules"
+
+func (s *Service) fraudRules(ctx context.Context, q pgx.Tx) (*parsedFraud, error) {
+	r, err := loadFraudRules(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return r.parse()
+}
+
+func loadFraudRules(ctx context.Context, q pgx.Tx) (FraudRules, error) {
+	r := DefaultFraudRules()
+	var v string
+	err := q.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, fraudRulesKey).Scan(&v)
+	if isNoRows(err) {
+		return r, nil
+	}
+	if err != nil {
+		return r, err
+	}
+	return r, json.Unmarshal([]byte(v), &r)
+}
+
+// FraudRules returns the anti-fraud thresholds in force.
+func (s *Service) FraudRules(ctx context.Context) (FraudRules, error) {
+	var r FraudRules
+	err := s.DB.ReadTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		r, err = loadFraudRules(ctx, tx)
+		return err
+	})
+	return r, err
+}
+
+// PutFraudRules replaces the anti-fraud thresholds (audit-logged).
+func (s *Service) PutFraudRules(ctx context.Context, r FraudRules, actor string) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(r)
+	return s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		before, err := loadFraudRules(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, fraudRulesKey, string(b)); err != nil {
+			return err
+		}
+		return audit(ctx, tx, s.now(), actor, "fraud_rules.put", "settings:fraud_rules", before, r)
+	})
+}
+
+// getBatch loads a batch with its lines.
+func getBatch(ctx context.Context, q pgx.Tx, id string) (*PayoutBatch, error) {
+	b := &PayoutBatch{}
+	var approvedBy, entry *string
+	err := q.QueryRow(ctx, `SELECT id, status, created_by, cutoff, created_at, approved_by, approved_at, executed_at, entry_id::text
+		FROM payout_batches WHERE id = $1`, id).Scan(&b.ID, &b.Status, &b.CreatedBy, &b.Cutoff, &b.CreatedAt, &approvedBy, &b.ApprovedAt, &b.ExecutedAt, &entry)
+	if isNoRows(err) {
+		return nil, notFound("payout batch", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.Cutoff, b.CreatedAt = b.Cutoff.UTC(), b.CreatedAt.UTC()
+	if approvedBy != nil {
+		b.ApprovedBy = *approvedBy
+	}
+	if entry != nil {
+		b.EntryID = *entry
+	}
+	rows, err := q.Query(ctx, `SELECT l.id::text, l.holder, l.currency, l.amount::text, l.status, l.flags::text, l.forfeited, coalesce(l.decided_by, ''),
+			coalesce(l.entry_id::text, ''), (SELECT count(*) FROM payout_accruals p WHERE p.line_id = l.id)
+		FROM payout_lines l WHERE l.batch_id = $1 ORDER BY l.holder, l.currency`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		l := PayoutLine{BatchID: id}
+		var amt, flags string
+		if err := rows.Scan(&l.ID, &l.Holder, &l.Currency, &amt, &l.Status, &flags, &l.Forfeited, &l.DecidedBy, &l.EntryID, &l.Accruals); err != nil {
+			return nil, err
+		}
+		if l.Amount, err = ledger.ParseStored(amt); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(flags), &l.Flags); err != nil {
+			return nil, err
+		}
+		b.Lines = append(b.Lines, l)
+	}
+	return b, rows.Err()
+}
+
+// GetBatch returns a batch with its lines.
+func (s *Service) GetBatch(ctx context.Context, id string) (*PayoutBatch, error) {
+	var b *PayoutBatch
+	err := s.DB.ReadTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		b, err = getBatch(ctx, tx, id)
+		return err
+	})
+	return b, err
+}
+
+// ListBatches returns batches in creation order after the cursor.
+func (s *Service) ListBatches(ctx context.Context, afterAt time.Time, afterID string, limit int) ([]*PayoutBatch, error) {
+	var out []*PayoutBatch
+	err := s.DB.ReadTx(ctx, func(tx pgx.Tx) error {
+		out = nil
+		rows, err := tx.Query(ctx, `SELECT id FROM payout_batches WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, afterAt, afterID, limit)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			b, err := getBatch(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, b)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// lockBatch loads and locks a batch for a state change.
+func lockBatch(ctx context.Context, tx pgx.Tx, id string) (*PayoutBatch, error) {
+	var status string
+	err := tx.QueryRow(ctx, `SELECT status FROM payout_batches WHERE id = $1 FOR UPDATE`, id).Scan(&status)
+	if isNoRows(err) {
+		return nil, notFound("payout batch", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return getBatch(ctx, tx, id)
+}
+
+// ApproveBatch approves a draft batch; the approver must be another admin
+// than its creator (four-eyes).
+func (s *Service) ApproveBatch(ctx context.Context, id, actor string) (*PayoutBatch, error) {
+	var out *PayoutBatch
+	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if b.Status != BatchDraft {
+			return folio.Errorf(folio.ECONFLICT, "batch %s is %s, not draft", id, b.Status)
+		}
+		if actor == b.CreatedBy {
+			return folio.Errorf(folio.EFORBIDDEN, "batch %s was built by %s; another admin must approve it", id, actor)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE payout_batches SET status = 'approved', approved_by = $2, approved_at = $3 WHERE id = $1`, id, actor, now); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, now, actor, "payout.approve", "payout_batch:"+id, map[string]string{"status": b.Status}, map[string]string{"status": BatchApproved}); err != nil {
+			return err
+		}
+		out, err = getBatch(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// ClearLines releases held lines for payment (status ok), keeping their
+// flags on record.
+func (s *Service) ClearLines(ctx context.Context, id string, lineIDs []string, actor string) (*PayoutBatch, error) {
+	return s.decideLines(ctx, id, lineIDs, actor, func(ctx context.Context, tx pgx.Tx, now time.Time, b *PayoutBatch, l *PayoutLine) error {
+		if l.Status != LineHeld {
+			return folio.Errorf(folio.ECONFLICT, "line %s is %s, not held", l.ID, l.Status)
+		}
+		_, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'ok', decided_by = $2, decided_at = $3 WHERE id = $1`, l.ID, actor, now)
+		return err
+	}, "payout.clear")
+}
+
+// RejectLines rejects lines. With forfeit their amounts move from 208 to
+// 606 (one forfeit entry per line) and their accruals are consumed;
+// without, the accruals return to the payable pool.
+func (s *Service) RejectLines(ctx context.Context, id string, lineIDs []string, forfeit bool, actor string) (*PayoutBatch, error) {
+	return s.decideLines(ctx, id, lineIDs, actor, func(ctx context.Context, tx pgx.Tx, now time.Time, b *PayoutBatch, l *PayoutLine) error {
+		if l.Status != LineHeld && l.Status != LineOK {
+			return folio.Errorf(folio.ECONFLICT, "line %s is %s", l.ID, l.Status)
+		}
+		var entryID *string
+		if forfeit {
+			amt := ledger.Format(&l.Amount)
+			ne := ledger.NewEntry{IdempotencyKey: "forfeit:" + l.ID, Kind: "forfeit", BatchID: id,
+				Description: fmt.Sprintf("Forfeited payout line of %s in batch %s", l.Holder, id),
+				Postings: []ledger.NewPosting{{Account: "208:" + l.Currency + ":" + l.Holder, Side: accounts.Debit, Amount: amt},
+					{Account: "606:" + l.Currency, Side: accounts.Credit, Amount: amt}}}
+			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true})
+			if err != nil {
+				if len(res) > 0 && res[0].Err != nil {
+					return res[0].Err
+				}
+				return err
+			}
+			entryID = &res[0].Entry.ID
+		} else if _, err := tx.Exec(ctx, `UPDATE payout_accruals SET active = false WHERE line_id = $1`, l.ID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'rejected', forfeited = $2, decided_by = $3, decided_at = $4, entry_id = $5::uuid WHERE id = $1`,
+			l.ID, forfeit, actor, now, entryID)
+		return err
+	}, "payout.reject_lines")
+}
+
+func (s *Service) decideLines(ctx context.Context, id string, lineIDs []string, actor string,
+	fn func(context.Context, pgx.Tx, time.Time, *PayoutBatch, *PayoutLine) error, action string) (*PayoutBatch, error) {
+	if len(lineIDs) == 0 {
+		return nil, folio.Errorf(folio.EINVALID, "name at least one line")
+	}
+	var out *PayoutBatch
+	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if b.Status != BatchDraft && b.Status != BatchApproved {
+			return folio.Errorf(folio.ECONFLICT, "batch %s is %s; its lines can no longer change", id, b.Status)
+		}
+		byID := map[string]*PayoutLine{}
+		for i := range b.Lines {
+			byID[b.Lines[i].ID] = &b.Lines[i]
+		}
+		for _, lid := range lineIDs {
+			l := byID[lid]
+			if l == nil {
+				return notFound("payout line", lid)
+			}
+			if err := fn(ctx, tx, now, b, l); err != nil {
+				return err
+			}
+		}
+		if err := audit(ctx, tx, now, actor, action, "payout_batch:"+id, nil, map[string]any{"lines": lineIDs}); err != nil {
+			return err
+		}
+		out, err = getBatch(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// RejectBatch rejects a whole draft or approved batch: lines not forfeited
+// return their accruals to the payable pool.
+func (s *Service) RejectBatch(ctx context.Context, id, actor string) (*PayoutBatch, error) {
+	var out *PayoutBatch
+	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if b.Status != BatchDraft && b.Status != BatchApproved {
+			return folio.Errorf(folio.ECONFLICT, "batch %s is %s", id, b.Status)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE payout_accruals SET active = false WHERE batch_id = $1
+			AND line_id IN (SELECT id FROM payout_lines WHERE batch_id = $1 AND NOT forfeited)`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE payout_batches SET status = 'rejected', rejected_by = $2, rejected_at = $3 WHERE id = $1`, id, actor, now); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, now, actor, "payout.reject", "payout_batch:"+id, map[string]string{"status": b.Status}, map[string]string{"status": BatchRejected}); err != nil {
+			return err
+		}
+		out, err = getBatch(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// ExecuteBatch pays an approved batch exactly once: one payout entry
+// (Dr 208:C:A / Cr 201:C:A per ok line, batch_id = the batch id) in the same
+// transaction as the status change. Held lines are released (their accruals
+// return to the pool). Executing an executed batch answers it unchanged
+// (replayed=true); concurrent executions serialize on the batch row.
+func (s *Service) ExecuteBatch(ctx context.Context, id, actor string) (*PayoutBatch, bool, error) {
+	var out *PayoutBatch
+	var replayed bool
+	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
+		now := s.now()
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if b.Status == BatchExecuted {
+			out, replayed = b, true
+			return nil
+		}
+		replayed = false
+		if b.Status != BatchApproved {
+			return folio.Errorf(folio.ECONFLICT, "batch %s is %s; approve it first", id, b.Status)
+		}
+		ne := ledger.NewEntry{IdempotencyKey: "payout:" + id, Kind: "payout", BatchID: id, Description: "Payout batch " + id}
+		var paid []string
+		for _, l := range b.Lines {
+			if l.Status != LineOK {
+				continue
+			}
+			amt := ledger.Format(&l.Amount)
+			ne.Postings = append(ne.Postings,
+				ledger.NewPosting{Account: "208:" + l.Currency + ":" + l.Holder, Side: accounts.Debit, Amount: amt},
+				ledger.NewPosting{Account: "201:" + l.Currency + ":" + l.Holder, Side: accounts.Credit, Amount: amt})
+			paid = append(paid, l.ID)
+		}
+		var entryID *string
+		if len(paid) > 0 {
+			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true})
+			if err != nil {
+				if len(res) > 0 && res[0].Err != nil {
+					return res[0].Err
+				}
+				return err
+			}
+			entryID = &res[0].Entry.ID
+			if _, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'paid', entry_id = $2::uuid WHERE id = ANY($1::uuid[])`, paid, *entryID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE payout_accruals SET active = false WHERE line_id IN (SELECT id FROM payout_lines WHERE batch_id = $1 AND status = 'held')`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'released' WHERE batch_id = $1 AND status = 'held'`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE payout_batches SET status = 'executed', executed_at = $2, entry_id = $3::uuid WHERE id = $1`, id, now, entryID); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, now, actor, "payout.execute", "payout_batch:"+id, map[string]string{"status": b.Status}, map[string]any{"status": BatchExecuted, "entry_id": entryID}); err != nil {
+			return err
+		}
+		out, err = getBatch(ctx, tx, id)
+		return err
+	})
+	return out, replayed, err
+}
+
+// RunSchedules builds the batches of scheduled programs that are due at
+// now. Each (program, period) run is claimed by inserting a scheduler_runs
+// row, so several servers running the scheduler build each batch once.
+func (s *Service) RunSchedules(ctx context.Context, server string) ([]string, error) {
+	progs, err := s.ListPrograms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var built []string
+	now := s.now()
+	for _, p := range progs {
+		period := p.Spec.Payout.Due(now)
+		if period == "" {
+			continue
+		}
+		tag, err := s.DB.Pool.Exec(ctx, `INSERT INTO scheduler_runs (job, period, claimed_by, claimed_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+			"payout:"+p.ID, period, server, now)
+		if err != nil {
+			return built, err
+		}
+		if tag.RowsAffected() == 0 {
+			continue
+		}
+		b, _, err := s.BuildBatch(ctx, BuildOptions{Program: p.ID}, "scheduler")
+		if errors.Is(err, ErrNothingPayable) {
+			continue
+		}
+		if err != nil {
+			return built, err
+		}
+		built = append(built, b.ID)
+	}
+	return built, nil
+}
