@@ -655,6 +655,7 @@ func (s *Service) ExecuteBatch(ctx context.Context, id, actor string) (*PayoutBa
 		}
 		var entryID *string
 		if len(paid) > 0 {
+			ne.Pending = s.PayoutWebhook != ""
 			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true})
 			if err != nil {
 				if len(res) > 0 && res[0].Err != nil {
@@ -665,6 +666,12 @@ func (s *Service) ExecuteBatch(ctx context.Context, id, actor string) (*PayoutBa
 			entryID = &res[0].Entry.ID
 			if _, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'paid', entry_id = $2::uuid WHERE id = ANY($1::uuid[])`, paid, *entryID); err != nil {
 				return err
+			}
+			if ne.Pending {
+				if _, err := tx.Exec(ctx, `INSERT INTO payout_outbox (batch_id, url, status, next_attempt_at, entry_id, updated_at) VALUES ($1, $2, 'pending', $3, $4, $3)`,
+					id, s.PayoutWebhook, now, *entryID); err != nil {
+					return err
+				}
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE payout_accruals SET active = false WHERE line_id IN (SELECT id FROM payout_lines WHERE batch_id = $1 AND status = 'held')`, id); err != nil {

@@ -58,3 +58,17 @@ CREATE TABLE IF NOT EXISTS scheduler_runs (
     claimed_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (job, period)
 );
+
+-- Outbox of executed batches to hand to the exchange's transfer API.
+CREATE TABLE IF NOT EXISTS payout_outbox (
+    batch_id        TEXT PRIMARY KEY,
+    url             TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'refused')),
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    last_error      TEXT NOT NULL DEFAULT '',
+    entry_id        UUID NOT NULL,
+    updated_at      TIMESTAMPTZ NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS payout_outbox_due ON payout_outbox (status, next_attempt_at);
