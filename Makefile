@@ -1,29 +1,36 @@
-# Folio — see README.md. `make run` and `make test` work on a fresh machine.
-GO        ?= go
-BIN       := bin/folio
-PGBIN     := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb 2>/dev/null))
+# Folio: see README.md. `make run` and `make test` work on a fresh machine
+# (Debian/Ubuntu with Go): PostgreSQL is installed when its binaries are missing.
+GO    ?= go
+BIN   := bin/folio
+# Extra flags for `folio serve` in `make run`, e.g. make run ARGS='--listen 127.0.0.1:9090'.
+ARGS  ?=
+PGBIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb 2>/dev/null))
 
-.PHONY: run test bench lint build deps postgres
+.PHONY: run test bench lint build postgres
 
 build:
 	$(GO) build -o $(BIN) ./cmd/folio
 
-# PostgreSQL binaries are needed by the embedded database and the tests.
+# The embedded database of `folio serve` and the tests start a private
+# PostgreSQL from the machine's binaries (initdb, pg_ctl).
 postgres:
 	@if [ -z "$(PGBIN)" ]; then \
 		echo "PostgreSQL binaries not found: installing postgresql"; \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
-		else sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; fi; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
 	fi
 
+# Serves on 127.0.0.1:8080 with demo data, on a private PostgreSQL kept in ./.folio.
 run: postgres build
-	$(BIN) serve --demo
+	$(BIN) serve --demo $(ARGS)
 
+# The whole suite; it starts its own PostgreSQL (or uses FOLIO_TEST_DATABASE_URL).
 test: postgres
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
-bench: postgres build
+# Ledger benchmarks for now; `folio bench` (issue 7) adds the HTTP throughput run.
+bench: postgres
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./ledger/
 
 lint:

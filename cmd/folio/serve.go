@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/folioledger/folio/api"
+	"github.com/folioledger/folio/ledger"
+)
+
+// expiryInterval is how often serve voids expired pending entries.
+const expiryInterval = 10 * time.Second
+
+// runServe serves the HTTP API until ctx is done (SIGINT/SIGTERM), then
+// stops accepting connections, drains in-flight requests for up to
+// cfg.ShutdownTimeout, closes the pool and stops the private PostgreSQL.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	cfg, rest, err := parseArgs(command{name: "serve", groups: flagsDB | flagsServe | flagsLog}, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("serve: unexpected arguments %q", rest)}
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+
+	db, err := openDatabase(ctx, cfg, log, openOptions{Create: true, Migrate: cfg.Migrate, Exclusive: true})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		embedded := db.Embedded != nil
+		if cerr := db.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close database: %w", cerr))
+			return
+		}
+		if embedded {
+			log.Info("stopped, and the private PostgreSQL with it")
+		} else {
+			log.Info("stopped")
+		}
+	}()
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	l := ledger.New(db.App)
+	server := api.New(api.Config{
+		DB:       db.App,
+		Ledger:   l,
+		AdminKey: cfg.AdminKey,
+		Logger:   log,
+		Registry: registry,
+		Now:      time.Now,
+	})
+	handler := server.Handler()
+
+	var key, keySource string
+	if cfg.AdminKey != "" {
+		keySource = "the one given by --admin-key / FOLIO_ADMIN_KEY"
+	}
+	if cfg.Demo {
+		if err := seedDemo(ctx, db.App, l, log); err != nil {
+			return err
+		}
+		if key, keySource, err = demoAdminKey(ctx, cfg, db.App, handler); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      5 * time.Minute, // reports and verify on a large journal take a while
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	bg, stopBackground := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { server.RunExpiry(bg, expiryInterval) })
+	defer func() {
+		stopBackground()
+		wg.Wait()
+	}()
+
+	url := "http://" + dialable(ln.Addr().String())
+	log.Info("serving", "addr", ln.Addr().String(), "demo", cfg.Demo)
+	printReady(stdout, readyInfo{URL: url, DB: db, Key: key, KeySource: keySource})
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining in-flight requests (a second signal stops at once)", "timeout", cfg.ShutdownTimeout.String())
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("requests still running after the shutdown timeout; closing their connections", "err", err)
+		hs.Close()
+	}
+	<-served
+	return nil
+}
+
+// dialable turns a listen address into one a client can dial: an
+// unspecified host (":8080", "0.0.0.0:8080", "[::]:8080") becomes
+// 127.0.0.1.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// readyInfo is what serve tells its user once it listens.
+type readyInfo struct {
+	URL       string
+	DB        *database
+	Key       string // the demo admin key; "" without --demo
+	KeySource string // where the admin key comes from; "" when there is none
+}
+
+// printReady prints where the server is, where its data lives, how to stop
+// it and, with --demo, a curl session that works as pasted.
+func printReady(w io.Writer, r readyInfo) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nFolio is serving %s\n\n", r.URL)
+	if e := r.DB.Embedded; e != nil {
+		fmt.Fprintf(&b, "  data       %s  (PostgreSQL log: postgres.log there)\n", e.DataDir)
+		fmt.Fprintf(&b, "  database   %s  (psql works while Folio runs)\n", r.DB.URL)
+	} else {
+		fmt.Fprintf(&b, "  database   the one at --database-url\n")
+	}
+	if r.KeySource != "" {
+		fmt.Fprintf(&b, "  admin key  %s\n", r.KeySource)
+	} else {
+		fmt.Fprintf(&b, "  keys       folio keys create --role admin%s\n", dbFlags(r.DB))
+	}
+	if r.DB.Embedded != nil {
+		fmt.Fprintf(&b, "  stop       Ctrl-C: drains requests, then stops PostgreSQL; the data stays for the next start\n")
+	} else {
+		fmt.Fprintf(&b, "  stop       Ctrl-C: drains requests\n")
+	}
+	if r.Key != "" {
+		auth := `-H "Authorization: Bearer $KEY"`
+		fmt.Fprintf(&b, "\nTry it (paste into a shell):\n\n")
+		fmt.Fprintf(&b, "  KEY=%s\n", shellQuote(r.Key))
+		fmt.Fprintf(&b, "  curl -s %s %s/v1/accounts/201:USDT:alice/balance\n", auth, r.URL)
+		fmt.Fprintf(&b, "  curl -s %s %s/v1/reports/trial-balance\n", auth, r.URL)
+		fmt.Fprintf(&b, "  curl -s %s %s/v1/audit/verify\n", auth, r.URL)
+		fmt.Fprintf(&b, "  curl -s %s -H 'Idempotency-Key: try-1' -H 'Content-Type: application/json' \\\n", auth)
+		fmt.Fprintf(&b, "    -d '{\"kind\":\"manual\",\"description\":\"alice deposits 5 USDT\",\"postings\":[{\"account\":\"110:USDT\",\"side\":\"debit\",\"amount\":\"5\"},{\"account\":\"201:USDT:alice\",\"side\":\"credit\",\"amount\":\"5\"}]}' \\\n")
+		fmt.Fprintf(&b, "    %s/v1/entries\n", r.URL)
+	}
+	b.WriteString("\n")
+	io.WriteString(w, b.String())
+}
+
+// dbFlags returns the flags that point another folio command at the same
+// database.
+func dbFlags(db *database) string {
+	if db.Embedded != nil {
+		return " --data-dir " + shellQuote(db.Embedded.DataDir)
+	}
+	return " --database-url URL"
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
