@@ -33,7 +33,7 @@ func main() {
 // Exit statuses.
 const (
 	exitOK       = 0
-	exitProblems = 1 // verify (and later reconcile) found a problem
+	exitProblems = 1 // verify found a problem, or reconcile a discrepancy
 	exitFailure  = 2 // anything else: bad usage, unreachable database, ...
 )
 
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "keys":
 		return runKeys(ctx, rest, stdout, stderr)
 	case "reconcile":
-		return notImplemented(cmd, 6, stderr)
+		return runReconcile(ctx, rest, stdout, stderr)
 	case "demo":
 		return notImplemented(cmd, 4, stderr)
 	case "bench":
@@ -109,7 +109,8 @@ Commands:
                 create an API key; its secret is printed once
   keys list     list API keys (never their secrets)
   keys revoke   ID: revoke an API key
-  reconcile     reconciliation report (not implemented yet: issue 6)
+  reconcile     [--from T] [--to T] [--format json|csv]: reconciliation report of a
+                period (SPEC §4); exit status 1 on any discrepancy
   demo          affiliate demo walkthrough (not implemented yet: issue 4)
   bench         throughput benchmark (not implemented yet: issue 7)
   help          this text
@@ -118,7 +119,8 @@ Commands:
 `)
 	printEnv(w, nil)
 	fmt.Fprint(w, `
-Exit status: 0 success; 1 verify found a problem; 2 any other error.
+Exit status: 0 success; 1 verify found a problem or reconcile a discrepancy;
+2 any other error.
 `)
 }
 
