@@ -31,6 +31,13 @@ type accrualRow struct {
 	code        string
 	reverses    string
 	at          time.Time // conversion time; zero = now
+	// For statistics: the trade's fee (accrual currency) and volume in the
+	// reporting currency, the referee's country, and the trade count (1, −1
+	// for a reversal, 0 for bounties).
+	fee       *apd.Decimal
+	volumeRep *apd.Decimal
+	country   string
+	trades    int64
 }
 
 // insertAccruals writes accrual rows with one multi-row insert, converting
@@ -44,8 +51,10 @@ func (s *Service) insertAccruals(ctx context.Context, tx pgx.Tx, now time.Time, 
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	rates, bases, amounts, fxs, reps := make([]*string, n), make([]*string, n), make([]string, n), make([]*string, n), make([]*string, n)
+	fees, feeReps, volReps, countries := make([]*string, n), make([]*string, n), make([]*string, n), make([]string, n)
 	levels := make([]int64, n)
 	rep := s.reporting()
+	roll := newRollup()
 	for i, r := range rows {
 		ids[i], sources[i], trades[i], events[i], entries[i] = uuid.NewString(), r.source, r.tradeID, r.eventID, r.entryID
 		bens[i], traders[i], programs[i], kinds[i], currencies[i] = r.beneficiary, r.trader, r.program, r.kind, r.currency
@@ -64,17 +73,33 @@ func (s *Service) insertAccruals(ctx context.Context, tx pgx.Tx, now time.Time, 
 			return err
 		}
 		fxs[i], reps[i] = decText(fx), decText(conv)
+		var feeRep *apd.Decimal
+		if r.fee != nil {
+			if feeRep, err = convert(r.fee, fx); err != nil {
+				return err
+			}
+		}
+		fees[i], feeReps[i], volReps[i], countries[i] = decText(r.fee), decText(feeRep), decText(r.volumeRep), r.country
+		if err := roll.add(&r, now, conv, feeRep); err != nil {
+			return err
+		}
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO accruals (id, source, trade_id, event_id, entry_id, beneficiary, trader_id, level, program_id, kind,
-			rate, basis, amount, currency, fx_rate, reporting_amount, reporting_currency, market, code, reverses, recorded_at)
+			rate, basis, amount, currency, fx_rate, reporting_amount, reporting_currency, market, code, reverses, recorded_at,
+			trade_fee, fee_reporting, volume_reporting, country)
 		SELECT id::uuid, src, NULLIF(tr, ''), NULLIF(ev, ''), en::uuid, ben, trader, lvl, prog, kind, rate::numeric, basis::numeric,
-			amt::numeric, cur, fx::numeric, rep::numeric, $18, mkt, code, NULLIF(rev, '')::uuid, $19
+			amt::numeric, cur, fx::numeric, rep::numeric, $18, mkt, code, NULLIF(rev, '')::uuid, $19, fee::numeric, feerep::numeric,
+			volrep::numeric, country
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
-			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $20::text[], $21::text[])
-			AS u(id, src, tr, ev, en, ben, trader, lvl, prog, kind, rate, basis, amt, cur, fx, rep, mkt, code, rev)`,
+			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $20::text[], $21::text[],
+			$22::text[], $23::text[], $24::text[], $25::text[])
+			AS u(id, src, tr, ev, en, ben, trader, lvl, prog, kind, rate, basis, amt, cur, fx, rep, mkt, code, rev, fee, feerep, volrep, country)`,
 		ids, sources, trades, events, entries, bens, traders, levels, programs, kinds, rates, bases, amounts, currencies, fxs, reps, markets,
-		rep, now, codes, reverses)
-	return err
+		rep, now, codes, reverses, fees, feeReps, volReps, countries)
+	if err != nil {
+		return err
+	}
+	return roll.write(ctx, tx)
 }
 
 // writeTrades records booked trades, their accruals and the referred
@@ -113,23 +138,27 @@ func (s *Service) writeTrades(ctx context.Context, tx pgx.Tx, now time.Time, ws 
 		if len(w.ancestors) > 0 {
 			u = w.ancestors[0]
 		}
-		for _, sh := range w.split.Shares {
-			rate := sh.Rate
-			basis := w.split.Basis
-			accruals = append(accruals, accrualRow{source: "trade", tradeID: t.ID, entryID: w.commID, beneficiary: sh.Beneficiary, trader: t.UserID,
-				level: sh.Level, program: w.program.ID, kind: w.program.Kind, rate: &rate, basis: &basis, amount: sh.Amount,
-				currency: w.feeCur.ID, market: t.Market, code: w.codeUsed()})
-		}
-		if u != "" && w.volume != nil {
+		var volRep *apd.Decimal
+		if w.volume != nil {
 			fx, err := fxRate(ctx, tx, cache, t.Volume.Currency, rep, now)
 			if err != nil {
 				return err
 			}
-			conv, err := convert(w.volume, fx)
-			if err != nil {
+			if volRep, err = convert(w.volume, fx); err != nil {
 				return err
 			}
-			if conv != nil {
+		}
+		for _, sh := range w.split.Shares {
+			rate := sh.Rate
+			basis := w.split.Basis
+			fee := w.fee
+			accruals = append(accruals, accrualRow{source: "trade", tradeID: t.ID, entryID: w.commID, beneficiary: sh.Beneficiary, trader: t.UserID,
+				level: sh.Level, program: w.program.ID, kind: w.program.Kind, rate: &rate, basis: &basis, amount: sh.Amount,
+				currency: w.feeCur.ID, market: t.Market, code: w.code, fee: &fee, volumeRep: volRep, country: w.country, trades: 1})
+		}
+		if u != "" && volRep != nil {
+			conv := volRep
+			{
 				day := executed[i].Truncate(24 * time.Hour)
 				k := [2]string{u, day.Format(time.RFC3339)}
 				v := volume[k]
@@ -178,6 +207,3 @@ func (s *Service) writeTrades(ctx context.Context, tx pgx.Tx, now time.Time, ws 
 			trades = referred_volume_daily.trades + excluded.trades`, affs, days, vols, counts)
 	return err
 }
-
-// codeUsed is the referral code the trader signed up with (for stats).
-func (w *tradeWork) codeUsed() string { return w.code }

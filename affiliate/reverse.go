@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/cockroachdb/apd/v3"
+
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/ledger"
 	"github.com/jackc/pgx/v5"
@@ -56,7 +58,8 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 			return err
 		}
 		out = &ReversedTrade{TradeID: id, CommissionReversalID: res[0].Entry.ID, FeeReversalID: res[1].Entry.ID}
-		rows, err := tx.Query(ctx, `SELECT id::text, beneficiary, trader_id, level, program_id, kind, rate::text, basis::text, amount::text, currency, market, code
+		rows, err := tx.Query(ctx, `SELECT id::text, beneficiary, trader_id, level, program_id, kind, rate::text, basis::text, amount::text, currency, market, code,
+				trade_fee::text, volume_reporting::text, country
 			FROM accruals WHERE trade_id = $1 AND source = 'trade'`, id)
 		if err != nil {
 			return err
@@ -64,10 +67,11 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 		var rev []accrualRow
 		for rows.Next() {
 			var r accrualRow
-			var rate, basis *string
+			var rate, basis, fee, vol *string
 			var amt string
 			var level int64
-			if err := rows.Scan(&r.reverses, &r.beneficiary, &r.trader, &level, &r.program, &r.kind, &rate, &basis, &amt, &r.currency, &r.market, &r.code); err != nil {
+			if err := rows.Scan(&r.reverses, &r.beneficiary, &r.trader, &level, &r.program, &r.kind, &rate, &basis, &amt, &r.currency, &r.market, &r.code,
+				&fee, &vol, &r.country); err != nil {
 				rows.Close()
 				return err
 			}
@@ -86,7 +90,21 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 				return err
 			}
 			a.Negative = !a.Negative
-			r.amount, r.source, r.tradeID, r.entryID = a, "reversal", id, out.CommissionReversalID
+			r.amount, r.source, r.tradeID, r.entryID, r.trades = a, "reversal", id, out.CommissionReversalID, -1
+			// The reversal row carries the trade's fee and volume negated, so
+			// statistics net out by plain sums.
+			for _, x := range []struct {
+				dst **apd.Decimal
+				s   *string
+			}{{&r.fee, fee}, {&r.volumeRep, vol}} {
+				if *x.dst, err = scanDec(x.s); err != nil {
+					rows.Close()
+					return err
+				}
+				if *x.dst != nil {
+					(*x.dst).Negative = !(*x.dst).Negative
+				}
+			}
 			rev = append(rev, r)
 		}
 		rows.Close()

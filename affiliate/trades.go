@@ -77,6 +77,7 @@ type tradeWork struct {
 	explain   map[string]any
 	ancestors []string
 	code      string
+	country   string
 }
 
 // PostTrades books a batch of trades in one transaction (see PostTradesTx).
@@ -388,7 +389,7 @@ func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, w *tradeWork, use
 		return folio.Errorf(folio.EAMOUNT, "trade %s has a zero fee: nothing to book", w.in.ID)
 	}
 	w.explain = map[string]any{}
-	w.code = u.ReferralCode
+	w.code, w.country = u.ReferralCode, u.Country
 	p := progs.resolve(u)
 	var baseFee apd.Decimal
 	chain := &Chain{Trader: Member{ID: u.ID}}

@@ -1,0 +1,64 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/ledger"
+)
+
+// getVerify: GET /v1/audit/verify, the ledger's Report (SPEC §1.3.5) as is.
+// It answers 200 whether or not problems were found: "ok" says which.
+func (s *Server) getVerify(w http.ResponseWriter, r *http.Request) error {
+	rep, err := s.ledger.Verify(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// getAuditLog: GET /v1/audit/log?object=&action=&limit=&cursor=, the
+// configuration audit log in (time, id) order.
+func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := accounts.AuditFilter{Object: q.Get("object"), Action: q.Get("action")}
+	if len(f.Object) > 200 || len(f.Action) > 200 {
+		return folio.Errorf(folio.EINVALID, "object and action filters are at most 200 characters")
+	}
+	limit, err := parseLimit(q)
+	if err != nil {
+		return err
+	}
+	if c := q.Get("cursor"); c != "" {
+		pos, err := decodeCursor("audit", c)
+		if err != nil {
+			return err
+		}
+		at, id, _ := strings.Cut(pos, "|")
+		t, terr := time.Parse(time.RFC3339Nano, at)
+		if terr != nil || !ledger.ValidUUID(id) {
+			return &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
+		}
+		f.AfterAt, f.AfterID = t, id
+	}
+	f.Limit = limit + 1
+	recs, err := accounts.ListAudit(r.Context(), s.db.Pool, f)
+	if err != nil {
+		return err
+	}
+	out := listJSON[accounts.AuditRecord]{Data: []accounts.AuditRecord{}}
+	for i, rec := range recs {
+		if i == limit {
+			last := recs[i-1]
+			out.NextCursor = encodeCursor("audit", last.At.UTC().Format(time.RFC3339Nano)+"|"+last.ID)
+			break
+		}
+		out.Data = append(out.Data, rec)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

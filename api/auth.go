@@ -1,0 +1,188 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
+)
+
+// Roles of API keys (SPEC §5).
+const (
+	RoleAdmin     = "admin"
+	RolePoster    = "poster"
+	RoleAuditor   = "auditor"
+	RoleAffiliate = "affiliate"
+)
+
+// validRole reports whether r is one of the four roles.
+func validRole(r string) bool {
+	switch r {
+	case RoleAdmin, RolePoster, RoleAuditor, RoleAffiliate:
+		return true
+	}
+	return false
+}
+
+// access is what a route requires of the caller. Every route declares one
+// (see Server.route); the router refuses a /v1 request whose route has none.
+type access int
+
+const (
+	// accessPublic: no key (health, readiness, metrics, the OpenAPI file).
+	accessPublic access = iota + 1
+	// accessAdmin: admin keys only.
+	accessAdmin
+	// accessRead: admin and auditor keys (read-only journal, reports, audit).
+	accessRead
+	// accessReadOwn: as accessRead, plus affiliate keys for accounts of
+	// their own holder (the route's {account} parameter).
+	accessReadOwn
+)
+
+func (a access) String() string {
+	switch a {
+	case accessPublic:
+		return "public"
+	case accessAdmin:
+		return "admin"
+	case accessRead:
+		return "auditor"
+	case accessReadOwn:
+		return "auditor, affiliate (own holder)"
+	}
+	return "undeclared"
+}
+
+// roles lists the roles an access level admits (affiliate: own holder only).
+func (a access) roles() []string {
+	switch a {
+	case accessAdmin:
+		return []string{RoleAdmin}
+	case accessRead:
+		return []string{RoleAdmin, RoleAuditor}
+	case accessReadOwn:
+		return []string{RoleAdmin, RoleAuditor, RoleAffiliate}
+	}
+	return nil
+}
+
+// principal is the authenticated caller.
+type principal struct {
+	ID     string // key id, or "bootstrap" for FOLIO_ADMIN_KEY
+	Role   string
+	Holder string // affiliate keys only
+}
+
+// actorBootstrap is the audit actor of FOLIO_ADMIN_KEY.
+const actorBootstrap = "bootstrap"
+
+type principalKey struct{}
+
+// principalFrom returns the caller authenticated by the guard.
+func principalFrom(ctx context.Context) principal {
+	p, _ := ctx.Value(principalKey{}).(principal)
+	return p
+}
+
+// guard authenticates and authorizes every request of the routes it wraps.
+// It runs after routing, so it knows the route pattern, and looks up the
+// route's declared access: a route without a declaration is refused
+// (default deny), whatever its handler.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := s.access[routeKey{r.Method, routePattern(r)}]
+		if !ok || a == accessPublic {
+			s.fail(w, r, errors.New("route "+r.Method+" "+routePattern(r)+" has no access declaration"))
+			return
+		}
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if info := requestInfoFrom(r.Context()); info != nil {
+			info.keyID, info.role = p.ID, p.Role
+		}
+		if err := authorize(r, a, p); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// keyPrefix starts every generated key; other tokens are only compared with
+// the admin key, without a database lookup.
+const keyPrefix = "folio_"
+
+// authenticate resolves the bearer token to a principal: the bootstrap admin
+// key (constant-time comparison) or a stored, unrevoked key.
+func (s *Server) authenticate(r *http.Request) (principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return principal{}, folio.Errorf(folio.EUNAUTHORIZED, "send an API key as Authorization: Bearer <key>")
+	}
+	sum := sha256.Sum256([]byte(token))
+	if s.adminKeyHash != nil && subtle.ConstantTimeCompare(sum[:], s.adminKeyHash) == 1 {
+		return principal{ID: actorBootstrap, Role: RoleAdmin}, nil
+	}
+	if !strings.HasPrefix(token, keyPrefix) {
+		return principal{}, folio.Errorf(folio.EUNAUTHORIZED, "the API key is not valid")
+	}
+	var p principal
+	var revoked bool
+	err := s.db.Pool.QueryRow(r.Context(), `SELECT id::text, role, holder, revoked_at IS NOT NULL FROM api_keys WHERE key_hash = $1`, sum[:]).
+		Scan(&p.ID, &p.Role, &p.Holder, &revoked)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return principal{}, folio.Errorf(folio.EUNAUTHORIZED, "the API key is not valid")
+	case err != nil:
+		return principal{}, err
+	case revoked:
+		return principal{}, folio.Errorf(folio.EUNAUTHORIZED, "the API key has been revoked")
+	}
+	return p, nil
+}
+
+// authorize checks the principal's role against the route's access, and an
+// affiliate's holder against the {account} of holder-scoped routes.
+func authorize(r *http.Request, a access, p principal) error {
+	allowed := false
+	for _, role := range a.roles() {
+		allowed = allowed || role == p.Role
+	}
+	if !allowed {
+		return folio.Errorf(folio.EFORBIDDEN, "a %s key may not call %s %s", p.Role, r.Method, routePattern(r))
+	}
+	if p.Role != RoleAffiliate {
+		return nil
+	}
+	// Only accessReadOwn admits affiliates, and it is scoped by {account}.
+	k, err := accounts.ParseKey(accountParam(r))
+	if err != nil || p.Holder == "" || k.Holder != p.Holder {
+		return folio.Errorf(folio.EFORBIDDEN, "an affiliate key may only read accounts of its own holder")
+	}
+	return nil
+}
+
+// accountParam returns the route's {account}, percent-decoded (clients may
+// send ':' as %3A).
+func accountParam(r *http.Request) string {
+	raw := chi.URLParam(r, "account")
+	if s, err := url.PathUnescape(raw); err == nil {
+		return s
+	}
+	return raw
+}

@@ -1,0 +1,147 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/folioledger/folio"
+)
+
+// Codes the HTTP layer adds to folio's vocabulary for transport-level
+// refusals that no domain function can produce.
+const (
+	codeMethodNotAllowed = "method_not_allowed"
+	codeUnsupportedMedia = "unsupported_media_type"
+)
+
+// problemStatus is the one table mapping error codes to HTTP statuses. A code
+// missing from it is treated as internal.
+var problemStatus = map[string]int{
+	folio.EINVALID:       http.StatusBadRequest,
+	folio.EAMOUNT:        http.StatusBadRequest,
+	folio.EUNBALANCED:    http.StatusBadRequest,
+	folio.EACCOUNT:       http.StatusBadRequest,
+	folio.ECURRENCY:      http.StatusBadRequest,
+	folio.ESELFREFERRAL:  http.StatusBadRequest,
+	folio.EUNAUTHORIZED:  http.StatusUnauthorized,
+	folio.EFORBIDDEN:     http.StatusForbidden,
+	folio.ENOTFOUND:      http.StatusNotFound,
+	codeMethodNotAllowed: http.StatusMethodNotAllowed,
+	folio.EIDEMPOTENCY:   http.StatusConflict,
+	folio.EREVERSED:      http.StatusConflict,
+	folio.ECYCLE:         http.StatusConflict,
+	folio.ECONFLICT:      http.StatusConflict,
+	folio.ETOOLARGE:      http.StatusRequestEntityTooLarge,
+	codeUnsupportedMedia: http.StatusUnsupportedMediaType,
+	folio.EINSUFFICIENT:  http.StatusUnprocessableEntity,
+	folio.EINTERNAL:      http.StatusInternalServerError,
+	folio.EUNAVAILABLE:   http.StatusServiceUnavailable,
+}
+
+// problemTitles are the short human summaries of each code (RFC 9457 title).
+var problemTitles = map[string]string{
+	folio.EINVALID:       "Invalid request",
+	folio.EAMOUNT:        "Invalid amount",
+	folio.EUNBALANCED:    "Unbalanced entry",
+	folio.EACCOUNT:       "Unknown account",
+	folio.ECURRENCY:      "Unknown currency",
+	folio.ESELFREFERRAL:  "Self-referral",
+	folio.EUNAUTHORIZED:  "Unauthorized",
+	folio.EFORBIDDEN:     "Forbidden",
+	folio.ENOTFOUND:      "Not found",
+	codeMethodNotAllowed: "Method not allowed",
+	folio.EIDEMPOTENCY:   "Idempotency conflict",
+	folio.EREVERSED:      "Already reversed",
+	folio.ECYCLE:         "Cycle",
+	folio.ECONFLICT:      "Conflict",
+	folio.ETOOLARGE:      "Payload too large",
+	codeUnsupportedMedia: "Unsupported media type",
+	folio.EINSUFFICIENT:  "Insufficient balance",
+	folio.EINTERNAL:      "Internal error",
+	folio.EUNAVAILABLE:   "Service unavailable",
+}
+
+// problemTypeBase prefixes the code to form a problem's type URI.
+const problemTypeBase = "urn:folio:problem:"
+
+// problem is an RFC 9457 problem document with folio's code. Results is set
+// only by rejected atomic batches.
+type problem struct {
+	Type     string       `json:"type"`
+	Title    string       `json:"title"`
+	Status   int          `json:"status"`
+	Detail   string       `json:"detail"`
+	Code     string       `json:"code"`
+	Instance string       `json:"instance,omitempty"`
+	Fields   []string     `json:"fields,omitempty"`
+	Results  []itemResult `json:"results,omitempty"`
+}
+
+// statusOf returns the HTTP status of an error code.
+func statusOf(code string) int {
+	if st, ok := problemStatus[code]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// newProblem describes err for a client. Internal errors get a generic
+// detail; their text is only logged.
+func newProblem(r *http.Request, err error) problem {
+	code := folio.ErrorCode(err)
+	if _, ok := problemStatus[code]; !ok {
+		code = folio.EINTERNAL
+	}
+	p := problem{
+		Type:     problemTypeBase + code,
+		Title:    problemTitles[code],
+		Status:   statusOf(code),
+		Code:     code,
+		Detail:   "internal error",
+		Instance: r.URL.Path,
+	}
+	var fe *folio.Error
+	if code != folio.EINTERNAL && errors.As(err, &fe) {
+		p.Detail = fe.Message
+		p.Fields = fe.Fields
+	}
+	return p
+}
+
+// fail writes err as a problem and logs it when it is internal.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := newProblem(r, err)
+	if p.Code == folio.EINTERNAL {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			slog.String("request_id", requestIDFrom(r.Context())),
+			slog.String("route", routePattern(r)),
+			slog.String("error", err.Error()))
+	}
+	s.writeProblem(w, p)
+}
+
+func (s *Server) writeProblem(w http.ResponseWriter, p problem) {
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="folio"`)
+	}
+	writeBody(w, "application/problem+json", p.Status, p)
+}
+
+// itemError is a per-item error in a batch result.
+type itemError struct {
+	Code   string   `json:"code"`
+	Detail string   `json:"detail"`
+	Fields []string `json:"fields,omitempty"`
+}
+
+// newItemError describes a per-item error (internal ones generically).
+func newItemError(err error) *itemError {
+	code := folio.ErrorCode(err)
+	if _, ok := problemStatus[code]; !ok || code == folio.EINTERNAL {
+		return &itemError{Code: folio.EINTERNAL, Detail: "internal error"}
+	}
+	var fe *folio.Error
+	errors.As(err, &fe)
+	return &itemError{Code: code, Detail: fe.Message, Fields: fe.Fields}
+}

@@ -1,0 +1,295 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
+)
+
+// Config wires a Server. DB and Ledger are required; the rest have defaults.
+type Config struct {
+	DB           *schema.DB           // app-role pool
+	Ledger       *ledger.Ledger       // the journal, on the same database
+	AdminKey     string               // FOLIO_ADMIN_KEY, accepted as an admin key; "" = none
+	Logger       *slog.Logger         // JSON handler; nil = discard
+	Registry     *prometheus.Registry // nil = a new one (with Go and process collectors)
+	MaxBodyBytes int64                // request body limit; 0 = 1 MiB
+	Now          func() time.Time     // clock for configuration changes; nil = time.Now
+}
+
+// Server is the HTTP API: the router, its middleware and handlers. It holds
+// no mutable state besides its metrics; every request reads the database.
+type Server struct {
+	db           *schema.DB
+	ledger       *ledger.Ledger
+	log          *slog.Logger
+	registry     *prometheus.Registry
+	metrics      *metrics
+	maxBody      int64
+	now          func() time.Time
+	adminKeyHash []byte // SHA-256 of the bootstrap admin key; nil = none
+
+	router chi.Router
+	routes []routeInfo         // in registration order
+	access map[routeKey]access // the same, by (method, pattern)
+}
+
+// routeKey identifies a route by method and chi pattern.
+type routeKey struct{ method, pattern string }
+
+// routeInfo is one declared route.
+type routeInfo struct {
+	Method  string
+	Pattern string
+	Access  access
+}
+
+// handler is the signature of every endpoint: an error is written as a
+// problem by the route wrapper. It is not an http.Handler, so an endpoint
+// can only be mounted through Server.route, which declares its access.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// New returns a server for cfg, with its router built.
+func New(cfg Config) *Server {
+	s := &Server{
+		db:       cfg.DB,
+		ledger:   cfg.Ledger,
+		log:      cfg.Logger,
+		registry: cfg.Registry,
+		maxBody:  cfg.MaxBodyBytes,
+		now:      cfg.Now,
+		access:   map[routeKey]access{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = defaultMaxBody
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if cfg.AdminKey != "" {
+		sum := sha256.Sum256([]byte(cfg.AdminKey))
+		s.adminKeyHash = sum[:]
+	}
+	s.metrics = newMetrics(s.registry, s.db)
+	s.router = s.buildRouter()
+	return s
+}
+
+// Handler returns the chi router with its middleware.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// clock returns the current time for configuration changes, in UTC at
+// microsecond precision (what the database stores).
+func (s *Server) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+func (s *Server) buildRouter() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.observe)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, folio.Errorf(folio.ENOTFOUND, "no route for %s %s", r.Method, truncate(r.URL.Path, 200)))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+			if s.router.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				allow = append(allow, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.fail(w, r, folio.Errorf(codeMethodNotAllowed, "%s is not allowed here; use %s", r.Method, strings.Join(allow, " or ")))
+	})
+
+	s.route(r, http.MethodGet, "/healthz", accessPublic, s.getHealthz)
+	s.route(r, http.MethodGet, "/readyz", accessPublic, s.getReadyz)
+	s.route(r, http.MethodGet, "/metrics", accessPublic, s.getMetrics)
+	s.route(r, http.MethodGet, "/openapi.yaml", accessPublic, s.getOpenAPI)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.guard)
+		s.route(r, http.MethodGet, "/v1/chart", accessRead, s.getChart)
+		s.route(r, http.MethodPost, "/v1/chart", accessAdmin, s.postChart)
+		s.route(r, http.MethodGet, "/v1/currencies", accessRead, s.getCurrencies)
+		s.route(r, http.MethodPut, "/v1/currencies/{id}", accessAdmin, s.putCurrency)
+
+		s.route(r, http.MethodPost, "/v1/entries", accessAdmin, s.postEntry)
+		s.route(r, http.MethodPost, "/v1/entries/batch", accessAdmin, s.postEntryBatch)
+		s.route(r, http.MethodGet, "/v1/entries", accessRead, s.listEntries)
+		s.route(r, http.MethodGet, "/v1/entries/{id}", accessRead, s.getEntry)
+		s.route(r, http.MethodPost, "/v1/entries/{id}/reverse", accessAdmin, s.reverseEntry)
+		s.route(r, http.MethodPost, "/v1/entries/{id}/post", accessAdmin, s.postPending)
+		s.route(r, http.MethodPost, "/v1/entries/{id}/void", accessAdmin, s.voidPending)
+
+		s.route(r, http.MethodGet, "/v1/accounts/{account}/balance", accessReadOwn, s.getBalance)
+		s.route(r, http.MethodGet, "/v1/accounts/{account}/statement", accessReadOwn, s.getStatement)
+
+		s.route(r, http.MethodGet, "/v1/reports/trial-balance", accessRead, s.getTrialBalance)
+
+		s.route(r, http.MethodGet, "/v1/audit/verify", accessRead, s.getVerify)
+		s.route(r, http.MethodGet, "/v1/audit/log", accessRead, s.getAuditLog)
+
+		s.route(r, http.MethodPost, "/v1/keys", accessAdmin, s.postKey)
+		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys)
+		s.route(r, http.MethodDelete, "/v1/keys/{id}", accessAdmin, s.deleteKey)
+	})
+	return r
+}
+
+// route mounts h at (method, pattern) and records the route's access in the
+// table that the guard enforces and the tests walk.
+func (s *Server) route(r chi.Router, method, pattern string, a access, h handler) {
+	k := routeKey{method, pattern}
+	if _, dup := s.access[k]; dup {
+		panic(fmt.Sprintf("api: route %s %s declared twice", method, pattern))
+	}
+	s.access[k] = a
+	s.routes = append(s.routes, routeInfo{Method: method, Pattern: pattern, Access: a})
+	r.Method(method, pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}))
+}
+
+// routePattern returns the chi pattern of the request's route ("" before
+// routing or when nothing matched).
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		return rc.RoutePattern()
+	}
+	return ""
+}
+
+// requestInfo is filled in while a request is served and read by the
+// observing middleware when it ends.
+type requestInfo struct {
+	id    string
+	keyID string
+	role  string
+}
+
+type requestInfoKey struct{}
+
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	return info
+}
+
+func requestIDFrom(ctx context.Context) string {
+	if info := requestInfoFrom(ctx); info != nil {
+		return info.id
+	}
+	return ""
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// newRequestID returns 16 random bytes in hex.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// observe is the outermost middleware: it assigns the request id (the
+// client's X-Request-Id if well-formed, else a random one, echoed in the
+// response), recovers panics as internal errors, and when the request ends
+// records its metrics and logs one line. The line holds the route pattern,
+// never the raw path (which may carry holder ids), nor headers or bodies.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{id: r.Header.Get("X-Request-Id")}
+		if !requestIDPattern.MatchString(info.id) {
+			info.id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", info.id)
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.LogAttrs(r.Context(), slog.LevelError, "panic", slog.String("request_id", info.id),
+					slog.String("route", routePattern(r)), slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
+				if ww.Status() == 0 {
+					s.fail(ww, r, fmt.Errorf("panic: %v", v))
+				}
+			}
+			status := ww.Status()
+			if status == 0 {
+				status = http.StatusOK
+			}
+			route := routePattern(r)
+			if route == "" {
+				route = "unmatched"
+			}
+			elapsed := time.Since(start)
+			s.metrics.observeRequest(route, r.Method, status, elapsed)
+			attrs := []slog.Attr{
+				slog.String("request_id", info.id),
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+				slog.Int("bytes", ww.BytesWritten()),
+			}
+			if info.keyID != "" {
+				attrs = append(attrs, slog.String("key_id", info.keyID), slog.String("role", info.role))
+			}
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		}()
+		next.ServeHTTP(ww, r)
+	})
+}
+
+// RunExpiry voids expired pending entries (Ledger.ExpirePending) now and
+// then every interval (default one minute) until ctx is done. Errors are
+// logged and retried at the next tick.
+func (s *Server) RunExpiry(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := s.ledger.ExpirePending(ctx)
+		if n > 0 {
+			s.metrics.entriesWritten.Add(float64(n))
+			s.log.LogAttrs(ctx, slog.LevelInfo, "expired pending entries", slog.Int("count", n))
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.LogAttrs(ctx, slog.LevelError, "expire pending entries", slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
