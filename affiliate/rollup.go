@@ -3,6 +3,7 @@ package affiliate
 import (
 	"context"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -49,14 +50,22 @@ type dayKey struct {
 	currency           string
 }
 
+type dimKey struct {
+	affiliate  string
+	day        time.Time
+	dim, value string
+	currency   string
+}
+
 // rollup aggregates one transaction's accruals into the statistics rows.
 type rollup struct {
 	hours map[hourKey]*rollupFigures
 	days  map[dayKey]*rollupFigures
+	dims  map[dimKey]*rollupFigures
 }
 
 func newRollup() *rollup {
-	return &rollup{hours: map[hourKey]*rollupFigures{}, days: map[dayKey]*rollupFigures{}}
+	return &rollup{hours: map[hourKey]*rollupFigures{}, days: map[dayKey]*rollupFigures{}, dims: map[dimKey]*rollupFigures{}}
 }
 
 func (r *rollup) add(a *accrualRow, now time.Time, rep, feeRep *apd.Decimal) error {
@@ -71,7 +80,20 @@ func (r *rollup) add(a *accrualRow, now time.Time, rep, feeRep *apd.Decimal) err
 	if err := r.hours[hk].add(a, rep, feeRep); err != nil {
 		return err
 	}
-	return r.days[dk].add(a, rep, feeRep)
+	if err := r.days[dk].add(a, rep, feeRep); err != nil {
+		return err
+	}
+	day := now.Truncate(24 * time.Hour)
+	for _, d := range [][2]string{{"total", ""}, {"level", strconv.Itoa(a.level)}, {"market", a.market}, {"code", a.code}, {"country", a.country}, {"program", a.program}} {
+		k := dimKey{a.beneficiary, day, d[0], d[1], a.currency}
+		if r.dims[k] == nil {
+			r.dims[k] = &rollupFigures{}
+		}
+		if err := r.dims[k].add(a, rep, feeRep); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // write upserts every touched rollup row once, in key order.
@@ -137,6 +159,9 @@ func (r *rollup) write(ctx context.Context, tx pgx.Tx) error {
 		com[i], comRep[i], fees[i], feesRep[i], vol[i] = ledger.Format(&f.commission), ledger.Format(&f.commissionRep), ledger.Format(&f.fees), ledger.Format(&f.feesRep), ledger.Format(&f.volumeRep)
 		trades[i], accs[i] = f.trades, f.accruals
 	}
+	if err := r.writeDims(ctx, tx); err != nil {
+		return err
+	}
 	_, err := tx.Exec(ctx, `INSERT INTO affiliate_referee_daily AS s (affiliate_id, referee_id, day, currency,
 			commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals)
 		SELECT a, r, d, cu, x1::numeric, x2::numeric, x3::numeric, x4::numeric, x5::numeric, t, n
@@ -147,5 +172,39 @@ func (r *rollup) write(ctx context.Context, tx pgx.Tx) error {
 			fees = s.fees + excluded.fees, fees_reporting = s.fees_reporting + excluded.fees_reporting,
 			volume_reporting = s.volume_reporting + excluded.volume_reporting, trades = s.trades + excluded.trades, accruals = s.accruals + excluded.accruals`,
 		aff, refs, days, cur, com, comRep, fees, feesRep, vol, trades, accs)
+	return err
+}
+
+func (r *rollup) writeDims(ctx context.Context, tx pgx.Tx) error {
+	ks := make([]dimKey, 0, len(r.dims))
+	for k := range r.dims {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool {
+		a, b := ks[i], ks[j]
+		return a.affiliate+"\x00"+a.dim+"\x00"+a.day.Format(time.RFC3339)+"\x00"+a.value+"\x00"+a.currency <
+			b.affiliate+"\x00"+b.dim+"\x00"+b.day.Format(time.RFC3339)+"\x00"+b.value+"\x00"+b.currency
+	})
+	n := len(ks)
+	aff, dims, vals, cur := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	days := make([]time.Time, n)
+	trades, accs := make([]int64, n), make([]int64, n)
+	com, comRep, fees, feesRep, vol := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, k := range ks {
+		f := r.dims[k]
+		aff[i], days[i], dims[i], vals[i], cur[i] = k.affiliate, k.day, k.dim, k.value, k.currency
+		com[i], comRep[i], fees[i], feesRep[i], vol[i] = ledger.Format(&f.commission), ledger.Format(&f.commissionRep), ledger.Format(&f.fees), ledger.Format(&f.feesRep), ledger.Format(&f.volumeRep)
+		trades[i], accs[i] = f.trades, f.accruals
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO affiliate_stats_daily AS s (affiliate_id, day, dim, value, currency,
+			commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals)
+		SELECT a, d, dm, v, cu, x1::numeric, x2::numeric, x3::numeric, x4::numeric, x5::numeric, t, n
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+			$11::bigint[], $12::bigint[]) AS u(a, d, dm, v, cu, x1, x2, x3, x4, x5, t, n)
+		ON CONFLICT (affiliate_id, dim, day, value, currency) DO UPDATE SET
+			commission = s.commission + excluded.commission, commission_reporting = s.commission_reporting + excluded.commission_reporting,
+			fees = s.fees + excluded.fees, fees_reporting = s.fees_reporting + excluded.fees_reporting,
+			volume_reporting = s.volume_reporting + excluded.volume_reporting, trades = s.trades + excluded.trades, accruals = s.accruals + excluded.accruals`,
+		aff, days, dims, vals, cur, com, comRep, fees, feesRep, vol, trades, accs)
 	return err
 }

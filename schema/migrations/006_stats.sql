@@ -45,3 +45,22 @@ CREATE TABLE IF NOT EXISTS affiliate_referee_daily (
     accruals             BIGINT NOT NULL,
     PRIMARY KEY (affiliate_id, referee_id, day, currency)
 );
+
+-- Per affiliate × day × one dimension (total, level, market, code, country,
+-- program) × currency: what day/week/month queries read, so a 30-day
+-- dashboard reads a few rows per day however many accruals there are.
+CREATE TABLE IF NOT EXISTS affiliate_stats_daily (
+    affiliate_id         TEXT NOT NULL,
+    day                  TIMESTAMPTZ NOT NULL,
+    dim                  TEXT NOT NULL,
+    value                TEXT NOT NULL,
+    currency             TEXT NOT NULL,
+    commission           NUMERIC(38,18) NOT NULL,
+    commission_reporting NUMERIC(38,18) NOT NULL,
+    fees                 NUMERIC(38,18) NOT NULL,
+    fees_reporting       NUMERIC(38,18) NOT NULL,
+    volume_reporting     NUMERIC(38,18) NOT NULL,
+    trades               BIGINT NOT NULL,
+    accruals             BIGINT NOT NULL,
+    PRIMARY KEY (affiliate_id, dim, day, value, currency)
+);
