@@ -38,6 +38,11 @@ type accrualRow struct {
 	volumeRep *apd.Decimal
 	country   string
 	trades    int64
+	// fixedFX, when set, is the conversion rate to use (a reversal reuses
+	// the original accrual's rate, nil included, so reporting amounts net
+	// out exactly).
+	fixedFX *apd.Decimal
+	fxFixed bool
 }
 
 // insertAccruals writes accrual rows with one multi-row insert, converting
@@ -64,9 +69,12 @@ func (s *Service) insertAccruals(ctx context.Context, tx pgx.Tx, now time.Time, 
 		if at.IsZero() {
 			at = now
 		}
-		fx, err := fxRate(ctx, tx, cache, r.currency, rep, at)
-		if err != nil {
-			return err
+		fx := r.fixedFX
+		var err error
+		if !r.fxFixed {
+			if fx, err = fxRate(ctx, tx, cache, r.currency, rep, at); err != nil {
+				return err
+			}
 		}
 		conv, err := convert(&r.amount, fx)
 		if err != nil {

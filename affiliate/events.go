@@ -62,11 +62,11 @@ func (s *Service) RecordEvent(ctx context.Context, userID string, ev Event) (*Ev
 		if err != nil {
 			return err
 		}
-		var oldUser, oldType string
+		var oldUser, oldType, oldCurrency string
 		var oldAmount *string
-		err = tx.QueryRow(ctx, `SELECT user_id, type, amount::text FROM user_events WHERE id = $1`, ev.ID).Scan(&oldUser, &oldType, &oldAmount)
+		err = tx.QueryRow(ctx, `SELECT user_id, type, amount::text, coalesce(currency, '') FROM user_events WHERE id = $1`, ev.ID).Scan(&oldUser, &oldType, &oldAmount, &oldCurrency)
 		if err == nil {
-			same := oldUser == userID && oldType == ev.Type && equalDec(oldAmount, ev.Amount)
+			same := oldUser == userID && oldType == ev.Type && equalDec(oldAmount, ev.Amount) && oldCurrency == ev.Currency
 			if !same {
 				return folio.Errorf(folio.EIDEMPOTENCY, "event id %s was recorded with different content", ev.ID)
 			}

@@ -2,6 +2,7 @@ package affiliate
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"time"
 
@@ -35,11 +36,24 @@ func (s *Service) PutRate(ctx context.Context, base, quote, source string, rate 
 			at = now
 		}
 		at = at.UTC().Truncate(time.Microsecond)
+		var before map[string]string
+		var old string
+		err := tx.QueryRow(ctx, `SELECT rate::text FROM fx_rates WHERE base = $1 AND quote = $2 AND source = $3 AND at = $4`, base, quote, source, at).Scan(&old)
+		if err != nil && !isNoRows(err) {
+			return err
+		}
+		if err == nil {
+			d, err := ledger.ParseStored(old)
+			if err != nil {
+				return err
+			}
+			before = map[string]string{"source": source, "rate": ledger.Format(&d), "at": at.Format(time.RFC3339Nano)}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO fx_rates (base, quote, source, at, rate) VALUES ($1, $2, $3, $4, $5::numeric)
 			ON CONFLICT (base, quote, source, at) DO UPDATE SET rate = excluded.rate`, base, quote, source, at, ledger.Format(&rate)); err != nil {
 			return err
 		}
-		return audit(ctx, tx, now, actor, "fx.put", "fx:"+base+"/"+quote, nil,
+		return audit(ctx, tx, now, actor, "fx.put", "fx:"+base+"/"+quote, before,
 			map[string]string{"source": source, "rate": ledger.Format(&rate), "at": at.Format(time.RFC3339Nano)})
 	})
 }
@@ -134,12 +148,26 @@ func (s *Service) PutFeeRate(ctx context.Context, f FeeRate, actor string) error
 	}
 	return s.DB.Tx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
+		var before map[string]string
+		var maker, taker string
+		err := tx.QueryRow(ctx, `SELECT maker_rate::text, taker_rate::text FROM fee_schedules WHERE grp = $1 AND market = $2`, f.Group, f.Market).Scan(&maker, &taker)
+		if err != nil && !isNoRows(err) {
+			return err
+		}
+		if err == nil {
+			m, err1 := ledger.ParseStored(maker)
+			t, err2 := ledger.ParseStored(taker)
+			if err := errors.Join(err1, err2); err != nil {
+				return err
+			}
+			before = map[string]string{"maker": ledger.Format(&m), "taker": ledger.Format(&t)}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO fee_schedules (grp, market, maker_rate, taker_rate) VALUES ($1, $2, $3::numeric, $4::numeric)
 			ON CONFLICT (grp, market) DO UPDATE SET maker_rate = excluded.maker_rate, taker_rate = excluded.taker_rate`,
 			f.Group, f.Market, ledger.Format(&f.Maker), ledger.Format(&f.Taker)); err != nil {
 			return err
 		}
-		return audit(ctx, tx, now, actor, "fees.put", "fees:"+f.Group+"/"+f.Market, nil,
+		return audit(ctx, tx, now, actor, "fees.put", "fees:"+f.Group+"/"+f.Market, before,
 			map[string]string{"maker": ledger.Format(&f.Maker), "taker": ledger.Format(&f.Taker)})
 	})
 }

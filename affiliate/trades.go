@@ -325,6 +325,11 @@ func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, ws []*tradeWo
 			depth = max(depth, len(p.Levels))
 		case KindDifferential:
 			depth = max(depth, p.MaxLevels)
+		case KindKickback, KindTable, KindBounty:
+		default:
+			// A registered custom rule sees the chain as deep as
+			// prepareTrade gives it, DefaultMaxLevels.
+			depth = max(depth, DefaultMaxLevels)
 		}
 	}
 	ids := make([]string, len(ws))

@@ -138,18 +138,9 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 		if in.RegisteredAt.IsZero() {
 			reg = now
 		}
-		existing, err := getUser(ctx, tx, in.ID, false)
-		if err == nil {
-			u, created = existing, false
-			if existing.ReferralCode != code || existing.Country != in.Country || existing.SignupIP != in.SignupIP ||
-				existing.DeviceID != in.DeviceID || existing.Group != in.Group || (!in.RegisteredAt.IsZero() && !existing.RegisteredAt.Equal(reg)) {
-				return folio.Errorf(folio.ECONFLICT, "user %s already exists with different data", in.ID)
-			}
-			return nil
-		}
-		if folio.ErrorCode(err) != folio.ENOTFOUND {
-			return err
-		}
+		// The code is checked first: only an existing user can own a code,
+		// so signing up with one's own code is a registration repeated
+		// with a different code, refused as a self-referral.
 		var referrer string
 		var rate *string
 		if code != "" {
@@ -165,6 +156,18 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 				return folio.Errorf(folio.ESELFREFERRAL, "user %s cannot sign up with its own code", in.ID)
 			}
 			rate = codeRate
+		}
+		existing, err := getUser(ctx, tx, in.ID, false)
+		if err == nil {
+			u, created = existing, false
+			if existing.ReferralCode != code || existing.Country != in.Country || existing.SignupIP != in.SignupIP ||
+				existing.DeviceID != in.DeviceID || existing.Group != in.Group || (!in.RegisteredAt.IsZero() && !existing.RegisteredAt.Equal(reg)) {
+				return folio.Errorf(folio.ECONFLICT, "user %s already exists with different data", in.ID)
+			}
+			return nil
+		}
+		if folio.ErrorCode(err) != folio.ENOTFOUND {
+			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO users (id, referrer_id, signup_referrer, referral_code, country, signup_ip, device_id, grp, rate, registered_at, created_at)
 			VALUES ($1, NULLIF($2, ''), NULLIF($2, ''), NULLIF($3, ''), $4, $5, $6, $7, $8::numeric, $9, $10)`,
