@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
 )
 
@@ -188,9 +189,9 @@ func TestDifferentialRateBounds(t *testing.T) {
 	}
 }
 
-// Re-parenting a differential user under a lower-rate referrer leaves its
-// stored rate alone; the rule clamps it to the new referrer's rate when
-// paying, so the chain never pays more than its top rate.
+// Re-parenting a differential user under a lower-rate referrer clamps its
+// stored rate (and its subtree's) to the new referrer's, audit-logged, so the
+// chain never pays more than its top rate.
 func TestDifferentialReparentUnderLowerRate(t *testing.T) {
 	f := newFixture(t)
 	f.putProgram(t, "orderly", affiliate.ProgramSpec{Kind: "differential", MinPassDown: "0.10", Default: true})
@@ -203,8 +204,12 @@ func TestDifferentialReparentUnderLowerRate(t *testing.T) {
 	f.user(t, "S", "")
 	f.setRate(t, "S", "0.30")
 	must(t, "SetReferrer", f.svc.SetReferrer(ctx, "A", "S", "ops"))
-	if got := f.rateOf(t, "A"); got != "0.4" {
-		t.Errorf("A's stored rate after re-parenting = %s, want 0.4 (unchanged)", got)
+	if got := f.rateOf(t, "A"); got != "0.3" {
+		t.Errorf("A's stored rate after re-parenting = %s, want 0.3 (clamped to S)", got)
+	}
+	recs, err := accounts.ListAudit(ctx, f.db.Admin, accounts.AuditFilter{Object: "user:A", Action: "user.rate.clamp"})
+	if err != nil || len(recs) != 1 {
+		t.Errorf("clamp audit records = %d, %v; want 1", len(recs), err)
 	}
 	f.post(t, affiliate.TradeCreated, trade("t-1", "T", "100"))
 	if got, want := f.tradeShares(t, "t-1"), map[string]string{"A": "30"}; !sameMap(got, want) {

@@ -372,8 +372,33 @@ func (s *Service) SetReferrer(ctx context.Context, id, referrer, actor string) e
 		if _, err := tx.Exec(ctx, `UPDATE users SET referrer_id = NULLIF($2, '') WHERE id = $1`, id, referrer); err != nil {
 			return err
 		}
-		return audit(ctx, tx, now, actor, "user.referrer", "user:"+id, map[string]string{"referrer": u.ReferrerID}, map[string]string{"referrer": referrer})
+		if err := audit(ctx, tx, now, actor, "user.referrer", "user:"+id, map[string]string{"referrer": u.ReferrerID}, map[string]string{"referrer": referrer}); err != nil {
+			return err
+		}
+		return s.clampMoved(ctx, tx, now, actor, u, referrer)
 	})
+}
+
+// clampMoved keeps differential rates consistent after a move: a moved user
+// whose rate is above its new referrer's is clamped with its subtree, as a
+// rate decrease would (each clamp audit-logged).
+func (s *Service) clampMoved(ctx context.Context, tx pgx.Tx, now time.Time, actor string, u *User, referrer string) error {
+	if referrer == "" || u.Rate == nil {
+		return nil
+	}
+	ref, err := getUser(ctx, tx, referrer, false)
+	if err != nil {
+		return err
+	}
+	progs, err := loadPrograms(ctx, tx, s.Rules)
+	if err != nil {
+		return err
+	}
+	p := progs.resolve(u)
+	if ref.Rate == nil || p == nil || p.Kind != KindDifferential || u.Rate.Cmp(ref.Rate) <= 0 {
+		return nil
+	}
+	return clampBelow(ctx, tx, now, actor, referrer, *ref.Rate, p.MinPassDown)
 }
 
 // AssignProgram sets (or with "" clears) a user's own trade program.
