@@ -77,6 +77,22 @@ func truncate(s string) string {
 	return s
 }
 
+// storable reports whether d fits the NUMERIC(38,18) columns: at most
+// MaxIntegerDigits digits before the point (amounts never have more than 18
+// after it).
+func storable(d *apd.Decimal) bool {
+	return d.IsZero() || int(d.NumDigits())+int(d.Exponent) <= MaxIntegerDigits
+}
+
+// clone returns a deep copy of d. An apd.Decimal must never be copied by
+// value and then changed in place: once its coefficient outgrows the inline
+// words it lives in a shared *big.Int, and the copy would change with it.
+func clone(d *apd.Decimal) apd.Decimal {
+	var out apd.Decimal
+	out.Set(d)
+	return out
+}
+
 // add sets d = x + y exactly.
 func add(d, x, y *apd.Decimal) error {
 	_, err := Decimal.Add(d, x, y)

@@ -27,9 +27,9 @@ type Balance struct {
 // Pending returns the pending amount against the normal side.
 func (b *Balance) Pending() apd.Decimal {
 	if b.Normal == accounts.Debit {
-		return b.PendingCredits
+		return clone(&b.PendingCredits)
 	}
-	return b.PendingDebits
+	return clone(&b.PendingDebits)
 }
 
 // Available returns the balance minus pending amounts against the normal
@@ -39,6 +39,15 @@ func (b *Balance) Available() apd.Decimal {
 	p := b.Pending()
 	_ = sub(&out, &b.Balance, &p)
 	return out
+}
+
+// clone returns a deep copy of b (see clone in amount.go: decimals must not
+// share coefficients with a copy that is changed in place).
+func (b *Balance) clone() *Balance {
+	c := *b
+	c.Debits, c.Credits, c.Balance = clone(&b.Debits), clone(&b.Credits), clone(&b.Balance)
+	c.PendingDebits, c.PendingCredits = clone(&b.PendingDebits), clone(&b.PendingCredits)
+	return &c
 }
 
 // balanceSet is the locked balances of one batch, updated in memory entry by
@@ -65,7 +74,7 @@ func lockBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []
 		return bs, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT account, debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq
-		FROM balances WHERE account = ANY($1) ORDER BY account FOR UPDATE`, names)
+		FROM balances WHERE account = ANY($1) ORDER BY account FOR UPDATE`, planEachTime, names)
 	if err != nil {
 		return nil, fmt.Errorf("lock balances: %w", err)
 	}
@@ -107,10 +116,10 @@ func (bs *balanceSet) apply(c *candidate, seq int64) error {
 		if b := work[k]; b != nil {
 			return b
 		}
-		b := *bs.rows[k]
+		b := bs.rows[k].clone()
 		b.Seq = seq
-		work[k] = &b
-		return &b
+		work[k] = b
+		return b
 	}
 	for _, p := range c.releases {
 		b := get(p.Account)
@@ -147,9 +156,14 @@ func (bs *balanceSet) apply(c *candidate, seq int64) error {
 		if err != nil {
 			return folio.Errorf(folio.EAMOUNT, "postings[%d]: balance of %s out of range", i, p.Account)
 		}
-		p.BalanceAfter, p.DebitsAfter, p.CreditsAfter = b.Balance, b.Debits, b.Credits
+		p.BalanceAfter, p.DebitsAfter, p.CreditsAfter = clone(&b.Balance), clone(&b.Debits), clone(&b.Credits)
 	}
 	for k, after := range work {
+		for _, d := range []*apd.Decimal{&after.Debits, &after.Credits, &after.Balance, &after.PendingDebits, &after.PendingCredits} {
+			if !storable(d) {
+				return folio.Errorf(folio.EAMOUNT, "account %s would reach %s, beyond the %d integer digits a balance can hold", k, truncate(Format(d)), MaxIntegerDigits)
+			}
+		}
 		code, _ := bs.chart.Code(k.Code)
 		if code.Rule != accounts.RuleNonNegative {
 			continue

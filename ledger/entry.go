@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
@@ -77,6 +78,10 @@ type Entry struct {
 // NewEntry is a request to write an entry. Amounts are decimal strings,
 // validated against the currency's precision.
 type NewEntry struct {
+	// ID, when set, is the new entry's id (a UUID v4 chosen by an internal
+	// caller so that a later entry of the same batch can name it as its
+	// parent); empty means the ledger generates one.
+	ID             string
 	IdempotencyKey string
 	Kind           string
 	Description    string
@@ -155,18 +160,22 @@ func validate(chart *accounts.Chart, e NewEntry, now time.Time) (*validated, err
 		return nil, folio.Errorf(folio.EINVALID, "kind %q is written by the ledger itself; use the reverse, post or void operations", v.kind)
 	case len(e.Description) > MaxDescription:
 		return nil, folio.Errorf(folio.EINVALID, "description is longer than %d bytes", MaxDescription)
+	case !validText(e.Description):
+		return nil, folio.Errorf(folio.EINVALID, "description must be UTF-8 text without NUL characters")
+	case e.ID != "" && !ValidUUID(e.ID):
+		return nil, folio.Errorf(folio.EINVALID, "id %q is not a UUID", truncate(e.ID))
 	case e.ParentID != "" && !ValidUUID(e.ParentID):
 		return nil, folio.Errorf(folio.EINVALID, "parent_id %q is not a UUID", truncate(e.ParentID))
 	case len(e.BatchID) > MaxBatchIDLength:
 		return nil, folio.Errorf(folio.EINVALID, "batch_id is longer than %d characters", MaxBatchIDLength)
+	case !validText(e.BatchID):
+		return nil, folio.Errorf(folio.EINVALID, "batch_id must be UTF-8 text without NUL characters")
 	case e.ExpiresAt != nil && !e.Pending:
 		return nil, folio.Errorf(folio.EINVALID, "expires_at is only allowed on pending entries")
 	case e.ExpiresAt != nil && !e.ExpiresAt.After(now):
 		return nil, folio.Errorf(folio.EINVALID, "expires_at must be in the future")
-	case !e.EffectiveAt.IsZero() && e.EffectiveAt.After(now.Add(maxFutureEffective)):
-		return nil, folio.Errorf(folio.EINVALID, "effective_at may be at most 24 hours in the future")
-	case !e.EffectiveAt.IsZero() && e.EffectiveAt.Before(now.Add(-maxBackdate)):
-		return nil, folio.Errorf(folio.EINVALID, "effective_at is more than 100 years in the past")
+	case !e.EffectiveAt.IsZero() && checkEffective(e.EffectiveAt, now) != nil:
+		return nil, checkEffective(e.EffectiveAt, now)
 	case len(e.Postings) < 2:
 		return nil, folio.Errorf(folio.EUNBALANCED, "an entry needs at least two postings, got %d", len(e.Postings))
 	case len(e.Postings) > MaxPostings:
@@ -223,6 +232,24 @@ func validate(chart *accounts.Chart, e NewEntry, now time.Time) (*validated, err
 	return v, nil
 }
 
+// checkEffective bounds a requested effective time: at most 24 hours ahead
+// of now and at most 100 years back.
+func checkEffective(t, now time.Time) error {
+	switch {
+	case t.After(now.Add(maxFutureEffective)):
+		return folio.Errorf(folio.EINVALID, "effective_at may be at most 24 hours in the future")
+	case t.Before(now.Add(-maxBackdate)):
+		return folio.Errorf(folio.EINVALID, "effective_at is more than 100 years in the past")
+	}
+	return nil
+}
+
+// validText reports whether s can be stored in a TEXT column: valid UTF-8
+// without NUL, which PostgreSQL refuses (and would fail the whole batch).
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 // prefixed adds a location to a domain error's message, keeping its code.
 func prefixed(where string, err error) error {
 	if fe, ok := err.(*folio.Error); ok {
@@ -232,9 +259,11 @@ func prefixed(where string, err error) error {
 }
 
 // CanonicalMetadata checks that raw is empty or a JSON object of at most
-// 16 KiB and returns its canonical form: keys sorted, no insignificant
-// space, numbers in plain decimal notation (so that it survives a round
-// trip through JSONB unchanged and hashes the same afterwards).
+// 16 KiB (before and after canonicalization) whose strings contain no
+// U+0000 (which JSONB refuses), and returns its canonical form: keys sorted,
+// no insignificant space, numbers in plain decimal notation (so that it
+// survives a round trip through JSONB unchanged and hashes the same
+// afterwards).
 func CanonicalMetadata(raw json.RawMessage) (json.RawMessage, error) {
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || string(trimmed) == "null" {
@@ -255,6 +284,9 @@ func CanonicalMetadata(raw json.RawMessage) (json.RawMessage, error) {
 	out, err := canonicalJSON(v)
 	if err != nil {
 		return nil, folio.Errorf(folio.EINVALID, "metadata: %v", err)
+	}
+	if len(out) > MaxMetadataBytes {
+		return nil, folio.Errorf(folio.EINVALID, "metadata is larger than %d bytes once its numbers are written out", MaxMetadataBytes)
 	}
 	return out, nil
 }
@@ -277,6 +309,9 @@ func writeCanonical(buf *bytes.Buffer, v any) error {
 		sort.Strings(keys)
 		buf.WriteByte('{')
 		for i, k := range keys {
+			if strings.ContainsRune(k, 0) {
+				return fmt.Errorf("keys and strings may not contain \\u0000")
+			}
 			if i > 0 {
 				buf.WriteByte(',')
 			}
@@ -311,6 +346,9 @@ func writeCanonical(buf *bytes.Buffer, v any) error {
 		}
 		buf.WriteString(d.Text('f'))
 	case string:
+		if strings.ContainsRune(x, 0) {
+			return fmt.Errorf("keys and strings may not contain \\u0000")
+		}
 		writeString(buf, x)
 	case bool:
 		if x {

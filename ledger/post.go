@@ -153,7 +153,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		now = head.recordedAt // recorded_at never goes backwards along seq
 	}
 
-	var keys, targetIDs []string
+	var keys, targetIDs, chosenIDs []string
 	for i, op := range ops {
 		if results[i].Err != nil {
 			continue
@@ -162,6 +162,13 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		if id := opTarget(op); id != "" {
 			targetIDs = append(targetIDs, id)
 		}
+		if valid[i] != nil && valid[i].req.ID != "" {
+			chosenIDs = append(chosenIDs, valid[i].req.ID)
+		}
+	}
+	usedIDs, err := existingIDs(ctx, tx, chosenIDs)
+	if err != nil {
+		return nil, err
 	}
 	existing, err := loadEntriesBy(ctx, tx, "idempotency_key = ANY($1)", keys)
 	if err != nil {
@@ -231,6 +238,10 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 			continue
 		}
 		if valid[i] != nil {
+			if id := valid[i].req.ID; id != "" && usedIDs[id] {
+				results[i].Err = folio.Errorf(folio.ECONFLICT, "entry id %s is already used by another entry", id)
+				continue
+			}
 			c = fromValidated(valid[i], now)
 		} else {
 			c, results[i].Err = fromOp(op, chart, byID[opTarget(op)], followUps, now)
@@ -239,6 +250,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 			}
 		}
 		c.content = content
+		c.entry.contentHash = contentHash(content) // for in-batch replays of its key
 		if err := bals.apply(c, seq+1); err != nil {
 			results[i].Err = err
 			continue
@@ -249,6 +261,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		c.entry.Hash = ComputeHash(prev, c.entry)
 		prev = c.entry.Hash
 		batchKeys[key] = c
+		usedIDs[c.entry.ID] = true
 		if t := c.entry.Reverses; t != "" {
 			followUps.reversedBy[t] = c.entry
 		}
@@ -263,7 +276,9 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		for _, r := range results {
 			if r.Err != nil {
 				for j := range results {
-					if results[j].Err == nil && !results[j].Replayed {
+					// Items written by this batch, and replays of them, are
+					// rolled back; replays of stored entries stand.
+					if results[j].Err == nil && results[j].Entry.Seq > head.seq {
 						results[j] = Result{Err: folio.Errorf(folio.EINVALID, "not written: another item of the atomic batch failed")}
 					}
 				}
@@ -305,6 +320,9 @@ func checkOp(op Op) error {
 	}
 	if op.Reverse != nil && len(op.Reverse.Description) > MaxDescription {
 		return folio.Errorf(folio.EINVALID, "description is longer than %d bytes", MaxDescription)
+	}
+	if op.Reverse != nil && !validText(op.Reverse.Description) {
+		return folio.Errorf(folio.EINVALID, "description must be UTF-8 text without NUL characters")
 	}
 	return nil
 }
@@ -455,8 +473,12 @@ func sameTime(a, b *time.Time) bool {
 }
 
 func fromValidated(v *validated, now time.Time) *candidate {
+	id := v.req.ID
+	if id == "" {
+		id = uuid.NewString()
+	}
 	e := &Entry{
-		ID:             uuid.NewString(),
+		ID:             id,
 		Kind:           v.kind,
 		Description:    v.req.Description,
 		Phase:          Posted,
@@ -513,6 +535,9 @@ func fromOp(op Op, chart *accounts.Chart, target *Entry, f *followUps, now time.
 			e.Description = fmt.Sprintf("Reversal of entry seq %d", target.Seq)
 		}
 		if !op.Reverse.EffectiveAt.IsZero() {
+			if err := checkEffective(op.Reverse.EffectiveAt, now); err != nil {
+				return nil, err
+			}
 			e.EffectiveAt = op.Reverse.EffectiveAt.UTC().Truncate(time.Microsecond)
 		}
 		for i, p := range target.Postings {

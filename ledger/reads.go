@@ -379,7 +379,7 @@ func (l *Ledger) Statement(ctx context.Context, account string, from, to time.Ti
 			return err
 		}
 		defer rows.Close()
-		running := st.Opening
+		running := clone(&st.Opening)
 		for rows.Next() {
 			var ln StatementLine
 			var side, amt, counter string
@@ -401,7 +401,7 @@ func (l *Ledger) Statement(ctx context.Context, account string, from, to time.Ti
 			if err != nil {
 				return err
 			}
-			ln.Running = running
+			ln.Running = clone(&running)
 			st.Lines = append(st.Lines, ln)
 		}
 		if err := rows.Err(); err != nil {
@@ -410,7 +410,7 @@ func (l *Ledger) Statement(ctx context.Context, account string, from, to time.Ti
 		if len(st.Lines) > MaxStatementLines {
 			return folio.Errorf(folio.EINVALID, "the statement has more than %d postings; choose a shorter period", MaxStatementLines)
 		}
-		st.Closing = running
+		st.Closing = clone(&running)
 		return nil
 	})
 	return st, err
@@ -456,15 +456,19 @@ func (l *Ledger) ExpirePending(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		n := 0
+		n, settled := 0, 0
 		for _, r := range results {
-			if r.Err == nil && !r.Replayed {
+			switch {
+			case r.Err == nil && !r.Replayed:
 				n++
+				settled++
+			case r.Err == nil, folio.ErrorCode(r.Err) == folio.ECONFLICT:
+				settled++ // completed meanwhile by someone else (another sweeper, a post or void)
 			}
 		}
 		total += n
-		if n == 0 {
-			return total, fmt.Errorf("expire pending: no progress on %d expired entries", len(ids))
+		if settled == 0 {
+			return total, fmt.Errorf("expire pending: no progress on %d expired entries: %v", len(ids), results[0].Err)
 		}
 	}
 }

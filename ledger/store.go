@@ -36,13 +36,21 @@ func scanEntry(row pgx.Row) (*Entry, error) {
 	return e, nil
 }
 
+// planEachTime makes pgx send a query as an unnamed statement, which the
+// server plans for its actual arguments every time. The batch lookups
+// (`col = ANY($1)`) need it: a cached generic plan chosen while a table was
+// small keeps seq-scanning it as it grows, comparing every row with every
+// array element (cost linear in the journal's length instead of one index
+// probe per key).
+const planEachTime = pgx.QueryExecModeExec
+
 // loadEntriesBy loads entries matching a condition on $1 (an array), with
 // their postings, in seq order.
 func loadEntriesBy(ctx context.Context, q schema.Querier, cond string, arg []string) ([]*Entry, error) {
 	if len(arg) == 0 {
 		return nil, nil
 	}
-	return queryEntries(ctx, q, `SELECT `+entryColumns+` FROM entries WHERE `+cond+` ORDER BY seq`, arg)
+	return queryEntries(ctx, q, `SELECT `+entryColumns+` FROM entries WHERE `+cond+` ORDER BY seq`, planEachTime, arg)
 }
 
 // queryEntries runs a query selecting entryColumns and loads the postings.
@@ -80,7 +88,7 @@ func loadPostings(ctx context.Context, q schema.Querier, entries []*Entry) error
 		e.Postings = nil
 	}
 	rows, err := q.Query(ctx, `SELECT entry_id::text, idx, account, side, amount::text, pending, balance_after::text, debits_after::text, credits_after::text
-		FROM postings WHERE entry_id = ANY($1::uuid[]) ORDER BY entry_id, idx`, ids)
+		FROM postings WHERE entry_id = ANY($1::uuid[]) ORDER BY entry_id, idx`, planEachTime, ids)
 	if err != nil {
 		return err
 	}
@@ -114,6 +122,24 @@ func loadPostings(ctx context.Context, q schema.Querier, entries []*Entry) error
 	return rows.Err()
 }
 
+// existingIDs returns which of ids are ids of stored entries (for entries
+// whose id the caller chose: a reused id fails its item, not the batch).
+func existingIDs(ctx context.Context, q schema.Querier, ids []string) (map[string]bool, error) {
+	used := map[string]bool{}
+	if len(ids) == 0 {
+		return used, nil
+	}
+	rows, err := q.Query(ctx, `SELECT id::text FROM entries WHERE id = ANY($1::uuid[])`, planEachTime, ids)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	for _, id := range found {
+		used[id] = true
+	}
+	return used, err
+}
+
 // followUps records which targets are already reversed or completed.
 type followUps struct {
 	reversedBy  map[string]*Entry
@@ -126,7 +152,7 @@ func loadFollowUps(ctx context.Context, q schema.Querier, ids []string) (*follow
 		return f, nil
 	}
 	rows, err := q.Query(ctx, `SELECT id::text, seq, phase, coalesce(reverses::text, ''), coalesce(completes::text, '')
-		FROM entries WHERE reverses = ANY($1::uuid[]) OR completes = ANY($1::uuid[])`, ids)
+		FROM entries WHERE reverses = ANY($1::uuid[]) OR completes = ANY($1::uuid[])`, planEachTime, ids)
 	if err != nil {
 		return nil, err
 	}

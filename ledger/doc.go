@@ -1,0 +1,150 @@
+// Package ledger is Folio's journal: balanced, append-only, hash-chained
+// entries, the balances they maintain, point-in-time reads, statements,
+// the trial balance and the tamper check (SPEC §1.3, §1.4, §7).
+//
+// # Accounting model
+//
+// An [Entry] is one balanced journal entry: two or more [Posting]s, each a
+// debit or credit of a positive amount on one account
+// (accounts.Key: CODE:CURRENCY or CODE:CURRENCY:HOLDER). For every currency
+// in an entry the debits equal the credits; an entry may span currencies
+// only if each balances on its own. Amounts are exact decimals (apd) with at
+// most the currency's precision and 20 integer digits, never rounded: a
+// too-precise amount is invalid_amount. Entries get a gapless seq in commit
+// order, an id (a UUID v4, generated unless an internal caller chose it in
+// NewEntry.ID so that a later entry of the same batch can name it as its
+// parent; an id already used fails that item with conflict), a kind, a
+// description, an effective time
+// (business time, which may be back-dated up to 100 years or lie up to 24
+// hours ahead) and a recorded time (the ledger's clock, never decreasing
+// along seq). All times are kept at microsecond precision, as the database
+// stores them.
+//
+// An entry has a [Phase]:
+//
+//   - posted: its postings move the accounts' posted balances.
+//   - pending (two-phase): its postings count only in the accounts' pending
+//     debits and credits, until it is completed exactly once, by
+//   - post_pending: an entry that posts the pending amounts, or smaller ones
+//     (each at most the pending posting's, per currency balanced), with the
+//     pending entry's effective time, and releases the whole pending amount;
+//   - void_pending: an entry without postings that releases it.
+//
+// A pending entry may carry an expiry: after it, posting it is refused
+// (conflict) and [Ledger.ExpirePending] voids it (under the key
+// expire:ID, so concurrent sweepers do not void it twice).
+//
+// Each account has one balance row: posted debit and credit totals, the
+// posted balance on the account's normal side, pending debits and credits,
+// and the last seq that touched it. [Balance.Pending] is the pending amount
+// against the normal side and [Balance.Available] the posted balance minus
+// it; pending amounts on the normal side do not count until posted. An
+// account code may carry a balance rule: non_negative refuses
+// (insufficient_balance) an entry that would leave the available balance of
+// an account of that code below zero and lower than before; a pending debit
+// therefore reserves funds and blocks later postings beyond what is left.
+//
+// Entries are never updated or deleted (the server's database role cannot),
+// so mistakes are corrected by reversals: a reversal mirrors every posting
+// of a posted or post_pending entry (debits become credits), references it
+// (Reverses) and is linked from it ([EntryLinks].ReversedBy). An entry is
+// reversed at most once (already_reversed); a reversal, a pending entry (void
+// it instead) or a void cannot be reversed (conflict).
+//
+// # Idempotency
+//
+// Every entry has a unique idempotency key and stores a hash of the request
+// that created it. A request whose key is already used returns the original
+// entry, marked Replayed, if its content is the same (amounts compared by
+// value, metadata in canonical form), and otherwise fails with
+// idempotency_conflict, whose folio.Error.Fields name the differing fields
+// (kind, description, pending, effective_at, expires_at, parent_id,
+// batch_id, metadata, postings; "operation" for reverse, post and void).
+// Nothing is ever written twice. Within a batch, an item whose key an
+// earlier, accepted item of the batch used is likewise a replay of, or a
+// conflict with, that item. Requests are validated before the key is looked up, so a
+// replay that no longer validates (say, its expires_at is now in the past)
+// fails validation.
+//
+// Reverse, post and void operations may carry a key, with the same replay
+// semantics. Without one they are stored under a key derived from the target
+// (reversal:ID, post:ID, void:ID), and finding it used is not a replay: a
+// second reversal is already_reversed, a second completion a conflict.
+//
+// # The write path
+//
+// [Ledger.Apply] (and [Ledger.Post] for new entries only) commits a batch of
+// operations in one SERIALIZABLE transaction, retried as a whole on
+// serialization failures and deadlocks by schema.DB.Tx; [Ledger.ApplyTx]
+// runs the same steps inside the caller's transaction, so that the
+// affiliate engine's rows commit with the entries. The steps:
+//
+//  1. Read the clock once; load the chart; validate every new entry in
+//     memory (no SQL).
+//  2. Lock the journal head row (SELECT … FOR UPDATE): it orders commits
+//     and holds the last seq and hash.
+//  3. Look up all the batch's idempotency keys, the targets of reverse,
+//     post and void operations, their existing reversals and completions,
+//     and the ids callers chose, with a few set-based queries (not one per
+//     item).
+//  4. Lock the balance rows of every touched account in sorted account
+//     order (missing rows are accounts never posted to, and start at zero).
+//  5. Apply the items in order in memory: each sees the balances left by
+//     the ones before it, balance rules and the 20-digit bound of the
+//     NUMERIC(38,18) columns are enforced, and each posting records the
+//     account's running posted balance, debits and credits after it. An
+//     item that fails is left out and changes nothing.
+//  6. Assign seq head+1, head+2, … and chain the hashes; with
+//     [Options].Atomic any failed item rejects the whole batch
+//     ([ErrBatchRejected], nothing written).
+//  7. Insert the entries and the postings with one multi-row
+//     INSERT … SELECT FROM unnest(…) each; upsert every touched balance
+//     once, in sorted order, with one more; update the head once.
+//
+// A failed item gets its own error in [Result]; the others commit. On
+// PostgreSQL every writer serializes on the head row: a transaction that
+// waited for it fails with 40001 when the holder commits and is retried
+// with backoff, so under many concurrent writers some calls retry many
+// times; batching (and coalescing concurrent requests into shared batches)
+// is how throughput is reached, not parallel transactions. Splitting the
+// hot platform accounts into several balance rows on CockroachDB is future
+// work.
+//
+// # Hash chain and Verify
+//
+// Each entry's hash is SHA-256(prev_hash ‖ [CanonicalBytes]), the first
+// entry's prev_hash being 32 zero bytes ([GenesisHash]). The canonical bytes
+// length-prefix every field, including each posting's running totals, with
+// times in UTC at microsecond precision and metadata in canonical JSON
+// ([CanonicalMetadata]: sorted keys, numbers in plain decimal notation),
+// which reads back from JSONB unchanged. [Ledger.Verify] walks the journal
+// in seq order, reporting seq gaps, broken prev_hash links, hashes that do
+// not match the stored contents and running totals that do not match the
+// postings before them, checks that the head is at the last entry, and
+// recomputes every balance row (posted and open pending figures) from the
+// postings. Problems come in seq order, so the first is the first bad seq.
+//
+// # Reads
+//
+// [Ledger.GetBalance] answers the current balance from the balance row, and
+// past balances as of a seq or a recorded time from the last posting of the
+// account at or before that point (its balance_after, debits_after and
+// credits_after): one read on the (account, seq) index. As of an effective
+// time it takes the current balance and subtracts the account's posted
+// postings effective after that time, read through the (account,
+// effective_at) index, so back-dated entries count as of their effective
+// time; the cost is the number of postings after that time, not the
+// journal's length. Past balances are posted figures only.
+//
+// [Ledger.Statement] lists an account's posted postings by effective time
+// in [from, to), in (effective time, seq) order, each with its entry's kind
+// and description, the accounts on the other side and the running balance,
+// between the opening balance (as of effective time from) and the closing
+// one.
+//
+// [Ledger.TrialBalance] gives every account's posted debits, credits and
+// balance, grouped by currency with totals, as of now, a seq or a recorded
+// time: one indexed read of the last posting at or before that seq per
+// account. In every currency the debits equal the credits (Balanced); a
+// mismatch would be a bug.
+package ledger
