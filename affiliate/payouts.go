@@ -559,7 +559,7 @@ func (s *Service) decideLines(ctx context.Context, id string, lineIDs []string, 
 		return nil, folio.Errorf(folio.EINVALID, "name at least one line")
 	}
 	var out *PayoutBatch
-	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
+	err := s.DB.JournalTx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
 		b, err := lockBatch(ctx, tx, id)
 		if err != nil {
@@ -627,7 +627,7 @@ func (s *Service) RejectBatch(ctx context.Context, id, actor string) (*PayoutBat
 func (s *Service) ExecuteBatch(ctx context.Context, id, actor string) (*PayoutBatch, bool, error) {
 	var out *PayoutBatch
 	var replayed bool
-	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
+	err := s.DB.JournalTx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
 		b, err := lockBatch(ctx, tx, id)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
@@ -32,6 +33,9 @@ type DB struct {
 	Pool *pgxpool.Pool
 	// MaxRetries bounds whole-transaction retries on 40001/40P01 (default 50).
 	MaxRetries int
+
+	dialectOnce sync.Once
+	cockroach   bool
 }
 
 // OpenOptions configure Open.
@@ -98,6 +102,29 @@ func IsRetryable(err error) bool {
 // any other.
 func (db *DB) Tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+}
+
+// JournalTx is Tx for transactions that write the journal (they lock its
+// head row). On PostgreSQL it first takes LOCK TABLE journal_head IN SHARE
+// ROW EXCLUSIVE MODE — before the transaction's snapshot, which the first
+// query takes — so concurrent journal writers queue instead of failing with
+// 40001 when the head row they wait for is committed by another, and are
+// not retried into starvation. CockroachDB has no LOCK TABLE; there its
+// SELECT … FOR UPDATE on the head already queues writers, and Tx's retries
+// cover the rest.
+func (db *DB) JournalTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	db.dialectOnce.Do(func() {
+		db.cockroach, _ = IsCockroach(ctx, db.Pool)
+	})
+	if db.cockroach {
+		return db.Tx(ctx, fn)
+	}
+	return db.Tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE journal_head IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // ReadTx runs fn in a read-only SERIALIZABLE transaction (retried like Tx),
