@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "demo":
 		return notImplemented(cmd, 4, stderr)
 	case "bench":
-		return notImplemented(cmd, 7, stderr)
+		return runBench(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -112,7 +112,8 @@ Commands:
   reconcile     [--from T] [--to T] [--format json|csv]: reconciliation report of a
                 period (SPEC §4); exit status 1 on any discrepancy
   demo          affiliate demo walkthrough (not implemented yet: issue 4)
-  bench         throughput benchmark (not implemented yet: issue 7)
+  bench         [--trades N --users U --depth D --clients C --batch B --duration T
+                --json --url URL]: throughput benchmark through the HTTP API (SPEC §8)
   help          this text
 
 'folio <command> -h' lists a command's flags.

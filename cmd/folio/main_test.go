@@ -62,7 +62,7 @@ func TestRunCommands(t *testing.T) {
 		{[]string{"-h"}, 0, []string{"Usage: folio <command>"}, nil},
 		{nil, 2, nil, []string{"Usage: folio <command>"}},
 		{[]string{"frobnicate"}, 2, nil, []string{"Usage: folio <command>"}},
-		{[]string{"bench"}, 2, nil, []string{"not implemented yet (issue 7)"}},
+		{[]string{"bench", "--batch", "0"}, 2, nil, nil},
 		{[]string{"reconcile", "--format", "xml"}, 2, nil, nil},
 		{[]string{"reconcile", "--from", "yesterday"}, 2, nil, nil},
 		{[]string{"demo"}, 2, nil, []string{"not implemented yet (issue 4)"}},

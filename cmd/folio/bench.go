@@ -1,0 +1,576 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/folioledger/folio/schema"
+)
+
+// benchConfig is folio bench's configuration (SPEC §8).
+type benchConfig struct {
+	URL      string        // database URL; empty: a fresh private PostgreSQL
+	Trades   int           // trades to stream (with Duration: an upper bound)
+	Users    int           // users in the referral forest
+	Depth    int           // levels of each tree
+	Clients  int           // concurrent HTTP clients
+	Batch    int           // trades per request
+	Duration time.Duration // stream for this long instead of Trades
+	JSON     bool          // print one JSON object last
+	FastDB   bool          // fsync off on the private PostgreSQL
+	Serve    string        // the folio binary to run as the server
+}
+
+// benchReport is the outcome; its JSON keys are those of SPEC §8.
+type benchReport struct {
+	Trades         int64          `json:"trades"`
+	Seconds        float64        `json:"seconds"`
+	TradesPerSec   float64        `json:"trades_per_sec"`
+	EntriesPerSec  float64        `json:"entries_per_sec"`
+	PostingsPerSec float64        `json:"postings_per_sec"`
+	P50ms          float64        `json:"p50_ms"`
+	P99ms          float64        `json:"p99_ms"`
+	PeakRSSMB      float64        `json:"peak_rss_mb"`
+	Verified       bool           `json:"verified"`
+	Checks         []string       `json:"checks"`
+	Requests       int64          `json:"requests"`
+	Rejected       int64          `json:"rejected"`
+	Busy           int64          `json:"busy_retries"`
+	Config         map[string]any `json:"config"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	bc := benchConfig{Trades: 300000, Users: 100000, Depth: 5, Clients: 8, Batch: 500}
+	_, rest, err := parseArgs(command{name: "bench", groups: flagsLog, quiet: true, flags: func(fs *flag.FlagSet) {
+		fs.StringVar(&bc.URL, "url", "", "benchmark against this database (migrated by the server); empty: a fresh private PostgreSQL")
+		fs.IntVar(&bc.Trades, "trades", bc.Trades, "trades to stream")
+		fs.IntVar(&bc.Users, "users", bc.Users, "users in the referral forest")
+		fs.IntVar(&bc.Depth, "depth", bc.Depth, "levels of each referral tree (≥ 1)")
+		fs.IntVar(&bc.Clients, "clients", bc.Clients, "concurrent HTTP clients")
+		fs.IntVar(&bc.Batch, "batch", bc.Batch, "trades per request (1–1000)")
+		fs.DurationVar(&bc.Duration, "duration", 0, "stream for this long (trades then bounds nothing unless also given)")
+		fs.BoolVar(&bc.JSON, "json", false, "print one JSON object with every figure as the last line")
+		fs.BoolVar(&bc.FastDB, "fast-db", false, "run the private PostgreSQL with fsync off (not durable; for profiling the server)")
+	}}, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 || bc.Clients < 1 || bc.Batch < 1 || bc.Batch > 1000 || bc.Users < 2 || bc.Depth < 1 || (bc.Trades < 1 && bc.Duration <= 0) {
+		return &exitError{code: exitFailure, err: errors.New("bench: need --clients ≥ 1, 1 ≤ --batch ≤ 1000, --users ≥ 2, --depth ≥ 1 and --trades or --duration")}
+	}
+	if bc.Duration > 0 && !flagGiven(args, "trades") {
+		bc.Trades = math.MaxInt32
+	}
+	if bc.Serve, err = os.Executable(); err != nil {
+		return err
+	}
+	rep, err := bench(ctx, bc, stderr)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	printBench(stdout, bc, rep)
+	if !rep.Verified {
+		return &exitError{code: exitProblems, err: errors.New("bench: the books did not verify")}
+	}
+	return nil
+}
+
+func flagGiven(args []string, name string) bool {
+	for _, a := range args {
+		if a == "-"+name || a == "--"+name || strings.HasPrefix(a, "-"+name+"=") || strings.HasPrefix(a, "--"+name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// bench runs one benchmark: database, server, forest, stream, checks.
+func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchReport, error) {
+	url := bc.URL
+	if url == "" {
+		dir, err := os.MkdirTemp("", "folio-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(progress, "starting a private PostgreSQL in %s\n", dir)
+		pg, err := schema.StartPostgres(ctx, schema.PostgresOptions{DataDir: dir, Fast: bc.FastDB})
+		if err != nil {
+			return nil, err
+		}
+		defer pg.Stop()
+		conn, err := pgx.Connect(ctx, pg.URL("postgres"))
+		if err != nil {
+			return nil, err
+		}
+		_, err = conn.Exec(ctx, `CREATE DATABASE folio_bench`)
+		conn.Close(ctx)
+		if err != nil {
+			return nil, err
+		}
+		url = pg.URL("folio_bench")
+	}
+	srv, err := startBenchServer(ctx, bc.Serve, url)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	db, err := schema.Open(ctx, url, schema.OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+
+	c := &benchClient{base: srv.base, key: srv.key, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: bc.Clients + 4}, Timeout: 2 * time.Minute}}
+	fmt.Fprintf(progress, "building a referral forest of %d users, %d levels deep\n", bc.Users, bc.Depth)
+	users, err := buildForest(ctx, c, db, bc)
+	if err != nil {
+		return nil, err
+	}
+	var entries0, postings0 int64
+	if err := db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM postings)`).Scan(&entries0, &postings0); err != nil {
+		return nil, err
+	}
+	rep := &benchReport{Config: map[string]any{"trades": bc.Trades, "users": bc.Users, "depth": bc.Depth, "clients": bc.Clients, "batch": bc.Batch,
+		"duration": bc.Duration.String(), "database": map[bool]string{true: "private PostgreSQL", false: "--url"}[bc.URL == ""], "fast_db": bc.FastDB}}
+	start := time.Now()
+	lat, err := stream(ctx, c, bc, users, rep, srv, progress)
+	if err != nil {
+		return nil, err
+	}
+	elapsed := time.Since(start)
+	var entries1, postings1 int64
+	if err := db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM postings)`).Scan(&entries1, &postings1); err != nil {
+		return nil, err
+	}
+	rep.Seconds = elapsed.Seconds()
+	rep.TradesPerSec = float64(rep.Trades) / rep.Seconds
+	rep.EntriesPerSec = float64(entries1-entries0) / rep.Seconds
+	rep.PostingsPerSec = float64(postings1-postings0) / rep.Seconds
+	rep.P50ms, rep.P99ms = lat.quantile(0.50), lat.quantile(0.99)
+	rep.PeakRSSMB = srv.peakRSSMB()
+	fmt.Fprintf(progress, "verifying the books\n")
+	rep.Verified, rep.Checks = verifyBench(ctx, c, start)
+	return rep, nil
+}
+
+// benchServer is a `folio serve` child process.
+type benchServer struct {
+	cmd  *exec.Cmd
+	base string
+	key  string
+	peak atomic.Int64 // KiB, sampled
+	done chan struct{}
+}
+
+func startBenchServer(ctx context.Context, bin, url string) (*benchServer, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	s := &benchServer{base: "http://" + addr, key: "bench_" + hex.EncodeToString(b), done: make(chan struct{})}
+	s.cmd = exec.CommandContext(ctx, bin, "serve", "--database-url", url, "--migrate", "--listen", addr, "--admin-key", s.key, "--log-level", "warn")
+	s.cmd.Stdout, s.cmd.Stderr = io.Discard, os.Stderr
+	s.cmd.Env = append(os.Environ(), "FOLIO_DATA_DIR=")
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, errors.New("the server did not become ready within 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+				if kb := rssHWM(s.cmd.Process.Pid); kb > s.peak.Load() {
+					s.peak.Store(kb)
+				}
+			}
+		}
+	}()
+	return s, nil
+}
+
+func (s *benchServer) stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+		close(s.done)
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	waited := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+	}
+}
+
+func (s *benchServer) peakRSSMB() float64 {
+	if kb := rssHWM(s.cmd.Process.Pid); kb > s.peak.Load() {
+		s.peak.Store(kb)
+	}
+	return float64(s.peak.Load()) / 1024
+}
+
+// rssHWM reads a process's peak resident set (VmHWM, KiB) from /proc.
+func rssHWM(pid int) int64 {
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// benchClient calls the API with the admin key.
+type benchClient struct {
+	base, key string
+	http      *http.Client
+}
+
+func (c *benchClient) do(ctx context.Context, method, path string, body any, out any) (int, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusServiceUnavailable {
+		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(data))
+	}
+	if out != nil && resp.StatusCode < 300 {
+		return resp.StatusCode, json.Unmarshal(data, out)
+	}
+	return resp.StatusCode, nil
+}
+
+// buildForest creates currencies and programs through the API and the users
+// of the forest directly in the database (one multi-row insert per 10k
+// users: creating 100k users request by request would measure signup, not
+// trading). Trees are 4-ary and Depth levels deep; roots and their trees
+// alternate between a levels program (the default), a differential program
+// (root rate 0.50, 0.05 less per level, pass-down 0.10) and a kickback one.
+func buildForest(ctx context.Context, c *benchClient, db *schema.DB, bc benchConfig) ([]string, error) {
+	for _, cur := range []struct {
+		id   string
+		prec int
+	}{{"USDT", 6}, {"USD", 2}} {
+		if _, err := c.do(ctx, http.MethodPut, "/v1/currencies/"+cur.id, map[string]any{"precision": cur.prec}, nil); err != nil {
+			return nil, err
+		}
+	}
+	levels := []string{"0.25", "0.10", "0.05", "0.03", "0.02"}
+	if bc.Depth < len(levels) {
+		levels = levels[:max(1, bc.Depth-1)]
+	}
+	for id, spec := range map[string]any{
+		"broker":  map[string]any{"kind": "levels", "levels": levels, "default": true},
+		"orderly": map[string]any{"kind": "differential", "min_pass_down": "0.10", "max_levels": 15},
+		"binance": map[string]any{"kind": "kickback", "rate": "0.20"},
+	} {
+		if _, err := c.do(ctx, http.MethodPut, "/v1/programs/"+id, spec, nil); err != nil {
+			return nil, err
+		}
+	}
+	perTree := 0
+	for l, w := 0, 1; l < bc.Depth; l, w = l+1, w*4 {
+		perTree += w
+	}
+	ids := make([]string, bc.Users)
+	refs := make([]*string, bc.Users)
+	progs := make([]*string, bc.Users)
+	rates := make([]*string, bc.Users)
+	programs := []string{"", "orderly", "binance"}
+	for i := range ids {
+		tree, pos := i/perTree, i%perTree
+		ids[i] = fmt.Sprintf("u%d", i)
+		depth := 0
+		for n, w := pos, 1; n >= w; n, w = n-w, w*4 {
+			depth++
+		}
+		if pos > 0 {
+			parent := tree*perTree + (pos-1)/4
+			refs[i] = &ids[parent]
+		}
+		if p := programs[tree%3]; p != "" {
+			progs[i] = &programs[tree%3]
+		}
+		if tree%3 == 1 {
+			r := fmt.Sprintf("%.2f", max(0.10, 0.50-0.05*float64(depth)))
+			rates[i] = &r
+		}
+	}
+	now := time.Now().Add(-24 * time.Hour)
+	for lo := 0; lo < len(ids); lo += 10000 {
+		hi := min(lo+10000, len(ids))
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO users (id, referrer_id, signup_referrer, program_id, rate, registered_at, created_at, country)
+			SELECT id, ref, ref, prog, rate::numeric, $5, $5, 'DE' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, ref, prog, rate)`,
+			ids[lo:hi], refs[lo:hi], progs[lo:hi], rates[lo:hi], now); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// latencies is a log-scale histogram of request latencies (1% buckets from
+// 10 µs), bounded whatever the run length.
+type latencies struct {
+	mu     sync.Mutex
+	counts map[int]int64
+	n      int64
+}
+
+func (l *latencies) add(d time.Duration) {
+	b := int(math.Log(float64(max(d, 10*time.Microsecond))/float64(10*time.Microsecond)) / math.Log(1.01))
+	l.mu.Lock()
+	l.counts[b]++
+	l.n++
+	l.mu.Unlock()
+}
+
+func (l *latencies) quantile(q float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	keys := make([]int, 0, len(l.counts))
+	for k := range l.counts {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	target, seen := int64(math.Ceil(q*float64(l.n))), int64(0)
+	for _, k := range keys {
+		seen += l.counts[k]
+		if seen >= target {
+			return 0.01 * math.Pow(1.01, float64(k+1)) // ms, bucket upper bound
+		}
+	}
+	return 0
+}
+
+// stream posts trades with bc.Clients clients until bc.Trades are sent or
+// bc.Duration passes, drawing a progress bar.
+func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string, rep *benchReport, srv *benchServer, progress io.Writer) (*latencies, error) {
+	lat := &latencies{counts: map[int]int64{}}
+	var next, sent atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	stopAt := time.Time{}
+	if bc.Duration > 0 {
+		stopAt = time.Now().Add(bc.Duration)
+	}
+	runID := time.Now().UnixNano()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := 0; w < bc.Clients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := mrand.New(mrand.NewPCG(uint64(runID), uint64(w)))
+			for {
+				lo := next.Add(int64(bc.Batch)) - int64(bc.Batch)
+				if lo >= int64(bc.Trades) || (!stopAt.IsZero() && time.Now().After(stopAt)) || ctx.Err() != nil {
+					return
+				}
+				hi := min(lo+int64(bc.Batch), int64(bc.Trades))
+				trades := make([]map[string]any, 0, hi-lo)
+				for i := lo; i < hi; i++ {
+					trades = append(trades, map[string]any{"id": fmt.Sprintf("b%d-%d", runID, i), "user_id": users[rng.IntN(len(users))],
+						"market": "BTCUSDT", "liquidity": []string{"maker", "taker"}[i%2],
+						"fee":         map[string]string{"amount": fmt.Sprintf("%d.%06d", 1+rng.IntN(20), rng.IntN(1000000)), "currency": "USDT"},
+						"volume":      map[string]string{"amount": strconv.Itoa(1000 + rng.IntN(100000)), "currency": "USDT"},
+						"executed_at": time.Now().UTC().Format(time.RFC3339Nano)})
+				}
+				var out struct {
+					Results []struct {
+						Status string `json:"status"`
+					} `json:"results"`
+				}
+				for {
+					t0 := time.Now()
+					code, err := c.do(ctx, http.MethodPost, "/v1/trades", map[string]any{"trades": trades}, &out)
+					if err != nil {
+						errOnce.Do(func() { firstErr = err; cancel() })
+						return
+					}
+					if code == http.StatusServiceUnavailable {
+						atomic.AddInt64(&rep.Busy, 1)
+						time.Sleep(5 * time.Millisecond)
+						continue
+					}
+					lat.add(time.Since(t0))
+					break
+				}
+				atomic.AddInt64(&rep.Requests, 1)
+				for _, r := range out.Results {
+					if r.Status != "created" {
+						atomic.AddInt64(&rep.Rejected, 1)
+					}
+				}
+				sent.Add(hi - lo)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t0 := time.Now()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			drawProgress(progress, bc, sent.Load(), time.Since(t0), stopAt)
+			fmt.Fprintln(progress)
+			rep.Trades = sent.Load()
+			return lat, firstErr
+		case <-tick.C:
+			drawProgress(progress, bc, sent.Load(), time.Since(t0), stopAt)
+		}
+	}
+}
+
+func drawProgress(w io.Writer, bc benchConfig, sent int64, el time.Duration, stopAt time.Time) {
+	frac := float64(sent) / float64(bc.Trades)
+	if !stopAt.IsZero() {
+		frac = el.Seconds() / bc.Duration.Seconds()
+	}
+	frac = min(1, frac)
+	n := int(frac * 30)
+	fmt.Fprintf(w, "\r[%s%s] %3.0f%%  %d trades  %.0f trades/s  ", strings.Repeat("#", n), strings.Repeat(".", 30-n), frac*100, sent, float64(sent)/max(el.Seconds(), 0.001))
+}
+
+// verifyBench checks the books through the API: hash chain and balances,
+// trial balance, 101 residue and the reconciliation of the run.
+func verifyBench(ctx context.Context, c *benchClient, start time.Time) (bool, []string) {
+	ok := true
+	var checks []string
+	check := func(name string, pass bool, detail string) {
+		ok = ok && pass
+		checks = append(checks, fmt.Sprintf("%s: %s %s", name, map[bool]string{true: "ok", false: "FAILED"}[pass], detail))
+	}
+	var v struct {
+		OK             bool  `json:"ok"`
+		EntriesChecked int64 `json:"entries_checked"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/v1/audit/verify", nil, &v)
+	check("verify", err == nil && v.OK, fmt.Sprintf("(%d entries)", v.EntriesChecked))
+	var tb struct {
+		Currencies []struct {
+			Currency string `json:"currency"`
+			Balanced bool   `json:"balanced"`
+		} `json:"currencies"`
+	}
+	_, err = c.do(ctx, http.MethodGet, "/v1/reports/trial-balance", nil, &tb)
+	balanced := err == nil && len(tb.Currencies) > 0
+	for _, cur := range tb.Currencies {
+		balanced = balanced && cur.Balanced
+	}
+	check("trial balance", balanced, "")
+	var bal struct {
+		Balance string `json:"balance"`
+	}
+	_, err = c.do(ctx, http.MethodGet, "/v1/accounts/101:USDT/balance", nil, &bal)
+	check("101 residue", err == nil && (bal.Balance == "0"), bal.Balance)
+	var rec struct {
+		OK bool `json:"ok"`
+	}
+	code, err := c.do(ctx, http.MethodGet, "/v1/reports/reconciliation?from="+start.Add(-time.Hour).UTC().Format(time.RFC3339)+"&to="+
+		time.Now().Add(time.Minute).UTC().Format(time.RFC3339), nil, &rec)
+	if code == http.StatusNotFound {
+		checks = append(checks, "reconciliation: not available on this server")
+	} else {
+		check("reconciliation", err == nil && rec.OK, "")
+	}
+	return ok, checks
+}
+
+func printBench(w io.Writer, bc benchConfig, r *benchReport) {
+	fmt.Fprintf(w, "folio bench: %d trades by %d clients in batches of %d over %d users (%d levels)\n", r.Trades, bc.Clients, bc.Batch, bc.Users, bc.Depth)
+	fmt.Fprintf(w, "  %.0f trades/s   %.0f entries/s   %.0f postings/s   (%.1f s)\n", r.TradesPerSec, r.EntriesPerSec, r.PostingsPerSec, r.Seconds)
+	fmt.Fprintf(w, "  latency p50 %.1f ms   p99 %.1f ms   (%d requests, %d busy retries, %d trades not created)\n", r.P50ms, r.P99ms, r.Requests, r.Busy, r.Rejected)
+	fmt.Fprintf(w, "  server peak RSS %.0f MB\n", r.PeakRSSMB)
+	for _, c := range r.Checks {
+		fmt.Fprintf(w, "  %s\n", c)
+	}
+	if bc.JSON {
+		b, _ := json.Marshal(r)
+		fmt.Fprintf(w, "%s\n", b)
+	}
+}
