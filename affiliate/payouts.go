@@ -484,13 +484,7 @@ func lockBatch(ctx context.Context, tx pgx.Tx, id string) (*PayoutBatch, error) 
 // ApproveBatch approves a draft batch; the approver must be another admin
 // than its creator (four-eyes).
 func (s *Service) ApproveBatch(ctx context.Context, id, actor string) (*PayoutBatch, error) {
-	var out *PayoutBatch
-	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
-		now := s.now()
-		b, err := lockBatch(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	return s.changeBatch(ctx, id, s.DB.Tx, func(tx pgx.Tx, now time.Time, b *PayoutBatch) error {
 		if b.Status != BatchDraft {
 			return folio.Errorf(folio.ECONFLICT, "batch %s is %s, not draft", id, b.Status)
 		}
@@ -500,7 +494,21 @@ func (s *Service) ApproveBatch(ctx context.Context, id, actor string) (*PayoutBa
 		if _, err := tx.Exec(ctx, `UPDATE payout_batches SET status = 'approved', approved_by = $2, approved_at = $3 WHERE id = $1`, id, actor, now); err != nil {
 			return err
 		}
-		if err := audit(ctx, tx, now, actor, "payout.approve", "payout_batch:"+id, map[string]string{"status": b.Status}, map[string]string{"status": BatchApproved}); err != nil {
+		return audit(ctx, tx, now, actor, "payout.approve", "payout_batch:"+id, map[string]string{"status": b.Status}, map[string]string{"status": BatchApproved})
+	})
+}
+
+// changeBatch locks a batch in a transaction run by txFn, lets change act
+// on it, and returns the batch as the transaction leaves it.
+func (s *Service) changeBatch(ctx context.Context, id string, txFn func(context.Context, func(pgx.Tx) error) error,
+	change func(tx pgx.Tx, now time.Time, b *PayoutBatch) error) (*PayoutBatch, error) {
+	var out *PayoutBatch
+	err := txFn(ctx, func(tx pgx.Tx) error {
+		b, err := lockBatch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := change(tx, s.now(), b); err != nil {
 			return err
 		}
 		out, err = getBatch(ctx, tx, id)
@@ -558,13 +566,7 @@ func (s *Service) decideLines(ctx context.Context, id string, lineIDs []string, 
 	if len(lineIDs) == 0 {
 		return nil, folio.Errorf(folio.EINVALID, "name at least one line")
 	}
-	var out *PayoutBatch
-	err := s.DB.JournalTx(ctx, func(tx pgx.Tx) error {
-		now := s.now()
-		b, err := lockBatch(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	return s.changeBatch(ctx, id, s.DB.JournalTx, func(tx pgx.Tx, now time.Time, b *PayoutBatch) error {
 		if b.Status != BatchDraft && b.Status != BatchApproved {
 			return folio.Errorf(folio.ECONFLICT, "batch %s is %s; its lines can no longer change", id, b.Status)
 		}
@@ -581,25 +583,14 @@ func (s *Service) decideLines(ctx context.Context, id string, lineIDs []string, 
 				return err
 			}
 		}
-		if err := audit(ctx, tx, now, actor, action, "payout_batch:"+id, nil, map[string]any{"lines": lineIDs}); err != nil {
-			return err
-		}
-		out, err = getBatch(ctx, tx, id)
-		return err
+		return audit(ctx, tx, now, actor, action, "payout_batch:"+id, nil, map[string]any{"lines": lineIDs})
 	})
-	return out, err
 }
 
 // RejectBatch rejects a whole draft or approved batch: lines not forfeited
 // return their accruals to the payable pool.
 func (s *Service) RejectBatch(ctx context.Context, id, actor string) (*PayoutBatch, error) {
-	var out *PayoutBatch
-	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
-		now := s.now()
-		b, err := lockBatch(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	return s.changeBatch(ctx, id, s.DB.Tx, func(tx pgx.Tx, now time.Time, b *PayoutBatch) error {
 		if b.Status != BatchDraft && b.Status != BatchApproved {
 			return folio.Errorf(folio.ECONFLICT, "batch %s is %s", id, b.Status)
 		}
@@ -610,13 +601,8 @@ func (s *Service) RejectBatch(ctx context.Context, id, actor string) (*PayoutBat
 		if _, err := tx.Exec(ctx, `UPDATE payout_batches SET status = 'rejected', rejected_by = $2, rejected_at = $3 WHERE id = $1`, id, actor, now); err != nil {
 			return err
 		}
-		if err := audit(ctx, tx, now, actor, "payout.reject", "payout_batch:"+id, map[string]string{"status": b.Status}, map[string]string{"status": BatchRejected}); err != nil {
-			return err
-		}
-		out, err = getBatch(ctx, tx, id)
-		return err
+		return audit(ctx, tx, now, actor, "payout.reject", "payout_batch:"+id, map[string]string{"status": b.Status}, map[string]string{"status": BatchRejected})
 	})
-	return out, err
 }
 
 // ExecuteBatch pays an approved batch exactly once: one payout entry

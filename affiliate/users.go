@@ -494,11 +494,7 @@ func (s *Service) SetRate(ctx context.Context, id string, rate apd.Decimal, acto
 // clampBelow applies a rate decrease of parent to its codes and, level by
 // level, to every descendant.
 func clampBelow(ctx context.Context, tx pgx.Tx, now time.Time, actor, parent string, parentRate, floor apd.Decimal) error {
-	type node struct {
-		id   string
-		rate apd.Decimal
-	}
-	queue := []node{{parent, parentRate}}
+	queue := []idRate{{parent, parentRate}}
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]
@@ -512,74 +508,62 @@ func clampBelow(ctx context.Context, tx pgx.Tx, now time.Time, actor, parent str
 			}
 			return v, v.Cmp(x) != 0
 		}
-		rows, err := tx.Query(ctx, `SELECT code, rate::text FROM referral_codes WHERE owner_id = $1 AND rate IS NOT NULL`, n.id)
-		if err != nil {
-			return err
-		}
-		type codeRate struct {
-			code string
-			rate apd.Decimal
-		}
-		var codes []codeRate
-		for rows.Next() {
-			var c string
-			var r string
-			if err := rows.Scan(&c, &r); err != nil {
-				rows.Close()
-				return err
-			}
-			d, err := ledger.ParseStored(r)
+		for _, target := range []struct{ query, update, action, object string }{
+			{`SELECT code, rate::text FROM referral_codes WHERE owner_id = $1 AND rate IS NOT NULL`,
+				`UPDATE referral_codes SET rate = $2::numeric WHERE code = $1`, "code.rate.clamp", "code:"},
+			{`SELECT id, rate::text FROM users WHERE referrer_id = $1 AND rate IS NOT NULL`,
+				`UPDATE users SET rate = $2::numeric WHERE id = $1`, "user.rate.clamp", "user:"},
+		} {
+			rows, err := loadIDRates(ctx, tx, target.query, n.id)
 			if err != nil {
-				rows.Close()
 				return err
 			}
-			codes = append(codes, codeRate{c, d})
-		}
-		rows.Close()
-		for _, c := range codes {
-			if v, changed := clamp(&c.rate); changed {
-				if _, err := tx.Exec(ctx, `UPDATE referral_codes SET rate = $2::numeric WHERE code = $1`, c.code, ledger.Format(&v)); err != nil {
+			for _, r := range rows {
+				v, changed := clamp(&r.rate)
+				if !changed {
+					continue
+				}
+				if _, err := tx.Exec(ctx, target.update, r.id, ledger.Format(&v)); err != nil {
 					return err
 				}
-				if err := audit(ctx, tx, now, actor, "code.rate.clamp", "code:"+c.code, map[string]string{"rate": ledger.Format(&c.rate)}, map[string]string{"rate": ledger.Format(&v)}); err != nil {
+				if err := audit(ctx, tx, now, actor, target.action, target.object+r.id, map[string]string{"rate": ledger.Format(&r.rate)}, map[string]string{"rate": ledger.Format(&v)}); err != nil {
 					return err
 				}
+				if target.object == "user:" {
+					queue = append(queue, idRate{r.id, v})
+				}
 			}
-		}
-		rows, err = tx.Query(ctx, `SELECT id, rate::text FROM users WHERE referrer_id = $1 AND rate IS NOT NULL`, n.id)
-		if err != nil {
-			return err
-		}
-		var kids []node
-		for rows.Next() {
-			var id, r string
-			if err := rows.Scan(&id, &r); err != nil {
-				rows.Close()
-				return err
-			}
-			d, err := ledger.ParseStored(r)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			kids = append(kids, node{id, d})
-		}
-		rows.Close()
-		for _, k := range kids {
-			v, changed := clamp(&k.rate)
-			if !changed {
-				continue
-			}
-			if _, err := tx.Exec(ctx, `UPDATE users SET rate = $2::numeric WHERE id = $1`, k.id, ledger.Format(&v)); err != nil {
-				return err
-			}
-			if err := audit(ctx, tx, now, actor, "user.rate.clamp", "user:"+k.id, map[string]string{"rate": ledger.Format(&k.rate)}, map[string]string{"rate": ledger.Format(&v)}); err != nil {
-				return err
-			}
-			queue = append(queue, node{k.id, v})
 		}
 	}
 	return nil
+}
+
+// idRate is a user or code with its differential rate.
+type idRate struct {
+	id   string
+	rate apd.Decimal
+}
+
+// loadIDRates runs a query selecting (id, rate::text) rows for owner.
+func loadIDRates(ctx context.Context, tx pgx.Tx, query, owner string) ([]idRate, error) {
+	rows, err := tx.Query(ctx, query, owner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []idRate
+	for rows.Next() {
+		var id, r string
+		if err := rows.Scan(&id, &r); err != nil {
+			return nil, err
+		}
+		d, err := ledger.ParseStored(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, idRate{id, d})
+	}
+	return out, rows.Err()
 }
 
 // SetKickbackRate sets an affiliate's own direct-referrer rate R in kickback
