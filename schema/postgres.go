@@ -3,6 +3,8 @@ package schema
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -100,13 +102,17 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	if err != nil {
 		return nil, err
 	}
+	clusterDir, err := clusterLocation(dataDir, logf)
+	if err != nil {
+		return nil, err
+	}
 	p := &Postgres{
 		bin:     bin,
-		pgdata:  filepath.Join(dataDir, "pgdata"),
-		sockDir: filepath.Join(dataDir, "run"),
-		logFile: filepath.Join(dataDir, "postgres.log"),
+		pgdata:  filepath.Join(clusterDir, "pgdata"),
+		sockDir: filepath.Join(clusterDir, "run"),
+		logFile: filepath.Join(clusterDir, "postgres.log"),
 	}
-	if err := p.prepareDirs(dataDir); err != nil {
+	if err := p.prepareDirs(clusterDir); err != nil {
 		return nil, err
 	}
 
@@ -208,6 +214,53 @@ func (p *Postgres) prepareDirs(dataDir string) error {
 		return os.Chown(p.logFile, uid, gid)
 	}
 	return nil
+}
+
+// RelocatedClustersDir holds the clusters of data dirs that the postgres OS
+// user cannot reach (a checkout under /root, run as root).
+const RelocatedClustersDir = "/var/lib/folio"
+
+// clusterLocation returns where the cluster of dataDir lives: dataDir
+// itself, or — when running as root and the postgres OS user cannot
+// traverse dataDir's parents — RelocatedClustersDir/<hash of dataDir>, the
+// same place at every start, recorded for humans in dataDir/CLUSTER.
+func clusterLocation(dataDir string, logf func(string, ...any)) (string, error) {
+	if os.Geteuid() != 0 {
+		return dataDir, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return dataDir, nil // prepareDirs reports it
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	reachable := true
+	for dir := filepath.Dir(dataDir); ; dir = filepath.Dir(dir) {
+		if !traversable(dir, uid, gid) {
+			reachable = false
+			break
+		}
+		if dir == filepath.Dir(dir) {
+			break
+		}
+	}
+	if reachable {
+		return dataDir, nil
+	}
+	h := sha256.Sum256([]byte(dataDir))
+	cluster := filepath.Join(RelocatedClustersDir, hex.EncodeToString(h[:8]))
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", err
+	}
+	note := fmt.Sprintf("The PostgreSQL cluster of this data dir lives in %s:\nthe postgres OS user cannot reach %s.\n", cluster, dataDir)
+	if err := os.WriteFile(filepath.Join(dataDir, "CLUSTER"), []byte(note), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(RelocatedClustersDir, 0o755); err != nil {
+		return "", err
+	}
+	logf("postgres: %s is not reachable by the postgres OS user; the cluster lives in %s", dataDir, cluster)
+	return cluster, nil
 }
 
 func traversable(dir string, uid, gid int) bool {
