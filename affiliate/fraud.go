@@ -117,9 +117,9 @@ func checkFraud(r *parsedFraud, f *lineFacts) []Flag {
 		for _, ref := range f.Referees {
 			switch {
 			case a.SignupIP != "" && ref.SignupIP == a.SignupIP:
-				flags = append(flags, Flag{FlagSelfReferral, fmt.Sprintf("referee %s shares the affiliate's signup IP", mask(ref.ID))})
+				flags = append(flags, Flag{FlagSelfReferral, fmt.Sprintf("referee %s shares the affiliate's signup IP", MaskID(ref.ID))})
 			case a.DeviceID != "" && ref.DeviceID == a.DeviceID:
-				flags = append(flags, Flag{FlagSelfReferral, fmt.Sprintf("referee %s shares the affiliate's device", mask(ref.ID))})
+				flags = append(flags, Flag{FlagSelfReferral, fmt.Sprintf("referee %s shares the affiliate's device", MaskID(ref.ID))})
 			default:
 				continue
 			}
@@ -136,7 +136,7 @@ func checkFraud(r *parsedFraud, f *lineFacts) []Flag {
 		var share apd.Decimal
 		_, _ = fxContext.Quo(&share, apd.New(c[1], 0), apd.New(c[0], 0))
 		if share.Cmp(&r.washShare) >= 0 {
-			flags = append(flags, Flag{FlagWash, fmt.Sprintf("%d of %d trades of referee %s are against the affiliate or its referees", c[1], c[0], mask(ref))})
+			flags = append(flags, Flag{FlagWash, fmt.Sprintf("%d of %d trades of referee %s are against the affiliate or its referees", c[1], c[0], MaskID(ref))})
 			break
 		}
 	}
@@ -186,8 +186,8 @@ func farmSignal(refs []*User, n int64, window time.Duration) string {
 	return ""
 }
 
-// mask hides most of a user id, as affiliates and reports show it: u***42.
-func mask(id string) string {
+// MaskID hides most of a user id, as affiliates see their referees: u***42.
+func MaskID(id string) string {
 	if len(id) <= 3 {
 		return id[:1] + "***"
 	}

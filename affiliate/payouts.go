@@ -159,11 +159,21 @@ func (s *Service) BuildBatch(ctx context.Context, opts BuildOptions, actor strin
 		sort.Strings(ids)
 		h := sha256.Sum256([]byte(cutoff.Format(time.RFC3339Nano) + "|" + strings.Join(ids, ",")))
 		id := "pb_" + hex.EncodeToString(h[:16])
-		if existing, err := getBatch(ctx, tx, id); err == nil {
-			batch, created = existing, false
-			return nil
-		} else if folio.ErrorCode(err) != folio.ENOTFOUND {
-			return err
+		// The same accruals at the same cut-off are the same batch; after a
+		// rejection they form a new one (id suffixed with its generation).
+		for gen := 1; ; gen++ {
+			existing, err := getBatch(ctx, tx, id)
+			if folio.ErrorCode(err) == folio.ENOTFOUND {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if existing.Status != BatchRejected {
+				batch, created = existing, false
+				return nil
+			}
+			id = fmt.Sprintf("pb_%s_%d", hex.EncodeToString(h[:16]), gen+1)
 		}
 		if err := s.flagLines(ctx, tx, now, lines, links, policies); err != nil {
 			return err
@@ -265,7 +275,7 @@ func (s *Service) flagLines(ctx context.Context, tx pgx.Tx, now time.Time, lines
 			return err
 		}
 		f := &lineFacts{Affiliate: aff, Amount: l.Amount, Counterparty: map[string][2]int64{}}
-		if f.Referees, err = s.DirectReferees(ctx, aff.ID, time.Time{}, "", 100000); err != nil {
+		if f.Referees, err = directReferees(ctx, tx, aff.ID, time.Time{}, "", 1<<30); err != nil {
 			return err
 		}
 		var tradeIDs []string

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -70,7 +71,11 @@ func (s *Service) RefereeCounts(ctx context.Context, id string, maxLevels int) (
 // DirectReferees lists an affiliate's direct referees in registration
 // order after the cursor (registered_at, id).
 func (s *Service) DirectReferees(ctx context.Context, id string, afterAt time.Time, afterID string, limit int) ([]*User, error) {
-	rows, err := s.DB.Pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE referrer_id = $1 AND (registered_at, id) > ($2, $3)
+	return directReferees(ctx, s.DB.Pool, id, afterAt, afterID, limit)
+}
+
+func directReferees(ctx context.Context, q schema.Querier, id string, afterAt time.Time, afterID string, limit int) ([]*User, error) {
+	rows, err := q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE referrer_id = $1 AND (registered_at, id) > ($2, $3)
 		ORDER BY registered_at, id LIMIT $4`, id, afterAt, afterID, limit)
 	if err != nil {
 		return nil, err

@@ -66,6 +66,7 @@ func (r *Reconciliation) MarshalJSON() ([]byte, error) {
 // figure, then one row per discrepancy.
 func (r *Reconciliation) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
+	cw.UseCRLF = true // RFC 4180
 	header := []string{"section", "currency", "fees_booked", "distributed", "platform_revenue", "deferred_residue", "accrued_opening",
 		"accrued", "bounties", "bounty_expense", "paid_out", "forfeited", "reversed", "adjustments", "accrued_closing", "kind", "detail", "entries"}
 	if err := cw.Write(header); err != nil {

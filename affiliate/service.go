@@ -36,9 +36,13 @@ type Service struct {
 	HTTPClient *http.Client
 }
 
+// DefaultReportingCurrency converts accruals for statistics unless
+// configured otherwise.
+const DefaultReportingCurrency = "USD"
+
 // NewService returns a service with the built-in rules and defaults.
 func NewService(db *schema.DB, l *ledger.Ledger) *Service {
-	return &Service{DB: db, Ledger: l, Rules: NewRegistry(), Now: time.Now, ReportingCurrency: "USD", MaxCodes: 20}
+	return &Service{DB: db, Ledger: l, Rules: NewRegistry(), Now: time.Now, ReportingCurrency: DefaultReportingCurrency, MaxCodes: 20}
 }
 
 func (s *Service) now() time.Time {
@@ -50,7 +54,7 @@ func (s *Service) now() time.Time {
 
 func (s *Service) reporting() string {
 	if s.ReportingCurrency == "" {
-		return "USD"
+		return DefaultReportingCurrency
 	}
 	return s.ReportingCurrency
 }

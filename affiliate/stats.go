@@ -53,7 +53,8 @@ type CurrencyCommission struct {
 type ReferralCounts struct {
 	Total, Verified, Deposited, FirstTrade int64
 	RegisteredInPeriod                     int64
-	TradedInPeriod                         int64
+	// TradedInPeriod counts direct referees with trades in the period.
+	TradedInPeriod int64
 }
 
 // Stats is the answer to a StatsQuery.
@@ -168,8 +169,9 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 			&st.Referrals.Deposited, &st.Referrals.FirstTrade, &st.Referrals.RegisteredInPeriod); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT count(DISTINCT referee_id) FROM affiliate_referee_daily
-			WHERE affiliate_id = $1 AND day >= $2 AND day < $3 AND trades > 0`, q.Affiliate, from.Truncate(24*time.Hour), to).Scan(&st.Referrals.TradedInPeriod); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(DISTINCT d.referee_id) FROM affiliate_referee_daily d
+			JOIN users u ON u.id = d.referee_id AND u.referrer_id = $1
+			WHERE d.affiliate_id = $1 AND d.day >= $2 AND d.day < $3 AND d.trades > 0`, q.Affiliate, from.Truncate(24*time.Hour), to).Scan(&st.Referrals.TradedInPeriod); err != nil {
 			return err
 		}
 		return nil

@@ -47,6 +47,12 @@ const (
 	// accessReadOwn: as accessRead, plus affiliate keys for accounts of
 	// their own holder (the route's {account} parameter).
 	accessReadOwn
+	// accessPost: admin and poster keys (the exchange's feed: users,
+	// lifecycle events, trades and their reversals).
+	accessPost
+	// accessReadOwnID: as accessRead, plus affiliate keys whose holder is
+	// the route's {id} parameter (a user or affiliate id).
+	accessReadOwnID
 )
 
 func (a access) String() string {
@@ -59,6 +65,10 @@ func (a access) String() string {
 		return "auditor"
 	case accessReadOwn:
 		return "auditor, affiliate (own holder)"
+	case accessPost:
+		return "poster"
+	case accessReadOwnID:
+		return "auditor, affiliate (own id)"
 	}
 	return "undeclared"
 }
@@ -70,8 +80,10 @@ func (a access) roles() []string {
 		return []string{RoleAdmin}
 	case accessRead:
 		return []string{RoleAdmin, RoleAuditor}
-	case accessReadOwn:
+	case accessReadOwn, accessReadOwnID:
 		return []string{RoleAdmin, RoleAuditor, RoleAffiliate}
+	case accessPost:
+		return []string{RoleAdmin, RolePoster}
 	}
 	return nil
 }
@@ -157,7 +169,7 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 }
 
 // authorize checks the principal's role against the route's access, and an
-// affiliate's holder against the {account} of holder-scoped routes.
+// affiliate's holder against the {account} or {id} of holder-scoped routes.
 func authorize(r *http.Request, a access, p principal) error {
 	allowed := false
 	for _, role := range a.roles() {
@@ -169,20 +181,32 @@ func authorize(r *http.Request, a access, p principal) error {
 	if p.Role != RoleAffiliate {
 		return nil
 	}
-	// Only accessReadOwn admits affiliates, and it is scoped by {account}.
-	k, err := accounts.ParseKey(accountParam(r))
-	if err != nil || p.Holder == "" || k.Holder != p.Holder {
-		return folio.Errorf(folio.EFORBIDDEN, "an affiliate key may only read accounts of its own holder")
+	// Only the holder-scoped levels admit affiliates.
+	switch a {
+	case accessReadOwn:
+		k, err := accounts.ParseKey(accountParam(r))
+		if err != nil || p.Holder == "" || k.Holder != p.Holder {
+			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key may only read accounts of its own holder")
+		}
+		return nil
+	case accessReadOwnID:
+		if p.Holder == "" || pathParam(r, "id") != p.Holder {
+			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key may only read its own holder's data")
+		}
+		return nil
 	}
-	return nil
+	return folio.Errorf(folio.EFORBIDDEN, "an affiliate key may not call %s %s", r.Method, routePattern(r))
 }
 
-// accountParam returns the route's {account}, percent-decoded (clients may
-// send ':' as %3A).
-func accountParam(r *http.Request) string {
-	raw := chi.URLParam(r, "account")
+// pathParam returns a route parameter, percent-decoded.
+func pathParam(r *http.Request, name string) string {
+	raw := chi.URLParam(r, name)
 	if s, err := url.PathUnescape(raw); err == nil {
 		return s
 	}
 	return raw
 }
+
+// accountParam returns the route's {account}, percent-decoded (clients may
+// send ':' as %3A).
+func accountParam(r *http.Request) string { return pathParam(r, "account") }

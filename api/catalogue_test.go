@@ -134,6 +134,33 @@ func TestBadInputCatalogue(t *testing.T) {
 		{"affiliate key with a bad holder", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"role": "affiliate", "holder": "a b"}}, 400, folio.EINVALID},
 		{"revoke an unknown key", req{Method: "DELETE", Path: "/v1/keys/00000000-0000-4000-8000-000000000000"}, 404, folio.ENOTFOUND},
 		{"revoke with a bad UUID", req{Method: "DELETE", Path: "/v1/keys/42"}, 400, folio.EINVALID},
+		{"payout build with a future cut-off", req{Method: "POST", Path: "/v1/payouts/batches", Body: map[string]any{"cutoff": "2030-01-01T00:00:00Z"}}, 400, folio.EINVALID},
+		{"payout build with a bad cut-off", req{Method: "POST", Path: "/v1/payouts/batches", Body: map[string]any{"cutoff": "tonight"}}, 400, folio.EINVALID},
+		{"payout build with an unknown field", req{Method: "POST", Path: "/v1/payouts/batches", Body: map[string]any{"currency": "USDT"}}, 400, folio.EINVALID},
+		{"payout build of an unknown program", req{Method: "POST", Path: "/v1/payouts/batches", Body: map[string]any{"program": "nope"}}, 404, folio.ENOTFOUND},
+		{"payout build with nothing payable", req{Method: "POST", Path: "/v1/payouts/batches"}, 404, folio.ENOTFOUND},
+		{"approve an unknown batch", req{Method: "POST", Path: "/v1/payouts/batches/pb_" + strings.Repeat("0", 32) + "/approve"}, 404, folio.ENOTFOUND},
+		{"execute a malformed batch id", req{Method: "POST", Path: "/v1/payouts/batches/batch-1/execute"}, 400, folio.EINVALID},
+		{"reject-lines without lines", req{Method: "POST", Path: "/v1/payouts/batches/pb_" + strings.Repeat("0", 32) + "/reject-lines", Body: map[string]any{"lines": []string{}}}, 400, folio.EINVALID},
+		{"reject-lines with a bad line id", req{Method: "POST", Path: "/v1/payouts/batches/pb_" + strings.Repeat("0", 32) + "/reject-lines", Body: map[string]any{"lines": []string{"line-1"}}}, 400, folio.EINVALID},
+		{"reject-lines naming a line twice", req{Method: "POST", Path: "/v1/payouts/batches/pb_" + strings.Repeat("0", 32) + "/reject-lines",
+			Body: map[string]any{"lines": []string{"00000000-0000-4000-8000-000000000000", "00000000-0000-4000-8000-000000000000"}}}, 400, folio.EINVALID},
+		{"reject-lines forfeit as a string", req{Method: "POST", Path: "/v1/payouts/batches/pb_" + strings.Repeat("0", 32) + "/reject-lines",
+			Body: map[string]any{"lines": []string{"00000000-0000-4000-8000-000000000000"}, "forfeit": "yes"}}, 400, folio.EINVALID},
+		{"reject-lines of an unknown batch", req{Method: "POST", Path: "/v1/payouts/batches/pb_" + strings.Repeat("0", 32) + "/reject-lines",
+			Body: map[string]any{"lines": []string{"00000000-0000-4000-8000-000000000000"}, "forfeit": true}}, 404, folio.ENOTFOUND},
+		{"clear-lines with forfeit", req{Method: "POST", Path: "/v1/payouts/batches/pb_" + strings.Repeat("0", 32) + "/clear-lines",
+			Body: map[string]any{"lines": []string{"00000000-0000-4000-8000-000000000000"}, "forfeit": false}}, 400, folio.EINVALID},
+		{"payout batches bad cursor", req{Method: "GET", Path: "/v1/payouts/batches?cursor=" + encodeCursor("payout_batches", "x|y")}, 400, folio.EINVALID},
+		{"fraud rules bad window", req{Method: "PUT", Path: "/v1/payouts/fraud-rules", Body: map[string]any{"farm_window": "-1h"}}, 400, folio.EINVALID},
+		{"fraud rules unknown field", req{Method: "PUT", Path: "/v1/payouts/fraud-rules", Body: map[string]any{"max_payout": "1"}}, 400, folio.EINVALID},
+		{"fraud rules empty body", req{Method: "PUT", Path: "/v1/payouts/fraud-rules"}, 400, folio.EINVALID},
+		{"reconciliation from after to", req{Method: "GET", Path: "/v1/reports/reconciliation?from=2026-02-01&to=2026-01-01"}, 400, folio.EINVALID},
+		{"reconciliation bad format", req{Method: "GET", Path: "/v1/reports/reconciliation?format=pdf"}, 400, folio.EINVALID},
+		{"tax report bad year", req{Method: "GET", Path: "/v1/reports/tax?year=99"}, 400, folio.EINVALID},
+		{"stats bad interval", req{Method: "GET", Path: "/v1/affiliates/alice/stats?interval=fortnight"}, 400, folio.EINVALID},
+		{"stats of an unknown affiliate", req{Method: "GET", Path: "/v1/affiliates/nobody/stats"}, 404, folio.ENOTFOUND},
+		{"referrals cursor of another list", req{Method: "GET", Path: "/v1/affiliates/alice/referrals?cursor=" + encodeCursor("entries", "1")}, 400, folio.EINVALID},
 		{"method not allowed", req{Method: "DELETE", Path: "/v1/chart"}, 405, codeMethodNotAllowed},
 		{"unknown route", req{Method: "GET", Path: "/v1/nothing-here"}, 404, folio.ENOTFOUND},
 	}
@@ -153,6 +180,153 @@ func TestBadInputCatalogue(t *testing.T) {
 				t.Errorf("code = %q, want %q\n%s", code, c.code, truncate(string(res.Body), 500))
 			}
 			if after := e.snapshot(); after != before {
+				t.Errorf("the request changed the database:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+// TestAffiliateBadInputCatalogue is the catalogue's affiliate part (SPEC
+// §9): users, codes, referrers, rates, programs, events, trades, reversals,
+// FX rates and fee schedules refused with a clear 4xx problem, after each
+// of which neither the journal and configuration nor any affiliate table
+// (users, codes, programs, shares, events, trades, accruals, rates, fees)
+// has changed.
+func TestAffiliateBadInputCatalogue(t *testing.T) {
+	e := newEnv(t)
+	e.currencies()
+	e.putProgram("broker", map[string]any{"kind": "levels", "levels": []string{"0.25", "0.10", "0.05"}, "default": true})
+	e.putProgram("orderly", map[string]any{"kind": "differential", "min_pass_down": "0.10"})
+	e.putProgram("viral", map[string]any{"kind": "bounty", "currency": "USDT", "events": map[string]any{"kyc_verified": []string{"1"}}})
+	e.tree("alice>", "alice>bob", "bob>carol")
+	e.user("root", "")
+	e.user("leaf", "")
+	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/users/root/program", Key: bootstrapKey, Body: `{"program": "orderly"}`})
+	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/users/leaf/program", Key: bootstrapKey, Body: `{"program": "orderly"}`})
+	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/users/root/rate", Key: bootstrapKey, Body: `{"rate": "0.40"}`})
+	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/users/leaf/referrer", Key: bootstrapKey, Body: `{"referrer": "root"}`})
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/users/carol/events", Key: bootstrapKey, Body: `{"id": "ev-1", "type": "kyc_verified"}`})
+	e.book(trade("t-1", "carol", "10"))
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/trades/t-1/reverse", Key: bootstrapKey})
+
+	tradesOf := func(n int) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = fmt.Sprintf(`{"id":"c%d","user_id":"carol","market":"BTCUSDT","liquidity":"taker","fee":{"amount":"1","currency":"USDT"},"executed_at":"2026-01-10T11:00:00Z"}`, i)
+		}
+		return `{"trades":[` + strings.Join(items, ",") + `]}`
+	}
+	cases := []struct {
+		name   string
+		q      req
+		status int
+		code   string
+	}{
+		// Users.
+		{"signup with one's own code", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "alice", "referral_code": codeFor("alice")}}, 400, folio.ESELFREFERRAL},
+		{"signup with an unknown code", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "newbie", "referral_code": "ZZZZZZ"}}, 400, folio.EINVALID},
+		{"signup again with other data", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "carol", "country": "FR", "registered_at": "2026-01-01T00:00:00Z", "referral_code": codeFor("bob")}}, 409, folio.ECONFLICT},
+		{"signup with a bad id", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "a b"}}, 400, folio.EINVALID},
+		{"signup with a bad country", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "newbie", "country": "Germany"}}, 400, folio.EINVALID},
+		{"signup with an unknown field", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "newbie", "referrer": "alice"}}, 400, folio.EINVALID},
+		{"signup with a bad time", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "newbie", "registered_at": "last week"}}, 400, folio.EINVALID},
+		{"get an unknown user", req{Method: "GET", Path: "/v1/users/nobody"}, 404, folio.ENOTFOUND},
+		{"chain of an unknown user", req{Method: "GET", Path: "/v1/users/nobody/chain"}, 404, folio.ENOTFOUND},
+		// The tree.
+		{"re-parent into a cycle", req{Method: "PUT", Path: "/v1/users/alice/referrer", Body: map[string]any{"referrer": "carol"}}, 409, folio.ECYCLE},
+		{"re-parent to itself", req{Method: "PUT", Path: "/v1/users/bob/referrer", Body: map[string]any{"referrer": "bob"}}, 400, folio.ESELFREFERRAL},
+		{"re-parent under an unknown user", req{Method: "PUT", Path: "/v1/users/bob/referrer", Body: map[string]any{"referrer": "nobody"}}, 404, folio.ENOTFOUND},
+		{"re-parent without referrer", req{Method: "PUT", Path: "/v1/users/bob/referrer", Body: `{"referrer": null}`}, 400, folio.EINVALID},
+		// Rates.
+		{"rate above the referrer's", req{Method: "PUT", Path: "/v1/users/leaf/rate", Body: map[string]any{"rate": "0.45"}}, 400, folio.EINVALID},
+		{"rate below the pass-down minimum", req{Method: "PUT", Path: "/v1/users/leaf/rate", Body: map[string]any{"rate": "0.05"}}, 400, folio.EINVALID},
+		{"rate above 1", req{Method: "PUT", Path: "/v1/users/root/rate", Body: map[string]any{"rate": "1.01"}}, 400, folio.EINVALID},
+		{"rate as a number", req{Method: "PUT", Path: "/v1/users/root/rate", Body: `{"rate": 0.3}`}, 400, folio.EINVALID},
+		{"rate too precise", req{Method: "PUT", Path: "/v1/users/root/rate", Body: map[string]any{"rate": "0.1234567890123456789"}}, 400, folio.EINVALID},
+		{"rate outside a differential program", req{Method: "PUT", Path: "/v1/users/bob/rate", Body: map[string]any{"rate": "0.3"}}, 400, folio.EINVALID},
+		{"kickback rate missing", req{Method: "PUT", Path: "/v1/users/bob/kickback-rate", Body: `{}`}, 400, folio.EINVALID},
+		{"kickback rate as a number", req{Method: "PUT", Path: "/v1/users/bob/kickback-rate", Body: `{"rate": 0.3}`}, 400, folio.EINVALID},
+		{"kickback rate negative", req{Method: "PUT", Path: "/v1/users/bob/kickback-rate", Body: `{"rate": "-0.1"}`}, 400, folio.EINVALID},
+		{"revenue shares over 100%", req{Method: "PUT", Path: "/v1/users/carol/revenue-share", Body: `{"shares": [{"beneficiary": "alice", "share": "0.7"}, {"beneficiary": "bob", "share": "0.4"}]}`}, 400, folio.EINVALID},
+		{"revenue share to oneself", req{Method: "PUT", Path: "/v1/users/carol/revenue-share", Body: `{"shares": [{"beneficiary": "carol", "share": "0.1"}]}`}, 400, folio.ESELFREFERRAL},
+		{"revenue share to an unknown user", req{Method: "PUT", Path: "/v1/users/carol/revenue-share", Body: `{"shares": [{"beneficiary": "nobody", "share": "0.1"}]}`}, 404, folio.ENOTFOUND},
+		{"revenue shares missing", req{Method: "PUT", Path: "/v1/users/carol/revenue-share", Body: `{}`}, 400, folio.EINVALID},
+		{"assign an unknown program", req{Method: "PUT", Path: "/v1/users/bob/program", Body: map[string]any{"program": "nope"}}, 404, folio.ENOTFOUND},
+		{"assign a bounty program", req{Method: "PUT", Path: "/v1/users/bob/program", Body: map[string]any{"program": "viral"}}, 400, folio.EINVALID},
+		{"tax id too long", req{Method: "PUT", Path: "/v1/users/bob/tax-id", Body: map[string]any{"tax_id": strings.Repeat("9", 65)}}, 400, folio.EINVALID},
+		// Codes.
+		{"code with ambiguous characters", req{Method: "POST", Path: "/v1/affiliates/bob/codes", Body: map[string]any{"code": "BROKER01"}}, 400, folio.EINVALID},
+		{"code too short", req{Method: "POST", Path: "/v1/affiliates/bob/codes", Body: map[string]any{"code": "ABC"}}, 400, folio.EINVALID},
+		{"code taken", req{Method: "POST", Path: "/v1/affiliates/bob/codes", Body: map[string]any{"code": strings.ToLower(codeFor("alice"))}}, 409, folio.ECONFLICT},
+		{"code of an unknown affiliate", req{Method: "POST", Path: "/v1/affiliates/nobody/codes", Body: `{}`}, 404, folio.ENOTFOUND},
+		{"code rate outside a differential program", req{Method: "POST", Path: "/v1/affiliates/bob/codes", Body: map[string]any{"rate": "0.2"}}, 400, folio.EINVALID},
+		{"code rate above the owner's", req{Method: "POST", Path: "/v1/affiliates/root/codes", Body: map[string]any{"rate": "0.5"}}, 400, folio.EINVALID},
+		{"code kickback outside a kickback program", req{Method: "POST", Path: "/v1/affiliates/bob/codes", Body: map[string]any{"kickback": "0.05"}}, 400, folio.EINVALID},
+		{"codes of an unknown affiliate", req{Method: "GET", Path: "/v1/affiliates/nobody/codes"}, 404, folio.ENOTFOUND},
+		// Programs.
+		{"levels paying over 100%", req{Method: "PUT", Path: "/v1/programs/greedy", Body: `{"kind": "levels", "levels": ["0.6", "0.3", "0.2"]}`}, 400, folio.EINVALID},
+		{"level rate above 1", req{Method: "PUT", Path: "/v1/programs/greedy", Body: `{"kind": "levels", "levels": ["1.5"]}`}, 400, folio.EINVALID},
+		{"level rate as a number", req{Method: "PUT", Path: "/v1/programs/greedy", Body: `{"kind": "levels", "levels": [0.25]}`}, 400, folio.EINVALID},
+		{"kickback rate over 100%", req{Method: "PUT", Path: "/v1/programs/greedy", Body: `{"kind": "kickback", "rate": "1.2"}`}, 400, folio.EINVALID},
+		{"kickback without rate", req{Method: "PUT", Path: "/v1/programs/greedy", Body: `{"kind": "kickback"}`}, 400, folio.EINVALID},
+		{"differential pass-down above 1", req{Method: "PUT", Path: "/v1/programs/greedy", Body: `{"kind": "differential", "min_pass_down": "2"}`}, 400, folio.EINVALID},
+		{"unknown program kind", req{Method: "PUT", Path: "/v1/programs/greedy", Body: `{"kind": "pyramid"}`}, 400, folio.EINVALID},
+		{"unknown program field", req{Method: "PUT", Path: "/v1/programs/greedy", Body: `{"kind": "levels", "levels": ["0.1"], "cap": "5"}`}, 400, folio.EINVALID},
+		{"bad program id", req{Method: "PUT", Path: "/v1/programs/Greedy!", Body: `{"kind": "levels", "levels": ["0.1"]}`}, 400, folio.EINVALID},
+		{"bounty without currency", req{Method: "PUT", Path: "/v1/programs/greedy", Body: `{"kind": "bounty", "events": {"signup": ["1"]}}`}, 400, folio.EINVALID},
+		{"bounty for an unknown event", req{Method: "PUT", Path: "/v1/programs/greedy", Body: `{"kind": "bounty", "currency": "USDT", "events": {"birthday": ["1"]}}`}, 400, folio.EINVALID},
+		{"kind change of a used program", req{Method: "PUT", Path: "/v1/programs/broker", Body: `{"kind": "kickback", "rate": "0.2", "default": true}`}, 409, folio.ECONFLICT},
+		{"bad payout schedule", req{Method: "PUT", Path: "/v1/programs/greedy", Body: `{"kind": "levels", "levels": ["0.1"], "payout": {"schedule": "hourly"}}`}, 400, folio.EINVALID},
+		// Events.
+		{"event of an unknown type", req{Method: "POST", Path: "/v1/users/carol/events", Body: map[string]any{"id": "ev-x", "type": "birthday"}}, 400, folio.EINVALID},
+		{"signup event", req{Method: "POST", Path: "/v1/users/carol/events", Body: map[string]any{"id": "ev-x", "type": "signup"}}, 400, folio.EINVALID},
+		{"reserved event id", req{Method: "POST", Path: "/v1/users/carol/events", Body: map[string]any{"id": "signup:carol", "type": "kyc_verified"}}, 400, folio.EINVALID},
+		{"deposit without amount", req{Method: "POST", Path: "/v1/users/carol/events", Body: map[string]any{"id": "ev-x", "type": "deposit"}}, 400, folio.EINVALID},
+		{"deposit amount as a number", req{Method: "POST", Path: "/v1/users/carol/events", Body: `{"id": "ev-x", "type": "deposit", "amount": 5, "currency": "USDT"}`}, 400, folio.EAMOUNT},
+		{"deposit amount negative", req{Method: "POST", Path: "/v1/users/carol/events", Body: map[string]any{"id": "ev-x", "type": "deposit", "amount": "-5", "currency": "USDT"}}, 400, folio.EAMOUNT},
+		{"deposit in an unknown currency", req{Method: "POST", Path: "/v1/users/carol/events", Body: map[string]any{"id": "ev-x", "type": "deposit", "amount": "5", "currency": "XYZ"}}, 400, folio.ECURRENCY},
+		{"deposit too precise", req{Method: "POST", Path: "/v1/users/carol/events", Body: map[string]any{"id": "ev-x", "type": "deposit", "amount": "5.001", "currency": "USD"}}, 400, folio.EAMOUNT},
+		{"event of an unknown user", req{Method: "POST", Path: "/v1/users/nobody/events", Body: map[string]any{"id": "ev-x", "type": "kyc_verified"}}, 404, folio.ENOTFOUND},
+		{"event id reused with other content", req{Method: "POST", Path: "/v1/users/carol/events", Body: map[string]any{"id": "ev-1", "type": "first_trade"}}, 409, folio.EIDEMPOTENCY},
+		// Trades.
+		{"batch of 1001 trades", req{Method: "POST", Path: "/v1/trades", Body: tradesOf(1001)}, 400, folio.EINVALID},
+		{"empty batch of trades", req{Method: "POST", Path: "/v1/trades", Body: `{"trades": []}`}, 400, folio.EINVALID},
+		{"trades not an array", req{Method: "POST", Path: "/v1/trades", Body: `{"trades": {"id": "t"}}`}, 400, folio.EINVALID},
+		{"trades body with an unknown field", req{Method: "POST", Path: "/v1/trades", Body: `{"trades": [], "atomic": true}`}, 400, folio.EINVALID},
+		{"reverse an unknown trade", req{Method: "POST", Path: "/v1/trades/nope/reverse"}, 404, folio.ENOTFOUND},
+		{"reverse a reversed trade", req{Method: "POST", Path: "/v1/trades/t-1/reverse"}, 409, folio.EREVERSED},
+		{"reverse with a body field", req{Method: "POST", Path: "/v1/trades/t-1/reverse", Body: `{"reason": "bust"}`}, 400, folio.EINVALID},
+		{"explain an unknown trade", req{Method: "GET", Path: "/v1/trades/nope"}, 404, folio.ENOTFOUND},
+		// Reads.
+		{"accruals bad source", req{Method: "GET", Path: "/v1/affiliates/bob/accruals?source=gift"}, 400, folio.EINVALID},
+		{"accruals bad cursor", req{Method: "GET", Path: "/v1/affiliates/bob/accruals?cursor=" + encodeCursor("accruals", "x|y")}, 400, folio.EINVALID},
+		{"accruals from after to", req{Method: "GET", Path: "/v1/affiliates/bob/accruals?from=2026-02-01&to=2026-01-01"}, 400, folio.EINVALID},
+		{"accruals of an unknown affiliate", req{Method: "GET", Path: "/v1/affiliates/nobody/accruals"}, 404, folio.ENOTFOUND},
+		{"referees bad cursor", req{Method: "GET", Path: "/v1/affiliates/bob/referees?cursor=" + encodeCursor("referees", "2026-01-01T00:00:00Z|a b")}, 400, folio.EINVALID},
+		{"referees of an unknown affiliate", req{Method: "GET", Path: "/v1/affiliates/nobody/referees"}, 404, folio.ENOTFOUND},
+		// FX rates and fees.
+		{"fx rate of a currency to itself", req{Method: "PUT", Path: "/v1/rates/USDT/USDT", Body: map[string]any{"rate": "1"}}, 400, folio.EINVALID},
+		{"fx rate zero", req{Method: "PUT", Path: "/v1/rates/USDT/USD", Body: map[string]any{"rate": "0"}}, 400, folio.EINVALID},
+		{"fx rate as a number", req{Method: "PUT", Path: "/v1/rates/USDT/USD", Body: `{"rate": 1}`}, 400, folio.EINVALID},
+		{"fx rate with a bad currency", req{Method: "PUT", Path: "/v1/rates/usdt/USD", Body: map[string]any{"rate": "1"}}, 400, folio.EINVALID},
+		{"fx rate with a bad source", req{Method: "PUT", Path: "/v1/rates/USDT/USD", Body: map[string]any{"rate": "1", "source": "a b"}}, 400, folio.EINVALID},
+		{"fee rate above 1", req{Method: "PUT", Path: "/v1/fee-schedule", Body: map[string]any{"maker": "1.5", "taker": "0.1"}}, 400, folio.EINVALID},
+		{"fee rate missing", req{Method: "PUT", Path: "/v1/fee-schedule", Body: map[string]any{"maker": "0.001"}}, 400, folio.EINVALID},
+		{"fee schedule bad group", req{Method: "PUT", Path: "/v1/fee-schedule", Body: map[string]any{"group": "v i p", "maker": "0.001", "taker": "0.001"}}, 400, folio.EINVALID},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.snapshot() + "\n" + e.affiliateSnapshot()
+			q := c.q
+			q.Key = bootstrapKey
+			res := e.do(q)
+			if res.Status != c.status {
+				t.Errorf("%s %s = %d, want %d\n%s", q.Method, q.Path, res.Status, c.status, truncate(string(res.Body), 500))
+			}
+			if code := problemCode(t, res); code != c.code {
+				t.Errorf("code = %q, want %q\n%s", code, c.code, truncate(string(res.Body), 500))
+			}
+			if after := e.snapshot() + "\n" + e.affiliateSnapshot(); after != before {
 				t.Errorf("the request changed the database:\nbefore %s\nafter  %s", before, after)
 			}
 		})

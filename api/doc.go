@@ -8,6 +8,11 @@
 //	go srv.RunExpiry(ctx, time.Minute) // voids expired pending entries
 //	http.ListenAndServe(addr, srv.Handler())
 //
+// With Config.Affiliate set to a service of one's own (as `folio serve`
+// does), its background jobs run beside the server: svc.RunOutbox delivers
+// executed payout batches to svc.PayoutWebhook, and svc.RunSchedules,
+// called every minute, builds the batches of programs on a payout schedule.
+//
 // The server keeps no state between requests besides its metrics: every
 // request authenticates with one indexed query on api_keys (no cache, so a
 // revocation takes effect at the next request).
@@ -31,13 +36,40 @@
 //	GET    /v1/reports/trial-balance             yes    yes      -           -
 //	GET    /v1/audit/verify, /v1/audit/log       yes    yes      -           -
 //	POST   /v1/keys, GET /v1/keys, DELETE /v1/keys/{id}  yes  -  -           -
+//	POST   /v1/users, /v1/users/{id}/events      yes    -        -           yes
+//	GET    /v1/users/{id}, /v1/users/{id}/chain  yes    yes      own id      -
+//	PUT    /v1/users/{id}/program|rate|kickback-rate|revenue-share|referrer|tax-id
+//	                                             yes    -        -           -
+//	POST   /v1/affiliates/{id}/codes             yes    -        -           -
+//	GET    /v1/affiliates/{id}/codes|referees|accruals
+//	                                             yes    yes      own id      -
+//	PUT    /v1/programs/{id}                     yes    -        -           -
+//	GET    /v1/programs                          yes    yes      -           -
+//	POST   /v1/trades, /v1/trades/{id}/reverse   yes    -        -           yes
+//	GET    /v1/trades/{id}                       yes    yes      -           -
+//	PUT    /v1/rates/{base}/{quote}, /v1/fee-schedule  yes  -  -           -
+//	POST   /v1/payouts/batches, /v1/payouts/batches/{id}/approve|reject-lines|clear-lines|reject|execute
+//	                                             yes    -        -           -
+//	GET    /v1/payouts/batches, /v1/payouts/batches/{id}, /v1/payouts/fraud-rules
+//	                                             yes    yes      -           -
+//	PUT    /v1/payouts/fraud-rules               yes    -        -           -
+//	GET    /v1/reports/reconciliation, /v1/reports/tax  yes  yes  -          -
+//	GET    /v1/affiliates/{id}/stats|referrals   yes    yes      own id      -
 //
 // A missing, malformed, unknown or revoked key is 401 unauthorized (with
 // WWW-Authenticate: Bearer); a key whose role the route does not admit is
 // 403 forbidden. Affiliate keys read only accounts whose holder is the key's
-// holder; anything else is 403. Poster keys (the exchange's backend) have no
-// /v1 route yet: users, events and trades arrive with the affiliate module,
-// and posters will not get manual journal writes, which stay with admins.
+// holder ({account} routes) and the routes whose {id} is the key's holder
+// ("own id": compared exactly, after percent-decoding); anything else is
+// 403, before the handler runs. Wherever other users' ids reach an
+// affiliate key (its referrer, its chain, its referees, the traders of its
+// accruals) they are masked: the first character and the last two stay
+// ("u***42"; ids of 3 to 5 characters keep one at each end, shorter ones
+// none), and signup ip, device, country, group and upline rates are left
+// out. Referee cursors for affiliate keys carry a registration time and a
+// count, never an id. Poster keys (the exchange's backend) register users,
+// record lifecycle events and book and reverse trades; manual journal
+// writes stay with admins.
 // FOLIO_ADMIN_KEY is accepted as an admin key (compared in constant time);
 // its audit actor is "bootstrap". Keys created by the CLI have actor "cli";
 // keys created over the API have the creating key's id.
@@ -93,6 +125,88 @@
 // another list, or an altered one, is 400 "bad cursor") and
 // {"data": [...], "next_cursor"}, next_cursor absent on the last page.
 //
+// # Affiliate routes
+//
+// users.go, affiliates.go, programs.go, trades.go and rates.go are thin
+// over affiliate.Service (Config.Affiliate; by default one on the same
+// database and clock): they decode strictly, convert rates and amounts
+// from strings (rates with affiliate.ParseRate: 0 to 1, at most 18
+// places), and leave the rest of the validation to the service, which
+// refuses before its transaction writes anything. Configuration changes
+// carry the calling key's id as audit actor.
+//
+// POST /v1/users answers 201 with the new user, 200 with the existing one
+// when the same id is registered again with the same data, and 409
+// conflict otherwise; an unknown referral code is 400 invalid_request, the
+// user's own code 400 self_referral. POST /v1/users/{id}/events is
+// idempotent by the event id (201, then 200 with Idempotency-Replayed and
+// the same bounty entry ids); ids starting with "signup:" are reserved for
+// the signup event that registration raises. The PUT /v1/users/{id}/...
+// routes answer 200 with the user after the change (revenue-share with the
+// table); a referrer of "" makes the user a root, a kickback-rate of null
+// clears the override, a program of null or "" clears the assignment. PUT
+// /v1/programs/{id} takes an affiliate.ProgramSpec (unknown fields refused)
+// and answers 201 when it created the program, 200 when it replaced it.
+//
+// POST /v1/trades takes {"trades": [...]}: 1 to 1000 trades (an empty
+// batch or more is 400 invalid_request naming "trades", like
+// /v1/entries/batch: the client splits and resends, nothing was written).
+// Each trade is decoded on its own, so a trade that is not valid JSON for
+// the trade shape (an unknown field, an amount given as a number, a wrong
+// type) is rejected alone with its code (invalid_request, invalid_amount)
+// while the others are booked: an exchange's feed is never blocked by one
+// bad trade. Results are 200 {"results": [{index, id, status, fee_entry_id,
+// commission_entry_id, error?}]} in request order. Trade ids in paths are
+// percent-decoded. GET /v1/trades/{id} explains a trade: program, kind,
+// basis, "reason" when it paid no commission, accruals and the fee and
+// commission entries and, once reversed, their reversals (journal order).
+//
+// FX rates are PUT /v1/rates/{base}/{quote} {rate, source?, at?} (source
+// "manual" and now by default). The fee schedule has a body-addressed
+// route, PUT /v1/fee-schedule {group, market, maker, taker}, because its
+// default rows have empty keys that a path cannot carry cleanly; both
+// answer 200 with what was recorded.
+//
+// # Payouts and affiliate reports
+//
+// payouts.go and reports_affiliate.go are thin over the affiliate
+// service's payout, reconciliation, statistics, referral and tax reads.
+// The audit actor of every payout decision is the calling key's id, so the
+// four-eyes rule compares keys: approving a batch with the key that built
+// it is 403 forbidden (the bootstrap key is one key: it cannot approve its
+// own batches either). POST /v1/payouts/batches answers 201 with a new
+// draft batch, 200 with the existing one when the same accruals were
+// already batched at the same cut-off (the id is their hash), and 404
+// not_found when nothing is payable up to the cut-off: the domain's code,
+// kept as is by the one status table (nothing was written; a scheduler can
+// treat it as "nothing to do"). State errors (approving an approved batch,
+// executing a draft, deciding lines of an executed batch, clearing a line
+// that is not held) are 409 conflict. Execution is exactly once: 201 for
+// the call that executed, 200 with Idempotency-Replayed: true for every
+// other call, concurrent or later, which writes nothing. reject-lines takes
+// {"lines": [ids], "forfeit": bool} (default false: the accruals stay
+// payable); clear-lines takes {"lines": [ids]} only. Line statuses add
+// "released" (still held when the batch executed: its accruals returned to
+// the pool) and "paid" to SPEC §3's ok|held|rejected. PUT
+// /v1/payouts/fraud-rules replaces the rules; fields left out take their
+// defaults (affiliate.DefaultFraudRules).
+//
+// GET /v1/reports/reconciliation renders affiliate.Reconciliation as its
+// MarshalJSON does (SPEC §4 shape plus ok, sequence bounds and payout
+// batches) and answers 200 whatever it finds: "ok" says whether the
+// discrepancy list is empty. Its period defaults to the whole journal up
+// to now, as `folio reconcile`'s does. GET /v1/affiliates/{id}/stats
+// defaults to the 30 days up to now and answers the range actually used
+// (widened to whole hours, or days when grouping by referee); totals carry
+// the direct referral count and the referees at any level who traded in
+// the range (summary.traded_in_period; summary's other counts are of
+// direct referees). For affiliate keys, referee group keys and referral
+// ids are masked like every other id they see, referrals carry no country,
+// and referral cursors carry no id. GET /v1/reports/tax gives payout
+// totals per affiliate and calendar year in the reporting currency (the
+// current year by default), with over_threshold=true only those above the
+// fraud rules' tax_threshold without a tax id on file.
+//
 // # CSV
 //
 // Statements and the trial balance are also CSV (?format=csv or Accept:
@@ -107,6 +221,14 @@
 // spreadsheet would run as a formula (leading = + - @, tab, CR) are prefixed
 // with a quote. The trial balance has one row per account and a "Total" row
 // per currency with "balanced" or "UNBALANCED" in the balance column.
+//
+// Payout batches (one row per line, the batch's columns repeated, flags as
+// "rule: detail" joined by "; "), the reconciliation report (a "currency"
+// row per currency, then a "discrepancy" row each), statistics (a "total"
+// row, then "series" and "group" rows), referrals and the tax report are
+// CSV too, each with a header row. A CSV page of a list cannot carry
+// next_cursor: the next page is announced by an RFC 8288 header, Link:
+// </v1/...?cursor=...>; rel="next".
 //
 // # Observability
 //

@@ -38,9 +38,13 @@ func walkRoutes(t *testing.T, s *Server) []routeKey {
 }
 
 // fillPath replaces a pattern's parameters: {account} by an account of
-// holder, any other by a well-formed UUID that names nothing.
-func fillPath(pattern, holder string) string {
+// holder, {id} by holder itself on routes scoped by it, any other by a
+// well-formed UUID that names nothing.
+func fillPath(pattern string, a access, holder string) string {
 	p := strings.ReplaceAll(pattern, "{account}", "208:USDT:"+holder)
+	if a == accessReadOwnID {
+		p = strings.ReplaceAll(p, "{id}", holder)
+	}
 	for strings.Contains(p, "{") {
 		i, j := strings.Index(p, "{"), strings.Index(p, "}")
 		p = p[:i] + "00000000-0000-4000-8000-000000000000" + p[j+1:]
@@ -80,7 +84,7 @@ func TestEveryRouteRequiresAuth(t *testing.T) {
 			t.Errorf("%s %s has no access declaration: mount it with Server.route", rk.method, rk.pattern)
 			continue
 		}
-		path := fillPath(rk.pattern, "alice")
+		path := fillPath(rk.pattern, a, "alice")
 		if !strings.HasPrefix(rk.pattern, "/v1/") {
 			if a != accessPublic {
 				t.Errorf("%s %s is outside /v1 but declared %v", rk.method, rk.pattern, a)
@@ -135,6 +139,22 @@ func TestEveryRouteRequiresAuth(t *testing.T) {
 			p := strings.ReplaceAll(rk.pattern, "{account}", "208%3AUSDT%3Aalice")
 			if res := e.do(req{Method: rk.method, Path: p, Key: keyOf[RoleAffiliate]}); res.Status != http.StatusOK {
 				t.Errorf("%s %s with alice's affiliate key = %d %s, want 200", rk.method, p, res.Status, res.Body)
+			}
+		}
+		if a == accessReadOwnID {
+			// Routes scoped by {id}: another holder's id, or one that only
+			// looks like alice's, is refused before the handler runs.
+			for _, other := range []string{"bob", "alicex", "Alice", "alic", "%61lice-", "00000000-0000-4000-8000-000000000000"} {
+				p := strings.ReplaceAll(rk.pattern, "{id}", other)
+				res := e.do(req{Method: rk.method, Path: p, Key: keyOf[RoleAffiliate]})
+				if res.Status != http.StatusForbidden || problemCode(t, res) != folio.EFORBIDDEN {
+					t.Errorf("%s %s with alice's affiliate key = %d %s, want 403 forbidden", rk.method, p, res.Status, res.Body)
+				}
+			}
+			// A percent-encoded id names the same holder.
+			p := strings.ReplaceAll(rk.pattern, "{id}", "%61lice")
+			if res := e.do(req{Method: rk.method, Path: p, Key: keyOf[RoleAffiliate]}); res.Status == http.StatusForbidden || res.Status == http.StatusUnauthorized {
+				t.Errorf("%s %s with alice's affiliate key = %d %s, want it admitted", rk.method, p, res.Status, res.Body)
 			}
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 )
@@ -33,6 +34,9 @@ type Config struct {
 	Registry     *prometheus.Registry // nil = a new one (with Go and process collectors)
 	MaxBodyBytes int64                // request body limit; 0 = 1 MiB
 	Now          func() time.Time     // clock for configuration changes; nil = time.Now
+	// Affiliate is the affiliate engine (users, trades, payouts, reports);
+	// nil = affiliate.NewService(DB, Ledger) reading the clock Now.
+	Affiliate *affiliate.Service
 }
 
 // Server is the HTTP API: the router, its middleware and handlers. It holds
@@ -40,6 +44,7 @@ type Config struct {
 type Server struct {
 	db           *schema.DB
 	ledger       *ledger.Ledger
+	affiliate    *affiliate.Service
 	log          *slog.Logger
 	registry     *prometheus.Registry
 	metrics      *metrics
@@ -90,6 +95,11 @@ func New(cfg Config) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.affiliate = cfg.Affiliate
+	if s.affiliate == nil {
+		s.affiliate = affiliate.NewService(cfg.DB, cfg.Ledger)
+		s.affiliate.Now = s.now
 	}
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
@@ -148,6 +158,8 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodGet, "/v1/accounts/{account}/statement", accessReadOwn, s.getStatement)
 
 		s.route(r, http.MethodGet, "/v1/reports/trial-balance", accessRead, s.getTrialBalance)
+		s.route(r, http.MethodGet, "/v1/reports/reconciliation", accessRead, s.getReconciliation)
+		s.route(r, http.MethodGet, "/v1/reports/tax", accessRead, s.getTaxReport)
 
 		s.route(r, http.MethodGet, "/v1/audit/verify", accessRead, s.getVerify)
 		s.route(r, http.MethodGet, "/v1/audit/log", accessRead, s.getAuditLog)
@@ -155,6 +167,42 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodPost, "/v1/keys", accessAdmin, s.postKey)
 		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys)
 		s.route(r, http.MethodDelete, "/v1/keys/{id}", accessAdmin, s.deleteKey)
+
+		s.route(r, http.MethodPost, "/v1/users", accessPost, s.postUser)
+		s.route(r, http.MethodGet, "/v1/users/{id}", accessReadOwnID, s.getUser)
+		s.route(r, http.MethodPost, "/v1/users/{id}/events", accessPost, s.postEvent)
+		s.route(r, http.MethodGet, "/v1/users/{id}/chain", accessReadOwnID, s.getChain)
+		s.route(r, http.MethodPut, "/v1/users/{id}/program", accessAdmin, s.putUserProgram)
+		s.route(r, http.MethodPut, "/v1/users/{id}/rate", accessAdmin, s.putUserRate)
+		s.route(r, http.MethodPut, "/v1/users/{id}/kickback-rate", accessAdmin, s.putUserKickbackRate)
+		s.route(r, http.MethodPut, "/v1/users/{id}/revenue-share", accessAdmin, s.putUserRevenueShare)
+		s.route(r, http.MethodPut, "/v1/users/{id}/referrer", accessAdmin, s.putUserReferrer)
+		s.route(r, http.MethodPut, "/v1/users/{id}/tax-id", accessAdmin, s.putUserTaxID)
+		s.route(r, http.MethodPost, "/v1/affiliates/{id}/codes", accessAdmin, s.postCode)
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/codes", accessReadOwnID, s.getCodes)
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referees", accessReadOwnID, s.getReferees)
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/accruals", accessReadOwnID, s.getAccruals)
+		s.route(r, http.MethodPut, "/v1/programs/{id}", accessAdmin, s.putProgram)
+		s.route(r, http.MethodGet, "/v1/programs", accessRead, s.getPrograms)
+		s.route(r, http.MethodPost, "/v1/trades", accessPost, s.postTrades)
+		s.route(r, http.MethodGet, "/v1/trades/{id}", accessRead, s.getTrade)
+		s.route(r, http.MethodPost, "/v1/trades/{id}/reverse", accessPost, s.reverseTrade)
+		s.route(r, http.MethodPut, "/v1/rates/{base}/{quote}", accessAdmin, s.putFXRate)
+		s.route(r, http.MethodPut, "/v1/fee-schedule", accessAdmin, s.putFeeRate)
+
+		s.route(r, http.MethodPost, "/v1/payouts/batches", accessAdmin, s.postPayoutBatch)
+		s.route(r, http.MethodGet, "/v1/payouts/batches", accessRead, s.listPayoutBatches)
+		s.route(r, http.MethodGet, "/v1/payouts/batches/{id}", accessRead, s.getPayoutBatch)
+		s.route(r, http.MethodPost, "/v1/payouts/batches/{id}/approve", accessAdmin, s.approvePayoutBatch)
+		s.route(r, http.MethodPost, "/v1/payouts/batches/{id}/reject-lines", accessAdmin, s.rejectPayoutLines)
+		s.route(r, http.MethodPost, "/v1/payouts/batches/{id}/clear-lines", accessAdmin, s.clearPayoutLines)
+		s.route(r, http.MethodPost, "/v1/payouts/batches/{id}/reject", accessAdmin, s.rejectPayoutBatch)
+		s.route(r, http.MethodPost, "/v1/payouts/batches/{id}/execute", accessAdmin, s.executePayoutBatch)
+		s.route(r, http.MethodGet, "/v1/payouts/fraud-rules", accessRead, s.getFraudRules)
+		s.route(r, http.MethodPut, "/v1/payouts/fraud-rules", accessAdmin, s.putFraudRules)
+
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/stats", accessReadOwnID, s.getAffiliateStats)
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals)
 	})
 	return r
 }

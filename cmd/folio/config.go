@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// PayoutWebhook, when set, is the exchange's transfer API: serve hands
+	// executed payout batches to it through the outbox, and their payout
+	// entries stay pending until it confirms (affiliate.Service.PayoutWebhook).
+	PayoutWebhook string
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -73,6 +78,12 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
+	}
+	if c.PayoutWebhook != "" {
+		u, err := url.Parse(c.PayoutWebhook)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("payout webhook %q: want an absolute http or https URL", c.PayoutWebhook)
+		}
 	}
 	return nil
 }
@@ -117,12 +128,13 @@ var settings = []setting{
 	{"migrate", "FOLIO_MIGRATE"},
 	{"shutdown-timeout", "FOLIO_SHUTDOWN_TIMEOUT"},
 	{"log-level", "FOLIO_LOG_LEVEL"},
+	{"payout-webhook", "FOLIO_PAYOUT_WEBHOOK"},
 }
 
 // Flag groups, registered by the subcommands that use them.
 const (
 	flagsDB    = 1 << iota // --database-url, --data-dir
-	flagsServe             // --listen, --admin-key, --demo, --migrate, --shutdown-timeout
+	flagsServe             // --listen, --admin-key, --demo, --migrate, --shutdown-timeout, --payout-webhook
 	flagsLog               // --log-level
 )
 
@@ -141,6 +153,7 @@ func newFlagSet(name string, cfg *Config, groups int, out io.Writer) *flag.FlagS
 		fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "seed demo currencies and entries once and print a ready-to-paste curl session")
 		fs.BoolVar(&cfg.Migrate, "migrate", cfg.Migrate, "apply pending migrations at start when --database-url is set (the private PostgreSQL is always migrated)")
 		fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long to drain in-flight requests on SIGINT/SIGTERM")
+		fs.StringVar(&cfg.PayoutWebhook, "payout-webhook", cfg.PayoutWebhook, "the exchange's transfer API: executed payout batches are POSTed to it and stay pending until it answers 2xx; empty: payouts post at once")
 	}
 	if groups&flagsLog != 0 {
 		fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")

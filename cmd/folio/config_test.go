@@ -40,6 +40,8 @@ func TestParseConfigPrecedence(t *testing.T) {
 			func(c Config) bool { return c.DatabaseURL != "" && c.DataDir == "" }, "no data dir needed"},
 		{"port zero", serve, nil, []string{"--listen", "127.0.0.1:0"},
 			func(c Config) bool { return c.Listen == "127.0.0.1:0" }, "port 0 accepted"},
+		{"payout webhook from env", serve, map[string]string{"FOLIO_PAYOUT_WEBHOOK": "https://exchange.example/transfers"}, nil,
+			func(c Config) bool { return c.PayoutWebhook == "https://exchange.example/transfers" }, "the webhook URL"},
 		{"env of flags a command lacks is ignored", verify, map[string]string{"FOLIO_LISTEN": "not an address", "FOLIO_SHUTDOWN_TIMEOUT": "soon"}, nil,
 			func(c Config) bool { return c.Listen == "127.0.0.1:8080" }, "verify ignoring FOLIO_LISTEN"},
 	}
@@ -76,6 +78,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad bool in env", map[string]string{"FOLIO_DEMO": "yes please"}, nil, "FOLIO_DEMO"},
 		{"negative shutdown timeout", nil, []string{"--shutdown-timeout", "-1s"}, "shutdown timeout"},
 		{"bad log level", map[string]string{"FOLIO_LOG_LEVEL": "chatty"}, nil, "log level"},
+		{"payout webhook without scheme", nil, []string{"--payout-webhook", "exchange.example/transfers"}, "payout webhook"},
+		{"payout webhook not http", map[string]string{"FOLIO_PAYOUT_WEBHOOK": "ftp://exchange.example/x"}, nil, "payout webhook"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,13 +10,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/api"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
@@ -62,13 +65,37 @@ func demoEntries() []ledger.NewEntry {
 			dr("110:BTC", "0.5"), cr("201:BTC:bob", "0.5")),
 		entry("demo:withdrawal:alice:1", "alice withdraws 100 USDT (pending until the chain confirms)", true,
 			dr("201:USDT:alice", "100"), cr("230:USDT:alice", "100")),
+		entry("demo:deposit:dave:trading", "dave deposits 500 USDT into his trading account", false,
+			dr("110:USDT", "500"), cr("202:USDT:dave", "500")),
+		entry("demo:deposit:carol:trading", "carol deposits 100 USDT into her trading account", false,
+			dr("110:USDT", "100"), cr("202:USDT:carol", "100")),
 	}
 }
 
-// seedDemo writes the demo data once: currencies, then entries. Running it
-// again changes nothing. The affiliate issue extends it with a demo
-// program, referral tree and trades: add those steps here, idempotent in
-// the same way.
+// demoSignup is when the demo's affiliate users registered.
+var demoSignup = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// demoTree is the demo's referral chain alice → bob → carol → dave: each
+// user registers with the code of the one before and owns the code given.
+var demoTree = []struct{ user, code string }{{"alice", "ALCE22"}, {"bob", "BBBB22"}, {"carol", "CARL22"}, {"dave", ""}}
+
+// demoTrades are the demo's trades: three by dave, one by carol carrying
+// only its volume (priced from the fee schedule's default row: taker 0.2%).
+// With the broker program (25/10/5%) dave's first trade pays carol 25,
+// bob 10, alice 5 and leaves the platform 60 on 605.
+func demoTrades() []affiliate.NewTrade {
+	at := func(h int) time.Time { return time.Date(2026, 1, 2, h, 0, 0, 0, time.UTC) }
+	usdt := func(amount string) *affiliate.Money { return &affiliate.Money{Amount: amount, Currency: "USDT"} }
+	return []affiliate.NewTrade{
+		{ID: "demo-t1", UserID: "dave", Market: "BTCUSDT", Liquidity: "taker", Fee: usdt("100"), ExecutedAt: at(9)},
+		{ID: "demo-t2", UserID: "dave", Market: "ETHUSDT", Liquidity: "maker", Fee: usdt("12.5"), ExecutedAt: at(10)},
+		{ID: "demo-t3", UserID: "dave", Market: "BTCUSDT", Liquidity: "taker", Fee: usdt("7.3"), ExecutedAt: at(11)},
+		{ID: "demo-t4", UserID: "carol", Market: "BTCUSDT", Liquidity: "taker", Volume: usdt("5000"), ExecutedAt: at(12)},
+	}
+}
+
+// seedDemo writes the demo data once: currencies, entries, then the
+// affiliate demo (seedAffiliateDemo). Running it again changes nothing.
 func seedDemo(ctx context.Context, db *schema.DB, l *ledger.Ledger, log *slog.Logger) error {
 	now := time.Now()
 	err := db.Tx(ctx, func(tx pgx.Tx) error {
@@ -109,6 +136,81 @@ func seedDemo(ctx context.Context, db *schema.DB, l *ledger.Ledger, log *slog.Lo
 		}
 	}
 	log.Info("demo data ready", "entries_created", created, "entries", len(results))
+	if err := seedAffiliateDemo(ctx, affiliate.NewService(db, l), log); err != nil {
+		return fmt.Errorf("affiliate demo: %w", err)
+	}
+	return nil
+}
+
+// seedAffiliateDemo writes the affiliate demo: the fee schedule's default
+// row (maker 0.1%, taker 0.2%), a USDT→USD rate of 1 (source "demo", so
+// accruals convert into the reporting currency) and the default broker
+// program (levels 25/10/5%) when the program does not exist yet (an
+// operator's later change stays), the tree
+// alice → bob → carol → dave (registration is idempotent; codes are
+// created when missing) and the demo trades (booked once: a second seed
+// answers "exists"). Data that an earlier seed or an operator left with
+// other content is kept, with a warning.
+func seedAffiliateDemo(ctx context.Context, svc *affiliate.Service, log *slog.Logger) error {
+	progs, err := svc.ListPrograms(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(progs, func(p affiliate.StoredProgram) bool { return p.ID == "broker" }) {
+		// The fee row and the FX rate first: a seed interrupted before the
+		// program writes them again.
+		fees := affiliate.FeeRate{Maker: *apd.New(1, -3), Taker: *apd.New(2, -3)}
+		if err := svc.PutFeeRate(ctx, fees, demoActor); err != nil {
+			return fmt.Errorf("fee schedule: %w", err)
+		}
+		if err := svc.PutRate(ctx, "USDT", "USD", demoActor, *apd.New(1, 0), demoSignup, demoActor); err != nil {
+			return fmt.Errorf("fx rate: %w", err)
+		}
+		spec := affiliate.ProgramSpec{Kind: affiliate.KindLevels, Levels: []string{"0.25", "0.10", "0.05"}, Default: true}
+		if _, err := svc.PutProgram(ctx, "broker", spec, demoActor); err != nil {
+			return fmt.Errorf("program broker: %w", err)
+		}
+	}
+	joinWith := ""
+	for _, n := range demoTree {
+		_, _, err := svc.CreateUser(ctx, affiliate.NewUser{ID: n.user, ReferralCode: joinWith, RegisteredAt: demoSignup})
+		switch {
+		case folio.ErrorCode(err) == folio.ECONFLICT:
+			log.Warn("demo user exists with other data; left as is", "user", n.user)
+		case err != nil:
+			return fmt.Errorf("user %s: %w", n.user, err)
+		}
+		if n.code != "" {
+			codes, err := svc.ListCodes(ctx, n.user)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(codes, func(c affiliate.Code) bool { return c.Code == n.code }) {
+				_, err := svc.CreateCode(ctx, n.user, affiliate.NewCode{Code: n.code, Note: "demo"}, demoActor)
+				switch {
+				case folio.ErrorCode(err) == folio.ECONFLICT:
+					log.Warn("demo code is taken; left as is", "code", n.code)
+				case err != nil:
+					return fmt.Errorf("code %s: %w", n.code, err)
+				}
+			}
+		}
+		joinWith = n.code
+	}
+	results, err := svc.PostTrades(ctx, demoTrades())
+	if err != nil {
+		return fmt.Errorf("trades: %w", err)
+	}
+	created := 0
+	for _, r := range results {
+		switch r.Status {
+		case affiliate.TradeCreated:
+			created++
+		case affiliate.TradeRejected:
+			log.Warn("demo trade refused; left as is", "trade", r.ID, "err", r.Err)
+		}
+	}
+	log.Info("affiliate demo ready", "trades_created", created, "trades", len(results))
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -15,12 +16,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/api"
 	"github.com/folioledger/folio/ledger"
 )
 
-// expiryInterval is how often serve voids expired pending entries.
-const expiryInterval = 10 * time.Second
+// Intervals of serve's background jobs.
+const (
+	expiryInterval   = 10 * time.Second // void expired pending entries
+	scheduleInterval = time.Minute      // build the batches of scheduled payout programs
+	outboxInterval   = 5 * time.Second  // deliver executed payout batches to the webhook
+)
 
 // runServe serves the HTTP API until ctx is done (SIGINT/SIGTERM), then
 // stops accepting connections, drains in-flight requests for up to
@@ -55,13 +61,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	l := ledger.New(db.App)
+	svc := affiliate.NewService(db.App, l)
+	svc.PayoutWebhook = cfg.PayoutWebhook
 	server := api.New(api.Config{
-		DB:       db.App,
-		Ledger:   l,
-		AdminKey: cfg.AdminKey,
-		Logger:   log,
-		Registry: registry,
-		Now:      time.Now,
+		DB:        db.App,
+		Ledger:    l,
+		AdminKey:  cfg.AdminKey,
+		Logger:    log,
+		Registry:  registry,
+		Now:       time.Now,
+		Affiliate: svc,
 	})
 	handler := server.Handler()
 
@@ -97,6 +106,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	bg, stopBackground := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { server.RunExpiry(bg, expiryInterval) })
+	wg.Go(func() { runPayoutSchedules(bg, svc, scheduleInterval, log) })
+	// Always running: messages queued while a webhook was set keep its URL.
+	wg.Go(func() {
+		svc.RunOutbox(bg, outboxInterval, func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) })
+	})
 	defer func() {
 		stopBackground()
 		wg.Wait()
@@ -120,6 +134,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	}
 	<-served
 	return nil
+}
+
+// runPayoutSchedules builds the batches of programs whose payout schedule
+// is due (affiliate.Service.RunSchedules) now and then every interval
+// until ctx is done. Each run is claimed in the database under this
+// process's name, so several servers build each batch once. Errors are
+// logged and retried at the next tick.
+func runPayoutSchedules(ctx context.Context, svc *affiliate.Service, every time.Duration, log *slog.Logger) {
+	host, _ := os.Hostname()
+	name := fmt.Sprintf("%s:%d", host, os.Getpid())
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		built, err := svc.RunSchedules(ctx, name)
+		if len(built) > 0 {
+			log.Info("built scheduled payout batches", "batches", built)
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Error("payout scheduler", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // dialable turns a listen address into one a client can dial: an

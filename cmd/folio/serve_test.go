@@ -187,8 +187,8 @@ func TestServeEmbedded(t *testing.T) {
 		n := entryCount(t, dataDir)
 		if round == 1 {
 			first, entries = got, n
-			if entries != len(demoEntries()) {
-				t.Fatalf("round 1: %d entries after seeding, want %d", entries, len(demoEntries()))
+			if want := len(demoEntries()) + 2*len(demoTrades()); entries != want {
+				t.Fatalf("round 1: %d entries after seeding, want %d (manual entries, then a fee and a commission entry per trade)", entries, want)
 			}
 			keyFile := filepath.Join(dataDir, adminKeyFile)
 			fi, err := os.Stat(keyFile)

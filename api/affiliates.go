@@ -1,0 +1,362 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ledger"
+)
+
+// maskID hides most of a user id for affiliate keys (SPEC §9: affiliates
+// see their referees' ids masked): the first character and the last two
+// stay ("u***42"); ids of 3 to 5 characters keep one at each end, shorter
+// ones nothing.
+func maskID(id string) string {
+	switch n := len(id); {
+	case n >= 6:
+		return id[:1] + "***" + id[n-2:]
+	case n >= 3:
+		return id[:1] + "***" + id[n-1:]
+	}
+	return "***"
+}
+
+// referralCodeRequest is the body of POST /v1/affiliates/{id}/codes.
+type referralCodeRequest struct {
+	Code     string `json:"code"`
+	Rate     string `json:"rate"`
+	Kickback string `json:"kickback"`
+	Note     string `json:"note"`
+}
+
+func (q referralCodeRequest) toDomain() (affiliate.NewCode, error) {
+	c := affiliate.NewCode{Code: q.Code, Note: q.Note}
+	if q.Rate != "" {
+		d, err := parseRate("rate", q.Rate)
+		if err != nil {
+			return c, err
+		}
+		c.Rate = &d
+	}
+	if q.Kickback != "" {
+		d, err := parseRate("kickback", q.Kickback)
+		if err != nil {
+			return c, err
+		}
+		c.Kickback = &d
+	}
+	return c, nil
+}
+
+// referralCodeJSON is a referral code.
+type referralCodeJSON struct {
+	Code      string  `json:"code"`
+	Owner     string  `json:"owner"`
+	Rate      *string `json:"rate"`
+	Kickback  *string `json:"kickback"`
+	Note      string  `json:"note"`
+	CreatedAt string  `json:"created_at"`
+	Referrals int64   `json:"referrals"`
+}
+
+func newReferralCodeJSON(c *affiliate.Code) referralCodeJSON {
+	return referralCodeJSON{Code: c.Code, Owner: c.Owner, Rate: optDecimal(c.Rate), Kickback: optDecimal(c.Kickback), Note: c.Note,
+		CreatedAt: formatTime(c.CreatedAt), Referrals: c.Referrals}
+}
+
+// postCode: POST /v1/affiliates/{id}/codes gives the affiliate a referral
+// code (generated when "code" is absent) → 201. A taken code or the code
+// limit is 409 conflict.
+func (s *Server) postCode(w http.ResponseWriter, r *http.Request) error {
+	id, err := userIDParam(r)
+	if err != nil {
+		return err
+	}
+	var req referralCodeRequest
+	if err := s.decodeJSON(w, r, &req, true); err != nil {
+		return err
+	}
+	nc, err := req.toDomain()
+	if err != nil {
+		return err
+	}
+	c, err := s.affiliate.CreateCode(r.Context(), id, nc, actor(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, newReferralCodeJSON(c))
+	return nil
+}
+
+// getCodes: GET /v1/affiliates/{id}/codes, oldest first, with the number
+// of users who signed up with each.
+func (s *Server) getCodes(w http.ResponseWriter, r *http.Request) error {
+	id, err := userIDParam(r)
+	if err != nil {
+		return err
+	}
+	codes, err := s.affiliate.ListCodes(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := listJSON[referralCodeJSON]{Data: []referralCodeJSON{}}
+	for i := range codes {
+		out.Data = append(out.Data, newReferralCodeJSON(&codes[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// refereeJSON is a direct referee. Affiliate keys get the id masked and no
+// signup ip, device or country.
+type refereeJSON struct {
+	ID           string         `json:"id"`
+	ReferralCode *string        `json:"referral_code"`
+	Country      string         `json:"country,omitempty"`
+	SignupIP     string         `json:"signup_ip,omitempty"`
+	DeviceID     string         `json:"device_id,omitempty"`
+	Group        string         `json:"group,omitempty"`
+	RegisteredAt string         `json:"registered_at"`
+	Milestones   milestonesJSON `json:"milestones"`
+}
+
+// levelCountJSON counts referees at one depth (1 = direct).
+type levelCountJSON struct {
+	Level int   `json:"level"`
+	Count int64 `json:"count"`
+}
+
+// refereesJSON is GET /v1/affiliates/{id}/referees: a page of direct
+// referees and the referee counts of every level.
+type refereesJSON struct {
+	Data       []refereeJSON    `json:"data"`
+	NextCursor string           `json:"next_cursor,omitempty"`
+	Levels     []levelCountJSON `json:"levels"`
+}
+
+// Referee cursors. Admins and auditors page by (registered_at, id). An
+// affiliate's cursor must not carry a referee's id (cursors are only
+// base64), so it holds (registered_at, how many referees registered at
+// that instant were already listed).
+const (
+	cursorReferees       = "referees"
+	cursorRefereesMasked = "referees-masked"
+)
+
+// getReferees: GET /v1/affiliates/{id}/referees?limit=&cursor=, direct
+// referees in registration order, and counts per level down to
+// affiliate.DefaultMaxLevels.
+func (s *Server) getReferees(w http.ResponseWriter, r *http.Request) error {
+	id, err := userIDParam(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit, err := parseLimit(q)
+	if err != nil {
+		return err
+	}
+	hide := masked(r)
+	var afterAt time.Time
+	var afterID string
+	skip := 0
+	if c := q.Get("cursor"); c != "" {
+		tag := cursorReferees
+		if hide {
+			tag = cursorRefereesMasked
+		}
+		pos, err := decodeCursor(tag, c)
+		if err != nil {
+			return err
+		}
+		at, rest, _ := strings.Cut(pos, "|")
+		t, terr := time.Parse(time.RFC3339Nano, at)
+		n, nerr := strconv.Atoi(rest)
+		bad := terr != nil || rest == "" || (hide && (nerr != nil || n < 1)) || (!hide && !accounts.ValidHolder(rest))
+		if bad {
+			return &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
+		}
+		afterAt = t
+		if hide {
+			skip = n
+		} else {
+			afterID = rest
+		}
+	}
+	counts, err := s.affiliate.RefereeCounts(r.Context(), id, affiliate.DefaultMaxLevels)
+	if err != nil {
+		return err
+	}
+	// The first page starts at the zero time. (registered_at, id) >
+	// (afterAt, "") lists every referee registered at afterAt itself: the
+	// masked cursor skips those already listed.
+	users, err := s.affiliate.DirectReferees(r.Context(), id, afterAt, afterID, limit+1+skip)
+	if err != nil {
+		return err
+	}
+	if hide {
+		k := 0
+		for k < len(users) && k < skip && users[k].RegisteredAt.Equal(afterAt) {
+			k++
+		}
+		users = users[k:]
+	}
+	out := refereesJSON{Data: []refereeJSON{}, Levels: []levelCountJSON{}}
+	for _, c := range counts {
+		out.Levels = append(out.Levels, levelCountJSON{Level: c.Level, Count: c.Count})
+	}
+	for i, u := range users {
+		if i == limit {
+			last := users[i-1]
+			pos := formatTime(last.RegisteredAt) + "|"
+			if hide {
+				// Referees listed so far at the last one's instant.
+				n := 0
+				for j := i - 1; j >= 0 && users[j].RegisteredAt.Equal(last.RegisteredAt); j-- {
+					n++
+				}
+				if last.RegisteredAt.Equal(afterAt) {
+					n += skip
+				}
+				out.NextCursor = encodeCursor(cursorRefereesMasked, pos+strconv.Itoa(n))
+			} else {
+				out.NextCursor = encodeCursor(cursorReferees, pos+last.ID)
+			}
+			break
+		}
+		ref := refereeJSON{ID: u.ID, ReferralCode: optString(u.ReferralCode), Country: u.Country, SignupIP: u.SignupIP, DeviceID: u.DeviceID,
+			Group: u.Group, RegisteredAt: formatTime(u.RegisteredAt), Milestones: milestonesJSON{
+				KYCVerifiedAt: optTime(u.KYCVerifiedAt), FirstDepositAt: optTime(u.FirstDepositAt), FirstTradeAt: optTime(u.FirstTradeAt)}}
+		if hide {
+			ref.ID, ref.Country, ref.SignupIP, ref.DeviceID, ref.Group = maskID(u.ID), "", "", "", ""
+		}
+		out.Data = append(out.Data, ref)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// accrualJSON is one accrual line: a beneficiary's share of a trade or a
+// bounty, or (negative) of a reversal.
+type accrualJSON struct {
+	ID                string  `json:"id"`
+	Source            string  `json:"source"`
+	TradeID           *string `json:"trade_id"`
+	EventID           *string `json:"event_id"`
+	EntryID           string  `json:"entry_id"`
+	Beneficiary       string  `json:"beneficiary"`
+	TraderID          string  `json:"trader_id"`
+	Level             int     `json:"level"`
+	Program           string  `json:"program"`
+	Kind              string  `json:"kind"`
+	Rate              *string `json:"rate"`
+	Basis             *string `json:"basis"`
+	Amount            string  `json:"amount"`
+	Currency          string  `json:"currency"`
+	FXRate            *string `json:"fx_rate"`
+	ReportingAmount   *string `json:"reporting_amount"`
+	ReportingCurrency string  `json:"reporting_currency"`
+	Market            string  `json:"market"`
+	Code              string  `json:"code"`
+	Reverses          *string `json:"reverses"`
+	RecordedAt        string  `json:"recorded_at"`
+}
+
+// newAccrualJSON converts an accrual; with hide, the trader's id is masked
+// unless it is the beneficiary (a kickback to the trader itself).
+func newAccrualJSON(a *affiliate.Accrual, hide bool) accrualJSON {
+	out := accrualJSON{
+		ID: a.ID, Source: a.Source, TradeID: optString(a.TradeID), EventID: optString(a.EventID), EntryID: a.EntryID,
+		Beneficiary: a.Beneficiary, TraderID: a.TraderID, Level: a.Level, Program: a.ProgramID, Kind: a.Kind,
+		Rate: optDecimal(a.Rate), Basis: optDecimal(a.Basis), Amount: ledger.Format(&a.Amount), Currency: a.Currency,
+		FXRate: optDecimal(a.FXRate), ReportingAmount: optDecimal(a.ReportingAmount), ReportingCurrency: a.ReportingCurrency,
+		Market: a.Market, Code: a.Code, Reverses: optString(a.Reverses), RecordedAt: formatTime(a.RecordedAt),
+	}
+	if hide && a.TraderID != a.Beneficiary {
+		out.TraderID = maskID(a.TraderID)
+	}
+	return out
+}
+
+// accrualFilter reads the query of GET /v1/affiliates/{id}/accruals.
+func accrualFilter(id string, q url.Values) (affiliate.AccrualFilter, int, error) {
+	f := affiliate.AccrualFilter{Beneficiary: id, Currency: q.Get("currency"), TradeID: q.Get("trade_id"), Source: q.Get("source")}
+	if f.Currency != "" && !accounts.ValidCurrencyID(f.Currency) {
+		return f, 0, &folio.Error{Code: folio.EINVALID, Fields: []string{"currency"}, Message: "currency must be 1 to 16 characters of A-Z and 0-9"}
+	}
+	if len(f.TradeID) > 128 {
+		return f, 0, &folio.Error{Code: folio.EINVALID, Fields: []string{"trade_id"}, Message: "trade_id is at most 128 characters"}
+	}
+	switch f.Source {
+	case "", "trade", "bounty", "reversal":
+	default:
+		return f, 0, &folio.Error{Code: folio.EINVALID, Fields: []string{"source"}, Message: "source must be trade, bounty or reversal"}
+	}
+	var err error
+	if f.From, err = optionalTime("from", q.Get("from")); err != nil {
+		return f, 0, err
+	}
+	if f.To, err = optionalTime("to", q.Get("to")); err != nil {
+		return f, 0, err
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return f, 0, &folio.Error{Code: folio.EINVALID, Fields: []string{"from", "to"}, Message: "from must be before to"}
+	}
+	limit, err := parseLimit(q)
+	if err != nil {
+		return f, 0, err
+	}
+	if c := q.Get("cursor"); c != "" {
+		pos, err := decodeCursor("accruals", c)
+		if err != nil {
+			return f, 0, err
+		}
+		at, aid, _ := strings.Cut(pos, "|")
+		t, terr := time.Parse(time.RFC3339Nano, at)
+		if terr != nil || !ledger.ValidUUID(aid) {
+			return f, 0, &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
+		}
+		f.AfterAt, f.AfterID = t, aid
+	}
+	f.Limit = limit + 1
+	return f, limit, nil
+}
+
+// getAccruals: GET /v1/affiliates/{id}/accruals?currency=&trade_id=&source=
+// &from=&to=&limit=&cursor=, the affiliate's accrual lines in recording
+// order (from inclusive, to exclusive, on recorded_at).
+func (s *Server) getAccruals(w http.ResponseWriter, r *http.Request) error {
+	id, err := userIDParam(r)
+	if err != nil {
+		return err
+	}
+	f, limit, err := accrualFilter(id, r.URL.Query())
+	if err != nil {
+		return err
+	}
+	if _, err := s.affiliate.GetUser(r.Context(), id); err != nil {
+		return err
+	}
+	as, err := s.affiliate.ListAccruals(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	hide := masked(r)
+	out := listJSON[accrualJSON]{Data: []accrualJSON{}}
+	for i := range as {
+		if i == limit {
+			last := as[i-1]
+			out.NextCursor = encodeCursor("accruals", last.RecordedAt.Format(time.RFC3339Nano)+"|"+last.ID)
+			break
+		}
+		out.Data = append(out.Data, newAccrualJSON(&as[i], hide))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
