@@ -371,6 +371,16 @@ func TestLevelsProgramEndToEnd(t *testing.T) {
 	}
 	b.check("after t-root")
 	e.must(http.StatusNotFound, req{Method: "GET", Path: "/v1/trades/nope", Key: bootstrapKey})
+	// Trade ids may hold any printable ASCII: paths carry them percent-encoded.
+	odd := "ord/42?x#y%z"
+	e.book(trade(odd, "dave", "1"))
+	b.trade("dave", "1", map[string]string{"carol": "0.25", "bob": "0.1", "alice": "0.05"})
+	if tj := e.getTrade(odd); tj.ID != odd || len(tj.Accruals) != 3 {
+		t.Fatalf("GET /v1/trades/%s = %+v", url.PathEscape(odd), tj)
+	}
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/trades/" + url.PathEscape(odd) + "/reverse", Key: poster})
+	b.trade("dave", "-1", map[string]string{"carol": "-0.25", "bob": "-0.1", "alice": "-0.05"})
+	b.check("after the odd trade id")
 
 	// GET user and chain.
 	var got userJSON

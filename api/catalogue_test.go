@@ -252,6 +252,8 @@ func TestAffiliateBadInputCatalogue(t *testing.T) {
 		{"revenue share to an unknown user", req{Method: "PUT", Path: "/v1/users/carol/revenue-share", Body: `{"shares": [{"beneficiary": "nobody", "share": "0.1"}]}`}, 404, folio.ENOTFOUND},
 		{"revenue shares missing", req{Method: "PUT", Path: "/v1/users/carol/revenue-share", Body: `{}`}, 400, folio.EINVALID},
 		{"assign an unknown program", req{Method: "PUT", Path: "/v1/users/bob/program", Body: map[string]any{"program": "nope"}}, 404, folio.ENOTFOUND},
+		{"assign without program", req{Method: "PUT", Path: "/v1/users/bob/program", Body: `{}`}, 400, folio.EINVALID},
+		{"assign a program as a number", req{Method: "PUT", Path: "/v1/users/bob/program", Body: `{"program": 7}`}, 400, folio.EINVALID},
 		{"assign a bounty program", req{Method: "PUT", Path: "/v1/users/bob/program", Body: map[string]any{"program": "viral"}}, 400, folio.EINVALID},
 		{"tax id too long", req{Method: "PUT", Path: "/v1/users/bob/tax-id", Body: map[string]any{"tax_id": strings.Repeat("9", 65)}}, 400, folio.EINVALID},
 		// Codes.

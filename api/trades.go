@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
@@ -245,6 +246,12 @@ func (s *Server) getTrade(w http.ResponseWriter, r *http.Request) error {
 	if reason, ok := t.Explanation["reason"].(string); ok {
 		out.Reason = &reason
 	}
+	// Accruals by recording (the trade's, then its reversal's), each by
+	// level from the trader up.
+	slices.SortStableFunc(t.Accruals, func(a, b affiliate.Accrual) int {
+		return cmp.Or(a.RecordedAt.Compare(b.RecordedAt), cmp.Compare(reversalRank(a), reversalRank(b)),
+			cmp.Compare(a.Level, b.Level), strings.Compare(a.Beneficiary, b.Beneficiary))
+	})
 	for i := range t.Accruals {
 		out.Accruals = append(out.Accruals, newAccrualJSON(&t.Accruals[i], false))
 	}
@@ -265,6 +272,14 @@ func (s *Server) getTrade(w http.ResponseWriter, r *http.Request) error {
 	slices.SortFunc(out.Entries, func(a, b entryDetailJSON) int { return cmp.Compare(a.Seq, b.Seq) })
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// reversalRank orders a trade's accruals before its reversal's.
+func reversalRank(a affiliate.Accrual) int {
+	if a.Source == "reversal" {
+		return 1
+	}
+	return 0
 }
 
 // newEntryDetail describes a posted (never pending) entry with its links.

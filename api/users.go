@@ -294,9 +294,10 @@ func updateUser[T any](s *Server, w http.ResponseWriter, r *http.Request, apply 
 	return nil
 }
 
-// programRequest is the body of PUT /v1/users/{id}/program.
+// programAssignment is the body of PUT /v1/users/{id}/program: a program
+// id, or null (or "") to clear the assignment. The member is required.
 type programAssignment struct {
-	Program *string `json:"program"`
+	Program json.RawMessage `json:"program"`
 }
 
 // putUserProgram: PUT /v1/users/{id}/program {"program": "orderly"}; null
@@ -304,8 +305,14 @@ type programAssignment struct {
 func (s *Server) putUserProgram(w http.ResponseWriter, r *http.Request) error {
 	return updateUser(s, w, r, func(ctx context.Context, id string, q programAssignment, actor string) error {
 		p := ""
-		if q.Program != nil {
-			p = *q.Program
+		switch raw := strings.TrimSpace(string(q.Program)); raw {
+		case "":
+			return &folio.Error{Code: folio.EINVALID, Fields: []string{"program"}, Message: "program is required: a program id, or null to clear the assignment"}
+		case "null":
+		default:
+			if err := json.Unmarshal(q.Program, &p); err != nil {
+				return &folio.Error{Code: folio.EINVALID, Fields: []string{"program"}, Message: "program must be a string (a program id) or null"}
+			}
 		}
 		return s.affiliate.AssignProgram(ctx, id, p, actor)
 	})
