@@ -198,6 +198,13 @@ func (s *Service) writeTrades(ctx context.Context, tx pgx.Tx, now time.Time, ws 
 	if err := s.insertAccruals(ctx, tx, now, cache, accruals); err != nil {
 		return err
 	}
+	// The first_trade milestone (statistics' referral counts): set, or moved
+	// earlier, from the trades themselves.
+	if _, err := tx.Exec(ctx, `UPDATE users SET first_trade_at = f.t
+		FROM (SELECT id, min(t) AS t FROM unnest($1::text[], $2::timestamptz[]) AS u(id, t) GROUP BY id) f
+		WHERE users.id = f.id AND (users.first_trade_at IS NULL OR users.first_trade_at > f.t)`, users, executed); err != nil {
+		return err
+	}
 	if len(keys) == 0 {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -25,9 +26,19 @@ type Event struct {
 
 // EventResult says what an event did.
 type EventResult struct {
-	Created  bool     // false: the event id was already recorded (replay)
-	EntryIDs []string // bounty entries written
+	Created bool // false: the event id was already recorded (replay)
+	// Event and UserID are the event as stored (on a replay, as first
+	// recorded).
+	Event  Event
+	UserID string
+	// EntryIDs are the bounty entries the event wrote (on a replay, the
+	// ones its first recording wrote), in journal order.
+	EntryIDs []string
 }
+
+// ReservedEventPrefix starts the ids of the signup events that CreateUser
+// raises; clients cannot use it.
+const ReservedEventPrefix = "signup:"
 
 // RecordEvent records a lifecycle event (kyc_verified, deposit,
 // first_deposit, first_trade), idempotent by event id, sets the user's
@@ -42,6 +53,9 @@ func (s *Service) RecordEvent(ctx context.Context, userID string, ev Event) (*Ev
 	}
 	if !ledger.ValidIdempotencyKey(ev.ID) {
 		return nil, folio.Errorf(folio.EINVALID, "event id must be 1 to 200 printable characters without spaces")
+	}
+	if strings.HasPrefix(ev.ID, ReservedEventPrefix) {
+		return nil, folio.Errorf(folio.EINVALID, "event ids starting with %q are reserved for the signup event that registering a user raises", ReservedEventPrefix)
 	}
 	deposit := ev.Type == EventDeposit || ev.Type == EventFirstDeposit
 	if deposit != (ev.Amount != nil) || (ev.Amount != nil) != (ev.Currency != "") {
@@ -62,15 +76,24 @@ func (s *Service) RecordEvent(ctx context.Context, userID string, ev Event) (*Ev
 		if err != nil {
 			return err
 		}
-		var oldUser, oldType, oldCurrency string
+		var oldUser, oldType, oldCur string
 		var oldAmount *string
-		err = tx.QueryRow(ctx, `SELECT user_id, type, amount::text, coalesce(currency, '') FROM user_events WHERE id = $1`, ev.ID).Scan(&oldUser, &oldType, &oldAmount, &oldCurrency)
+		var oldAt time.Time
+		err = tx.QueryRow(ctx, `SELECT user_id, type, amount::text, coalesce(currency, ''), at FROM user_events WHERE id = $1`, ev.ID).
+			Scan(&oldUser, &oldType, &oldAmount, &oldCur, &oldAt)
 		if err == nil {
-			same := oldUser == userID && oldType == ev.Type && equalDec(oldAmount, ev.Amount) && oldCurrency == ev.Currency
+			same := oldUser == userID && oldType == ev.Type && equalDec(oldAmount, ev.Amount) && oldCur == ev.Currency &&
+				(ev.At.IsZero() || oldAt.Equal(at))
 			if !same {
 				return folio.Errorf(folio.EIDEMPOTENCY, "event id %s was recorded with different content", ev.ID)
 			}
-			return nil
+			res.Event = Event{ID: ev.ID, Type: oldType, Currency: oldCur, At: oldAt.UTC()}
+			if res.Event.Amount, err = scanDec(oldAmount); err != nil {
+				return err
+			}
+			res.UserID = oldUser
+			res.EntryIDs, err = s.bountyEntries(ctx, tx, ev.ID)
+			return err
 		}
 		if !isNoRows(err) {
 			return err
@@ -98,6 +121,7 @@ func (s *Service) RecordEvent(ctx context.Context, userID string, ev Event) (*Ev
 		}
 		res.Created = true
 		ev.At = at
+		res.Event, res.UserID = ev, userID
 		res.EntryIDs, err = s.awardBounties(ctx, tx, now, u, ev)
 		return err
 	})
@@ -105,6 +129,32 @@ func (s *Service) RecordEvent(ctx context.Context, userID string, ev Event) (*Ev
 		return nil, err
 	}
 	return res, nil
+}
+
+// bountyEntries returns the bounty entries an event wrote, found by their
+// idempotency keys ("bounty:<program>:<event id>").
+func (s *Service) bountyEntries(ctx context.Context, tx pgx.Tx, eventID string) ([]string, error) {
+	progs, err := loadPrograms(ctx, tx, s.Rules)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(progs.bounties))
+	for _, p := range progs.bounties {
+		keys = append(keys, "bounty:"+p.ID+":"+eventID)
+	}
+	ids := []string{}
+	if len(keys) == 0 {
+		return ids, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id::text FROM entries WHERE idempotency_key = ANY($1) ORDER BY seq`, keys)
+	if err != nil {
+		return nil, err
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	return append(ids, got...), nil
 }
 
 func equalDec(s *string, d *apd.Decimal) bool {

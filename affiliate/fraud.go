@@ -117,9 +117,9 @@ func checkFraud(r *parsedFraud, f *lineFacts) []Flag {
 		for _, ref := range f.Referees {
 			switch {
 			case a.SignupIP != "" && ref.SignupIP == a.SignupIP:
-				flags = append(flags, Flag{FlagSelfReferral, fmt.Sprintf("referee %s shares the affiliate's signup IP", MaskID(ref.ID))})
+				flags = append(flags, Flag{FlagSelfReferral, fmt.Sprintf("referee %s shares the affiliate's signup IP", ref.ID)})
 			case a.DeviceID != "" && ref.DeviceID == a.DeviceID:
-				flags = append(flags, Flag{FlagSelfReferral, fmt.Sprintf("referee %s shares the affiliate's device", MaskID(ref.ID))})
+				flags = append(flags, Flag{FlagSelfReferral, fmt.Sprintf("referee %s shares the affiliate's device", ref.ID)})
 			default:
 				continue
 			}
@@ -136,7 +136,7 @@ func checkFraud(r *parsedFraud, f *lineFacts) []Flag {
 		var share apd.Decimal
 		_, _ = fxContext.Quo(&share, apd.New(c[1], 0), apd.New(c[0], 0))
 		if share.Cmp(&r.washShare) >= 0 {
-			flags = append(flags, Flag{FlagWash, fmt.Sprintf("%d of %d trades of referee %s are against the affiliate or its referees", c[1], c[0], MaskID(ref))})
+			flags = append(flags, Flag{FlagWash, fmt.Sprintf("%d of %d trades of referee %s are against the affiliate or its referees", c[1], c[0], ref)})
 			break
 		}
 	}
@@ -186,10 +186,15 @@ func farmSignal(refs []*User, n int64, window time.Duration) string {
 	return ""
 }
 
-// MaskID hides most of a user id, as affiliates see their referees: u***42.
+// MaskID hides most of a user id, as affiliates see their referees (SPEC
+// §9): the first character and the last two stay ("u***42"); ids of 3 to 5
+// characters keep one at each end, shorter ones nothing.
 func MaskID(id string) string {
-	if len(id) <= 3 {
-		return id[:1] + "***"
+	switch n := len(id); {
+	case n >= 6:
+		return id[:1] + "***" + id[n-2:]
+	case n >= 3:
+		return id[:1] + "***" + id[n-1:]
 	}
-	return id[:1] + "***" + id[len(id)-2:]
+	return "***"
 }

@@ -3,6 +3,7 @@ package affiliate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sort"
 	"time"
 
@@ -124,6 +125,9 @@ func (s *Service) PutProgram(ctx context.Context, id string, spec ProgramSpec, a
 			if o.ID == id {
 				sp := o.Spec
 				before = &sp
+				if old, _ := json.Marshal(sp); string(old) == string(cfg) {
+					return errUnchanged
+				}
 				if o.Program.Kind != p.Kind {
 					var used bool
 					if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accruals WHERE program_id = $1)`, id).Scan(&used); err != nil {
@@ -165,5 +169,11 @@ func (s *Service) PutProgram(ctx context.Context, id string, spec ProgramSpec, a
 		created = before == nil
 		return audit(ctx, tx, now, actor, "program.put", "program:"+id, before, spec)
 	})
+	if err == errUnchanged {
+		return false, nil
+	}
 	return created, err
 }
+
+// errUnchanged ends a transaction that has nothing to write.
+var errUnchanged = errors.New("unchanged")

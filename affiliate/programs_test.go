@@ -297,7 +297,7 @@ func TestBountyProgram(t *testing.T) {
 	}
 	steps := []step{
 		{"kyc pays B 5", affiliate.Event{ID: "kyc-D", Type: "kyc_verified"}, true, 1, "55", ""},
-		{"kyc replay is a no-op", affiliate.Event{ID: "kyc-D", Type: "kyc_verified"}, false, 0, "55", ""},
+		{"kyc replay is a no-op", affiliate.Event{ID: "kyc-D", Type: "kyc_verified"}, false, 1, "55", ""}, // the replay answers the entry the first recording wrote
 		{"second kyc event pays nothing", affiliate.Event{ID: "kyc-D-2", Type: "kyc_verified"}, true, 0, "55", ""},
 		{"first deposit pays B 20", affiliate.Event{ID: "fd-D", Type: "first_deposit", Amount: dp("500"), Currency: "TOKEN"}, true, 1, "75", ""},
 		{"another first_deposit id pays nothing", affiliate.Event{ID: "fd-D-2", Type: "first_deposit", Amount: dp("700"), Currency: "TOKEN"}, true, 0, "75", ""},
@@ -305,7 +305,7 @@ func TestBountyProgram(t *testing.T) {
 		{"deposit 100 pays 10%", affiliate.Event{ID: "dep-2", Type: "deposit", Amount: dp("100"), Currency: "TOKEN"}, true, 1, "85", ""},
 		{"deposit 1000 pays the max 25", affiliate.Event{ID: "dep-3", Type: "deposit", Amount: dp("1000"), Currency: "TOKEN"}, true, 1, "110", ""},
 		{"deposits are not one-off", affiliate.Event{ID: "dep-4", Type: "deposit", Amount: dp("123"), Currency: "TOKEN"}, true, 1, "122", ""},
-		{"deposit replay is a no-op", affiliate.Event{ID: "dep-4", Type: "deposit", Amount: dp("123"), Currency: "TOKEN"}, false, 0, "122", ""},
+		{"deposit replay is a no-op", affiliate.Event{ID: "dep-4", Type: "deposit", Amount: dp("123"), Currency: "TOKEN"}, false, 1, "122", ""}, // the replay answers the entry the first recording wrote
 		{"same id, other amount", affiliate.Event{ID: "dep-4", Type: "deposit", Amount: dp("124"), Currency: "TOKEN"}, false, 0, "122", folio.EIDEMPOTENCY},
 		{"same id, other type", affiliate.Event{ID: "dep-4", Type: "kyc_verified"}, false, 0, "122", folio.EIDEMPOTENCY},
 		{"same id, other currency", affiliate.Event{ID: "dep-4", Type: "deposit", Amount: dp("123"), Currency: "USDT"}, false, 0, "122", folio.EIDEMPOTENCY},

@@ -1,6 +1,7 @@
 package affiliate
 
 import (
+	"bytes"
 	"encoding/json"
 	"sort"
 
@@ -171,7 +172,9 @@ func parseBounty(raw json.RawMessage) (BountyReward, error) {
 		return br, nil
 	}
 	var bs bountySpec
-	if err := json.Unmarshal(raw, &bs); err != nil || bs.Percent == "" {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&bs); err != nil || bs.Percent == "" {
 		return br, folio.Errorf(folio.EINVALID, "a reward is an amount string such as \"50\" or {\"percent\": \"0.1\", \"min_base\"?, \"max_reward\"?}")
 	}
 	p, err := ParseRate("percent", bs.Percent)

@@ -385,7 +385,7 @@ func TestLevelsProgramEndToEnd(t *testing.T) {
 	// GET user and chain.
 	var got userJSON
 	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/users/dave", Key: bootstrapKey}).Decode(t, &got)
-	if got.Referrer == nil || *got.Referrer != "carol" || got.SignupIP != "203.0.113.7" || got.Milestones.FirstTradeAt != nil {
+	if got.Referrer == nil || *got.Referrer != "carol" || got.SignupIP != "203.0.113.7" || got.Milestones.FirstTradeAt == nil {
 		t.Fatalf("GET /v1/users/dave = %+v", got)
 	}
 	var chain struct {

@@ -13,19 +13,8 @@ import (
 	"github.com/folioledger/folio/ledger"
 )
 
-// maskID hides most of a user id for affiliate keys (SPEC §9: affiliates
-// see their referees' ids masked): the first character and the last two
-// stay ("u***42"); ids of 3 to 5 characters keep one at each end, shorter
-// ones nothing.
-func maskID(id string) string {
-	switch n := len(id); {
-	case n >= 6:
-		return id[:1] + "***" + id[n-2:]
-	case n >= 3:
-		return id[:1] + "***" + id[n-1:]
-	}
-	return "***"
-}
+// maskID hides most of a user id for affiliate keys (affiliate.MaskID).
+func maskID(id string) string { return affiliate.MaskID(id) }
 
 // referralCodeRequest is the body of POST /v1/affiliates/{id}/codes.
 type referralCodeRequest struct {

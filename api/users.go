@@ -168,16 +168,12 @@ type eventRequest struct {
 	At       string     `json:"at"`
 }
 
-// reservedEventPrefix starts the ids of the signup events that POST
-// /v1/users raises itself; clients may not use it.
-const reservedEventPrefix = "signup:"
-
 func (q eventRequest) toDomain() (affiliate.Event, error) {
 	ev := affiliate.Event{ID: q.ID, Type: q.Type, Currency: q.Currency}
 	switch {
 	case !ledger.ValidIdempotencyKey(q.ID):
 		return ev, &folio.Error{Code: folio.EINVALID, Fields: []string{"id"}, Message: "id must be 1 to 200 printable characters without spaces"}
-	case strings.HasPrefix(q.ID, reservedEventPrefix):
+	case strings.HasPrefix(q.ID, affiliate.ReservedEventPrefix):
 		return ev, &folio.Error{Code: folio.EINVALID, Fields: []string{"id"}, Message: "event ids starting with \"signup:\" are reserved for the signup event that POST /v1/users raises"}
 	}
 	if q.Amount != "" {
@@ -223,9 +219,11 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.storedEvent(r.Context(), ev.ID)
-	if err != nil {
-		return err
+	out := eventJSON{ID: res.Event.ID, UserID: res.UserID, Type: res.Event.Type, Amount: optDecimal(res.Event.Amount),
+		At: formatTime(res.Event.At), BountyEntryIDs: append([]string{}, res.EntryIDs...)}
+	if res.Event.Currency != "" {
+		cur := res.Event.Currency
+		out.Currency = &cur
 	}
 	if !res.Created {
 		w.Header().Set(headerReplayed, "true")
@@ -235,41 +233,6 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) error {
 	s.metrics.written(len(res.EntryIDs), 0)
 	writeJSON(w, http.StatusCreated, out)
 	return nil
-}
-
-// storedEvent reads a recorded event and the bounty entries it wrote.
-// RecordEvent reports entry ids only when it writes them; a replay needs
-// them too, so they are read back from the event's accrual rows.
-func (s *Server) storedEvent(ctx context.Context, id string) (eventJSON, error) {
-	out := eventJSON{ID: id, BountyEntryIDs: []string{}}
-	var amount *string
-	var at time.Time
-	err := s.db.Pool.QueryRow(ctx, `SELECT user_id, type, amount::text, currency, at FROM user_events WHERE id = $1`, id).
-		Scan(&out.UserID, &out.Type, &amount, &out.Currency, &at)
-	if err != nil {
-		return out, fmt.Errorf("read event %s: %w", id, err)
-	}
-	out.At = formatTime(at)
-	if amount != nil {
-		d, err := ledger.ParseStored(*amount)
-		if err != nil {
-			return out, err
-		}
-		out.Amount = optDecimal(&d)
-	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT DISTINCT entry_id::text FROM accruals WHERE source = 'bounty' AND event_id = $1 AND trader_id = $2 ORDER BY 1`, id, out.UserID)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return out, err
-		}
-		out.BountyEntryIDs = append(out.BountyEntryIDs, e)
-	}
-	return out, rows.Err()
 }
 
 // updateUser decodes a configuration change of the user {id}, applies it
