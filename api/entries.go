@@ -258,7 +258,7 @@ func (s *Server) postEntry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.ledger.Post(r.Context(), []ledger.NewEntry{ne}, ledger.Options{})
+	res, err := s.bookEntries(r.Context(), []ledger.NewEntry{ne}, false)
 	if err != nil {
 		return err
 	}
@@ -329,7 +329,7 @@ func (s *Server) postEntryBatch(w http.ResponseWriter, r *http.Request) error {
 	var res []ledger.Result
 	if len(valid) > 0 {
 		var err error
-		res, err = s.ledger.Post(r.Context(), valid, ledger.Options{Atomic: req.Atomic})
+		res, err = s.bookEntries(r.Context(), valid, req.Atomic)
 		if err != nil && res == nil {
 			return err
 		}

@@ -125,6 +125,9 @@ func (s *Server) writeProblem(w http.ResponseWriter, p problem) {
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="folio"`)
 	}
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
 	writeBody(w, "application/problem+json", p.Status, p)
 }
 

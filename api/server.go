@@ -37,6 +37,11 @@ type Config struct {
 	// Affiliate is the affiliate engine (users, trades, payouts, reports);
 	// nil = affiliate.NewService(DB, Ledger) reading the clock Now.
 	Affiliate *affiliate.Service
+	// Ingester, when set, is group commit: POST /v1/trades, /v1/entries and
+	// /v1/entries/batch go through it, coalesced with concurrent requests
+	// into shared transactions (its Run must be running); a full queue
+	// answers 503 with Retry-After. nil = each request its own transaction.
+	Ingester *affiliate.Ingester
 }
 
 // Server is the HTTP API: the router, its middleware and handlers. It holds
@@ -45,6 +50,7 @@ type Server struct {
 	db           *schema.DB
 	ledger       *ledger.Ledger
 	affiliate    *affiliate.Service
+	ingester     *affiliate.Ingester
 	log          *slog.Logger
 	registry     *prometheus.Registry
 	metrics      *metrics
@@ -101,6 +107,7 @@ func New(cfg Config) *Server {
 		s.affiliate = affiliate.NewService(cfg.DB, cfg.Ledger)
 		s.affiliate.Now = s.now
 	}
+	s.ingester = cfg.Ingester
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = sum[:]
@@ -340,4 +347,20 @@ func (s *Server) RunExpiry(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// bookTrades books trades through group commit when configured.
+func (s *Server) bookTrades(ctx context.Context, trades []affiliate.NewTrade) ([]affiliate.TradeResult, error) {
+	if s.ingester != nil {
+		return s.ingester.SubmitTrades(ctx, trades)
+	}
+	return s.affiliate.PostTrades(ctx, trades)
+}
+
+// bookEntries posts entries through group commit when configured.
+func (s *Server) bookEntries(ctx context.Context, entries []ledger.NewEntry, atomic bool) ([]ledger.Result, error) {
+	if s.ingester != nil {
+		return s.ingester.SubmitEntries(ctx, entries, atomic)
+	}
+	return s.ledger.Post(ctx, entries, ledger.Options{Atomic: atomic})
 }

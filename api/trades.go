@@ -129,7 +129,7 @@ func (s *Server) postTrades(w http.ResponseWriter, r *http.Request) error {
 		index = append(index, i)
 	}
 	if len(valid) > 0 {
-		res, err := s.affiliate.PostTrades(r.Context(), valid)
+		res, err := s.bookTrades(r.Context(), valid)
 		if err != nil {
 			return err
 		}

@@ -63,6 +63,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	l := ledger.New(db.App)
 	svc := affiliate.NewService(db.App, l)
 	svc.PayoutWebhook = cfg.PayoutWebhook
+	// Group commit: one writer coalesces concurrent trade and entry
+	// requests into shared transactions (SPEC §8).
+	ingester := affiliate.NewIngester(svc, affiliate.IngestOptions{})
 	server := api.New(api.Config{
 		DB:        db.App,
 		Ledger:    l,
@@ -71,6 +74,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		Registry:  registry,
 		Now:       time.Now,
 		Affiliate: svc,
+		Ingester:  ingester,
 	})
 	handler := server.Handler()
 
@@ -103,8 +107,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
-	bg, stopBackground := context.WithCancel(ctx)
+	// The background context outlives the HTTP drain below: requests still
+	// waiting on the ingester get their answers before it stops.
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	wg.Go(func() { ingester.Run(bg) })
 	wg.Go(func() { server.RunExpiry(bg, expiryInterval) })
 	wg.Go(func() { runPayoutSchedules(bg, svc, scheduleInterval, log) })
 	// Always running: messages queued while a webhook was set keep its URL.
