@@ -222,6 +222,10 @@ func printReady(w io.Writer, r readyInfo) {
 		fmt.Fprintf(&b, "  curl -s %s -H 'Idempotency-Key: try-1' -H 'Content-Type: application/json' \\\n", auth)
 		fmt.Fprintf(&b, "    -d '{\"kind\":\"manual\",\"description\":\"alice deposits 5 USDT\",\"postings\":[{\"account\":\"110:USDT\",\"side\":\"debit\",\"amount\":\"5\"},{\"account\":\"201:USDT:alice\",\"side\":\"credit\",\"amount\":\"5\"}]}' \\\n")
 		fmt.Fprintf(&b, "    %s/v1/entries\n", r.URL)
+		fmt.Fprintf(&b, "\nThe affiliate demo (alice → bob → carol → dave, broker program 25/10/5):\n\n")
+		fmt.Fprintf(&b, "  curl -s %s %s/v1/trades/demo-t1                     # how dave's 100 USDT fee was split\n", auth, r.URL)
+		fmt.Fprintf(&b, "  curl -s %s %s/v1/accounts/208:USDT:carol/balance    # carol's accrued commissions\n", auth, r.URL)
+		fmt.Fprintf(&b, "  curl -s %s \"%s/v1/affiliates/carol/accruals?limit=5\"\n", auth, r.URL)
 	}
 	b.WriteString("\n")
 	io.WriteString(w, b.String())
