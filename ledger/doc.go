@@ -101,14 +101,37 @@
 //     INSERT … SELECT FROM unnest(…) each; upsert every touched balance
 //     once, in sorted order, with one more; update the head once.
 //
-// A failed item gets its own error in [Result]; the others commit. On
-// PostgreSQL every writer serializes on the head row: a transaction that
-// waited for it fails with 40001 when the holder commits and is retried
-// with backoff, so under many concurrent writers some calls retry many
-// times; batching (and coalescing concurrent requests into shared batches)
-// is how throughput is reached, not parallel transactions. Splitting the
-// hot platform accounts into several balance rows on CockroachDB is future
-// work.
+// A failed item gets its own error in [Result]; the others commit. Every
+// writer serializes on the head row. Callers run the engine in
+// schema.DB.JournalTx, which on PostgreSQL queues writers on a table lock
+// taken before the snapshot (so they do not fail with 40001 and retry);
+// batching — and coalescing concurrent requests into shared batches
+// (affiliate.Ingester, group commit in `folio serve`) — is how throughput
+// is reached, not parallel transactions.
+//
+// # Hot platform accounts
+//
+// Every trade touches 101:C twice and 605:C once. Within a batch the
+// engine already aggregates them: each touched balance row is read once
+// (FOR UPDATE, sorted) and written once per transaction, however many
+// postings the batch has — so on PostgreSQL, where writers are serialized
+// by the head anyway, a hot account costs one row update per transaction
+// and splitting it would not pay (it is not implemented).
+//
+// On CockroachDB the single head row still orders commits, but balance rows
+// live in ranges that may sit on other nodes, and a hot row becomes the
+// contention point once several gateways commit groups back to back. The
+// design for that case: a code may be marked hot with N shards; its balance
+// is then kept in N rows keyed (account, shard), shard = hash(entry id) mod
+// N, each carrying its own debits/credits/balance and last seq; a posting's
+// balance_after is then the running balance of its shard, and a read of the
+// account (now or as of a seq) sums the N shards' rows (N indexed reads,
+// still independent of journal length). Verify and the trial balance sum
+// shards the same way. The non_negative rule cannot be checked on one
+// shard alone, so only unconstrained codes (101, 605) may be sharded — which
+// is exactly the hot set. The CockroachDB-only parts (hash-sharded indexes
+// on postings(seq) and entries(recorded_at) to spread sequential inserts)
+// belong in .crdb.sql overlays (not yet supported by the migrator).
 //
 // # Hash chain and Verify
 //
