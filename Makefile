@@ -6,7 +6,7 @@ BIN   := bin/folio
 ARGS  ?=
 PGBIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb 2>/dev/null))
 
-.PHONY: run test bench lint build postgres
+.PHONY: run test bench gobench lint build postgres
 
 build:
 	$(GO) build -o $(BIN) ./cmd/folio
@@ -29,9 +29,16 @@ test: postgres
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
-# Ledger benchmarks for now; `folio bench` (issue 7) adds the HTTP throughput run.
-bench: postgres
-	$(GO) test -run '^$$' -bench . -benchtime 2000x ./ledger/
+# The standard throughput run of SPEC §8: a fresh private PostgreSQL, a
+# 100k-user forest 5 levels deep, 300k trades by 8 clients in batches of 500
+# through the HTTP API, then the books verified. BENCH_ARGS adds flags
+# (e.g. BENCH_ARGS='--json' or '--clients 64 --batch 1 --trades 50000').
+bench: postgres build
+	$(BIN) bench --trades 300000 --users 100000 --depth 5 --clients 8 --batch 500 $(BENCH_ARGS)
+
+# The Go benchmarks (ledger batches, trade batches, statistics queries).
+gobench: postgres
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./ledger/ ./affiliate/
 
 lint:
 	$(GO) vet ./...

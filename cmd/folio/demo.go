@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -305,4 +306,29 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.body.Write(b[:min(len(b), 4<<10)])
 	}
 	return len(b), nil
+}
+
+// runDemo seeds the demo data (currencies, journal entries, the broker
+// program on alice → bob → carol → dave and a few trades) into a database
+// without serving it; seeding again writes nothing. `folio serve --demo`
+// does the same at start.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, rest, err := parseArgs(command{name: "demo", groups: flagsDB | flagsLog}, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("demo: unexpected arguments %q", rest)}
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	db, err := openDatabase(ctx, cfg, log, openOptions{Create: true, Migrate: true})
+	if err != nil {
+		return err
+	}
+	defer closeDatabase(db, log)
+	if err := seedDemo(ctx, db.App, ledger.New(db.App), log); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "demo data seeded; serve it with: folio serve%s\n", dbFlags(db))
+	return nil
 }

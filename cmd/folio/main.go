@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "reconcile":
 		return runReconcile(ctx, rest, stdout, stderr)
 	case "demo":
-		return notImplemented(cmd, 4, stderr)
+		return runDemo(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -88,11 +88,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	usage(stderr)
 	return &exitError{code: exitFailure, err: fmt.Errorf("unknown command %q", cmd)}
-}
-
-func notImplemented(cmd string, issue int, stderr io.Writer) error {
-	fmt.Fprintf(stderr, "folio %s: not implemented yet (issue %d)\n", cmd, issue)
-	return &exitError{code: exitFailure, err: fmt.Errorf("%s: not implemented yet (issue %d)", cmd, issue), reported: true}
 }
 
 func usage(w io.Writer) {
@@ -111,7 +106,8 @@ Commands:
   keys revoke   ID: revoke an API key
   reconcile     [--from T] [--to T] [--format json|csv]: reconciliation report of a
                 period (SPEC §4); exit status 1 on any discrepancy
-  demo          affiliate demo walkthrough (not implemented yet: issue 4)
+  demo          seed the demo data (currencies, entries, the affiliate demo) without
+                serving; idempotent
   bench         [--trades N --users U --depth D --clients C --batch B --duration T
                 --json --url URL]: throughput benchmark through the HTTP API (SPEC §8)
   help          this text

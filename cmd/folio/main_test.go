@@ -65,7 +65,7 @@ func TestRunCommands(t *testing.T) {
 		{[]string{"bench", "--batch", "0"}, 2, nil, nil},
 		{[]string{"reconcile", "--format", "xml"}, 2, nil, nil},
 		{[]string{"reconcile", "--from", "yesterday"}, 2, nil, nil},
-		{[]string{"demo"}, 2, nil, []string{"not implemented yet (issue 4)"}},
+		{[]string{"demo", "--no-such-flag"}, 2, nil, nil},
 		{[]string{"serve", "-h"}, 0, nil, []string{"Usage: folio serve", "-listen", "FOLIO_LISTEN"}},
 		{[]string{"verify", "--no-such-flag"}, 2, nil, []string{"flag provided but not defined", "Usage: folio verify"}},
 		{[]string{"keys"}, 2, nil, []string{"Usage: folio keys"}},

@@ -64,3 +64,35 @@ func TestReconcileCLI(t *testing.T) {
 		t.Fatalf("after tampering: exit %d, want 1 with %s; stdout %s stderr %s", code, affiliate.DiscCommissionLink, stdout, stderr)
 	}
 }
+
+// folio demo seeds a database once; the seeded books reconcile and verify,
+// and seeding again writes nothing.
+func TestDemoCLI(t *testing.T) {
+	clearEnv(t)
+	ctx := context.Background()
+	db, _ := appDB(t)
+	count := func() (n int) {
+		if err := db.Admin.QueryRow(ctx, `SELECT count(*) FROM entries`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i := 0; i < 2; i++ {
+		if out, errs, code := cli(t, ctx, "demo", "--database-url", db.URL); code != 0 {
+			t.Fatalf("demo run %d: exit %d\n%s\n%s", i, code, out, errs)
+		}
+		if i == 0 && count() == 0 {
+			t.Fatal("demo wrote no entries")
+		}
+	}
+	first := count()
+	if _, _, code := cli(t, ctx, "demo", "--database-url", db.URL); code != 0 || count() != first {
+		t.Fatalf("re-seeding: exit %d, entries %d → %d; want a no-op", code, first, count())
+	}
+	if out, _, code := cli(t, ctx, "verify", "--database-url", db.URL); code != 0 {
+		t.Fatalf("verify after demo: exit %d\n%s", code, out)
+	}
+	if out, _, code := cli(t, ctx, "reconcile", "--database-url", db.URL); code != 0 {
+		t.Fatalf("reconcile after demo: exit %d\n%s", code, out)
+	}
+}
