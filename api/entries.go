@@ -88,9 +88,24 @@ func (q entryRequest) toDomain(headerKey string) (ledger.NewEntry, error) {
 	return e, nil
 }
 
+// reservedKeyPrefixes start the idempotency keys that the ledger and the
+// affiliate engine give their own entries (a trade's "trade:<id>", a
+// keyless reversal's "reversal:<entry>", …). Clients may not use them: a
+// manual entry under "trade:t-1" would make trade t-1 a conflict.
+var reservedKeyPrefixes = []string{"trade:", "commission:", "bounty:", "payout:", "payout-confirmed:", "payout-refused:",
+	"forfeit:", "reversal:", "post:", "void:", "expire:", "reverse-trade:", "reverse-commission:"}
+
 // resolveKey reconciles the idempotency key of the body with the
-// Idempotency-Key header.
+// Idempotency-Key header, refusing reserved prefixes.
 func resolveKey(body, header string, required bool) (string, error) {
+	for _, k := range []string{body, header} {
+		for _, p := range reservedKeyPrefixes {
+			if strings.HasPrefix(k, p) {
+				return "", &folio.Error{Code: folio.EINVALID, Fields: []string{"idempotency_key"},
+					Message: fmt.Sprintf("idempotency keys starting with %q are reserved for entries Folio writes itself", p)}
+			}
+		}
+	}
 	switch {
 	case body != "" && header != "" && body != header:
 		return "", &folio.Error{Code: folio.EINVALID, Fields: []string{"idempotency_key"},
