@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -57,6 +58,64 @@ type dimKey struct {
 	currency   string
 }
 
+// The key orders below are the ones the upserts have always used (rows are
+// written in key order so that concurrent writers lock them in the same
+// order): field by field, strings byte-wise. They compare fields directly;
+// building "a\x00b\x00…" strings per comparison was most of the sort's cost.
+
+func (a *hourKey) less(b *hourKey) bool {
+	if c := strings.Compare(a.affiliate, b.affiliate); c != 0 {
+		return c < 0
+	}
+	if !a.hour.Equal(b.hour) {
+		return a.hour.Before(b.hour)
+	}
+	if a.level != b.level {
+		return a.level < b.level
+	}
+	return lessStrings([]string{a.market, a.code, a.currency, a.program, a.country}, []string{b.market, b.code, b.currency, b.program, b.country})
+}
+
+func (a *dayKey) less(b *dayKey) bool {
+	if c := strings.Compare(a.affiliate, b.affiliate); c != 0 {
+		return c < 0
+	}
+	if c := strings.Compare(a.referee, b.referee); c != 0 {
+		return c < 0
+	}
+	if !a.day.Equal(b.day) {
+		return a.day.Before(b.day)
+	}
+	return a.currency < b.currency
+}
+
+func (a *dimKey) less(b *dimKey) bool {
+	if c := strings.Compare(a.affiliate, b.affiliate); c != 0 {
+		return c < 0
+	}
+	if c := strings.Compare(a.dim, b.dim); c != 0 {
+		return c < 0
+	}
+	if !a.day.Equal(b.day) {
+		return a.day.Before(b.day)
+	}
+	if c := strings.Compare(a.value, b.value); c != 0 {
+		return c < 0
+	}
+	return a.currency < b.currency
+}
+
+// lessStrings compares a and b field by field: the same order as their
+// NUL-joined strings (fields never contain NUL).
+func lessStrings(a, b []string) bool {
+	for i := range a {
+		if c := strings.Compare(a[i], b[i]); c != 0 {
+			return c < 0
+		}
+	}
+	return false
+}
+
 // rollup aggregates one transaction's accruals into the statistics rows.
 type rollup struct {
 	hours map[hourKey]*rollupFigures
@@ -105,17 +164,7 @@ func (r *rollup) write(ctx context.Context, tx pgx.Tx) error {
 	for k := range r.hours {
 		hks = append(hks, k)
 	}
-	sort.Slice(hks, func(i, j int) bool {
-		a, b := hks[i], hks[j]
-		if a.affiliate != b.affiliate {
-			return a.affiliate < b.affiliate
-		}
-		if !a.hour.Equal(b.hour) {
-			return a.hour.Before(b.hour)
-		}
-		return a.level < b.level || (a.level == b.level && a.market+"\x00"+a.code+"\x00"+a.currency+"\x00"+a.program+"\x00"+a.country <
-			b.market+"\x00"+b.code+"\x00"+b.currency+"\x00"+b.program+"\x00"+b.country)
-	})
+	sort.Slice(hks, func(i, j int) bool { return hks[i].less(&hks[j]) })
 	n := len(hks)
 	aff, mkt, code, cur, prog, country := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	hours := make([]time.Time, n)
@@ -143,10 +192,7 @@ func (r *rollup) write(ctx context.Context, tx pgx.Tx) error {
 	for k := range r.days {
 		dks = append(dks, k)
 	}
-	sort.Slice(dks, func(i, j int) bool {
-		a, b := dks[i], dks[j]
-		return a.affiliate+"\x00"+a.referee+"\x00"+a.day.Format(time.RFC3339)+"\x00"+a.currency < b.affiliate+"\x00"+b.referee+"\x00"+b.day.Format(time.RFC3339)+"\x00"+b.currency
-	})
+	sort.Slice(dks, func(i, j int) bool { return dks[i].less(&dks[j]) })
 	n = len(dks)
 	aff, cur = make([]string, n), make([]string, n)
 	refs := make([]string, n)
@@ -180,11 +226,7 @@ func (r *rollup) writeDims(ctx context.Context, tx pgx.Tx) error {
 	for k := range r.dims {
 		ks = append(ks, k)
 	}
-	sort.Slice(ks, func(i, j int) bool {
-		a, b := ks[i], ks[j]
-		return a.affiliate+"\x00"+a.dim+"\x00"+a.day.Format(time.RFC3339)+"\x00"+a.value+"\x00"+a.currency <
-			b.affiliate+"\x00"+b.dim+"\x00"+b.day.Format(time.RFC3339)+"\x00"+b.value+"\x00"+b.currency
-	})
+	sort.Slice(ks, func(i, j int) bool { return ks[i].less(&ks[j]) })
 	n := len(ks)
 	aff, dims, vals, cur := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	days := make([]time.Time, n)

@@ -137,7 +137,11 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 	existing := map[string][3]string{}
 	existingHash := map[string][]byte{}
 	if len(ids) > 0 {
-		rows, err := tx.Query(ctx, `SELECT id, content_hash, fee_entry_id::text, commission_entry_id::text FROM trades WHERE id = ANY($1)`, ids)
+		// Planned per call (like the ledger's lookups, see planEachTime in
+		// ledger/store.go): a generic plan cached while trades was small
+		// seq-scans it once it has grown.
+		rows, err := tx.Query(ctx, `SELECT id, content_hash, fee_entry_id::text, commission_entry_id::text FROM trades WHERE id = ANY($1)`,
+			pgx.QueryExecModeExec, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +197,7 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 	cache := rateCache{}
 	var ready []*tradeWork
 	for _, w := range fresh {
-		if err := s.prepareTrade(ctx, tx, w, users, progs, cache); err != nil {
+		if err := s.prepareTrade(ctx, tx, chart, w, users, progs, cache); err != nil {
 			results[w.idx].Status, results[w.idx].Err = TradeRejected, err
 			continue
 		}
@@ -208,7 +212,7 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 			fe, ce := tradeEntries(w)
 			ops = append(ops, ledger.Op{New: fe}, ledger.Op{New: ce})
 		}
-		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true})
+		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Chart: chart})
 		if err == nil {
 			break
 		}
@@ -363,7 +367,7 @@ func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, ws []*tradeWo
 }
 
 // prepareTrade resolves a trade's fee, program, chain and split.
-func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, w *tradeWork, users map[string]*User, progs *programSet, cache rateCache) error {
+func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, w *tradeWork, users map[string]*User, progs *programSet, cache rateCache) error {
 	u := users[w.in.UserID]
 	if u == nil {
 		return folio.Errorf(folio.ENOTFOUND, "user %s not found", w.in.UserID)
@@ -375,10 +379,6 @@ func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, w *tradeWork, use
 		}
 		if rate == nil {
 			return folio.Errorf(folio.EINVALID, "trade %s carries no fee and the fee schedule has no row for group %q, market %s", w.in.ID, u.Group, w.in.Market)
-		}
-		chart, err := accounts.LoadChart(ctx, tx)
-		if err != nil {
-			return err
 		}
 		w.feeCur, _ = chart.Currency(w.in.Volume.Currency)
 		var fee apd.Decimal

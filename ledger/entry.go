@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -365,6 +366,21 @@ func writeCanonical(buf *bytes.Buffer, v any) error {
 }
 
 func writeString(buf *bytes.Buffer, s string) {
+	// Fast path: printable ASCII without '"' or '\\' is written as is by
+	// the encoder too.
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		buf.WriteByte('"')
+		buf.WriteString(s)
+		buf.WriteByte('"')
+		return
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -375,16 +391,49 @@ func writeString(buf *bytes.Buffer, s string) {
 // requestContent is the canonical content of a request, compared on
 // replays of its idempotency key.
 func requestContent(kind string, e NewEntry, md json.RawMessage, ps []Posting) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "kind=%s\ndescription=%q\npending=%t\nparent=%s\nbatch=%s\nmetadata=%s\n", kind, e.Description, e.Pending, e.ParentID, e.BatchID, md)
+	// Byte for byte what
+	//	fmt.Fprintf("kind=%s\ndescription=%q\npending=%t\nparent=%s\nbatch=%s\nmetadata=%s\n", …)
+	// followed by expires=, effective= and posting= lines wrote (stored
+	// content hashes depend on it), built without fmt.
+	b := make([]byte, 0, 128+len(e.Description)+len(md)+64*len(ps))
+	b = append(b, "kind="...)
+	b = append(b, kind...)
+	b = append(b, "\ndescription="...)
+	b = strconv.AppendQuote(b, e.Description)
+	b = append(b, "\npending="...)
+	b = strconv.AppendBool(b, e.Pending)
+	b = append(b, "\nparent="...)
+	b = append(b, e.ParentID...)
+	b = append(b, "\nbatch="...)
+	b = append(b, e.BatchID...)
+	b = append(b, "\nmetadata="...)
+	b = append(b, md...)
+	b = append(b, '\n')
 	if e.ExpiresAt != nil {
-		fmt.Fprintf(&b, "expires=%s\n", e.ExpiresAt.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano))
+		b = append(b, "expires="...)
+		b = e.ExpiresAt.UTC().Truncate(time.Microsecond).AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '\n')
 	}
 	if !e.EffectiveAt.IsZero() {
-		fmt.Fprintf(&b, "effective=%s\n", e.EffectiveAt.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano))
+		b = append(b, "effective="...)
+		b = e.EffectiveAt.UTC().Truncate(time.Microsecond).AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '\n')
 	}
-	for _, p := range ps {
-		fmt.Fprintf(&b, "posting=%s %s %s\n", p.Account, p.Side, Format(&p.Amount))
+	for i := range ps {
+		p := &ps[i]
+		b = append(b, "posting="...)
+		b = append(b, p.Account.Code...)
+		b = append(b, ':')
+		b = append(b, p.Account.Currency...)
+		if p.Account.Holder != "" {
+			b = append(b, ':')
+			b = append(b, p.Account.Holder...)
+		}
+		b = append(b, ' ')
+		b = append(b, p.Side...)
+		b = append(b, ' ')
+		b = append(b, Format(&p.Amount)...)
+		b = append(b, '\n')
 	}
-	return []byte(b.String())
+	return b
 }

@@ -74,6 +74,10 @@ type VoidOp struct {
 type Options struct {
 	// Atomic makes the batch all-or-nothing: one failed item fails all.
 	Atomic bool
+	// Chart, when set, is the chart of accounts the caller loaded in the
+	// same transaction (ApplyTx then does not load it again). Never pass
+	// a chart read outside the transaction: it could be stale.
+	Chart *accounts.Chart
 }
 
 // Result is the outcome of one operation of a batch.
@@ -131,9 +135,12 @@ type candidate struct {
 // the journal head for the rest of the transaction.
 func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options) ([]Result, error) {
 	now := l.now()
-	chart, err := accounts.LoadChart(ctx, tx)
-	if err != nil {
-		return nil, err
+	chart := opts.Chart
+	if chart == nil {
+		var err error
+		if chart, err = accounts.LoadChart(ctx, tx); err != nil {
+			return nil, err
+		}
 	}
 	results := make([]Result, len(ops))
 	valid := make([]*validated, len(ops))

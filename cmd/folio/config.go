@@ -42,6 +42,9 @@ type Config struct {
 	// executed payout batches to it through the outbox, and their payout
 	// entries stay pending until it confirms (affiliate.Service.PayoutWebhook).
 	PayoutWebhook string
+	// Pprof, when set, serves net/http/pprof on this separate address
+	// (profiling; keep it on localhost: it is unauthenticated).
+	Pprof string
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -78,6 +81,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
+	}
+	if c.Pprof != "" {
+		if err := validListen(c.Pprof); err != nil {
+			return fmt.Errorf("pprof: %w", err)
+		}
 	}
 	if c.PayoutWebhook != "" {
 		u, err := url.Parse(c.PayoutWebhook)
@@ -129,6 +137,7 @@ var settings = []setting{
 	{"shutdown-timeout", "FOLIO_SHUTDOWN_TIMEOUT"},
 	{"log-level", "FOLIO_LOG_LEVEL"},
 	{"payout-webhook", "FOLIO_PAYOUT_WEBHOOK"},
+	{"pprof", "FOLIO_PPROF"},
 }
 
 // Flag groups, registered by the subcommands that use them.
@@ -153,6 +162,7 @@ func newFlagSet(name string, cfg *Config, groups int, out io.Writer) *flag.FlagS
 		fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "seed demo currencies and entries once and print a ready-to-paste curl session")
 		fs.BoolVar(&cfg.Migrate, "migrate", cfg.Migrate, "apply pending migrations at start when --database-url is set (the private PostgreSQL is always migrated)")
 		fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long to drain in-flight requests on SIGINT/SIGTERM")
+		fs.StringVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060; unauthenticated: keep it local); empty: off")
 		fs.StringVar(&cfg.PayoutWebhook, "payout-webhook", cfg.PayoutWebhook, "the exchange's transfer API: executed payout batches are POSTed to it and stay pending until it answers 2xx; empty: payouts post at once")
 	}
 	if groups&flagsLog != 0 {
