@@ -289,8 +289,11 @@ func checkCurrency(ctx context.Context, tx pgx.Tx, rep *Reconciliation, r *Curre
 // checkCommissionLinks finds trade_fee entries of the period without
 // exactly one commission child.
 func checkCommissionLinks(ctx context.Context, tx pgx.Tx, rep *Reconciliation) error {
-	ids, err := listIDs(ctx, tx, `SELECT e.id::text FROM entries e WHERE e.kind = 'trade_fee' AND e.seq > $1 AND e.seq <= $2
-		AND (SELECT count(*) FROM entries c WHERE c.parent_id = e.id AND c.kind = 'commission') <> 1 ORDER BY e.seq LIMIT $3`,
+	// One hash join instead of a count per fee entry: commission children
+	// are written after their parent, so their seq is above the period start.
+	ids, err := listIDs(ctx, tx, `SELECT e.id::text FROM entries e
+		LEFT JOIN (SELECT parent_id, count(*) AS n FROM entries WHERE kind = 'commission' AND seq > $1 GROUP BY parent_id) c ON c.parent_id = e.id
+		WHERE e.kind = 'trade_fee' AND e.seq > $1 AND e.seq <= $2 AND coalesce(c.n, 0) <> 1 ORDER BY e.seq LIMIT $3`,
 		rep.FromSeq, rep.ToSeq, maxListed)
 	if err != nil || len(ids) == 0 {
 		return err

@@ -84,7 +84,9 @@ func loadUsers(ctx context.Context, q schema.Querier, ids []string) (map[string]
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = ANY($1)`, ids)
+	// Planned per call (see ledger/store.go): a generic plan cached while the
+	// table was small would keep scanning it as it grows.
+	rows, err := q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = ANY($1)`, pgx.QueryExecModeExec, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -47,20 +47,24 @@ type benchConfig struct {
 
 // benchReport is the outcome; its JSON keys are those of SPEC §8.
 type benchReport struct {
-	Trades         int64          `json:"trades"`
-	Seconds        float64        `json:"seconds"`
-	TradesPerSec   float64        `json:"trades_per_sec"`
-	EntriesPerSec  float64        `json:"entries_per_sec"`
-	PostingsPerSec float64        `json:"postings_per_sec"`
-	P50ms          float64        `json:"p50_ms"`
-	P99ms          float64        `json:"p99_ms"`
-	PeakRSSMB      float64        `json:"peak_rss_mb"`
-	Verified       bool           `json:"verified"`
-	Checks         []string       `json:"checks"`
-	Requests       int64          `json:"requests"`
-	Rejected       int64          `json:"rejected"`
-	Busy           int64          `json:"busy_retries"`
-	Config         map[string]any `json:"config"`
+	Trades         int64   `json:"trades"`
+	Seconds        float64 `json:"seconds"`
+	TradesPerSec   float64 `json:"trades_per_sec"`
+	EntriesPerSec  float64 `json:"entries_per_sec"`
+	PostingsPerSec float64 `json:"postings_per_sec"`
+	P50ms          float64 `json:"p50_ms"`
+	P99ms          float64 `json:"p99_ms"`
+	PeakRSSMB      float64 `json:"peak_rss_mb"`
+	// RSS in the first and last fifth of the stream: flat memory means
+	// these stay close over a long --duration run.
+	RSSFirstFifthMB float64        `json:"rss_first_fifth_mb"`
+	RSSLastFifthMB  float64        `json:"rss_last_fifth_mb"`
+	Verified        bool           `json:"verified"`
+	Checks          []string       `json:"checks"`
+	Requests        int64          `json:"requests"`
+	Rejected        int64          `json:"rejected"`
+	Busy            int64          `json:"busy_retries"`
+	Config          map[string]any `json:"config"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -176,6 +180,11 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	rep.PostingsPerSec = float64(postings1-postings0) / rep.Seconds
 	rep.P50ms, rep.P99ms = lat.quantile(0.50), lat.quantile(0.99)
 	rep.PeakRSSMB = srv.peakRSSMB()
+	// Memory flatness: the largest resident set in the first and in the
+	// last fifth of the stream.
+	fifth := elapsed / 5
+	rep.RSSFirstFifthMB = srv.rssWindowMB(start, start.Add(fifth))
+	rep.RSSLastFifthMB = srv.rssWindowMB(start.Add(elapsed-fifth), start.Add(elapsed+time.Second))
 	fmt.Fprintf(progress, "verifying the books\n")
 	rep.Verified, rep.Checks = verifyBench(ctx, c, start)
 	return rep, nil
@@ -188,6 +197,27 @@ type benchServer struct {
 	key  string
 	peak atomic.Int64 // KiB, sampled
 	done chan struct{}
+
+	mu      sync.Mutex
+	samples []rssSample // resident set every 200 ms
+}
+
+type rssSample struct {
+	at time.Time
+	kb int64
+}
+
+// rssWindowMB returns the largest resident set sampled in [from, to).
+func (s *benchServer) rssWindowMB(from, to time.Time) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var kb int64
+	for _, x := range s.samples {
+		if !x.at.Before(from) && x.at.Before(to) && x.kb > kb {
+			kb = x.kb
+		}
+	}
+	return float64(kb) / 1024
 }
 
 func startBenchServer(ctx context.Context, bin, url string) (*benchServer, error) {
@@ -234,6 +264,9 @@ func startBenchServer(ctx context.Context, bin, url string) (*benchServer, error
 				if kb := rssHWM(s.cmd.Process.Pid); kb > s.peak.Load() {
 					s.peak.Store(kb)
 				}
+				s.mu.Lock()
+				s.samples = append(s.samples, rssSample{time.Now(), procStatusKB(s.cmd.Process.Pid, "VmRSS:")})
+				s.mu.Unlock()
 			}
 		}
 	}()
@@ -265,7 +298,10 @@ func (s *benchServer) peakRSSMB() float64 {
 }
 
 // rssHWM reads a process's peak resident set (VmHWM, KiB) from /proc.
-func rssHWM(pid int) int64 {
+func rssHWM(pid int) int64 { return procStatusKB(pid, "VmHWM:") }
+
+// procStatusKB reads a KiB field of /proc/<pid>/status.
+func procStatusKB(pid int, field string) int64 {
 	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
 		return 0
@@ -273,7 +309,7 @@ func rssHWM(pid int) int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return n
 		}
@@ -565,7 +601,7 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 	fmt.Fprintf(w, "folio bench: %d trades by %d clients in batches of %d over %d users (%d levels)\n", r.Trades, bc.Clients, bc.Batch, bc.Users, bc.Depth)
 	fmt.Fprintf(w, "  %.0f trades/s   %.0f entries/s   %.0f postings/s   (%.1f s)\n", r.TradesPerSec, r.EntriesPerSec, r.PostingsPerSec, r.Seconds)
 	fmt.Fprintf(w, "  latency p50 %.1f ms   p99 %.1f ms   (%d requests, %d busy retries, %d trades not created)\n", r.P50ms, r.P99ms, r.Requests, r.Busy, r.Rejected)
-	fmt.Fprintf(w, "  server peak RSS %.0f MB\n", r.PeakRSSMB)
+	fmt.Fprintf(w, "  server peak RSS %.0f MB (first fifth of the stream %.0f MB, last fifth %.0f MB)\n", r.PeakRSSMB, r.RSSFirstFifthMB, r.RSSLastFifthMB)
 	for _, c := range r.Checks {
 		fmt.Fprintf(w, "  %s\n", c)
 	}
