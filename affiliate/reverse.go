@@ -50,7 +50,7 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 		if err != nil {
 			if errors.Is(err, ledger.ErrBatchRejected) {
 				for _, r := range res {
-					if r.Err != nil && !isCollateral(r.Err) {
+					if r.Err != nil && !errors.Is(r.Err, ledger.ErrNotWritten) {
 						return r.Err
 					}
 				}

@@ -2,6 +2,7 @@ package affiliate
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -167,57 +168,81 @@ func (r *rollup) write(ctx context.Context, tx pgx.Tx) error {
 	sort.Slice(hks, func(i, j int) bool { return hks[i].less(&hks[j]) })
 	n := len(hks)
 	aff, mkt, code, cur, prog, country := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	hours := make([]time.Time, n)
-	levels, trades, accs := make([]int64, n), make([]int64, n), make([]int64, n)
-	com, comRep, fees, feesRep, vol := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	hours, levels := make([]time.Time, n), make([]int64, n)
+	var fc figureColumns
 	for i, k := range hks {
-		f := r.hours[k]
 		aff[i], hours[i], levels[i], mkt[i], code[i], cur[i], prog[i], country[i] = k.affiliate, k.hour, int64(k.level), k.market, k.code, k.currency, k.program, k.country
-		com[i], comRep[i], fees[i], feesRep[i], vol[i] = ledger.Format(&f.commission), ledger.Format(&f.commissionRep), ledger.Format(&f.fees), ledger.Format(&f.feesRep), ledger.Format(&f.volumeRep)
-		trades[i], accs[i] = f.trades, f.accruals
+		fc.add(r.hours[k])
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO affiliate_stats_hourly AS s (affiliate_id, hour, level, market, code, currency, program_id, country,
-			commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals)
-		SELECT a, h, l, m, c, cu, p, co, x1::numeric, x2::numeric, x3::numeric, x4::numeric, x5::numeric, t, n
-		FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-			$11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[]) AS u(a, h, l, m, c, cu, p, co, x1, x2, x3, x4, x5, t, n)
-		ON CONFLICT (affiliate_id, hour, level, market, code, currency, program_id, country) DO UPDATE SET
-			commission = s.commission + excluded.commission, commission_reporting = s.commission_reporting + excluded.commission_reporting,
-			fees = s.fees + excluded.fees, fees_reporting = s.fees_reporting + excluded.fees_reporting,
-			volume_reporting = s.volume_reporting + excluded.volume_reporting, trades = s.trades + excluded.trades, accruals = s.accruals + excluded.accruals`,
-		aff, hours, levels, mkt, code, cur, prog, country, com, comRep, fees, feesRep, vol, trades, accs); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO affiliate_stats_hourly AS s (affiliate_id, hour, level, market, code, currency, program_id, country, `+figureNames+`)
+		SELECT a, h, l, m, c, cu, p, co, `+figureSelect+`
+		FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], `+figureArrays(9)+`)
+			AS u(a, h, l, m, c, cu, p, co, x1, x2, x3, x4, x5, t, n)
+		ON CONFLICT (affiliate_id, hour, level, market, code, currency, program_id, country) DO UPDATE SET `+figureUpsert,
+		append([]any{aff, hours, levels, mkt, code, cur, prog, country}, fc.args()...)...); err != nil {
 		return err
-	}
-	dks := make([]dayKey, 0, len(r.days))
-	for k := range r.days {
-		dks = append(dks, k)
-	}
-	sort.Slice(dks, func(i, j int) bool { return dks[i].less(&dks[j]) })
-	n = len(dks)
-	aff, cur = make([]string, n), make([]string, n)
-	refs := make([]string, n)
-	days := make([]time.Time, n)
-	trades, accs = make([]int64, n), make([]int64, n)
-	com, comRep, fees, feesRep, vol = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, k := range dks {
-		f := r.days[k]
-		aff[i], refs[i], days[i], cur[i] = k.affiliate, k.referee, k.day, k.currency
-		com[i], comRep[i], fees[i], feesRep[i], vol[i] = ledger.Format(&f.commission), ledger.Format(&f.commissionRep), ledger.Format(&f.fees), ledger.Format(&f.feesRep), ledger.Format(&f.volumeRep)
-		trades[i], accs[i] = f.trades, f.accruals
 	}
 	if err := r.writeDims(ctx, tx); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO affiliate_referee_daily AS s (affiliate_id, referee_id, day, currency,
-			commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals)
-		SELECT a, r, d, cu, x1::numeric, x2::numeric, x3::numeric, x4::numeric, x5::numeric, t, n
-		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-			$10::bigint[], $11::bigint[]) AS u(a, r, d, cu, x1, x2, x3, x4, x5, t, n)
-		ON CONFLICT (affiliate_id, referee_id, day, currency) DO UPDATE SET
-			commission = s.commission + excluded.commission, commission_reporting = s.commission_reporting + excluded.commission_reporting,
-			fees = s.fees + excluded.fees, fees_reporting = s.fees_reporting + excluded.fees_reporting,
-			volume_reporting = s.volume_reporting + excluded.volume_reporting, trades = s.trades + excluded.trades, accruals = s.accruals + excluded.accruals`,
-		aff, refs, days, cur, com, comRep, fees, feesRep, vol, trades, accs)
+	return r.writeReferees(ctx, tx)
+}
+
+// The figure columns every rollup table shares, as the upserts name,
+// select, bind and add them.
+const (
+	figureNames  = `commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals`
+	figureSelect = `x1::numeric, x2::numeric, x3::numeric, x4::numeric, x5::numeric, t, n`
+	figureUpsert = `commission = s.commission + excluded.commission, commission_reporting = s.commission_reporting + excluded.commission_reporting,
+		fees = s.fees + excluded.fees, fees_reporting = s.fees_reporting + excluded.fees_reporting,
+		volume_reporting = s.volume_reporting + excluded.volume_reporting, trades = s.trades + excluded.trades, accruals = s.accruals + excluded.accruals`
+)
+
+// figureArrays is the unnest argument list of the figure columns bound
+// from parameter $first on.
+func figureArrays(first int) string {
+	return fmt.Sprintf("$%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::bigint[], $%d::bigint[]",
+		first, first+1, first+2, first+3, first+4, first+5, first+6)
+}
+
+// figureColumns are the figure columns of an upsert, one element per row.
+type figureColumns struct {
+	com, comRep, fees, feesRep, vol []string
+	trades, accs                    []int64
+}
+
+func (c *figureColumns) add(f *rollupFigures) {
+	c.com = append(c.com, ledger.Format(&f.commission))
+	c.comRep = append(c.comRep, ledger.Format(&f.commissionRep))
+	c.fees = append(c.fees, ledger.Format(&f.fees))
+	c.feesRep = append(c.feesRep, ledger.Format(&f.feesRep))
+	c.vol = append(c.vol, ledger.Format(&f.volumeRep))
+	c.trades = append(c.trades, f.trades)
+	c.accs = append(c.accs, f.accruals)
+}
+
+func (c *figureColumns) args() []any {
+	return []any{c.com, c.comRep, c.fees, c.feesRep, c.vol, c.trades, c.accs}
+}
+
+func (r *rollup) writeReferees(ctx context.Context, tx pgx.Tx) error {
+	ks := make([]dayKey, 0, len(r.days))
+	for k := range r.days {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].less(&ks[j]) })
+	n := len(ks)
+	aff, refs, cur, days := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
+	var fc figureColumns
+	for i, k := range ks {
+		aff[i], refs[i], days[i], cur[i] = k.affiliate, k.referee, k.day, k.currency
+		fc.add(r.days[k])
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO affiliate_referee_daily AS s (affiliate_id, referee_id, day, currency, `+figureNames+`)
+		SELECT a, r, d, cu, `+figureSelect+`
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], `+figureArrays(5)+`) AS u(a, r, d, cu, x1, x2, x3, x4, x5, t, n)
+		ON CONFLICT (affiliate_id, referee_id, day, currency) DO UPDATE SET `+figureUpsert,
+		append([]any{aff, refs, days, cur}, fc.args()...)...)
 	return err
 }
 
@@ -228,25 +253,16 @@ func (r *rollup) writeDims(ctx context.Context, tx pgx.Tx) error {
 	}
 	sort.Slice(ks, func(i, j int) bool { return ks[i].less(&ks[j]) })
 	n := len(ks)
-	aff, dims, vals, cur := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	days := make([]time.Time, n)
-	trades, accs := make([]int64, n), make([]int64, n)
-	com, comRep, fees, feesRep, vol := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	aff, dims, vals, cur, days := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
+	var fc figureColumns
 	for i, k := range ks {
-		f := r.dims[k]
 		aff[i], days[i], dims[i], vals[i], cur[i] = k.affiliate, k.day, k.dim, k.value, k.currency
-		com[i], comRep[i], fees[i], feesRep[i], vol[i] = ledger.Format(&f.commission), ledger.Format(&f.commissionRep), ledger.Format(&f.fees), ledger.Format(&f.feesRep), ledger.Format(&f.volumeRep)
-		trades[i], accs[i] = f.trades, f.accruals
+		fc.add(r.dims[k])
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO affiliate_stats_daily AS s (affiliate_id, day, dim, value, currency,
-			commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals)
-		SELECT a, d, dm, v, cu, x1::numeric, x2::numeric, x3::numeric, x4::numeric, x5::numeric, t, n
-		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-			$11::bigint[], $12::bigint[]) AS u(a, d, dm, v, cu, x1, x2, x3, x4, x5, t, n)
-		ON CONFLICT (affiliate_id, dim, day, value, currency) DO UPDATE SET
-			commission = s.commission + excluded.commission, commission_reporting = s.commission_reporting + excluded.commission_reporting,
-			fees = s.fees + excluded.fees, fees_reporting = s.fees_reporting + excluded.fees_reporting,
-			volume_reporting = s.volume_reporting + excluded.volume_reporting, trades = s.trades + excluded.trades, accruals = s.accruals + excluded.accruals`,
-		aff, days, dims, vals, cur, com, comRep, fees, feesRep, vol, trades, accs)
+	_, err := tx.Exec(ctx, `INSERT INTO affiliate_stats_daily AS s (affiliate_id, day, dim, value, currency, `+figureNames+`)
+		SELECT a, d, dm, v, cu, `+figureSelect+`
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], `+figureArrays(6)+`) AS u(a, d, dm, v, cu, x1, x2, x3, x4, x5, t, n)
+		ON CONFLICT (affiliate_id, dim, day, value, currency) DO UPDATE SET `+figureUpsert,
+		append([]any{aff, days, dims, vals, cur}, fc.args()...)...)
 	return err
 }

@@ -195,9 +195,10 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 		return nil, err
 	}
 	cache := rateCache{}
+	look := newTradeLookups()
 	var ready []*tradeWork
 	for _, w := range fresh {
-		if err := s.prepareTrade(ctx, tx, chart, w, users, progs, cache); err != nil {
+		if err := s.prepareTrade(ctx, tx, chart, w, users, progs, look); err != nil {
 			results[w.idx].Status, results[w.idx].Err = TradeRejected, err
 			continue
 		}
@@ -226,7 +227,7 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 			if failed == nil {
 				failed = e2
 			}
-			if failed != nil && !isCollateral(failed) {
+			if failed != nil && !errors.Is(failed, ledger.ErrNotWritten) {
 				results[w.idx].Status, results[w.idx].Err = TradeRejected, failed
 				continue
 			}
@@ -248,13 +249,6 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 		r.Status, r.FeeEntryID, r.CommissionEntryID = TradeCreated, w.feeID, w.commID
 	}
 	return results, nil
-}
-
-// isCollateral reports the error the ledger gives items of an atomic batch
-// that failed only because another item did.
-func isCollateral(err error) bool {
-	var fe *folio.Error
-	return errors.As(err, &fe) && fe.Code == folio.EINVALID && fe.Message == "not written: another item of the atomic batch failed"
 }
 
 // checkTrade validates a trade without the database.
@@ -367,13 +361,13 @@ func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, ws []*tradeWo
 }
 
 // prepareTrade resolves a trade's fee, program, chain and split.
-func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, w *tradeWork, users map[string]*User, progs *programSet, cache rateCache) error {
+func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, w *tradeWork, users map[string]*User, progs *programSet, look *tradeLookups) error {
 	u := users[w.in.UserID]
 	if u == nil {
 		return folio.Errorf(folio.ENOTFOUND, "user %s not found", w.in.UserID)
 	}
 	if w.in.Fee == nil {
-		rate, err := feeRate(ctx, tx, u.Group, w.in.Market, w.in.Liquidity)
+		rate, err := look.feeRate(ctx, tx, u.Group, w.in.Market, w.in.Liquidity)
 		if err != nil {
 			return err
 		}
@@ -434,17 +428,17 @@ func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, chart *accounts.C
 		}
 		switch p.Kind {
 		case KindTable:
-			shares, err := loadRevenueShares(ctx, tx, []string{u.ID})
+			shares, err := look.revenueShares(ctx, tx, u.ID)
 			if err != nil {
 				return err
 			}
-			chain.Trader.Shares = shares[u.ID]
+			chain.Trader.Shares = shares
 			if len(chain.Trader.Shares) == 0 {
 				w.explain["reason"] = "the trader has no revenue-share table"
 			}
 		case KindKickback:
 			if len(chain.Ancestors) > 0 {
-				if err := s.resolveKickback(ctx, tx, p, u, chain, cache); err != nil {
+				if err := s.resolveKickback(ctx, tx, p, u, chain, look); err != nil {
 					return err
 				}
 			}
@@ -477,46 +471,122 @@ func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, chart *accounts.C
 
 // resolveKickback sets the direct referrer's rate (override, else the
 // volume tier, else the program's) and the code's kickback.
-func (s *Service) resolveKickback(ctx context.Context, tx pgx.Tx, p *Program, u *User, chain *Chain, cache rateCache) error {
+func (s *Service) resolveKickback(ctx context.Context, tx pgx.Tx, p *Program, u *User, chain *Chain, look *tradeLookups) error {
 	ref := &chain.Ancestors[0]
 	if ref.KickbackRate == nil && len(p.Tiers) > 0 {
-		var referrals int64
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE referrer_id = $1`, ref.ID).Scan(&referrals); err != nil {
-			return err
-		}
-		var vol string
-		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(volume), 0)::text FROM referred_volume_daily WHERE affiliate_id = $1 AND day >= $2`,
-			ref.ID, s.now().Add(-30*24*time.Hour)).Scan(&vol); err != nil {
-			return err
-		}
-		volume, err := ledger.ParseStored(vol)
+		rate, err := look.tierRate(ctx, tx, p, ref.ID, s.now())
 		if err != nil {
 			return err
 		}
-		for _, t := range p.Tiers { // highest rate first
-			if referrals >= t.MinReferrals && volume.Cmp(&t.MinVolume) >= 0 {
-				r := t.Rate
-				ref.KickbackRate = &r
-				break
-			}
-		}
+		ref.KickbackRate = rate
 	}
 	if u.ReferralCode != "" {
-		var owner string
-		var kick *string
-		err := tx.QueryRow(ctx, `SELECT owner_id, kickback::text FROM referral_codes WHERE code = $1`, u.ReferralCode).Scan(&owner, &kick)
-		if err != nil && !isNoRows(err) {
+		owner, kick, err := look.codeKickback(ctx, tx, u.ReferralCode)
+		if err != nil {
 			return err
 		}
-		if err == nil && owner == ref.ID {
-			k, err := scanDec(kick)
-			if err != nil {
-				return err
-			}
-			chain.CodeKickback = k
+		if owner == ref.ID {
+			chain.CodeKickback = kick
 		}
 	}
 	return nil
+}
+
+// tradeLookups memoizes, for one batch, what preparing a trade reads from
+// the database — fee-schedule rates, revenue-share tables, volume tiers and
+// code kickbacks — so a batch reads each once instead of once per trade.
+// Nothing it reads changes within the batch's transaction before the
+// trades are written.
+type tradeLookups struct {
+	fees   map[[3]string]*apd.Decimal
+	shares map[string][]TableShare
+	tiers  map[[2]string]*apd.Decimal
+	codes  map[string]codeKickback
+}
+
+type codeKickback struct {
+	owner string
+	kick  *apd.Decimal
+}
+
+func newTradeLookups() *tradeLookups {
+	return &tradeLookups{fees: map[[3]string]*apd.Decimal{}, shares: map[string][]TableShare{},
+		tiers: map[[2]string]*apd.Decimal{}, codes: map[string]codeKickback{}}
+}
+
+func (l *tradeLookups) feeRate(ctx context.Context, tx pgx.Tx, group, market, liquidity string) (*apd.Decimal, error) {
+	k := [3]string{group, market, liquidity}
+	if r, ok := l.fees[k]; ok {
+		return r, nil
+	}
+	r, err := feeRate(ctx, tx, group, market, liquidity)
+	if err == nil {
+		l.fees[k] = r
+	}
+	return r, err
+}
+
+func (l *tradeLookups) revenueShares(ctx context.Context, tx pgx.Tx, user string) ([]TableShare, error) {
+	if sh, ok := l.shares[user]; ok {
+		return sh, nil
+	}
+	all, err := loadRevenueShares(ctx, tx, []string{user})
+	if err == nil {
+		l.shares[user] = all[user]
+	}
+	return all[user], err
+}
+
+// tierRate is the rate of the highest volume tier of p that affiliate
+// reaches by referral count and trailing-30-day referred volume (nil: none).
+func (l *tradeLookups) tierRate(ctx context.Context, tx pgx.Tx, p *Program, affiliate string, now time.Time) (*apd.Decimal, error) {
+	k := [2]string{p.ID, affiliate}
+	if r, ok := l.tiers[k]; ok {
+		return r, nil
+	}
+	var referrals int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE referrer_id = $1`, affiliate).Scan(&referrals); err != nil {
+		return nil, err
+	}
+	var vol string
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(volume), 0)::text FROM referred_volume_daily WHERE affiliate_id = $1 AND day >= $2`,
+		affiliate, now.Add(-30*24*time.Hour)).Scan(&vol); err != nil {
+		return nil, err
+	}
+	volume, err := ledger.ParseStored(vol)
+	if err != nil {
+		return nil, err
+	}
+	var rate *apd.Decimal
+	for _, t := range p.Tiers { // highest rate first
+		if referrals >= t.MinReferrals && volume.Cmp(&t.MinVolume) >= 0 {
+			r := t.Rate
+			rate = &r
+			break
+		}
+	}
+	l.tiers[k] = rate
+	return rate, nil
+}
+
+// codeKickback returns a referral code's owner and kickback share.
+func (l *tradeLookups) codeKickback(ctx context.Context, tx pgx.Tx, code string) (string, *apd.Decimal, error) {
+	if c, ok := l.codes[code]; ok {
+		return c.owner, c.kick, nil
+	}
+	var c codeKickback
+	var kick *string
+	err := tx.QueryRow(ctx, `SELECT owner_id, kickback::text FROM referral_codes WHERE code = $1`, code).Scan(&c.owner, &kick)
+	if err != nil && !isNoRows(err) {
+		return "", nil, err
+	}
+	if err == nil {
+		if c.kick, err = scanDec(kick); err != nil {
+			return "", nil, err
+		}
+	}
+	l.codes[code] = c
+	return c.owner, c.kick, nil
 }
 
 // noRule pays nothing: trades without a program go to the platform.

@@ -336,7 +336,7 @@ func (s *Server) postEntryBatch(w http.ResponseWriter, r *http.Request) error {
 		for i := range results {
 			if results[i].Error == nil {
 				results[i].Status = itemRejected
-				results[i].Error = newItemError(folio.Errorf(folio.EINVALID, "not written: another item of the atomic batch failed"))
+				results[i].Error = newItemError(ledger.ErrNotWritten)
 			}
 		}
 		return s.rejectBatch(w, r, results)
@@ -379,7 +379,7 @@ func (s *Server) postEntryBatch(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) rejectBatch(w http.ResponseWriter, r *http.Request, results []itemResult) error {
 	first := -1
 	for i, it := range results {
-		if it.Error != nil && !strings.HasPrefix(it.Error.Detail, "not written:") {
+		if it.Error != nil && it.Error.Detail != ledger.ErrNotWritten.Message {
 			first = i
 			break
 		}

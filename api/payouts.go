@@ -290,6 +290,16 @@ func (s *Server) rejectPayoutBatch(w http.ResponseWriter, r *http.Request) error
 }
 
 // decodeLines reads a payoutLinesRequest and checks its line ids.
+// batchLines reads the batch id of the path and the lines of the body.
+func (s *Server) batchLines(w http.ResponseWriter, r *http.Request) (string, payoutLinesRequest, error) {
+	id, err := payoutBatchID(r)
+	if err != nil {
+		return "", payoutLinesRequest{}, err
+	}
+	req, err := s.decodeLines(w, r)
+	return id, req, err
+}
+
 func (s *Server) decodeLines(w http.ResponseWriter, r *http.Request) (payoutLinesRequest, error) {
 	var req payoutLinesRequest
 	if err := s.decodeJSON(w, r, &req, false); err != nil {
@@ -318,11 +328,7 @@ func (s *Server) decodeLines(w http.ResponseWriter, r *http.Request) (payoutLine
 // {"lines": [...], "forfeit": bool}. With forfeit the amounts move from 208
 // to 606; without (the default) their accruals stay payable.
 func (s *Server) rejectPayoutLines(w http.ResponseWriter, r *http.Request) error {
-	id, err := payoutBatchID(r)
-	if err != nil {
-		return err
-	}
-	req, err := s.decodeLines(w, r)
+	id, req, err := s.batchLines(w, r)
 	if err != nil {
 		return err
 	}
@@ -338,11 +344,7 @@ func (s *Server) rejectPayoutLines(w http.ResponseWriter, r *http.Request) error
 // clearPayoutLines: POST /v1/payouts/batches/{id}/clear-lines {"lines":
 // [...]}: held lines become payable (their flags stay on record).
 func (s *Server) clearPayoutLines(w http.ResponseWriter, r *http.Request) error {
-	id, err := payoutBatchID(r)
-	if err != nil {
-		return err
-	}
-	req, err := s.decodeLines(w, r)
+	id, req, err := s.batchLines(w, r)
 	if err != nil {
 		return err
 	}

@@ -87,6 +87,10 @@ type Result struct {
 	Err      error
 }
 
+// ErrNotWritten is the result of the items of a rejected atomic batch that
+// failed only because another item did.
+var ErrNotWritten = folio.Errorf(folio.EINVALID, "not written: another item of the atomic batch failed")
+
 // ErrBatchRejected is returned by atomic batches in which an item failed;
 // the per-item results say which and why.
 var ErrBatchRejected = folio.Errorf(folio.EINVALID, "the atomic batch was rejected because an item failed; nothing was written")
@@ -286,7 +290,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 					// Items written by this batch, and replays of them, are
 					// rolled back; replays of stored entries stand.
 					if results[j].Err == nil && results[j].Entry.Seq > head.seq {
-						results[j] = Result{Err: folio.Errorf(folio.EINVALID, "not written: another item of the atomic batch failed")}
+						results[j] = Result{Err: ErrNotWritten}
 					}
 				}
 				return results, ErrBatchRejected
