@@ -289,11 +289,18 @@ func checkCurrency(ctx context.Context, tx pgx.Tx, rep *Reconciliation, r *Curre
 // checkCommissionLinks finds trade_fee entries of the period without
 // exactly one commission child.
 func checkCommissionLinks(ctx context.Context, tx pgx.Tx, rep *Reconciliation) error {
-	// One hash join instead of a count per fee entry: commission children
-	// are written after their parent, so their seq is above the period start.
-	ids, err := listIDs(ctx, tx, `SELECT e.id::text FROM entries e
-		LEFT JOIN (SELECT parent_id, count(*) AS n FROM entries WHERE kind = 'commission' AND seq > $1 GROUP BY parent_id) c ON c.parent_id = e.id
-		WHERE e.kind = 'trade_fee' AND e.seq > $1 AND e.seq <= $2 AND coalesce(c.n, 0) <> 1 ORDER BY e.seq LIMIT $3`,
+	// One scan and one aggregate, grouping each fee entry with its
+	// commission children (written after their parent, so their seq is above
+	// the period start). No join: a join's plan depends on statistics, and
+	// right after a large ingestion, before autovacuum analyzes the journal,
+	// a nested loop over stale estimates took minutes.
+	ids, err := listIDs(ctx, tx, `SELECT fee::text FROM (
+			SELECT coalesce(parent_id, id) AS fee,
+				min(seq) FILTER (WHERE kind = 'trade_fee') AS fee_seq,
+				count(*) FILTER (WHERE kind = 'commission') AS n
+			FROM entries WHERE kind IN ('trade_fee', 'commission') AND seq > $1
+			GROUP BY 1) g
+		WHERE fee_seq <= $2 AND n <> 1 ORDER BY fee_seq LIMIT $3`,
 		rep.FromSeq, rep.ToSeq, maxListed)
 	if err != nil || len(ids) == 0 {
 		return err
