@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +38,20 @@ func (f *rollupFigures) add(r *accrualRow, rep, feeRep *apd.Decimal) error {
 	return nil
 }
 
+// sum adds the figures of another row.
+func (f *rollupFigures) sum(o *rollupFigures) error {
+	for _, x := range []struct{ dst, v *apd.Decimal }{
+		{&f.commission, &o.commission}, {&f.commissionRep, &o.commissionRep}, {&f.fees, &o.fees}, {&f.feesRep, &o.feesRep}, {&f.volumeRep, &o.volumeRep},
+	} {
+		if _, err := exact.Add(x.dst, x.dst, x.v); err != nil {
+			return err
+		}
+	}
+	f.trades += o.trades
+	f.accruals += o.accruals
+	return nil
+}
+
 type hourKey struct {
 	affiliate                                string
 	hour                                     time.Time
@@ -50,13 +63,6 @@ type dayKey struct {
 	affiliate, referee string
 	day                time.Time
 	currency           string
-}
-
-type dimKey struct {
-	affiliate  string
-	day        time.Time
-	dim, value string
-	currency   string
 }
 
 // The key orders below are the ones the upserts have always used (rows are
@@ -90,22 +96,6 @@ func (a *dayKey) less(b *dayKey) bool {
 	return a.currency < b.currency
 }
 
-func (a *dimKey) less(b *dimKey) bool {
-	if c := strings.Compare(a.affiliate, b.affiliate); c != 0 {
-		return c < 0
-	}
-	if c := strings.Compare(a.dim, b.dim); c != 0 {
-		return c < 0
-	}
-	if !a.day.Equal(b.day) {
-		return a.day.Before(b.day)
-	}
-	if c := strings.Compare(a.value, b.value); c != 0 {
-		return c < 0
-	}
-	return a.currency < b.currency
-}
-
 // lessStrings compares a and b field by field: the same order as their
 // NUL-joined strings (fields never contain NUL).
 func lessStrings(a, b []string) bool {
@@ -121,11 +111,10 @@ func lessStrings(a, b []string) bool {
 type rollup struct {
 	hours map[hourKey]*rollupFigures
 	days  map[dayKey]*rollupFigures
-	dims  map[dimKey]*rollupFigures
 }
 
 func newRollup() *rollup {
-	return &rollup{hours: map[hourKey]*rollupFigures{}, days: map[dayKey]*rollupFigures{}, dims: map[dimKey]*rollupFigures{}}
+	return &rollup{hours: map[hourKey]*rollupFigures{}, days: map[dayKey]*rollupFigures{}}
 }
 
 func (r *rollup) add(a *accrualRow, now time.Time, rep, feeRep *apd.Decimal) error {
@@ -143,26 +132,42 @@ func (r *rollup) add(a *accrualRow, now time.Time, rep, feeRep *apd.Decimal) err
 	if err := r.days[dk].add(a, rep, feeRep); err != nil {
 		return err
 	}
-	day := now.Truncate(24 * time.Hour)
-	for _, d := range [][2]string{{"total", ""}, {"level", strconv.Itoa(a.level)}, {"market", a.market}, {"code", a.code}, {"country", a.country}, {"program", a.program}} {
-		k := dimKey{a.beneficiary, day, d[0], d[1], a.currency}
-		if r.dims[k] == nil {
-			r.dims[k] = &rollupFigures{}
-		}
-		if err := r.dims[k].add(a, rep, feeRep); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
-// write upserts every touched rollup row once, in key order.
+// write upserts every touched rollup row once, in key order: the hourly
+// rows, the same rows summed per day, and the referee rows.
 func (r *rollup) write(ctx context.Context, tx pgx.Tx) error {
 	if len(r.hours) == 0 {
 		return nil
 	}
-	hks := make([]hourKey, 0, len(r.hours))
-	for k := range r.hours {
+	days := make(map[hourKey]*rollupFigures, len(r.hours))
+	for k, f := range r.hours {
+		k.hour = k.hour.Truncate(24 * time.Hour)
+		d := days[k]
+		if d == nil {
+			d = &rollupFigures{}
+			days[k] = d
+		}
+		if err := d.sum(f); err != nil {
+			return err
+		}
+	}
+	if err := writeDimensions(ctx, tx, "affiliate_stats_hourly", "hour", r.hours); err != nil {
+		return err
+	}
+	if err := writeDimensions(ctx, tx, "affiliate_stats_day", "day", days); err != nil {
+		return err
+	}
+	return r.writeReferees(ctx, tx)
+}
+
+// writeDimensions upserts rows keyed by affiliate × time bucket × level ×
+// market × code × currency × program × country into table, whose bucket
+// column is named tcol.
+func writeDimensions(ctx context.Context, tx pgx.Tx, table, tcol string, rows map[hourKey]*rollupFigures) error {
+	hks := make([]hourKey, 0, len(rows))
+	for k := range rows {
 		hks = append(hks, k)
 	}
 	sort.Slice(hks, func(i, j int) bool { return hks[i].less(&hks[j]) })
@@ -172,20 +177,15 @@ func (r *rollup) write(ctx context.Context, tx pgx.Tx) error {
 	var fc figureColumns
 	for i, k := range hks {
 		aff[i], hours[i], levels[i], mkt[i], code[i], cur[i], prog[i], country[i] = k.affiliate, k.hour, int64(k.level), k.market, k.code, k.currency, k.program, k.country
-		fc.add(r.hours[k])
+		fc.add(rows[k])
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO affiliate_stats_hourly AS s (affiliate_id, hour, level, market, code, currency, program_id, country, `+figureNames+`)
+	_, err := tx.Exec(ctx, `INSERT INTO `+table+` AS s (affiliate_id, `+tcol+`, level, market, code, currency, program_id, country, `+figureNames+`)
 		SELECT a, h, l, m, c, cu, p, co, `+figureSelect+`
 		FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], `+figureArrays(9)+`)
 			AS u(a, h, l, m, c, cu, p, co, x1, x2, x3, x4, x5, t, n)
-		ON CONFLICT (affiliate_id, hour, level, market, code, currency, program_id, country) DO UPDATE SET `+figureUpsert,
-		append([]any{aff, hours, levels, mkt, code, cur, prog, country}, fc.args()...)...); err != nil {
-		return err
-	}
-	if err := r.writeDims(ctx, tx); err != nil {
-		return err
-	}
-	return r.writeReferees(ctx, tx)
+		ON CONFLICT (affiliate_id, `+tcol+`, level, market, code, currency, program_id, country) DO UPDATE SET `+figureUpsert,
+		append([]any{aff, hours, levels, mkt, code, cur, prog, country}, fc.args()...)...)
+	return err
 }
 
 // The figure columns every rollup table shares, as the upserts name,
@@ -243,26 +243,5 @@ func (r *rollup) writeReferees(ctx context.Context, tx pgx.Tx) error {
 		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], `+figureArrays(5)+`) AS u(a, r, d, cu, x1, x2, x3, x4, x5, t, n)
 		ON CONFLICT (affiliate_id, referee_id, day, currency) DO UPDATE SET `+figureUpsert,
 		append([]any{aff, refs, days, cur}, fc.args()...)...)
-	return err
-}
-
-func (r *rollup) writeDims(ctx context.Context, tx pgx.Tx) error {
-	ks := make([]dimKey, 0, len(r.dims))
-	for k := range r.dims {
-		ks = append(ks, k)
-	}
-	sort.Slice(ks, func(i, j int) bool { return ks[i].less(&ks[j]) })
-	n := len(ks)
-	aff, dims, vals, cur, days := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
-	var fc figureColumns
-	for i, k := range ks {
-		aff[i], days[i], dims[i], vals[i], cur[i] = k.affiliate, k.day, k.dim, k.value, k.currency
-		fc.add(r.dims[k])
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO affiliate_stats_daily AS s (affiliate_id, day, dim, value, currency, `+figureNames+`)
-		SELECT a, d, dm, v, cu, `+figureSelect+`
-		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], `+figureArrays(6)+`) AS u(a, d, dm, v, cu, x1, x2, x3, x4, x5, t, n)
-		ON CONFLICT (affiliate_id, dim, day, value, currency) DO UPDATE SET `+figureUpsert,
-		append([]any{aff, days, dims, vals, cur}, fc.args()...)...)
 	return err
 }

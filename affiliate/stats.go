@@ -69,8 +69,8 @@ type Stats struct {
 	Groups     []StatsPoint
 }
 
-// groupColumn is the hourly rollup column of each grouping; the daily
-// rollup keeps it in dim/value.
+// groupColumn is the rollup column of each grouping (the hourly and the
+// daily rollups have the same columns).
 var groupColumn = map[string]string{"level": "level::text", "market": "market", "code": "code", "country": "country", "program": "program_id", "currency": "currency"}
 
 const figureSums = `coalesce(sum(commission_reporting), 0)::text, coalesce(sum(fees_reporting), 0)::text, coalesce(sum(volume_reporting), 0)::text,
@@ -106,19 +106,19 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 		if _, err := getUser(ctx, tx, q.Affiliate, false); err != nil {
 			return err
 		}
-		// Whole-day ranges read the daily per-dimension rollup; others the
-		// hourly one.
+		// Whole-day ranges read the daily rollup (the hourly rows summed
+		// per day, 24 times fewer); others the hourly one.
 		daily := q.Interval != "hour" && q.GroupBy != "referee" && from.Equal(from.Truncate(24*time.Hour)) && to.Equal(to.Truncate(24*time.Hour))
-		table, tcol, total := "affiliate_stats_hourly", "hour", ""
+		table, tcol := "affiliate_stats_hourly", "hour"
 		if daily {
-			table, tcol, total = "affiliate_stats_daily", "day", " AND dim = 'total'"
+			table, tcol = "affiliate_stats_day", "day"
 		}
 		where := ` FROM ` + table + ` WHERE affiliate_id = $1 AND ` + tcol + ` >= $2 AND ` + tcol + ` < $3`
-		row := tx.QueryRow(ctx, `SELECT `+figureSums+where+total, q.Affiliate, from, to)
+		row := tx.QueryRow(ctx, `SELECT `+figureSums+where, q.Affiliate, from, to)
 		if err := scanFigures(row, &st.Totals); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT currency, sum(commission)::text, sum(commission_reporting)::text`+where+total+` GROUP BY currency ORDER BY currency`,
+		rows, err := tx.Query(ctx, `SELECT currency, sum(commission)::text, sum(commission_reporting)::text`+where+` GROUP BY currency ORDER BY currency`,
 			q.Affiliate, from, to)
 		if err != nil {
 			return err
@@ -146,7 +146,7 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 			return err
 		}
 		if q.Interval != "" {
-			if st.Series, err = statsPoints(ctx, tx, `SELECT date_trunc('`+q.Interval+`', `+tcol+` AT TIME ZONE 'UTC'), `+figureSums+where+total+
+			if st.Series, err = statsPoints(ctx, tx, `SELECT date_trunc('`+q.Interval+`', `+tcol+` AT TIME ZONE 'UTC'), `+figureSums+where+
 				` GROUP BY 1 ORDER BY 1`, true, q.Affiliate, from, to); err != nil {
 				return err
 			}
@@ -155,10 +155,8 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 		case q.GroupBy == "referee":
 			st.Groups, err = statsPoints(ctx, tx, `SELECT referee_id, `+figureSums+` FROM affiliate_referee_daily
 				WHERE affiliate_id = $1 AND day >= $2 AND day < $3 GROUP BY 1 ORDER BY 1`, false, q.Affiliate, from, to)
-		case q.GroupBy == "currency" || (q.GroupBy != "" && !daily):
-			st.Groups, err = statsPoints(ctx, tx, `SELECT `+groupColumn[q.GroupBy]+`, `+figureSums+where+total+` GROUP BY 1 ORDER BY 1`, false, q.Affiliate, from, to)
 		case q.GroupBy != "":
-			st.Groups, err = statsPoints(ctx, tx, `SELECT value, `+figureSums+where+` AND dim = $4 GROUP BY 1 ORDER BY 1`, false, q.Affiliate, from, to, q.GroupBy)
+			st.Groups, err = statsPoints(ctx, tx, `SELECT `+groupColumn[q.GroupBy]+`, `+figureSums+where+` GROUP BY 1 ORDER BY 1`, false, q.Affiliate, from, to)
 		}
 		if err != nil {
 			return err
