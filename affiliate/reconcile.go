@@ -101,7 +101,7 @@ func (s *Service) Reconcile(ctx context.Context, from, to time.Time) (*Reconcili
 		}
 		rows, err := tx.Query(ctx, `SELECT p.currency, CASE WHEN e.kind = 'post_pending' THEN coalesce(t.kind, e.kind) ELSE e.kind END,
 				split_part(p.account, ':', 1), p.side, sum(p.amount)::text
-			FROM postings p JOIN entries e ON e.id = p.entry_id LEFT JOIN entries t ON t.id = e.completes
+			FROM postings p JOIN entries e ON e.seq = p.seq LEFT JOIN entries t ON t.id = e.completes
 			WHERE p.seq > $1 AND p.seq <= $2 AND NOT p.pending AND split_part(p.account, ':', 1) IN ('101', '208', '420', '605')
 			GROUP BY 1, 2, 3, 4`, rep.FromSeq, rep.ToSeq)
 		if err != nil {
@@ -273,7 +273,7 @@ func checkCurrency(ctx context.Context, tx pgx.Tx, rep *Reconciliation, r *Curre
 			Detail: fmt.Sprintf("208 roll-forward gives %s but the ledger's 208 accounts total %s", ledger.Format(&expect), ledger.Format(&r.AccruedClosing))})
 	}
 	if !r.Adjustments.IsZero() {
-		ids, err := listIDs(ctx, tx, `SELECT DISTINCT p.entry_id::text FROM postings p JOIN entries e ON e.id = p.entry_id
+		ids, err := listIDs(ctx, tx, `SELECT DISTINCT p.entry_id::text FROM postings p JOIN entries e ON e.seq = p.seq
 			WHERE p.currency = $1 AND split_part(p.account, ':', 1) = '208' AND p.seq > $2 AND p.seq <= $3
 			AND e.kind NOT IN ('commission', 'bounty', 'payout', 'forfeit', 'reversal', 'post_pending', 'void_pending') ORDER BY 1 LIMIT $4`,
 			c, rep.FromSeq, rep.ToSeq, maxListed)
@@ -314,7 +314,7 @@ func checkCommissionLinks(ctx context.Context, tx pgx.Tx, rep *Reconciliation) e
 // the accrual rows with the entry's 208 credits.
 func checkAccruals(ctx context.Context, tx pgx.Tx, rep *Reconciliation) error {
 	ids, err := listIDs(ctx, tx, `WITH j AS (
-			SELECT p.entry_id, sum(p.amount) AS amount FROM postings p JOIN entries e ON e.id = p.entry_id
+			SELECT p.entry_id, sum(p.amount) AS amount FROM postings p JOIN entries e ON e.seq = p.seq
 			WHERE e.kind IN ('commission', 'bounty') AND p.seq > $1 AND p.seq <= $2 AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
 			GROUP BY p.entry_id
 		), a AS (
@@ -332,7 +332,7 @@ func checkAccruals(ctx context.Context, tx pgx.Tx, rep *Reconciliation) error {
 }
 
 func payoutSummaries(ctx context.Context, tx pgx.Tx, rep *Reconciliation) error {
-	rows, err := tx.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.entry_id = e.id
+	rows, err := tx.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq
 		WHERE e.kind = 'payout' AND e.seq > $1 AND e.seq <= $2 AND p.side = 'debit' GROUP BY 1, 2 ORDER BY 1, 2`, rep.FromSeq, rep.ToSeq)
 	if err != nil {
 		return err

@@ -371,8 +371,8 @@ func (l *Ledger) Statement(ctx context.Context, account string, from, to time.Ti
 		}
 		st = &Statement{Account: k, Currency: k.Currency, From: from, To: to, Opening: open.Balance}
 		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, e.description, p.side, p.amount::text,
-				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM postings o WHERE o.entry_id = p.entry_id AND o.side <> p.side), '')
-			FROM postings p JOIN entries e ON e.id = p.entry_id
+				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM postings o WHERE o.seq = p.seq AND o.side <> p.side), '')
+			FROM postings p JOIN entries e ON e.seq = p.seq
 			WHERE p.account = $1 AND p.effective_at >= $2 AND p.effective_at < $3 AND NOT p.pending
 			ORDER BY p.effective_at, p.seq, p.idx LIMIT $4`, k.String(), from, to, MaxStatementLines+1)
 		if err != nil {

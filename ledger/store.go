@@ -80,23 +80,25 @@ func loadPostings(ctx context.Context, q schema.Querier, entries []*Entry) error
 	if len(entries) == 0 {
 		return nil
 	}
-	ids := make([]string, len(entries))
-	byID := make(map[string]*Entry, len(entries))
+	seqs := make([]int64, len(entries))
+	bySeq := make(map[int64]*Entry, len(entries))
 	for i, e := range entries {
-		ids[i] = e.ID
-		byID[e.ID] = e
+		seqs[i] = e.Seq
+		bySeq[e.Seq] = e
 		e.Postings = nil
 	}
-	rows, err := q.Query(ctx, `SELECT entry_id::text, idx, account, side, amount::text, pending, balance_after::text, debits_after::text, credits_after::text
-		FROM postings WHERE entry_id = ANY($1::uuid[]) ORDER BY entry_id, idx`, planEachTime, ids)
+	// Postings are keyed by (seq, idx): an entry's are found through its seq.
+	rows, err := q.Query(ctx, `SELECT seq, idx, account, side, amount::text, pending, balance_after::text, debits_after::text, credits_after::text
+		FROM postings WHERE seq = ANY($1::bigint[]) ORDER BY seq, idx`, planEachTime, seqs)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, acct, side, amt, bal, deb, cred string
+		var seq int64
+		var acct, side, amt, bal, deb, cred string
 		var p Posting
-		if err := rows.Scan(&id, &p.Index, &acct, &side, &amt, &p.Pending, &bal, &deb, &cred); err != nil {
+		if err := rows.Scan(&seq, &p.Index, &acct, &side, &amt, &p.Pending, &bal, &deb, &cred); err != nil {
 			return err
 		}
 		k, err := accounts.ParseKey(acct)
@@ -116,7 +118,7 @@ func loadPostings(ctx context.Context, q schema.Querier, entries []*Entry) error
 		if p.CreditsAfter, err = ParseStored(cred); err != nil {
 			return err
 		}
-		e := byID[id]
+		e := bySeq[seq]
 		e.Postings = append(e.Postings, p)
 	}
 	return rows.Err()

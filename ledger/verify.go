@@ -141,14 +141,14 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 	rows, err := tx.Query(ctx, `
 		WITH open_pending AS (
-			SELECT e.id FROM entries e WHERE e.phase = 'pending'
+			SELECT e.seq FROM entries e WHERE e.phase = 'pending'
 			AND NOT EXISTS (SELECT 1 FROM entries c WHERE c.completes = e.id)
 		), sums AS (
 			SELECT p.account,
 				sum(CASE WHEN NOT p.pending AND p.side = 'debit' THEN p.amount ELSE 0 END) AS debits,
 				sum(CASE WHEN NOT p.pending AND p.side = 'credit' THEN p.amount ELSE 0 END) AS credits,
-				sum(CASE WHEN p.pending AND p.side = 'debit' AND p.entry_id IN (SELECT id FROM open_pending) THEN p.amount ELSE 0 END) AS pdebits,
-				sum(CASE WHEN p.pending AND p.side = 'credit' AND p.entry_id IN (SELECT id FROM open_pending) THEN p.amount ELSE 0 END) AS pcredits
+				sum(CASE WHEN p.pending AND p.side = 'debit' AND p.seq IN (SELECT seq FROM open_pending) THEN p.amount ELSE 0 END) AS pdebits,
+				sum(CASE WHEN p.pending AND p.side = 'credit' AND p.seq IN (SELECT seq FROM open_pending) THEN p.amount ELSE 0 END) AS pcredits
 			FROM postings p GROUP BY p.account
 		)
 		SELECT coalesce(b.account, s.account), c.normal_side,
