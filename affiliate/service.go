@@ -34,6 +34,8 @@ type Service struct {
 	PayoutWebhook string
 	// HTTPClient delivers outbox messages (nil: a client with a 10 s timeout).
 	HTTPClient *http.Client
+
+	userCache userCache
 }
 
 // DefaultReportingCurrency converts accruals for statistics unless

@@ -334,7 +334,7 @@ func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, ws []*tradeWo
 	for i, w := range ws {
 		ids[i] = w.in.UserID
 	}
-	users, err := loadUsers(ctx, tx, ids)
+	users, err := s.tradeUsers(ctx, tx, ids)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -348,7 +348,7 @@ func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, ws []*tradeWo
 				}
 			}
 		}
-		more, err := loadUsers(ctx, tx, next)
+		more, err := s.tradeUsers(ctx, tx, next)
 		if err != nil {
 			return nil, nil, err
 		}

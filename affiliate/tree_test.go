@@ -69,6 +69,41 @@ func TestReparenting(t *testing.T) {
 	f.verify(t)
 }
 
+// Servers cache the users trades read (affiliate/usercache.go). A second
+// server that booked trades before a re-parenting and a program change made
+// through the first books later trades on the new chain and program: the
+// change invalidated its cache through cache_versions.
+func TestUserCacheAcrossServers(t *testing.T) {
+	f := newFixture(t)
+	brokerTree(t, f) // A → B → C → D, broker 25/10/5
+	f.user(t, "X", "")
+	other := affiliate.NewService(f.svc.DB, f.ledger)
+	other.Now = f.svc.Now
+	book := func(id string) map[string]string {
+		t.Helper()
+		res, err := other.PostTrades(ctx, []affiliate.NewTrade{trade(id, "D", "100")})
+		if err != nil || res[0].Status != affiliate.TradeCreated {
+			t.Fatalf("trade %s on the second server: %v %+v", id, err, res)
+		}
+		return f.tradeShares(t, id)
+	}
+	if got, want := book("t1"), map[string]string{"C": "25", "B": "10", "A": "5"}; !sameMap(got, want) {
+		t.Fatalf("first trade = %v, want %v", got, want)
+	}
+	must(t, "SetReferrer(C, X)", f.svc.SetReferrer(ctx, "C", "X", "ops"))
+	if got, want := book("t2"), map[string]string{"C": "25", "X": "10"}; !sameMap(got, want) {
+		t.Errorf("trade after re-parenting on the other server = %v, want %v", got, want)
+	}
+	if _, err := f.svc.PutProgram(ctx, "flat", affiliate.ProgramSpec{Kind: "levels", Levels: []string{"0.5"}}, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, "AssignProgram(D, flat)", f.svc.AssignProgram(ctx, "D", "flat", "ops"))
+	if got, want := book("t3"), map[string]string{"C": "50"}; !sameMap(got, want) {
+		t.Errorf("trade after the program change on the other server = %v, want %v", got, want)
+	}
+	f.verify(t)
+}
+
 // A user cannot sign up with its own code, nor with an unknown one.
 func TestSignupWithOwnCode(t *testing.T) {
 	f := newFixture(t)

@@ -371,7 +371,7 @@ func (s *Service) SetReferrer(ctx context.Context, id, referrer, actor string) e
 				}
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET referrer_id = NULLIF($2, '') WHERE id = $1`, id, referrer); err != nil {
+		if err := execUserChange(ctx, tx, `UPDATE users SET referrer_id = NULLIF($2, '') WHERE id = $1`, id, referrer); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, now, actor, "user.referrer", "user:"+id, map[string]string{"referrer": u.ReferrerID}, map[string]string{"referrer": referrer}); err != nil {
@@ -424,7 +424,7 @@ func (s *Service) AssignProgram(ctx context.Context, id, program, actor string) 
 				return folio.Errorf(folio.EINVALID, "program %s is a bounty program; bounty programs apply to every user", program)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET program_id = NULLIF($2, '') WHERE id = $1`, id, program); err != nil {
+		if err := execUserChange(ctx, tx, `UPDATE users SET program_id = NULLIF($2, '') WHERE id = $1`, id, program); err != nil {
 			return err
 		}
 		return audit(ctx, tx, now, actor, "user.program", "user:"+id, map[string]string{"program": u.ProgramID}, map[string]string{"program": program})
@@ -480,7 +480,7 @@ func (s *Service) SetRate(ctx context.Context, id string, rate apd.Decimal, acto
 		if err := checkDifferentialRate(p, &rate, upstream); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET rate = $2::numeric WHERE id = $1`, id, ledger.Format(&rate)); err != nil {
+		if err := execUserChange(ctx, tx, `UPDATE users SET rate = $2::numeric WHERE id = $1`, id, ledger.Format(&rate)); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, now, actor, "user.rate", "user:"+id, map[string]*string{"rate": decText(u.Rate)}, map[string]*string{"rate": decText(&rate)}); err != nil {
@@ -525,7 +525,7 @@ func clampBelow(ctx context.Context, tx pgx.Tx, now time.Time, actor, parent str
 				if !changed {
 					continue
 				}
-				if _, err := tx.Exec(ctx, target.update, r.id, ledger.Format(&v)); err != nil {
+				if err := execUserChange(ctx, tx, target.update, r.id, ledger.Format(&v)); err != nil {
 					return err
 				}
 				if err := audit(ctx, tx, now, actor, target.action, target.object+r.id, map[string]string{"rate": ledger.Format(&r.rate)}, map[string]string{"rate": ledger.Format(&v)}); err != nil {
@@ -580,7 +580,7 @@ func (s *Service) SetKickbackRate(ctx context.Context, id string, rate *apd.Deci
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET kickback_rate = $2::numeric WHERE id = $1`, id, decText(rate)); err != nil {
+		if err := execUserChange(ctx, tx, `UPDATE users SET kickback_rate = $2::numeric WHERE id = $1`, id, decText(rate)); err != nil {
 			return err
 		}
 		return audit(ctx, tx, now, actor, "user.kickback_rate", "user:"+id, map[string]*string{"rate": decText(u.KickbackRate)}, map[string]*string{"rate": decText(rate)})
