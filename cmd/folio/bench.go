@@ -57,14 +57,20 @@ type benchReport struct {
 	PeakRSSMB      float64 `json:"peak_rss_mb"`
 	// RSS in the first and last fifth of the stream: flat memory means
 	// these stay close over a long --duration run.
-	RSSFirstFifthMB float64        `json:"rss_first_fifth_mb"`
-	RSSLastFifthMB  float64        `json:"rss_last_fifth_mb"`
-	Verified        bool           `json:"verified"`
-	Checks          []string       `json:"checks"`
-	Requests        int64          `json:"requests"`
-	Rejected        int64          `json:"rejected"`
-	Busy            int64          `json:"busy_retries"`
-	Config          map[string]any `json:"config"`
+	RSSFirstFifthMB float64 `json:"rss_first_fifth_mb"`
+	RSSLastFifthMB  float64 `json:"rss_last_fifth_mb"`
+	// Trades per second in the first and last tenth of the stream, and the
+	// journal's size at the end: how the cost of a trade grows with the
+	// journal.
+	TradesPerSecFirstTenth float64        `json:"trades_per_sec_first_tenth"`
+	TradesPerSecLastTenth  float64        `json:"trades_per_sec_last_tenth"`
+	JournalEntries         int64          `json:"journal_entries"`
+	Verified               bool           `json:"verified"`
+	Checks                 []string       `json:"checks"`
+	Requests               int64          `json:"requests"`
+	Rejected               int64          `json:"rejected"`
+	Busy                   int64          `json:"busy_retries"`
+	Config                 map[string]any `json:"config"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -165,7 +171,7 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	rep := &benchReport{Config: map[string]any{"trades": bc.Trades, "users": bc.Users, "depth": bc.Depth, "clients": bc.Clients, "batch": bc.Batch,
 		"duration": bc.Duration.String(), "database": map[bool]string{true: "private PostgreSQL", false: "--url"}[bc.URL == ""], "fast_db": bc.FastDB}}
 	start := time.Now()
-	lat, err := stream(ctx, c, bc, users, rep, srv, progress)
+	lat, progressed, err := stream(ctx, c, bc, users, rep, srv, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +191,8 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	fifth := elapsed / 5
 	rep.RSSFirstFifthMB = srv.rssWindowMB(start, start.Add(fifth))
 	rep.RSSLastFifthMB = srv.rssWindowMB(start.Add(elapsed-fifth), start.Add(elapsed+time.Second))
+	rep.TradesPerSecFirstTenth, rep.TradesPerSecLastTenth = progressed.rate(0, 0.1), progressed.rate(0.9, 1)
+	rep.JournalEntries = entries1
 	fmt.Fprintf(progress, "verifying the books\n")
 	rep.Verified, rep.Checks = verifyBench(ctx, c, start)
 	return rep, nil
@@ -462,8 +470,9 @@ func (l *latencies) quantile(q float64) float64 {
 
 // stream posts trades with bc.Clients clients until bc.Trades are sent or
 // bc.Duration passes, drawing a progress bar.
-func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string, rep *benchReport, srv *benchServer, progress io.Writer) (*latencies, error) {
+func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string, rep *benchReport, srv *benchServer, progress io.Writer) (*latencies, *sentSamples, error) {
 	lat := &latencies{counts: map[int]int64{}}
+	progressed := &sentSamples{}
 	var next, sent atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
@@ -527,19 +536,58 @@ func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string,
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	t0 := time.Now()
+	progressed.add(0, 0)
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-done:
-			drawProgress(progress, bc, sent.Load(), time.Since(t0), stopAt)
+			n := sent.Load()
+			progressed.add(time.Since(t0), n)
+			drawProgress(progress, bc, n, time.Since(t0), stopAt)
 			fmt.Fprintln(progress)
-			rep.Trades = sent.Load()
-			return lat, firstErr
+			rep.Trades = n
+			return lat, progressed, firstErr
 		case <-tick.C:
-			drawProgress(progress, bc, sent.Load(), time.Since(t0), stopAt)
+			n := sent.Load()
+			progressed.add(time.Since(t0), n)
+			drawProgress(progress, bc, n, time.Since(t0), stopAt)
 		}
 	}
+}
+
+// sentSamples are the trades acknowledged so far, sampled over the stream.
+type sentSamples struct {
+	at   []time.Duration
+	sent []int64
+}
+
+func (s *sentSamples) add(at time.Duration, sent int64) {
+	s.at, s.sent = append(s.at, at), append(s.sent, sent)
+}
+
+// rate is the trades per second between fractions from and to of the
+// stream's duration (the nearest samples at or inside those bounds).
+func (s *sentSamples) rate(from, to float64) float64 {
+	if len(s.at) < 2 {
+		return 0
+	}
+	total := s.at[len(s.at)-1]
+	lo, hi := 0, len(s.at)-1
+	for i, at := range s.at {
+		if float64(at) <= from*float64(total) {
+			lo = i
+		}
+	}
+	for i := len(s.at) - 1; i >= 0; i-- {
+		if float64(s.at[i]) >= to*float64(total) {
+			hi = i
+		}
+	}
+	if hi <= lo {
+		return 0
+	}
+	return float64(s.sent[hi]-s.sent[lo]) / (s.at[hi] - s.at[lo]).Seconds()
 }
 
 func drawProgress(w io.Writer, bc benchConfig, sent int64, el time.Duration, stopAt time.Time) {
@@ -602,6 +650,7 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 	fmt.Fprintf(w, "  %.0f trades/s   %.0f entries/s   %.0f postings/s   (%.1f s)\n", r.TradesPerSec, r.EntriesPerSec, r.PostingsPerSec, r.Seconds)
 	fmt.Fprintf(w, "  latency p50 %.1f ms   p99 %.1f ms   (%d requests, %d busy retries, %d trades not created)\n", r.P50ms, r.P99ms, r.Requests, r.Busy, r.Rejected)
 	fmt.Fprintf(w, "  server peak RSS %.0f MB (first fifth of the stream %.0f MB, last fifth %.0f MB)\n", r.PeakRSSMB, r.RSSFirstFifthMB, r.RSSLastFifthMB)
+	fmt.Fprintf(w, "  %.0f trades/s in the first tenth of the stream, %.0f in the last (journal: %d entries at the end)\n", r.TradesPerSecFirstTenth, r.TradesPerSecLastTenth, r.JournalEntries)
 	for _, c := range r.Checks {
 		fmt.Fprintf(w, "  %s\n", c)
 	}
