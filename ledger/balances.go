@@ -59,9 +59,14 @@ type balanceSet struct {
 	order []accounts.Key // sorted
 }
 
-// lockBalances locks the balance rows of keys in sorted account order
-// (missing rows are accounts never posted to: zero).
-func lockBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []accounts.Key) (*balanceSet, error) {
+// readBalances reads the balance rows of keys (missing rows are accounts
+// never posted to: zero). It takes no row locks: balances change only in
+// ApplyTx, after lockHead, so the journal head's row lock already excludes
+// every other writer of these rows. (SELECT … FOR UPDATE here wrote a lock
+// into each row — a heap write and a WAL record per account — that the
+// upsert then wrote again: 2.1 ms of a 15 ms transaction in the 64-client
+// benchmark.)
+func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []accounts.Key) (*balanceSet, error) {
 	sorted := sortedKeys(keys)
 	bs := &balanceSet{chart: chart, rows: map[accounts.Key]*Balance{}, dirty: map[accounts.Key]bool{}, order: sorted}
 	names := make([]string, len(sorted))
@@ -74,9 +79,9 @@ func lockBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []
 		return bs, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT account, debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq
-		FROM balances WHERE account = ANY($1) ORDER BY account FOR UPDATE`, planEachTime, names)
+		FROM balances WHERE account = ANY($1)`, planEachTime, names)
 	if err != nil {
-		return nil, fmt.Errorf("lock balances: %w", err)
+		return nil, fmt.Errorf("read balances: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {

@@ -217,7 +217,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 			}
 		}
 	}
-	bals, err := lockBalances(ctx, tx, chart, touched)
+	bals, err := readBalances(ctx, tx, chart, touched)
 	if err != nil {
 		return nil, err
 	}
