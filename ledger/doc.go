@@ -87,8 +87,9 @@
 //     post and void operations, their existing reversals and completions,
 //     and the ids callers chose, with a few set-based queries (not one per
 //     item).
-//  4. Lock the balance rows of every touched account in sorted account
-//     order (missing rows are accounts never posted to, and start at zero).
+//  4. Read the balance rows of every touched account (missing rows are
+//     accounts never posted to, and start at zero). No row locks: only
+//     batches write balances, and each holds the head's row lock (step 2).
 //  5. Apply the items in order in memory: each sees the balances left by
 //     the ones before it, balance rules and the 20-digit bound of the
 //     NUMERIC(38,18) columns are enforced, and each posting records the
