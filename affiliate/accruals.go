@@ -8,8 +8,8 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 )
 
 // accrualRow is one accrual about to be written.
@@ -47,7 +47,7 @@ type accrualRow struct {
 
 // insertAccruals writes accrual rows with one multi-row insert, converting
 // each amount into the reporting currency at the rate in force.
-func (s *Service) insertAccruals(ctx context.Context, tx pgx.Tx, now time.Time, cache rateCache, rows []accrualRow) error {
+func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, cache rateCache, rows []accrualRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -72,7 +72,7 @@ func (s *Service) insertAccruals(ctx context.Context, tx pgx.Tx, now time.Time, 
 		fx := r.fixedFX
 		var err error
 		if !r.fxFixed {
-			if fx, err = fxRate(ctx, tx, cache, r.currency, rep, at); err != nil {
+			if fx, err = fxRate(ctx, q, cache, r.currency, rep, at); err != nil {
 				return err
 			}
 		}
@@ -92,27 +92,18 @@ func (s *Service) insertAccruals(ctx context.Context, tx pgx.Tx, now time.Time, 
 			return err
 		}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO accruals (id, source, trade_id, event_id, entry_id, beneficiary, trader_id, level, program_id, kind,
-			rate, basis, amount, currency, fx_rate, reporting_amount, reporting_currency, market, code, reverses, recorded_at,
-			trade_fee, fee_reporting, volume_reporting, country)
-		SELECT id::uuid, src, NULLIF(tr, ''), NULLIF(ev, ''), en::uuid, ben, trader, lvl, prog, kind, rate::numeric, basis::numeric,
-			amt::numeric, cur, fx::numeric, rep::numeric, $18, mkt, code, NULLIF(rev, '')::uuid, $19, fee::numeric, feerep::numeric,
-			volrep::numeric, country
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
-			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $20::text[], $21::text[],
-			$22::text[], $23::text[], $24::text[], $25::text[])
-			AS u(id, src, tr, ev, en, ben, trader, lvl, prog, kind, rate, basis, amt, cur, fx, rep, mkt, code, rev, fee, feerep, volrep, country)`,
+	_, err := w.Exec(ctx, sqlInsertAccruals,
 		ids, sources, trades, events, entries, bens, traders, levels, programs, kinds, rates, bases, amounts, currencies, fxs, reps, markets,
 		rep, now, codes, reverses, fees, feeReps, volReps, countries)
 	if err != nil {
 		return err
 	}
-	return roll.write(ctx, tx)
+	return roll.write(ctx, w)
 }
 
 // writeTrades records booked trades, their accruals and the referred
 // volume rollup.
-func (s *Service) writeTrades(ctx context.Context, tx pgx.Tx, now time.Time, ws []*tradeWork, cache rateCache) error {
+func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, ws []*tradeWork, cache rateCache) error {
 	n := len(ws)
 	var (
 		ids, users, markets, liqs, feeAmts, feeCurs, volAmts, volCurs, cps, programs, kinds, bases, explains, feeIDs, commIDs = make([]string, n),
@@ -148,7 +139,7 @@ func (s *Service) writeTrades(ctx context.Context, tx pgx.Tx, now time.Time, ws 
 		}
 		var volRep *apd.Decimal
 		if w.volume != nil {
-			fx, err := fxRate(ctx, tx, cache, t.Volume.Currency, rep, now)
+			fx, err := fxRate(ctx, q, cache, t.Volume.Currency, rep, now)
 			if err != nil {
 				return err
 			}
@@ -184,25 +175,17 @@ func (s *Service) writeTrades(ctx context.Context, tx pgx.Tx, now time.Time, ws 
 			}
 		}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO trades (id, user_id, market, liquidity, fee_amount, fee_currency, fee_computed, volume_amount, volume_currency,
-			counterparty_id, executed_at, recorded_at, content_hash, program_id, program_kind, basis, explanation, fee_entry_id, commission_entry_id)
-		SELECT id, usr, mkt, liq, fa::numeric, fc, comp, va::numeric, vc, NULLIF(cp, ''), ex, $19, h, NULLIF(prog, ''), NULLIF(kind, ''),
-			basis::numeric, expl::jsonb, fe::uuid, ce::uuid
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[],
-			$11::timestamptz[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
-			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce)`,
+	_, err := w.Exec(ctx, sqlInsertTrades,
 		ids, users, markets, liqs, feeAmts, feeCurs, computed, volAmts, volCurs, cps, executed, hashes, programs, kinds, bases, explains, feeIDs, commIDs, now)
 	if err != nil {
 		return err
 	}
-	if err := s.insertAccruals(ctx, tx, now, cache, accruals); err != nil {
+	if err := s.insertAccruals(ctx, q, w, now, cache, accruals); err != nil {
 		return err
 	}
 	// The first_trade milestone (statistics' referral counts): set, or moved
 	// earlier, from the trades themselves.
-	if _, err := tx.Exec(ctx, `UPDATE users SET first_trade_at = f.t
-		FROM (SELECT id, min(t) AS t FROM unnest($1::text[], $2::timestamptz[]) AS u(id, t) GROUP BY id) f
-		WHERE users.id = f.id AND (users.first_trade_at IS NULL OR users.first_trade_at > f.t)`, users, executed); err != nil {
+	if _, err := w.Exec(ctx, sqlFirstTrade, users, executed); err != nil {
 		return err
 	}
 	if len(keys) == 0 {
@@ -216,9 +199,34 @@ func (s *Service) writeTrades(ctx context.Context, tx pgx.Tx, now time.Time, ws 
 		c, _ := volume[k][1].Int64()
 		counts[i] = c
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO referred_volume_daily (affiliate_id, day, volume, trades)
-		SELECT a, d, v::numeric, c FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::bigint[]) AS u(a, d, v, c)
-		ON CONFLICT (affiliate_id, day) DO UPDATE SET volume = referred_volume_daily.volume + excluded.volume,
-			trades = referred_volume_daily.trades + excluded.trades`, affs, days, vols, counts)
+	_, err = w.Exec(ctx, sqlReferredVolume, affs, days, vols, counts)
 	return err
 }
+
+// The statements booking trades writes with (tradeWriteStatements).
+const (
+	sqlInsertAccruals = `INSERT INTO accruals (id, source, trade_id, event_id, entry_id, beneficiary, trader_id, level, program_id, kind,
+			rate, basis, amount, currency, fx_rate, reporting_amount, reporting_currency, market, code, reverses, recorded_at,
+			trade_fee, fee_reporting, volume_reporting, country)
+		SELECT id::uuid, src, NULLIF(tr, ''), NULLIF(ev, ''), en::uuid, ben, trader, lvl, prog, kind, rate::numeric, basis::numeric,
+			amt::numeric, cur, fx::numeric, rep::numeric, $18, mkt, code, NULLIF(rev, '')::uuid, $19, fee::numeric, feerep::numeric,
+			volrep::numeric, country
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
+			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $20::text[], $21::text[],
+			$22::text[], $23::text[], $24::text[], $25::text[])
+			AS u(id, src, tr, ev, en, ben, trader, lvl, prog, kind, rate, basis, amt, cur, fx, rep, mkt, code, rev, fee, feerep, volrep, country)`
+	sqlInsertTrades = `INSERT INTO trades (id, user_id, market, liquidity, fee_amount, fee_currency, fee_computed, volume_amount, volume_currency,
+			counterparty_id, executed_at, recorded_at, content_hash, program_id, program_kind, basis, explanation, fee_entry_id, commission_entry_id)
+		SELECT id, usr, mkt, liq, fa::numeric, fc, comp, va::numeric, vc, NULLIF(cp, ''), ex, $19, h, NULLIF(prog, ''), NULLIF(kind, ''),
+			basis::numeric, expl::jsonb, fe::uuid, ce::uuid
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[],
+			$11::timestamptz[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
+			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce)`
+	sqlFirstTrade = `UPDATE users SET first_trade_at = f.t
+		FROM (SELECT id, min(t) AS t FROM unnest($1::text[], $2::timestamptz[]) AS u(id, t) GROUP BY id) f
+		WHERE users.id = f.id AND (users.first_trade_at IS NULL OR users.first_trade_at > f.t)`
+	sqlReferredVolume = `INSERT INTO referred_volume_daily (affiliate_id, day, volume, trades)
+		SELECT a, d, v::numeric, c FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::bigint[]) AS u(a, d, v, c)
+		ON CONFLICT (affiliate_id, day) DO UPDATE SET volume = referred_volume_daily.volume + excluded.volume,
+			trades = referred_volume_daily.trades + excluded.trades`
+)

@@ -275,7 +275,7 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 			rows = append(rows, accrualRow{source: "bounty", eventID: ev.ID, entryID: entryID, beneficiary: sh.Beneficiary, trader: u.ID,
 				level: sh.Level, program: p.ID, kind: KindBounty, amount: sh.Amount, currency: p.Currency, code: u.ReferralCode})
 		}
-		if err := s.insertAccruals(ctx, tx, now, cache, rows); err != nil {
+		if err := s.insertAccruals(ctx, tx, tx, now, cache, rows); err != nil {
 			return nil, err
 		}
 		entryIDs = append(entryIDs, entryID)

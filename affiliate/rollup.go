@@ -9,7 +9,7 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio/ledger"
-	"github.com/jackc/pgx/v5"
+	"github.com/folioledger/folio/schema"
 )
 
 // rollupFigures are the summed figures of one rollup row.
@@ -137,7 +137,7 @@ func (r *rollup) add(a *accrualRow, now time.Time, rep, feeRep *apd.Decimal) err
 
 // write upserts every touched rollup row once, in key order: the hourly
 // rows, the same rows summed per day, and the referee rows.
-func (r *rollup) write(ctx context.Context, tx pgx.Tx) error {
+func (r *rollup) write(ctx context.Context, w schema.Execer) error {
 	if len(r.hours) == 0 {
 		return nil
 	}
@@ -153,19 +153,34 @@ func (r *rollup) write(ctx context.Context, tx pgx.Tx) error {
 			return err
 		}
 	}
-	if err := writeDimensions(ctx, tx, "affiliate_stats_hourly", "hour", r.hours); err != nil {
+	if err := writeDimensions(ctx, w, sqlHourly, r.hours); err != nil {
 		return err
 	}
-	if err := writeDimensions(ctx, tx, "affiliate_stats_day", "day", days); err != nil {
+	if err := writeDimensions(ctx, w, sqlDaily, days); err != nil {
 		return err
 	}
-	return r.writeReferees(ctx, tx)
+	return r.writeReferees(ctx, w)
 }
 
-// writeDimensions upserts rows keyed by affiliate × time bucket × level ×
-// market × code × currency × program × country into table, whose bucket
-// column is named tcol.
-func writeDimensions(ctx context.Context, tx pgx.Tx, table, tcol string, rows map[hourKey]*rollupFigures) error {
+// The upserts of the rollups keyed by affiliate × time bucket × level ×
+// market × code × currency × program × country.
+var (
+	sqlHourly = dimensionsUpsert("affiliate_stats_hourly", "hour")
+	sqlDaily  = dimensionsUpsert("affiliate_stats_day", "day")
+)
+
+// dimensionsUpsert is the upsert of such a rollup table, whose bucket
+// column is tcol.
+func dimensionsUpsert(table, tcol string) string {
+	return `INSERT INTO ` + table + ` AS s (affiliate_id, ` + tcol + `, level, market, code, currency, program_id, country, ` + figureNames + `)
+		SELECT a, h, l, m, c, cu, p, co, ` + figureSelect + `
+		FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], ` + figureArrays(9) + `)
+			AS u(a, h, l, m, c, cu, p, co, x1, x2, x3, x4, x5, t, n)
+		ON CONFLICT (affiliate_id, ` + tcol + `, level, market, code, currency, program_id, country) DO UPDATE SET ` + figureUpsert
+}
+
+// writeDimensions upserts rows with sql, one of the dimension upserts.
+func writeDimensions(ctx context.Context, w schema.Execer, sql string, rows map[hourKey]*rollupFigures) error {
 	hks := make([]hourKey, 0, len(rows))
 	for k := range rows {
 		hks = append(hks, k)
@@ -179,11 +194,7 @@ func writeDimensions(ctx context.Context, tx pgx.Tx, table, tcol string, rows ma
 		aff[i], hours[i], levels[i], mkt[i], code[i], cur[i], prog[i], country[i] = k.affiliate, k.hour, int64(k.level), k.market, k.code, k.currency, k.program, k.country
 		fc.add(rows[k])
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO `+table+` AS s (affiliate_id, `+tcol+`, level, market, code, currency, program_id, country, `+figureNames+`)
-		SELECT a, h, l, m, c, cu, p, co, `+figureSelect+`
-		FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], `+figureArrays(9)+`)
-			AS u(a, h, l, m, c, cu, p, co, x1, x2, x3, x4, x5, t, n)
-		ON CONFLICT (affiliate_id, `+tcol+`, level, market, code, currency, program_id, country) DO UPDATE SET `+figureUpsert,
+	_, err := w.Exec(ctx, sql,
 		append([]any{aff, hours, levels, mkt, code, cur, prog, country}, fc.args()...)...)
 	return err
 }
@@ -225,7 +236,7 @@ func (c *figureColumns) args() []any {
 	return []any{c.com, c.comRep, c.fees, c.feesRep, c.vol, c.trades, c.accs}
 }
 
-func (r *rollup) writeReferees(ctx context.Context, tx pgx.Tx) error {
+func (r *rollup) writeReferees(ctx context.Context, w schema.Execer) error {
 	ks := make([]dayKey, 0, len(r.days))
 	for k := range r.days {
 		ks = append(ks, k)
@@ -238,10 +249,13 @@ func (r *rollup) writeReferees(ctx context.Context, tx pgx.Tx) error {
 		aff[i], refs[i], days[i], cur[i] = k.affiliate, k.referee, k.day, k.currency
 		fc.add(r.days[k])
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO affiliate_referee_daily AS s (affiliate_id, referee_id, day, currency, `+figureNames+`)
-		SELECT a, r, d, cu, `+figureSelect+`
-		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], `+figureArrays(5)+`) AS u(a, r, d, cu, x1, x2, x3, x4, x5, t, n)
-		ON CONFLICT (affiliate_id, referee_id, day, currency) DO UPDATE SET `+figureUpsert,
+	_, err := w.Exec(ctx, sqlReferees,
 		append([]any{aff, refs, days, cur}, fc.args()...)...)
 	return err
 }
+
+// sqlReferees upserts the affiliate × referee × day rollup.
+var sqlReferees = `INSERT INTO affiliate_referee_daily AS s (affiliate_id, referee_id, day, currency, ` + figureNames + `)
+		SELECT a, r, d, cu, ` + figureSelect + `
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], ` + figureArrays(5) + `) AS u(a, r, d, cu, x1, x2, x3, x4, x5, t, n)
+		ON CONFLICT (affiliate_id, referee_id, day, currency) DO UPDATE SET ` + figureUpsert

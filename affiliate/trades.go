@@ -14,8 +14,10 @@ import (
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // MaxTradesPerBatch bounds one POST /v1/trades call.
@@ -205,15 +207,35 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 		ready = append(ready, w)
 	}
 
+	// The conversion rates into the reporting currency, read now: the
+	// writes below go through a pipe, which holds the transaction.
+	rep := s.reporting()
+	for _, w := range ready {
+		if _, err := fxRate(ctx, tx, cache, w.feeCur.ID, rep, now); err != nil {
+			return nil, err
+		}
+		if w.volume != nil {
+			if _, err := fxRate(ctx, tx, cache, w.in.Volume.Currency, rep, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The ledger's inserts are sent without waiting for them, so that
+	// PostgreSQL executes them while the trade, accrual and statistics rows
+	// are built and sent behind them (schema.Pipe); Close waits for all.
+	pipe := schema.NewPipe(tx, tradeWriteStatements...)
+	defer pipe.Close()
+
 	// Post through the ledger atomically; a trade whose entries the ledger
-	// refuses is rejected and the rest posted again without it.
+	// refuses is rejected and the rest posted again without it (nothing is
+	// written until a batch is accepted).
 	for len(ready) > 0 {
 		ops := make([]ledger.Op, 0, 2*len(ready))
 		for _, w := range ready {
 			fe, ce := tradeEntries(w)
 			ops = append(ops, ledger.Op{New: fe}, ledger.Op{New: ce})
 		}
-		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Chart: chart})
+		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Chart: chart, Writes: pipe})
 		if err == nil {
 			break
 		}
@@ -241,7 +263,10 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 	if len(ready) == 0 {
 		return results, nil
 	}
-	if err := s.writeTrades(ctx, tx, now, ready, cache); err != nil {
+	if err := s.writeTrades(ctx, noReads{}, pipe, now, ready, cache); err != nil {
+		return nil, err
+	}
+	if err := pipe.Close(); err != nil {
 		return nil, err
 	}
 	for _, w := range ready {
@@ -623,3 +648,29 @@ func tradeEntries(w *tradeWork) (*ledger.NewEntry, *ledger.NewEntry) {
 	}
 	return feeEntry, comm
 }
+
+// tradeWriteStatements are the statements booking trades writes through its
+// pipe.
+var tradeWriteStatements = append(append([]string{}, ledger.WriteStatements...),
+	sqlInsertTrades, sqlInsertAccruals, sqlHourly, sqlDaily, sqlReferees, sqlFirstTrade, sqlReferredVolume)
+
+// errReadInPipe is a read attempted while a pipe holds the transaction: a
+// bug (the data must be read before the pipe starts), reported as an error
+// instead of corrupting the connection's protocol state.
+var errReadInPipe = errors.New("affiliate: a read during pipelined writes (read it before the pipe starts)")
+
+// noReads is the Querier of code that runs while a pipe holds the
+// transaction.
+type noReads struct{}
+
+func (noReads) Exec(context.Context, string, ...any) (pgconn.CommandTag, error) {
+	return pgconn.CommandTag{}, errReadInPipe
+}
+
+func (noReads) Query(context.Context, string, ...any) (pgx.Rows, error) { return nil, errReadInPipe }
+
+func (noReads) QueryRow(context.Context, string, ...any) pgx.Row { return errRow{} }
+
+type errRow struct{}
+
+func (errRow) Scan(...any) error { return errReadInPipe }

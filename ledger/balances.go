@@ -7,6 +7,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -187,7 +188,7 @@ func (bs *balanceSet) apply(c *candidate, seq int64) error {
 }
 
 // write upserts every changed balance once, in sorted account order.
-func (bs *balanceSet) write(ctx context.Context, tx pgx.Tx) error {
+func (bs *balanceSet) write(ctx context.Context, w schema.Execer) error {
 	var acct, code, cur, holder, d, c, pd, pc, b []string
 	var seqs []int64
 	for _, k := range bs.order {
@@ -209,16 +210,18 @@ func (bs *balanceSet) write(ctx context.Context, tx pgx.Tx) error {
 	if len(acct) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO balances (account, code, currency, holder, debits, credits, pending_debits, pending_credits, balance, last_seq)
-		SELECT a, co, cu, h, d::numeric, c::numeric, pd::numeric, pc::numeric, b::numeric, s
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
-			AS u(a, co, cu, h, d, c, pd, pc, b, s)
-		ON CONFLICT (account) DO UPDATE SET debits = excluded.debits, credits = excluded.credits,
-			pending_debits = excluded.pending_debits, pending_credits = excluded.pending_credits,
-			balance = excluded.balance, last_seq = excluded.last_seq`,
+	_, err := w.Exec(ctx, sqlUpsertBalances,
 		acct, code, cur, holder, d, c, pd, pc, b, seqs)
 	if err != nil {
 		return fmt.Errorf("write balances: %w", err)
 	}
 	return nil
 }
+
+const sqlUpsertBalances = `INSERT INTO balances (account, code, currency, holder, debits, credits, pending_debits, pending_credits, balance, last_seq)
+		SELECT a, co, cu, h, d::numeric, c::numeric, pd::numeric, pc::numeric, b::numeric, s
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+			AS u(a, co, cu, h, d, c, pd, pc, b, s)
+		ON CONFLICT (account) DO UPDATE SET debits = excluded.debits, credits = excluded.credits,
+			pending_debits = excluded.pending_debits, pending_credits = excluded.pending_credits,
+			balance = excluded.balance, last_seq = excluded.last_seq`

@@ -78,6 +78,11 @@ type Options struct {
 	// same transaction (ApplyTx then does not load it again). Never pass
 	// a chart read outside the transaction: it could be stale.
 	Chart *accounts.Chart
+	// Writes, when set, receives the batch's writes instead of the
+	// transaction: a schema.Pipe declared with WriteStatements, so that the
+	// database executes them while the caller prepares its own writes. The
+	// writes' errors then surface when the caller closes the pipe.
+	Writes schema.Execer
 }
 
 // Result is the outcome of one operation of a batch.
@@ -300,13 +305,17 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 	if len(accepted) == 0 {
 		return results, nil
 	}
-	if err := writeEntries(ctx, tx, accepted); err != nil {
+	var w schema.Execer = tx
+	if opts.Writes != nil {
+		w = opts.Writes
+	}
+	if err := writeEntries(ctx, w, accepted); err != nil {
 		return nil, err
 	}
-	if err := bals.write(ctx, tx); err != nil {
+	if err := bals.write(ctx, w); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE journal_head SET seq = $1, hash = $2, recorded_at = $3 WHERE id = 1`, seq, prev, now); err != nil {
+	if _, err := w.Exec(ctx, sqlUpdateHead, seq, prev, now); err != nil {
 		return nil, err
 	}
 	return results, nil

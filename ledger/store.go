@@ -176,9 +176,29 @@ func loadFollowUps(ctx context.Context, q schema.Querier, ids []string) (*follow
 	return f, rows.Err()
 }
 
+// The statements a batch writes with (WriteStatements).
+const (
+	sqlInsertEntries = `INSERT INTO entries (id, seq, kind, description, phase, effective_at, recorded_at, idempotency_key, content_hash,
+			parent_id, reverses, completes, expires_at, batch_id, metadata, prev_hash, hash)
+		SELECT id::uuid, seq, kind, descr, phase, eff, rec, key, content, NULLIF(parent, '')::uuid, NULLIF(rev, '')::uuid,
+			NULLIF(comp, '')::uuid, NULLIF(exp, '')::timestamptz, NULLIF(batch, ''), meta::jsonb, prev, hash
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[],
+			$9::bytea[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::bytea[])
+			AS u(id, seq, kind, descr, phase, eff, rec, key, content, parent, rev, comp, exp, batch, meta, prev, hash)`
+	sqlInsertPostings = `INSERT INTO postings (entry_id, idx, seq, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at)
+		SELECT e::uuid, i, s, a, c, sd, amt::numeric, p, b::numeric, d::numeric, cr::numeric, eff, rec
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::text[],
+			$12::timestamptz[], $13::timestamptz[]) AS u(e, i, s, a, c, sd, amt, p, b, d, cr, eff, rec)`
+	sqlUpdateHead = `UPDATE journal_head SET seq = $1, hash = $2, recorded_at = $3 WHERE id = 1`
+)
+
+// WriteStatements are the statements ApplyTx writes a batch with: declare
+// them to a schema.Pipe given as Options.Writes.
+var WriteStatements = []string{sqlInsertEntries, sqlInsertPostings, sqlUpsertBalances, sqlUpdateHead}
+
 // writeEntries inserts the accepted entries and their postings with one
 // multi-row statement per table.
-func writeEntries(ctx context.Context, tx pgx.Tx, cs []*candidate) error {
+func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 	n := len(cs)
 	var (
 		ids, kinds, descs, phases, keys, parents, reverses, completes, expires, batches, metas = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -216,13 +236,7 @@ func writeEntries(ctx context.Context, tx pgx.Tx, cs []*candidate) error {
 			pRec = append(pRec, e.RecordedAt)
 		}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO entries (id, seq, kind, description, phase, effective_at, recorded_at, idempotency_key, content_hash,
-			parent_id, reverses, completes, expires_at, batch_id, metadata, prev_hash, hash)
-		SELECT id::uuid, seq, kind, descr, phase, eff, rec, key, content, NULLIF(parent, '')::uuid, NULLIF(rev, '')::uuid,
-			NULLIF(comp, '')::uuid, NULLIF(exp, '')::timestamptz, NULLIF(batch, ''), meta::jsonb, prev, hash
-		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[],
-			$9::bytea[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::bytea[])
-			AS u(id, seq, kind, descr, phase, eff, rec, key, content, parent, rev, comp, exp, batch, meta, prev, hash)`,
+	_, err := w.Exec(ctx, sqlInsertEntries,
 		ids, seqs, kinds, descs, phases, effective, recorded, keys, contents, parents, reverses, completes, expires, batches, metas, prevs, hashes)
 	if err != nil {
 		return fmt.Errorf("insert entries: %w", err)
@@ -230,10 +244,7 @@ func writeEntries(ctx context.Context, tx pgx.Tx, cs []*candidate) error {
 	if len(pEntry) == 0 {
 		return nil
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO postings (entry_id, idx, seq, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at)
-		SELECT e::uuid, i, s, a, c, sd, amt::numeric, p, b::numeric, d::numeric, cr::numeric, eff, rec
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::text[],
-			$12::timestamptz[], $13::timestamptz[]) AS u(e, i, s, a, c, sd, amt, p, b, d, cr, eff, rec)`,
+	_, err = w.Exec(ctx, sqlInsertPostings,
 		pEntry, pIdx, pSeq, pAcct, pCur, pSide, pAmt, pPending, pBal, pDeb, pCred, pEff, pRec)
 	if err != nil {
 		return fmt.Errorf("insert postings: %w", err)

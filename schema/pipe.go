@@ -1,0 +1,138 @@
+package schema
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Execer runs a statement whose rows are not read: a pgx.Tx, or a Pipe.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Pipe sends a transaction's writes without waiting for each one's result
+// (the extended protocol's pipeline mode): the database executes a
+// statement while the caller builds and encodes the next, instead of the
+// two taking turns. It suits the end of a transaction, once every read is
+// done: from the first Exec until Close, tx must not be used, and a
+// statement's error surfaces at Close (it fails the transaction, which the
+// caller then rolls back or retries as a whole).
+//
+// Statements run as prepared statements, which must be prepared before the
+// pipeline opens: NewPipe takes the text of every statement the pipe may
+// run, and the first Exec prepares them all on the transaction's connection
+// (once per connection; pgx keeps them). Exec of any other text fails.
+type Pipe struct {
+	tx    pgx.Tx
+	sqls  []string
+	sds   map[string]*pgconn.StatementDescription
+	p     *pgconn.Pipeline
+	eqb   pgx.ExtendedQueryBuilder
+	err   error
+	count int
+}
+
+// NewPipe returns a pipe on tx for the statements sqls; nothing is sent
+// until the first Exec.
+func NewPipe(tx pgx.Tx, sqls ...string) *Pipe {
+	return &Pipe{tx: tx, sqls: sqls}
+}
+
+// Started reports whether a statement has been sent (tx is then reserved
+// until Close).
+func (p *Pipe) Started() bool { return p.p != nil || p.err != nil }
+
+// Statements is how many statements have been sent.
+func (p *Pipe) Statements() int { return p.count }
+
+// Exec encodes and sends one statement. The command tag is empty: results
+// are read at Close.
+func (p *Pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if p.err != nil {
+		return pgconn.CommandTag{}, p.err
+	}
+	if p.p == nil {
+		if err := p.start(ctx); err != nil {
+			p.err = err
+			return pgconn.CommandTag{}, err
+		}
+	}
+	sd := p.sds[sql]
+	if sd == nil {
+		p.err = fmt.Errorf("pipe: statement not declared to NewPipe: %.80s", sql)
+		return pgconn.CommandTag{}, p.err
+	}
+	if err := p.eqb.Build(p.tx.Conn().TypeMap(), sd, args); err != nil {
+		p.err = err
+		return pgconn.CommandTag{}, err
+	}
+	p.p.SendQueryStatement(sd, p.eqb.ParamValues, p.eqb.ParamFormats, p.eqb.ResultFormats)
+	if err := p.p.Flush(); err != nil {
+		p.err = err
+		return pgconn.CommandTag{}, err
+	}
+	p.count++
+	return pgconn.CommandTag{}, nil
+}
+
+func (p *Pipe) start(ctx context.Context) error {
+	conn := p.tx.Conn()
+	p.sds = make(map[string]*pgconn.StatementDescription, len(p.sqls))
+	for _, sql := range p.sqls {
+		sd, err := conn.Prepare(ctx, sql, sql)
+		if err != nil {
+			return err
+		}
+		p.sds[sql] = sd
+	}
+	p.p = conn.PgConn().StartPipeline(ctx)
+	return nil
+}
+
+// Close waits for every statement sent and returns the first error (a
+// *pgconn.PgError keeps its SQLSTATE, so serialization failures are
+// retried like any other). tx is usable again afterwards (or aborted, after
+// an error).
+func (p *Pipe) Close() error {
+	if p.p == nil {
+		return p.err
+	}
+	pl := p.p
+	p.p = nil
+	first := p.err
+	if err := pl.Sync(); err != nil && first == nil {
+		first = err
+	}
+	for first == nil {
+		res, err := pl.GetResults()
+		if err != nil {
+			first = err
+			break
+		}
+		switch r := res.(type) {
+		case *pgconn.ResultReader:
+			if _, err := r.Close(); err != nil {
+				first = err
+			}
+		case *pgconn.PipelineSync:
+			return p.closePipeline(pl, nil)
+		case nil:
+			first = errors.New("pipe: results ended before the sync point")
+		}
+	}
+	return p.closePipeline(pl, first)
+}
+
+func (p *Pipe) closePipeline(pl *pgconn.Pipeline, first error) error {
+	if err := pl.Close(); err != nil && first == nil {
+		first = err
+	}
+	if first != nil {
+		p.err = first
+	}
+	return first
+}

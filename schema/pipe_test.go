@@ -1,0 +1,114 @@
+package schema_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/folioledger/folio/schema"
+)
+
+const (
+	pipeInsert = `INSERT INTO runner_log (attempt) SELECT unnest($1::bigint[])`
+	pipeBump   = `UPDATE runner_counter SET n = n + $1 WHERE id = 1`
+	pipeDup    = `INSERT INTO runner_on_call (id, on_call) VALUES ($1, true)`
+)
+
+// A pipe's statements all take effect in the transaction, in order, and
+// the transaction reads them after Close.
+func TestPipeWrites(t *testing.T) {
+	env := newRunnerEnv(t)
+	ctx := context.Background()
+	var logged, n int64
+	err := env.app.Tx(ctx, func(tx pgx.Tx) error {
+		p := schema.NewPipe(tx, pipeInsert, pipeBump)
+		if p.Started() {
+			t.Error("a pipe started before its first statement")
+		}
+		for i := int64(1); i <= 50; i++ {
+			if _, err := p.Exec(ctx, pipeInsert, []int64{i, i * 10}); err != nil {
+				return err
+			}
+			if _, err := p.Exec(ctx, pipeBump, i); err != nil {
+				return err
+			}
+		}
+		if p.Statements() != 100 {
+			t.Errorf("Statements() = %d, want 100", p.Statements())
+		}
+		if err := p.Close(); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM runner_log), (SELECT n FROM runner_counter WHERE id = 1)`).Scan(&logged, &n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logged != 100 || n != 50*51/2 {
+		t.Errorf("after the pipe: %d log rows and counter %d, want 100 and %d", logged, n, 50*51/2)
+	}
+}
+
+// A failing statement fails Close with its SQLSTATE (so the runner's retry
+// rules apply), the transaction writes nothing, and the pool's connection
+// serves the next transaction.
+func TestPipeFailure(t *testing.T) {
+	env := newRunnerEnv(t)
+	ctx := context.Background()
+	err := env.app.Tx(ctx, func(tx pgx.Tx) error {
+		p := schema.NewPipe(tx, pipeInsert, pipeDup)
+		if _, err := p.Exec(ctx, pipeInsert, []int64{7}); err != nil {
+			return err
+		}
+		if _, err := p.Exec(ctx, pipeDup, int64(1)); err != nil { // id 1 exists
+			return err
+		}
+		if _, err := p.Exec(ctx, pipeInsert, []int64{8}); err != nil {
+			return err
+		}
+		return p.Close()
+	})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		t.Fatalf("transaction error = %v, want a unique violation (23505)", err)
+	}
+	for i := 0; i < 3; i++ { // every pooled connection still works
+		var rows int64
+		if err := env.app.Tx(ctx, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*) FROM runner_log`).Scan(&rows)
+		}); err != nil {
+			t.Fatalf("transaction after the failed pipe: %v", err)
+		}
+		if rows != 0 {
+			t.Fatalf("%d log rows after the failed transaction, want 0", rows)
+		}
+	}
+}
+
+// A statement not declared to NewPipe is refused (it could not be prepared
+// once the pipeline is open), and Close reports it.
+func TestPipeUndeclared(t *testing.T) {
+	env := newRunnerEnv(t)
+	ctx := context.Background()
+	err := env.app.Tx(ctx, func(tx pgx.Tx) error {
+		p := schema.NewPipe(tx, pipeInsert)
+		if _, err := p.Exec(ctx, pipeInsert, []int64{1}); err != nil {
+			return err
+		}
+		if _, err := p.Exec(ctx, pipeBump, int64(1)); err == nil || !strings.Contains(err.Error(), "not declared") {
+			t.Errorf("Exec of an undeclared statement = %v, want a refusal", err)
+		}
+		return p.Close()
+	})
+	if err == nil || !strings.Contains(err.Error(), "not declared") {
+		t.Fatalf("transaction error = %v, want the refusal", err)
+	}
+	var rows int64
+	if err := env.db.Admin.QueryRow(ctx, `SELECT count(*) FROM runner_log`).Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("%d log rows (%v), want 0: the transaction must not commit", rows, err)
+	}
+}
