@@ -110,11 +110,18 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 	if err != nil {
 		return nil, err
 	}
+	checked := make([]*tradeWork, len(trades))
+	errs := make([]error, len(trades))
+	ledger.Parallel(len(trades), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			checked[i], errs[i] = checkTrade(chart, trades[i], now)
+		}
+	})
 	var work []*tradeWork
 	seen := map[string]*tradeWork{}
 	for i, t := range trades {
 		results[i].ID = t.ID
-		w, err := checkTrade(chart, t, now)
+		w, err := checked[i], errs[i]
 		if err != nil {
 			results[i].Status, results[i].Err = TradeRejected, err
 			continue
@@ -235,7 +242,7 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 			fe, ce := tradeEntries(w)
 			ops = append(ops, ledger.Op{New: fe}, ledger.Op{New: ce})
 		}
-		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Chart: chart, Writes: pipe})
+		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Chart: chart, Writes: pipe, Fresh: true})
 		if err == nil {
 			break
 		}

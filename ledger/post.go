@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -83,6 +85,13 @@ type Options struct {
 	// database executes them while the caller prepares its own writes. The
 	// writes' errors then surface when the caller closes the pipe.
 	Writes schema.Execer
+	// Fresh is the caller's guarantee that no stored entry has any of the
+	// batch's ids or idempotency keys, so ApplyTx does not look them up.
+	// The trade engine gives it: its ids are new random UUIDs and its keys
+	// carry prefixes reserved to it, for trades it found unbooked in the
+	// same transaction. Were the guarantee broken, the unique indexes would
+	// fail the transaction: an entry is never written twice.
+	Fresh bool
 }
 
 // Result is the outcome of one operation of a batch.
@@ -153,13 +162,17 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 	}
 	results := make([]Result, len(ops))
 	valid := make([]*validated, len(ops))
-	for i, op := range ops {
-		if op.New != nil {
-			valid[i], results[i].Err = validate(chart, *op.New, now)
-		} else {
-			results[i].Err = checkOp(op)
+	// Validation is pure and the database idles meanwhile: spread it over
+	// the cores.
+	Parallel(len(ops), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if op := ops[i]; op.New != nil {
+				valid[i], results[i].Err = validate(chart, *op.New, now)
+			} else {
+				results[i].Err = checkOp(op)
+			}
 		}
-	}
+	})
 
 	head, err := lockHead(ctx, tx)
 	if err != nil {
@@ -182,13 +195,14 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 			chosenIDs = append(chosenIDs, valid[i].req.ID)
 		}
 	}
-	usedIDs, err := existingIDs(ctx, tx, chosenIDs)
-	if err != nil {
-		return nil, err
-	}
-	existing, err := loadEntriesBy(ctx, tx, "idempotency_key = ANY($1)", keys)
-	if err != nil {
-		return nil, err
+	usedIDs, existing := map[string]bool{}, []*Entry(nil)
+	if !opts.Fresh {
+		if usedIDs, err = existingIDs(ctx, tx, chosenIDs); err != nil {
+			return nil, err
+		}
+		if existing, err = loadEntriesBy(ctx, tx, "idempotency_key = ANY($1)", keys); err != nil {
+			return nil, err
+		}
 	}
 	byKey := map[string]*Entry{}
 	for _, e := range existing {
@@ -273,9 +287,6 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		}
 		seq++
 		c.entry.Seq = seq
-		c.entry.PrevHash = prev
-		c.entry.Hash = ComputeHash(prev, c.entry)
-		prev = c.entry.Hash
 		batchKeys[key] = c
 		usedIDs[c.entry.ID] = true
 		if t := c.entry.Reverses; t != "" {
@@ -306,11 +317,22 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		return results, nil
 	}
 	var w schema.Execer = tx
+	chunk := len(accepted)
 	if opts.Writes != nil {
-		w = opts.Writes
+		// Through a pipe, the first entries' rows are inserted while the
+		// next ones are hashed and encoded.
+		w, chunk = opts.Writes, writeChunk
 	}
-	if err := writeEntries(ctx, w, accepted); err != nil {
-		return nil, err
+	for lo := 0; lo < len(accepted); lo += chunk {
+		part := accepted[lo:min(lo+chunk, len(accepted))]
+		for _, c := range part {
+			c.entry.PrevHash = prev
+			c.entry.Hash = ComputeHash(prev, c.entry)
+			prev = c.entry.Hash
+		}
+		if err := writeEntries(ctx, w, part); err != nil {
+			return nil, err
+		}
 	}
 	if err := bals.write(ctx, w); err != nil {
 		return nil, err
@@ -653,6 +675,29 @@ func partialPostings(chart *accounts.Chart, target *Entry, req []NewPosting) ([]
 	}
 	return out, nil
 }
+
+// writeChunk is how many entries a pipelined batch inserts per statement.
+const writeChunk = 500
+
+// Parallel runs f over [0, n) split into contiguous ranges, one goroutine
+// per core, and returns when all are done; small n runs inline. f must
+// only touch the indexes of its range.
+func Parallel(n int, f func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/parallelMin)
+	if workers <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := range workers {
+		lo, hi := k*n/workers, (k+1)*n/workers
+		wg.Go(func() { f(lo, hi) })
+	}
+	wg.Wait()
+}
+
+// parallelMin is the least work per goroutine that Parallel spreads.
+const parallelMin = 128
 
 // head is the locked journal head.
 type head struct {

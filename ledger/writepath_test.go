@@ -1,0 +1,108 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
+)
+
+// Parallel covers every index exactly once, whatever n, and writes made by
+// its ranges are all visible when it returns.
+func TestParallelCoversEveryIndexOnce(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 255, 256, 257, 1000, 4097} {
+		hits := make([]int32, n)
+		var calls atomic.Int32
+		ledger.Parallel(n, func(lo, hi int) {
+			calls.Add(1)
+			for i := lo; i < hi; i++ {
+				atomic.AddInt32(&hits[i], 1)
+			}
+		})
+		for i, h := range hits {
+			if h != 1 {
+				t.Fatalf("n=%d: index %d visited %d times", n, i, h)
+			}
+		}
+		if calls.Load() < 1 {
+			t.Errorf("n=%d: f never called", n)
+		}
+	}
+}
+
+// A batch larger than one write chunk, sent through a pipe, is written in
+// several statements that chain exactly as one would: seqs gapless, every
+// hash verifying, running balances continuous across chunk boundaries.
+func TestPipelinedBatchAcrossChunks(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const n = 1234 // > 2 chunks of 500
+	ops := make([]ledger.Op, n)
+	for i := range ops {
+		ops[i] = newOp(entry(fmt.Sprintf("chunk-%d", i), "110:USD", "debit", "1.01", "201:USD:alice", "credit", "1.01"))
+	}
+	var res []ledger.Result
+	err := e.app.JournalTx(ctx, func(tx pgx.Tx) error {
+		pipe := schema.NewPipe(tx, ledger.WriteStatements...)
+		defer pipe.Close()
+		var err error
+		if res, err = e.ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Writes: pipe}); err != nil {
+			return err
+		}
+		if pipe.Statements() < 2*3+2 { // entries + postings per chunk, balances, head
+			t.Errorf("the pipe sent %d statements, want the batch in %d chunks", pipe.Statements(), 3)
+		}
+		return pipe.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil || r.Entry.Seq != int64(i+1) {
+			t.Fatalf("item %d: %+v", i, r)
+		}
+	}
+	if got := ledger.Format(&res[n-1].Entry.Postings[1].BalanceAfter); got != "1246.34" {
+		t.Errorf("alice's balance after the last entry = %s, want 1246.34", got)
+	}
+	e.wantBalance(t, "201:USD:alice", "1246.34", "0", "1246.34")
+	if n := e.count(t, "postings"); n != 2*1234 {
+		t.Errorf("postings = %d, want %d", n, 2*1234)
+	}
+	e.verify(t)
+}
+
+// Options.Fresh skips the look-ups of ids and keys; a caller that breaks
+// its guarantee gets the unique index's error, never a second entry under
+// one key.
+func TestFreshBatchWithAUsedKeyFails(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.post(t, entry("fresh-1", "110:USD", "debit", "5", "201:USD:alice", "credit", "5"))
+	before := loadBooks(t, e)
+	_, err := e.ledger.Apply(ctx, []ledger.Op{
+		newOp(entry("fresh-2", "110:USD", "debit", "1", "201:USD:bob", "credit", "1")),
+		newOp(entry("fresh-1", "110:USD", "debit", "5", "201:USD:alice", "credit", "5")),
+	}, ledger.Options{Fresh: true})
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) || pg.Code != "23505" {
+		t.Fatalf("Fresh batch reusing a stored key: error %v, want a unique violation (23505)", err)
+	}
+	e.unchanged(t, before, "a Fresh batch that broke its guarantee")
+
+	res := e.apply(t, ledger.Options{Fresh: true},
+		newOp(entry("fresh-3", "110:USD", "debit", "2", "201:USD:bob", "credit", "2")),
+		newOp(entry("fresh-3", "110:USD", "debit", "2", "201:USD:bob", "credit", "2")))
+	if res[0].Err != nil || !res[1].Replayed || res[1].Entry.ID != res[0].Entry.ID {
+		t.Errorf("in-batch duplicate under Fresh = %+v, %+v; want the second a replay of the first", res[0], res[1])
+	}
+	e.wantBalance(t, "201:USD:bob", "2", "0", "2")
+	e.verify(t)
+}
