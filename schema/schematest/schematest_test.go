@@ -109,3 +109,24 @@ func newDB(t *testing.T) *schematest.DB {
 	}
 	return db
 }
+
+// The private cluster compares text byte by byte (collation C, see
+// schema.Postgres initdb: locale-aware comparisons slowed every text index),
+// keeping C.UTF-8's character classes; an external database
+// (FOLIO_TEST_DATABASE_URL) keeps the collation it was created with.
+func TestPrivateClusterCollationIsBytewise(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	var collate, ctype string
+	if err := db.Admin.QueryRow(context.Background(),
+		`SELECT datcollate, datctype FROM pg_database WHERE datname = current_database()`).Scan(&collate, &ctype); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("FOLIO_TEST_DATABASE_URL") != "" {
+		t.Logf("external database: collation %q, ctype %q", collate, ctype)
+		return
+	}
+	if collate != "C" || (ctype != "C.UTF-8" && ctype != "C") {
+		t.Errorf("private cluster: collation %q, ctype %q; want C and C.UTF-8", collate, ctype)
+	}
+}
