@@ -2,7 +2,6 @@ package accounts
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -77,12 +76,13 @@ type Code struct {
 	Builtin   bool
 }
 
-var codePattern = regexp.MustCompile(`^[0-9]{3,6}$`)
+// ValidCode reports whether c is an account code: 3 to 6 digits.
+func ValidCode(c string) bool { return folio.Chars(c, 3, 6, folio.IsDigit) }
 
 // Validate checks a code definition in isolation.
 func (c Code) Validate() error {
 	switch {
-	case !codePattern.MatchString(c.Code):
+	case !ValidCode(c.Code):
 		return folio.Errorf(folio.EINVALID, "account code %q must be 3 to 6 digits", c.Code)
 	case strings.TrimSpace(c.Name) == "" || !utf8.ValidString(c.Name) || utf8.RuneCountInString(c.Name) > 200:
 		return folio.Errorf(folio.EINVALID, "account code %s needs a name of 1 to 200 characters", c.Code)
@@ -123,14 +123,12 @@ type Currency struct {
 	Enabled   bool
 }
 
-var currencyPattern = regexp.MustCompile(`^[A-Z0-9]{1,16}$`)
-
 // MaxPrecision is the largest number of decimal places a currency may have;
 // it matches the scale of the NUMERIC(38,18) columns.
 const MaxPrecision = 18
 
 // ValidCurrencyID reports whether id has the form of a currency id.
-func ValidCurrencyID(id string) bool { return currencyPattern.MatchString(id) }
+func ValidCurrencyID(id string) bool { return folio.Chars(id, 1, 16, folio.IsUpperAlnum) }
 
 // Validate checks a currency definition.
 func (c Currency) Validate() error {
@@ -151,26 +149,25 @@ type Key struct {
 	Holder   string
 }
 
-var holderPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
 // ValidHolder reports whether h has the form of a holder (user) id.
-func ValidHolder(h string) bool { return holderPattern.MatchString(h) }
+func ValidHolder(h string) bool { return folio.Chars(h, 1, 64, folio.IsName) }
 
 // ParseKey parses the canonical string form of an account key. It checks
 // the form only; Chart.Resolve checks the key against the chart.
 func ParseKey(s string) (Key, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) < 2 || len(parts) > 3 {
+	code, rest, ok := strings.Cut(s, ":")
+	cur, holder, perHolder := strings.Cut(rest, ":")
+	if !ok || strings.Contains(holder, ":") {
 		return Key{}, folio.Errorf(folio.EACCOUNT, "account %q is not of the form CODE:CURRENCY[:HOLDER]", s)
 	}
-	k := Key{Code: parts[0], Currency: parts[1]}
-	if len(parts) == 3 {
-		k.Holder = parts[2]
+	k := Key{Code: code, Currency: cur}
+	if perHolder {
+		k.Holder = holder
 		if !ValidHolder(k.Holder) {
 			return Key{}, folio.Errorf(folio.EACCOUNT, "account %q: holder must be 1 to 64 characters of A-Z a-z 0-9 . _ -", s)
 		}
 	}
-	if !codePattern.MatchString(k.Code) {
+	if !ValidCode(k.Code) {
 		return Key{}, folio.Errorf(folio.EACCOUNT, "account %q: code must be 3 to 6 digits", s)
 	}
 	if !ValidCurrencyID(k.Currency) {

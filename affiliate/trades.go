@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -58,10 +57,13 @@ type TradeResult struct {
 	Err               error
 }
 
-var (
-	tradeIDPattern = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
-	marketPattern  = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,32}$`)
-)
+// ValidTradeID reports whether id is 1 to 128 printable ASCII characters without spaces.
+func ValidTradeID(id string) bool { return folio.Chars(id, 1, 128, folio.IsPrintable) }
+
+// ValidMarket reports whether m is 1 to 32 characters of A-Z a-z 0-9 . _ / -
+func ValidMarket(m string) bool {
+	return folio.Chars(m, 1, 32, func(b byte) bool { return folio.IsName(b) || b == '/' })
+}
 
 // tradeWork is one trade on its way through a batch.
 type tradeWork struct {
@@ -286,11 +288,11 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 // checkTrade validates a trade without the database.
 func checkTrade(chart *accounts.Chart, t NewTrade, now time.Time) (*tradeWork, error) {
 	switch {
-	case !tradeIDPattern.MatchString(t.ID):
+	case !ValidTradeID(t.ID):
 		return nil, folio.Errorf(folio.EINVALID, "trade id must be 1 to 128 printable characters without spaces")
 	case !accounts.ValidHolder(t.UserID):
 		return nil, folio.Errorf(folio.EINVALID, "user_id must be 1 to 64 characters of A-Z a-z 0-9 . _ -")
-	case !marketPattern.MatchString(t.Market):
+	case !ValidMarket(t.Market):
 		return nil, folio.Errorf(folio.EINVALID, "market must be 1 to 32 characters of A-Z a-z 0-9 . _ / -")
 	case t.Liquidity != "maker" && t.Liquidity != "taker":
 		return nil, folio.Errorf(folio.EINVALID, "liquidity must be maker or taker")

@@ -1,7 +1,7 @@
 package ledger
 
 import (
-	"regexp"
+	"strings"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
@@ -24,7 +24,20 @@ var Decimal = apd.Context{
 	Rounding:    apd.RoundHalfEven,
 }
 
-var amountPattern = regexp.MustCompile(`^(0|[1-9][0-9]*)(\.[0-9]+)?$`)
+// PlainDecimal reports whether s is digits without a leading zero (or a
+// lone 0), optionally followed by a point and at least one digit.
+func PlainDecimal(s string) bool {
+	intPart, frac, hasPoint := strings.Cut(s, ".")
+	switch {
+	case !folio.Chars(intPart, 1, len(intPart), folio.IsDigit):
+		return false
+	case len(intPart) > 1 && intPart[0] == '0':
+		return false
+	case hasPoint && !folio.Chars(frac, 1, len(frac), folio.IsDigit):
+		return false
+	}
+	return true
+}
 
 // ParseAmount parses a posting amount for a currency with the given
 // precision. The grammar is strict: digits with an optional fractional part
@@ -34,7 +47,7 @@ var amountPattern = regexp.MustCompile(`^(0|[1-9][0-9]*)(\.[0-9]+)?$`)
 // the code invalid_amount.
 func ParseAmount(s string, precision int) (apd.Decimal, error) {
 	var d apd.Decimal
-	if !amountPattern.MatchString(s) {
+	if !PlainDecimal(s) {
 		return d, folio.Errorf(folio.EAMOUNT, "amount %q is not a plain positive decimal such as \"12.50\"", truncate(s))
 	}
 	if _, _, err := d.SetString(s); err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,18 +112,37 @@ const (
 	maxFutureEffective = 24 * time.Hour
 )
 
-var (
-	kindPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
-	keyPattern  = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
-	uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-)
-
-// ValidUUID reports whether s is a canonical lower-case UUID.
-func ValidUUID(s string) bool { return uuidPattern.MatchString(s) }
+// ValidUUID reports whether s is a canonical lower-case UUID
+// (8-4-4-4-12 hex digits).
+func ValidUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !folio.IsHexLower(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // ValidIdempotencyKey reports whether k is 1–200 printable ASCII characters
 // without spaces.
-func ValidIdempotencyKey(k string) bool { return keyPattern.MatchString(k) }
+func ValidIdempotencyKey(k string) bool { return folio.Chars(k, 1, MaxKeyLength, folio.IsPrintable) }
+
+// ValidKind reports whether k is a lower-case letter followed by up to 31
+// of a-z, 0-9 and _.
+func ValidKind(k string) bool {
+	return len(k) > 0 && folio.IsLower(k[0]) &&
+		folio.Chars(k[1:], 0, 31, func(b byte) bool { return folio.IsLower(b) || folio.IsDigit(b) || b == '_' })
+}
 
 // validated is a NewEntry checked against the chart, ready to post.
 type validated struct {
@@ -155,7 +173,7 @@ func validate(chart *accounts.Chart, e NewEntry, now time.Time) (*validated, err
 	switch {
 	case !ValidIdempotencyKey(e.IdempotencyKey):
 		return nil, folio.Errorf(folio.EINVALID, "idempotency_key must be 1 to %d printable ASCII characters without spaces", MaxKeyLength)
-	case !kindPattern.MatchString(v.kind):
+	case !ValidKind(v.kind):
 		return nil, folio.Errorf(folio.EINVALID, "kind %q must be 1 to 32 characters of a-z, 0-9 and _, starting with a letter", truncate(v.kind))
 	case v.kind == KindReversal || v.kind == KindPost || v.kind == KindVoid:
 		return nil, folio.Errorf(folio.EINVALID, "kind %q is written by the ledger itself; use the reverse, post or void operations", v.kind)
