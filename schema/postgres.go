@@ -345,6 +345,11 @@ func (p *Postgres) start(ctx context.Context, fast bool) error {
 		"-c", "listen_addresses=127.0.0.1",
 		"-k", shellQuote(p.sockDir),
 		"-c", "max_connections=200",
+		// The cluster's pages are in memory or on local SSD: with the
+		// default random_page_cost of 4 the planner seq-scanned the trades
+		// table (100k rows, 34 ms) to look up a batch's 2,000 trade ids
+		// instead of probing its primary key (2.5 ms).
+		"-c", "random_page_cost=1.1",
 	}
 	if fast {
 		opts = append(opts, "-c", "shared_buffers=128MB", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
