@@ -80,13 +80,19 @@
 // affiliate engine's rows commit with the entries. The steps:
 //
 //  1. Read the clock once; load the chart; validate every new entry in
-//     memory (no SQL).
+//     memory (no SQL), spread over the cores ([Parallel]): the database
+//     has nothing to do meanwhile.
 //  2. Lock the journal head row (SELECT … FOR UPDATE): it orders commits
 //     and holds the last seq and hash.
 //  3. Look up all the batch's idempotency keys, the targets of reverse,
 //     post and void operations, their existing reversals and completions,
 //     and the ids callers chose, with a few set-based queries (not one per
-//     item).
+//     item). A caller that guarantees the batch's ids and keys are unused
+//     ([Options].Fresh: the trade engine, whose ids are new random UUIDs
+//     and whose keys carry its reserved prefixes for trades it found
+//     unbooked under the same lock) skips the id and key look-ups; the
+//     unique indexes still refuse a broken guarantee, failing the
+//     transaction rather than writing an entry twice.
 //  4. Read the balance rows of every touched account (missing rows are
 //     accounts never posted to, and start at zero). No row locks: only
 //     batches write balances, and each holds the head's row lock (step 2).
@@ -95,12 +101,14 @@
 //     NUMERIC(38,18) columns are enforced, and each posting records the
 //     account's running posted balance, debits and credits after it. An
 //     item that fails is left out and changes nothing.
-//  6. Assign seq head+1, head+2, … and chain the hashes; with
-//     [Options].Atomic any failed item rejects the whole batch
-//     ([ErrBatchRejected], nothing written).
-//  7. Insert the entries and the postings with one multi-row
-//     INSERT … SELECT FROM unnest(…) each; upsert every touched balance
-//     once, in sorted order, with one more; update the head once.
+//  6. Assign seq head+1, head+2, …; with [Options].Atomic any failed
+//     item rejects the whole batch ([ErrBatchRejected], nothing written).
+//  7. Chain the hashes and insert the entries and the postings with
+//     multi-row INSERT … SELECT FROM unnest(…) statements; upsert every
+//     touched balance once, in sorted order, with one more; update the
+//     head once. Through a pipe ([Options].Writes, schema.Pipe) the
+//     entries go in chunks of 500: PostgreSQL inserts a chunk while the
+//     next is hashed and encoded.
 //
 // A failed item gets its own error in [Result]; the others commit. Every
 // writer serializes on the head row. Callers run the engine in

@@ -120,7 +120,11 @@
 // [StartPostgres] runs a PostgreSQL cluster of the machine's own binaries
 // ([FindPostgresBin]: the newest /usr/lib/postgresql/*/bin, else initdb on
 // PATH) in a data directory: initdb on first use (superuser postgres, trust
-// authentication, UTF-8), then pg_ctl start listening on 127.0.0.1 only, on
+// authentication, UTF-8, collation C with C.UTF-8 character classes: text
+// compares byte by byte, in the order Go and CockroachDB use, which made the
+// trade benchmark 12% faster than C.UTF-8 collation's locale-aware
+// comparisons in every text index), then pg_ctl start listening on
+// 127.0.0.1 only, on
 // a free port (retried if another process takes it first) unless one is
 // given, with its Unix socket and log inside the data directory. An existing
 // cluster is reused, and a server left running on it by a dead process is
@@ -129,7 +133,10 @@
 // cluster gets shared_buffers of an eighth of the machine's memory (128 MB
 // to 2 GB), max_wal_size 4 GB and checkpoint_timeout 30 min: with the
 // defaults, checkpoints' full-page images and evicted index pages made
-// trades 23% slower within the first 200k journal entries. Fast turns off
+// trades 23% slower within the first 200k journal entries. Every cluster
+// plans with random_page_cost 1.1 (its pages are in memory or on local
+// SSD): with the default 4, batch look-ups of 2,000 keys seq-scanned whole
+// tables instead of probing their indexes. Fast turns off
 // fsync, synchronous_commit and full_page_writes, for tests only. `folio
 // serve` without a database URL uses this in its --data-dir.
 //
