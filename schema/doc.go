@@ -131,7 +131,7 @@
 // stopped first. As root, the binaries run as the postgres OS user, so every
 // parent of the data directory must be traversable by others. A durable
 // cluster gets shared_buffers of an eighth of the machine's memory (128 MB
-// to 2 GB), max_wal_size 16 GB and checkpoint_timeout 30 min: with the
+// to 2 GB), max_wal_size 4 GB and checkpoint_timeout 30 min: with the
 // defaults, checkpoints' full-page images and evicted index pages made
 // trades 23% slower within the first 200k journal entries. Every cluster
 // plans with random_page_cost 1.1 (its pages are in memory or on local

@@ -358,12 +358,8 @@ func (p *Postgres) start(ctx context.Context, fast bool) error {
 		// journal's hot index pages, and checkpoints far enough apart
 		// that their full-page images do not dominate the WAL. With
 		// PostgreSQL's defaults (128 MB, a checkpoint per GB of WAL) the
-		// benchmark lost 23% of its speed within 200k entries. At ~1 GB
-		// of WAL a minute, 4 GB still meant a checkpoint every 2 minutes,
-		// each followed by a burst of full-page images that grew with the
-		// indexes (WAL per trade +40% within 6 minutes); with 16 GB a
-		// 6-minute run has none and its WAL per trade stays flat.
-		opts = append(opts, "-c", "shared_buffers="+sharedBuffers(), "-c", "max_wal_size=16GB", "-c", "checkpoint_timeout=30min")
+		// benchmark lost 23% of its speed within 200k entries.
+		opts = append(opts, "-c", "shared_buffers="+sharedBuffers(), "-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=30min")
 	}
 	offset := fileSize(p.logFile)
 	out, err := p.command(ctx, "pg_ctl", "start", "-D", p.pgdata, "-l", p.logFile, "-w", "-t", "60",
