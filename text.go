@@ -1,9 +1,10 @@
 package folio
 
 // Text checks for the write path. Identifiers, keys and amounts are
-// checked byte by byte against a class instead of with regexp, which cost
-// a tenth of the trade writer's validation time; each package's tests
-// compare its checks with the equivalent regular expression.
+// checked byte by byte against a class instead of with regexp, which was
+// ~22% of ledger validation's CPU samples in the trade benchmark;
+// TestChecksMatchTheirRegexps (text_test.go) compares every such check
+// with the regular expression it replaced.
 
 // Chars reports whether s has minLen to maxLen bytes and every byte is in
 // the class ok.
