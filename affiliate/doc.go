@@ -52,6 +52,12 @@
 //	// Validate accepts every program of this kind.
 //	func (flatRule) Validate(p *affiliate.Program) error { return nil }
 //
+//	// Depth: the trade path loads and hands Shares one ancestor.
+//	func (flatRule) Depth(p *affiliate.Program) int { return 1 }
+//
+//	// Inputs: nothing beyond the chain (no revenue-share table, no kickback).
+//	func (flatRule) Inputs(p *affiliate.Program) affiliate.Inputs { return 0 }
+//
 //	// Shares pays the direct referrer 1% of the basis.
 //	func (flatRule) Shares(p *affiliate.Program, c *affiliate.Chain, basis *apd.Decimal) ([]affiliate.Share, error) {
 //		if len(c.Ancestors) == 0 {

@@ -16,6 +16,10 @@ type flatRule struct{}
 
 func (flatRule) Validate(p *affiliate.Program) error { return nil }
 
+func (flatRule) Depth(p *affiliate.Program) int { return 1 }
+
+func (flatRule) Inputs(p *affiliate.Program) affiliate.Inputs { return 0 }
+
 func (flatRule) Shares(p *affiliate.Program, c *affiliate.Chain, basis *apd.Decimal) ([]affiliate.Share, error) {
 	if len(c.Ancestors) == 0 {
 		return nil, nil
@@ -37,6 +41,11 @@ func (topRule) Validate(p *affiliate.Program) error {
 	}
 	return nil
 }
+
+// Depth: the whole chain, as deep as the engine walks any chain.
+func (topRule) Depth(p *affiliate.Program) int { return affiliate.DefaultMaxLevels }
+
+func (topRule) Inputs(p *affiliate.Program) affiliate.Inputs { return 0 }
 
 func (topRule) Shares(p *affiliate.Program, c *affiliate.Chain, basis *apd.Decimal) ([]affiliate.Share, error) {
 	n := len(c.Ancestors)
@@ -87,6 +96,61 @@ func TestCustomRule(t *testing.T) {
 	}
 	if got := f.tradeShares(t, "top"); !sameMap(got, map[string]string{"A": "2.5"}) {
 		t.Errorf("top trade shares = %v, want the root A 2.5", got)
+	}
+	f.verify(t)
+}
+
+// highestRule pays 1% of the basis to the highest ancestor it is given: its
+// depth, declared through the Rule interface alone, decides who that is.
+type highestRule struct{ depth int }
+
+func (highestRule) Validate(p *affiliate.Program) error { return nil }
+
+func (r highestRule) Depth(p *affiliate.Program) int { return r.depth }
+
+func (highestRule) Inputs(p *affiliate.Program) affiliate.Inputs { return 0 }
+
+func (highestRule) Shares(p *affiliate.Program, c *affiliate.Chain, basis *apd.Decimal) ([]affiliate.Share, error) {
+	return topRule{}.Shares(p, c, basis)
+}
+
+// A new commission kind registered through the Rule interface alone: its
+// Depth bounds the chain the trade path loads and hands it (a kind of depth
+// 2 on A → B → C → D → E pays E's trade to C, one of depth 4 to A, one of
+// depth 0 to nobody), with no change to the trade path.
+func TestCustomRuleDepth(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Rules.Register("two", highestRule{depth: 2})
+	f.svc.Rules.Register("four", highestRule{depth: 4})
+	f.svc.Rules.Register("none", highestRule{depth: 0})
+	f.putProgram(t, "two1", affiliate.ProgramSpec{Kind: "two"})
+	f.putProgram(t, "four1", affiliate.ProgramSpec{Kind: "four"})
+	f.putProgram(t, "none1", affiliate.ProgramSpec{Kind: "none"})
+	f.user(t, "A", "")
+	prev := "A"
+	for _, id := range []string{"B", "C", "D", "E", "F", "G"} {
+		code := prev + prev + prev + prev + prev + prev
+		f.code(t, prev, code)
+		f.user(t, id, code)
+		prev = id
+	}
+	must(t, "AssignProgram", f.svc.AssignProgram(ctx, "E", "two1", "ops"))
+	must(t, "AssignProgram", f.svc.AssignProgram(ctx, "F", "four1", "ops"))
+	must(t, "AssignProgram", f.svc.AssignProgram(ctx, "G", "none1", "ops"))
+	f.post(t, affiliate.TradeCreated, trade("two", "E", "100"), trade("four", "F", "200"), trade("none", "G", "300"))
+	for id, want := range map[string]map[string]string{
+		"two":  {"C": "1"},
+		"four": {"B": "2"},
+		"none": {},
+	} {
+		if got := f.tradeShares(t, id); !sameMap(got, want) {
+			t.Errorf("trade %s shares = %v, want %v", id, got, want)
+		}
+	}
+	info, err := f.svc.GetTrade(ctx, "none")
+	must(t, "GetTrade", err)
+	if len(info.Accruals) != 0 {
+		t.Errorf("depth-0 trade accruals = %+v, want none", info.Accruals)
 	}
 	f.verify(t)
 }

@@ -65,15 +65,42 @@ type Share struct {
 
 // Rule computes shares of a commission basis. Implementations must be
 // pure: no I/O, the same output for the same input. The built-in kinds
-// implement it; integrators register their own with Register.
+// implement it; integrators register their own with Register. A rule says
+// everything the trade path needs to know about its kind: how deep a chain
+// it reads (Depth) and which per-trade data beyond the chain (Inputs), so a
+// new kind is one type in one file and the trade path never guesses.
 type Rule interface {
 	// Validate checks a program of this rule's kind at configuration time:
 	// a program whose shares could exceed 100% of the basis is refused.
 	Validate(p *Program) error
+	// Depth is how many ancestors of the trader Shares reads for program
+	// p: the trade path loads and passes at most that many (0 for rules
+	// that pay no ancestor).
+	Depth(p *Program) int
+	// Inputs names the per-trade data beyond the chain that Shares reads;
+	// the trade path loads only those.
+	Inputs(p *Program) Inputs
 	// Shares returns the exact (unrounded) shares of basis for a trade by
 	// chain.Trader. They must be ≥ 0 and sum to at most basis.
 	Shares(p *Program, chain *Chain, basis *apd.Decimal) ([]Share, error)
 }
+
+// Inputs is a set of per-trade data a rule reads besides the chain.
+type Inputs uint8
+
+const (
+	// InputRevenueShares: the trader's revenue-share table
+	// (Chain.Trader.Shares).
+	InputRevenueShares Inputs = 1 << iota
+	// InputKickback: the direct referrer's kickback rate resolved from its
+	// override or volume tier (Member.KickbackRate of Ancestors[0]) and
+	// the kickback of the code the trader signed up with
+	// (Chain.CodeKickback).
+	InputKickback
+)
+
+// Has reports whether every input of x is in in.
+func (in Inputs) Has(x Inputs) bool { return in&x == x }
 
 // Registry maps program kinds to rules. The zero value is empty; use
 // NewRegistry for one holding the built-in kinds.
@@ -220,6 +247,12 @@ func (LevelsRule) Validate(p *Program) error {
 	return checkRates("levels", p.Levels)
 }
 
+// Depth: one ancestor per level rate.
+func (LevelsRule) Depth(p *Program) int { return len(p.Levels) }
+
+// Inputs: the chain alone.
+func (LevelsRule) Inputs(p *Program) Inputs { return 0 }
+
 // Shares pays ancestor k its level rate.
 func (LevelsRule) Shares(p *Program, c *Chain, basis *apd.Decimal) ([]Share, error) {
 	var out []Share
@@ -251,6 +284,17 @@ func (DifferentialRule) Validate(p *Program) error {
 	return nil
 }
 
+// Depth: max_levels ancestors (DefaultMaxLevels when unset).
+func (DifferentialRule) Depth(p *Program) int {
+	if p.MaxLevels <= 0 {
+		return DefaultMaxLevels
+	}
+	return p.MaxLevels
+}
+
+// Inputs: the chain alone (each member's assigned rate is in the chain).
+func (DifferentialRule) Inputs(p *Program) Inputs { return 0 }
+
 // Shares walks up to max_levels ancestors. Along L1 → … → L(N−1) → trader
 // (L(N−1) the direct referrer), L_i earns (X_i − X_{i+1})·basis and
 // L(N−1) earns X_{N−1}·basis: the total is X_1·basis. An ancestor without
@@ -258,10 +302,7 @@ func (DifferentialRule) Validate(p *Program) error {
 // Rates are clamped to be non-increasing down the chain, so a stale
 // configuration can never pay more than the top rate.
 func (DifferentialRule) Shares(p *Program, c *Chain, basis *apd.Decimal) ([]Share, error) {
-	maxLevels := p.MaxLevels
-	if maxLevels <= 0 {
-		maxLevels = DefaultMaxLevels
-	}
+	maxLevels := DifferentialRule{}.Depth(p)
 	var rates []apd.Decimal
 	for k := 0; k < len(c.Ancestors) && k < maxLevels; k++ {
 		r := c.Ancestors[k].Rate
@@ -312,6 +353,12 @@ func (KickbackRule) Validate(p *Program) error {
 	return nil
 }
 
+// Depth: the direct referrer only.
+func (KickbackRule) Depth(p *Program) int { return 1 }
+
+// Inputs: the referrer's resolved rate and the code's kickback.
+func (KickbackRule) Inputs(p *Program) Inputs { return InputKickback }
+
 // Shares: referrer (R − k)·basis, trader k·basis, with k clamped to R.
 func (KickbackRule) Shares(p *Program, c *Chain, basis *apd.Decimal) ([]Share, error) {
 	if len(c.Ancestors) == 0 {
@@ -354,6 +401,12 @@ type TableRule struct{}
 // Validate accepts any table program: tables are per user and checked
 // when set (CheckTable).
 func (TableRule) Validate(p *Program) error { return nil }
+
+// Depth: none; the table names its beneficiaries.
+func (TableRule) Depth(p *Program) int { return 0 }
+
+// Inputs: the trader's revenue-share table.
+func (TableRule) Inputs(p *Program) Inputs { return InputRevenueShares }
 
 // Shares pays each line of the trader's table.
 func (TableRule) Shares(p *Program, c *Chain, basis *apd.Decimal) ([]Share, error) {

@@ -145,6 +145,8 @@ func TestBaseFeeReducesBasis(t *testing.T) {
 type greedyRule struct{}
 
 func (greedyRule) Validate(*Program) error { return nil }
+func (greedyRule) Depth(*Program) int      { return 1 }
+func (greedyRule) Inputs(*Program) Inputs  { return 0 }
 func (greedyRule) Shares(p *Program, c *Chain, basis *apd.Decimal) ([]Share, error) {
 	var twice apd.Decimal
 	_, _ = exact.Add(&twice, basis, basis)

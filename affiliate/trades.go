@@ -352,16 +352,8 @@ func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, ws []*tradeWo
 	}
 	depth := 1
 	for _, p := range progs.byID {
-		switch p.Kind {
-		case KindLevels:
-			depth = max(depth, len(p.Levels))
-		case KindDifferential:
-			depth = max(depth, p.MaxLevels)
-		case KindKickback, KindTable, KindBounty:
-		default:
-			// A registered custom rule sees the chain as deep as
-			// prepareTrade gives it, DefaultMaxLevels.
-			depth = max(depth, DefaultMaxLevels)
+		if r, ok := s.Rules.Rule(p.Kind); ok {
+			depth = max(depth, r.Depth(p))
 		}
 	}
 	ids := make([]string, len(ws))
@@ -424,6 +416,14 @@ func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, chart *accounts.C
 	w.explain = map[string]any{}
 	w.code, w.country = u.ReferralCode, u.Country
 	p := progs.resolve(u)
+	rule, prog := Rule(noRule{}), &Program{Kind: "none"}
+	if p != nil {
+		r, ok := s.Rules.Rule(p.Kind)
+		if !ok {
+			return folio.Errorf(folio.EINTERNAL, "no rule registered for program kind %s", p.Kind)
+		}
+		rule, prog = r, p
+	}
 	var baseFee apd.Decimal
 	chain := &Chain{Trader: Member{ID: u.ID}}
 	if p == nil {
@@ -441,17 +441,8 @@ func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, chart *accounts.C
 				w.explain["base_fee_skipped"] = "volume and fee are in different currencies"
 			}
 		}
-		maxDepth := DefaultMaxLevels
-		switch p.Kind {
-		case KindLevels:
-			maxDepth = len(p.Levels)
-		case KindDifferential:
-			maxDepth = p.MaxLevels
-		case KindKickback:
-			maxDepth = 1
-		}
 		cur := u
-		for len(chain.Ancestors) < maxDepth && cur.ReferrerID != "" {
+		for len(chain.Ancestors) < rule.Depth(p) && cur.ReferrerID != "" {
 			a := users[cur.ReferrerID]
 			if a == nil {
 				break
@@ -460,8 +451,8 @@ func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, chart *accounts.C
 			w.ancestors = append(w.ancestors, a.ID)
 			cur = a
 		}
-		switch p.Kind {
-		case KindTable:
+		inputs := rule.Inputs(p)
+		if inputs.Has(InputRevenueShares) {
 			shares, err := look.revenueShares(ctx, tx, u.ID)
 			if err != nil {
 				return err
@@ -470,25 +461,15 @@ func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, chart *accounts.C
 			if len(chain.Trader.Shares) == 0 {
 				w.explain["reason"] = "the trader has no revenue-share table"
 			}
-		case KindKickback:
-			if len(chain.Ancestors) > 0 {
-				if err := s.resolveKickback(ctx, tx, p, u, chain, look); err != nil {
-					return err
-				}
+		}
+		if inputs.Has(InputKickback) && len(chain.Ancestors) > 0 {
+			if err := s.resolveKickback(ctx, tx, p, u, chain, look); err != nil {
+				return err
 			}
 		}
-		if p.Kind != KindTable && len(chain.Ancestors) == 0 {
+		if rule.Depth(p) > 0 && len(chain.Ancestors) == 0 {
 			w.explain["reason"] = "the trader has no referrer"
 		}
-	}
-	rule := Rule(noRule{})
-	prog := &Program{Kind: "none"}
-	if p != nil {
-		r, ok := s.Rules.Rule(p.Kind)
-		if !ok {
-			return folio.Errorf(folio.EINTERNAL, "no rule registered for program kind %s", p.Kind)
-		}
-		rule, prog = r, p
 	}
 	split, err := Split(rule, prog, chain, &w.fee, &baseFee, w.feeCur.Precision)
 	if err != nil {
@@ -627,6 +608,8 @@ func (l *tradeLookups) codeKickback(ctx context.Context, tx pgx.Tx, code string)
 type noRule struct{}
 
 func (noRule) Validate(*Program) error { return nil }
+func (noRule) Depth(*Program) int      { return 0 }
+func (noRule) Inputs(*Program) Inputs  { return 0 }
 func (noRule) Shares(*Program, *Chain, *apd.Decimal) ([]Share, error) {
 	return nil, nil
 }
