@@ -75,8 +75,8 @@ type PayoutBatch struct {
 // the API gives each key the person of its minting lineage (api.MintKey).
 type Actor struct {
 	ID     string // the audit actor: a key id, "bootstrap", "scheduler", …
-	Person string // the person ID counts as ("": ID is a person of its own)
-	Label  string // the person's label, for display only
+	Person string // the person the actor counts as ("": ID is a person of its own)
+	Label  string // the acting key's person label, for display only
 }
 
 func (a Actor) person() string {
@@ -240,7 +240,7 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 			return err
 		}
 		if err := audit(ctx, tx, now, actor, "payout.build", "payout_batch:"+id, nil, map[string]any{"cutoff": cutoff, "lines": len(lines), "program": opts.Program,
-			"created_by_person": act.person(), "created_by_label": act.Label}); err != nil {
+			"created_by_person": act.person(), "created_by_person_label": act.Label}); err != nil {
 			return err
 		}
 		batch, created = &PayoutBatch{ID: id, Status: BatchDraft, CreatedBy: actor, CreatedByPerson: act.person(), CreatedByLabel: act.Label,
@@ -554,8 +554,8 @@ func (s *Service) ApproveBatchAs(ctx context.Context, id string, act Actor) (*Pa
 			return err
 		}
 		return audit(ctx, tx, now, act.ID, "payout.approve", "payout_batch:"+id, map[string]string{"status": b.Status},
-			map[string]string{"status": BatchApproved, "created_by_person": b.CreatedByPerson, "created_by_label": b.CreatedByLabel,
-				"approved_by_person": act.person(), "approved_by_label": act.Label})
+			map[string]string{"status": BatchApproved, "created_by_person": b.CreatedByPerson, "created_by_person_label": b.CreatedByLabel,
+				"approved_by_person": act.person(), "approved_by_person_label": act.Label})
 	})
 }
 
@@ -740,8 +740,8 @@ func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Pa
 			return err
 		}
 		if err := audit(ctx, tx, now, actor, "payout.execute", "payout_batch:"+id, map[string]string{"status": b.Status}, map[string]any{"status": BatchExecuted, "entry_id": entryID,
-			"created_by_person": b.CreatedByPerson, "approved_by_person": b.ApprovedByPerson, "approved_by_label": b.ApprovedByLabel,
-			"executed_by_person": act.person(), "executed_by_label": act.Label}); err != nil {
+			"created_by_person": b.CreatedByPerson, "approved_by_person": b.ApprovedByPerson, "approved_by_person_label": b.ApprovedByLabel,
+			"executed_by_person": act.person(), "executed_by_person_label": act.Label}); err != nil {
 			return err
 		}
 		out, err = getBatch(ctx, tx, id)

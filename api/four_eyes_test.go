@@ -168,9 +168,9 @@ func TestFourEyesBootstrapMintsPeople(t *testing.T) {
 	var log listJSON[map[string]any]
 	f.call(http.StatusOK, req{Method: "GET", Path: "/v1/audit/log?object=payout_batch:" + id}).Decode(t, &log)
 	wantAfter := map[string][]string{
-		"payout.build":   {`"created_by_person":"` + erin.id + `"`, `"created_by_label":"Erin Example"`},
-		"payout.approve": {`"created_by_person":"` + erin.id + `"`, `"approved_by_person":"` + frank.id + `"`, `"approved_by_label":"Frank Example"`},
-		"payout.execute": {`"approved_by_person":"` + frank.id + `"`, `"executed_by_person":"` + erin.id + `"`, `"executed_by_label":"Erin Example"`},
+		"payout.build":   {`"created_by_person":"` + erin.id + `"`, `"created_by_person_label":"Erin Example"`},
+		"payout.approve": {`"created_by_person":"` + erin.id + `"`, `"approved_by_person":"` + frank.id + `"`, `"approved_by_person_label":"Frank Example"`},
+		"payout.execute": {`"approved_by_person":"` + frank.id + `"`, `"executed_by_person":"` + erin.id + `"`, `"executed_by_person_label":"Erin Example"`},
 	}
 	var actions []string
 	for _, rec := range log.Data {
