@@ -48,18 +48,42 @@ type PayoutLine struct {
 	Accruals  int64
 }
 
-// PayoutBatch is a batch of payout lines.
+// PayoutBatch is a batch of payout lines. Each decision records its actor
+// (a key id, "bootstrap", "scheduler"), the person the actor counts as for
+// four-eyes and that person's label (see Actor).
 type PayoutBatch struct {
-	ID         string
-	Status     string
-	CreatedBy  string
-	Cutoff     time.Time
-	CreatedAt  time.Time
-	ApprovedBy string
-	ApprovedAt *time.Time
-	ExecutedAt *time.Time
-	EntryID    string
-	Lines      []PayoutLine
+	ID               string
+	Status           string
+	CreatedBy        string
+	CreatedByPerson  string
+	CreatedByLabel   string
+	Cutoff           time.Time
+	CreatedAt        time.Time
+	ApprovedBy       string
+	ApprovedByPerson string
+	ApprovedByLabel  string
+	ApprovedAt       *time.Time
+	ExecutedBy       string
+	ExecutedByPerson string
+	ExecutedByLabel  string
+	ExecutedAt       *time.Time
+	EntryID          string
+	Lines            []PayoutLine
+}
+
+// Actor is who decides on a batch. Four-eyes compares people, not keys:
+// the API gives each key the person of its minting lineage (api.MintKey).
+type Actor struct {
+	ID     string // the audit actor: a key id, "bootstrap", "scheduler", …
+	Person string // the person the actor counts as ("": ID is a person of its own)
+	Label  string // the acting key's person label, for display only
+}
+
+func (a Actor) person() string {
+	if a.Person == "" {
+		return a.ID
+	}
+	return a.Person
 }
 
 // BuildOptions select what a batch pays.
@@ -85,8 +109,16 @@ type pendingAccrual struct {
 // affiliate's 208 balance is not positive are left out (their accruals
 // stay payable). Anti-fraud rules flag lines, which are then held. The
 // batch id is a hash of the cut-off and the accrual ids, so building the
-// same batch twice answers the existing one (created=false).
+// same batch twice answers the existing one (created=false). actor is a
+// person of its own; see BuildBatchAs.
 func (s *Service) BuildBatch(ctx context.Context, opts BuildOptions, actor string) (*PayoutBatch, bool, error) {
+	return s.BuildBatchAs(ctx, opts, Actor{ID: actor})
+}
+
+// BuildBatchAs is BuildBatch by act, whose person is recorded as the
+// batch's builder for four-eyes.
+func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor) (*PayoutBatch, bool, error) {
+	actor := act.ID
 	var batch *PayoutBatch
 	var created bool
 	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
@@ -178,8 +210,9 @@ func (s *Service) BuildBatch(ctx context.Context, opts BuildOptions, actor strin
 		if err := s.flagLines(ctx, tx, now, lines, links, policies); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO payout_batches (id, status, created_by, cutoff, created_at) VALUES ($1, 'draft', $2, $3, $4)`,
-			id, actor, cutoff, now); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO payout_batches (id, status, created_by, created_by_person, created_by_label, cutoff, created_at)
+			VALUES ($1, 'draft', $2, $3, $4, $5, $6)`,
+			id, actor, act.person(), act.Label, cutoff, now); err != nil {
 			return err
 		}
 		var lIDs, holders, curs, amounts, statuses, flags []string
@@ -206,10 +239,12 @@ func (s *Service) BuildBatch(ctx context.Context, opts BuildOptions, actor strin
 			SELECT a::uuid, l::uuid, $1, true FROM unnest($2::text[], $3::text[]) AS u(a, l)`, id, aIDs, aLines); err != nil {
 			return err
 		}
-		if err := audit(ctx, tx, now, actor, "payout.build", "payout_batch:"+id, nil, map[string]any{"cutoff": cutoff, "lines": len(lines), "program": opts.Program}); err != nil {
+		if err := audit(ctx, tx, now, actor, "payout.build", "payout_batch:"+id, nil, map[string]any{"cutoff": cutoff, "lines": len(lines), "program": opts.Program,
+			"created_by_person": act.person(), "created_by_person_label": act.Label}); err != nil {
 			return err
 		}
-		batch, created = &PayoutBatch{ID: id, Status: BatchDraft, CreatedBy: actor, Cutoff: cutoff, CreatedAt: now, Lines: lines}, true
+		batch, created = &PayoutBatch{ID: id, Status: BatchDraft, CreatedBy: actor, CreatedByPerson: act.person(), CreatedByLabel: act.Label,
+			Cutoff: cutoff, CreatedAt: now, Lines: lines}, true
 		return nil
 	})
 	return batch, created, err
@@ -402,9 +437,15 @@ func (s *Service) PutFraudRules(ctx context.Context, r FraudRules, actor string)
 // getBatch loads a batch with its lines.
 func getBatch(ctx context.Context, q pgx.Tx, id string) (*PayoutBatch, error) {
 	b := &PayoutBatch{}
-	var approvedBy, entry *string
-	err := q.QueryRow(ctx, `SELECT id, status, created_by, cutoff, created_at, approved_by, approved_at, executed_at, entry_id::text
-		FROM payout_batches WHERE id = $1`, id).Scan(&b.ID, &b.Status, &b.CreatedBy, &b.Cutoff, &b.CreatedAt, &approvedBy, &b.ApprovedAt, &b.ExecutedAt, &entry)
+	var entry *string
+	// A batch built by a server older than migration 010 has no person: its
+	// actor counts as one.
+	err := q.QueryRow(ctx, `SELECT id, status, created_by, coalesce(created_by_person, created_by), created_by_label, cutoff, created_at,
+			coalesce(approved_by, ''), coalesce(approved_by_person, approved_by, ''), approved_by_label, approved_at,
+			coalesce(executed_by, ''), coalesce(executed_by_person, executed_by, ''), executed_by_label, executed_at, entry_id::text
+		FROM payout_batches WHERE id = $1`, id).Scan(&b.ID, &b.Status, &b.CreatedBy, &b.CreatedByPerson, &b.CreatedByLabel, &b.Cutoff, &b.CreatedAt,
+		&b.ApprovedBy, &b.ApprovedByPerson, &b.ApprovedByLabel, &b.ApprovedAt,
+		&b.ExecutedBy, &b.ExecutedByPerson, &b.ExecutedByLabel, &b.ExecutedAt, &entry)
 	if isNoRows(err) {
 		return nil, notFound("payout batch", id)
 	}
@@ -412,9 +453,6 @@ func getBatch(ctx context.Context, q pgx.Tx, id string) (*PayoutBatch, error) {
 		return nil, err
 	}
 	b.Cutoff, b.CreatedAt = b.Cutoff.UTC(), b.CreatedAt.UTC()
-	if approvedBy != nil {
-		b.ApprovedBy = *approvedBy
-	}
 	if entry != nil {
 		b.EntryID = *entry
 	}
@@ -491,20 +529,33 @@ func lockBatch(ctx context.Context, tx pgx.Tx, id string) (*PayoutBatch, error) 
 	return getBatch(ctx, tx, id)
 }
 
-// ApproveBatch approves a draft batch; the approver must be another admin
-// than its creator (four-eyes).
+// ApproveBatch approves a draft batch; actor is a person of its own. See
+// ApproveBatchAs.
 func (s *Service) ApproveBatch(ctx context.Context, id, actor string) (*PayoutBatch, error) {
+	return s.ApproveBatchAs(ctx, id, Actor{ID: actor})
+}
+
+// ApproveBatchAs approves a draft batch. Four-eyes: act must be another
+// person than the batch's builder, not merely another key (forbidden).
+func (s *Service) ApproveBatchAs(ctx context.Context, id string, act Actor) (*PayoutBatch, error) {
 	return s.changeBatch(ctx, id, s.DB.Tx, func(tx pgx.Tx, now time.Time, b *PayoutBatch) error {
 		if b.Status != BatchDraft {
 			return folio.Errorf(folio.ECONFLICT, "batch %s is %s, not draft", id, b.Status)
 		}
-		if actor == b.CreatedBy {
-			return folio.Errorf(folio.EFORBIDDEN, "batch %s was built by %s; another admin must approve it", id, actor)
+		switch {
+		case act.ID == b.CreatedBy:
+			return folio.Errorf(folio.EFORBIDDEN, "four-eyes: batch %s was built by %s; another person must approve it", id, act.ID)
+		case act.person() == b.CreatedByPerson:
+			return folio.Errorf(folio.EFORBIDDEN, "four-eyes: batch %s was built by person %s (%s) and key %s belongs to the same person "+
+				"(a key minted by a key counts as its minter's person); another person must approve it", id, b.CreatedByPerson, b.CreatedBy, act.ID)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE payout_batches SET status = 'approved', approved_by = $2, approved_at = $3 WHERE id = $1`, id, actor, now); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE payout_batches SET status = 'approved', approved_by = $2, approved_by_person = $3, approved_by_label = $4, approved_at = $5
+			WHERE id = $1`, id, act.ID, act.person(), act.Label, now); err != nil {
 			return err
 		}
-		return audit(ctx, tx, now, actor, "payout.approve", "payout_batch:"+id, map[string]string{"status": b.Status}, map[string]string{"status": BatchApproved})
+		return audit(ctx, tx, now, act.ID, "payout.approve", "payout_batch:"+id, map[string]string{"status": b.Status},
+			map[string]string{"status": BatchApproved, "created_by_person": b.CreatedByPerson, "created_by_person_label": b.CreatedByLabel,
+				"approved_by_person": act.person(), "approved_by_person_label": act.Label})
 	})
 }
 
@@ -619,8 +670,16 @@ func (s *Service) RejectBatch(ctx context.Context, id, actor string) (*PayoutBat
 // (Dr 208:C:A / Cr 201:C:A per ok line, batch_id = the batch id) in the same
 // transaction as the status change. Held lines are released (their accruals
 // return to the pool). Executing an executed batch answers it unchanged
-// (replayed=true); concurrent executions serialize on the batch row.
+// (replayed=true); concurrent executions serialize on the batch row. actor
+// is a person of its own; see ExecuteBatchAs.
 func (s *Service) ExecuteBatch(ctx context.Context, id, actor string) (*PayoutBatch, bool, error) {
+	return s.ExecuteBatchAs(ctx, id, Actor{ID: actor})
+}
+
+// ExecuteBatchAs is ExecuteBatch by act, whose person is recorded as the
+// batch's executor.
+func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*PayoutBatch, bool, error) {
+	actor := act.ID
 	var out *PayoutBatch
 	var replayed bool
 	err := s.DB.JournalTx(ctx, func(tx pgx.Tx) error {
@@ -676,10 +735,13 @@ func (s *Service) ExecuteBatch(ctx context.Context, id, actor string) (*PayoutBa
 		if _, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'released' WHERE batch_id = $1 AND status = 'held'`, id); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE payout_batches SET status = 'executed', executed_at = $2, entry_id = $3::uuid WHERE id = $1`, id, now, entryID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE payout_batches SET status = 'executed', executed_at = $2, entry_id = $3::uuid,
+			executed_by = $4, executed_by_person = $5, executed_by_label = $6 WHERE id = $1`, id, now, entryID, actor, act.person(), act.Label); err != nil {
 			return err
 		}
-		if err := audit(ctx, tx, now, actor, "payout.execute", "payout_batch:"+id, map[string]string{"status": b.Status}, map[string]any{"status": BatchExecuted, "entry_id": entryID}); err != nil {
+		if err := audit(ctx, tx, now, actor, "payout.execute", "payout_batch:"+id, map[string]string{"status": b.Status}, map[string]any{"status": BatchExecuted, "entry_id": entryID,
+			"created_by_person": b.CreatedByPerson, "approved_by_person": b.ApprovedByPerson, "approved_by_person_label": b.ApprovedByLabel,
+			"executed_by_person": act.person(), "executed_by_person_label": act.Label}); err != nil {
 			return err
 		}
 		out, err = getBatch(ctx, tx, id)

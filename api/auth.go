@@ -93,6 +93,11 @@ type principal struct {
 	ID     string // key id, or "bootstrap" for FOLIO_ADMIN_KEY
 	Role   string
 	Holder string // affiliate keys only
+	// PersonID is the person the key counts as for four-eyes: its
+	// api_keys.person_id (the root of its minting lineage), or "bootstrap".
+	PersonID string
+	// Person is the key's person label ("" when none was given).
+	Person string
 }
 
 // actorBootstrap is the audit actor of FOLIO_ADMIN_KEY.
@@ -148,15 +153,15 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	}
 	sum := sha256.Sum256([]byte(token))
 	if s.adminKeyHash != nil && subtle.ConstantTimeCompare(sum[:], s.adminKeyHash) == 1 {
-		return principal{ID: actorBootstrap, Role: RoleAdmin}, nil
+		return principal{ID: actorBootstrap, Role: RoleAdmin, PersonID: actorBootstrap}, nil
 	}
 	if !strings.HasPrefix(token, keyPrefix) {
 		return principal{}, folio.Errorf(folio.EUNAUTHORIZED, "the API key is not valid")
 	}
 	var p principal
 	var revoked bool
-	err := s.db.Pool.QueryRow(r.Context(), `SELECT id::text, role, holder, revoked_at IS NOT NULL FROM api_keys WHERE key_hash = $1`, sum[:]).
-		Scan(&p.ID, &p.Role, &p.Holder, &revoked)
+	err := s.db.Pool.QueryRow(r.Context(), `SELECT id::text, role, holder, person_id::text, person, revoked_at IS NOT NULL FROM api_keys WHERE key_hash = $1`, sum[:]).
+		Scan(&p.ID, &p.Role, &p.Holder, &p.PersonID, &p.Person, &revoked)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return principal{}, folio.Errorf(folio.EUNAUTHORIZED, "the API key is not valid")

@@ -71,8 +71,26 @@
 // record lifecycle events and book and reverse trades; manual journal
 // writes stay with admins.
 // FOLIO_ADMIN_KEY is accepted as an admin key (compared in constant time);
-// its audit actor is "bootstrap". Keys created by the CLI have actor "cli";
-// keys created over the API have the creating key's id.
+// its audit actor is "bootstrap". Keys created by the CLI have actor
+// "cli:<user>"; keys created over the API have the creating key's id
+// (api_keys.created_by, shown as created_by in GET /v1/keys). An affiliate
+// key's holder must be a registered user (400 naming holder otherwise).
+//
+// # People
+//
+// Every key belongs to a person, who is what four-eyes separates (SPEC
+// §10). api_keys.person_id is fixed when the key is created (MintKey): a
+// key minted by a key gets its minter's person_id, so every key minted
+// directly or transitively from one root key is the root's person and
+// person_id is the root key's id; a key created by the bootstrap key or by
+// the CLI is a person of its own (person_id = its own id). The bootstrap key
+// itself is the person "bootstrap". Since person_id is stored, not derived
+// on each request, revoking the root (or any key of the chain) leaves the
+// minted keys the same person. api_keys.person is only a label for who holds
+// the key (optional; 1 to 100 printable characters): a key minted by a key
+// counts as its minter's person whatever its label says, and two keys with
+// equal labels minted by the bootstrap key are still two people. Migration
+// 010 gave existing keys the root of their created_by chain.
 //
 // Keys are "folio_" followed by 52 lower-case base32 characters (32 bytes
 // from crypto/rand). Only their SHA-256 is stored (api_keys.key_hash); the
@@ -171,10 +189,15 @@
 //
 // payouts.go and reports_affiliate.go are thin over the affiliate
 // service's payout, reconciliation, statistics, referral and tax reads.
-// The audit actor of every payout decision is the calling key's id, so the
-// four-eyes rule compares keys: approving a batch with the key that built
-// it is 403 forbidden (the bootstrap key is one key: it cannot approve its
-// own batches either). POST /v1/payouts/batches answers 201 with a new
+// The audit actor of every payout decision is the calling key's id; the
+// four-eyes rule compares people (see People): approving a batch with the
+// key that built it, or with any key of the builder's person, is 403
+// forbidden (the bootstrap key is one person: it cannot approve its own
+// batches either, but a key it minted for someone else can). A batch shows
+// the key, person id and person label of its build, approval and execution
+// (created_by, created_by_person, created_by_person_label, approved_by…,
+// executed_by…), in JSON, in its CSV and in the after of the
+// payout.build/approve/execute audit records. POST /v1/payouts/batches answers 201 with a new
 // draft batch, 200 with the existing one when the same accruals were
 // already batched at the same cut-off (the id is their hash), and 404
 // not_found when nothing is payable up to the cut-off: the domain's code,

@@ -11,8 +11,11 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/folioledger/folio"
@@ -24,23 +27,69 @@ import (
 // KeyInfo describes an API key; it never carries the secret or its hash.
 type KeyInfo struct {
 	ID, Role, Holder, Note string
-	CreatedAt              time.Time
-	RevokedAt              *time.Time
+	// Person labels who holds the key ("" when not given); PersonID is the
+	// person the key counts as for four-eyes (see MintKey); CreatedBy is
+	// the actor that created it (a key id, "bootstrap", "cli:…").
+	Person, PersonID, CreatedBy string
+	CreatedAt                   time.Time
+	RevokedAt                   *time.Time
 }
 
-// maxKeyNote bounds a key's note.
-const maxKeyNote = 200
+// NewKey is what MintKey creates.
+type NewKey struct {
+	Role   string // admin, poster, auditor or affiliate
+	Holder string // required for affiliate keys, refused for others
+	Note   string
+	Person string // optional label for who holds the key
+}
+
+// maxKeyNote bounds a key's note; maxKeyPerson a key's person label, in
+// characters.
+const (
+	maxKeyNote   = 200
+	maxKeyPerson = 100
+)
 
 // keyEncoding renders a key's 32 random bytes: lower-case base32, no padding.
 var keyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// CreateKey creates an API key for role (admin, poster, auditor,
-// affiliate); holder is required for affiliate keys and refused for others.
-// It returns the key and its secret, which is shown only here: only the
-// secret's SHA-256 is stored. The creation is written to the audit log with
-// actor (a key id, "cli" or "bootstrap"). Errors: invalid_request.
+// CreateKey creates an API key without a person label; see MintKey.
 func CreateKey(ctx context.Context, db *schema.DB, role, holder, note, actor string) (KeyInfo, string, error) {
-	return createKey(ctx, db, role, holder, note, actor, time.Now().UTC().Truncate(time.Microsecond))
+	return MintKey(ctx, db, NewKey{Role: role, Holder: holder, Note: note}, actor)
+}
+
+// MintKey creates an API key for k.Role (admin, poster, auditor,
+// affiliate); k.Holder is required for affiliate keys and refused for
+// others. It returns the key and its secret, which is shown only here: only
+// the secret's SHA-256 is stored. The creation is written to the audit log
+// with actor.
+//
+// The key's person (four-eyes, SPEC §10) follows from actor: when actor is a
+// key id (a key minting a key over the API) the new key counts as that
+// key's person, whatever its Person label says, so keys minted directly or
+// transitively by one key are all its root's person; any other actor
+// ("bootstrap", "cli:…") makes the new key a person of its own. The person
+// is fixed at creation: revoking the minter changes nothing.
+// Errors: invalid_request.
+func MintKey(ctx context.Context, db *schema.DB, k NewKey, actor string) (KeyInfo, string, error) {
+	return createKey(ctx, db, k, actor, time.Now().UTC().Truncate(time.Microsecond))
+}
+
+// validatePerson checks a key's person label: empty, or 1 to 100 printable
+// characters (no control characters), not only spaces.
+func validatePerson(person string) error {
+	if person == "" {
+		return nil
+	}
+	bad := !utf8.ValidString(person) || utf8.RuneCountInString(person) > maxKeyPerson || strings.TrimSpace(person) == ""
+	for _, r := range person {
+		bad = bad || !unicode.IsPrint(r)
+	}
+	if bad {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"person"},
+			Message: fmt.Sprintf("person must be 1 to %d printable characters (no control characters), not only spaces", maxKeyPerson)}
+	}
+	return nil
 }
 
 func validateKey(role, holder, note string) error {
@@ -59,8 +108,11 @@ func validateKey(role, holder, note string) error {
 	return nil
 }
 
-func createKey(ctx context.Context, db *schema.DB, role, holder, note, actor string, now time.Time) (KeyInfo, string, error) {
-	if err := validateKey(role, holder, note); err != nil {
+func createKey(ctx context.Context, db *schema.DB, nk NewKey, actor string, now time.Time) (KeyInfo, string, error) {
+	if err := validateKey(nk.Role, nk.Holder, nk.Note); err != nil {
+		return KeyInfo{}, "", err
+	}
+	if err := validatePerson(nk.Person); err != nil {
 		return KeyInfo{}, "", err
 	}
 	if actor == "" {
@@ -72,10 +124,24 @@ func createKey(ctx context.Context, db *schema.DB, role, holder, note, actor str
 	}
 	secret := keyPrefix + strings.ToLower(keyEncoding.EncodeToString(raw[:]))
 	hash := sha256.Sum256([]byte(secret))
-	k := KeyInfo{Role: role, Holder: holder, Note: note, CreatedAt: now}
+	k := KeyInfo{Role: nk.Role, Holder: nk.Holder, Note: nk.Note, Person: nk.Person, CreatedBy: actor, CreatedAt: now}
 	err := db.Tx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO api_keys (key_hash, role, holder, note, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text`,
-			hash[:], role, holder, note, now, actor).Scan(&k.ID); err != nil {
+		// A key minted by a key belongs to the minter's person; any other
+		// key is a person of its own.
+		k.ID = uuid.NewString()
+		k.PersonID = k.ID
+		if ledger.ValidUUID(actor) {
+			err := tx.QueryRow(ctx, `SELECT person_id::text FROM api_keys WHERE id = $1`, actor).Scan(&k.PersonID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return folio.Errorf(folio.EINVALID, "the creating key %s does not exist", actor)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, key_hash, role, holder, note, person, person_id, created_at, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			k.ID, hash[:], nk.Role, nk.Holder, nk.Note, nk.Person, k.PersonID, now, actor); err != nil {
 			return err
 		}
 		return accounts.WriteAudit(ctx, tx, accounts.AuditRecord{At: now, Actor: actor, Action: "key.create", Object: "key:" + k.ID, After: keyAuditJSON(k)})
@@ -88,20 +154,27 @@ func createKey(ctx context.Context, db *schema.DB, role, holder, note, actor str
 
 // ListKeys returns every key, revoked ones included, oldest first.
 func ListKeys(ctx context.Context, db *schema.DB) ([]KeyInfo, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT id::text, role, holder, note, created_at, revoked_at FROM api_keys ORDER BY created_at, id`)
+	rows, err := db.Pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (KeyInfo, error) {
-		var k KeyInfo
-		err := r.Scan(&k.ID, &k.Role, &k.Holder, &k.Note, &k.CreatedAt, &k.RevokedAt)
-		k.CreatedAt = k.CreatedAt.UTC()
-		if k.RevokedAt != nil {
-			t := k.RevokedAt.UTC()
-			k.RevokedAt = &t
-		}
-		return k, err
+		return scanKey(r)
 	})
+}
+
+// keyColumns are the columns scanKey reads.
+const keyColumns = `id::text, role, holder, note, person, person_id::text, created_by, created_at, revoked_at`
+
+func scanKey(r pgx.Row) (KeyInfo, error) {
+	var k KeyInfo
+	err := r.Scan(&k.ID, &k.Role, &k.Holder, &k.Note, &k.Person, &k.PersonID, &k.CreatedBy, &k.CreatedAt, &k.RevokedAt)
+	k.CreatedAt = k.CreatedAt.UTC()
+	if k.RevokedAt != nil {
+		t := k.RevokedAt.UTC()
+		k.RevokedAt = &t
+	}
+	return k, err
 }
 
 // RevokeKey revokes the key id: requests with it are refused (401) from the
@@ -117,9 +190,7 @@ func revokeKey(ctx context.Context, db *schema.DB, id, actor string, now time.Ti
 		return folio.Errorf(folio.ENOTFOUND, "API key %q not found", truncate(id, 64))
 	}
 	return db.Tx(ctx, func(tx pgx.Tx) error {
-		var k KeyInfo
-		err := tx.QueryRow(ctx, `SELECT id::text, role, holder, note, created_at, revoked_at FROM api_keys WHERE id = $1 FOR UPDATE`, id).
-			Scan(&k.ID, &k.Role, &k.Holder, &k.Note, &k.CreatedAt, &k.RevokedAt)
+		k, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return folio.Errorf(folio.ENOTFOUND, "API key %s not found", id)
 		}
@@ -140,7 +211,8 @@ func revokeKey(ctx context.Context, db *schema.DB, id, actor string, now time.Ti
 
 // keyAuditJSON is a key as recorded in the audit log: never the secret.
 func keyAuditJSON(k KeyInfo) json.RawMessage {
-	m := map[string]any{"id": k.ID, "role": k.Role, "holder": k.Holder, "note": k.Note, "revoked_at": nil}
+	m := map[string]any{"id": k.ID, "role": k.Role, "holder": k.Holder, "note": k.Note, "person": k.Person, "person_id": k.PersonID,
+		"created_by": k.CreatedBy, "revoked_at": nil}
 	if k.RevokedAt != nil {
 		m["revoked_at"] = formatTime(*k.RevokedAt)
 	}
@@ -155,12 +227,16 @@ type keyJSON struct {
 	Role      string  `json:"role"`
 	Holder    string  `json:"holder,omitempty"`
 	Note      string  `json:"note,omitempty"`
+	Person    string  `json:"person"`
+	PersonID  string  `json:"person_id"`
+	CreatedBy string  `json:"created_by"`
 	CreatedAt string  `json:"created_at"`
 	RevokedAt *string `json:"revoked_at"`
 }
 
 func newKeyJSON(k KeyInfo) keyJSON {
-	out := keyJSON{ID: k.ID, Role: k.Role, Holder: k.Holder, Note: k.Note, CreatedAt: formatTime(k.CreatedAt)}
+	out := keyJSON{ID: k.ID, Role: k.Role, Holder: k.Holder, Note: k.Note, Person: k.Person, PersonID: k.PersonID, CreatedBy: k.CreatedBy,
+		CreatedAt: formatTime(k.CreatedAt)}
 	if k.RevokedAt != nil {
 		out.RevokedAt = optString(formatTime(*k.RevokedAt))
 	}
@@ -172,9 +248,15 @@ type keyRequest struct {
 	Role   string `json:"role"`
 	Holder string `json:"holder"`
 	Note   string `json:"note"`
+	Person string `json:"person"`
 }
 
-func (q keyRequest) validate() error { return validateKey(q.Role, q.Holder, q.Note) }
+func (q keyRequest) validate() error {
+	if err := validateKey(q.Role, q.Holder, q.Note); err != nil {
+		return err
+	}
+	return validatePerson(q.Person)
+}
 
 // postKey: POST /v1/keys → 201 with the secret, shown once.
 func (s *Server) postKey(w http.ResponseWriter, r *http.Request) error {
@@ -185,7 +267,16 @@ func (s *Server) postKey(w http.ResponseWriter, r *http.Request) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
-	k, secret, err := createKey(r.Context(), s.db, req.Role, req.Holder, req.Note, principalFrom(r.Context()).ID, s.clock())
+	if req.Holder != "" {
+		if _, err := s.affiliate.GetUser(r.Context(), req.Holder); folio.ErrorCode(err) == folio.ENOTFOUND {
+			return &folio.Error{Code: folio.EINVALID, Fields: []string{"holder"},
+				Message: fmt.Sprintf("holder %q is not a registered user; register it (POST /v1/users) before minting its key", req.Holder)}
+		} else if err != nil {
+			return err
+		}
+	}
+	k, secret, err := createKey(r.Context(), s.db, NewKey{Role: req.Role, Holder: req.Holder, Note: req.Note, Person: req.Person},
+		principalFrom(r.Context()).ID, s.clock())
 	if err != nil {
 		return err
 	}

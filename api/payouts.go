@@ -48,32 +48,49 @@ type payoutLineJSON struct {
 	Accruals  int64            `json:"accruals"`
 }
 
-// payoutBatchJSON is a batch (SPEC §3 shape, plus its review trail).
+// payoutBatchJSON is a batch (SPEC §3 shape, plus its review trail). Each
+// decision names its key (created_by, approved_by, executed_by), the person
+// that key counts as for four-eyes (…_person: the root key of its minting
+// lineage, or "bootstrap", "scheduler") and that key's person label.
 type payoutBatchJSON struct {
-	ID         string           `json:"id"`
-	Status     string           `json:"status"`
-	CreatedBy  string           `json:"created_by"`
-	Cutoff     string           `json:"cutoff"`
-	CreatedAt  string           `json:"created_at"`
-	ApprovedBy *string          `json:"approved_by"`
-	ApprovedAt *string          `json:"approved_at"`
-	ExecutedAt *string          `json:"executed_at"`
-	EntryID    *string          `json:"entry_id"`
-	Lines      []payoutLineJSON `json:"lines"`
+	ID               string           `json:"id"`
+	Status           string           `json:"status"`
+	CreatedBy        string           `json:"created_by"`
+	CreatedByPerson  string           `json:"created_by_person"`
+	CreatedByLabel   string           `json:"created_by_person_label"`
+	Cutoff           string           `json:"cutoff"`
+	CreatedAt        string           `json:"created_at"`
+	ApprovedBy       *string          `json:"approved_by"`
+	ApprovedByPerson *string          `json:"approved_by_person"`
+	ApprovedByLabel  string           `json:"approved_by_person_label"`
+	ApprovedAt       *string          `json:"approved_at"`
+	ExecutedBy       *string          `json:"executed_by"`
+	ExecutedByPerson *string          `json:"executed_by_person"`
+	ExecutedByLabel  string           `json:"executed_by_person_label"`
+	ExecutedAt       *string          `json:"executed_at"`
+	EntryID          *string          `json:"entry_id"`
+	Lines            []payoutLineJSON `json:"lines"`
 }
 
 func newPayoutBatchJSON(b *affiliate.PayoutBatch) payoutBatchJSON {
 	out := payoutBatchJSON{
-		ID:         b.ID,
-		Status:     b.Status,
-		CreatedBy:  b.CreatedBy,
-		Cutoff:     formatTime(b.Cutoff),
-		CreatedAt:  formatTime(b.CreatedAt),
-		ApprovedBy: optString(b.ApprovedBy),
-		ApprovedAt: optTime(b.ApprovedAt),
-		ExecutedAt: optTime(b.ExecutedAt),
-		EntryID:    optString(b.EntryID),
-		Lines:      make([]payoutLineJSON, len(b.Lines)),
+		ID:               b.ID,
+		Status:           b.Status,
+		CreatedBy:        b.CreatedBy,
+		CreatedByPerson:  b.CreatedByPerson,
+		CreatedByLabel:   b.CreatedByLabel,
+		Cutoff:           formatTime(b.Cutoff),
+		CreatedAt:        formatTime(b.CreatedAt),
+		ApprovedBy:       optString(b.ApprovedBy),
+		ApprovedByPerson: optString(b.ApprovedByPerson),
+		ApprovedByLabel:  b.ApprovedByLabel,
+		ApprovedAt:       optTime(b.ApprovedAt),
+		ExecutedBy:       optString(b.ExecutedBy),
+		ExecutedByPerson: optString(b.ExecutedByPerson),
+		ExecutedByLabel:  b.ExecutedByLabel,
+		ExecutedAt:       optTime(b.ExecutedAt),
+		EntryID:          optString(b.EntryID),
+		Lines:            make([]payoutLineJSON, len(b.Lines)),
 	}
 	for i := range b.Lines {
 		l := &b.Lines[i]
@@ -127,7 +144,7 @@ func (s *Server) postPayoutBatch(w http.ResponseWriter, r *http.Request) error {
 			return &folio.Error{Code: folio.ENOTFOUND, Fields: []string{"program"}, Message: fmt.Sprintf("program %q not found", truncate(req.Program, 64))}
 		}
 	}
-	b, created, err := s.affiliate.BuildBatch(r.Context(), opts, actor(r))
+	b, created, err := s.affiliate.BuildBatchAs(r.Context(), opts, payoutActor(r))
 	if err != nil {
 		return err
 	}
@@ -212,7 +229,8 @@ func (s *Server) getPayoutBatch(w http.ResponseWriter, r *http.Request) error {
 
 // payoutCSVHeader is the header of batch CSV exports: one row per line,
 // with its batch's columns repeated.
-var payoutCSVHeader = []string{"batch_id", "batch_status", "created_by", "cutoff", "approved_by", "executed_at", "entry_id",
+var payoutCSVHeader = []string{"batch_id", "batch_status", "created_by", "created_by_person", "created_by_person_label", "cutoff",
+	"approved_by", "approved_by_person", "approved_by_person_label", "executed_by", "executed_by_person", "executed_by_person_label", "executed_at", "entry_id",
 	"line_id", "holder", "currency", "amount", "line_status", "flags", "forfeited", "decided_by", "line_entry_id", "accruals"}
 
 // writePayoutLinesCSV writes the lines of batches, one row each. Flags are
@@ -234,7 +252,9 @@ func writePayoutLinesCSV(w http.ResponseWriter, filename string, batches []payou
 			for i, f := range l.Flags {
 				flags[i] = f.Rule + ": " + f.Detail
 			}
-			_ = cw.Write([]string{b.ID, b.Status, csvText(b.CreatedBy), b.Cutoff, csvText(deref(b.ApprovedBy)), deref(b.ExecutedAt), deref(b.EntryID),
+			_ = cw.Write([]string{b.ID, b.Status, csvText(b.CreatedBy), csvText(b.CreatedByPerson), csvText(b.CreatedByLabel), b.Cutoff,
+				csvText(deref(b.ApprovedBy)), csvText(deref(b.ApprovedByPerson)), csvText(b.ApprovedByLabel),
+				csvText(deref(b.ExecutedBy)), csvText(deref(b.ExecutedByPerson)), csvText(b.ExecutedByLabel), deref(b.ExecutedAt), deref(b.EntryID),
 				l.ID, csvText(l.Holder), l.Currency, l.Amount, l.Status, csvText(strings.Join(flags, "; ")), strconv.FormatBool(l.Forfeited),
 				csvText(deref(l.DecidedBy)), deref(l.EntryID), strconv.FormatInt(l.Accruals, 10)})
 		}
@@ -275,11 +295,18 @@ func (s *Server) decideBatch(w http.ResponseWriter, r *http.Request,
 }
 
 // approvePayoutBatch: POST /v1/payouts/batches/{id}/approve. The approver
-// must be another key than the batch's creator (403 forbidden).
+// must be another person than the batch's builder (403 forbidden): keys
+// minted by the builder's key, directly or not, are the builder.
 func (s *Server) approvePayoutBatch(w http.ResponseWriter, r *http.Request) error {
-	return s.decideBatch(w, r, func(id, actor string) (*affiliate.PayoutBatch, error) {
-		return s.affiliate.ApproveBatch(r.Context(), id, actor)
+	return s.decideBatch(w, r, func(id, _ string) (*affiliate.PayoutBatch, error) {
+		return s.affiliate.ApproveBatchAs(r.Context(), id, payoutActor(r))
 	})
+}
+
+// payoutActor is the caller as a payout decider: its key and person.
+func payoutActor(r *http.Request) affiliate.Actor {
+	p := principalFrom(r.Context())
+	return affiliate.Actor{ID: p.ID, Person: p.PersonID, Label: p.Person}
 }
 
 // rejectPayoutBatch: POST /v1/payouts/batches/{id}/reject.
@@ -371,7 +398,7 @@ func (s *Server) executePayoutBatch(w http.ResponseWriter, r *http.Request) erro
 	if err := s.decodeJSON(w, r, &empty, true); err != nil {
 		return err
 	}
-	b, replayed, err := s.affiliate.ExecuteBatch(r.Context(), id, actor(r))
+	b, replayed, err := s.affiliate.ExecuteBatchAs(r.Context(), id, payoutActor(r))
 	if err != nil {
 		return err
 	}

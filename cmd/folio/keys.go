@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/api"
 )
 
@@ -17,7 +19,7 @@ import (
 // the private cluster in --data-dir (which may be running under folio
 // serve at the same time).
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const usage = "Usage: folio keys create --role R [--holder H] [--note N] | folio keys list | folio keys revoke ID\n" +
+	const usage = "Usage: folio keys create --role R [--holder H] [--person P] [--note N] | folio keys list | folio keys revoke ID\n" +
 		"('folio keys <subcommand> -h' lists its flags)\n"
 	switch {
 	case len(args) == 0:
@@ -27,7 +29,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		_, err := fmt.Fprint(stdout, usage)
 		return err
 	}
-	var role, holder, note string
+	var role, holder, note, person string
 	cmd := command{name: "keys " + args[0], groups: flagsDB | flagsLog, quiet: true}
 	switch args[0] {
 	case "create":
@@ -35,6 +37,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fs.StringVar(&role, "role", "", "admin, poster, auditor or affiliate (required)")
 			fs.StringVar(&holder, "holder", "", "the holder id an affiliate key is scoped to")
 			fs.StringVar(&note, "note", "", "free text to recognise the key by")
+			fs.StringVar(&person, "person", "", "who holds the key (a label); each key the CLI creates is a person of its own for four-eyes")
 		}
 	case "list":
 	case "revoke":
@@ -67,7 +70,14 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	switch args[0] {
 	case "create":
-		info, secret, err := api.CreateKey(ctx, db.App, role, holder, note, cliActor())
+		if holder != "" {
+			if _, err := affiliate.NewService(db.App, nil).GetUser(ctx, holder); folio.ErrorCode(err) == folio.ENOTFOUND {
+				return &exitError{code: exitFailure, err: fmt.Errorf("keys create: --holder %q is not a registered user", holder)}
+			} else if err != nil {
+				return fmt.Errorf("keys create: %w", err)
+			}
+		}
+		info, secret, err := api.MintKey(ctx, db.App, api.NewKey{Role: role, Holder: holder, Note: note, Person: person}, cliActor())
 		if err != nil {
 			return fmt.Errorf("keys create: %w", err)
 		}
@@ -75,6 +85,9 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(tw, "id\t%s\nrole\t%s\n", info.ID, info.Role)
 		if info.Holder != "" {
 			fmt.Fprintf(tw, "holder\t%s\n", info.Holder)
+		}
+		if info.Person != "" {
+			fmt.Fprintf(tw, "person\t%s\n", info.Person)
 		}
 		fmt.Fprintf(tw, "key\t%s\n", secret)
 		if err := tw.Flush(); err != nil {
@@ -88,13 +101,14 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("keys list: %w", err)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tROLE\tHOLDER\tCREATED\tREVOKED\tNOTE")
+		fmt.Fprintln(tw, "ID\tROLE\tHOLDER\tPERSON\tPERSON ID\tCREATED\tREVOKED\tNOTE")
 		for _, k := range keys {
 			revoked := "-"
 			if k.RevokedAt != nil {
 				revoked = k.RevokedAt.UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, orDash(k.Holder), k.CreatedAt.UTC().Format(time.RFC3339), revoked, k.Note)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, orDash(k.Holder), orDash(k.Person), k.PersonID,
+				k.CreatedAt.UTC().Format(time.RFC3339), revoked, k.Note)
 		}
 		return tw.Flush()
 	default:

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -80,4 +82,40 @@ func lineWith(out, s string) string {
 		}
 	}
 	return ""
+}
+
+// TestKeysCLIPerson: `keys create --person` labels who holds the key; a key
+// the CLI creates is a person of its own (person id = its id). An
+// affiliate key needs a registered holder.
+func TestKeysCLIPerson(t *testing.T) {
+	clearEnv(t)
+	ctx := context.Background()
+	db, _ := appDB(t)
+
+	stdout, stderr, code := cli(t, ctx, "keys", "create", "--role", "admin", "--person", "Ann Example", "--database-url", db.URL)
+	if code != 0 {
+		t.Fatalf("keys create --person: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	id := field(stdout, "id")
+	if !strings.Contains(stdout, "Ann Example") {
+		t.Errorf("keys create --person printed no person:\n%s", stdout)
+	}
+	list, _, code := cli(t, ctx, "keys", "list", "--database-url", db.URL)
+	if line := lineWith(list, id); code != 0 || !strings.Contains(line, "Ann Example") || strings.Count(line, id) != 2 {
+		t.Errorf("keys list line of %s = %q, want the person and its own id as person id", id, line)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string // in the error
+	}{
+		{[]string{"--role", "admin", "--person", "Ann\x01"}, "person must be"},
+		{[]string{"--role", "admin", "--person", strings.Repeat("a", 101)}, "person must be"},
+		{[]string{"--role", "affiliate", "--holder", "nobody"}, "not a registered user"},
+	} {
+		args := append([]string{"keys", "create", "--database-url", db.URL}, bad.args...)
+		err := run(ctx, args, io.Discard, io.Discard)
+		if code := exitCode(err); code != 2 || !strings.Contains(fmt.Sprint(err), bad.want) {
+			t.Errorf("keys create %q: exit %d, error %v; want 2 and %q", bad.args, code, err, bad.want)
+		}
+	}
 }
