@@ -329,10 +329,54 @@ func TestAffiliateAccrualsMasked(t *testing.T) {
 	for _, want := range []string{
 		"bounty u***12  signup:u***12 " + own + " 5",
 		"trade e***99 fill-e***99-0001  " + affiliate.MaskID(f.code("u-4960cd12")) + " 2",
-		"trade d***k t-", // prefix: the trade id is the fixture's
+		"trade d***_k t-", // maskID("dave_k"); the trade id is the fixture's
 	} {
 		if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, want) }) {
 			t.Errorf("%s's accruals lack %q:\n%s", me, want, strings.Join(got, "\n"))
 		}
+	}
+}
+
+// TestIDMaskText pins how other users' ids are found in free text: by runs
+// of id characters and their spans between . _ -, the longest first, the
+// key's own id kept whole; and that a nil mask changes nothing.
+func TestIDMaskText(t *testing.T) {
+	m := &idMask{own: "carol-x", codes: map[string]bool{"CAROL1": true},
+		users: map[string]bool{"alice": true, "u-4960cd12": true, "erin-99": true, "carol": true, "x": true, "bob.m": true}}
+	for _, c := range []struct{ in, want string }{
+		{"signup bounty for u-4960cd12 (welcome)", "signup bounty for u***12 (welcome)"},
+		{"signup:u-4960cd12", "signup:u***12"},
+		{"fill-erin-99-0001", "fill-e***99-0001"},
+		{"Transfer from alice to carol-x.", "Transfer from a***e to carol-x."},
+		{"carol and carol-x", "c***l and carol-x"},
+		{"ticket of bob.m", "ticket of b***m"},
+		{"bob.mx alice2024 malice", "bob.mx alice2024 malice"},
+		{"x-alice_x", "***-a***e_***"},
+		{"", ""},
+	} {
+		if got := m.text(c.in); got != c.want {
+			t.Errorf("text(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		f        func(string) string
+		in, want string
+	}{
+		{m.account, "201:USDT:alice", "201:USDT:a***e"},
+		{m.account, "201:USDT:carol-x", "201:USDT:carol-x"},
+		{m.account, "101:USDT", "101:USDT"},
+		{m.account, "201:USDT:never-registered", "201:USDT:n***ed"},
+		{m.code, "CAROL1", "CAROL1"},
+		{m.code, "BCQRQPA9", "B***A9"},
+		{m.id, "carol-x", "carol-x"},
+		{m.id, "u-4960cd12", "u***12"},
+	} {
+		if got := c.f(c.in); got != c.want {
+			t.Errorf("mask(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	var none *idMask
+	if none.text("alice") != "alice" || none.account("201:USDT:alice") != "201:USDT:alice" || none.code("X1") != "X1" || none.id("alice") != "alice" {
+		t.Errorf("a nil mask masked something")
 	}
 }
