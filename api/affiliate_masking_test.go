@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -85,12 +86,14 @@ func holderAccounts(t *testing.T, e *env, holder string) []string {
 
 // affiliateQueries are the query strings each affiliate-readable GET route
 // is scanned with, besides none: CSV (by parameter and by Accept), pages of
-// one (cursors and Link headers are scanned too), every grouping of the
-// statistics, and every accrual source.
+// one (cursors and Link headers are scanned too), a range holding the
+// whole fixture, every grouping of the statistics, and every accrual
+// source.
 func affiliateQueries() []string {
-	qs := []string{"format=csv", "limit=1", "limit=1&format=csv", "from=2020-01-01"}
+	const all = "from=2020-01-01&to=2027-01-01"
+	qs := []string{"format=csv", "limit=1", "limit=1&format=csv", all, all + "&interval=day&format=csv"}
 	for _, g := range affiliate.StatsGroupings {
-		qs = append(qs, "group_by="+g, "group_by="+g+"&format=csv&from=2020-01-01")
+		qs = append(qs, "group_by="+g+"&"+all, "group_by="+g+"&format=csv&"+all)
 	}
 	for _, s := range []string{"trade", "bounty", "reversal"} {
 		qs = append(qs, "source="+s)
@@ -166,21 +169,38 @@ func nextPage(path string, res *response) string {
 // appears anywhere in a response. A new affiliate-readable route is
 // scanned without touching this test; one it cannot call (a method other
 // than GET, a parameter it cannot fill) fails it until it is taught to.
+// The same walk with an auditor's key must find the ids (the journal and
+// the auditor's view keep them), or the scan would prove nothing.
 func TestAffiliateRoutesLeakNoOtherIDs(t *testing.T) {
 	f := newPayoutFixture(t)
 	me := maskingTree(f)
-	key := f.newKey(RoleAffiliate, me).secret
 	others := otherIDs(t, f.env, me)
-	accts := holderAccounts(t, f.env, me)
-	for _, want := range []string{"alice", "bob.m", "u-4960cd12", "erin-99", "dave_k", "zoe.q", "yann7"} {
+	for _, want := range []string{"alice", "bob.m", "u-4960cd12", "erin-99", "dave_k", "zoe.q", "yann7", f.code("u-4960cd12"), f.code("bob.m")} {
 		if !slices.Contains(others, want) {
 			t.Fatalf("other ids %v lack %s", others, want)
 		}
 	}
-	if !slices.Contains(accts, "208:USDT:"+me) || !slices.Contains(accts, "201:USDT:"+me) {
-		t.Fatalf("%s's accounts = %v", me, accts)
+	seen := walkAffiliateRoutes(t, f, f.auditor.secret, me, others)
+	for _, want := range []string{"alice", "bob.m", "u-4960cd12", "erin-99", "dave_k", "zoe.q", "yann7", f.code("u-4960cd12"), f.code("bob.m")} {
+		if len(seen[want]) == 0 {
+			t.Errorf("the auditor's walk never shows %s: the fixture no longer exercises it", want)
+		}
 	}
+	for id, where := range walkAffiliateRoutes(t, f, f.newKey(RoleAffiliate, me).secret, me, others) {
+		t.Errorf("%s's affiliate key sees %s in %d responses, e.g. %s", me, id, len(where), where[0])
+	}
+}
 
+// walkAffiliateRoutes reads, with key, every route that admits affiliate
+// keys as the affiliate holder would, and returns where each of others
+// appeared (id → "GET path: body excerpt").
+func walkAffiliateRoutes(t *testing.T, f *payoutFixture, key, holder string, others []string) map[string][]string {
+	t.Helper()
+	accts := holderAccounts(t, f.env, holder)
+	if !slices.Contains(accts, "208:USDT:"+holder) || !slices.Contains(accts, "201:USDT:"+holder) {
+		t.Fatalf("%s's accounts = %v", holder, accts)
+	}
+	seen := map[string][]string{}
 	scanned := 0
 	for _, rt := range f.srv.routes {
 		if !slices.Contains(rt.Access.roles(), RoleAffiliate) {
@@ -198,21 +218,20 @@ func TestAffiliateRoutesLeakNoOtherIDs(t *testing.T) {
 			}
 		}
 		for _, p := range paths {
-			p = strings.ReplaceAll(p, "{id}", me)
+			p = strings.ReplaceAll(p, "{id}", holder)
 			if strings.Contains(p, "{") {
 				t.Errorf("%s %s: cannot fill %s for an affiliate key: teach this test", rt.Method, rt.Pattern, p)
 				continue
 			}
 			if res := f.do(req{Method: http.MethodGet, Path: p, Key: key}); res.Status != http.StatusOK {
-				t.Errorf("GET %s with %s's key = %d %s, want 200", p, me, res.Status, res.Body)
+				t.Errorf("GET %s = %d %s, want 200", p, res.Status, res.Body)
 				continue
 			}
 			type visit struct {
 				path string
 				csv  bool
 			}
-			var todo []visit
-			todo = append(todo, visit{p, false}, visit{p, true})
+			todo := []visit{{p, false}, {p, true}}
 			for _, q := range affiliateQueries() {
 				todo = append(todo, visit{p + "?" + q, false})
 			}
@@ -225,8 +244,8 @@ func TestAffiliateRoutesLeakNoOtherIDs(t *testing.T) {
 					}
 					res := f.do(q)
 					scanned++
-					if ids := leaked(res, others); len(ids) > 0 {
-						t.Errorf("GET %s (csv %v) with %s's key shows %v:\n%.600s", path, v.csv, me, ids, res.Body)
+					for _, id := range leaked(res, others) {
+						seen[id] = append(seen[id], fmt.Sprintf("GET %s (Accept csv %v): %.300s", path, v.csv, res.Body))
 					}
 					if res.Status != http.StatusOK {
 						break
@@ -239,6 +258,7 @@ func TestAffiliateRoutesLeakNoOtherIDs(t *testing.T) {
 	if scanned < 100 {
 		t.Errorf("only %d responses scanned", scanned)
 	}
+	return seen
 }
 
 // TestAffiliateStatementMasked pins what an affiliate sees of the entries
