@@ -390,6 +390,7 @@ func TestIDMaskText(t *testing.T) {
 		{m.code, "BCQRQPA9", "B***A9"},
 		{m.id, "carol-x", "carol-x"},
 		{m.id, "u-4960cd12", "u***12"},
+		{m.id, "", ""},
 	} {
 		if got := c.f(c.in); got != c.want {
 			t.Errorf("mask(%q) = %q, want %q", c.in, got, c.want)

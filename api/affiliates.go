@@ -70,9 +70,9 @@ func (s *Server) maskFor(r *http.Request, texts, holders []string) (*idMask, err
 	return m, nil
 }
 
-// id masks a user id unless it is the key's own.
+// id masks a user id unless it is the key's own ("" stays "": no user).
 func (m *idMask) id(id string) string {
-	if m == nil || id == m.own {
+	if m == nil || id == "" || id == m.own {
 		return id
 	}
 	return maskID(id)
