@@ -244,3 +244,17 @@ func (s *Service) GetTrade(ctx context.Context, id string) (*TradeInfo, error) {
 	}
 	return t, nil
 }
+
+// RegisteredUsers returns those of ids that are registered users, in no
+// particular order; the others (any text) are ignored. The API uses it to
+// find the user ids inside free text that it masks for affiliate keys.
+func (s *Service) RegisteredUsers(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.DB.Pool.Query(ctx, `SELECT id FROM users WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -152,6 +152,9 @@ func (s *Server) getStatement(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.maskStatement(r, st); err != nil {
+		return err
+	}
 	if asCSV {
 		return writeStatementCSV(w, st)
 	}
@@ -184,6 +187,36 @@ func (s *Server) getStatement(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// maskStatement masks, for an affiliate key, other users' ids in the
+// statement's descriptions and counter-accounts (the journal keeps them:
+// a payout entry names every payee's 201 account, a bounty its referee).
+func (s *Server) maskStatement(r *http.Request, st *ledger.Statement) error {
+	if !masked(r) {
+		return nil
+	}
+	var texts, holders []string
+	for i := range st.Lines {
+		texts = append(texts, st.Lines[i].Description)
+		for _, a := range st.Lines[i].CounterAccounts {
+			if k, err := accounts.ParseKey(a); err == nil && k.Holder != "" {
+				holders = append(holders, k.Holder)
+			}
+		}
+	}
+	m, err := s.maskFor(r, texts, holders)
+	if err != nil {
+		return err
+	}
+	for i := range st.Lines {
+		ln := &st.Lines[i]
+		ln.Description = m.text(ln.Description)
+		for j, a := range ln.CounterAccounts {
+			ln.CounterAccounts[j] = m.account(a)
+		}
+	}
 	return nil
 }
 

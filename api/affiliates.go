@@ -16,6 +16,190 @@ import (
 // maskID hides most of a user id for affiliate keys (affiliate.MaskID).
 func maskID(id string) string { return affiliate.MaskID(id) }
 
+// idMask hides from an affiliate key every other user's id in what it
+// reads, by the one rule of maskID: user ids in id fields, the holders of
+// other users' accounts (201:USDT:a***e), other users' ids inside free text
+// such as descriptions, trade and event ids ("signup bounty for u***12"),
+// and other users' referral codes (a code names its owner as surely as an
+// id). The key's own holder and its own codes are shown as they are. The
+// stored text is not changed: masking happens as the answer is written.
+// A nil *idMask (admin, auditor and poster keys) masks nothing.
+type idMask struct {
+	own   string          // the key's holder
+	codes map[string]bool // the holder's referral codes
+	users map[string]bool // other users' ids found in the answer's texts and accounts
+}
+
+// maskFor returns the mask of the request's caller: nil unless it is an
+// affiliate key. texts are the free texts the answer will carry (each
+// span of id characters in them that is a registered user is masked by
+// text) and holders the account holders it will carry (masked by text
+// too, registered or not).
+func (s *Server) maskFor(r *http.Request, texts, holders []string) (*idMask, error) {
+	if !masked(r) {
+		return nil, nil
+	}
+	ctx := r.Context()
+	m := &idMask{own: principalFrom(ctx).Holder, codes: map[string]bool{}, users: map[string]bool{}}
+	codes, err := s.affiliate.ListCodes(ctx, m.own)
+	if err != nil && folio.ErrorCode(err) != folio.ENOTFOUND {
+		return nil, err
+	}
+	for _, c := range codes {
+		m.codes[c.Code] = true
+	}
+	seen := map[string]bool{}
+	var candidates []string
+	for _, t := range texts {
+		idSpans(t, func(c string) {
+			if !seen[c] {
+				seen[c] = true
+				candidates = append(candidates, c)
+			}
+		})
+	}
+	users, err := s.affiliate.RegisteredUsers(ctx, candidates)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range append(users, holders...) {
+		if id != "" && id != m.own {
+			m.users[id] = true
+		}
+	}
+	return m, nil
+}
+
+// id masks a user id unless it is the key's own ("" stays "": no user).
+func (m *idMask) id(id string) string {
+	if m == nil || id == "" || id == m.own {
+		return id
+	}
+	return maskID(id)
+}
+
+// code masks a referral code unless it is one of the holder's own.
+func (m *idMask) code(c string) string {
+	if m == nil || c == "" || m.codes[c] {
+		return c
+	}
+	return maskID(c)
+}
+
+// optCode is code for an optional code.
+func (m *idMask) optCode(c *string) *string {
+	if m == nil || c == nil {
+		return c
+	}
+	return optString(m.code(*c))
+}
+
+// account masks the holder of another user's account ("201:USDT:a***e");
+// platform accounts and the key's own are left as they are.
+func (m *idMask) account(a string) string {
+	if m == nil {
+		return a
+	}
+	k, err := accounts.ParseKey(a)
+	if err != nil {
+		return m.text(a)
+	}
+	if k.Holder == "" || k.Holder == m.own {
+		return a
+	}
+	k.Holder = maskID(k.Holder)
+	return k.String()
+}
+
+// text masks the other users' ids inside free text: within each run of id
+// characters (A-Z a-z 0-9 . _ -), the longest span between separators
+// (. _ -) that is another user's id is masked, from the left; a span that
+// is the key's own id is kept whole. So "signup:u-4960cd12" reads
+// "signup:u***12" and a trade id "fill-erin-99-7" "fill-e***99-7". An id
+// glued to other letters ("alice2024") is not found.
+func (m *idMask) text(s string) string {
+	if m == nil || len(m.users) == 0 || s == "" {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	idRuns(s, func(i, j int) {
+		run := s[i:j]
+		starts, ends := idParts(run)
+		for a := 0; a < len(starts); {
+			next := a + 1
+			for z := min(len(starts), a+maxIDParts) - 1; z >= a; z-- {
+				c := run[starts[a]:ends[z]]
+				if c == m.own {
+					next = z + 1
+					break
+				}
+				if m.users[c] {
+					b.WriteString(s[last : i+starts[a]])
+					b.WriteString(maskID(c))
+					last = i + ends[z]
+					next = z + 1
+					break
+				}
+			}
+			a = next
+		}
+	})
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// maxIDParts bounds the parts (between . _ -) of an id looked for in text.
+const maxIDParts = 8
+
+// idRuns calls fn with the bounds of each maximal run of id characters of s.
+func idRuns(s string, fn func(i, j int)) {
+	for i := 0; i < len(s); {
+		if !folio.IsName(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && folio.IsName(s[j]) {
+			j++
+		}
+		fn(i, j)
+		i = j
+	}
+}
+
+// idParts returns the bounds of the parts of a run, split at . _ and -.
+func idParts(run string) (starts, ends []int) {
+	start := 0
+	for k := 0; k <= len(run); k++ {
+		if k == len(run) || run[k] == '.' || run[k] == '_' || run[k] == '-' {
+			starts, ends = append(starts, start), append(ends, k)
+			start = k + 1
+		}
+	}
+	return starts, ends
+}
+
+// idSpans calls fn with every span of s that text would test: within each
+// run of id characters, each span of 1 to maxIDParts consecutive parts
+// that has the form of a user id.
+func idSpans(s string, fn func(string)) {
+	idRuns(s, func(i, j int) {
+		run := s[i:j]
+		starts, ends := idParts(run)
+		for a := range starts {
+			for z := a; z < min(len(starts), a+maxIDParts); z++ {
+				if c := run[starts[a]:ends[z]]; accounts.ValidHolder(c) {
+					fn(c)
+				}
+			}
+		}
+	})
+}
+
 // referralCodeRequest is the body of POST /v1/affiliates/{id}/codes.
 type referralCodeRequest struct {
 	Code     string `json:"code"`
@@ -94,9 +278,19 @@ func (s *Server) getCodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var notes []string
+	for i := range codes {
+		notes = append(notes, codes[i].Note)
+	}
+	m, err := s.maskFor(r, notes, nil)
+	if err != nil {
+		return err
+	}
 	out := listJSON[referralCodeJSON]{Data: []referralCodeJSON{}}
 	for i := range codes {
-		out.Data = append(out.Data, newReferralCodeJSON(&codes[i]))
+		c := newReferralCodeJSON(&codes[i])
+		c.Owner, c.Note = m.id(c.Owner), m.text(c.Note)
+		out.Data = append(out.Data, c)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -178,6 +372,10 @@ func (s *Server) getReferees(w http.ResponseWriter, r *http.Request) error {
 			afterID = rest
 		}
 	}
+	m, err := s.maskFor(r, nil, nil)
+	if err != nil {
+		return err
+	}
 	counts, err := s.affiliate.RefereeCounts(r.Context(), id, affiliate.DefaultMaxLevels)
 	if err != nil {
 		return err
@@ -223,7 +421,8 @@ func (s *Server) getReferees(w http.ResponseWriter, r *http.Request) error {
 			Group: u.Group, RegisteredAt: formatTime(u.RegisteredAt), Milestones: milestonesJSON{
 				KYCVerifiedAt: optTime(u.KYCVerifiedAt), FirstDepositAt: optTime(u.FirstDepositAt), FirstTradeAt: optTime(u.FirstTradeAt)}}
 		if hide {
-			ref.ID, ref.Country, ref.SignupIP, ref.DeviceID, ref.Group = maskID(u.ID), "", "", "", ""
+			ref.ID, ref.Country, ref.SignupIP, ref.DeviceID, ref.Group = m.id(u.ID), "", "", "", ""
+			ref.ReferralCode = m.optCode(ref.ReferralCode)
 		}
 		out.Data = append(out.Data, ref)
 	}
@@ -257,18 +456,20 @@ type accrualJSON struct {
 	RecordedAt        string  `json:"recorded_at"`
 }
 
-// newAccrualJSON converts an accrual; with hide, the trader's id is masked
-// unless it is the beneficiary (a kickback to the trader itself).
-func newAccrualJSON(a *affiliate.Accrual, hide bool) accrualJSON {
+// newAccrualJSON converts an accrual; m (nil: none) masks the trader
+// unless it is the key's holder (a kickback to the trader itself), other
+// users' ids inside the trade and event ids (a signup's event id is
+// "signup:" and the referee's id) and other users' referral codes.
+func newAccrualJSON(a *affiliate.Accrual, m *idMask) accrualJSON {
 	out := accrualJSON{
 		ID: a.ID, Source: a.Source, TradeID: optString(a.TradeID), EventID: optString(a.EventID), EntryID: a.EntryID,
-		Beneficiary: a.Beneficiary, TraderID: a.TraderID, Level: a.Level, Program: a.ProgramID, Kind: a.Kind,
+		Beneficiary: m.id(a.Beneficiary), TraderID: m.id(a.TraderID), Level: a.Level, Program: a.ProgramID, Kind: a.Kind,
 		Rate: optDecimal(a.Rate), Basis: optDecimal(a.Basis), Amount: ledger.Format(&a.Amount), Currency: a.Currency,
 		FXRate: optDecimal(a.FXRate), ReportingAmount: optDecimal(a.ReportingAmount), ReportingCurrency: a.ReportingCurrency,
-		Market: a.Market, Code: a.Code, Reverses: optString(a.Reverses), RecordedAt: formatTime(a.RecordedAt),
+		Market: a.Market, Code: m.code(a.Code), Reverses: optString(a.Reverses), RecordedAt: formatTime(a.RecordedAt),
 	}
-	if hide && a.TraderID != a.Beneficiary {
-		out.TraderID = maskID(a.TraderID)
+	if m != nil {
+		out.TradeID, out.EventID = optString(m.text(a.TradeID)), optString(m.text(a.EventID))
 	}
 	return out
 }
@@ -336,7 +537,15 @@ func (s *Server) getAccruals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hide := masked(r)
+	var texts, traders []string
+	for i := range as {
+		texts = append(texts, as[i].TradeID, as[i].EventID)
+		traders = append(traders, as[i].TraderID)
+	}
+	m, err := s.maskFor(r, texts, traders)
+	if err != nil {
+		return err
+	}
 	out := listJSON[accrualJSON]{Data: []accrualJSON{}}
 	for i := range as {
 		if i == limit {
@@ -344,7 +553,7 @@ func (s *Server) getAccruals(w http.ResponseWriter, r *http.Request) error {
 			out.NextCursor = encodeCursor("accruals", last.RecordedAt.Format(time.RFC3339Nano)+"|"+last.ID)
 			break
 		}
-		out.Data = append(out.Data, newAccrualJSON(&as[i], hide))
+		out.Data = append(out.Data, newAccrualJSON(&as[i], m))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -61,13 +61,32 @@
 // 403 forbidden. Affiliate keys read only accounts whose holder is the key's
 // holder ({account} routes) and the routes whose {id} is the key's holder
 // ("own id": compared exactly, after percent-decoding); anything else is
-// 403, before the handler runs. Wherever other users' ids reach an
-// affiliate key (its referrer, its chain, its referees, the traders of its
-// accruals) they are masked: the first character and the last two stay
-// ("u***42"; ids of 3 to 5 characters keep one at each end, shorter ones
-// none), and signup ip, device, country, group and upline rates are left
-// out. Referee cursors for affiliate keys carry a registration time and a
-// count, never an id. Poster keys (the exchange's backend) register users,
+// 403, before the handler runs.
+//
+// An affiliate key sees no other user's id: in everything it can read,
+// JSON and CSV, each one is masked by one rule, affiliate.MaskID (the
+// first character and the last two stay, "u***42"; ids of 3 to 5
+// characters keep one at each end, shorter ones none). That covers ids in
+// id fields (its referrer, its chain, its referees and referrals, the
+// traders of its accruals, referee groups of its statistics); the holders
+// of other users' accounts among a statement's counter-accounts
+// ("201:USDT:a***e": a payout entry names every payee); other users' ids
+// inside free text — statement descriptions ("signup bounty for u***12"),
+// trade and event ids of accruals ("signup:u***12"), code notes, other
+// group keys — found as runs of id characters or their spans between
+// . _ - that are registered users (an id glued to other letters is not
+// found); and other users' referral codes ("B***A9": a code names its
+// owner), such as the code its referrer's link carried or its level-2
+// referees joined with. Its own id and its own codes stay as they are;
+// trade ids, entry ids, batch ids, programs, markets and amounts are not
+// ids of users and are shown. The journal is not changed (it is
+// append-only and hash-chained): masking is done by the handlers as they
+// answer (idMask), for affiliate keys only; admins and auditors read the
+// stored text. Signup ip, device, country, group and upline rates are left
+// out for affiliate keys, and their referee and referral cursors carry a
+// registration time and a count, never an id. TestAffiliateRoutesLeakNoOtherIDs
+// reads every route of the table that admits affiliate keys, so a new one
+// is checked without being listed. Poster keys (the exchange's backend) register users,
 // record lifecycle events and book and reverse trades; manual journal
 // writes stay with admins.
 // FOLIO_ADMIN_KEY is accepted as an admin key (compared in constant time);
@@ -223,9 +242,9 @@
 // (widened to whole hours, or days when grouping by referee); totals carry
 // the direct referral count and the referees at any level who traded in
 // the range (summary.traded_in_period; summary's other counts are of
-// direct referees). For affiliate keys, referee group keys and referral
-// ids are masked like every other id they see, referrals carry no country,
-// and referral cursors carry no id. GET /v1/reports/tax gives payout
+// direct referees). For affiliate keys, referee group keys, other users'
+// code group keys and referral ids are masked like every other id they
+// see, referrals carry no country, and referral cursors carry no id. GET /v1/reports/tax gives payout
 // totals per affiliate and calendar year in the reporting currency (the
 // current year by default), with over_threshold=true only those above the
 // fraud rules' tax_threshold without a tax id on file.

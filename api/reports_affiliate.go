@@ -187,12 +187,24 @@ func (s *Server) getAffiliateStats(w http.ResponseWriter, r *http.Request) error
 		p := &st.Series[i]
 		out.Series = append(out.Series, statsSeriesJSON{Start: formatTime(p.Start), Commission: f(&p.Commission), Fees: f(&p.Fees), Volume: f(&p.Volume), Trades: p.Trades})
 	}
-	hide := masked(r) && sq.GroupBy == "referee"
+	var keys []string
+	for i := range st.Groups {
+		keys = append(keys, st.Groups[i].Key)
+	}
+	m, err := s.maskFor(r, keys, nil)
+	if err != nil {
+		return err
+	}
 	for i := range st.Groups {
 		p := &st.Groups[i]
 		key := p.Key
-		if hide {
-			key = maskID(key)
+		switch sq.GroupBy {
+		case "referee":
+			key = m.id(key)
+		case "code":
+			key = m.code(key)
+		default:
+			key = m.text(key)
 		}
 		out.Groups = append(out.Groups, statsGroupJSON{Key: key, Commission: f(&p.Commission), Fees: f(&p.Fees), Volume: f(&p.Volume), Trades: p.Trades})
 	}
@@ -286,7 +298,10 @@ func (s *Server) getAffiliateReferrals(w http.ResponseWriter, r *http.Request) e
 		skipped++
 	}
 	refs = refs[skipped:]
-	hide := masked(r)
+	m, err := s.maskFor(r, nil, nil)
+	if err != nil {
+		return err
+	}
 	out := listJSON[referralJSON]{Data: make([]referralJSON, 0, min(len(refs), limit))}
 	for i := range refs {
 		if i == limit {
@@ -304,10 +319,10 @@ func (s *Server) getAffiliateReferrals(w http.ResponseWriter, r *http.Request) e
 		ref := &refs[i]
 		u := ref.User
 		referee, country := u.ID, u.Country
-		if hide {
-			referee, country = maskID(referee), ""
+		if m != nil {
+			referee, country = m.id(referee), ""
 		}
-		out.Data = append(out.Data, referralJSON{Referee: referee, Code: optString(u.ReferralCode), Country: country,
+		out.Data = append(out.Data, referralJSON{Referee: referee, Code: m.optCode(optString(u.ReferralCode)), Country: country,
 			RegisteredAt: formatTime(u.RegisteredAt), KYCVerifiedAt: optTime(u.KYCVerifiedAt), FirstDepositAt: optTime(u.FirstDepositAt),
 			FirstTradeAt: optTime(u.FirstTradeAt), Currency: s.reportingCurrency(), Volume: ledger.Format(&ref.Volume), Commission: ledger.Format(&ref.Commission),
 			Trades: ref.Trades})

@@ -253,7 +253,7 @@ func (s *Server) getTrade(w http.ResponseWriter, r *http.Request) error {
 			cmp.Compare(a.Level, b.Level), strings.Compare(a.Beneficiary, b.Beneficiary))
 	})
 	for i := range t.Accruals {
-		out.Accruals = append(out.Accruals, newAccrualJSON(&t.Accruals[i], false))
+		out.Accruals = append(out.Accruals, newAccrualJSON(&t.Accruals[i], nil))
 	}
 	for _, eid := range []string{t.FeeEntryID, t.CommissionEntryID} {
 		e, links, err := s.ledger.GetEntry(r.Context(), eid)

@@ -46,7 +46,7 @@ type milestonesJSON struct {
 }
 
 // userJSON is a user. For affiliate keys (which only read their own user)
-// the referrer's id is masked.
+// the referrer's id and the referrer's code it joined with are masked.
 type userJSON struct {
 	ID           string         `json:"id"`
 	Referrer     *string        `json:"referrer"`
@@ -63,7 +63,7 @@ type userJSON struct {
 	Milestones   milestonesJSON `json:"milestones"`
 }
 
-func newUserJSON(u *affiliate.User, masked bool) userJSON {
+func newUserJSON(u *affiliate.User, m *idMask) userJSON {
 	out := userJSON{
 		ID:           u.ID,
 		Referrer:     optString(u.ReferrerID),
@@ -83,8 +83,8 @@ func newUserJSON(u *affiliate.User, masked bool) userJSON {
 			FirstTradeAt:   optTime(u.FirstTradeAt),
 		},
 	}
-	if masked && out.Referrer != nil {
-		out.Referrer = optString(maskID(*out.Referrer))
+	if m != nil {
+		out.Referrer, out.ReferralCode = optString(m.id(u.ReferrerID)), m.optCode(out.ReferralCode)
 	}
 	return out
 }
@@ -141,7 +141,7 @@ func (s *Server) postUser(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusCreated
 	}
 	w.Header().Set("Location", "/v1/users/"+u.ID)
-	writeJSON(w, status, newUserJSON(u, false))
+	writeJSON(w, status, newUserJSON(u, nil))
 	return nil
 }
 
@@ -155,7 +155,11 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newUserJSON(u, masked(r)))
+	m, err := s.maskFor(r, nil, nil)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newUserJSON(u, m))
 	return nil
 }
 
@@ -253,7 +257,7 @@ func updateUser[T any](s *Server, w http.ResponseWriter, r *http.Request, apply 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newUserJSON(u, false))
+	writeJSON(w, http.StatusOK, newUserJSON(u, nil))
 	return nil
 }
 
@@ -450,17 +454,20 @@ func (s *Server) getChain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hide := masked(r)
+	m, err := s.maskFor(r, nil, nil)
+	if err != nil {
+		return err
+	}
 	out := struct {
 		UserID string            `json:"user_id"`
 		Chain  []chainMemberJSON `json:"chain"`
 	}{UserID: id, Chain: []chainMemberJSON{}}
 	for i, u := range chain {
-		m := chainMemberJSON{Level: i + 1, ID: u.ID, Group: u.Group, Program: optString(u.ProgramID), Rate: optDecimal(u.Rate), KickbackRate: optDecimal(u.KickbackRate)}
-		if hide {
-			m = chainMemberJSON{Level: i + 1, ID: maskID(u.ID)}
+		c := chainMemberJSON{Level: i + 1, ID: u.ID, Group: u.Group, Program: optString(u.ProgramID), Rate: optDecimal(u.Rate), KickbackRate: optDecimal(u.KickbackRate)}
+		if m != nil {
+			c = chainMemberJSON{Level: i + 1, ID: m.id(u.ID)}
 		}
-		out.Chain = append(out.Chain, m)
+		out.Chain = append(out.Chain, c)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
