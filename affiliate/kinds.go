@@ -29,9 +29,14 @@ func EntryKinds() []string {
 	return []string{EntryTradeFee, EntryCommission, EntryBounty, EntryPayout, EntryForfeit}
 }
 
-// reservation is the affiliate engine's claim on its entry kinds.
-func reservation() ledger.Reservation {
-	return ledger.Reservation{Owner: Owner, Kinds: EntryKinds(), Route: route}
+// ReserveKinds reserves the engine's entry kinds on l (NewService does it
+// on the service's ledger): from then on, batches on l without
+// Options.Owner = Owner can neither write entries of those kinds nor
+// reverse, post or void them. A server whose client routes write through
+// another ledger instance than its affiliate service reserves them there
+// too.
+func ReserveKinds(l *ledger.Ledger) {
+	l.Reserve(ledger.Reservation{Owner: Owner, Kinds: EntryKinds(), Route: route})
 }
 
 // route tells a client what to do instead of writing an entry of one of

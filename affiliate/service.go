@@ -48,7 +48,7 @@ const DefaultReportingCurrency = "USD"
 // through l.
 func NewService(db *schema.DB, l *ledger.Ledger) *Service {
 	if l != nil {
-		l.Reserve(reservation())
+		ReserveKinds(l)
 	}
 	return &Service{DB: db, Ledger: l, Rules: NewRegistry(), Now: time.Now, ReportingCurrency: DefaultReportingCurrency, MaxCodes: 20}
 }

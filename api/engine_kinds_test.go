@@ -3,12 +3,17 @@ package api
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ledger"
 )
 
 // Issue 12, items 1 and 2: the entries the affiliate engine writes (trade
@@ -22,9 +27,34 @@ import (
 // TestEngineKindsRefusedFromClients: POST /v1/entries and
 // /v1/entries/batch (atomic or not) refuse every kind the affiliate engine
 // writes with a 400 naming the kind, and write nothing.
+//
+// Through each way the server can be wired: its own affiliate service; group
+// commit (entries reach the ledger through the Ingester); an affiliate
+// service built on another ledger instance than the server's.
 func TestEngineKindsRefusedFromClients(t *testing.T) {
-	e := newEnv(t)
-	e.currencies()
+	for _, wiring := range []string{"default", "group commit", "service on another ledger"} {
+		t.Run(wiring, func(t *testing.T) {
+			e := newEnv(t)
+			e.currencies()
+			switch wiring {
+			case "group commit":
+				ing := e.withIngester(affiliate.IngestOptions{MaxWait: time.Millisecond})
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				go ing.Run(ctx)
+			case "service on another ledger":
+				other := ledger.New(e.app)
+				l := ledger.New(e.app)
+				l.Now = e.clock.Now
+				e.srv = New(Config{DB: e.app, Ledger: l, AdminKey: bootstrapKey, Affiliate: affiliate.NewService(e.app, other),
+					Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Registry: prometheus.NewRegistry(), Now: e.clock.Now})
+			}
+			refuseEngineKinds(t, e)
+		})
+	}
+}
+
+func refuseEngineKinds(t *testing.T, e *env) {
 	kinds := affiliate.EntryKinds()
 	for _, want := range []string{"trade_fee", "commission", "bounty", "payout", "forfeit"} {
 		if !containsString(kinds, want) {
