@@ -181,7 +181,6 @@ func TestEngineEntriesMoveOnlyThroughTheirOwner(t *testing.T) {
 	}
 	f.call(http.StatusConflict, req{Method: "POST", Path: "/v1/entries/" + *fee.ReversedBy + "/reverse"})
 	f.wantBalances(map[string]string{"101:USDT": "0"})
-	f.srv.affiliate.PayoutWebhook = ""
 }
 
 func wantKindProblem(t *testing.T, res *response, status int, kind string) {
