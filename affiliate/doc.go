@@ -98,6 +98,13 @@
 // adds negative accrual rows; commissions already paid out leave 208
 // negative, a clawback carried forward.
 //
+// The engine's entries are its own: NewService reserves their kinds
+// (EntryKinds: trade_fee, commission, bounty, payout, forfeit) on its
+// ledger, and the engine writes with ledger.Options.Owner = Owner. Clients
+// can neither write entries of those kinds nor reverse, post or void the
+// engine's entries through the journal; the refusal names what does it
+// (a trade's entries move only with POST /v1/trades/{id}/reverse).
+//
 // FX: a pair's rate is the average over sources of each source's latest
 // rate at or before the moment asked; when only the opposite pair exists
 // its inverse is used (rounded half-even to 18 places, the only rounding

@@ -245,7 +245,7 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 			continue
 		}
 		entryID := uuid.NewString()
-		ne := ledger.NewEntry{ID: entryID, IdempotencyKey: "bounty:" + p.ID + ":" + ev.ID, Kind: "bounty",
+		ne := ledger.NewEntry{ID: entryID, IdempotencyKey: "bounty:" + p.ID + ":" + ev.ID, Kind: EntryBounty,
 			Description: fmt.Sprintf("%s bounty for %s (%s)", ev.Type, u.ID, p.ID), EffectiveAt: ev.At}
 		var total apd.Decimal
 		for _, sh := range shares {
@@ -255,7 +255,7 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 			ne.Postings = append(ne.Postings, ledger.NewPosting{Account: "208:" + p.Currency + ":" + sh.Beneficiary, Side: accounts.Credit, Amount: ledger.Format(&sh.Amount)})
 		}
 		ne.Postings = append([]ledger.NewPosting{{Account: "420:" + p.Currency, Side: accounts.Debit, Amount: ledger.Format(&total)}}, ne.Postings...)
-		results, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true})
+		results, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true, Owner: Owner})
 		if err != nil {
 			if len(results) > 0 && results[0].Err != nil {
 				return nil, results[0].Err

@@ -139,7 +139,7 @@ func (s *Service) finishOutbox(ctx context.Context, batch, entry, outcome, detai
 		if outcome == OutboxRefused {
 			op = ledger.Op{Void: &ledger.VoidOp{EntryID: entry, IdempotencyKey: "payout-refused:" + batch}}
 		}
-		res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{op}, ledger.Options{Atomic: true})
+		res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{op}, ledger.Options{Atomic: true, Owner: Owner})
 		if err != nil {
 			if len(res) > 0 && res[0].Err != nil {
 				return res[0].Err

@@ -605,7 +605,7 @@ func (s *Service) RejectLines(ctx context.Context, id string, lineIDs []string, 
 				Description: fmt.Sprintf("Forfeited payout line of %s in batch %s", l.Holder, id),
 				Postings: []ledger.NewPosting{{Account: "208:" + l.Currency + ":" + l.Holder, Side: accounts.Debit, Amount: amt},
 					{Account: "606:" + l.Currency, Side: accounts.Credit, Amount: amt}}}
-			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true})
+			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true, Owner: Owner})
 			if err != nil {
 				if len(res) > 0 && res[0].Err != nil {
 					return res[0].Err
@@ -711,7 +711,7 @@ func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Pa
 		var entryID *string
 		if len(paid) > 0 {
 			ne.Pending = s.PayoutWebhook != ""
-			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true})
+			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true, Owner: Owner})
 			if err != nil {
 				if len(res) > 0 && res[0].Err != nil {
 					return res[0].Err

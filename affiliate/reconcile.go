@@ -46,6 +46,10 @@ const (
 	DiscCommissionLink = "trade_fee_without_one_commission"
 	DiscAccruals       = "accruals_mismatch"
 	DiscAdjustment     = "manual_208_adjustment"
+	// DiscPayoutWithoutBatch: payout or forfeit entries that no payout
+	// batch wrote (the engine always sets their batch_id), such as manual
+	// entries of those kinds written before the kinds were reserved.
+	DiscPayoutWithoutBatch = "payout_without_batch"
 )
 
 // Reconciliation is the report of a period.
@@ -74,8 +78,11 @@ const maxListed = 50
 // roll-forward (opening + accrued + bounties − paid − forfeited ± reversed ±
 // adjustments = closing, checked against the ledger), bounty expense,
 // payouts per batch, trade_fee entries without exactly one commission
-// child, and accruals against the journal. Every failed check is a
-// discrepancy naming the entries concerned.
+// child, payout and forfeit entries without a batch, and accruals against
+// the journal. Every failed check is a discrepancy naming the entries
+// concerned: whatever the journal holds (entries of any kind, written by
+// any version), the report is produced; an error means the database could
+// not be read.
 func (s *Service) Reconcile(ctx context.Context, from, to time.Time) (*Reconciliation, error) {
 	if !from.Before(to) {
 		return nil, folio.Errorf(folio.EINVALID, "from must be before to")
@@ -123,21 +130,21 @@ func (s *Service) Reconcile(ctx context.Context, from, to time.Time) (*Reconcili
 			var dst *apd.Decimal
 			sign := 1
 			switch {
-			case code == "101" && kind == "trade_fee" && credit:
+			case code == "101" && kind == EntryTradeFee && credit:
 				dst = &r.FeesBooked
-			case code == "605" && kind == "commission" && credit:
+			case code == "605" && kind == EntryCommission && credit:
 				dst = &r.PlatformRevenue
-			case code == "420" && kind == "bounty" && !credit:
+			case code == "420" && kind == EntryBounty && !credit:
 				dst = &r.BountyExpense
-			case code == "208" && kind == "commission" && credit:
+			case code == "208" && kind == EntryCommission && credit:
 				dst = &r.Distributed
-			case code == "208" && kind == "bounty" && credit:
+			case code == "208" && kind == EntryBounty && credit:
 				dst = &r.Bounties
-			case code == "208" && kind == "payout" && !credit:
+			case code == "208" && kind == EntryPayout && !credit:
 				dst = &r.PaidOut
-			case code == "208" && kind == "forfeit" && !credit:
+			case code == "208" && kind == EntryForfeit && !credit:
 				dst = &r.Forfeited
-			case code == "208" && kind == "reversal":
+			case code == "208" && kind == ledger.KindReversal:
 				dst = &r.Reversed
 			case code == "208":
 				dst = &r.Adjustments
@@ -145,7 +152,7 @@ func (s *Service) Reconcile(ctx context.Context, from, to time.Time) (*Reconcili
 			if dst == nil {
 				continue
 			}
-			if code == "208" && (kind == "reversal" || dst == &r.Adjustments) && !credit {
+			if code == "208" && (kind == ledger.KindReversal || dst == &r.Adjustments) && !credit {
 				sign = -1
 			}
 			if sign < 0 {
@@ -331,25 +338,39 @@ func checkAccruals(ctx context.Context, tx pgx.Tx, rep *Reconciliation) error {
 	return nil
 }
 
+// payoutSummaries totals the payout entries of the period per batch and
+// currency; payout and forfeit entries without a batch are a discrepancy.
 func payoutSummaries(ctx context.Context, tx pgx.Tx, rep *Reconciliation) error {
 	rows, err := tx.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq
-		WHERE e.kind = 'payout' AND e.seq > $1 AND e.seq <= $2 AND p.side = 'debit' GROUP BY 1, 2 ORDER BY 1, 2`, rep.FromSeq, rep.ToSeq)
+		WHERE e.kind = 'payout' AND e.seq > $1 AND e.seq <= $2 AND p.side = 'debit' AND e.batch_id <> '' GROUP BY 1, 2 ORDER BY 1, 2`, rep.FromSeq, rep.ToSeq)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var ps PayoutSummary
 		var sum string
 		if err := rows.Scan(&ps.BatchID, &ps.Currency, &sum); err != nil {
+			rows.Close()
 			return err
 		}
 		if ps.Amount, err = ledger.ParseStored(sum); err != nil {
+			rows.Close()
 			return err
 		}
 		rep.PayoutBatches = append(rep.PayoutBatches, ps)
 	}
-	return rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	ids, err := listIDs(ctx, tx, `SELECT id::text FROM entries WHERE kind IN ('payout', 'forfeit') AND seq > $1 AND seq <= $2
+		AND coalesce(batch_id, '') = '' ORDER BY seq LIMIT $3`, rep.FromSeq, rep.ToSeq, maxListed)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: DiscPayoutWithoutBatch,
+		Detail: fmt.Sprintf("%d payout or forfeit entries (at most %d listed) belong to no payout batch: the engine always writes them with one", len(ids), maxListed), Entries: ids})
+	return nil
 }
 
 func listIDs(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]string, error) {

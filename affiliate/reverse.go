@@ -46,7 +46,7 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 			{Reverse: &ledger.ReverseOp{EntryID: commID, IdempotencyKey: "reverse-commission:" + id, Description: "Reversal of the commission of busted trade " + id}},
 			{Reverse: &ledger.ReverseOp{EntryID: feeID, IdempotencyKey: "reverse-trade:" + id, Description: "Reversal of busted trade " + id}},
 		}
-		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true})
+		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Owner: Owner})
 		if err != nil {
 			if errors.Is(err, ledger.ErrBatchRejected) {
 				for _, r := range res {

@@ -30,11 +30,12 @@ func TestReverseTrade(t *testing.T) {
 			res := f.post(t, affiliate.TradeCreated, trade("t-1", "D", "100"), trade("t-2", "D", "40"))
 			f.wantBalances(t, map[string]string{"208:USDT:C": "35", "208:USDT:B": "14", "208:USDT:A": "7", "605:USDT": "84", "101:USDT": "0"})
 			if tt.payout {
-				// A payout-like debit of C's accrued commission of t-1.
+				// A payout-like debit of C's accrued commission of t-1,
+				// written as the engine (payout is its kind).
 				_, err := f.ledger.Post(ctx, []ledger.NewEntry{{IdempotencyKey: "payout-C", Kind: "payout", Postings: []ledger.NewPosting{
 					{Account: "208:USDT:C", Side: accounts.Debit, Amount: "25"},
 					{Account: "201:USDT:C", Side: accounts.Credit, Amount: "25"},
-				}}}, ledger.Options{Atomic: true})
+				}}}, ledger.Options{Atomic: true, Owner: affiliate.Owner})
 				must(t, "payout entry", err)
 			}
 			rev, err := f.svc.ReverseTrade(ctx, "t-1", "ops")

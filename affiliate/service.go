@@ -42,8 +42,14 @@ type Service struct {
 // configured otherwise.
 const DefaultReportingCurrency = "USD"
 
-// NewService returns a service with the built-in rules and defaults.
+// NewService returns a service with the built-in rules and defaults, and
+// reserves the engine's entry kinds (EntryKinds) on l: from then on, only
+// the engine writes, reverses, posts or voids entries of those kinds
+// through l.
 func NewService(db *schema.DB, l *ledger.Ledger) *Service {
+	if l != nil {
+		ReserveKinds(l)
+	}
 	return &Service{DB: db, Ledger: l, Rules: NewRegistry(), Now: time.Now, ReportingCurrency: DefaultReportingCurrency, MaxCodes: 20}
 }
 

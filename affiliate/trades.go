@@ -244,7 +244,7 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 			fe, ce := tradeEntries(w)
 			ops = append(ops, ledger.Op{New: fe}, ledger.Op{New: ce})
 		}
-		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Chart: chart, Writes: pipe, Fresh: true})
+		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Chart: chart, Writes: pipe, Fresh: true, Owner: Owner})
 		if err == nil {
 			break
 		}
@@ -620,7 +620,7 @@ func tradeEntries(w *tradeWork) (*ledger.NewEntry, *ledger.NewEntry) {
 	fee := ledger.Format(&w.fee)
 	md, _ := json.Marshal(map[string]string{"trade_id": w.in.ID, "market": w.in.Market, "liquidity": w.in.Liquidity})
 	feeEntry := &ledger.NewEntry{
-		ID: w.feeID, IdempotencyKey: "trade:" + w.in.ID, Kind: "trade_fee", Description: "Trade fee " + w.in.ID,
+		ID: w.feeID, IdempotencyKey: "trade:" + w.in.ID, Kind: EntryTradeFee, Description: "Trade fee " + w.in.ID,
 		EffectiveAt: w.in.ExecutedAt, Metadata: md,
 		Postings: []ledger.NewPosting{
 			{Account: "202:" + c + ":" + w.in.UserID, Side: accounts.Debit, Amount: fee},
@@ -628,7 +628,7 @@ func tradeEntries(w *tradeWork) (*ledger.NewEntry, *ledger.NewEntry) {
 		},
 	}
 	comm := &ledger.NewEntry{
-		ID: w.commID, IdempotencyKey: "commission:" + w.in.ID, Kind: "commission", Description: "Commission split of trade " + w.in.ID,
+		ID: w.commID, IdempotencyKey: "commission:" + w.in.ID, Kind: EntryCommission, Description: "Commission split of trade " + w.in.ID,
 		EffectiveAt: w.in.ExecutedAt, ParentID: w.feeID, Metadata: md,
 		Postings: []ledger.NewPosting{{Account: "101:" + c, Side: accounts.Debit, Amount: fee}},
 	}

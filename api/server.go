@@ -102,6 +102,11 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	// The journal routes write through cfg.Ledger: the engine's kinds are
+	// reserved on it whichever ledger the affiliate service was built on.
+	if s.ledger != nil {
+		affiliate.ReserveKinds(s.ledger)
+	}
 	s.affiliate = cfg.Affiliate
 	if s.affiliate == nil {
 		s.affiliate = affiliate.NewService(cfg.DB, cfg.Ledger)

@@ -71,6 +71,20 @@
 // (reversal:ID, post:ID, void:ID), and finding it used is not a replay: a
 // second reversal is already_reversed, a second completion a conflict.
 //
+// # Kinds
+//
+// An entry's kind is free text (a-z, 0-9, _), manual by default. The
+// ledger's own kinds (reversal, post_pending, void_pending) are refused to
+// new entries: reverse, post and void write them. An engine built on the
+// ledger reserves the kinds it writes ([Ledger.Reserve], a [Reservation];
+// affiliate.NewService reserves trade_fee, commission, bounty, payout and
+// forfeit): from then on only batches with that [Options].Owner write
+// entries of those kinds, or reverse, post or void them or the entries that
+// reverse or complete them. Any other batch — a client's — gets
+// invalid_request for such a new entry and conflict for such an operation,
+// with the owner's word on what to do instead. The expiry sweeper voids any
+// expired pending entry.
+//
 // # The write path
 //
 // [Ledger.Apply] (and [Ledger.Post] for new entries only) commits a batch of

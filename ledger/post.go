@@ -24,6 +24,9 @@ type Ledger struct {
 	DB *schema.DB
 	// Now is the clock, read once per transaction; tests inject their own.
 	Now func() time.Time
+
+	mu       sync.RWMutex
+	reserved map[string]*Reservation // kind → its engine's claim (see Reserve); replaced, never modified
 }
 
 // New returns a ledger on db with the system clock.
@@ -92,6 +95,12 @@ type Options struct {
 	// same transaction. Were the guarantee broken, the unique indexes would
 	// fail the transaction: an entry is never written twice.
 	Fresh bool
+	// Owner is the engine writing the batch (see Reservation): it may write
+	// entries of the kinds it reserved and reverse, post or void them.
+	// Empty is a client, which may do neither with any reserved kind.
+	Owner string
+
+	sweep bool // the ledger's expiry sweeper: voids expired pending entries whoever owns them
 }
 
 // Result is the outcome of one operation of a batch.
@@ -162,12 +171,18 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 	}
 	results := make([]Result, len(ops))
 	valid := make([]*validated, len(ops))
+	reserved := l.reservations()
 	// Validation is pure and the database idles meanwhile: spread it over
 	// the cores.
 	Parallel(len(ops), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if op := ops[i]; op.New != nil {
 				valid[i], results[i].Err = validate(chart, *op.New, now)
+				if results[i].Err == nil {
+					if results[i].Err = refuseNew(reserved, valid[i].kind, opts.Owner); results[i].Err != nil {
+						valid[i] = nil
+					}
+				}
 			} else {
 				results[i].Err = checkOp(op)
 			}
@@ -215,6 +230,32 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 	byID := map[string]*Entry{}
 	for _, e := range targets {
 		byID[e.ID] = e
+	}
+	// The entries that targets reverse or complete, when some kind is
+	// reserved to another owner than the batch's: an engine's entry is not
+	// undone by reversing the entry that completed it either.
+	origins := map[string]*Entry{}
+	if len(reserved) > 0 && !opts.sweep {
+		var originIDs []string
+		for _, e := range targets {
+			if id := originID(e); id != "" {
+				originIDs = append(originIDs, id)
+			}
+		}
+		if len(originIDs) > 0 {
+			loaded, err := loadEntriesBy(ctx, tx, "id = ANY($1::uuid[])", originIDs)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range loaded {
+				origins[e.ID] = e
+			}
+		}
+		for i, op := range ops {
+			if t := byID[opTarget(op)]; results[i].Err == nil && t != nil {
+				results[i].Err = refuseOp(reserved, opts.Owner, t, origins[originID(t)])
+			}
+		}
 	}
 	followUps, err := loadFollowUps(ctx, tx, targetIDs)
 	if err != nil {

@@ -452,7 +452,7 @@ func (l *Ledger) ExpirePending(ctx context.Context) (int, error) {
 		for i, id := range ids {
 			ops[i] = Op{Void: &VoidOp{EntryID: id, IdempotencyKey: "expire:" + id}}
 		}
-		results, err := l.Apply(ctx, ops, Options{})
+		results, err := l.Apply(ctx, ops, Options{sweep: true})
 		if err != nil {
 			return total, err
 		}
