@@ -233,9 +233,10 @@ func (p *Postgres) restart(ctx context.Context, log *slog.Logger, pid int) bool 
 		if err == nil {
 			p.pid = p.readPID()
 		}
+		newPID := p.pid
 		p.mu.Unlock()
 		if err == nil {
-			log.Warn("postgres restarted", "attempt", attempt, "pid", p.pid, "down", time.Since(died).Round(time.Millisecond).String())
+			log.Warn("postgres restarted", "attempt", attempt, "pid", newPID, "down", time.Since(died).Round(time.Millisecond).String())
 			return true
 		}
 		if ctx.Err() != nil {
