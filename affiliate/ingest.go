@@ -7,6 +7,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -152,8 +153,12 @@ func (g *Ingester) commit(ctx context.Context, group []*ingestJob) {
 		}
 		return
 	}
-	if len(group) == 1 {
-		group[0].done <- ingestResult{err: err}
+	if len(group) == 1 || schema.IsUnavailable(err) {
+		// A database outage is not one request's fault: every request
+		// of the group gets the error (503) and resends.
+		for _, j := range group {
+			j.done <- ingestResult{err: err}
+		}
 		return
 	}
 	for _, j := range group {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/schema"
 )
 
 // Codes the HTTP layer adds to folio's vocabulary for transport-level
@@ -87,8 +88,11 @@ func statusOf(code string) int {
 }
 
 // newProblem describes err for a client. Internal errors get a generic
-// detail; their text is only logged.
+// detail; their text is only logged. A connection-level database failure
+// from any path (the runner already translates its own; plain pool reads
+// do not) is 503 unavailable, never 500: the request may be resent as is.
 func newProblem(r *http.Request, err error) problem {
+	err = schema.Translate(err)
 	code := folio.ErrorCode(err)
 	if _, ok := problemStatus[code]; !ok {
 		code = folio.EINTERNAL
@@ -109,11 +113,18 @@ func newProblem(r *http.Request, err error) problem {
 	return p
 }
 
-// fail writes err as a problem and logs it when it is internal.
+// fail writes err as a problem and logs it when it is internal, or a
+// database outage (at warning level).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := newProblem(r, err)
-	if p.Code == folio.EINTERNAL {
+	switch {
+	case p.Code == folio.EINTERNAL:
 		s.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			slog.String("request_id", requestIDFrom(r.Context())),
+			slog.String("route", routePattern(r)),
+			slog.String("error", err.Error()))
+	case schema.IsUnavailable(err):
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "database unavailable",
 			slog.String("request_id", requestIDFrom(r.Context())),
 			slog.String("route", routePattern(r)),
 			slog.String("error", err.Error()))
@@ -138,8 +149,11 @@ type itemError struct {
 	Fields []string `json:"fields,omitempty"`
 }
 
-// newItemError describes a per-item error (internal ones generically).
+// newItemError describes a per-item error (internal ones generically; a
+// connection-level failure as unavailable, which a client retries rather
+// than drops).
 func newItemError(err error) *itemError {
+	err = schema.Translate(err)
 	code := folio.ErrorCode(err)
 	if _, ok := problemStatus[code]; !ok || code == folio.EINTERNAL {
 		return &itemError{Code: folio.EINTERNAL, Detail: "internal error"}

@@ -4,15 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/folioledger/folio"
 )
 
 // AppRole is the database role the server runs as. Migrations grant it
@@ -56,6 +61,13 @@ func Open(ctx context.Context, url string, opts OpenOptions) (*DB, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	// After an outage the pool holds dead connections. pgxpool pings a
+	// connection idle for over a second before handing it out and drops
+	// one that failed on release; the health check also drops idle dead
+	// ones within healthCheckPeriod, and a ping never waits longer than
+	// pingTimeout for a server that stopped answering.
+	cfg.HealthCheckPeriod = healthCheckPeriod
+	cfg.PingTimeout = pingTimeout
 	if opts.Role != "" {
 		role := pgx.Identifier{opts.Role}.Sanitize()
 		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
@@ -73,6 +85,12 @@ func Open(ctx context.Context, url string, opts OpenOptions) (*DB, error) {
 	}
 	return &DB{Pool: pool}, nil
 }
+
+// Pool health settings (see Open).
+const (
+	healthCheckPeriod = 5 * time.Second
+	pingTimeout       = 5 * time.Second
+)
 
 // Close closes the pool.
 func (db *DB) Close() { db.Pool.Close() }
@@ -150,8 +168,61 @@ func (db *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error)
 		if err != nil && IsRetryable(err) {
 			return retryable{err}
 		}
-		return err
+		return Translate(err)
 	})
+}
+
+// ErrUnavailable is the domain error of a connection-level failure (see
+// IsUnavailable): HTTP 503 with Retry-After.
+var ErrUnavailable = folio.Errorf(folio.EUNAVAILABLE, "the database is unavailable; retry")
+
+// IsUnavailable reports whether err is a connection-level failure rather
+// than an answer of the database: the server could not be reached (a
+// pgconn connect error, a refused or reset connection, any net.Error), the
+// connection broke (io.EOF or io.ErrUnexpectedEOF from a dead connection,
+// a connection pgx already closed), or the server refused the work because
+// it is shutting down, crashed, starting, or has no connection slot left
+// (SQLSTATE class 08, 57P01, 57P02, 57P03, 53300). A cancelled or expired
+// context is not unavailability: the caller gave up.
+//
+// A transaction that failed so may or may not have committed (the failure
+// may have hit its COMMIT): its outcome is unknown. Folio's writes are
+// idempotent (trade ids, idempotency keys), so the caller resends the same
+// request and gets each item booked exactly once.
+func IsUnavailable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "57P01", "57P02", "57P03", "53300":
+			return true
+		}
+		return strings.HasPrefix(pg.Code, "08")
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// Translate returns err as ErrUnavailable (still wrapping err, for logs and
+// errors.Is) when it is a connection-level failure, else err unchanged.
+// The runner applies it to every transaction's error; code that queries
+// the pool directly applies it, or leaves it to the HTTP layer, which
+// applies it to every error it answers.
+func Translate(err error) error {
+	if !IsUnavailable(err) {
+		return err
+	}
+	var fe *folio.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // sleepBackoff waits a jittered, exponentially growing delay: up to 1ms

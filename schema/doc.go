@@ -95,6 +95,33 @@
 // translate them into domain errors (23505 → conflict). [IsCockroach] tells
 // the two dialects apart from version().
 //
+// # Outages
+//
+// [IsUnavailable] recognises connection-level failures: the server cannot
+// be reached (connect errors, refused or reset connections, any net.Error),
+// the connection broke (io.EOF or io.ErrUnexpectedEOF, a connection pgx
+// closed), or the server refuses work while shutting down, crashed,
+// starting or out of connection slots (SQLSTATE class 08, 57P01, 57P02,
+// 57P03, 53300). [Translate] turns them into [ErrUnavailable] (code
+// unavailable, HTTP 503 with Retry-After) while still wrapping the original
+// for logs. The runner translates every transaction's error, and does not
+// retry it: the database may stay down for seconds, and the HTTP client is
+// the one to wait. The API translates whatever error it answers, so plain
+// pool reads need no care of their own.
+//
+// Such a failure during COMMIT leaves the transaction's outcome unknown: it
+// may have committed. That is safe because every write Folio accepts from a
+// client is idempotent — trades by trade id, entries by idempotency key — so
+// a client that resends the same request after a 503 (or a broken HTTP
+// connection) gets what was committed as "exists" and the rest booked now:
+// each item exactly once. A 503 never carries per-item results, so a client
+// cannot mistake an unknown outcome for a rejection and drop the item.
+//
+// [Open]'s pool survives an outage: pgxpool pings a connection idle for over
+// a second before handing it out and drops connections that failed, the
+// health check (every 5 s) drops idle dead ones, and new connections are
+// made once the server is back.
+//
 // # CockroachDB rules
 //
 // Both databases must accept the SQL (SPEC §7): SERIALIZABLE transactions
@@ -139,6 +166,19 @@
 // tables instead of probing their indexes. Fast turns off
 // fsync, synchronous_commit and full_page_writes, for tests only. `folio
 // serve` without a database URL uses this in its --data-dir.
+//
+// [Postgres.Supervise] keeps such a cluster up; `folio serve` runs it for the
+// cluster it started (never for an external database). Every 100 ms it
+// checks the postmaster's pid; once the process is gone (or a zombie) it
+// waits for the pid to be reaped, removes the stale postmaster.pid and
+// starts the server again with the same port and settings, PostgreSQL's
+// crash recovery replaying the WAL. Failed starts (backends of the dead
+// server still holding its shared memory, the port taken) are retried after
+// 100 ms doubling to 5 s. Deaths, failed attempts and restarts are logged.
+// On the 2-core development machine, under other test load, a durable
+// cluster killed with SIGKILL answered again 5 to 11 s later, most of it
+// PostgreSQL's own recovery (fsync of the data directory, WAL replay, the
+// end-of-recovery checkpoint).
 //
 // # Tests
 //

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -49,10 +50,12 @@ type Postgres struct {
 	sockDir string
 	logFile string
 	port    int
+	fast    bool
 	asUser  *user.User // non-nil when commands run as the postgres OS user
 
 	mu      sync.Mutex
 	stopped bool
+	pid     int // the postmaster's, read from postmaster.pid after each start
 }
 
 // FindPostgresBin returns the directory holding initdb and pg_ctl: the
@@ -111,6 +114,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 		pgdata:  filepath.Join(clusterDir, "pgdata"),
 		sockDir: filepath.Join(clusterDir, "run"),
 		logFile: filepath.Join(clusterDir, "postgres.log"),
+		fast:    opts.Fast,
 	}
 	if err := p.prepareDirs(clusterDir); err != nil {
 		return nil, err
@@ -149,8 +153,132 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 		_ = p.Stop()
 		return nil, err
 	}
+	p.pid = p.readPID()
 	logf("postgres: ready at %s", p.URL("postgres"))
 	return p, nil
+}
+
+// Supervision timing (see Supervise).
+const (
+	superviseInterval = 100 * time.Millisecond
+	restartMinDelay   = 100 * time.Millisecond
+	restartMaxDelay   = 5 * time.Second
+)
+
+// Supervise keeps the server running until ctx is done or Stop is called.
+// Every 100 ms it checks that the postmaster lives; once it has died
+// (killed, crashed, stopped behind Folio's back) Supervise starts it again
+// on the same data directory, port and settings, and PostgreSQL's crash
+// recovery replays the WAL: every transaction whose COMMIT returned is
+// there (on a Fast cluster, without fsync, only if the machine stayed up).
+// A postmaster.pid left by the dead server is removed first when its pid
+// is gone or no longer the server's. A start that fails — backends of the
+// dead server still attached to its shared memory, the port taken — is
+// retried after a delay that doubles from 100 ms to 5 s. Each death, failed
+// attempt and restart is logged on log. Clients see connection-level
+// failures (IsUnavailable) while the server is down, and pools reconnect
+// by themselves once it is back.
+func (p *Postgres) Supervise(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(superviseInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		pid, stopped := p.pid, p.stopped
+		p.mu.Unlock()
+		if stopped {
+			return
+		}
+		if processAlive(pid) {
+			continue
+		}
+		if !p.restart(ctx, log, pid) {
+			return
+		}
+	}
+}
+
+// restart starts the dead server again, retrying with backoff; it reports
+// false when ctx is done or Stop was called first.
+func (p *Postgres) restart(ctx context.Context, log *slog.Logger, pid int) bool {
+	died := time.Now()
+	log.Error("postgres died; restarting it", "pid", pid, "pgdata", p.pgdata)
+	// Until its parent reaps it, the dead postmaster's pid still exists,
+	// and the new one would take the socket's lock file for its own.
+	for pid > 0 && syscall.Kill(pid, 0) == nil && time.Since(died) < restartMaxDelay {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	delay := restartMinDelay
+	for attempt := 1; ; attempt++ {
+		p.mu.Lock()
+		if p.stopped {
+			p.mu.Unlock()
+			return false
+		}
+		err := p.stopStale(ctx, func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) })
+		if err == nil {
+			err = p.start(ctx, p.fast)
+		}
+		if err == nil {
+			err = p.waitReady(ctx, 30*time.Second)
+		}
+		if err == nil {
+			p.pid = p.readPID()
+		}
+		newPID := p.pid
+		p.mu.Unlock()
+		if err == nil {
+			log.Warn("postgres restarted", "attempt", attempt, "pid", newPID, "down", time.Since(died).Round(time.Millisecond).String())
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		log.Error("postgres restart failed; retrying", "attempt", attempt, "retry_in", delay.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, restartMaxDelay)
+	}
+}
+
+// readPID returns the postmaster's pid from postmaster.pid, 0 if unreadable.
+func (p *Postgres) readPID() int {
+	data, err := os.ReadFile(filepath.Join(p.pgdata, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0]))
+	return pid
+}
+
+// processAlive reports whether pid is a running process (not a zombie).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		if _, perr := os.Stat("/proc/self/stat"); perr == nil && errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+		return syscall.Kill(pid, 0) == nil // no /proc
+	}
+	// pid (comm) state …: comm may hold spaces and parentheses.
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z' && stat[i+2] != 'X'
+	}
+	return true
 }
 
 // URL returns the superuser URL of database dbname on this cluster.
@@ -159,7 +287,8 @@ func (p *Postgres) URL(dbname string) string {
 }
 
 // Stop shuts the server down (pg_ctl stop -m fast) and waits for it to exit.
-// A server that is already gone counts as stopped; calling Stop again is a
+// A server that is already gone (even leaving its postmaster.pid behind)
+// counts as stopped; calling Stop again is a
 // no-op.
 func (p *Postgres) Stop() error {
 	p.mu.Lock()
@@ -168,7 +297,7 @@ func (p *Postgres) Stop() error {
 		return nil
 	}
 	out, err := p.command(context.Background(), "pg_ctl", "stop", "-D", p.pgdata, "-m", "fast", "-w", "-t", "60").CombinedOutput()
-	if err != nil && !bytes.Contains(out, []byte("Is server running?")) {
+	if err != nil && !bytes.Contains(out, []byte("Is server running?")) && !bytes.Contains(out, []byte("No such process")) {
 		return p.failure("pg_ctl stop", out, err)
 	}
 	p.stopped = true

@@ -120,6 +120,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	// waiting on the ingester get their answers before it stops.
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	if e := db.Embedded; e != nil && e.pg != nil {
+		// The private cluster is this process's to keep up: if it dies,
+		// it is restarted, and requests meanwhile get 503 (SPEC §9).
+		wg.Go(func() { e.pg.Supervise(bg, log) })
+	}
 	wg.Go(func() { ingester.Run(bg) })
 	wg.Go(func() { server.RunExpiry(bg, expiryInterval) })
 	wg.Go(func() { runPayoutSchedules(bg, svc, scheduleInterval, log) })
