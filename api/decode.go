@@ -83,9 +83,10 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any, all
 //     surrogate escape such as \ud800 (both would become U+FFFD);
 //   - a string holding NUL, escaped as \u0000 (PostgreSQL cannot store it).
 //
-// Syntax errors (a raw control byte such as NUL in a string is one) are
-// left to the decoder, which reports them with their offset: checkJSON
-// then returns nil. It is a hand-written scanner: on a batch of 1,000
+// A raw control byte in a string (NUL, a line feed …), a JSON syntax
+// error, is refused naming the field. Other syntax errors are left to the
+// decoder, which reports them with their offset: checkJSON then returns
+// nil. It is a hand-written scanner: on a batch of 1,000
 // trades (150 kB) a walk with Decoder.Token took 30 ms against 6 ms for the
 // decode itself; this scanner took 3.1 ms against 2.4 ms (one run each on
 // the shared 2-core development machine).
@@ -280,7 +281,12 @@ func (c *jsonChecker) str(key bool) (string, bool) {
 			break
 		}
 		if b < 0x20 {
-			c.stop = true // a syntax error the decoder reports
+			// A syntax error; named here because the decoder only gives
+			// its offset.
+			if key {
+				c.path[len(c.path)-1].key = strings.ToValidUTF8(string(c.body[start+1:c.i]), "\uFFFD") + "…"
+			}
+			c.fail(fmt.Sprintf("contains the raw control byte 0x%02X, which JSON requires to be escaped (a NUL is refused escaped too)", b))
 			return "", false
 		}
 		if b == '\\' {
