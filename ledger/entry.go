@@ -88,7 +88,7 @@ type NewEntry struct {
 	EffectiveAt    time.Time // zero: the recorded time
 	Pending        bool
 	ExpiresAt      *time.Time // pending entries only
-	ParentID       string
+	ParentID       string     // a stored entry, or one accepted earlier in the same batch
 	BatchID        string
 	Metadata       json.RawMessage // a JSON object, or empty
 	Postings       []NewPosting
