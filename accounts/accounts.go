@@ -86,6 +86,9 @@ func (c Code) Validate() error {
 		return folio.Errorf(folio.EINVALID, "account code %q must be 3 to 6 digits", c.Code)
 	case strings.TrimSpace(c.Name) == "" || !utf8.ValidString(c.Name) || utf8.RuneCountInString(c.Name) > 200:
 		return folio.Errorf(folio.EINVALID, "account code %s needs a name of 1 to 200 characters", c.Code)
+	case folio.TextProblem(c.Name, folio.SingleLine) != "":
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"name"},
+			Message: fmt.Sprintf("account code %s: name %s", c.Code, folio.TextProblem(c.Name, folio.SingleLine))}
 	case !c.Type.Valid():
 		return folio.Errorf(folio.EINVALID, "account type %q is not one of asset, liability, equity, revenue, expense, suspense", c.Type)
 	case !c.Normal.Valid():

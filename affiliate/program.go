@@ -1,10 +1,13 @@
 package affiliate
 
 import (
+	"fmt"
 	"regexp"
+	"sort"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
 )
 
 // Program decides who earns what (SPEC §2.2). Which fields apply depends on
@@ -114,6 +117,73 @@ func validateBounty(p *Program) error {
 		}
 	}
 	return nil
+}
+
+// CheckAmounts checks a program's amounts against the chart: a bounty's
+// reward currency must exist and be enabled (ECURRENCY), and every fixed
+// reward, min_base and max_reward — amounts in that currency — and every
+// payout minimum must have at most its currency's decimal places
+// (EAMOUNT). Nothing a client gives is ever rounded: "1.5" of a token with
+// no decimals is refused here instead of paying 1 at every signup. The
+// error names the field. payout may be nil.
+func CheckAmounts(p *Program, payout *PayoutPolicy, chart *accounts.Chart) error {
+	if p.Kind == KindBounty {
+		cur, ok := chart.Currency(p.Currency)
+		if !ok || !cur.Enabled {
+			return &folio.Error{Code: folio.ECURRENCY, Fields: []string{"currency"},
+				Message: fmt.Sprintf("bounty: currency %q does not exist or is disabled; create it first (PUT /v1/currencies/{id})", p.Currency)}
+		}
+		events := make([]string, 0, len(p.Events))
+		for ev := range p.Events {
+			events = append(events, ev)
+		}
+		sort.Strings(events)
+		for _, ev := range events {
+			for i, l := range p.Events[ev] {
+				field := fmt.Sprintf("events.%s[%d]", ev, i)
+				for _, a := range []struct {
+					name string
+					d    *apd.Decimal
+				}{{"", l.Amount}, {".min_base", l.MinBase}, {".max_reward", l.MaxReward}} {
+					if err := checkPlaces(field+a.name, a.d, cur); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	if payout == nil {
+		return nil
+	}
+	ids := make([]string, 0, len(payout.Minimum))
+	for id := range payout.Minimum {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		field := "payout.minimum." + id
+		cur, ok := chart.Currency(id)
+		if !ok {
+			return &folio.Error{Code: folio.ECURRENCY, Fields: []string{field}, Message: fmt.Sprintf("%s: currency %q does not exist", field, id)}
+		}
+		d, err := parseAmountField(field, payout.Minimum[id])
+		if err != nil {
+			return err
+		}
+		if err := checkPlaces(field, &d, cur); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPlaces refuses an amount with more decimal places than cur allows.
+func checkPlaces(field string, d *apd.Decimal, cur accounts.Currency) error {
+	if d == nil || -int(d.Exponent) <= cur.Precision {
+		return nil
+	}
+	return &folio.Error{Code: folio.EAMOUNT, Fields: []string{field},
+		Message: fmt.Sprintf("%s: %s has %d decimal places; %s allows %d (amounts are never rounded)", field, d.Text('f'), -d.Exponent, cur.ID, cur.Precision)}
 }
 
 // BountyShares computes the rewards of an event for a chain: level k pays

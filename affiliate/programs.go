@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
 )
@@ -97,7 +98,9 @@ func (s *Service) ListPrograms(ctx context.Context) ([]StoredProgram, error) {
 }
 
 // PutProgram creates or replaces a program. Making it the default takes the
-// default from any other program; a group belongs to one program. Changes
+// default from any other program; a group belongs to one program. Amounts
+// are checked against the chart in the same transaction (CheckAmounts): a
+// bounty's currency must exist, no amount is ever rounded. Changes
 // apply to trades recorded afterwards and are audit-logged.
 func (s *Service) PutProgram(ctx context.Context, id string, spec ProgramSpec, actor string) (created bool, err error) {
 	p, err := s.Rules.Program(id, spec)
@@ -116,6 +119,13 @@ func (s *Service) PutProgram(ctx context.Context, id string, spec ProgramSpec, a
 	}
 	err = s.DB.Tx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
+		chart, err := accounts.LoadChart(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := CheckAmounts(p, spec.Payout, chart); err != nil {
+			return err
+		}
 		all, err := listPrograms(ctx, tx, s.Rules)
 		if err != nil {
 			return err

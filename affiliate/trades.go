@@ -300,6 +300,8 @@ func checkTrade(chart *accounts.Chart, t NewTrade, now time.Time) (*tradeWork, e
 		return nil, folio.Errorf(folio.EINVALID, "executed_at is required")
 	case t.ExecutedAt.After(now.Add(24 * time.Hour)):
 		return nil, folio.Errorf(folio.EINVALID, "executed_at is more than 24 hours in the future")
+	case ledger.CheckTime("executed_at", t.ExecutedAt, now) != nil:
+		return nil, ledger.CheckTime("executed_at", t.ExecutedAt, now)
 	case t.Fee == nil && t.Volume == nil:
 		return nil, folio.Errorf(folio.EINVALID, "a trade carries a fee or a volume")
 	case t.CounterpartyID != "" && !accounts.ValidHolder(t.CounterpartyID):

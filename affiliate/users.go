@@ -51,6 +51,15 @@ var (
 	codePattern    = regexp.MustCompile(`^[A-HJ-NP-Z2-9]{6,12}$`)
 )
 
+// checkText refuses client-given text that is not valid UTF-8 or holds
+// control characters other than allowed (folio.TextProblem), naming field.
+func checkText(field, s, allowed string) error {
+	if p := folio.TextProblem(s, allowed); p != "" {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{field}, Message: field + " " + p}
+	}
+	return nil
+}
+
 // CodeAlphabet is the unambiguous alphabet of referral codes: no 0/O/1/I.
 const CodeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -133,12 +142,22 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 	case len(in.SignupIP) > 64 || len(in.DeviceID) > 128:
 		return nil, false, folio.Errorf(folio.EINVALID, "signup_ip or device_id is too long")
 	}
+	if err := checkText("signup_ip", in.SignupIP, folio.SingleLine); err != nil {
+		return nil, false, err
+	}
+	if err := checkText("device_id", in.DeviceID, folio.SingleLine); err != nil {
+		return nil, false, err
+	}
 	code := NormalizeCode(in.ReferralCode)
 	err = s.DB.Tx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
 		reg := in.RegisteredAt.UTC().Truncate(time.Microsecond)
 		if in.RegisteredAt.IsZero() {
 			reg = now
+		} else if err := ledger.CheckTime("registered_at", reg, now); err != nil {
+			// The signup bounty is booked at registered_at: the ledger's
+			// bounds on effective times apply, under the client's name.
+			return err
 		}
 		// The code is checked first: only an existing user can own a code,
 		// so signing up with one's own code is a registration repeated
@@ -217,6 +236,9 @@ func (s *Service) CreateCode(ctx context.Context, owner string, in NewCode, acto
 	}
 	if len(in.Note) > 200 {
 		return nil, folio.Errorf(folio.EINVALID, "note is longer than 200 characters")
+	}
+	if err := checkText("note", in.Note, folio.Multiline); err != nil {
+		return nil, err
 	}
 	var out *Code
 	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
@@ -667,6 +689,9 @@ func loadRevenueShares(ctx context.Context, q schema.Querier, ids []string) (map
 func (s *Service) SetTaxID(ctx context.Context, id, taxID, actor string) error {
 	if len(taxID) > 64 {
 		return folio.Errorf(folio.EINVALID, "tax_id is longer than 64 characters")
+	}
+	if err := checkText("tax_id", taxID, folio.SingleLine); err != nil {
+		return err
 	}
 	return s.DB.Tx(ctx, func(tx pgx.Tx) error {
 		u, err := getUser(ctx, tx, id, true)

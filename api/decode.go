@@ -14,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/folioledger/folio"
 )
@@ -31,8 +34,10 @@ var amountType = reflect.TypeOf(amountText(""))
 // decodeJSON reads a JSON object from the request body into dst. It requires
 // Content-Type application/json, reads at most the server's body limit
 // (payload_too_large beyond it), rejects unknown fields naming them, type
-// mismatches naming the field, and anything after the object. With
-// allowEmpty an empty body leaves dst unchanged.
+// mismatches naming the field, and anything after the object. Before the
+// decode, checkJSON refuses what encoding/json would accept silently:
+// duplicate keys, invalid UTF-8, NUL and unpaired surrogates in strings.
+// With allowEmpty an empty body leaves dst unchanged.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
 	if err != nil {
@@ -55,6 +60,9 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any, all
 	if trimmed[0] != '{' {
 		return folio.Errorf(folio.EINVALID, "the request body must be a JSON object")
 	}
+	if err := checkJSON(trimmed); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -62,6 +70,344 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any, all
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return folio.Errorf(folio.EINVALID, "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+// checkJSON reads a body once, byte by byte, and refuses, naming the field
+// (its path, such as postings[1].amount or metadata.ref), what
+// encoding/json would otherwise take without a word:
+//   - a key that appears twice in one object, at any depth (the last one
+//     would win: an auditor must be able to read a request one way only);
+//   - a string, key or value, holding invalid UTF-8 or an unpaired UTF-16
+//     surrogate escape such as \ud800 (both would become U+FFFD);
+//   - a string holding NUL, escaped as \u0000 (PostgreSQL cannot store it).
+//
+// A raw control byte in a string (NUL, a line feed …), a JSON syntax
+// error, is refused naming the field. Other syntax errors are left to the
+// decoder, which reports them with their offset: checkJSON then returns
+// nil. It is a hand-written scanner: on a batch of 1,000
+// trades (150 kB) a walk with Decoder.Token took 30 ms against 6 ms for the
+// decode itself; this scanner took 3.1 ms against 2.4 ms (one run each on
+// the shared 2-core development machine).
+func checkJSON(body []byte) error {
+	c := &jsonChecker{body: body}
+	c.value(0)
+	return c.err
+}
+
+// maxJSONDepth is encoding/json's nesting limit: deeper bodies are its
+// syntax error.
+const maxJSONDepth = 10000
+
+// jsonChecker is checkJSON's state: the body, the position, the path to
+// the value being read, and the first problem found.
+type jsonChecker struct {
+	body []byte
+	i    int
+	path []jsonStep
+	err  error
+	stop bool // a problem or a syntax error was found
+}
+
+// jsonStep is one step of a path: an object key or an array index.
+type jsonStep struct {
+	key   string
+	index int // -1 for a key
+}
+
+func (c *jsonChecker) field() string {
+	var b strings.Builder
+	for _, s := range c.path {
+		if s.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", s.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return strings.ToValidUTF8(truncate(b.String(), 200), "\uFFFD")
+}
+
+func (c *jsonChecker) fail(message string) {
+	field := c.field()
+	c.err = &folio.Error{Code: folio.EINVALID, Fields: []string{field}, Message: field + " " + message}
+	c.stop = true
+}
+
+func (c *jsonChecker) space() {
+	for c.i < len(c.body) {
+		switch c.body[c.i] {
+		case ' ', '\t', '\n', '\r':
+			c.i++
+		default:
+			return
+		}
+	}
+}
+
+// value reads one value at c.i.
+func (c *jsonChecker) value(depth int) {
+	c.space()
+	if c.i >= len(c.body) || depth > maxJSONDepth {
+		c.stop = true
+		return
+	}
+	switch c.body[c.i] {
+	case '{':
+		c.object(depth)
+	case '[':
+		c.array(depth)
+	case '"':
+		c.str(false)
+	default:
+		for c.i < len(c.body) {
+			switch c.body[c.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return
+			}
+			c.i++
+		}
+	}
+}
+
+func (c *jsonChecker) object(depth int) {
+	c.i++ // {
+	var keys []string
+	var seen map[string]bool // once keys grows past a few
+	for !c.stop {
+		c.space()
+		if c.i < len(c.body) && c.body[c.i] == '}' { // {} (or {"a":1,}, the decoder's syntax error)
+			c.i++
+			return
+		}
+		if c.i >= len(c.body) || c.body[c.i] != '"' {
+			c.stop = true
+			return
+		}
+		c.path = append(c.path, jsonStep{index: -1})
+		key, ok := c.str(true)
+		if !ok {
+			return
+		}
+		dup := false
+		if seen != nil {
+			dup = seen[key]
+			seen[key] = true
+		} else {
+			for _, k := range keys {
+				dup = dup || k == key
+			}
+			keys = append(keys, key)
+			if len(keys) > 16 {
+				seen = map[string]bool{}
+				for _, k := range keys {
+					seen[k] = true
+				}
+			}
+		}
+		if dup {
+			c.fail(fmt.Sprintf("appears twice in the same object (key %q); send each key once", truncate(key, 64)))
+			return
+		}
+		c.space()
+		if c.i >= len(c.body) || c.body[c.i] != ':' {
+			c.stop = true
+			return
+		}
+		c.i++
+		c.value(depth + 1)
+		if c.stop {
+			return
+		}
+		c.path = c.path[:len(c.path)-1]
+		c.space()
+		if c.i < len(c.body) && c.body[c.i] == '}' {
+			c.i++
+			return
+		}
+		if c.i >= len(c.body) || c.body[c.i] != ',' {
+			c.stop = true
+			return
+		}
+		c.i++
+	}
+}
+
+func (c *jsonChecker) array(depth int) {
+	c.i++ // [
+	c.space()
+	if c.i < len(c.body) && c.body[c.i] == ']' {
+		c.i++
+		return
+	}
+	c.path = append(c.path, jsonStep{})
+	for n := 0; !c.stop; n++ {
+		c.path[len(c.path)-1].index = n
+		c.value(depth + 1)
+		if c.stop {
+			return
+		}
+		c.space()
+		if c.i < len(c.body) && c.body[c.i] == ']' {
+			c.i++
+			c.path = c.path[:len(c.path)-1]
+			return
+		}
+		if c.i >= len(c.body) || c.body[c.i] != ',' {
+			c.stop = true
+			return
+		}
+		c.i++
+	}
+}
+
+// str reads a string at c.i (on its opening quote), checks it and returns
+// its decoded text (ok is false when reading stopped). A key is checked as
+// the last step of the path.
+func (c *jsonChecker) str(key bool) (string, bool) {
+	start := c.i
+	c.i++
+	escaped := false
+	for {
+		if c.i >= len(c.body) {
+			c.stop = true
+			return "", false
+		}
+		b := c.body[c.i]
+		if b == '"' {
+			break
+		}
+		if b < 0x20 {
+			// A syntax error; named here because the decoder only gives
+			// its offset.
+			if key {
+				c.path[len(c.path)-1].key = strings.ToValidUTF8(string(c.body[start+1:c.i]), "\uFFFD") + "…"
+			}
+			c.fail(fmt.Sprintf("contains the raw control byte 0x%02X, which JSON requires to be escaped (a NUL is refused escaped too)", b))
+			return "", false
+		}
+		if b == '\\' {
+			escaped = true
+			c.i++
+		}
+		c.i++
+	}
+	c.i++
+	raw := c.body[start:c.i]
+	var text string
+	if key && !escaped {
+		text = string(raw[1 : len(raw)-1])
+	} else if key {
+		if err := json.Unmarshal(raw, &text); err != nil {
+			c.stop = true
+			return "", false
+		}
+	}
+	if key {
+		c.path[len(c.path)-1].key = text
+	}
+	problem := ""
+	if !utf8.Valid(raw) {
+		problem = "is not valid UTF-8"
+	} else if escaped {
+		problem = escapeProblem(raw)
+	}
+	if problem != "" {
+		c.fail(problem)
+		return "", false
+	}
+	return text, true
+}
+
+// escapeProblem says what is wrong with the \u escapes of a JSON string's
+// raw text, or "": a NUL (\u0000), or a UTF-16 surrogate escape that is
+// not a pair (\uD800–\uDBFF followed by \uDC00–\uDFFF).
+func escapeProblem(raw []byte) string {
+	const unpaired = "contains an unpaired UTF-16 surrogate escape (\\ud800 to \\udfff), which is not a character"
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' || i+1 >= len(raw) {
+			continue
+		}
+		if raw[i+1] != 'u' {
+			i++ // \\, \" …: the next byte is not an escape's start
+			continue
+		}
+		r, ok := hex4(raw[i+2:])
+		if !ok {
+			continue
+		}
+		i += 5
+		switch {
+		case r == 0:
+			return "contains a NUL character (\\u0000)"
+		case r >= 0xdc00 && r <= 0xdfff:
+			return unpaired
+		case r >= 0xd800 && r <= 0xdbff:
+			if i+6 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+				return unpaired
+			}
+			lo, ok := hex4(raw[i+3:])
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				return unpaired
+			}
+			i += 6
+		}
+	}
+	return ""
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// checkParams applies the byte rules of request bodies to the query
+// string and the route's path parameters (percent-decoded): a value or
+// name holding invalid UTF-8 or NUL is invalid_request naming it.
+func checkParams(r *http.Request) error {
+	bad := func(s string) string {
+		switch {
+		case !utf8.ValidString(s):
+			return "is not valid UTF-8"
+		case strings.ContainsRune(s, 0):
+			return "contains a NUL character (%00)"
+		}
+		return ""
+	}
+	for name, values := range r.URL.Query() {
+		if p := bad(name); p != "" {
+			return folio.Errorf(folio.EINVALID, "a query parameter's name %s", p)
+		}
+		for _, v := range values {
+			if p := bad(v); p != "" {
+				return &folio.Error{Code: folio.EINVALID, Fields: []string{name}, Message: fmt.Sprintf("query parameter %s %s", truncate(name, 64), p)}
+			}
+		}
+	}
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		for _, name := range rc.URLParams.Keys {
+			if p := bad(pathParam(r, name)); p != "" {
+				return &folio.Error{Code: folio.EINVALID, Fields: []string{name}, Message: fmt.Sprintf("path parameter %s %s", name, p)}
+			}
+		}
 	}
 	return nil
 }
@@ -127,14 +473,26 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// minTime is the earliest time a client may send. Earlier times are
+// refused rather than taken: 0001-01-01T00:00:00Z is Go's zero time, which
+// the handlers read as "not given" (and which clients send for "unset"),
+// and nothing Folio records predates 1900. The ledger's own bound (100
+// years back) lies after it, so no time valid before is refused.
+var minTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // parseTime parses an RFC 3339 time, or a date (YYYY-MM-DD, midnight UTC),
-// naming the field in the error.
+// from 1900-01-01 on (minTime), naming the field in the error.
 func parseTime(field, s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t, err = time.Parse(time.DateOnly, s)
 	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
+	if err == nil && t.Before(minTime) {
+		return time.Time{}, &folio.Error{Code: folio.EINVALID, Fields: []string{field},
+			Message: fmt.Sprintf("%s %q is before 1900-01-01, the earliest time accepted (to leave a time unset, omit it)", field, truncate(s, 64))}
+	}
+	if err == nil {
+		return t.UTC(), nil
 	}
 	return time.Time{}, &folio.Error{Code: folio.EINVALID, Fields: []string{field},
 		Message: fmt.Sprintf("%s %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z (or a date such as 2026-01-02)", field, truncate(s, 64))}

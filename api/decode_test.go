@@ -101,3 +101,52 @@ func TestProblemTable(t *testing.T) {
 		t.Fatalf("unknown code problem = %+v", p)
 	}
 }
+
+// TestDecodeJSONRefusesAmbiguousBytes: what encoding/json would take
+// silently — a repeated key (the last wins), invalid UTF-8 and unpaired
+// surrogates (both become U+FFFD), NUL (which PostgreSQL cannot store) —
+// is invalid_request naming the field, at every depth.
+func TestDecodeJSONRefusesAmbiguousBytes(t *testing.T) {
+	for _, c := range []struct {
+		name, body string
+		fields     string // expected Fields, comma-joined
+		detail     string // substring of the message
+	}{
+		{"duplicate top-level key", `{"description":"a","description":"b"}`, "description", `description appears twice in the same object (key "description")`},
+		{"duplicate key in an array element", `{"postings":[{"amount":"1"},{"amount":"1","amount":"2"}]}`, "postings[1].amount", "appears twice"},
+		{"duplicate key in metadata", `{"metadata":{"ref":"a","ref":"b"}}`, "metadata.ref", "appears twice"},
+		{"duplicate key deep in metadata", `{"metadata":{"a":[{"b":{"c":1,"c":1}}]}}`, "metadata.a[0].b.c", "appears twice"},
+		{"duplicate key after a nested object", `{"metadata":{"x":{"y":1}},"kind":"a","metadata":{}}`, "metadata", "appears twice"},
+		{"escaped NUL", `{"description":"a\u0000b"}`, "description", "NUL"},
+		{"escaped NUL in metadata", `{"metadata":{"note":["ok","\u0000"]}}`, "metadata.note[1]", "NUL"},
+		{"escaped NUL in a key", `{"metadata":{"a\u0000":1}}`, "metadata.a\x00", "NUL"},
+		{"raw NUL byte", "{\"description\":\"a\x00b\"}", "description", "raw control byte 0x00"},
+		{"raw line feed in metadata", "{\"metadata\":{\"a\":[\"x\ny\"]}}", "metadata.a[0]", "raw control byte 0x0A"},
+		{"raw NUL in a key", "{\"metadata\":{\"ab\x00c\":1}}", "metadata.ab…", "raw control byte 0x00"},
+		{"invalid UTF-8", "{\"description\":\"caf\xe9\"}", "description", "not valid UTF-8"},
+		{"invalid UTF-8 in metadata", "{\"metadata\":{\"who\":\"\xff\xfe\"}}", "metadata.who", "not valid UTF-8"},
+		{"invalid UTF-8 in a key", "{\"metadata\":{\"k\xc3\":1}}", "metadata.k\uFFFD", "not valid UTF-8"},
+		{"UTF-8 encoded surrogate", "{\"description\":\"\xed\xa0\x80\"}", "description", "not valid UTF-8"},
+		{"unpaired high surrogate escape", `{"description":"x\ud800y"}`, "description", "surrogate"},
+		{"unpaired low surrogate escape", `{"postings":[{"account":"\udc00"}]}`, "postings[0].account", "surrogate"},
+		{"high surrogate at the end", `{"description":"\uD83D"}`, "description", "surrogate"},
+	} {
+		_, err := decodeEntry(c.body, "application/json", 4096)
+		var fe *folio.Error
+		if !errors.As(err, &fe) || fe.Code != folio.EINVALID || strings.Join(fe.Fields, ",") != c.fields || !strings.Contains(fe.Message, c.detail) {
+			t.Errorf("%s: decode %q = %#v, want %s %q containing %q", c.name, c.body, err, folio.EINVALID, c.fields, c.detail)
+		}
+	}
+	// What stays accepted: the same key in different objects, escaped
+	// text, a surrogate pair, U+FFFD sent as such, tab and newline.
+	for _, body := range []string{
+		`{"metadata":{"a":{"id":1},"b":{"id":2},"c":[{"id":1},{"id":2}]},"description":"x"}`,
+		`{"description":"tab\there, line\nthere, \\u0000 as text, \"quoted\", \\\\"}`,
+		`{"description":"pair \ud83d\ude00 and \uD83D\uDE00"}`,
+		`{"description":"\ufffd and ` + "\uFFFD" + ` sent as such, é, 東京"}`,
+	} {
+		if _, err := decodeEntry(body, "application/json", 4096); err != nil {
+			t.Errorf("decode %q = %v, want success", body, err)
+		}
+	}
+}

@@ -143,6 +143,24 @@
 // the whole request before anything is written; the ledger validates entries
 // in memory before its transaction writes.
 //
+// Bytes and values that could be read two ways are refused with 400
+// invalid_request naming the field (its path, such as postings[1].amount or
+// metadata.ref), before anything else (checkJSON in decode.go): a key sent
+// twice in one object, at any depth, metadata included; invalid UTF-8, an
+// unpaired surrogate escape (\ud800) or NUL (\u0000, or any raw control
+// byte) in any string. Query and path parameters holding invalid UTF-8 or
+// NUL are refused too. Text fields add their own rule (folio.TextProblem):
+// ids, signup_ip, device_id, tax_id and chart names take no control
+// character at all; code and key notes take tab, line feed and carriage
+// return only. Times before 1900-01-01 are refused (0001-01-01T00:00:00Z,
+// Go's zero time, used to be read as "not given"); a time that becomes an
+// entry's effective time (effective_at, executed_at, registered_at) is at
+// most 24 hours ahead and 100 years back, and the error names the field
+// sent. A parent_id must name an entry. PUT /v1/programs checks amounts
+// against the chart: a bounty's currency must exist (unknown_currency), and
+// rewards, min_base, max_reward and payout minimums must fit their
+// currency's precision (invalid_amount): nothing a client sends is rounded.
+//
 // POST /v1/entries takes its idempotency key from the Idempotency-Key header
 // or the body (equal if both are given). A replay answers 200 with
 // Idempotency-Replayed: true. POST /v1/entries/batch (at most 1000 entries,

@@ -229,6 +229,10 @@ func (s *Server) route(r chi.Router, method, pattern string, a access, h handler
 	s.access[k] = a
 	s.routes = append(s.routes, routeInfo{Method: method, Pattern: pattern, Access: a})
 	r.Method(method, pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkParams(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		if err := h(w, r); err != nil {
 			s.fail(w, r, err)
 		}

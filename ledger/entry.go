@@ -88,7 +88,7 @@ type NewEntry struct {
 	EffectiveAt    time.Time // zero: the recorded time
 	Pending        bool
 	ExpiresAt      *time.Time // pending entries only
-	ParentID       string
+	ParentID       string     // a stored entry, or one accepted earlier in the same batch
 	BatchID        string
 	Metadata       json.RawMessage // a JSON object, or empty
 	Postings       []NewPosting
@@ -251,14 +251,19 @@ func validate(chart *accounts.Chart, e NewEntry, now time.Time) (*validated, err
 	return v, nil
 }
 
-// checkEffective bounds a requested effective time: at most 24 hours ahead
-// of now and at most 100 years back.
-func checkEffective(t, now time.Time) error {
+// checkEffective bounds a requested effective time (CheckTime).
+func checkEffective(t, now time.Time) error { return CheckTime("effective_at", t, now) }
+
+// CheckTime bounds a client-given time that becomes an entry's effective
+// time: at most 24 hours ahead of now and at most 100 years back. The
+// invalid_request names field, the name the client sent the time under
+// (effective_at, executed_at, registered_at).
+func CheckTime(field string, t, now time.Time) error {
 	switch {
 	case t.After(now.Add(maxFutureEffective)):
-		return folio.Errorf(folio.EINVALID, "effective_at may be at most 24 hours in the future")
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{field}, Message: field + " may be at most 24 hours in the future"}
 	case t.Before(now.Add(-maxBackdate)):
-		return folio.Errorf(folio.EINVALID, "effective_at is more than 100 years in the past")
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{field}, Message: field + " is more than 100 years in the past"}
 	}
 	return nil
 }

@@ -219,6 +219,15 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 			return nil, err
 		}
 	}
+	// A parent must be a stored entry or one written earlier in the batch
+	// (usedIDs grows as items are accepted); only parents that no item of
+	// the batch chooses as its id are looked up, so the trade engine's
+	// commission entries, whose parent is the fee entry before them, cost
+	// no read.
+	storedParents, err := existingIDs(ctx, tx, parentLookups(valid, chosenIDs))
+	if err != nil {
+		return nil, err
+	}
 	byKey := map[string]*Entry{}
 	for _, e := range existing {
 		byKey[e.IdempotencyKey] = e
@@ -313,6 +322,11 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 				results[i].Err = folio.Errorf(folio.ECONFLICT, "entry id %s is already used by another entry", id)
 				continue
 			}
+			if p := valid[i].req.ParentID; p != "" && !usedIDs[p] && !storedParents[p] {
+				results[i].Err = &folio.Error{Code: folio.EINVALID, Fields: []string{"parent_id"},
+					Message: fmt.Sprintf("parent_id %s names no entry (a parent must be posted before, or earlier in the same batch)", p)}
+				continue
+			}
 			c = fromValidated(valid[i], now)
 		} else {
 			c, results[i].Err = fromOp(op, chart, byID[opTarget(op)], followUps, now)
@@ -382,6 +396,22 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		return nil, err
 	}
 	return results, nil
+}
+
+// parentLookups returns the parent ids of the batch's new entries that no
+// entry of the batch chooses as its own id: those must be stored entries.
+func parentLookups(valid []*validated, chosenIDs []string) []string {
+	chosen := make(map[string]bool, len(chosenIDs))
+	for _, id := range chosenIDs {
+		chosen[id] = true
+	}
+	var out []string
+	for _, v := range valid {
+		if v != nil && v.req.ParentID != "" && !chosen[v.req.ParentID] {
+			out = append(out, v.req.ParentID)
+		}
+	}
+	return out
 }
 
 func checkOp(op Op) error {
