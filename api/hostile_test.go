@@ -1,0 +1,214 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/folioledger/folio"
+)
+
+// TestHostileCatalogue is a second catalogue of requests a hostile or
+// careless client sends (issue 12, item 8), beyond TestBadInputCatalogue
+// and TestAffiliateBadInputCatalogue: engine-owned kinds and entries, bad
+// bytes, duplicate keys, impossible times, other people's keys and ids,
+// roles, and query parameters. Each case states the status and the error
+// code it must get (for a trade batch, which answers 200 with a result per
+// trade, the code of the trade's result), and after each the books must be
+// unchanged: verify passes, the trial balance is the same, the balances of
+// the accounts the scenario touches are the same, and no journal,
+// configuration or affiliate row was written.
+func TestHostileCatalogue(t *testing.T) {
+	e := newEnv(t)
+	e.currencies()
+	e.putProgram("broker", map[string]any{"kind": "levels", "levels": []string{"0.25", "0.10", "0.05"}, "default": true})
+	e.tree("alice>", "alice>bob", "bob>carol")
+	booked := e.book(trade("t-1", "carol", "10"))[0]
+	manual := e.post(entryBody("h-manual", posting("110:USD", "debit", "10"), posting("201:USD:alice", "credit", "10")))["id"].(string)
+	poster := e.key(RolePoster, "")
+	auditor := e.key(RoleAuditor, "")
+	bobKey := e.key(RoleAffiliate, "bob")
+
+	good := func(key string) map[string]any {
+		return entryBody(key, posting("110:USD", "debit", "1"), posting("201:USD:alice", "credit", "1"))
+	}
+	with := func(field string, value any) map[string]any {
+		b := good("h-key")
+		b[field] = value
+		return b
+	}
+	tradeWith := func(field string, value any) map[string]any {
+		tr := trade("h-t", "carol", "1")
+		tr[field] = value
+		return map[string]any{"trades": []any{tr}}
+	}
+	rawTrade := func(tr string) string { return `{"trades":[` + tr + `]}` }
+	const validTrade = `"user_id":"carol","market":"BTCUSDT","liquidity":"taker","fee":{"amount":"1","currency":"USDT"},"executed_at":"2026-01-10T11:00:00Z"`
+
+	type hcase struct {
+		name   string
+		q      req
+		key    string // the caller's key; the bootstrap admin key when empty
+		status int
+		code   string
+		item   bool // the code is the first trade result's, under a 200
+	}
+	cases := []hcase{
+		// Entries: amounts in forms a decimal parser might take.
+		{"amount NaN", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", "NaN"), posting("201:USD:alice", "credit", "NaN"))}, "", 400, folio.EAMOUNT, false},
+		{"amount Infinity", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", "Infinity"), posting("201:USD:alice", "credit", "Infinity"))}, "", 400, folio.EAMOUNT, false},
+		{"amount with a plus sign", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", "+1"), posting("201:USD:alice", "credit", "+1"))}, "", 400, folio.EAMOUNT, false},
+		{"amount with spaces", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", " 1"), posting("201:USD:alice", "credit", " 1"))}, "", 400, folio.EAMOUNT, false},
+		{"amount in hex", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", "0x10"), posting("201:USD:alice", "credit", "0x10"))}, "", 400, folio.EAMOUNT, false},
+		{"amount with Arabic-Indic digits", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", "١"), posting("201:USD:alice", "credit", "١"))}, "", 400, folio.EAMOUNT, false},
+		{"amount negative zero", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", "-0"), posting("201:USD:alice", "credit", "-0"))}, "", 400, folio.EAMOUNT, false},
+		{"amount with a thousands separator", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", "1,000"), posting("201:USD:alice", "credit", "1,000"))}, "", 400, folio.EAMOUNT, false},
+		{"amount empty", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", ""), posting("201:USD:alice", "credit", ""))}, "", 400, folio.EAMOUNT, false},
+		{"amount null", req{Method: "POST", Path: "/v1/entries", Body: `{"idempotency_key":"h-k","postings":[{"account":"110:USD","side":"debit","amount":null},{"account":"201:USD:alice","side":"credit","amount":"1"}]}`}, "", 400, folio.EAMOUNT, false},
+		// Entries: accounts and keys.
+		{"account with a path", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", "1"), posting("201:USD:../alice", "credit", "1"))}, "", 400, folio.EACCOUNT, false},
+		{"account with SQL", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", "1"), posting("201:USD:a';DROP TABLE entries;--", "credit", "1"))}, "", 400, folio.EACCOUNT, false},
+		{"account lower-case currency", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:usd", "debit", "1"), posting("201:usd:alice", "credit", "1"))}, "", 400, folio.ECURRENCY, false},
+		{"two currencies each unbalanced", req{Method: "POST", Path: "/v1/entries", Body: entryBody("h-k", posting("110:USD", "debit", "1"), posting("201:USDT:alice", "credit", "1"))}, "", 400, folio.EUNBALANCED, false},
+		{"idempotency key of 1000 bytes", req{Method: "POST", Path: "/v1/entries", Body: good(strings.Repeat("k", 1000))}, "", 400, folio.EINVALID, false},
+		{"reserved key prefix in the header", req{Method: "POST", Path: "/v1/entries", Body: good(""), Header: map[string]string{"Idempotency-Key": "trade:t-9"}}, "", 400, folio.EINVALID, false},
+		{"upper-case kind", req{Method: "POST", Path: "/v1/entries", Body: with("kind", "Manual")}, "", 400, folio.EINVALID, false},
+		{"kind of 33 characters", req{Method: "POST", Path: "/v1/entries", Body: with("kind", strings.Repeat("k", 33))}, "", 400, folio.EINVALID, false},
+		{"metadata a string", req{Method: "POST", Path: "/v1/entries", Body: with("metadata", "note")}, "", 400, folio.EINVALID, false},
+		{"postings null", req{Method: "POST", Path: "/v1/entries", Body: `{"idempotency_key":"h-k","postings":null}`}, "", 400, folio.EUNBALANCED, false},
+		{"pending with expiry in the past", req{Method: "POST", Path: "/v1/entries", Body: map[string]any{"idempotency_key": "h-k", "pending": true, "expires_at": "2020-01-01T00:00:00Z",
+			"postings": []any{posting("110:USD", "debit", "1"), posting("201:USD:alice", "credit", "1")}}}, "", 400, folio.EINVALID, false},
+		{"batch atomic as a string", req{Method: "POST", Path: "/v1/entries/batch", Body: `{"atomic":"yes","entries":[]}`}, "", 400, folio.EINVALID, false},
+		{"batch entries null", req{Method: "POST", Path: "/v1/entries/batch", Body: `{"entries":null}`}, "", 400, folio.EINVALID, false},
+		// Roles and other people's data.
+		{"no key", req{Method: "GET", Path: "/v1/entries"}, "-", 401, folio.EUNAUTHORIZED, false},
+		{"a made-up key", req{Method: "GET", Path: "/v1/entries"}, "folio_" + strings.Repeat("a", 52), 401, folio.EUNAUTHORIZED, false},
+		{"poster writes a manual entry", req{Method: "POST", Path: "/v1/entries", Body: good("h-poster")}, poster, 403, folio.EFORBIDDEN, false},
+		{"auditor reverses an entry", req{Method: "POST", Path: "/v1/entries/" + manual + "/reverse"}, auditor, 403, folio.EFORBIDDEN, false},
+		{"auditor mints a key", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"role": "admin"}}, auditor, 403, folio.EFORBIDDEN, false},
+		{"poster builds a payout batch", req{Method: "POST", Path: "/v1/payouts/batches"}, poster, 403, folio.EFORBIDDEN, false},
+		{"affiliate reads another's statement", req{Method: "GET", Path: "/v1/accounts/208:USDT:alice/statement"}, bobKey, 403, folio.EFORBIDDEN, false},
+		{"affiliate reads another's balance", req{Method: "GET", Path: "/v1/accounts/208:USDT:alice/balance"}, bobKey, 403, folio.EFORBIDDEN, false},
+		{"affiliate reads another's referrals", req{Method: "GET", Path: "/v1/affiliates/alice/referrals"}, bobKey, 403, folio.EFORBIDDEN, false},
+		{"affiliate reads another's accruals", req{Method: "GET", Path: "/v1/affiliates/alice/accruals"}, bobKey, 403, folio.EFORBIDDEN, false},
+		{"affiliate reads another's chain", req{Method: "GET", Path: "/v1/users/carol/chain"}, bobKey, 403, folio.EFORBIDDEN, false},
+		{"affiliate reads the journal", req{Method: "GET", Path: "/v1/entries"}, bobKey, 403, folio.EFORBIDDEN, false},
+		{"affiliate posts a trade", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"h-aff",` + validTrade + `}`)}, bobKey, 403, folio.EFORBIDDEN, false},
+		{"affiliate mints itself a code", req{Method: "POST", Path: "/v1/affiliates/bob/codes", Body: `{}`}, bobKey, 403, folio.EFORBIDDEN, false},
+		// Trades (per-trade results).
+		{"trade fee NaN", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"h-t","user_id":"carol","market":"BTCUSDT","liquidity":"taker","fee":{"amount":"NaN","currency":"USDT"}}`)}, "", 200, folio.EINVALID, true},
+		{"trade fee negative", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"h-t","user_id":"carol","market":"BTCUSDT","liquidity":"taker","fee":{"amount":"-1","currency":"USDT"}}`)}, "", 200, folio.EINVALID, true},
+		{"trade fee too precise", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"h-t","user_id":"carol","market":"BTCUSDT","liquidity":"taker","fee":{"amount":"0.0000001","currency":"USDT"}}`)}, "", 200, folio.EINVALID, true},
+		{"trade fee in an unknown currency", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"h-t","user_id":"carol","market":"BTCUSDT","liquidity":"taker","fee":{"amount":"1","currency":"XYZ"}}`)}, "", 200, folio.EINVALID, true},
+		{"trade without fee", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"h-t","user_id":"carol","market":"BTCUSDT","liquidity":"taker"}`)}, "", 200, folio.EINVALID, true},
+		{"trade of an unknown user", req{Method: "POST", Path: "/v1/trades", Body: tradeWith("user_id", "nobody")}, "", 200, folio.ENOTFOUND, true},
+		{"trade with a bad liquidity", req{Method: "POST", Path: "/v1/trades", Body: tradeWith("liquidity", "both")}, "", 200, folio.EINVALID, true},
+		{"trade with a market of spaces", req{Method: "POST", Path: "/v1/trades", Body: tradeWith("market", "BTC USDT")}, "", 200, folio.EINVALID, true},
+		{"trade id with a space", req{Method: "POST", Path: "/v1/trades", Body: tradeWith("id", "h t")}, "", 200, folio.EINVALID, true},
+		{"trade id reused with another fee", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"t-1","user_id":"carol","market":"BTCUSDT","liquidity":"taker","fee":{"amount":"11","currency":"USDT"},"executed_at":"2026-01-10T11:00:00Z"}`)}, "", 200, folio.EIDEMPOTENCY, true},
+		{"trade with a bad executed_at", req{Method: "POST", Path: "/v1/trades", Body: tradeWith("executed_at", "now")}, "", 200, folio.EINVALID, true},
+		{"trade fee as a number", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"h-t","user_id":"carol","market":"BTCUSDT","liquidity":"taker","fee":{"amount":1,"currency":"USDT"}}`)}, "", 200, folio.EAMOUNT, true},
+		// Users.
+		{"signup id of 65 characters", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": strings.Repeat("u", 65)}}, "", 400, folio.EINVALID, false},
+		{"signup id with a slash", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "a/b"}}, "", 400, folio.EINVALID, false},
+		{"signup code lower-case of nobody", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "newbie", "referral_code": "zzzzzz"}}, "", 400, folio.EINVALID, false},
+		{"signup country lower-case", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "newbie", "country": "de"}}, "", 400, folio.EINVALID, false},
+		{"signup body an array", req{Method: "POST", Path: "/v1/users", Body: `[{"id":"newbie"}]`}, "", 400, folio.EINVALID, false},
+		{"user path with an encoded slash", req{Method: "GET", Path: "/v1/users/a%2Fb"}, "", 400, folio.EINVALID, false},
+		// Programs.
+		{"levels negative", req{Method: "PUT", Path: "/v1/programs/hostile", Body: `{"kind": "levels", "levels": ["-0.1"]}`}, "", 400, folio.EINVALID, false},
+		{"levels empty", req{Method: "PUT", Path: "/v1/programs/hostile", Body: `{"kind": "levels", "levels": []}`}, "", 400, folio.EINVALID, false},
+		{"levels NaN", req{Method: "PUT", Path: "/v1/programs/hostile", Body: `{"kind": "levels", "levels": ["NaN"]}`}, "", 400, folio.EINVALID, false},
+		{"program id of 100 characters", req{Method: "PUT", Path: "/v1/programs/" + strings.Repeat("p", 100), Body: `{"kind": "levels", "levels": ["0.1"]}`}, "", 400, folio.EINVALID, false},
+		{"program body null", req{Method: "PUT", Path: "/v1/programs/hostile", Body: `null`}, "", 400, folio.EINVALID, false},
+		// Payouts.
+		{"approve a batch id with SQL", req{Method: "POST", Path: "/v1/payouts/batches/pb_'%20OR%201=1/approve"}, "", 400, folio.EINVALID, false},
+		{"execute an unknown batch", req{Method: "POST", Path: "/v1/payouts/batches/pb_" + strings.Repeat("0", 32) + "/execute"}, "", 404, folio.ENOTFOUND, false},
+		{"payout build with a null body field", req{Method: "POST", Path: "/v1/payouts/batches", Body: `{"cutoff": 5}`}, "", 400, folio.EINVALID, false},
+		// Keys.
+		{"key role upper-case", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"role": "ADMIN"}}, "", 400, folio.EINVALID, false},
+		{"key note too long", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"role": "auditor", "note": strings.Repeat("n", 201)}}, "", 400, folio.EINVALID, false},
+		{"key with an unknown field", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"role": "auditor", "secret": "mine"}}, "", 400, folio.EINVALID, false},
+		// Query parameters.
+		{"limit negative", req{Method: "GET", Path: "/v1/entries?limit=-1"}, "", 400, folio.EINVALID, false},
+		{"limit in exponent form", req{Method: "GET", Path: "/v1/entries?limit=1e2"}, "", 400, folio.EINVALID, false},
+		{"limit with a NUL", req{Method: "GET", Path: "/v1/entries?limit=1%00"}, "", 400, folio.EINVALID, false},
+		{"cursor with a NUL", req{Method: "GET", Path: "/v1/entries?cursor=%00"}, "", 400, folio.EINVALID, false},
+		{"entries from not a time", req{Method: "GET", Path: "/v1/entries?from=1'%20OR%20'1'='1"}, "", 400, folio.EINVALID, false},
+		{"statement of an unknown code", req{Method: "GET", Path: "/v1/accounts/999:USDT/statement"}, "", 400, folio.EACCOUNT, false},
+		{"balance as_of_seq not a number", req{Method: "GET", Path: "/v1/accounts/110:USD/balance?as_of_seq=1.5"}, "", 400, folio.EINVALID, false},
+		{"trial balance as_of not a time", req{Method: "GET", Path: "/v1/reports/trial-balance?as_of=tomorrow"}, "", 400, folio.EINVALID, false},
+		{"reconciliation from not a time", req{Method: "GET", Path: "/v1/reports/reconciliation?from=March"}, "", 400, folio.EINVALID, false},
+		{"stats group_by unknown", req{Method: "GET", Path: "/v1/affiliates/alice/stats?group_by=password"}, "", 400, folio.EINVALID, false},
+		{"accruals limit too large", req{Method: "GET", Path: "/v1/affiliates/alice/accruals?limit=100000"}, "", 400, folio.EINVALID, false},
+		{"audit log filter too long", req{Method: "GET", Path: "/v1/audit/log?object=" + strings.Repeat("o", 201)}, "", 400, folio.EINVALID, false},
+	}
+	_ = booked
+	if len(cases) < 60 {
+		t.Fatalf("the catalogue has %d cases, want at least 60", len(cases))
+	}
+	accountsInvolved := []string{"101:USDT", "605:USDT", "208:USDT:alice", "208:USDT:bob", "110:USD", "201:USD:alice"}
+	books := func() string {
+		var v struct {
+			OK bool `json:"ok"`
+		}
+		e.must(http.StatusOK, req{Method: "GET", Path: "/v1/audit/verify", Key: auditor}).Decode(t, &v)
+		if !v.OK {
+			t.Fatalf("verify fails")
+		}
+		parts := []string{string(e.must(http.StatusOK, req{Method: "GET", Path: "/v1/reports/trial-balance", Key: auditor}).Body)}
+		for _, a := range accountsInvolved {
+			parts = append(parts, a+"="+e.balance(a))
+		}
+		return strings.Join(parts, "\n") + "\n" + e.snapshot() + "\n" + e.affiliateSnapshot()
+	}
+	seen := map[string]bool{}
+	for _, c := range cases {
+		if seen[c.name] {
+			t.Fatalf("two cases are named %q", c.name)
+		}
+		seen[c.name] = true
+		t.Run(c.name, func(t *testing.T) {
+			before := books()
+			q := c.q
+			switch c.key {
+			case "":
+				q.Key = bootstrapKey
+			case "-":
+			default:
+				q.Key = c.key
+			}
+			res := e.do(q)
+			if res.Status != c.status {
+				t.Errorf("%s %s = %d, want %d\n%s", q.Method, q.Path, res.Status, c.status, truncate(string(res.Body), 500))
+			}
+			if got := hostileCode(t, res, c.item); got != c.code {
+				t.Errorf("code = %q, want %q\n%s", got, c.code, truncate(string(res.Body), 500))
+			}
+			if after := books(); after != before {
+				t.Errorf("the request changed the books:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+// hostileCode returns a problem's code, or with item the code of the first
+// trade result's error ("" when the trade was booked).
+func hostileCode(t *testing.T, res *response, item bool) string {
+	t.Helper()
+	if !item {
+		return problemCode(t, res)
+	}
+	var out struct {
+		Results []tradeResultJSON `json:"results"`
+	}
+	if err := json.Unmarshal(res.Body, &out); err != nil || len(out.Results) != 1 {
+		return fmt.Sprintf("not one trade result (%v)", err)
+	}
+	if out.Results[0].Error == nil {
+		return ""
+	}
+	return out.Results[0].Error.Code
+}
