@@ -110,7 +110,7 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 		if len(es) == 0 {
 			break
 		}
-		ps, err := verifyPostings(ctx, tx, lo, es[len(es)-1].Seq)
+		ps, err := verifyPostings(ctx, tx, lo, es[len(es)-1].Seq, 2*len(es))
 		if err != nil {
 			return err
 		}
@@ -119,10 +119,14 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 			for ; j < len(ps) && ps[j].seq < e.Seq; j++ {
 				rep.add(orphan(ps[j]))
 			}
-			var stored []storedPosting
-			for ; j < len(ps) && ps[j].seq == e.Seq; j++ {
-				e.Postings = append(e.Postings, ps[j].Posting)
-				stored = append(stored, ps[j])
+			start := j
+			for j < len(ps) && ps[j].seq == e.Seq {
+				j++
+			}
+			stored := ps[start:j]
+			e.Postings = make([]Posting, len(stored))
+			for i := range stored {
+				e.Postings[i] = stored[i].Posting
 			}
 			rep.EntriesChecked++
 			if e.Seq != lastSeq+1 {
@@ -244,8 +248,8 @@ type storedPosting struct {
 }
 
 // verifyPostings reads the postings with lo < seq <= hi in (seq, idx)
-// order.
-func verifyPostings(ctx context.Context, tx pgx.Tx, lo, hi int64) ([]storedPosting, error) {
+// order; n is a guess of their number.
+func verifyPostings(ctx context.Context, tx pgx.Tx, lo, hi int64, n int) ([]storedPosting, error) {
 	rows, err := tx.Query(ctx, `SELECT seq, idx, entry_id::text, account, currency, side, amount::text, pending,
 			balance_after::text, debits_after::text, credits_after::text, effective_at, recorded_at
 		FROM postings WHERE seq > $1 AND seq <= $2 ORDER BY seq, idx`, lo, hi)
@@ -253,7 +257,7 @@ func verifyPostings(ctx context.Context, tx pgx.Tx, lo, hi int64) ([]storedPosti
 		return nil, err
 	}
 	defer rows.Close()
-	var out []storedPosting
+	out := make([]storedPosting, 0, n)
 	for rows.Next() {
 		var p storedPosting
 		var acct, side, amt, bal, deb, cred string
@@ -324,8 +328,11 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 				max(p.seq) AS last_seq
 			FROM postings p GROUP BY p.account
 		), released AS (
+			-- Per completion (few), its target's postings by index: a
+			-- lateral join, so that no plan scans every posting for it.
 			SELECT p.account, max(c.seq) AS last_seq
-			FROM entries c JOIN entries t ON t.id = c.completes JOIN postings p ON p.seq = t.seq
+			FROM entries c, LATERAL (SELECT p.account FROM postings p
+				WHERE p.seq = (SELECT t.seq FROM entries t WHERE t.id = c.completes)) p
 			WHERE c.completes IS NOT NULL
 			GROUP BY p.account
 		)
