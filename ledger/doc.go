@@ -160,15 +160,31 @@
 //
 // Each entry's hash is SHA-256(prev_hash ‖ [CanonicalBytes]), the first
 // entry's prev_hash being 32 zero bytes ([GenesisHash]). The canonical bytes
-// length-prefix every field, including each posting's running totals, with
-// times in UTC at microsecond precision and metadata in canonical JSON
+// length-prefix every column of the entry — since format v2 its content
+// hash too, which replays of its key are compared with — and each
+// posting's index, account, side, amount, pending flag and running totals,
+// with times in UTC at microsecond precision and metadata in canonical JSON
 // ([CanonicalMetadata]: sorted keys, numbers in plain decimal notation),
-// which reads back from JSONB unchanged. [Ledger.Verify] walks the journal
-// in seq order, reporting seq gaps, broken prev_hash links, hashes that do
-// not match the stored contents and running totals that do not match the
-// postings before them, checks that the head is at the last entry, and
-// recomputes every balance row (posted and open pending figures) from the
-// postings. Problems come in seq order, so the first is the first bad seq.
+// which reads back from JSONB unchanged. Entries written before v2 carry v1
+// hashes (no content hash); Verify accepts v1 up to the first v2 entry.
+//
+// The columns outside the hash are copies, and [Ledger.Verify] checks each
+// against its source: a posting's entry_id, effective_at and recorded_at
+// against its entry's (statements and balances as of an effective time
+// read the posting's), its currency against its account's; a balance row's
+// figures, last_seq (the last entry that posted to the account or released
+// a pending amount of it) and code, currency and holder against the
+// postings and the account; the head's seq, hash and recorded_at against
+// the last entry. Verify walks the journal in seq order, 5,000 entries and
+// their postings (read by seq range, so a posting of no entry is found) at
+// a time, reporting seq gaps, broken prev_hash links, hashes that do not
+// match the stored contents, copies that differ from their source and
+// running totals that do not match the postings before them, then
+// recomputes every balance row with one aggregate query. Its cost is
+// linear in the journal and its memory one page plus a running total per
+// account. Problems come in seq order, so the first is the first bad seq.
+// What it cannot detect — a consistent rewrite of the whole chain by
+// someone who can write the database — is in the README.
 //
 // # Reads
 //

@@ -9,28 +9,46 @@ import (
 // GenesisHash is the prev_hash of the first entry: 32 zero bytes.
 var GenesisHash = make([]byte, sha256.Size)
 
+// Versions of the canonical encoding. Version 2 adds the entry's content
+// hash (the hash of the request that created it, which replays of its
+// idempotency key are compared with), so that every stored column of an
+// entry is either hashed or checked by Verify against a hashed one.
+// Entries are written in version 2; Verify accepts version 1 only for the
+// entries before the first version-2 entry (journals written before it).
+const (
+	hashV1 = "folio-entry-v1"
+	hashV2 = "folio-entry-v2"
+)
+
 // ComputeHash returns SHA-256(prev_hash ‖ canonical bytes of e and its
 // postings). Every field that states what happened is covered, including
-// each posting's running balances, so changing any stored amount or
-// balance breaks the chain at that entry.
+// each posting's running balances and the entry's content hash, so
+// changing any stored amount, balance or content hash breaks the chain at
+// that entry.
 func ComputeHash(prev []byte, e *Entry) []byte {
+	return computeHash(prev, e, hashV2)
+}
+
+func computeHash(prev []byte, e *Entry, version string) []byte {
 	h := sha256.New()
 	h.Write(prev)
-	h.Write(CanonicalBytes(e))
+	h.Write(canonicalBytes(e, version))
 	return h.Sum(nil)
 }
 
 // CanonicalBytes is the hashed encoding of an entry: every field
 // length-prefixed, times in UTC at microsecond precision (what the database
 // stores), amounts in canonical decimal text.
-func CanonicalBytes(e *Entry) []byte {
+func CanonicalBytes(e *Entry) []byte { return canonicalBytes(e, hashV2) }
+
+func canonicalBytes(e *Entry, version string) []byte {
 	var b []byte
 	str := func(s string) {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)
 	}
 	tm := func(t time.Time) { str(t.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)) }
-	str("folio-entry-v1")
+	str(version)
 	str(e.ID)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Seq))
 	str(e.Kind)
@@ -39,6 +57,9 @@ func CanonicalBytes(e *Entry) []byte {
 	tm(e.EffectiveAt)
 	tm(e.RecordedAt)
 	str(e.IdempotencyKey)
+	if version != hashV1 {
+		str(string(e.contentHash))
+	}
 	str(e.ParentID)
 	str(e.Reverses)
 	str(e.Completes)

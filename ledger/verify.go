@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
+	"strings"
+	"time"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio/accounts"
@@ -36,12 +39,27 @@ type Report struct {
 // maxProblems bounds a report; the first problem is what matters.
 const maxProblems = 100
 
-// Verify recomputes the hash chain from the first entry, checks that seqs
-// are gapless and end at the journal head, recomputes every stored balance
-// (posted and pending) from the postings, and checks each posting's running
-// totals against the recomputation. Problems are reported in seq order (the
-// first is the first bad seq), then by account. It reads one consistent
-// snapshot.
+// Verify checks every stored column of the journal that a reader relies
+// on, in one consistent snapshot. It recomputes the hash chain from the
+// first entry (the hash covers every column of an entry, its content hash
+// included, and each posting's index, account, side, amount, pending flag
+// and running totals); checks that seqs are gapless and end at the journal
+// head, whose hash and recorded_at are the last entry's; checks that every
+// posting belongs to an entry and repeats its entry's id, effective_at and
+// recorded_at and its account's currency; checks each posting's running
+// totals against the postings before it; and recomputes every balance row
+// (posted and pending figures, last seq, and the code, currency and holder
+// of its account) from the postings. Problems are reported in seq order
+// (the first is the first bad seq), then by account: hash_mismatch for an
+// entry, posting or head that does not match the chain, seq_gap, and
+// balance_mismatch for running totals and balance rows.
+//
+// Entries hashed before the content hash was covered (version 1) are
+// accepted up to the first entry of the current version; their content
+// hash is then not checked. Verify proves that the stored journal is
+// consistent with itself, not that it is the journal that was written: a
+// party with write access to the database can rewrite the whole chain
+// (see the README).
 func (l *Ledger) Verify(ctx context.Context) (*Report, error) {
 	var rep *Report
 	err := l.DB.ReadTx(ctx, func(tx pgx.Tx) error {
@@ -64,11 +82,16 @@ func (r *Report) add(p Problem) {
 	}
 }
 
-// verifyChain walks the journal in pages of seq order.
+// verifyChain walks the journal in pages of seq order: each page's entries,
+// then the postings of the same seq range (so that a posting belonging to
+// no entry is found too), merged in seq order. Memory holds one page and a
+// running total per account; the cost is linear in the journal's length.
 func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 	const page = 5000
 	prev := GenesisHash
 	var lastSeq int64
+	var lastRecorded time.Time
+	v2 := false                                   // a version-2 entry was seen: no version-1 hash may follow
 	running := map[accounts.Key]*[3]apd.Decimal{} // balance, debits, credits
 	normals := map[string]accounts.Side{}
 	chart, err := accounts.LoadChart(ctx, tx)
@@ -78,12 +101,33 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 	for _, c := range chart.Codes() {
 		normals[c.Code] = c.Normal
 	}
+	lo := int64(math.MinInt64) // the first page's postings range starts below seq 1
 	for {
-		es, err := queryEntries(ctx, tx, `SELECT `+entryColumns+` FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2`, lastSeq, page)
+		es, err := verifyEntries(ctx, tx, lastSeq, page)
 		if err != nil {
 			return err
 		}
+		if len(es) == 0 {
+			break
+		}
+		ps, err := verifyPostings(ctx, tx, lo, es[len(es)-1].Seq, 2*len(es))
+		if err != nil {
+			return err
+		}
+		j := 0
 		for _, e := range es {
+			for ; j < len(ps) && ps[j].seq < e.Seq; j++ {
+				rep.add(orphan(ps[j]))
+			}
+			start := j
+			for j < len(ps) && ps[j].seq == e.Seq {
+				j++
+			}
+			stored := ps[start:j]
+			e.Postings = make([]Posting, len(stored))
+			for i := range stored {
+				e.Postings[i] = stored[i].Posting
+			}
 			rep.EntriesChecked++
 			if e.Seq != lastSeq+1 {
 				rep.add(Problem{Kind: ProblemSeqGap, Seq: e.Seq, Detail: fmt.Sprintf("seq %d follows seq %d", e.Seq, lastSeq)})
@@ -91,8 +135,18 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 			if !bytes.Equal(e.PrevHash, prev) {
 				rep.add(Problem{Kind: ProblemHash, Seq: e.Seq, Detail: "prev_hash does not match the hash of the previous entry"})
 			}
-			if h := ComputeHash(e.PrevHash, e); !bytes.Equal(h, e.Hash) {
+			switch {
+			case bytes.Equal(computeHash(e.PrevHash, e, hashV2), e.Hash):
+				v2 = true
+			case !v2 && bytes.Equal(computeHash(e.PrevHash, e, hashV1), e.Hash):
+				// Written before version 2: its content_hash is not covered.
+			default:
 				rep.add(Problem{Kind: ProblemHash, Seq: e.Seq, Detail: "stored hash does not match the entry's contents"})
+			}
+			for _, p := range stored {
+				if d := p.differsFrom(e); d != "" {
+					rep.add(Problem{Kind: ProblemHash, Seq: e.Seq, Account: p.Account.String(), Detail: d})
+				}
 			}
 			for _, p := range e.Postings {
 				r := running[p.Account]
@@ -117,27 +171,149 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 						Detail: fmt.Sprintf("posting %d records balance %s, the postings before it sum to %s", p.Index, Format(&p.BalanceAfter), Format(&r[0]))})
 				}
 			}
-			prev, lastSeq = e.Hash, e.Seq
+			prev, lastSeq, lastRecorded = e.Hash, e.Seq, e.RecordedAt
 		}
+		lo = lastSeq
 		if len(es) < page {
 			break
 		}
 	}
-	var headSeq int64
-	var headHash []byte
-	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM journal_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
+	// Postings after the last entry (or, in an empty journal, anywhere).
+	rows, err := tx.Query(ctx, `SELECT seq, idx FROM postings WHERE seq > $1 ORDER BY seq, idx LIMIT $2`, lo, maxProblems)
+	if err != nil {
 		return err
 	}
-	if headSeq != lastSeq {
+	var after []storedPosting
+	for rows.Next() {
+		var p storedPosting
+		if err := rows.Scan(&p.seq, &p.Index); err != nil {
+			rows.Close()
+			return err
+		}
+		after = append(after, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, p := range after {
+		rep.add(orphan(p))
+	}
+
+	var headSeq int64
+	var headHash []byte
+	var headRecorded time.Time
+	if err := tx.QueryRow(ctx, `SELECT seq, hash, recorded_at FROM journal_head WHERE id = 1`).Scan(&headSeq, &headHash, &headRecorded); err != nil {
+		return err
+	}
+	switch {
+	case headSeq != lastSeq:
 		rep.add(Problem{Kind: ProblemSeqGap, Seq: lastSeq + 1, Detail: fmt.Sprintf("the journal head is at seq %d but the last entry is seq %d", headSeq, lastSeq)})
-	} else if !bytes.Equal(headHash, prev) {
+	case !bytes.Equal(headHash, prev):
 		rep.add(Problem{Kind: ProblemHash, Seq: headSeq, Detail: "the journal head's hash does not match the last entry"})
+	case lastSeq > 0 && !headRecorded.Equal(lastRecorded):
+		rep.add(Problem{Kind: ProblemHash, Seq: headSeq, Detail: fmt.Sprintf("the journal head's recorded_at %s is not the last entry's %s",
+			headRecorded.UTC().Format(time.RFC3339Nano), lastRecorded.Format(time.RFC3339Nano))})
 	}
 	return nil
 }
 
+// verifyEntries reads up to n entries after seq, in seq order, without
+// their postings.
+func verifyEntries(ctx context.Context, tx pgx.Tx, after int64, n int) ([]*Entry, error) {
+	rows, err := tx.Query(ctx, `SELECT `+entryColumns+` FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2`, after, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// storedPosting is a posting row with the columns that repeat its entry's
+// (entry_id, effective_at, recorded_at) or its account's (currency): the
+// hash covers them through the entry, so each must equal its source.
+type storedPosting struct {
+	Posting
+	seq                     int64
+	entryID, currency       string
+	effectiveAt, recordedAt time.Time
+}
+
+// verifyPostings reads the postings with lo < seq <= hi in (seq, idx)
+// order; n is a guess of their number.
+func verifyPostings(ctx context.Context, tx pgx.Tx, lo, hi int64, n int) ([]storedPosting, error) {
+	rows, err := tx.Query(ctx, `SELECT seq, idx, entry_id::text, account, currency, side, amount::text, pending,
+			balance_after::text, debits_after::text, credits_after::text, effective_at, recorded_at
+		FROM postings WHERE seq > $1 AND seq <= $2 ORDER BY seq, idx`, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]storedPosting, 0, n)
+	for rows.Next() {
+		var p storedPosting
+		var acct, side, amt, bal, deb, cred string
+		if err := rows.Scan(&p.seq, &p.Index, &p.entryID, &acct, &p.currency, &side, &amt, &p.Pending, &bal, &deb, &cred,
+			&p.effectiveAt, &p.recordedAt); err != nil {
+			return nil, err
+		}
+		k, err := accounts.ParseKey(acct)
+		if err != nil {
+			return nil, fmt.Errorf("posting (seq %d, idx %d): %w", p.seq, p.Index, err)
+		}
+		p.Account, p.Side = k, accounts.Side(side)
+		for _, x := range []struct {
+			dst *apd.Decimal
+			s   string
+		}{{&p.Amount, amt}, {&p.BalanceAfter, bal}, {&p.DebitsAfter, deb}, {&p.CreditsAfter, cred}} {
+			if *x.dst, err = ParseStored(x.s); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// differsFrom describes how p's repeated columns differ from their sources
+// (its entry e and its account key), or returns "".
+func (p *storedPosting) differsFrom(e *Entry) string {
+	var d []string
+	if p.entryID != e.ID {
+		d = append(d, fmt.Sprintf("names entry %s, its seq's entry is %s", p.entryID, e.ID))
+	}
+	if p.currency != p.Account.Currency {
+		d = append(d, fmt.Sprintf("has currency %s, its account %s", p.currency, p.Account.Currency))
+	}
+	if !p.effectiveAt.Equal(e.EffectiveAt) {
+		d = append(d, fmt.Sprintf("is effective at %s, its entry at %s", p.effectiveAt.UTC().Format(time.RFC3339Nano), e.EffectiveAt.Format(time.RFC3339Nano)))
+	}
+	if !p.recordedAt.Equal(e.RecordedAt) {
+		d = append(d, fmt.Sprintf("is recorded at %s, its entry at %s", p.recordedAt.UTC().Format(time.RFC3339Nano), e.RecordedAt.Format(time.RFC3339Nano)))
+	}
+	if len(d) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("posting %d %s", p.Index, strings.Join(d, "; "))
+}
+
+// orphan reports a posting whose seq is no entry's.
+func orphan(p storedPosting) Problem {
+	return Problem{Kind: ProblemHash, Seq: p.seq, Detail: fmt.Sprintf("posting (seq %d, idx %d) belongs to no entry", p.seq, p.Index)}
+}
+
 // verifyBalances recomputes every balance row from the postings in SQL and
-// compares all five figures.
+// compares all five figures, the last seq (the last entry that posted to
+// the account or released a pending posting of it) and the columns that
+// repeat the account key (code, currency, holder).
 func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 	rows, err := tx.Query(ctx, `
 		WITH open_pending AS (
@@ -148,16 +324,28 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 				sum(CASE WHEN NOT p.pending AND p.side = 'debit' THEN p.amount ELSE 0 END) AS debits,
 				sum(CASE WHEN NOT p.pending AND p.side = 'credit' THEN p.amount ELSE 0 END) AS credits,
 				sum(CASE WHEN p.pending AND p.side = 'debit' AND p.seq IN (SELECT seq FROM open_pending) THEN p.amount ELSE 0 END) AS pdebits,
-				sum(CASE WHEN p.pending AND p.side = 'credit' AND p.seq IN (SELECT seq FROM open_pending) THEN p.amount ELSE 0 END) AS pcredits
+				sum(CASE WHEN p.pending AND p.side = 'credit' AND p.seq IN (SELECT seq FROM open_pending) THEN p.amount ELSE 0 END) AS pcredits,
+				max(p.seq) AS last_seq
 			FROM postings p GROUP BY p.account
+		), released AS (
+			-- Per completion (few), its target's postings by index: a
+			-- lateral join, so that no plan scans every posting for it.
+			SELECT p.account, max(c.seq) AS last_seq
+			FROM entries c, LATERAL (SELECT p.account FROM postings p
+				WHERE p.seq = (SELECT t.seq FROM entries t WHERE t.id = c.completes)) p
+			WHERE c.completes IS NOT NULL
+			GROUP BY p.account
 		)
 		SELECT coalesce(b.account, s.account), c.normal_side,
 			coalesce(b.debits, 0) = coalesce(s.debits, 0) AND coalesce(b.credits, 0) = coalesce(s.credits, 0)
 			AND coalesce(b.pending_debits, 0) = coalesce(s.pdebits, 0) AND coalesce(b.pending_credits, 0) = coalesce(s.pcredits, 0)
 			AND coalesce(b.balance, 0) = CASE WHEN c.normal_side = 'debit' THEN coalesce(s.debits, 0) - coalesce(s.credits, 0)
 				ELSE coalesce(s.credits, 0) - coalesce(s.debits, 0) END,
-			coalesce(b.balance, 0)::text, coalesce(s.debits, 0)::text, coalesce(s.credits, 0)::text
+			coalesce(b.balance, 0)::text, coalesce(s.debits, 0)::text, coalesce(s.credits, 0)::text,
+			b.account IS NOT NULL, coalesce(b.code, ''), coalesce(b.currency, ''), coalesce(b.holder, ''),
+			coalesce(b.last_seq, 0), greatest(coalesce(s.last_seq, 0), coalesce(r.last_seq, 0))
 		FROM balances b FULL OUTER JOIN sums s ON s.account = b.account
+		LEFT JOIN released r ON r.account = coalesce(b.account, s.account)
 		LEFT JOIN account_codes c ON c.code = split_part(coalesce(b.account, s.account), ':', 1)
 		ORDER BY 1`)
 	if err != nil {
@@ -165,17 +353,28 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var account string
+		var account, bal, d, c, code, currency, holder string
 		var normal *string
-		var ok bool
-		var bal, d, c string
-		if err := rows.Scan(&account, &normal, &ok, &bal, &d, &c); err != nil {
+		var ok, stored bool
+		var lastSeq, wantSeq int64
+		if err := rows.Scan(&account, &normal, &ok, &bal, &d, &c, &stored, &code, &currency, &holder, &lastSeq, &wantSeq); err != nil {
 			return err
 		}
 		rep.AccountsChecked++
+		var why []string
 		if !ok || normal == nil {
-			rep.add(Problem{Kind: ProblemBalance, Account: account,
-				Detail: fmt.Sprintf("stored balance %s does not match its postings (debits %s, credits %s)", trimZeros(bal), trimZeros(d), trimZeros(c))})
+			why = append(why, fmt.Sprintf("stored balance %s does not match its postings (debits %s, credits %s)", trimZeros(bal), trimZeros(d), trimZeros(c)))
+		}
+		if lastSeq != wantSeq {
+			why = append(why, fmt.Sprintf("stored last_seq %d, the last entry touching the account is seq %d", lastSeq, wantSeq))
+		}
+		if k, err := accounts.ParseKey(account); err != nil {
+			why = append(why, "the account is not a valid account key")
+		} else if stored && (code != k.Code || currency != k.Currency || holder != k.Holder) {
+			why = append(why, fmt.Sprintf("stored code %q, currency %q, holder %q do not match the account", code, currency, holder))
+		}
+		if len(why) > 0 {
+			rep.add(Problem{Kind: ProblemBalance, Account: account, Detail: strings.Join(why, "; ")})
 		}
 	}
 	return rows.Err()

@@ -41,12 +41,37 @@
 // without LOGIN; [Open] with OpenOptions.Role assumes it with SET ROLE on
 // every new connection, so the server has the role's privileges even when its
 // URL names a superuser (the embedded database, tests). A dedicated database
-// user needs GRANT folio_app TO that user. grants.sql gives the role SELECT,
-// INSERT, UPDATE and DELETE on the working tables, but only SELECT and INSERT
-// on the history (entries, postings, audit_log: no UPDATE, DELETE or
-// TRUNCATE), only SELECT on schema_migrations and schema_lock, and TRUNCATE
-// nowhere. A bug or an injected statement in the server cannot rewrite the
-// journal; an attempt fails with SQLSTATE 42501.
+// user needs GRANT folio_app TO that user. grants.sql gives the role exactly
+// what the code does, table by table, in one transaction that first revokes
+// everything (so a database migrated before keeps no old privilege):
+//
+//   - history — entries, postings, audit_log, user_events, bounty_awards,
+//     trades, trade_reversals, accruals, scheduler_runs — SELECT and INSERT
+//     only: corrections are new rows (reversals, negative accruals);
+//   - working tables — SELECT, INSERT and UPDATE of only the columns the
+//     code updates, granted column by column (GRANT UPDATE (col, …)): a
+//     balance row's figures and last_seq but not its account, a payout
+//     line's status but not its amount, a user's referrer and rates but not
+//     their signup data; fx_rates, though history, keeps UPDATE of rate,
+//     because putting a rate again for the same source and instant corrects
+//     it (audit-logged); journal_head has table-level UPDATE, which LOCK
+//     TABLE (DB.JournalTx) requires, and no INSERT; cache_versions UPDATE of
+//     version only;
+//   - DELETE only on revenue_shares, whose rows a user's table replaces;
+//   - only SELECT on schema_migrations and schema_lock; TRUNCATE nowhere.
+//
+// A bug or an injected statement in the server cannot rewrite history or
+// the columns it never writes; an attempt fails with SQLSTATE 42501.
+// TestAppRoleGrants lists the decision for every table and fails for a table
+// without one, so a migration that adds a table must add its grants here.
+//
+// CockroachDB has table-level privileges only (no column lists). Its
+// grants, in a grants.crdb.sql overlay once Migrate selects overlays by
+// dialect (see below), are the same statements with the column lists
+// dropped: table-level UPDATE on every working table listed here, still
+// no UPDATE or DELETE on history. There the column restrictions rest on
+// review and on ledger.Verify for the journal's balances. Until the
+// overlay exists, Migrate fails on CockroachDB at the first column grant.
 //
 // # The transaction runner
 //

@@ -1,9 +1,84 @@
--- Applied after every migration run (idempotent). The server's role may read
--- and write working tables, but only read and append the journal.
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO folio_app;
+-- Applied after every migration run (idempotent). The server's role gets
+-- exactly what the code needs, table by table: history is read and
+-- appended, never changed; working tables are updated only in the columns
+-- the code updates; rows are deleted only where the code deletes them;
+-- TRUNCATE nowhere. A table missing here has no privileges at all, and
+-- TestAppRoleGrants (schema/grants_test.go) fails until it is listed both
+-- here and in the test's table. One transaction: a running server never
+-- sees the role without the privileges it had and still needs.
+BEGIN;
 
-REVOKE UPDATE, DELETE, TRUNCATE ON entries, postings, audit_log FROM folio_app;
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM folio_app;
 
-REVOKE TRUNCATE ON ALL TABLES IN SCHEMA public FROM folio_app;
+-- Migration bookkeeping: read by the readiness probe.
+GRANT SELECT ON schema_migrations, schema_lock TO folio_app;
 
-REVOKE INSERT, UPDATE, DELETE ON schema_migrations, schema_lock FROM folio_app;
+-- History: the journal, the configuration audit log, what happened to
+-- users, trades and commissions. Corrections are new rows (reversals,
+-- trade_reversals, accruals with negative amounts), never updates.
+GRANT SELECT, INSERT ON entries, postings, audit_log, user_events, bounty_awards, trades, trade_reversals, accruals, scheduler_runs TO folio_app;
+
+-- The journal head: every journal writer updates it and locks the table
+-- (LOCK TABLE needs the table-level UPDATE privilege); its row is inserted
+-- by the migration.
+GRANT SELECT, UPDATE ON journal_head TO folio_app;
+
+-- Balances: upserted with every batch; the account and its key columns
+-- never change.
+GRANT SELECT, INSERT ON balances TO folio_app;
+GRANT UPDATE (debits, credits, pending_debits, pending_credits, balance, last_seq) ON balances TO folio_app;
+
+-- Chart of accounts and currencies: upserted by admins (audit-logged).
+GRANT SELECT, INSERT ON currencies, account_codes TO folio_app;
+GRANT UPDATE (precision, enabled, updated_at) ON currencies TO folio_app;
+GRANT UPDATE (name, type, normal_side, per_holder, balance_rule, updated_at) ON account_codes TO folio_app;
+
+-- API keys: revoked, never deleted (audit-log actors stay resolvable).
+GRANT SELECT, INSERT ON api_keys TO folio_app;
+GRANT UPDATE (revoked_at) ON api_keys TO folio_app;
+
+-- Users: re-parenting, program, rates and tax id (audit-logged) and the
+-- lifecycle times; id, signup data and registration stay as written.
+GRANT SELECT, INSERT ON users TO folio_app;
+GRANT UPDATE (referrer_id, program_id, rate, kickback_rate, tax_id, kyc_verified_at, first_deposit_at, first_trade_at) ON users TO folio_app;
+
+-- Referral codes: their rate is clamped when the owner's rate drops.
+GRANT SELECT, INSERT ON referral_codes TO folio_app;
+GRANT UPDATE (rate) ON referral_codes TO folio_app;
+
+-- Programs: upserted by admins (audit-logged).
+GRANT SELECT, INSERT ON programs TO folio_app;
+GRANT UPDATE (kind, is_default, config, updated_at) ON programs TO folio_app;
+
+-- A user's revenue-share table is replaced as a whole: delete, insert.
+GRANT SELECT, INSERT, DELETE ON revenue_shares TO folio_app;
+
+-- FX rates are history, but a rate put again for the same source and
+-- instant corrects it (audit-logged with before and after).
+GRANT SELECT, INSERT ON fx_rates TO folio_app;
+GRANT UPDATE (rate) ON fx_rates TO folio_app;
+
+-- Fee schedules and settings: upserted by admins (audit-logged).
+GRANT SELECT, INSERT ON fee_schedules, settings TO folio_app;
+GRANT UPDATE (maker_rate, taker_rate) ON fee_schedules TO folio_app;
+GRANT UPDATE (value) ON settings TO folio_app;
+
+-- Payouts: batches and lines move through their statuses, links are
+-- deactivated, the outbox records delivery attempts. Amounts, holders and
+-- which accruals a line pays never change.
+GRANT SELECT, INSERT ON payout_batches, payout_lines, payout_accruals, payout_outbox TO folio_app;
+GRANT UPDATE (status, approved_by, approved_at, executed_at, entry_id, rejected_by, rejected_at) ON payout_batches TO folio_app;
+GRANT UPDATE (status, forfeited, decided_by, decided_at, entry_id) ON payout_lines TO folio_app;
+GRANT UPDATE (active) ON payout_accruals TO folio_app;
+GRANT UPDATE (status, attempts, next_attempt_at, last_error, updated_at) ON payout_outbox TO folio_app;
+
+-- Rollups: their figures are upserted with every trade batch.
+GRANT SELECT, INSERT ON referred_volume_daily, affiliate_stats_hourly, affiliate_stats_day, affiliate_referee_daily TO folio_app;
+GRANT UPDATE (volume, trades) ON referred_volume_daily TO folio_app;
+GRANT UPDATE (commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals) ON affiliate_stats_hourly, affiliate_stats_day, affiliate_referee_daily TO folio_app;
+
+-- Cache version counters: incremented; their rows come from migrations.
+GRANT SELECT ON cache_versions TO folio_app;
+GRANT UPDATE (version) ON cache_versions TO folio_app;
+
+COMMIT;
