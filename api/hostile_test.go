@@ -27,6 +27,13 @@ func TestHostileCatalogue(t *testing.T) {
 	e.tree("alice>", "alice>bob", "bob>carol")
 	booked := e.book(trade("t-1", "carol", "10"))[0]
 	manual := e.post(entryBody("h-manual", posting("110:USD", "debit", "10"), posting("201:USD:alice", "credit", "10")))["id"].(string)
+	commission := booked.CommissionEntryID
+	fee := booked.FeeEntryID
+	var builder, child struct{ ID, Key string }
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Key: bootstrapKey, Body: map[string]any{"role": "admin", "person": "Builder"}}).Decode(t, &builder)
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Key: builder.Key, Body: map[string]any{"role": "admin", "person": "Someone else"}}).Decode(t, &child)
+	var batch struct{ ID string }
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/payouts/batches", Key: builder.Key}).Decode(t, &batch)
 	poster := e.key(RolePoster, "")
 	auditor := e.key(RoleAuditor, "")
 	bobKey := e.key(RoleAffiliate, "bob")
@@ -131,6 +138,41 @@ func TestHostileCatalogue(t *testing.T) {
 		{"key role upper-case", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"role": "ADMIN"}}, "", 400, folio.EINVALID, false},
 		{"key note too long", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"role": "auditor", "note": strings.Repeat("n", 201)}}, "", 400, folio.EINVALID, false},
 		{"key with an unknown field", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"role": "auditor", "secret": "mine"}}, "", 400, folio.EINVALID, false},
+		// Engine-owned kinds and entries (issue 12, items 1 and 2).
+		{"manual payout entry", req{Method: "POST", Path: "/v1/entries", Body: with("kind", "payout")}, "", 400, folio.EINVALID, false},
+		{"manual trade_fee entry", req{Method: "POST", Path: "/v1/entries", Body: with("kind", "trade_fee")}, "", 400, folio.EINVALID, false},
+		{"manual commission entry", req{Method: "POST", Path: "/v1/entries", Body: with("kind", "commission")}, "", 400, folio.EINVALID, false},
+		{"manual bounty entry", req{Method: "POST", Path: "/v1/entries", Body: with("kind", "bounty")}, "", 400, folio.EINVALID, false},
+		{"manual forfeit entry", req{Method: "POST", Path: "/v1/entries", Body: with("kind", "forfeit")}, "", 400, folio.EINVALID, false},
+		{"atomic batch with a commission entry", req{Method: "POST", Path: "/v1/entries/batch", Body: map[string]any{"atomic": true, "entries": []any{
+			good("h-atomic-1"), map[string]any{"idempotency_key": "h-atomic-2", "kind": "commission", "postings": []any{posting("110:USD", "debit", "1"), posting("201:USD:alice", "credit", "1")}}}}}, "", 400, folio.EINVALID, false},
+		{"reverse a trade's fee entry alone", req{Method: "POST", Path: "/v1/entries/" + fee + "/reverse"}, "", 409, folio.ECONFLICT, false},
+		{"reverse a trade's commission entry alone", req{Method: "POST", Path: "/v1/entries/" + commission + "/reverse"}, "", 409, folio.ECONFLICT, false},
+		{"post a trade's fee entry", req{Method: "POST", Path: "/v1/entries/" + fee + "/post"}, "", 409, folio.ECONFLICT, false},
+		{"void a trade's commission entry", req{Method: "POST", Path: "/v1/entries/" + commission + "/void"}, "", 409, folio.ECONFLICT, false},
+		// Four-eyes by person (item 3).
+		{"approve with a key the builder minted", req{Method: "POST", Path: "/v1/payouts/batches/" + batch.ID + "/approve"}, child.Key, 403, folio.EFORBIDDEN, false},
+		{"approve with the builder's key", req{Method: "POST", Path: "/v1/payouts/batches/" + batch.ID + "/approve"}, builder.Key, 403, folio.EFORBIDDEN, false},
+		{"execute before approval", req{Method: "POST", Path: "/v1/payouts/batches/" + batch.ID + "/execute"}, child.Key, 409, folio.ECONFLICT, false},
+		{"affiliate key of nobody", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"role": "affiliate", "holder": "nobody"}}, "", 400, folio.EINVALID, false},
+		{"key person with a NUL", req{Method: "POST", Path: "/v1/keys", Body: map[string]any{"role": "admin", "person": "Ann\u0000"}}, "", 400, folio.EINVALID, false},
+		// Bytes and values (item 6).
+		{"description with a NUL", req{Method: "POST", Path: "/v1/entries", Body: `{"idempotency_key":"h-k","description":"a\u0000b","postings":[{"account":"110:USD","side":"debit","amount":"1"},{"account":"201:USD:alice","side":"credit","amount":"1"}]}`}, "", 400, folio.EINVALID, false},
+		{"description of invalid UTF-8", req{Method: "POST", Path: "/v1/entries", Body: "{\"idempotency_key\":\"h-k\",\"description\":\"\xff\xfe\",\"postings\":[{\"account\":\"110:USD\",\"side\":\"debit\",\"amount\":\"1\"},{\"account\":\"201:USD:alice\",\"side\":\"credit\",\"amount\":\"1\"}]}"}, "", 400, folio.EINVALID, false},
+		{"amount given twice", req{Method: "POST", Path: "/v1/entries", Body: `{"idempotency_key":"h-k","postings":[{"account":"110:USD","side":"debit","amount":"1","amount":"2"},{"account":"201:USD:alice","side":"credit","amount":"2"}]}`}, "", 400, folio.EINVALID, false},
+		{"metadata key given twice", req{Method: "POST", Path: "/v1/entries", Body: `{"idempotency_key":"h-k","metadata":{"a":{"b":1,"b":2}},"postings":[{"account":"110:USD","side":"debit","amount":"1"},{"account":"201:USD:alice","side":"credit","amount":"1"}]}`}, "", 400, folio.EINVALID, false},
+		{"trade user_id given twice", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"h-t","user_id":"alice",` + validTrade + `}`)}, "", 400, folio.EINVALID, false},
+		{"effective_at of year 1", req{Method: "POST", Path: "/v1/entries", Body: with("effective_at", "0001-01-01T00:00:00Z")}, "", 400, folio.EINVALID, false},
+		{"parent_id of no entry", req{Method: "POST", Path: "/v1/entries", Body: with("parent_id", "00000000-0000-4000-8000-000000000001")}, "", 400, folio.EINVALID, false},
+		{"trade executed in year 1", req{Method: "POST", Path: "/v1/trades", Body: tradeWith("executed_at", "0001-01-01T00:00:00Z")}, "", 200, folio.EINVALID, true},
+		{"signup_ip with a NUL", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "newbie", "signup_ip": "1.2.3.4\u0000"}}, "", 400, folio.EINVALID, false},
+		{"signup registered in 2999", req{Method: "POST", Path: "/v1/users", Body: map[string]any{"id": "newbie", "registered_at": "2999-01-01T00:00:00Z"}}, "", 400, folio.EINVALID, false},
+		{"bounty in an unknown currency", req{Method: "PUT", Path: "/v1/programs/hostile", Body: `{"kind": "bounty", "currency": "NOPE", "events": {"signup": ["1"]}}`}, "", 400, folio.ECURRENCY, false},
+		{"bounty reward too precise", req{Method: "PUT", Path: "/v1/programs/hostile", Body: `{"kind": "bounty", "currency": "USD", "events": {"signup": ["1.005"]}}`}, "", 400, folio.EAMOUNT, false},
+		{"statement to year 1", req{Method: "GET", Path: "/v1/accounts/201:USD:alice/statement?to=0001-01-01T00:00:00Z"}, "", 400, folio.EINVALID, false},
+		{"stats from year 1", req{Method: "GET", Path: "/v1/affiliates/alice/stats?from=0001-01-01T00:00:00Z"}, "", 400, folio.EINVALID, false},
+		{"audit log filter with a NUL", req{Method: "GET", Path: "/v1/audit/log?object=user:%00"}, "", 400, folio.EINVALID, false},
+		{"audit log filter of invalid UTF-8", req{Method: "GET", Path: "/v1/audit/log?object=%FF"}, "", 400, folio.EINVALID, false},
 		// Query parameters.
 		{"limit negative", req{Method: "GET", Path: "/v1/entries?limit=-1"}, "", 400, folio.EINVALID, false},
 		{"limit in exponent form", req{Method: "GET", Path: "/v1/entries?limit=1e2"}, "", 400, folio.EINVALID, false},
