@@ -67,7 +67,7 @@ GRANT UPDATE (value) ON settings TO folio_app;
 -- deactivated, the outbox records delivery attempts. Amounts, holders and
 -- which accruals a line pays never change.
 GRANT SELECT, INSERT ON payout_batches, payout_lines, payout_accruals, payout_outbox TO folio_app;
-GRANT UPDATE (status, approved_by, approved_at, executed_at, entry_id, rejected_by, rejected_at) ON payout_batches TO folio_app;
+GRANT UPDATE (status, approved_by, approved_by_person, approved_by_label, approved_at, executed_at, executed_by, executed_by_person, executed_by_label, entry_id, rejected_by, rejected_at) ON payout_batches TO folio_app;
 GRANT UPDATE (status, forfeited, decided_by, decided_at, entry_id) ON payout_lines TO folio_app;
 GRANT UPDATE (active) ON payout_accruals TO folio_app;
 GRANT UPDATE (status, attempts, next_attempt_at, last_error, updated_at) ON payout_outbox TO folio_app;

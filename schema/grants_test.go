@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -51,7 +52,7 @@ var appGrants = map[string]grant{
 	"fee_schedules":  {table: []string{"SELECT", "INSERT"}, update: []string{"maker_rate", "taker_rate"}},
 	"settings":       {table: []string{"SELECT", "INSERT"}, update: []string{"value"}},
 
-	"payout_batches":  {table: []string{"SELECT", "INSERT"}, update: []string{"status", "approved_by", "approved_at", "executed_at", "entry_id", "rejected_by", "rejected_at"}},
+	"payout_batches":  {table: []string{"SELECT", "INSERT"}, update: []string{"status", "approved_by", "approved_by_person", "approved_by_label", "approved_at", "executed_at", "executed_by", "executed_by_person", "executed_by_label", "entry_id", "rejected_by", "rejected_at"}},
 	"payout_lines":    {table: []string{"SELECT", "INSERT"}, update: []string{"status", "forfeited", "decided_by", "decided_at", "entry_id"}},
 	"payout_accruals": {table: []string{"SELECT", "INSERT"}, update: []string{"active"}},
 	"payout_outbox":   {table: []string{"SELECT", "INSERT"}, update: []string{"status", "attempts", "next_attempt_at", "last_error", "updated_at"}},
@@ -175,3 +176,34 @@ func TestAppRoleGrants(t *testing.T) {
 }
 
 var errRolledBack = errors.New("rolled back")
+
+// TestCockroachGrants applies the grants as Migrate does on CockroachDB
+// (no column-level privileges there) to a PostgreSQL database: every table
+// gets exactly the table-level privileges of appGrants, plus a table-level
+// UPDATE where appGrants lists columns, and history tables still get no
+// UPDATE, DELETE or TRUNCATE.
+func TestCockroachGrants(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := schematest.New(t, schema.Migrate)
+	for _, stmt := range schema.GrantStatements(true) {
+		if strings.Contains(stmt, "(") && strings.Contains(strings.ToUpper(stmt), "GRANT") {
+			t.Errorf("CockroachDB grant keeps a column list: %s", stmt)
+		}
+		if _, err := db.Admin.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	for table, g := range appGrants {
+		for _, priv := range []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"} {
+			var got bool
+			if err := db.Admin.QueryRow(ctx, `SELECT has_table_privilege($1, $2, $3)`, schema.AppRole, table, priv).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Contains(g.table, priv) || priv == "UPDATE" && len(g.update) > 0
+			if got != want {
+				t.Errorf("CockroachDB grants: has_table_privilege(%s, %s, %s) = %v, want %v", schema.AppRole, table, priv, got, want)
+			}
+		}
+	}
+}

@@ -138,12 +138,34 @@ func Migrate(ctx context.Context, url string) error {
 			return fmt.Errorf("migrate: record %s step %d: %w", s.Name, s.Index, err)
 		}
 	}
-	for _, stmt := range SplitStatements(grantsSQL) {
+	cockroach, err := IsCockroach(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("migrate: dialect: %w", err)
+	}
+	for _, stmt := range GrantStatements(cockroach) {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate: grants: %w", err)
 		}
 	}
 	return nil
+}
+
+// columnList is the column list of a column-level privilege in a GRANT.
+var columnList = regexp.MustCompile(`\b(SELECT|INSERT|UPDATE|REFERENCES)\s*\([^)]*\)`)
+
+// GrantStatements returns the statements of grants.sql for a database.
+// CockroachDB has no column-level privileges (cockroachdb/cockroach#72766):
+// there each "UPDATE (columns)" becomes a table-level UPDATE, so the app
+// role may update every column of a working table, while history tables
+// still get no UPDATE, DELETE or TRUNCATE at all.
+func GrantStatements(cockroach bool) []string {
+	stmts := SplitStatements(grantsSQL)
+	if cockroach {
+		for i, s := range stmts {
+			stmts[i] = columnList.ReplaceAllString(s, "$1")
+		}
+	}
+	return stmts
 }
 
 // PendingSteps returns how many migration steps are not yet applied; the
