@@ -78,7 +78,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "dashboard", "Dashboard "+param(r, "id"), map[string]any{
-		"S": st, "Bars": bars(listOf(st["series"]), "start"), "GroupBars": bars(listOf(st["groups"]), "key"),
+		"S": st, "Bars": bars(listOf(st["series"]), "start", q.Get("interval")), "GroupBars": bars(listOf(st["groups"]), "key", ""),
 		"Referrals": refs["data"], "Next": refs["next_cursor"], "Interval": q.Get("interval"), "GroupBy": q.Get("group_by"),
 		"Intervals": []string{"day", "week", "month"}, "Groupings": []string{"level", "market", "code", "program", "currency"},
 	})
@@ -97,7 +97,7 @@ const chartHeight = 160
 // bars lays out the commissions of points (label from labelKey) as bars
 // scaled to the largest; heights are computed with rationals from the
 // decimal strings, so no amount passes through a float.
-func bars(points []any, labelKey string) []bar {
+func bars(points []any, labelKey, interval string) []bar {
 	var out []bar
 	max := new(big.Rat)
 	vals := make([]*big.Rat, len(points))
@@ -122,8 +122,12 @@ func bars(points []any, labelKey string) []bar {
 			h = int(new(big.Int).Quo(q.Num(), q.Denom()).Int64())
 		}
 		label := str(m[labelKey])
-		if labelKey == "start" && len(label) >= 10 {
-			label = label[:10]
+		switch {
+		case labelKey != "start" || len(label) < 10:
+		case interval == "month":
+			label = label[:7] // 2026-01
+		default:
+			label = label[5:10] // 01-02
 		}
 		out = append(out, bar{Label: label, Value: str(m["commission"]), X: 8 + i*(width+8), Y: 10 + chartHeight - h, W: width, H: h})
 	}

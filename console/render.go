@@ -160,6 +160,14 @@ var funcs = template.FuncMap{
 		s := strings.TrimLeft(str(v), "-0.")
 		return s == ""
 	},
+	// cur is the currency of an account key (code:CURRENCY[:holder]).
+	"cur": func(v any) string {
+		parts := strings.SplitN(str(v), ":", 3)
+		if len(parts) < 2 {
+			return ""
+		}
+		return parts[1]
+	},
 	"barsWidth": func(n int) int { return 16 + n*44 },
 	// fieldOf pairs a form with one of its fields for the field templates.
 	"fieldOf": func(f programForm, name, label string) map[string]any {
