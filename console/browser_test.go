@@ -173,6 +173,20 @@ func (f *fixture) open(t *testing.T, ctx context.Context, path string) {
 	do(t, ctx, chromedp.Navigate(f.url+path), chromedp.WaitVisible(chromedp.CSS("h1")))
 }
 
+// waitURL waits until the page's URL contains part and its heading is
+// shown (a form's navigation has happened).
+func waitURL(t *testing.T, ctx context.Context, part string) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		if err == nil && strings.Contains(loc, part) {
+			do(t, ctx, chromedp.WaitVisible(chromedp.CSS("h1")))
+			return
+		}
+	}
+	t.Fatalf("the page's URL never contained %q", part)
+}
+
 // apiGet asks the API directly with the key of name.
 func (f *fixture) apiGet(t *testing.T, name, path string) map[string]any {
 	t.Helper()
@@ -399,6 +413,33 @@ func (f *fixture) testFigures(t *testing.T) {
 		if got := text(t, ctx, "#balanced-"+cur); got != "balanced" {
 			t.Errorf("trial balance %s says %q, want balanced", cur, got)
 		}
+	}
+
+	// The journal's seq range, typed into the filter form.
+	f.open(t, ctx, "/journal")
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS("input[name=from_seq]"), "2"), chromedp.SendKeys(chromedp.CSS("input[name=to_seq]"), "4"),
+		chromedp.Click(chromedp.CSS("#filters button")))
+	waitURL(t, ctx, "from_seq=2")
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "to_seq=4") {
+		t.Errorf("the filtered journal's URL %q does not carry its filters", loc)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#entries > tbody > tr > td:first-child")].map(td => td.innerText.trim())`))
+	if err != nil || fmt.Sprint(rows) != "[2 3 4]" {
+		t.Errorf("journal seq 2..4 shows seqs %v (%v), want [2 3 4]", rows, err)
+	}
+	// An entry's page: its hashes are the API's.
+	e := obj(listOf(f.apiGet(t, "auditor", "/v1/entries?from_seq=9&to_seq=9")["data"])[0])
+	f.open(t, ctx, "/journal/"+str(e["id"]))
+	if got := text(t, ctx, "#hash"); got != str(e["hash"]) {
+		t.Errorf("entry hash = %q, API %q", got, e["hash"])
+	}
+	if got := text(t, ctx, "#prev-hash"); got != str(e["prev_hash"]) {
+		t.Errorf("entry previous hash = %q, API %q", got, e["prev_hash"])
+	}
+	f.open(t, ctx, "/verify")
+	v := f.apiGet(t, "auditor", "/v1/audit/verify")
+	if got := text(t, ctx, "#entries-checked"); got != str(v["entries_checked"]) || !strings.Contains(text(t, ctx, "#result"), "verifies") {
+		t.Errorf("verify page: %q entries checked, result %q; API %v", got, text(t, ctx, "#result"), v)
 	}
 
 	f.open(t, ctx, "/accounts/201:USDT:alice?from=2026-01-01")

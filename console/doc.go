@@ -29,7 +29,7 @@
 // # Pages
 //
 //	/                                  who you are, and the sections of your role
-//	/journal?kind=&account=&batch_id=&from=&to=&cursor=
+//	/journal?from_seq=&to_seq=&kind=&account=&batch_id=&from=&to=&cursor=
 //	/journal/{id}                      postings, links, metadata, hashes
 //	/verify                            the API's verification, first bad seq
 //	/accounts?as_of=                   chart of accounts with balances per currency

@@ -26,7 +26,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 
 // journal: GET /journal, entries filtered as GET /v1/entries filters them.
 func (c *Console) journal(w http.ResponseWriter, r *http.Request) {
-	q := pick(r.URL.Query(), "kind", "account", "batch_id", "from", "to", "cursor", "limit")
+	q := pick(r.URL.Query(), "kind", "account", "batch_id", "from", "to", "from_seq", "to_seq", "cursor", "limit")
 	if q.Get("limit") == "" {
 		q.Set("limit", "50")
 	}
