@@ -190,12 +190,22 @@ func waitURL(t *testing.T, ctx context.Context, part string) {
 // apiGet asks the API directly with the key of name.
 func (f *fixture) apiGet(t *testing.T, name, path string) map[string]any {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, path, nil)
+	return f.apiDo(t, name, http.MethodGet, path, "")
+}
+
+// apiDo sends a request with a JSON body to the API with the key of name
+// and fails the test unless it answers 200.
+func (f *fixture) apiDo(t *testing.T, name, method, path, body string) map[string]any {
+	t.Helper()
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
 	r.Header.Set("Authorization", "Bearer "+f.keys[name])
 	w := httptest.NewRecorder()
 	f.api.ServeHTTP(w, r)
 	if w.Code != http.StatusOK {
-		t.Fatalf("GET %s = %d\n%s", path, w.Code, w.Body)
+		t.Fatalf("%s %s = %d\n%s", method, path, w.Code, w.Body)
 	}
 	out := map[string]any{}
 	d := json.NewDecoder(w.Body)
@@ -514,9 +524,12 @@ func (f *fixture) testProgramInvalid(t *testing.T) {
 	}
 }
 
-// testPayout: a batch built in the console is refused to its builder,
-// approved by a second admin and executed after a confirmation.
+// testPayout: a batch built in the console shows its fraud hold with the
+// reason, the hold is cleared, approval is refused to the builder, a second
+// admin approves and executes it after a confirmation.
 func (f *fixture) testPayout(t *testing.T) {
+	// Lines above 20 USD a year need a tax id: carol's 29.95 is held.
+	f.apiDo(t, "admin", http.MethodPut, "/v1/payouts/fraud-rules", `{"tax_threshold": "20"}`)
 	ada := f.tab(t)
 	f.signIn(t, ada, "admin")
 	f.open(t, ada, "/payouts")
@@ -529,6 +542,15 @@ func (f *fixture) testPayout(t *testing.T) {
 		t.Errorf("four-eyes note for the builder = %q", got)
 	}
 	screenshot(t, ada, "10-payout-draft")
+	if got := text(t, ada, "#lines"); !strings.Contains(got, "held") || !strings.Contains(got, "tax") {
+		t.Errorf("lines %q: want carol's line held with the tax rule's reason", got)
+	}
+	do(t, ada, chromedp.Click(chromedp.CSS(`#lines input[name=line]`)), chromedp.Click(chromedp.CSS("#clear-lines")), chromedp.WaitVisible(chromedp.CSS("#done")))
+	for _, l := range listOf(f.apiGet(t, "admin", "/v1/payouts/batches/"+id)["lines"]) {
+		if st := str(obj(l)["status"]); st != "ok" {
+			t.Errorf("after clearing, line of %v is %q, want ok", obj(l)["holder"], st)
+		}
+	}
 	do(t, ada, chromedp.Click(chromedp.CSS("#approve")), chromedp.WaitVisible(chromedp.CSS("#error")))
 	if got := text(t, ada, "#error"); got == "" {
 		t.Errorf("approval by the builder shows no refusal")

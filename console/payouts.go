@@ -77,7 +77,7 @@ func (c *Console) showPayout(w http.ResponseWriter, r *http.Request, id string, 
 		}
 	}
 	c.render(w, r, status, "payout", "Payout batch", map[string]any{
-		"B": b, "Held": held, "Builder": str(b["created_by"]) == who.KeyID,
+		"B": b, "Held": held, "Builder": str(b["created_by"]) == who.KeyID, "Keys": c.keyNotes(r),
 		"Error": msg, "Done": r.URL.Query().Get("done"),
 	})
 }
@@ -129,4 +129,23 @@ func (c *Console) decidePayout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, page+"?done="+url.QueryEscape(action), http.StatusSeeOther)
+}
+
+// keyNotes maps key ids to their notes for the review trail, when the
+// signed-in role may list keys (admins); otherwise pages show bare ids.
+func (c *Console) keyNotes(r *http.Request) map[string]string {
+	out := map[string]string{"bootstrap": "FOLIO_ADMIN_KEY"}
+	if sessionFrom(r).who.Role != "admin" {
+		return out
+	}
+	res, err := c.get(r, "/v1/keys", nil)
+	if err != nil {
+		return out
+	}
+	for _, k := range listOf(res["data"]) {
+		if m, _ := k.(map[string]any); str(m["note"]) != "" {
+			out[str(m["id"])] = str(m["note"])
+		}
+	}
+	return out
 }
