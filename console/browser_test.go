@@ -581,6 +581,12 @@ func (f *fixture) testPayout(t *testing.T) {
 	if str(b["status"]) != "executed" || str(b["created_by"]) != f.keyIDs["admin"] || str(b["approved_by"]) != f.keyIDs["admin2"] {
 		t.Errorf("API batch: status %v built by %v approved by %v; want executed, %s, %s", b["status"], b["created_by"], b["approved_by"], f.keyIDs["admin"], f.keyIDs["admin2"])
 	}
+	if got := text(t, grace, "#outbox"); !strings.Contains(got, "no webhook configured") {
+		t.Errorf("outbox state = %q, want paid at execution (the test server has no webhook)", got)
+	}
+	if got := text(t, grace, "#trail"); !strings.Contains(got, "payout.approve") || !strings.Contains(got, "payout.execute") || !strings.Contains(got, "Grace") {
+		t.Errorf("review trail %q lacks the approval by Grace and the execution", got)
+	}
 	screenshot(t, grace, "15-payout-executed")
 }
 

@@ -37,7 +37,8 @@
 //	/trial-balance?as_of=&currency=    per currency, balanced or not; .csv
 //	/reconciliation?from=&to=          roll-forward per currency, discrepancies; .csv
 //	/payouts, /payouts/{id}            batches, lines, holds; build, clear/reject,
-//	                                   approve (four eyes), execute after a confirmation; .csv
+//	                                   approve (four eyes), execute after a confirmation,
+//	                                   outbox state and review trail; .csv
 //	/affiliates/{id}                   user, upline chain, downline by level, codes, referees
 //	/affiliates/{id}/dashboard?from=&to=&interval=&group_by=
 //	/programs, /programs/{id}          programs; the edit form, its audit log

@@ -76,8 +76,19 @@ func (c *Console) showPayout(w http.ResponseWriter, r *http.Request, id string, 
 			held++
 		}
 	}
+	trail, err := c.get(r, "/v1/audit/log", url.Values{"object": {"payout_batch:" + id}, "limit": {"100"}})
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	outbox, err := c.outboxState(r, b, listOf(trail["data"]))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	c.render(w, r, status, "payout", "Payout batch", map[string]any{
 		"B": b, "Held": held, "Builder": str(b["created_by"]) == who.KeyID, "Keys": c.keyNotes(r),
+		"Trail": trail["data"], "Outbox": outbox,
 		"Error": msg, "Done": r.URL.Query().Get("done"),
 	})
 }
@@ -148,4 +159,42 @@ func (c *Console) keyNotes(r *http.Request) map[string]string {
 		}
 	}
 	return out
+}
+
+// outboxState says where an executed batch's delivery to the exchange's
+// payout webhook stands, from what the API shows: the payout entry stays
+// pending until the webhook confirms it (posted) or refuses it (voided),
+// and each outcome is in the batch's audit trail (payout.outbox.*).
+func (c *Console) outboxState(r *http.Request, b map[string]any, trail []any) (string, error) {
+	if str(b["status"]) != "executed" {
+		return "not executed yet: nothing to deliver", nil
+	}
+	entry := str(b["entry_id"])
+	if entry == "" {
+		return "nothing paid (every line held or rejected): nothing to deliver", nil
+	}
+	last := ""
+	for _, a := range trail {
+		if m, _ := a.(map[string]any); strings.HasPrefix(str(m["action"]), "payout.outbox.") {
+			last = strings.TrimPrefix(str(m["action"]), "payout.outbox.")
+		}
+	}
+	e, err := c.get(r, "/v1/entries/"+url.PathEscape(entry), nil)
+	if err != nil {
+		var p *problem
+		if asProblem(err, &p) && p.Status == http.StatusForbidden {
+			return "", nil // the journal is not this role's to read
+		}
+		return "", err
+	}
+	switch st := str(e["status"]); {
+	case st == "pending":
+		return "pending: waiting for the payout webhook to confirm (the payout entry is pending)", nil
+	case st == "voided" || last == "refused":
+		return "refused by the webhook: the payout entry was voided", nil
+	case last == "delivered":
+		return "delivered and confirmed: the payout entry is posted", nil
+	default:
+		return "no webhook configured: paid at execution (the payout entry is " + st + ")", nil
+	}
 }
