@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -338,6 +339,20 @@ func (f *fixture) testRefused(t *testing.T) {
 	if res := get("/trial-balance"); res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /trial-balance in the session = %d, want 200", res.StatusCode)
 	}
+	// The console's CSV is the API's, byte for byte.
+	res, err = client.Get(f.url + "/trial-balance.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvBody, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	r := httptest.NewRequest(http.MethodGet, "/v1/reports/trial-balance?format=csv", nil)
+	r.Header.Set("Authorization", "Bearer "+str(created["key"]))
+	w := httptest.NewRecorder()
+	f.api.ServeHTTP(w, r)
+	if res.StatusCode != http.StatusOK || string(csvBody) != w.Body.String() || !strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment") {
+		t.Errorf("GET /trial-balance.csv = %d %q (%s), want the API's CSV attachment:\n%s", res.StatusCode, csvBody, res.Header.Get("Content-Disposition"), w.Body)
+	}
 	f.apiDo(t, "admin", http.MethodDelete, "/v1/keys/"+str(created["id"]), "")
 	if res := get("/trial-balance"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/signin" {
 		t.Errorf("after revocation GET /trial-balance = %d to %q, want 303 to /signin", res.StatusCode, res.Header.Get("Location"))
@@ -427,6 +442,11 @@ func (f *fixture) testPagesPerRole(t *testing.T) {
 			t.Errorf("affiliate page of carol: want the masked referee %q and no other user's id in clear:\n%s", want, page)
 		}
 		screenshot(t, ctx, "13-affiliate-own")
+		f.open(t, ctx, "/affiliates/carol/dashboard")
+		refs := listOf(f.apiGet(t, "affiliate", "/v1/affiliates/carol/referrals")["data"])
+		if got, want := text(t, ctx, "#referrals tbody td"), str(obj(refs[0])["referee"]); got != want || strings.Contains(text(t, ctx, "main"), "dave") {
+			t.Errorf("carol's dashboard shows referee %q, API (masked) %q", got, want)
+		}
 		for _, p := range []string{"/affiliates/alice", "/journal", "/trial-balance", "/payouts"} {
 			f.open(t, ctx, p)
 			if !exists(t, ctx, "#error") {
