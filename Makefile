@@ -6,7 +6,7 @@ BIN   := bin/folio
 ARGS  ?=
 PGBIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb 2>/dev/null))
 
-.PHONY: run test bench gobench lint build postgres
+.PHONY: run test bench gobench lint build postgres chromium screenshots
 
 build:
 	$(GO) build -o $(BIN) ./cmd/folio
@@ -20,14 +20,28 @@ postgres:
 		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
 	fi
 
+# The console's browser tests drive Debian's Chromium (headless, through
+# chromedp); a test that cannot start it fails.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Chromium not found: installing chromium"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
+
 # Serves on 127.0.0.1:8080 with demo data, on a private PostgreSQL kept in ./.folio.
 run: postgres build
 	$(BIN) serve --demo $(ARGS)
 
 # The whole suite; it starts its own PostgreSQL (or uses FOLIO_TEST_DATABASE_URL).
-test: postgres
+test: postgres chromium
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+
+# The console's screenshots in docs/screenshots (README's tour), taken by
+# the browser tests on the demo data.
+screenshots: postgres chromium
+	FOLIO_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestConsole ./console/
 
 # The standard throughput run of SPEC §8: a fresh private PostgreSQL, a
 # 100k-user forest 5 levels deep, 300k trades by 8 clients in batches of 500

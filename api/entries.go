@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -395,7 +396,7 @@ func (s *Server) rejectBatch(w http.ResponseWriter, r *http.Request, results []i
 	return nil
 }
 
-// listEntries: GET /v1/entries?account=&kind=&from=&to=&batch_id=&limit=&cursor=.
+// listEntries: GET /v1/entries?account=&kind=&from=&to=&from_seq=&to_seq=&batch_id=&limit=&cursor=.
 func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := ledger.EntryFilter{Kind: q.Get("kind"), BatchID: q.Get("batch_id")}
@@ -422,6 +423,16 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) error {
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"from", "to"}, Message: "from must be before to"}
 	}
+	fromSeq, err := optionalSeq(q, "from_seq")
+	if err != nil {
+		return err
+	}
+	if f.ToSeq, err = optionalSeq(q, "to_seq"); err != nil {
+		return err
+	}
+	if fromSeq > 0 && f.ToSeq > 0 && fromSeq > f.ToSeq {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"from_seq", "to_seq"}, Message: "from_seq must not be after to_seq"}
+	}
 	limit, err := parseLimit(q)
 	if err != nil {
 		return err
@@ -435,6 +446,7 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) error {
 			return &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
 		}
 	}
+	f.AfterSeq = max(f.AfterSeq, fromSeq-1)
 	f.Limit = limit + 1
 	es, err := s.ledger.ListEntries(r.Context(), f)
 	if err != nil {
@@ -450,6 +462,19 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// optionalSeq reads a positive journal seq from the query (0 when absent).
+func optionalSeq(q url.Values, name string) (int64, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	seq, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || seq < 1 {
+		return 0, &folio.Error{Code: folio.EINVALID, Fields: []string{name}, Message: fmt.Sprintf("%s %q must be a positive integer", name, truncate(v, 32))}
+	}
+	return seq, nil
 }
 
 // listJSON is a page of a list (SPEC §5): next_cursor is absent at the end.

@@ -56,13 +56,15 @@ func (l *Ledger) GetEntry(ctx context.Context, id string) (*Entry, *EntryLinks, 
 }
 
 // EntryFilter selects entries for ListEntries. Times bound recorded_at
-// (From inclusive, To exclusive). AfterSeq is the pagination cursor.
+// (From inclusive, To exclusive). AfterSeq is the pagination cursor (and a
+// seq range's start); ToSeq, when positive, is the last seq listed.
 type EntryFilter struct {
 	Account  string
 	Kind     string
 	BatchID  string
 	From, To time.Time
 	AfterSeq int64
+	ToSeq    int64
 	Limit    int
 }
 
@@ -79,10 +81,10 @@ func (l *Ledger) ListEntries(ctx context.Context, f EntryFilter) ([]*Entry, erro
 		to = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	sql := `SELECT ` + entryColumns + ` FROM entries WHERE seq > $1 AND ($2 = '' OR kind = $2) AND ($3 = '' OR batch_id = $3)
-		AND recorded_at >= $4 AND recorded_at < $5`
-	args := []any{f.AfterSeq, f.Kind, f.BatchID, from, to, f.Limit}
+		AND recorded_at >= $4 AND recorded_at < $5 AND ($7::bigint <= 0 OR seq <= $7)`
+	args := []any{f.AfterSeq, f.Kind, f.BatchID, from, to, f.Limit, f.ToSeq}
 	if f.Account != "" {
-		sql += ` AND seq IN (SELECT p.seq FROM postings p WHERE p.account = $7 AND p.seq > $1)`
+		sql += ` AND seq IN (SELECT p.seq FROM postings p WHERE p.account = $8 AND p.seq > $1)`
 		args = append(args, f.Account)
 	}
 	sql += ` ORDER BY seq LIMIT $6`

@@ -19,6 +19,7 @@ import (
 
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/api"
+	"github.com/folioledger/folio/console"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -77,7 +78,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		Affiliate: svc,
 		Ingester:  ingester,
 	})
-	handler := server.Handler()
+	ui, err := console.New(console.Config{API: server.Handler(), Identify: identify(server), Logger: log})
+	if err != nil {
+		return err
+	}
+	handler := ui.Mount(server.Handler()) // the console at /, the API at /v1
 
 	var key, keySource string
 	if cfg.AdminKey != "" {
@@ -157,6 +162,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	return nil
 }
 
+// identify tells the console who a key is, as the API authenticates it.
+func identify(server *api.Server) func(context.Context, string) (console.Identity, error) {
+	return func(ctx context.Context, key string) (console.Identity, error) {
+		k, err := server.Identify(ctx, key)
+		return console.Identity{KeyID: k.ID, Role: k.Role, Holder: k.Holder, Note: k.Note}, err
+	}
+}
+
 // runPayoutSchedules builds the batches of programs whose payout schedule
 // is due (affiliate.Service.RunSchedules) now and then every interval
 // until ctx is done. Each run is claimed in the database under this
@@ -210,6 +223,7 @@ type readyInfo struct {
 func printReady(w io.Writer, r readyInfo) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nFolio is serving %s\n\n", r.URL)
+	fmt.Fprintf(&b, "  console    %s/  (sign in with an API key)\n", r.URL)
 	if e := r.DB.Embedded; e != nil {
 		fmt.Fprintf(&b, "  data       %s  (PostgreSQL log: postgres.log there)\n", e.DataDir)
 		fmt.Fprintf(&b, "  database   %s  (psql works while Folio runs)\n", r.DB.URL)

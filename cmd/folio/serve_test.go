@@ -196,6 +196,20 @@ func TestServeEmbedded(t *testing.T) {
 				t.Fatalf("stored admin key %s: %v, mode %v; want mode 0600", keyFile, err, fi.Mode().Perm())
 			}
 
+			// The console is served at / beside the API, and its URL printed.
+			if !strings.Contains(s.stdout.String(), "console    http://"+addr+"/") {
+				t.Fatalf("stdout does not print the console's URL:\n%s", s.stdout)
+			}
+			res, err := http.Get("http://" + addr + "/") // redirected to /signin
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || !strings.Contains(string(page), `type="password"`) {
+				t.Fatalf("GET / = %d, want the console's sign-in page:\n%s", res.StatusCode, page)
+			}
+
 			// Other commands attach to the running cluster and leave it running.
 			out, errOut, code := cli(t, context.Background(), "keys", "list", "--data-dir", dataDir)
 			if code != 0 || !strings.Contains(out, "admin") || strings.Contains(out, got.key) {
