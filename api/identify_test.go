@@ -20,7 +20,14 @@ func TestIdentify(t *testing.T) {
 	if err != nil || got.ID != info.ID || got.Role != RoleAffiliate || got.Holder != "carol" || got.Note != "carol's key" {
 		t.Errorf("Identify(affiliate key) = %+v, %v; want id %s, affiliate, carol, note", got, err, info.ID)
 	}
-	if got, err := e.srv.Identify(ctx, bootstrapKey); err != nil || got.ID != "bootstrap" || got.Role != RoleAdmin {
+	ann, annSecret, err := MintKey(ctx, e.app, NewKey{Role: RoleAdmin, Person: "Ann"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.srv.Identify(ctx, annSecret); err != nil || got.Person != "Ann" || got.PersonID != ann.PersonID || got.PersonID == "" {
+		t.Errorf("Identify(Ann's key) = %+v, %v; want person Ann, person id %s", got, err, ann.PersonID)
+	}
+	if got, err := e.srv.Identify(ctx, bootstrapKey); err != nil || got.ID != "bootstrap" || got.Role != RoleAdmin || got.PersonID != "bootstrap" {
 		t.Errorf("Identify(bootstrap) = %+v, %v", got, err)
 	}
 	if err := RevokeKey(ctx, e.app, info.ID, "test"); err != nil {
