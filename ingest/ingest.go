@@ -1,4 +1,4 @@
-package affiliate
+package ingest
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
@@ -37,26 +38,26 @@ type IngestOptions struct {
 // whose group fails as a whole is retried in a transaction of its own, so
 // one bad request cannot fail its neighbours.
 type Ingester struct {
-	svc   *Service
+	svc   *affiliate.Service
 	opts  IngestOptions
 	queue chan *ingestJob
 }
 
 type ingestJob struct {
-	trades  []NewTrade
+	trades  []affiliate.NewTrade
 	entries []ledger.NewEntry
 	atomic  bool
 	done    chan ingestResult
 }
 
 type ingestResult struct {
-	trades  []TradeResult
+	trades  []affiliate.TradeResult
 	entries []ledger.Result
 	err     error
 }
 
 // NewIngester returns an ingester for svc; call Run to start its writer.
-func NewIngester(svc *Service, opts IngestOptions) *Ingester {
+func NewIngester(svc *affiliate.Service, opts IngestOptions) *Ingester {
 	if opts.MaxItems <= 0 {
 		opts.MaxItems = 2000
 	}
@@ -70,9 +71,9 @@ func NewIngester(svc *Service, opts IngestOptions) *Ingester {
 }
 
 // SubmitTrades books trades through the writer (see PostTradesTx).
-func (g *Ingester) SubmitTrades(ctx context.Context, trades []NewTrade) ([]TradeResult, error) {
-	if len(trades) > MaxTradesPerBatch {
-		return nil, folio.Errorf(folio.EINVALID, "at most %d trades per call", MaxTradesPerBatch)
+func (g *Ingester) SubmitTrades(ctx context.Context, trades []affiliate.NewTrade) ([]affiliate.TradeResult, error) {
+	if len(trades) > affiliate.MaxTradesPerBatch {
+		return nil, folio.Errorf(folio.EINVALID, "at most %d trades per call", affiliate.MaxTradesPerBatch)
 	}
 	r, err := g.submit(ctx, &ingestJob{trades: trades})
 	return r.trades, err
@@ -175,7 +176,7 @@ func (g *Ingester) write(ctx context.Context, group []*ingestJob) ([]ingestResul
 	var results []ingestResult
 	err := g.svc.DB.JournalTx(ctx, func(tx pgx.Tx) error {
 		results = make([]ingestResult, len(group))
-		var trades []NewTrade
+		var trades []affiliate.NewTrade
 		var ops []ledger.Op
 		for _, j := range group {
 			trades = append(trades, j.trades...)
