@@ -39,7 +39,7 @@ func TestEngineKindsRefusedFromClients(t *testing.T) {
 			e.currencies()
 			switch wiring {
 			case "group commit":
-				ing := e.withIngester(ingest.IngestOptions{MaxWait: time.Millisecond})
+				ing := e.withIngester(ingest.Options{MaxWait: time.Millisecond})
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				go ing.Run(ctx)

@@ -20,12 +20,12 @@ import (
 
 // withIngester rebuilds e's server with group commit (and returns the
 // ingester, not yet running).
-func (e *env) withIngester(opts ingest.IngestOptions) *ingest.Ingester {
+func (e *env) withIngester(opts ingest.Options) *ingest.Ingester {
 	l := ledger.New(e.app)
 	l.Now = e.clock.Now
 	svc := affiliate.NewService(e.app, l)
 	svc.Now = e.clock.Now
-	ing := ingest.NewIngester(svc, opts)
+	ing := ingest.New(e.app, svc, l, opts)
 	e.srv = New(Config{DB: e.app, Ledger: l, AdminKey: bootstrapKey, Affiliate: svc, Ingester: ing,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Registry: prometheus.NewRegistry(), Now: e.clock.Now})
 	return ing
@@ -36,7 +36,7 @@ func (e *env) withIngester(opts ingest.IngestOptions) *ingest.Ingester {
 func TestGroupCommitOverHTTP(t *testing.T) {
 	e := newEnv(t)
 	e.currencies()
-	ing := e.withIngester(ingest.IngestOptions{MaxWait: 3 * time.Millisecond})
+	ing := e.withIngester(ingest.Options{MaxWait: 3 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go ing.Run(ctx)
@@ -77,7 +77,7 @@ func TestGroupCommitOverHTTP(t *testing.T) {
 func TestGroupCommitBackpressure(t *testing.T) {
 	e := newEnv(t)
 	e.currencies()
-	e.withIngester(ingest.IngestOptions{QueueSize: 1}) // its writer never runs
+	e.withIngester(ingest.Options{QueueSize: 1}) // its writer never runs
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	post := func(key string) *httptest.ResponseRecorder {

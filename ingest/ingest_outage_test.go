@@ -45,7 +45,8 @@ func TestIngesterOutage(t *testing.T) {
 	}
 	defer pool.Close()
 	db := &schema.DB{Pool: pool}
-	ing := ingest.NewIngester(affiliate.NewService(db, ledger.New(db)), ingest.IngestOptions{MaxWait: 200 * time.Millisecond})
+	lg := ledger.New(db)
+	ing := ingest.New(db, affiliate.NewService(db, lg), lg, ingest.Options{MaxWait: 200 * time.Millisecond})
 
 	const jobs = 3
 	var wg sync.WaitGroup

@@ -16,7 +16,7 @@ import (
 func TestIngesterGroupCommit(t *testing.T) {
 	f := newFixture(t)
 	brokerTree(t, f)
-	ing := ingest.NewIngester(f.svc, ingest.IngestOptions{MaxWait: 5 * time.Millisecond})
+	ing := ingest.New(f.svc.DB, f.svc, f.ledger, ingest.Options{MaxWait: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go ing.Run(ctx)
@@ -83,7 +83,7 @@ func TestIngesterGroupCommit(t *testing.T) {
 
 func TestIngesterBackpressure(t *testing.T) {
 	f := newFixture(t)
-	ing := ingest.NewIngester(f.svc, ingest.IngestOptions{QueueSize: 1})
+	ing := ingest.New(f.svc.DB, f.svc, f.ledger, ingest.Options{QueueSize: 1})
 	// No writer runs: the first request waits in the queue, the second is
 	// refused at once instead of queueing without bound.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)

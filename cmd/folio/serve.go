@@ -67,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	svc.PayoutWebhook = cfg.PayoutWebhook
 	// Group commit: one writer coalesces concurrent trade and entry
 	// requests into shared transactions (SPEC §8).
-	ingester := ingest.NewIngester(svc, ingest.IngestOptions{})
+	ingester := ingest.New(db.App, svc, l, ingest.Options{})
 	server := api.New(api.Config{
 		DB:        db.App,
 		Ledger:    l,
