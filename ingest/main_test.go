@@ -91,3 +91,12 @@ func brokerTree(t *testing.T, f *fixture) {
 	f.code(t, "C", "CCCCCC")
 	f.user(t, "D", "CCCCCC")
 }
+
+func (f *fixture) balance(t testing.TB, account string) string {
+	t.Helper()
+	b, err := f.ledger.GetBalance(context.Background(), account, ledger.AsOf{})
+	if err != nil {
+		t.Fatalf("balance %s: %v", account, err)
+	}
+	return ledger.Format(&b.Balance)
+}
