@@ -13,6 +13,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -38,7 +39,7 @@ func TestEngineKindsRefusedFromClients(t *testing.T) {
 			e.currencies()
 			switch wiring {
 			case "group commit":
-				ing := e.withIngester(affiliate.IngestOptions{MaxWait: time.Millisecond})
+				ing := e.withIngester(ingest.Options{MaxWait: time.Millisecond})
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				go ing.Run(ctx)

@@ -14,17 +14,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 )
 
 // withIngester rebuilds e's server with group commit (and returns the
 // ingester, not yet running).
-func (e *env) withIngester(opts affiliate.IngestOptions) *affiliate.Ingester {
+func (e *env) withIngester(opts ingest.Options) *ingest.Ingester {
 	l := ledger.New(e.app)
 	l.Now = e.clock.Now
 	svc := affiliate.NewService(e.app, l)
 	svc.Now = e.clock.Now
-	ing := affiliate.NewIngester(svc, opts)
+	ing := ingest.New(e.app, svc, l, opts)
 	e.srv = New(Config{DB: e.app, Ledger: l, AdminKey: bootstrapKey, Affiliate: svc, Ingester: ing,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Registry: prometheus.NewRegistry(), Now: e.clock.Now})
 	return ing
@@ -35,7 +36,7 @@ func (e *env) withIngester(opts affiliate.IngestOptions) *affiliate.Ingester {
 func TestGroupCommitOverHTTP(t *testing.T) {
 	e := newEnv(t)
 	e.currencies()
-	ing := e.withIngester(affiliate.IngestOptions{MaxWait: 3 * time.Millisecond})
+	ing := e.withIngester(ingest.Options{MaxWait: 3 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go ing.Run(ctx)
@@ -76,7 +77,7 @@ func TestGroupCommitOverHTTP(t *testing.T) {
 func TestGroupCommitBackpressure(t *testing.T) {
 	e := newEnv(t)
 	e.currencies()
-	e.withIngester(affiliate.IngestOptions{QueueSize: 1}) // its writer never runs
+	e.withIngester(ingest.Options{QueueSize: 1}) // its writer never runs
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	post := func(key string) *httptest.ResponseRecorder {

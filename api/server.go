@@ -21,6 +21,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 )
@@ -41,7 +42,7 @@ type Config struct {
 	// /v1/entries/batch go through it, coalesced with concurrent requests
 	// into shared transactions (its Run must be running); a full queue
 	// answers 503 with Retry-After. nil = each request its own transaction.
-	Ingester *affiliate.Ingester
+	Ingester *ingest.Ingester
 }
 
 // Server is the HTTP API: the router, its middleware and handlers. It holds
@@ -50,7 +51,7 @@ type Server struct {
 	db           *schema.DB
 	ledger       *ledger.Ledger
 	affiliate    *affiliate.Service
-	ingester     *affiliate.Ingester
+	ingester     *ingest.Ingester
 	log          *slog.Logger
 	registry     *prometheus.Registry
 	metrics      *metrics

@@ -20,6 +20,7 @@ import (
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/api"
 	"github.com/folioledger/folio/console"
+	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -67,7 +68,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	svc.PayoutWebhook = cfg.PayoutWebhook
 	// Group commit: one writer coalesces concurrent trade and entry
 	// requests into shared transactions (SPEC §8).
-	ingester := affiliate.NewIngester(svc, affiliate.IngestOptions{})
+	ingester := ingest.New(db.App, svc, l, ingest.Options{})
 	server := api.New(api.Config{
 		DB:        db.App,
 		Ledger:    l,

@@ -1,4 +1,4 @@
-package affiliate_test
+package ingest_test
 
 import (
 	"context"
@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 )
 
 func TestIngesterGroupCommit(t *testing.T) {
 	f := newFixture(t)
 	brokerTree(t, f)
-	ing := affiliate.NewIngester(f.svc, affiliate.IngestOptions{MaxWait: 5 * time.Millisecond})
+	ing := ingest.New(f.svc.DB, f.svc, f.ledger, ingest.Options{MaxWait: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go ing.Run(ctx)
@@ -82,7 +83,7 @@ func TestIngesterGroupCommit(t *testing.T) {
 
 func TestIngesterBackpressure(t *testing.T) {
 	f := newFixture(t)
-	ing := affiliate.NewIngester(f.svc, affiliate.IngestOptions{QueueSize: 1})
+	ing := ingest.New(f.svc.DB, f.svc, f.ledger, ingest.Options{QueueSize: 1})
 	// No writer runs: the first request waits in the queue, the second is
 	// refused at once instead of queueing without bound.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -90,7 +91,7 @@ func TestIngesterBackpressure(t *testing.T) {
 	go ing.SubmitTrades(ctx, []affiliate.NewTrade{trade("q-1", "D", "1")})
 	var err error
 	for i := 0; i < 100; i++ {
-		if _, err = ing.SubmitTrades(ctx, []affiliate.NewTrade{trade("q-2", "D", "1")}); errors.Is(err, affiliate.ErrBusy) {
+		if _, err = ing.SubmitTrades(ctx, []affiliate.NewTrade{trade("q-2", "D", "1")}); errors.Is(err, ingest.ErrBusy) {
 			return
 		}
 		time.Sleep(time.Millisecond)

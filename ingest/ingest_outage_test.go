@@ -1,4 +1,4 @@
-package affiliate_test
+package ingest_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 )
@@ -44,7 +45,8 @@ func TestIngesterOutage(t *testing.T) {
 	}
 	defer pool.Close()
 	db := &schema.DB{Pool: pool}
-	ing := affiliate.NewIngester(affiliate.NewService(db, ledger.New(db)), affiliate.IngestOptions{MaxWait: 200 * time.Millisecond})
+	lg := ledger.New(db)
+	ing := ingest.New(db, affiliate.NewService(db, lg), lg, ingest.Options{MaxWait: 200 * time.Millisecond})
 
 	const jobs = 3
 	var wg sync.WaitGroup

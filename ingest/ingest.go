@@ -1,4 +1,4 @@
-package affiliate
+package ingest
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
@@ -15,8 +16,8 @@ import (
 // retry later (HTTP 503 with Retry-After).
 var ErrBusy = folio.Errorf(folio.EUNAVAILABLE, "the server is busy: the write queue is full; retry shortly")
 
-// IngestOptions tune group commit.
-type IngestOptions struct {
+// Options tune group commit.
+type Options struct {
 	// MaxItems flushes a group once it holds this many trades and entries
 	// (default 2000).
 	MaxItems int
@@ -28,6 +29,21 @@ type IngestOptions struct {
 	QueueSize int
 }
 
+// TradePoster books trades inside the caller's transaction, one result per
+// trade in order; an error fails the whole transaction. *affiliate.Service
+// is one (see affiliate.Service.PostTradesTx).
+type TradePoster interface {
+	PostTradesTx(ctx context.Context, tx pgx.Tx, trades []affiliate.NewTrade) ([]affiliate.TradeResult, error)
+}
+
+// EntryPoster applies journal operations inside the caller's transaction,
+// one result per operation in order. With opts.Atomic a rejected item
+// fails them all with ledger.ErrBatchRejected; any other error fails the
+// whole transaction. *ledger.Ledger is one (see ledger.Ledger.ApplyTx).
+type EntryPoster interface {
+	ApplyTx(ctx context.Context, tx pgx.Tx, ops []ledger.Op, opts ledger.Options) ([]ledger.Result, error)
+}
+
 // Ingester is group commit: a single writer per server that coalesces
 // concurrent trade and entry requests into shared database transactions —
 // one PostTradesTx for all queued trades and one ledger batch for all
@@ -35,28 +51,33 @@ type IngestOptions struct {
 // per transaction instead of once per request. Each request gets its own
 // per-item results once the transaction that holds it commits. A request
 // whose group fails as a whole is retried in a transaction of its own, so
-// one bad request cannot fail its neighbours.
+// one bad request cannot fail its neighbours. See the package doc.
 type Ingester struct {
-	svc   *Service
-	opts  IngestOptions
-	queue chan *ingestJob
+	db      *schema.DB
+	trades  TradePoster
+	entries EntryPoster
+	opts    Options
+	queue   chan *job
 }
 
-type ingestJob struct {
-	trades  []NewTrade
+type job struct {
+	trades  []affiliate.NewTrade
 	entries []ledger.NewEntry
 	atomic  bool
-	done    chan ingestResult
+	done    chan result
 }
 
-type ingestResult struct {
-	trades  []TradeResult
+type result struct {
+	trades  []affiliate.TradeResult
 	entries []ledger.Result
 	err     error
 }
 
-// NewIngester returns an ingester for svc; call Run to start its writer.
-func NewIngester(svc *Service, opts IngestOptions) *Ingester {
+// New returns an ingester that writes in db's journal transactions
+// (schema.DB.JournalTx), booking trades through trades and entries through
+// entries, both writing on db; call Run to start its writer. In `folio
+// serve` they are the affiliate service and the ledger it was built on.
+func New(db *schema.DB, trades TradePoster, entries EntryPoster, opts Options) *Ingester {
 	if opts.MaxItems <= 0 {
 		opts.MaxItems = 2000
 	}
@@ -66,37 +87,41 @@ func NewIngester(svc *Service, opts IngestOptions) *Ingester {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
 	}
-	return &Ingester{svc: svc, opts: opts, queue: make(chan *ingestJob, opts.QueueSize)}
+	return &Ingester{db: db, trades: trades, entries: entries, opts: opts, queue: make(chan *job, opts.QueueSize)}
 }
 
-// SubmitTrades books trades through the writer (see PostTradesTx).
-func (g *Ingester) SubmitTrades(ctx context.Context, trades []NewTrade) ([]TradeResult, error) {
-	if len(trades) > MaxTradesPerBatch {
-		return nil, folio.Errorf(folio.EINVALID, "at most %d trades per call", MaxTradesPerBatch)
+// SubmitTrades books trades through the writer, at most
+// affiliate.MaxTradesPerBatch, with one result per trade (see
+// affiliate.Service.PostTradesTx). It returns ErrBusy when the queue is
+// full and ctx's error if ctx ends first (the trades may still commit).
+func (g *Ingester) SubmitTrades(ctx context.Context, trades []affiliate.NewTrade) ([]affiliate.TradeResult, error) {
+	if len(trades) > affiliate.MaxTradesPerBatch {
+		return nil, folio.Errorf(folio.EINVALID, "at most %d trades per call", affiliate.MaxTradesPerBatch)
 	}
-	r, err := g.submit(ctx, &ingestJob{trades: trades})
+	r, err := g.submit(ctx, &job{trades: trades})
 	return r.trades, err
 }
 
-// SubmitEntries posts ledger entries through the writer; atomic batches
-// are all-or-nothing as with ledger.Post.
+// SubmitEntries posts ledger entries through the writer, with one result
+// per entry; atomic batches are all-or-nothing as with ledger.Post (their
+// rejection is ledger.ErrBatchRejected). ErrBusy and ctx as SubmitTrades.
 func (g *Ingester) SubmitEntries(ctx context.Context, entries []ledger.NewEntry, atomic bool) ([]ledger.Result, error) {
-	r, err := g.submit(ctx, &ingestJob{entries: entries, atomic: atomic})
+	r, err := g.submit(ctx, &job{entries: entries, atomic: atomic})
 	return r.entries, err
 }
 
-func (g *Ingester) submit(ctx context.Context, j *ingestJob) (ingestResult, error) {
-	j.done = make(chan ingestResult, 1)
+func (g *Ingester) submit(ctx context.Context, j *job) (result, error) {
+	j.done = make(chan result, 1)
 	select {
 	case g.queue <- j:
 	default:
-		return ingestResult{}, ErrBusy
+		return result{}, ErrBusy
 	}
 	select {
 	case r := <-j.done:
 		return r, r.err
 	case <-ctx.Done():
-		return ingestResult{}, ctx.Err()
+		return result{}, ctx.Err()
 	}
 }
 
@@ -104,14 +129,14 @@ func (g *Ingester) submit(ctx context.Context, j *ingestJob) (ingestResult, erro
 // every request it has taken.
 func (g *Ingester) Run(ctx context.Context) {
 	for {
-		var first *ingestJob
+		var first *job
 		select {
 		case <-ctx.Done():
 			g.drain()
 			return
 		case first = <-g.queue:
 		}
-		group := []*ingestJob{first}
+		group := []*job{first}
 		items := first.size()
 		timer := time.NewTimer(g.opts.MaxWait)
 	collect:
@@ -134,18 +159,18 @@ func (g *Ingester) drain() {
 	for {
 		select {
 		case j := <-g.queue:
-			j.done <- ingestResult{err: folio.Errorf(folio.EUNAVAILABLE, "the server is shutting down")}
+			j.done <- result{err: folio.Errorf(folio.EUNAVAILABLE, "the server is shutting down")}
 		default:
 			return
 		}
 	}
 }
 
-func (j *ingestJob) size() int { return len(j.trades) + len(j.entries) }
+func (j *job) size() int { return len(j.trades) + len(j.entries) }
 
 // commit writes a group in one transaction, or each job alone if the group
 // fails as a whole.
-func (g *Ingester) commit(ctx context.Context, group []*ingestJob) {
+func (g *Ingester) commit(ctx context.Context, group []*job) {
 	results, err := g.write(ctx, group)
 	if err == nil {
 		for i, j := range group {
@@ -157,25 +182,25 @@ func (g *Ingester) commit(ctx context.Context, group []*ingestJob) {
 		// A database outage is not one request's fault: every request
 		// of the group gets the error (503) and resends.
 		for _, j := range group {
-			j.done <- ingestResult{err: err}
+			j.done <- result{err: err}
 		}
 		return
 	}
 	for _, j := range group {
-		r, err := g.write(ctx, []*ingestJob{j})
+		r, err := g.write(ctx, []*job{j})
 		if err != nil {
-			j.done <- ingestResult{err: err}
+			j.done <- result{err: err}
 			continue
 		}
 		j.done <- r[0]
 	}
 }
 
-func (g *Ingester) write(ctx context.Context, group []*ingestJob) ([]ingestResult, error) {
-	var results []ingestResult
-	err := g.svc.DB.JournalTx(ctx, func(tx pgx.Tx) error {
-		results = make([]ingestResult, len(group))
-		var trades []NewTrade
+func (g *Ingester) write(ctx context.Context, group []*job) ([]result, error) {
+	var results []result
+	err := g.db.JournalTx(ctx, func(tx pgx.Tx) error {
+		results = make([]result, len(group))
+		var trades []affiliate.NewTrade
 		var ops []ledger.Op
 		for _, j := range group {
 			trades = append(trades, j.trades...)
@@ -186,7 +211,7 @@ func (g *Ingester) write(ctx context.Context, group []*ingestJob) ([]ingestResul
 			}
 		}
 		if len(trades) > 0 {
-			tr, err := g.svc.PostTradesTx(ctx, tx, trades)
+			tr, err := g.trades.PostTradesTx(ctx, tx, trades)
 			if err != nil {
 				return err
 			}
@@ -195,7 +220,7 @@ func (g *Ingester) write(ctx context.Context, group []*ingestJob) ([]ingestResul
 			}
 		}
 		if len(ops) > 0 {
-			er, err := g.svc.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{})
+			er, err := g.entries.ApplyTx(ctx, tx, ops, ledger.Options{})
 			if err != nil {
 				return err
 			}
@@ -213,7 +238,7 @@ func (g *Ingester) write(ctx context.Context, group []*ingestJob) ([]ingestResul
 			for k := range j.entries {
 				jops[k] = ledger.Op{New: &j.entries[k]}
 			}
-			er, err := g.svc.Ledger.ApplyTx(ctx, tx, jops, ledger.Options{Atomic: true})
+			er, err := g.entries.ApplyTx(ctx, tx, jops, ledger.Options{Atomic: true})
 			if err != nil && !errors.Is(err, ledger.ErrBatchRejected) {
 				return err
 			}

@@ -1,0 +1,73 @@
+// Package ingest is Folio's write queue: group commit of the trades and
+// journal entries that clients send (SPEC §8). It feeds two engines, the
+// affiliate engine (trades, through a [TradePoster] such as
+// *affiliate.Service) and the ledger (plain entries, through an
+// [EntryPoster] such as *ledger.Ledger); neither of them knows it exists.
+//
+// # Group commit
+//
+// Every journal write serializes on the journal head (see the ledger
+// package), so throughput comes from writing many items per transaction,
+// not from parallel transactions. An [Ingester] is a single writer per
+// server: concurrent requests ([Ingester.SubmitTrades],
+// [Ingester.SubmitEntries]) queue for it, and it commits them together, in
+// one schema.DB.JournalTx transaction per group, written in this order:
+//
+//   - one PostTradesTx for all the group's trades,
+//   - one ledger batch for all its non-atomic entries,
+//   - one atomic ledger batch per atomic entry request, so each stays
+//     all-or-nothing inside the shared transaction: its rejection
+//     (ledger.ErrBatchRejected) is that request's answer and does not fail
+//     the group.
+//
+// Each request then gets its own per-item results, in its own order, once
+// the transaction that holds it has committed. An item the engines refuse
+// (invalid, conflicting) is refused in its result, as without group
+// commit; the others commit.
+//
+// # How requests are grouped
+//
+// The writer takes the first waiting request, then keeps taking requests
+// until the group holds [Options].MaxItems trades and entries (default
+// 2000) or [Options].MaxWait has passed since it took the first one
+// (default 2 ms), whichever comes first, and writes the group. Under light
+// load a request waits up to MaxWait for company; under load groups fill
+// at once, and requests arriving meanwhile queue for the next group.
+//
+// # The queue bound and 503
+//
+// At most [Options].QueueSize requests (default 1024) wait for the writer.
+// A request that finds the queue full is refused at once with [ErrBusy]
+// (folio.EUNAVAILABLE: HTTP 503 with Retry-After) instead of growing
+// memory; the client resends it later.
+//
+// # Failures
+//
+// The transaction runner retries a group on serialization failures, as any
+// transaction. If a group still fails as a whole, there are two cases:
+//
+//   - The database is unavailable (schema.IsUnavailable: unreachable,
+//     connection lost, shutting down, out of connections). That is no
+//     request's fault, so every request of the group gets that error (503)
+//     at once; they are not retried one by one against a database that is
+//     down.
+//   - Any other error: each request of the group is written again in a
+//     transaction of its own, so one bad request cannot fail its
+//     neighbours; a request that fails alone gets its error.
+//
+// A caller whose context ends before its answer gets the context's error,
+// but its items may still commit. At shutdown ([Ingester.Run]'s context
+// done) the group being written is finished and answered, and requests
+// still queued are answered unavailable.
+//
+// # Exactly once
+//
+// When a group fails on its COMMIT the outcome is unknown: it may have
+// committed. Every item written here is idempotent, so the client simply
+// resends the same request: a trade by its trade id (its entries are
+// stored under the idempotency keys trade:<id> and commission:<id>), an
+// entry by its idempotency key. What had committed comes back as exists (a
+// trade) or a replay (an entry) with the original ids, the rest is booked:
+// each item exactly once. The same holds for two requests carrying the same
+// trade or key in one group.
+package ingest
