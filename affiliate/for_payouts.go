@@ -53,3 +53,25 @@ func CounterpartyCounts(ctx context.Context, q schema.Querier, tradeIDs []string
 // ParseAmountField parses a non-negative decimal of configuration (at most
 // 18 places and 20 integer digits); errors are invalid and name field.
 func ParseAmountField(field, s string) (apd.Decimal, error) { return parseAmountField(field, s) }
+
+// TaxIDsOnFile returns which of the users ids have a tax id on file
+// (unknown ids have none).
+func TaxIDsOnFile(ctx context.Context, q schema.Querier, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := q.Query(ctx, `SELECT id FROM users WHERE id = ANY($1) AND tax_id IS NOT NULL`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
