@@ -7,6 +7,7 @@ import (
 
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts"
 )
 
 func TestReconcileCleanThenDiscrepancies(t *testing.T) {
@@ -17,14 +18,15 @@ func TestReconcileCleanThenDiscrepancies(t *testing.T) {
 	if _, err := f.svc.PostTrades(ctx, []affiliate.NewTrade{trade("r-1", "D", "100"), trade("r-2", "D", "0.000007")}); err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := f.svc.BuildBatch(ctx, affiliate.BuildOptions{}, "admin-1")
+	pay := payouts.NewService(f.svc)
+	b, _, err := pay.BuildBatch(ctx, payouts.BuildOptions{}, "admin-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.ApproveBatch(ctx, b.ID, "admin-2"); err != nil {
+	if _, err := pay.ApproveBatch(ctx, b.ID, "admin-2"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.svc.ExecuteBatch(ctx, b.ID, "admin-2"); err != nil {
+	if _, _, err := pay.ExecuteBatch(ctx, b.ID, "admin-2"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.ReverseTrade(ctx, "r-1", "test"); err != nil {

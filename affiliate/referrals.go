@@ -6,7 +6,6 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio/ledger"
-	"github.com/jackc/pgx/v5"
 )
 
 // Referral is one direct referee of an affiliate with its milestones and
@@ -63,55 +62,4 @@ func (s *Service) Referrals(ctx context.Context, affiliateID string, afterAt tim
 		out[i].User = u
 	}
 	return out, nil
-}
-
-// TaxTotal is an affiliate's payouts in one calendar year, converted into
-// the reporting currency at the rates stored on the accruals paid.
-type TaxTotal struct {
-	Holder   string
-	Year     int
-	Amount   apd.Decimal
-	HasTaxID bool
-	Unpriced int64 // accruals paid without a reporting-currency amount
-}
-
-// TaxTotals returns payout totals per affiliate for a calendar year (by
-// batch execution time), largest first; with overThreshold only those above
-// the fraud rules' tax threshold that have no tax id on file.
-func (s *Service) TaxTotals(ctx context.Context, year int, overThreshold bool) ([]TaxTotal, error) {
-	var out []TaxTotal
-	err := s.DB.ReadTx(ctx, func(tx pgx.Tx) error {
-		out = nil
-		rules, err := s.fraudRules(ctx, tx)
-		if err != nil {
-			return err
-		}
-		start := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
-		rows, err := tx.Query(ctx, `SELECT l.holder, coalesce(sum(a.reporting_amount), 0)::text, count(*) FILTER (WHERE a.reporting_amount IS NULL),
-				coalesce(bool_or(u.tax_id IS NOT NULL), false)
-			FROM payout_lines l JOIN payout_batches b ON b.id = l.batch_id JOIN payout_accruals pa ON pa.line_id = l.id
-			JOIN accruals a ON a.id = pa.accrual_id LEFT JOIN users u ON u.id = l.holder
-			WHERE l.status = 'paid' AND b.executed_at >= $1 AND b.executed_at < $2
-			GROUP BY l.holder ORDER BY coalesce(sum(a.reporting_amount), 0) DESC, l.holder`, start, start.AddDate(1, 0, 0))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			t := TaxTotal{Year: year}
-			var amt string
-			if err := rows.Scan(&t.Holder, &amt, &t.Unpriced, &t.HasTaxID); err != nil {
-				return err
-			}
-			if t.Amount, err = ledger.ParseStored(amt); err != nil {
-				return err
-			}
-			if overThreshold && (t.HasTaxID || t.Amount.Cmp(&rules.taxThreshold) <= 0) {
-				continue
-			}
-			out = append(out, t)
-		}
-		return rows.Err()
-	})
-	return out, err
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -28,12 +27,6 @@ type Service struct {
 	ReportingCurrency string
 	// MaxCodes bounds the referral codes of one affiliate (default 20).
 	MaxCodes int
-	// PayoutWebhook, when set, is the exchange's transfer API: executed
-	// batches are delivered to it through the outbox and their payout entry
-	// stays pending until the exchange confirms (see RunOutbox).
-	PayoutWebhook string
-	// HTTPClient delivers outbox messages (nil: a client with a 10 s timeout).
-	HTTPClient *http.Client
 
 	userCache userCache
 }

@@ -8,9 +8,9 @@
 //	go srv.RunExpiry(ctx, time.Minute) // voids expired pending entries
 //	http.ListenAndServe(addr, srv.Handler())
 //
-// With Config.Affiliate set to a service of one's own (as `folio serve`
-// does), its background jobs run beside the server: svc.RunOutbox delivers
-// executed payout batches to svc.PayoutWebhook, and svc.RunSchedules,
+// With Config.Payouts set to a payouts.Service of one's own (as `folio
+// serve` does), its background jobs run beside the server: pay.RunOutbox
+// delivers executed payout batches to pay.Webhook, and pay.RunSchedules,
 // called every minute, builds the batches of programs on a payout schedule.
 //
 // The server keeps no state between requests besides its metrics: every
@@ -224,8 +224,9 @@
 //
 // # Payouts and affiliate reports
 //
-// payouts.go and reports_affiliate.go are thin over the affiliate
-// service's payout, reconciliation, statistics, referral and tax reads.
+// payouts.go is thin over payouts.Service (Config.Payouts) and
+// reports_affiliate.go over the affiliate service's reconciliation,
+// statistics and referral reads and the payouts' tax totals.
 // The audit actor of every payout decision is the calling key's id; the
 // four-eyes rule compares people (see People): approving a batch with the
 // key that built it, or with any key of the builder's person, is 403
@@ -249,7 +250,7 @@
 // "released" (still held when the batch executed: its accruals returned to
 // the pool) and "paid" to SPEC §3's ok|held|rejected. PUT
 // /v1/payouts/fraud-rules replaces the rules; fields left out take their
-// defaults (affiliate.DefaultFraudRules).
+// defaults (payouts.DefaultFraudRules).
 //
 // GET /v1/reports/reconciliation renders affiliate.Reconciliation as its
 // MarshalJSON does (SPEC §4 shape plus ok, sequence bounds and payout

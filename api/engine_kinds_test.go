@@ -113,7 +113,7 @@ func refuseEngineKinds(t *testing.T, e *env) {
 // POST /v1/trades/{id}/reverse, whose reversals cannot be reversed either.
 func TestEngineEntriesMoveOnlyThroughTheirOwner(t *testing.T) {
 	f := newPayoutFixture(t)
-	f.srv.affiliate.PayoutWebhook = "http://127.0.0.1:9/never-called" // payout entries stay pending
+	f.srv.payouts.Webhook = "http://127.0.0.1:9/never-called" // payout entries stay pending
 	f.program("viral", map[string]any{"kind": "bounty", "currency": "USDT", "events": map[string]any{"kyc_verified": []string{"1"}}})
 	f.brokerTree(nil)
 	f.trade("D", "100") // t-1

@@ -13,8 +13,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/folioledger/folio"
-	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts"
 )
 
 // payoutBuildRequest is the body of POST /v1/payouts/batches (optional).
@@ -36,16 +36,16 @@ const MaxPayoutLinesPerDecision = 1000
 
 // payoutLineJSON is one line of a batch.
 type payoutLineJSON struct {
-	ID        string           `json:"id"`
-	Holder    string           `json:"holder"`
-	Currency  string           `json:"currency"`
-	Amount    string           `json:"amount"`
-	Status    string           `json:"status"`
-	Flags     []affiliate.Flag `json:"flags"`
-	Forfeited bool             `json:"forfeited"`
-	DecidedBy *string          `json:"decided_by"`
-	EntryID   *string          `json:"entry_id"`
-	Accruals  int64            `json:"accruals"`
+	ID        string         `json:"id"`
+	Holder    string         `json:"holder"`
+	Currency  string         `json:"currency"`
+	Amount    string         `json:"amount"`
+	Status    string         `json:"status"`
+	Flags     []payouts.Flag `json:"flags"`
+	Forfeited bool           `json:"forfeited"`
+	DecidedBy *string        `json:"decided_by"`
+	EntryID   *string        `json:"entry_id"`
+	Accruals  int64          `json:"accruals"`
 }
 
 // payoutBatchJSON is a batch (SPEC §3 shape, plus its review trail). Each
@@ -72,7 +72,7 @@ type payoutBatchJSON struct {
 	Lines            []payoutLineJSON `json:"lines"`
 }
 
-func newPayoutBatchJSON(b *affiliate.PayoutBatch) payoutBatchJSON {
+func newPayoutBatchJSON(b *payouts.Batch) payoutBatchJSON {
 	out := payoutBatchJSON{
 		ID:               b.ID,
 		Status:           b.Status,
@@ -96,7 +96,7 @@ func newPayoutBatchJSON(b *affiliate.PayoutBatch) payoutBatchJSON {
 		l := &b.Lines[i]
 		flags := l.Flags
 		if flags == nil {
-			flags = []affiliate.Flag{}
+			flags = []payouts.Flag{}
 		}
 		out.Lines[i] = payoutLineJSON{ID: l.ID, Holder: l.Holder, Currency: l.Currency, Amount: ledger.Format(&l.Amount), Status: l.Status,
 			Flags: flags, Forfeited: l.Forfeited, DecidedBy: optString(l.DecidedBy), EntryID: optString(l.EntryID), Accruals: l.Accruals}
@@ -126,7 +126,7 @@ func (s *Server) postPayoutBatch(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req, true); err != nil {
 		return err
 	}
-	opts := affiliate.BuildOptions{Program: req.Program}
+	opts := payouts.BuildOptions{Program: req.Program}
 	var err error
 	if opts.Cutoff, err = optionalTime("cutoff", req.Cutoff); err != nil {
 		return err
@@ -144,7 +144,7 @@ func (s *Server) postPayoutBatch(w http.ResponseWriter, r *http.Request) error {
 			return &folio.Error{Code: folio.ENOTFOUND, Fields: []string{"program"}, Message: fmt.Sprintf("program %q not found", truncate(req.Program, 64))}
 		}
 	}
-	b, created, err := s.affiliate.BuildBatchAs(r.Context(), opts, payoutActor(r))
+	b, created, err := s.payouts.BuildBatchAs(r.Context(), opts, payoutActor(r))
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (s *Server) listPayoutBatches(w http.ResponseWriter, r *http.Request) error
 		}
 		afterAt, afterID = t, id
 	}
-	bs, err := s.affiliate.ListBatches(r.Context(), afterAt, afterID, limit+1)
+	bs, err := s.payouts.ListBatches(r.Context(), afterAt, afterID, limit+1)
 	if err != nil {
 		return err
 	}
@@ -215,7 +215,7 @@ func (s *Server) getPayoutBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	b, err := s.affiliate.GetBatch(r.Context(), id)
+	b, err := s.payouts.GetBatch(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func setNextLink(w http.ResponseWriter, r *http.Request, cursor string) {
 // decideBatch decodes nothing (an empty body or {} is accepted), applies fn
 // to the batch {id} and answers the batch.
 func (s *Server) decideBatch(w http.ResponseWriter, r *http.Request,
-	fn func(id, actor string) (*affiliate.PayoutBatch, error)) error {
+	fn func(id, actor string) (*payouts.Batch, error)) error {
 	id, err := payoutBatchID(r)
 	if err != nil {
 		return err
@@ -298,21 +298,21 @@ func (s *Server) decideBatch(w http.ResponseWriter, r *http.Request,
 // must be another person than the batch's builder (403 forbidden): keys
 // minted by the builder's key, directly or not, are the builder.
 func (s *Server) approvePayoutBatch(w http.ResponseWriter, r *http.Request) error {
-	return s.decideBatch(w, r, func(id, _ string) (*affiliate.PayoutBatch, error) {
-		return s.affiliate.ApproveBatchAs(r.Context(), id, payoutActor(r))
+	return s.decideBatch(w, r, func(id, _ string) (*payouts.Batch, error) {
+		return s.payouts.ApproveBatchAs(r.Context(), id, payoutActor(r))
 	})
 }
 
 // payoutActor is the caller as a payout decider: its key and person.
-func payoutActor(r *http.Request) affiliate.Actor {
+func payoutActor(r *http.Request) payouts.Actor {
 	p := principalFrom(r.Context())
-	return affiliate.Actor{ID: p.ID, Person: p.PersonID, Label: p.Person}
+	return payouts.Actor{ID: p.ID, Person: p.PersonID, Label: p.Person}
 }
 
 // rejectPayoutBatch: POST /v1/payouts/batches/{id}/reject.
 func (s *Server) rejectPayoutBatch(w http.ResponseWriter, r *http.Request) error {
-	return s.decideBatch(w, r, func(id, actor string) (*affiliate.PayoutBatch, error) {
-		return s.affiliate.RejectBatch(r.Context(), id, actor)
+	return s.decideBatch(w, r, func(id, actor string) (*payouts.Batch, error) {
+		return s.payouts.RejectBatch(r.Context(), id, actor)
 	})
 }
 
@@ -360,7 +360,7 @@ func (s *Server) rejectPayoutLines(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	forfeit := req.Forfeit != nil && *req.Forfeit
-	b, err := s.affiliate.RejectLines(r.Context(), id, req.Lines, forfeit, actor(r))
+	b, err := s.payouts.RejectLines(r.Context(), id, req.Lines, forfeit, actor(r))
 	if err != nil {
 		return err
 	}
@@ -378,7 +378,7 @@ func (s *Server) clearPayoutLines(w http.ResponseWriter, r *http.Request) error 
 	if req.Forfeit != nil {
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"forfeit"}, Message: "clear-lines takes no forfeit; reject the lines instead"}
 	}
-	b, err := s.affiliate.ClearLines(r.Context(), id, req.Lines, actor(r))
+	b, err := s.payouts.ClearLines(r.Context(), id, req.Lines, actor(r))
 	if err != nil {
 		return err
 	}
@@ -398,7 +398,7 @@ func (s *Server) executePayoutBatch(w http.ResponseWriter, r *http.Request) erro
 	if err := s.decodeJSON(w, r, &empty, true); err != nil {
 		return err
 	}
-	b, replayed, err := s.affiliate.ExecuteBatchAs(r.Context(), id, payoutActor(r))
+	b, replayed, err := s.payouts.ExecuteBatchAs(r.Context(), id, payoutActor(r))
 	if err != nil {
 		return err
 	}
@@ -415,10 +415,10 @@ func (s *Server) executePayoutBatch(w http.ResponseWriter, r *http.Request) erro
 }
 
 // countPaid counts a batch's paid lines (two postings each).
-func countPaid(b *affiliate.PayoutBatch) int {
+func countPaid(b *payouts.Batch) int {
 	n := 0
 	for _, l := range b.Lines {
-		if l.Status == affiliate.LinePaid {
+		if l.Status == payouts.LinePaid {
 			n++
 		}
 	}
@@ -427,7 +427,7 @@ func countPaid(b *affiliate.PayoutBatch) int {
 
 // getFraudRules: GET /v1/payouts/fraud-rules, the thresholds in force.
 func (s *Server) getFraudRules(w http.ResponseWriter, r *http.Request) error {
-	rules, err := s.affiliate.FraudRules(r.Context())
+	rules, err := s.payouts.FraudRules(r.Context())
 	if err != nil {
 		return err
 	}
@@ -438,11 +438,11 @@ func (s *Server) getFraudRules(w http.ResponseWriter, r *http.Request) error {
 // putFraudRules: PUT /v1/payouts/fraud-rules. The body replaces the rules;
 // a field it leaves out takes its default (DefaultFraudRules).
 func (s *Server) putFraudRules(w http.ResponseWriter, r *http.Request) error {
-	rules := affiliate.DefaultFraudRules()
+	rules := payouts.DefaultFraudRules()
 	if err := s.decodeJSON(w, r, &rules, false); err != nil {
 		return err
 	}
-	if err := s.affiliate.PutFraudRules(r.Context(), rules, actor(r)); err != nil {
+	if err := s.payouts.PutFraudRules(r.Context(), rules, actor(r)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, rules)

@@ -862,7 +862,7 @@ func TestPayoutOutbox(t *testing.T) {
 		}))
 		defer hook.Close()
 		f := newPayoutFixture(t)
-		f.srv.affiliate.PayoutWebhook = hook.URL
+		f.srv.payouts.Webhook = hook.URL
 		f.brokerTree(nil)
 		f.trade("D", "100")
 		b := f.pay(f.build(http.StatusCreated).ID)
@@ -870,7 +870,7 @@ func TestPayoutOutbox(t *testing.T) {
 		f.wantBalances(map[string]string{"201:USDT:C": "0", "208:USDT:C": "25"})
 
 		for range 6 {
-			if _, err := f.srv.affiliate.DeliverOutbox(context.Background()); err != nil {
+			if _, err := f.srv.payouts.DeliverOutbox(context.Background()); err != nil {
 				t.Fatalf("DeliverOutbox: %v", err)
 			}
 			f.clock.Advance(time.Hour) // past any backoff
@@ -899,13 +899,13 @@ func TestPayoutOutbox(t *testing.T) {
 		}))
 		defer hook.Close()
 		f := newPayoutFixture(t)
-		f.srv.affiliate.PayoutWebhook = hook.URL
+		f.srv.payouts.Webhook = hook.URL
 		f.brokerTree(nil)
 		f.trade("D", "100")
 		b := f.pay(f.build(http.StatusCreated).ID)
 		f.wantEntryStatus(*b.EntryID, statusPending)
 		f.clock.Advance(time.Second)
-		if n, err := f.srv.affiliate.DeliverOutbox(context.Background()); err != nil || n != 1 {
+		if n, err := f.srv.payouts.DeliverOutbox(context.Background()); err != nil || n != 1 {
 			t.Fatalf("DeliverOutbox = %d, %v; want 1 finished", n, err)
 		}
 		f.wantEntryStatus(*b.EntryID, statusVoided)
@@ -918,7 +918,7 @@ func TestPayoutOutbox(t *testing.T) {
 			}
 		}
 		// The accruals are payable again; without the webhook they post at once.
-		f.srv.affiliate.PayoutWebhook = ""
+		f.srv.payouts.Webhook = ""
 		again := f.pay(f.build(http.StatusCreated).ID)
 		f.wantEntryStatus(*again.EntryID, statusPosted)
 		f.wantBalances(map[string]string{"201:USDT:C": "25", "208:USDT:C": "0"})

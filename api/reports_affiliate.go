@@ -409,11 +409,11 @@ func (s *Server) getTaxReport(w http.ResponseWriter, r *http.Request) error {
 		}
 		over = b
 	}
-	rules, err := s.affiliate.FraudRules(r.Context())
+	rules, err := s.payouts.FraudRules(r.Context())
 	if err != nil {
 		return err
 	}
-	totals, err := s.affiliate.TaxTotals(r.Context(), year, over)
+	totals, err := s.payouts.TaxTotals(r.Context(), year, over)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts"
 	"github.com/folioledger/folio/schema"
 )
 
@@ -35,9 +36,12 @@ type Config struct {
 	Registry     *prometheus.Registry // nil = a new one (with Go and process collectors)
 	MaxBodyBytes int64                // request body limit; 0 = 1 MiB
 	Now          func() time.Time     // clock for configuration changes; nil = time.Now
-	// Affiliate is the affiliate engine (users, trades, payouts, reports);
+	// Affiliate is the affiliate engine (users, trades, reports);
 	// nil = affiliate.NewService(DB, Ledger) reading the clock Now.
 	Affiliate *affiliate.Service
+	// Payouts builds, reviews and executes payout batches; nil =
+	// payouts.NewService(Affiliate), reading the affiliate engine's clock.
+	Payouts *payouts.Service
 	// Ingester, when set, is group commit: POST /v1/trades, /v1/entries and
 	// /v1/entries/batch go through it, coalesced with concurrent requests
 	// into shared transactions (its Run must be running); a full queue
@@ -51,6 +55,7 @@ type Server struct {
 	db           *schema.DB
 	ledger       *ledger.Ledger
 	affiliate    *affiliate.Service
+	payouts      *payouts.Service
 	ingester     *ingest.Ingester
 	log          *slog.Logger
 	registry     *prometheus.Registry
@@ -112,6 +117,10 @@ func New(cfg Config) *Server {
 	if s.affiliate == nil {
 		s.affiliate = affiliate.NewService(cfg.DB, cfg.Ledger)
 		s.affiliate.Now = s.now
+	}
+	s.payouts = cfg.Payouts
+	if s.payouts == nil {
+		s.payouts = payouts.NewService(s.affiliate)
 	}
 	s.ingester = cfg.Ingester
 	if cfg.AdminKey != "" {

@@ -40,7 +40,7 @@ type Config struct {
 	LogLevel string
 	// PayoutWebhook, when set, is the exchange's transfer API: serve hands
 	// executed payout batches to it through the outbox, and their payout
-	// entries stay pending until it confirms (affiliate.Service.PayoutWebhook).
+	// entries stay pending until it confirms (payouts.Service.Webhook).
 	PayoutWebhook string
 	// Pprof, when set, serves net/http/pprof on this separate address
 	// (profiling; keep it on localhost: it is unauthenticated).

@@ -13,6 +13,7 @@ import (
 
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts"
 	"github.com/folioledger/folio/schema"
 	"github.com/folioledger/folio/schema/schematest"
 )
@@ -86,11 +87,12 @@ func monthOfActivity(t *testing.T) (*schematest.DB, *schema.DB, time.Time, time.
 			must(err)
 		}
 		if day == 20 {
-			b, _, err := svc.BuildBatch(ctx, affiliate.BuildOptions{}, "admin-1")
+			pay := payouts.NewService(svc)
+			b, _, err := pay.BuildBatch(ctx, payouts.BuildOptions{}, "admin-1")
 			must(err)
-			_, err = svc.ApproveBatch(ctx, b.ID, "admin-2")
+			_, err = pay.ApproveBatch(ctx, b.ID, "admin-2")
 			must(err)
-			_, _, err = svc.ExecuteBatch(ctx, b.ID, "admin-2")
+			_, _, err = pay.ExecuteBatch(ctx, b.ID, "admin-2")
 			must(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts"
 )
 
 // TestPayoutScheduler: serve's scheduler loop builds the batch of a program
@@ -22,6 +23,7 @@ func TestPayoutScheduler(t *testing.T) {
 	l.Now = func() time.Time { return now }
 	svc := affiliate.NewService(app, l)
 	svc.Now = l.Now
+	pay := payouts.NewService(svc)
 	spec := affiliate.ProgramSpec{Kind: "levels", Levels: []string{"0.25"}, Default: true, Payout: &affiliate.PayoutPolicy{Schedule: affiliate.ScheduleRealtime}}
 	if _, err := svc.PutProgram(ctx, "broker", spec, "test"); err != nil {
 		t.Fatal(err)
@@ -43,12 +45,12 @@ func TestPayoutScheduler(t *testing.T) {
 	run, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		runPayoutSchedules(run, svc, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		runPayoutSchedules(run, pay, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		close(done)
 	}()
-	var batches []*affiliate.PayoutBatch
+	var batches []*payouts.Batch
 	for deadline := time.Now().Add(30 * time.Second); len(batches) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if batches, err = svc.ListBatches(ctx, time.Time{}, "", 10); err != nil {
+		if batches, err = pay.ListBatches(ctx, time.Time{}, "", 10); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -62,7 +64,7 @@ func TestPayoutScheduler(t *testing.T) {
 		t.Fatalf("scheduled batches = %+v, want one built by the scheduler paying A", batches)
 	}
 	// The same period again builds nothing more.
-	if built, err := svc.RunSchedules(ctx, "other-server"); err != nil || len(built) != 0 {
+	if built, err := pay.RunSchedules(ctx, "other-server"); err != nil || len(built) != 0 {
 		t.Fatalf("RunSchedules in the same minute = %v, %v; want nothing", built, err)
 	}
 }

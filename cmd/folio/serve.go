@@ -22,6 +22,7 @@ import (
 	"github.com/folioledger/folio/console"
 	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts"
 )
 
 // Intervals of serve's background jobs.
@@ -65,7 +66,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	l := ledger.New(db.App)
 	svc := affiliate.NewService(db.App, l)
-	svc.PayoutWebhook = cfg.PayoutWebhook
+	pay := payouts.NewService(svc)
+	pay.Webhook = cfg.PayoutWebhook
 	// Group commit: one writer coalesces concurrent trade and entry
 	// requests into shared transactions (SPEC §8).
 	ingester := ingest.New(db.App, svc, l, ingest.Options{})
@@ -77,6 +79,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		Registry:  registry,
 		Now:       time.Now,
 		Affiliate: svc,
+		Payouts:   pay,
 		Ingester:  ingester,
 	})
 	ui, err := console.New(console.Config{API: server.Handler(), Identify: identify(server), Logger: log})
@@ -133,10 +136,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	}
 	wg.Go(func() { ingester.Run(bg) })
 	wg.Go(func() { server.RunExpiry(bg, expiryInterval) })
-	wg.Go(func() { runPayoutSchedules(bg, svc, scheduleInterval, log) })
+	wg.Go(func() { runPayoutSchedules(bg, pay, scheduleInterval, log) })
 	// Always running: messages queued while a webhook was set keep its URL.
 	wg.Go(func() {
-		svc.RunOutbox(bg, outboxInterval, func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) })
+		pay.RunOutbox(bg, outboxInterval, func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) })
 	})
 	defer func() {
 		stopBackground()
@@ -172,17 +175,17 @@ func identify(server *api.Server) func(context.Context, string) (console.Identit
 }
 
 // runPayoutSchedules builds the batches of programs whose payout schedule
-// is due (affiliate.Service.RunSchedules) now and then every interval
+// is due (payouts.Service.RunSchedules) now and then every interval
 // until ctx is done. Each run is claimed in the database under this
 // process's name, so several servers build each batch once. Errors are
 // logged and retried at the next tick.
-func runPayoutSchedules(ctx context.Context, svc *affiliate.Service, every time.Duration, log *slog.Logger) {
+func runPayoutSchedules(ctx context.Context, pay *payouts.Service, every time.Duration, log *slog.Logger) {
 	host, _ := os.Hostname()
 	name := fmt.Sprintf("%s:%d", host, os.Getpid())
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		built, err := svc.RunSchedules(ctx, name)
+		built, err := pay.RunSchedules(ctx, name)
 		if len(built) > 0 {
 			log.Info("built scheduled payout batches", "batches", built)
 		}

@@ -1,4 +1,4 @@
-package affiliate_test
+package payouts_test
 
 import (
 	"context"
@@ -11,26 +11,27 @@ import (
 
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts"
 )
 
 // executedWithWebhook books two trades and executes a payout batch
 // delivered to url.
-func executedWithWebhook(t *testing.T, f *fixture, url string) *affiliate.PayoutBatch {
+func executedWithWebhook(t *testing.T, f *fixture, url string) *payouts.Batch {
 	t.Helper()
 	ctx := context.Background()
 	brokerTree(t, f)
-	f.svc.PayoutWebhook = url
+	f.pay.Webhook = url
 	if _, err := f.svc.PostTrades(ctx, []affiliate.NewTrade{trade("o-1", "D", "100")}); err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := f.svc.BuildBatch(ctx, affiliate.BuildOptions{}, "admin-1")
+	b, _, err := f.pay.BuildBatch(ctx, payouts.BuildOptions{}, "admin-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.ApproveBatch(ctx, b.ID, "admin-2"); err != nil {
+	if _, err := f.pay.ApproveBatch(ctx, b.ID, "admin-2"); err != nil {
 		t.Fatal(err)
 	}
-	b, _, err = f.svc.ExecuteBatch(ctx, b.ID, "admin-2")
+	b, _, err = f.pay.ExecuteBatch(ctx, b.ID, "admin-2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestOutboxRetriesThenPosts(t *testing.T) {
 		t.Fatalf("208:USDT:C pending = %s, want 25", ledger.Format(&p))
 	}
 	for i := 0; i < 5; i++ {
-		if _, err := f.svc.DeliverOutbox(ctx); err != nil {
+		if _, err := f.pay.DeliverOutbox(ctx); err != nil {
 			t.Fatal(err)
 		}
 		f.now = f.now.Add(time.Hour) // past any backoff
@@ -116,7 +117,7 @@ func TestOutboxRefusalVoids(t *testing.T) {
 	f := newFixture(t)
 	b := executedWithWebhook(t, f, srv.URL)
 	ctx := context.Background()
-	if n, err := f.svc.DeliverOutbox(ctx); err != nil || n != 1 {
+	if n, err := f.pay.DeliverOutbox(ctx); err != nil || n != 1 {
 		t.Fatalf("DeliverOutbox = %d, %v; want 1 finished", n, err)
 	}
 	if got := entryPhase(t, f, b.EntryID); got != string(ledger.VoidPending) {
@@ -126,7 +127,7 @@ func TestOutboxRefusalVoids(t *testing.T) {
 		t.Fatalf("208:USDT:C = %s, want 25 (nothing paid)", got)
 	}
 	// The refused lines' accruals are payable again.
-	if _, _, err := f.svc.BuildBatch(ctx, affiliate.BuildOptions{}, "admin-1"); err != nil {
+	if _, _, err := f.pay.BuildBatch(ctx, payouts.BuildOptions{}, "admin-1"); err != nil {
 		t.Fatalf("rebuild after refusal: %v", err)
 	}
 	f.verify(t)

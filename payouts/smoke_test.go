@@ -1,4 +1,4 @@
-package affiliate_test
+package payouts_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/payouts"
 )
 
 func TestPayoutBuildApproveExecute(t *testing.T) {
@@ -16,17 +17,17 @@ func TestPayoutBuildApproveExecute(t *testing.T) {
 	if _, err := f.svc.PostTrades(ctx, []affiliate.NewTrade{trade("p-1", "D", "100"), trade("p-2", "D", "10")}); err != nil {
 		t.Fatal(err)
 	}
-	b, created, err := f.svc.BuildBatch(ctx, affiliate.BuildOptions{}, "admin-1")
+	b, created, err := f.pay.BuildBatch(ctx, payouts.BuildOptions{}, "admin-1")
 	if err != nil || !created || len(b.Lines) != 3 {
 		t.Fatalf("BuildBatch = %+v, %v, %v; want 3 lines", b, created, err)
 	}
-	if _, _, err := f.svc.BuildBatch(ctx, affiliate.BuildOptions{}, "admin-1"); folio.ErrorCode(err) != folio.ENOTFOUND {
+	if _, _, err := f.pay.BuildBatch(ctx, payouts.BuildOptions{}, "admin-1"); folio.ErrorCode(err) != folio.ENOTFOUND {
 		t.Fatalf("second build err = %v, want nothing payable (accruals never offered twice)", err)
 	}
-	if _, err := f.svc.ApproveBatch(ctx, b.ID, "admin-1"); folio.ErrorCode(err) != folio.EFORBIDDEN {
+	if _, err := f.pay.ApproveBatch(ctx, b.ID, "admin-1"); folio.ErrorCode(err) != folio.EFORBIDDEN {
 		t.Fatalf("self-approval err = %v, want forbidden", err)
 	}
-	if _, err := f.svc.ApproveBatch(ctx, b.ID, "admin-2"); err != nil {
+	if _, err := f.pay.ApproveBatch(ctx, b.ID, "admin-2"); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -36,7 +37,7 @@ func TestPayoutBuildApproveExecute(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, replays[i], errs[i] = f.svc.ExecuteBatch(ctx, b.ID, "admin-2")
+			_, replays[i], errs[i] = f.pay.ExecuteBatch(ctx, b.ID, "admin-2")
 		}()
 	}
 	wg.Wait()
@@ -48,9 +49,9 @@ func TestPayoutBuildApproveExecute(t *testing.T) {
 			t.Errorf("%s = %s, want %s", acct, got, want)
 		}
 	}
-	var payouts int
-	if err := f.db.Admin.QueryRow(ctx, `SELECT count(*) FROM entries WHERE kind = 'payout'`).Scan(&payouts); err != nil || payouts != 1 {
-		t.Fatalf("payout entries = %d, %v; want 1", payouts, err)
+	var entries int
+	if err := f.db.Admin.QueryRow(ctx, `SELECT count(*) FROM entries WHERE kind = 'payout'`).Scan(&entries); err != nil || entries != 1 {
+		t.Fatalf("payout entries = %d, %v; want 1", entries, err)
 	}
 	f.verify(t)
 }

@@ -1,4 +1,4 @@
-package affiliate
+package payouts
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -33,8 +34,8 @@ const (
 	LinePaid     = "paid"
 )
 
-// PayoutLine is what one affiliate is paid in one currency.
-type PayoutLine struct {
+// Line is what one affiliate is paid in one currency.
+type Line struct {
 	ID        string
 	BatchID   string
 	Holder    string
@@ -48,10 +49,10 @@ type PayoutLine struct {
 	Accruals  int64
 }
 
-// PayoutBatch is a batch of payout lines. Each decision records its actor
+// Batch is a batch of payout lines. Each decision records its actor
 // (a key id, "bootstrap", "scheduler"), the person the actor counts as for
 // four-eyes and that person's label (see Actor).
-type PayoutBatch struct {
+type Batch struct {
 	ID               string
 	Status           string
 	CreatedBy        string
@@ -68,7 +69,7 @@ type PayoutBatch struct {
 	ExecutedByLabel  string
 	ExecutedAt       *time.Time
 	EntryID          string
-	Lines            []PayoutLine
+	Lines            []Line
 }
 
 // Actor is who decides on a batch. Four-eyes compares people, not keys:
@@ -111,15 +112,15 @@ type pendingAccrual struct {
 // batch id is a hash of the cut-off and the accrual ids, so building the
 // same batch twice answers the existing one (created=false). actor is a
 // person of its own; see BuildBatchAs.
-func (s *Service) BuildBatch(ctx context.Context, opts BuildOptions, actor string) (*PayoutBatch, bool, error) {
+func (s *Service) BuildBatch(ctx context.Context, opts BuildOptions, actor string) (*Batch, bool, error) {
 	return s.BuildBatchAs(ctx, opts, Actor{ID: actor})
 }
 
 // BuildBatchAs is BuildBatch by act, whose person is recorded as the
 // batch's builder for four-eyes.
-func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor) (*PayoutBatch, bool, error) {
+func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor) (*Batch, bool, error) {
 	actor := act.ID
-	var batch *PayoutBatch
+	var batch *Batch
 	var created bool
 	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
@@ -130,11 +131,11 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 		if cutoff.After(now) {
 			return folio.Errorf(folio.EINVALID, "the cut-off %s is in the future", cutoff.Format(time.RFC3339))
 		}
-		progs, err := listPrograms(ctx, tx, s.Rules)
+		progs, err := s.Affiliate.ListProgramsTx(ctx, tx)
 		if err != nil {
 			return err
 		}
-		policies := map[string]*PayoutPolicy{}
+		policies := map[string]*affiliate.PayoutPolicy{}
 		for _, p := range progs {
 			policies[p.ID] = p.Spec.Payout
 		}
@@ -243,7 +244,7 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 			"created_by_person": act.person(), "created_by_person_label": act.Label}); err != nil {
 			return err
 		}
-		batch, created = &PayoutBatch{ID: id, Status: BatchDraft, CreatedBy: actor, CreatedByPerson: act.person(), CreatedByLabel: act.Label,
+		batch, created = &Batch{ID: id, Status: BatchDraft, CreatedBy: actor, CreatedByPerson: act.person(), CreatedByLabel: act.Label,
 			Cutoff: cutoff, CreatedAt: now, Lines: lines}, true
 		return nil
 	})
@@ -252,8 +253,8 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 
 // groupLines sums pending accruals per (holder, currency) and applies the
 // minimum and the 208-balance rule.
-func (s *Service) groupLines(ctx context.Context, tx pgx.Tx, pending []pendingAccrual, policies map[string]*PayoutPolicy) ([]PayoutLine, [][]pendingAccrual, error) {
-	var lines []PayoutLine
+func (s *Service) groupLines(ctx context.Context, tx pgx.Tx, pending []pendingAccrual, policies map[string]*affiliate.PayoutPolicy) ([]Line, [][]pendingAccrual, error) {
+	var lines []Line
 	var links [][]pendingAccrual
 	for i := 0; i < len(pending); {
 		j := i
@@ -273,21 +274,14 @@ func (s *Service) groupLines(ctx context.Context, tx pgx.Tx, pending []pendingAc
 		if sum.Sign() <= 0 || sum.Cmp(&minimum) < 0 {
 			continue
 		}
-		var bal string
-		err := tx.QueryRow(ctx, `SELECT balance::text FROM balances WHERE account = $1`, "208:"+group[0].currency+":"+group[0].holder).Scan(&bal)
-		if err != nil && !isNoRows(err) {
+		balance, err := ledger.CurrentBalance(ctx, tx, "208:"+group[0].currency+":"+group[0].holder)
+		if err != nil {
 			return nil, nil, err
-		}
-		balance := apd.Decimal{}
-		if err == nil {
-			if balance, err = ledger.ParseStored(bal); err != nil {
-				return nil, nil, err
-			}
 		}
 		if balance.Sign() <= 0 {
 			continue
 		}
-		l := PayoutLine{Holder: group[0].holder, Currency: group[0].currency, Amount: sum, Status: LineOK, Accruals: int64(len(group))}
+		l := Line{Holder: group[0].holder, Currency: group[0].currency, Amount: sum, Status: LineOK, Accruals: int64(len(group))}
 		if balance.Cmp(&sum) < 0 {
 			l.Flags = append(l.Flags, Flag{FlagBalance, fmt.Sprintf("the accrued balance %s is below the line amount", ledger.Format(&balance))})
 		}
@@ -298,19 +292,19 @@ func (s *Service) groupLines(ctx context.Context, tx pgx.Tx, pending []pendingAc
 }
 
 // flagLines runs the anti-fraud rules and holds flagged lines.
-func (s *Service) flagLines(ctx context.Context, tx pgx.Tx, now time.Time, lines []PayoutLine, links [][]pendingAccrual, policies map[string]*PayoutPolicy) error {
+func (s *Service) flagLines(ctx context.Context, tx pgx.Tx, now time.Time, lines []Line, links [][]pendingAccrual, policies map[string]*affiliate.PayoutPolicy) error {
 	rules, err := s.fraudRules(ctx, tx)
 	if err != nil {
 		return err
 	}
 	for i := range lines {
 		l := &lines[i]
-		aff, err := getUser(ctx, tx, l.Holder, false)
+		aff, err := affiliate.GetUserTx(ctx, tx, l.Holder)
 		if err != nil {
 			return err
 		}
 		f := &lineFacts{Affiliate: aff, Amount: l.Amount, Counterparty: map[string][2]int64{}}
-		if f.Referees, err = directReferees(ctx, tx, aff.ID, time.Time{}, "", 1<<30); err != nil {
+		if f.Referees, err = affiliate.DirectRefereesTx(ctx, tx, aff.ID); err != nil {
 			return err
 		}
 		var tradeIDs []string
@@ -337,22 +331,7 @@ func (s *Service) flagLines(ctx context.Context, tx pgx.Tx, now time.Time, lines
 			for k, r := range f.Referees {
 				refs[k] = r.ID
 			}
-			rows, err := tx.Query(ctx, `SELECT t.user_id, count(*), sum(CASE WHEN t.counterparty_id = $2 OR t.counterparty_id = ANY($3) THEN 1 ELSE 0 END)
-				FROM trades t WHERE t.id = ANY($1) AND t.counterparty_id IS NOT NULL GROUP BY t.user_id`, tradeIDs, aff.ID, refs)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var u string
-				var n, m int64
-				if err := rows.Scan(&u, &n, &m); err != nil {
-					rows.Close()
-					return err
-				}
-				f.Counterparty[u] = [2]int64{n, m}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			if f.Counterparty, err = affiliate.CounterpartyCounts(ctx, tx, tradeIDs, aff.ID, refs); err != nil {
 				return err
 			}
 		}
@@ -435,8 +414,8 @@ func (s *Service) PutFraudRules(ctx context.Context, r FraudRules, actor string)
 }
 
 // getBatch loads a batch with its lines.
-func getBatch(ctx context.Context, q pgx.Tx, id string) (*PayoutBatch, error) {
-	b := &PayoutBatch{}
+func getBatch(ctx context.Context, q pgx.Tx, id string) (*Batch, error) {
+	b := &Batch{}
 	var entry *string
 	// A batch built by a server older than migration 010 has no person: its
 	// actor counts as one.
@@ -464,7 +443,7 @@ func getBatch(ctx context.Context, q pgx.Tx, id string) (*PayoutBatch, error) {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		l := PayoutLine{BatchID: id}
+		l := Line{BatchID: id}
 		var amt, flags string
 		if err := rows.Scan(&l.ID, &l.Holder, &l.Currency, &amt, &l.Status, &flags, &l.Forfeited, &l.DecidedBy, &l.EntryID, &l.Accruals); err != nil {
 			return nil, err
@@ -481,8 +460,8 @@ func getBatch(ctx context.Context, q pgx.Tx, id string) (*PayoutBatch, error) {
 }
 
 // GetBatch returns a batch with its lines.
-func (s *Service) GetBatch(ctx context.Context, id string) (*PayoutBatch, error) {
-	var b *PayoutBatch
+func (s *Service) GetBatch(ctx context.Context, id string) (*Batch, error) {
+	var b *Batch
 	err := s.DB.ReadTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		b, err = getBatch(ctx, tx, id)
@@ -492,8 +471,8 @@ func (s *Service) GetBatch(ctx context.Context, id string) (*PayoutBatch, error)
 }
 
 // ListBatches returns batches in creation order after the cursor.
-func (s *Service) ListBatches(ctx context.Context, afterAt time.Time, afterID string, limit int) ([]*PayoutBatch, error) {
-	var out []*PayoutBatch
+func (s *Service) ListBatches(ctx context.Context, afterAt time.Time, afterID string, limit int) ([]*Batch, error) {
+	var out []*Batch
 	err := s.DB.ReadTx(ctx, func(tx pgx.Tx) error {
 		out = nil
 		rows, err := tx.Query(ctx, `SELECT id FROM payout_batches WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, afterAt, afterID, limit)
@@ -517,7 +496,7 @@ func (s *Service) ListBatches(ctx context.Context, afterAt time.Time, afterID st
 }
 
 // lockBatch loads and locks a batch for a state change.
-func lockBatch(ctx context.Context, tx pgx.Tx, id string) (*PayoutBatch, error) {
+func lockBatch(ctx context.Context, tx pgx.Tx, id string) (*Batch, error) {
 	var status string
 	err := tx.QueryRow(ctx, `SELECT status FROM payout_batches WHERE id = $1 FOR UPDATE`, id).Scan(&status)
 	if isNoRows(err) {
@@ -531,14 +510,14 @@ func lockBatch(ctx context.Context, tx pgx.Tx, id string) (*PayoutBatch, error) 
 
 // ApproveBatch approves a draft batch; actor is a person of its own. See
 // ApproveBatchAs.
-func (s *Service) ApproveBatch(ctx context.Context, id, actor string) (*PayoutBatch, error) {
+func (s *Service) ApproveBatch(ctx context.Context, id, actor string) (*Batch, error) {
 	return s.ApproveBatchAs(ctx, id, Actor{ID: actor})
 }
 
 // ApproveBatchAs approves a draft batch. Four-eyes: act must be another
 // person than the batch's builder, not merely another key (forbidden).
-func (s *Service) ApproveBatchAs(ctx context.Context, id string, act Actor) (*PayoutBatch, error) {
-	return s.changeBatch(ctx, id, s.DB.Tx, func(tx pgx.Tx, now time.Time, b *PayoutBatch) error {
+func (s *Service) ApproveBatchAs(ctx context.Context, id string, act Actor) (*Batch, error) {
+	return s.changeBatch(ctx, id, s.DB.Tx, func(tx pgx.Tx, now time.Time, b *Batch) error {
 		if b.Status != BatchDraft {
 			return folio.Errorf(folio.ECONFLICT, "batch %s is %s, not draft", id, b.Status)
 		}
@@ -562,8 +541,8 @@ func (s *Service) ApproveBatchAs(ctx context.Context, id string, act Actor) (*Pa
 // changeBatch locks a batch in a transaction run by txFn, lets change act
 // on it, and returns the batch as the transaction leaves it.
 func (s *Service) changeBatch(ctx context.Context, id string, txFn func(context.Context, func(pgx.Tx) error) error,
-	change func(tx pgx.Tx, now time.Time, b *PayoutBatch) error) (*PayoutBatch, error) {
-	var out *PayoutBatch
+	change func(tx pgx.Tx, now time.Time, b *Batch) error) (*Batch, error) {
+	var out *Batch
 	err := txFn(ctx, func(tx pgx.Tx) error {
 		b, err := lockBatch(ctx, tx, id)
 		if err != nil {
@@ -580,8 +559,8 @@ func (s *Service) changeBatch(ctx context.Context, id string, txFn func(context.
 
 // ClearLines releases held lines for payment (status ok), keeping their
 // flags on record.
-func (s *Service) ClearLines(ctx context.Context, id string, lineIDs []string, actor string) (*PayoutBatch, error) {
-	return s.decideLines(ctx, id, lineIDs, actor, func(ctx context.Context, tx pgx.Tx, now time.Time, b *PayoutBatch, l *PayoutLine) error {
+func (s *Service) ClearLines(ctx context.Context, id string, lineIDs []string, actor string) (*Batch, error) {
+	return s.decideLines(ctx, id, lineIDs, actor, func(ctx context.Context, tx pgx.Tx, now time.Time, b *Batch, l *Line) error {
 		if l.Status != LineHeld {
 			return folio.Errorf(folio.ECONFLICT, "line %s is %s, not held", l.ID, l.Status)
 		}
@@ -593,19 +572,19 @@ func (s *Service) ClearLines(ctx context.Context, id string, lineIDs []string, a
 // RejectLines rejects lines. With forfeit their amounts move from 208 to
 // 606 (one forfeit entry per line) and their accruals are consumed;
 // without, the accruals return to the payable pool.
-func (s *Service) RejectLines(ctx context.Context, id string, lineIDs []string, forfeit bool, actor string) (*PayoutBatch, error) {
-	return s.decideLines(ctx, id, lineIDs, actor, func(ctx context.Context, tx pgx.Tx, now time.Time, b *PayoutBatch, l *PayoutLine) error {
+func (s *Service) RejectLines(ctx context.Context, id string, lineIDs []string, forfeit bool, actor string) (*Batch, error) {
+	return s.decideLines(ctx, id, lineIDs, actor, func(ctx context.Context, tx pgx.Tx, now time.Time, b *Batch, l *Line) error {
 		if l.Status != LineHeld && l.Status != LineOK {
 			return folio.Errorf(folio.ECONFLICT, "line %s is %s", l.ID, l.Status)
 		}
 		var entryID *string
 		if forfeit {
 			amt := ledger.Format(&l.Amount)
-			ne := ledger.NewEntry{IdempotencyKey: "forfeit:" + l.ID, Kind: "forfeit", BatchID: id,
+			ne := ledger.NewEntry{IdempotencyKey: "forfeit:" + l.ID, Kind: affiliate.EntryForfeit, BatchID: id,
 				Description: fmt.Sprintf("Forfeited payout line of %s in batch %s", l.Holder, id),
 				Postings: []ledger.NewPosting{{Account: "208:" + l.Currency + ":" + l.Holder, Side: accounts.Debit, Amount: amt},
 					{Account: "606:" + l.Currency, Side: accounts.Credit, Amount: amt}}}
-			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true, Owner: Owner})
+			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true, Owner: affiliate.Owner})
 			if err != nil {
 				if len(res) > 0 && res[0].Err != nil {
 					return res[0].Err
@@ -623,15 +602,15 @@ func (s *Service) RejectLines(ctx context.Context, id string, lineIDs []string, 
 }
 
 func (s *Service) decideLines(ctx context.Context, id string, lineIDs []string, actor string,
-	fn func(context.Context, pgx.Tx, time.Time, *PayoutBatch, *PayoutLine) error, action string) (*PayoutBatch, error) {
+	fn func(context.Context, pgx.Tx, time.Time, *Batch, *Line) error, action string) (*Batch, error) {
 	if len(lineIDs) == 0 {
 		return nil, folio.Errorf(folio.EINVALID, "name at least one line")
 	}
-	return s.changeBatch(ctx, id, s.DB.JournalTx, func(tx pgx.Tx, now time.Time, b *PayoutBatch) error {
+	return s.changeBatch(ctx, id, s.DB.JournalTx, func(tx pgx.Tx, now time.Time, b *Batch) error {
 		if b.Status != BatchDraft && b.Status != BatchApproved {
 			return folio.Errorf(folio.ECONFLICT, "batch %s is %s; its lines can no longer change", id, b.Status)
 		}
-		byID := map[string]*PayoutLine{}
+		byID := map[string]*Line{}
 		for i := range b.Lines {
 			byID[b.Lines[i].ID] = &b.Lines[i]
 		}
@@ -650,8 +629,8 @@ func (s *Service) decideLines(ctx context.Context, id string, lineIDs []string, 
 
 // RejectBatch rejects a whole draft or approved batch: lines not forfeited
 // return their accruals to the payable pool.
-func (s *Service) RejectBatch(ctx context.Context, id, actor string) (*PayoutBatch, error) {
-	return s.changeBatch(ctx, id, s.DB.Tx, func(tx pgx.Tx, now time.Time, b *PayoutBatch) error {
+func (s *Service) RejectBatch(ctx context.Context, id, actor string) (*Batch, error) {
+	return s.changeBatch(ctx, id, s.DB.Tx, func(tx pgx.Tx, now time.Time, b *Batch) error {
 		if b.Status != BatchDraft && b.Status != BatchApproved {
 			return folio.Errorf(folio.ECONFLICT, "batch %s is %s", id, b.Status)
 		}
@@ -672,15 +651,15 @@ func (s *Service) RejectBatch(ctx context.Context, id, actor string) (*PayoutBat
 // return to the pool). Executing an executed batch answers it unchanged
 // (replayed=true); concurrent executions serialize on the batch row. actor
 // is a person of its own; see ExecuteBatchAs.
-func (s *Service) ExecuteBatch(ctx context.Context, id, actor string) (*PayoutBatch, bool, error) {
+func (s *Service) ExecuteBatch(ctx context.Context, id, actor string) (*Batch, bool, error) {
 	return s.ExecuteBatchAs(ctx, id, Actor{ID: actor})
 }
 
 // ExecuteBatchAs is ExecuteBatch by act, whose person is recorded as the
 // batch's executor.
-func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*PayoutBatch, bool, error) {
+func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Batch, bool, error) {
 	actor := act.ID
-	var out *PayoutBatch
+	var out *Batch
 	var replayed bool
 	err := s.DB.JournalTx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
@@ -696,7 +675,7 @@ func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Pa
 		if b.Status != BatchApproved {
 			return folio.Errorf(folio.ECONFLICT, "batch %s is %s; approve it first", id, b.Status)
 		}
-		ne := ledger.NewEntry{IdempotencyKey: "payout:" + id, Kind: "payout", BatchID: id, Description: "Payout batch " + id}
+		ne := ledger.NewEntry{IdempotencyKey: "payout:" + id, Kind: affiliate.EntryPayout, BatchID: id, Description: "Payout batch " + id}
 		var paid []string
 		for _, l := range b.Lines {
 			if l.Status != LineOK {
@@ -710,8 +689,8 @@ func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Pa
 		}
 		var entryID *string
 		if len(paid) > 0 {
-			ne.Pending = s.PayoutWebhook != ""
-			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true, Owner: Owner})
+			ne.Pending = s.Webhook != ""
+			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true, Owner: affiliate.Owner})
 			if err != nil {
 				if len(res) > 0 && res[0].Err != nil {
 					return res[0].Err
@@ -724,7 +703,7 @@ func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Pa
 			}
 			if ne.Pending {
 				if _, err := tx.Exec(ctx, `INSERT INTO payout_outbox (batch_id, url, status, next_attempt_at, entry_id, updated_at) VALUES ($1, $2, 'pending', $3, $4, $3)`,
-					id, s.PayoutWebhook, now, *entryID); err != nil {
+					id, s.Webhook, now, *entryID); err != nil {
 					return err
 				}
 			}
@@ -754,7 +733,7 @@ func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Pa
 // now. Each (program, period) run is claimed by inserting a scheduler_runs
 // row, so several servers running the scheduler build each batch once.
 func (s *Service) RunSchedules(ctx context.Context, server string) ([]string, error) {
-	progs, err := s.ListPrograms(ctx)
+	progs, err := s.Affiliate.ListPrograms(ctx)
 	if err != nil {
 		return nil, err
 	}

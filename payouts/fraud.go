@@ -1,4 +1,4 @@
-package affiliate
+package payouts
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/affiliate"
 )
 
 // FraudRules are the anti-fraud thresholds applied when a payout batch is
@@ -56,13 +57,13 @@ func (r FraudRules) parse() (*parsedFraud, error) {
 	if p.window, err = time.ParseDuration(r.FarmWindow); err != nil || p.window <= 0 {
 		return nil, folio.Errorf(folio.EINVALID, "farm_window %q is not a positive duration", r.FarmWindow)
 	}
-	if p.washShare, err = ParseRate("wash_share", r.WashShare); err != nil {
+	if p.washShare, err = affiliate.ParseRate("wash_share", r.WashShare); err != nil {
 		return nil, err
 	}
-	if p.spikeFactor, err = parseAmountField("spike_factor", r.SpikeFactor); err != nil {
+	if p.spikeFactor, err = affiliate.ParseAmountField("spike_factor", r.SpikeFactor); err != nil {
 		return nil, err
 	}
-	if p.taxThreshold, err = parseAmountField("tax_threshold", r.TaxThreshold); err != nil {
+	if p.taxThreshold, err = affiliate.ParseAmountField("tax_threshold", r.TaxThreshold); err != nil {
 		return nil, err
 	}
 	if r.FarmReferees < 2 || r.WashMinTrades < 1 || r.SpikeMinHistory < 1 {
@@ -96,8 +97,8 @@ const (
 
 // lineFacts are what the fraud rules look at for one payout line.
 type lineFacts struct {
-	Affiliate  *User
-	Referees   []*User // the affiliate's direct referees
+	Affiliate  *affiliate.User
+	Referees   []*affiliate.User // the affiliate's direct referees
 	RequireKYC bool
 	Amount     apd.Decimal
 	// Trades of referees in the accrual window with a counterparty, by
@@ -134,7 +135,7 @@ func checkFraud(r *parsedFraud, f *lineFacts) []Flag {
 			continue
 		}
 		var share apd.Decimal
-		_, _ = fxContext.Quo(&share, apd.New(c[1], 0), apd.New(c[0], 0))
+		_, _ = ratio.Quo(&share, apd.New(c[1], 0), apd.New(c[0], 0))
 		if share.Cmp(&r.washShare) >= 0 {
 			flags = append(flags, Flag{FlagWash, fmt.Sprintf("%d of %d trades of referee %s are against the affiliate or its referees", c[1], c[0], ref)})
 			break
@@ -145,14 +146,14 @@ func checkFraud(r *parsedFraud, f *lineFacts) []Flag {
 	}
 	if f.PaidLines >= r.SpikeMinHistory && f.PaidAverage.Sign() > 0 {
 		var limit apd.Decimal
-		_, _ = fxContext.Mul(&limit, &f.PaidAverage, &r.spikeFactor)
+		_, _ = ratio.Mul(&limit, &f.PaidAverage, &r.spikeFactor)
 		if f.Amount.Cmp(&limit) > 0 {
 			flags = append(flags, Flag{FlagSpike, fmt.Sprintf("amount %s is above %s× the average paid line %s", f.Amount.Text('f'), r.spikeFactor.Text('f'), f.PaidAverage.Text('f'))})
 		}
 	}
 	if a.TaxID == "" && f.LineReported != nil {
 		var total apd.Decimal
-		_, _ = fxContext.Add(&total, &f.YearPaid, f.LineReported)
+		_, _ = ratio.Add(&total, &f.YearPaid, f.LineReported)
 		if total.Cmp(&r.taxThreshold) > 0 {
 			flags = append(flags, Flag{FlagTaxID, fmt.Sprintf("payouts this year would reach %s in the reporting currency, above %s, and no tax id is on file", total.Text('f'), r.taxThreshold.Text('f'))})
 		}
@@ -162,7 +163,7 @@ func checkFraud(r *parsedFraud, f *lineFacts) []Flag {
 
 // farmSignal finds n referees registered from one IP or device within a
 // window.
-func farmSignal(refs []*User, n int64, window time.Duration) string {
+func farmSignal(refs []*affiliate.User, n int64, window time.Duration) string {
 	for _, key := range []string{"ip", "device"} {
 		groups := map[string][]time.Time{}
 		for _, r := range refs {
@@ -184,17 +185,4 @@ func farmSignal(refs []*User, n int64, window time.Duration) string {
 		}
 	}
 	return ""
-}
-
-// MaskID hides most of a user id, as affiliates see their referees (SPEC
-// §9): the first character and the last two stay ("u***42"); ids of 3 to 5
-// characters keep one at each end, shorter ones nothing.
-func MaskID(id string) string {
-	switch n := len(id); {
-	case n >= 6:
-		return id[:1] + "***" + id[n-2:]
-	case n >= 3:
-		return id[:1] + "***" + id[n-1:]
-	}
-	return "***"
 }

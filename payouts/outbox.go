@@ -1,4 +1,4 @@
-package affiliate
+package payouts
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/jackc/pgx/v5"
 )
@@ -139,7 +140,7 @@ func (s *Service) finishOutbox(ctx context.Context, batch, entry, outcome, detai
 		if outcome == OutboxRefused {
 			op = ledger.Op{Void: &ledger.VoidOp{EntryID: entry, IdempotencyKey: "payout-refused:" + batch}}
 		}
-		res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{op}, ledger.Options{Atomic: true, Owner: Owner})
+		res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{op}, ledger.Options{Atomic: true, Owner: affiliate.Owner})
 		if err != nil {
 			if len(res) > 0 && res[0].Err != nil {
 				return res[0].Err

@@ -1,0 +1,72 @@
+// Package payouts pays affiliates what the commission engine (package
+// affiliate) accrued to them (SPEC §3): it groups payable accruals into
+// batches, holds suspicious lines, has a second person approve, executes
+// each batch exactly once as one journal entry and hands it to the
+// exchange's transfer API through an outbox.
+//
+// A Service is wired by plain assignment: NewService(a) takes the database,
+// the ledger and the clock of the affiliate service a; Webhook and
+// HTTPClient configure the outbox. It owns the tables payout_batches,
+// payout_lines, payout_accruals and payout_outbox and the fraud_rules
+// setting, reads the journal through ledger functions (the 208 balance of
+// a line) and the engine's users, programs and trades through affiliate
+// functions (affiliate/for_payouts.go). Its entries are the engine's kinds
+// (affiliate.EntryPayout, affiliate.EntryForfeit), written with
+// ledger.Options.Owner = affiliate.Owner, so clients cannot write, reverse,
+// post or void them through the journal.
+//
+// # Batches
+//
+// BuildBatch takes every payable accrual recorded up to the cut-off: not in
+// an active batch (payout_accruals.active; the database allows one), older
+// than its program's hold period (affiliate.PayoutPolicy). One Line per
+// (affiliate, currency) sums them; a line whose sum is not positive, is
+// below the program minimum, or whose affiliate's 208 balance is not
+// positive is left out and its accruals stay payable. The batch id is a
+// hash of the cut-off and the accrual ids, so building the same batch
+// again answers the existing one (after a rejection the same accruals form
+// a new batch, its id suffixed with a generation). RunSchedules builds the
+// batches of programs on a daily, weekly or realtime schedule, each (program,
+// period) claimed once in scheduler_runs across servers.
+//
+// # Fraud checks
+//
+// Each line is checked against FraudRules (stored as the fraud_rules
+// setting, DefaultFraudRules until an operator puts others): self-referral,
+// referral farms, wash trading, missing KYC when the program requires it,
+// an amount spike over the affiliate's paid history, and a missing tax id
+// once the year's payouts pass the tax threshold. The rules themselves
+// (checkFraud) are pure computation over lineFacts; batches.go gathers the
+// facts. A flagged line is held, with its flags on record, until an admin
+// clears it (ClearLines) or rejects it (RejectLines: its accruals return to
+// the pool, or with forfeit its amount moves from 208 to 606 in a forfeit
+// entry). TaxTotals reports each affiliate's payouts of a calendar year in
+// the reporting currency.
+//
+// # Four eyes, by person
+//
+// Every decision records its Actor: the audit actor (a key id, "bootstrap",
+// "scheduler"), the person it counts as and that person's label. Approval
+// compares people, not keys: ApproveBatchAs refuses (forbidden) an approver
+// that is the builder's key or any key of the builder's person.
+//
+// # Execution exactly once
+//
+// ExecuteBatchAs pays an approved batch in one payout entry (Dr 208:C:A /
+// Cr 201:C:A per ok line, batch_id = the batch, idempotency key
+// "payout:<batch id>") in the same transaction as the status change; lines
+// still held are released and their accruals return to the pool.
+// Concurrent executions serialize on the batch row: one executes, every
+// other call answers the executed batch with replayed = true and writes
+// nothing.
+//
+// # Outbox
+//
+// With a Webhook, the payout entry is created pending and the batch queued
+// in payout_outbox in the same transaction. DeliverOutbox (RunOutbox in a
+// loop) POSTs each due message outside any transaction, header
+// Idempotency-Key: the batch id, and records the outcome in one: a 2xx
+// posts the entry, a 4xx voids it and returns the lines' accruals to the
+// pool, anything else is retried with backoff (1 s doubling, capped at
+// 10 min). This package, not affiliate, holds the HTTP client.
+package payouts

@@ -1,0 +1,99 @@
+package payouts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
+	"github.com/jackc/pgx/v5"
+)
+
+// Service builds, reviews and executes payout batches and delivers them
+// through the outbox. Its dependencies are plain fields: NewService fills
+// them from an affiliate service.
+type Service struct {
+	DB     *schema.DB
+	Ledger *ledger.Ledger
+	// Affiliate is the commission engine whose accruals the batches pay.
+	Affiliate *affiliate.Service
+	// Now is the clock, read once per transaction; nil = the affiliate
+	// service's clock.
+	Now func() time.Time
+	// Webhook, when set, is the exchange's transfer API: executed batches
+	// are delivered to it through the outbox and their payout entry stays
+	// pending until the exchange confirms (see RunOutbox).
+	Webhook string
+	// HTTPClient delivers outbox messages (nil: a client with a 10 s timeout).
+	HTTPClient *http.Client
+}
+
+// NewService returns the payouts of a's accruals, on a's database and
+// ledger and by a's clock.
+func NewService(a *affiliate.Service) *Service {
+	return &Service{DB: a.DB, Ledger: a.Ledger, Affiliate: a}
+}
+
+func (s *Service) now() time.Time {
+	now := s.Now
+	if now == nil && s.Affiliate != nil {
+		now = s.Affiliate.Now
+	}
+	if now == nil {
+		return time.Now().UTC().Truncate(time.Microsecond)
+	}
+	return now().UTC().Truncate(time.Microsecond)
+}
+
+// exact is the context of sums of amounts: anything inexact errors.
+var exact = apd.Context{
+	Precision:   80,
+	MaxExponent: apd.MaxExponent,
+	MinExponent: apd.MinExponent,
+	Traps:       apd.DefaultTraps | apd.Inexact | apd.Rounded,
+	Rounding:    apd.RoundHalfEven,
+}
+
+// ratio is the context of the fraud rules' ratios and thresholds (half
+// even, 60 digits).
+var ratio = apd.Context{Precision: 60, MaxExponent: apd.MaxExponent, MinExponent: apd.MinExponent, Traps: apd.DefaultTraps, Rounding: apd.RoundHalfEven}
+
+// audit writes one decision or configuration change.
+func audit(ctx context.Context, tx pgx.Tx, now time.Time, actor, action, object string, before, after any) error {
+	enc := func(v any) json.RawMessage {
+		if v == nil {
+			return nil
+		}
+		b, _ := json.Marshal(v)
+		if string(b) == "null" {
+			return nil
+		}
+		return b
+	}
+	return accounts.WriteAudit(ctx, tx, accounts.AuditRecord{At: now, Actor: actor, Action: action, Object: object, Before: enc(before), After: enc(after)})
+}
+
+// scanDec parses an optional NUMERIC read as text.
+func scanDec(s *string) (*apd.Decimal, error) {
+	if s == nil {
+		return nil, nil
+	}
+	d, err := ledger.ParseStored(*s)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func notFound(what, id string) error {
+	return folio.Errorf(folio.ENOTFOUND, "%s %q not found", what, id)
+}
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
