@@ -77,3 +77,30 @@ func TestThousandTradeBatch(t *testing.T) {
 	}
 	f.verify(t)
 }
+
+// A trade repeated in a batch with the same content gets its first
+// occurrence's outcome: "exists" with the entries just booked, or the same
+// rejection.
+func TestTradeRepeatedInBatch(t *testing.T) {
+	f := newFixture(t)
+	brokerTree(t, f)
+	res, err := f.svc.PostTrades(context.Background(), []affiliate.NewTrade{
+		trade("r-1", "D", "100"), trade("r-2", "nobody", "1"), trade("r-1", "D", "100"), trade("r-2", "nobody", "1"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != affiliate.TradeCreated || res[0].FeeEntryID == "" || res[0].CommissionEntryID == "" {
+		t.Fatalf("first r-1 = %+v, want created with its entries", res[0])
+	}
+	if got, want := res[2], (affiliate.TradeResult{ID: "r-1", Status: affiliate.TradeExists, FeeEntryID: res[0].FeeEntryID, CommissionEntryID: res[0].CommissionEntryID}); got != want {
+		t.Errorf("repeated r-1 = %+v, want %+v", got, want)
+	}
+	if res[1].Status != affiliate.TradeRejected || res[1].Err == nil {
+		t.Fatalf("first r-2 = %+v, want rejected (no such user)", res[1])
+	}
+	if got := res[3]; got.Status != affiliate.TradeRejected || got.Err != res[1].Err || got.FeeEntryID != "" {
+		t.Errorf("repeated r-2 = %+v, want rejected with %v", got, res[1].Err)
+	}
+	f.verify(t)
+}
