@@ -104,3 +104,27 @@ func TestTradeRepeatedInBatch(t *testing.T) {
 	}
 	f.verify(t)
 }
+
+// PostTrades reads the service's clock once per transaction, the volume
+// tier of a kickback program included.
+func TestPostTradesReadsClockOnce(t *testing.T) {
+	f := newFixture(t)
+	f.putProgram(t, "bn", affiliate.ProgramSpec{Kind: "kickback", Rate: "0.20", Default: true, Tiers: []affiliate.TierSpec{
+		{Name: "gold", MinVolume: "10000", Rate: "0.30"},
+	}})
+	f.user(t, "S", "")
+	f.code(t, "S", "SPLAN2")
+	f.user(t, "T", "SPLAN2")
+	reads := 0
+	f.svc.Now = func() time.Time { reads++; return f.now }
+	res, err := f.svc.PostTrades(context.Background(), []affiliate.NewTrade{trade("c-1", "T", "100"), trade("c-2", "T", "50")})
+	if err != nil || res[0].Status != affiliate.TradeCreated || res[1].Status != affiliate.TradeCreated {
+		t.Fatalf("PostTrades = %+v, %v", res, err)
+	}
+	if got := f.tradeShares(t, "c-1")["S"]; got != "20" {
+		t.Errorf("S earns %s of c-1, want 20 (the program rate: below the tier)", got)
+	}
+	if reads != 1 {
+		t.Errorf("clock read %d times, want 1", reads)
+	}
+}
