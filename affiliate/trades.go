@@ -323,7 +323,8 @@ func (b *tradeBatch) report(posted []*tradeWork) {
 		r.Status, r.FeeEntryID, r.CommissionEntryID = TradeCreated, w.feeID, w.commID
 	}
 	for _, i := range b.repeats {
-		r, first := &b.results[i], b.results[b.first[b.results[i].ID].idx]
+		r := &b.results[i]
+		first := b.results[b.first[r.ID].idx]
 		r.FeeEntryID, r.CommissionEntryID = first.FeeEntryID, first.CommissionEntryID
 		if first.Status == TradeRejected {
 			r.Status, r.Err = TradeRejected, first.Err
