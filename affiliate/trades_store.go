@@ -140,8 +140,11 @@ func (l *tradeLookups) codeKickback(ctx context.Context, tx pgx.Tx, code string)
 	return c.owner, c.kick, nil
 }
 
-// writeTrades records booked trades, their accruals and the referred
-// volume rollup.
+// writeTrades records posted trades (step 7): one multi-row insert of the
+// trades, their accruals with the statistics rollups (insertAccruals), the
+// first-trade milestones and the referred volume per affiliate and day,
+// all sent to w. The FX rates come from cache (step 5); q is for the
+// reads a miss would need, noReads while a pipe holds the transaction.
 func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, ws []*tradeWork, cache rateCache) error {
 	n := len(ws)
 	var (
@@ -195,22 +198,19 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 				currency: w.feeCur.ID, market: t.Market, code: w.code, fee: &fee, volumeRep: volRep, country: w.country, trades: 1})
 		}
 		if u != "" && volRep != nil {
-			conv := volRep
-			{
-				day := executed[i].Truncate(24 * time.Hour)
-				k := [2]string{u, day.Format(time.RFC3339)}
-				v := volume[k]
-				if v == nil {
-					v = &[2]apd.Decimal{}
-					volume[k] = v
-					keys = append(keys, k)
-				}
-				if _, err := exact.Add(&v[0], &v[0], conv); err != nil {
-					return err
-				}
-				if _, err := exact.Add(&v[1], &v[1], apd.New(1, 0)); err != nil {
-					return err
-				}
+			day := executed[i].Truncate(24 * time.Hour)
+			k := [2]string{u, day.Format(time.RFC3339)}
+			v := volume[k]
+			if v == nil {
+				v = &[2]apd.Decimal{}
+				volume[k] = v
+				keys = append(keys, k)
+			}
+			if _, err := exact.Add(&v[0], &v[0], volRep); err != nil {
+				return err
+			}
+			if _, err := exact.Add(&v[1], &v[1], apd.New(1, 0)); err != nil {
+				return err
 			}
 		}
 	}
