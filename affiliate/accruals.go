@@ -2,8 +2,6 @@ package affiliate
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -101,111 +99,9 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 	return roll.write(ctx, w)
 }
 
-// writeTrades records booked trades, their accruals and the referred
-// volume rollup.
-func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, ws []*tradeWork, cache rateCache) error {
-	n := len(ws)
-	var (
-		ids, users, markets, liqs, feeAmts, feeCurs, volAmts, volCurs, cps, programs, kinds, bases, explains, feeIDs, commIDs = make([]string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]*string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		computed = make([]bool, n)
-		executed = make([]time.Time, n)
-		hashes   = make([][]byte, n)
-	)
-	var accruals []accrualRow
-	volume := map[[2]string]*[2]apd.Decimal{} // (affiliate, day) → volume, trades
-	var keys [][2]string
-	rep := s.reporting()
-	for i, w := range ws {
-		t := w.in
-		ids[i], users[i], markets[i], liqs[i] = t.ID, t.UserID, t.Market, t.Liquidity
-		feeAmts[i], feeCurs[i], computed[i] = ledger.Format(&w.fee), w.feeCur.ID, w.computed
-		if w.volume != nil {
-			volAmts[i], volCurs[i] = decText(w.volume), &t.Volume.Currency
-		}
-		cps[i], executed[i] = t.CounterpartyID, t.ExecutedAt.UTC().Truncate(time.Microsecond)
-		h := sha256.Sum256(w.content)
-		hashes[i] = h[:]
-		if w.program != nil {
-			programs[i], kinds[i] = w.program.ID, w.program.Kind
-		}
-		bases[i] = ledger.Format(&w.split.Basis)
-		b, _ := json.Marshal(w.explain)
-		explains[i], feeIDs[i], commIDs[i] = string(b), w.feeID, w.commID
-		u := ""
-		if len(w.ancestors) > 0 {
-			u = w.ancestors[0]
-		}
-		var volRep *apd.Decimal
-		if w.volume != nil {
-			fx, err := fxRate(ctx, q, cache, t.Volume.Currency, rep, now)
-			if err != nil {
-				return err
-			}
-			if volRep, err = convert(w.volume, fx); err != nil {
-				return err
-			}
-		}
-		for _, sh := range w.split.Shares {
-			rate := sh.Rate
-			basis := w.split.Basis
-			fee := w.fee
-			accruals = append(accruals, accrualRow{source: "trade", tradeID: t.ID, entryID: w.commID, beneficiary: sh.Beneficiary, trader: t.UserID,
-				level: sh.Level, program: w.program.ID, kind: w.program.Kind, rate: &rate, basis: &basis, amount: sh.Amount,
-				currency: w.feeCur.ID, market: t.Market, code: w.code, fee: &fee, volumeRep: volRep, country: w.country, trades: 1})
-		}
-		if u != "" && volRep != nil {
-			conv := volRep
-			{
-				day := executed[i].Truncate(24 * time.Hour)
-				k := [2]string{u, day.Format(time.RFC3339)}
-				v := volume[k]
-				if v == nil {
-					v = &[2]apd.Decimal{}
-					volume[k] = v
-					keys = append(keys, k)
-				}
-				if _, err := exact.Add(&v[0], &v[0], conv); err != nil {
-					return err
-				}
-				if _, err := exact.Add(&v[1], &v[1], apd.New(1, 0)); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	_, err := w.Exec(ctx, sqlInsertTrades,
-		ids, users, markets, liqs, feeAmts, feeCurs, computed, volAmts, volCurs, cps, executed, hashes, programs, kinds, bases, explains, feeIDs, commIDs, now)
-	if err != nil {
-		return err
-	}
-	if err := s.insertAccruals(ctx, q, w, now, cache, accruals); err != nil {
-		return err
-	}
-	// The first_trade milestone (statistics' referral counts): set, or moved
-	// earlier, from the trades themselves.
-	if _, err := w.Exec(ctx, sqlFirstTrade, users, executed); err != nil {
-		return err
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	affs, days, vols, counts := make([]string, len(keys)), make([]time.Time, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
-	for i, k := range keys {
-		affs[i] = k[0]
-		days[i], _ = time.Parse(time.RFC3339, k[1])
-		vols[i] = ledger.Format(&volume[k][0])
-		c, _ := volume[k][1].Int64()
-		counts[i] = c
-	}
-	_, err = w.Exec(ctx, sqlReferredVolume, affs, days, vols, counts)
-	return err
-}
-
-// The statements booking trades writes with (tradeWriteStatements).
-const (
-	sqlInsertAccruals = `INSERT INTO accruals (id, source, trade_id, event_id, entry_id, beneficiary, trader_id, level, program_id, kind,
+// sqlInsertAccruals writes accrual rows (insertAccruals); booking trades
+// sends it through its pipe (tradeWriteStatements).
+const sqlInsertAccruals = `INSERT INTO accruals (id, source, trade_id, event_id, entry_id, beneficiary, trader_id, level, program_id, kind,
 			rate, basis, amount, currency, fx_rate, reporting_amount, reporting_currency, market, code, reverses, recorded_at,
 			trade_fee, fee_reporting, volume_reporting, country)
 		SELECT id::uuid, src, NULLIF(tr, ''), NULLIF(ev, ''), en::uuid, ben, trader, lvl, prog, kind, rate::numeric, basis::numeric,
@@ -215,18 +111,3 @@ const (
 			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $20::text[], $21::text[],
 			$22::text[], $23::text[], $24::text[], $25::text[])
 			AS u(id, src, tr, ev, en, ben, trader, lvl, prog, kind, rate, basis, amt, cur, fx, rep, mkt, code, rev, fee, feerep, volrep, country)`
-	sqlInsertTrades = `INSERT INTO trades (id, user_id, market, liquidity, fee_amount, fee_currency, fee_computed, volume_amount, volume_currency,
-			counterparty_id, executed_at, recorded_at, content_hash, program_id, program_kind, basis, explanation, fee_entry_id, commission_entry_id)
-		SELECT id, usr, mkt, liq, fa::numeric, fc, comp, va::numeric, vc, NULLIF(cp, ''), ex, $19, h, NULLIF(prog, ''), NULLIF(kind, ''),
-			basis::numeric, expl::jsonb, fe::uuid, ce::uuid
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[],
-			$11::timestamptz[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
-			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce)`
-	sqlFirstTrade = `UPDATE users SET first_trade_at = f.t
-		FROM (SELECT id, min(t) AS t FROM unnest($1::text[], $2::timestamptz[]) AS u(id, t) GROUP BY id) f
-		WHERE users.id = f.id AND (users.first_trade_at IS NULL OR users.first_trade_at > f.t)`
-	sqlReferredVolume = `INSERT INTO referred_volume_daily (affiliate_id, day, volume, trades)
-		SELECT a, d, v::numeric, c FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::bigint[]) AS u(a, d, v, c)
-		ON CONFLICT (affiliate_id, day) DO UPDATE SET volume = referred_volume_daily.volume + excluded.volume,
-			trades = referred_volume_daily.trades + excluded.trades`
-)

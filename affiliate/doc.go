@@ -94,6 +94,52 @@
 // (group+market, group, market, default row; maker or taker rate), rounded
 // down.
 //
+// # The write path of trades
+//
+// PostTrades runs PostTradesTx in schema.DB.JournalTx (retried as a whole
+// on serialization failures); the ingester's group commit calls
+// PostTradesTx inside its own transaction. The steps, one function each,
+// called in this order by PostTradesTx (their SQL is in trades_store.go):
+//
+//  1. Read the clock once — every later step uses that time: the checks,
+//     volume tiers, FX rates, the statistics buckets and the recorded_at
+//     of trade and accrual rows (entries take the ledger's clock) — and
+//     load the chart; check every trade in memory (no SQL), spread over
+//     the cores (check). An invalid trade is rejected; a trade id repeated
+//     in the batch with other content is rejected, and with the same
+//     content waits for step 8.
+//  2. Look the batch's trade ids up among the booked trades with one
+//     query (skipBooked): a trade booked with the same content (compared
+//     by its content hash) is "exists" with the original entry ids, with
+//     other content "rejected".
+//  3. Load the programs, and the traders with their referral chains as
+//     many levels up as the deepest program's rule asks for (Rule.Depth),
+//     through the user cache (loadTradeContext).
+//  4. Prepare each trade (prepareTrades): price a trade without a fee from
+//     the fee schedule, resolve its program and rule, compute the base
+//     fee, build its chain to the rule's depth, read what the rule needs
+//     beyond the chain (Rule.Inputs: revenue-share table, volume tier and
+//     code kickback, each read once per batch), and split the fee (Split).
+//     A trade that fails here is rejected alone.
+//  5. Read the FX rates into the reporting currency that step 7 converts
+//     with (readRates): from step 6 on a pipe holds the transaction, and
+//     nothing can be read.
+//  6. Post every prepared trade's trade_fee and commission entries through
+//     ledger.ApplyTx as one atomic batch (postEntries; Options Fresh,
+//     Owner, and Writes = a schema.Pipe): the ledger sends its inserts
+//     without waiting for them. If it refuses some items, their trades are
+//     rejected and the others posted again (nothing is written until a
+//     batch is accepted).
+//  7. Behind the ledger's inserts, in the same pipe: one multi-row insert
+//     of the trades, one of the accrual rows, the statistics rollups, the
+//     first-trade milestones and the referred volume, each touched row
+//     once; then close the pipe, waiting for all (writeBooked).
+//  8. Fill in the results (report): the posted trades are "created" with their entry
+//     ids, and each repeat of a trade in the batch gets its first
+//     occurrence's outcome.
+//
+// A trade rejected at any step writes nothing.
+//
 // ReverseTrade reverses the commission entry and then the fee entry and
 // adds negative accrual rows; commissions already paid out leave 208
 // negative, a clawback carried forward.

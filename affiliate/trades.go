@@ -16,7 +16,6 @@ import (
 	"github.com/folioledger/folio/schema"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // MaxTradesPerBatch bounds one POST /v1/trades call.
@@ -98,191 +97,239 @@ func (s *Service) PostTrades(ctx context.Context, trades []NewTrade) ([]TradeRes
 	return out, err
 }
 
+// tradeBatch is what the steps of one PostTradesTx share (see "The write
+// path of trades" in the package doc).
+type tradeBatch struct {
+	now     time.Time // the clock, read once per transaction
+	chart   *accounts.Chart
+	results []TradeResult         // one per trade, in the caller's order
+	first   map[string]*tradeWork // each trade id's first valid occurrence
+	repeats []int                 // later occurrences with the same content
+	users   map[string]*User      // traders and their chains
+	progs   *programSet
+	look    *tradeLookups
+	rates   rateCache
+}
+
 // PostTradesTx books trades inside the caller's transaction: for each new
 // trade a trade_fee entry (Dr 202:C:trader / Cr 101:C) and a commission
 // entry (Dr 101:C / Cr 208:C:beneficiary per share / Cr 605:C remainder,
 // parent = the fee entry), with accrual rows snapshotting program, kind,
 // level, rate, basis, amount and the reporting-currency conversion. A trade
 // id already booked with the same content is "exists"; with other content,
-// or invalid, "rejected" with its error; others are not affected.
+// or invalid, "rejected" with its error; others are not affected. It
+// returns one result per trade, in order, or the error that fails the
+// transaction. Its steps are the numbered list of the package doc.
 func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade) ([]TradeResult, error) {
-	now := s.now()
-	results := make([]TradeResult, len(trades))
-	chart, err := accounts.LoadChart(ctx, tx)
-	if err != nil {
+	b := &tradeBatch{now: s.now(), results: make([]TradeResult, len(trades)), first: map[string]*tradeWork{}}
+	var err error
+	if b.chart, err = accounts.LoadChart(ctx, tx); err != nil {
 		return nil, err
 	}
+	todo := b.check(trades)
+	if todo, err = b.skipBooked(ctx, tx, todo); err != nil {
+		return nil, err
+	}
+	if err := s.loadTradeContext(ctx, tx, b, todo); err != nil {
+		return nil, err
+	}
+	todo = s.prepareTrades(ctx, tx, b, todo)
+	if err := b.readRates(ctx, tx, s.reporting(), todo); err != nil {
+		return nil, err
+	}
+	// Steps 6 and 7 write through one pipe; closing it on every path
+	// leaves tx usable (or aborted) for the caller.
+	pipe := schema.NewPipe(tx, tradeWriteStatements...)
+	defer pipe.Close()
+	if todo, err = s.postEntries(ctx, tx, b, pipe, todo); err != nil {
+		return nil, err
+	}
+	if err := s.writeBooked(ctx, b, pipe, todo); err != nil {
+		return nil, err
+	}
+	b.report(todo)
+	return b.results, nil
+}
+
+// check is step 1: it validates every trade in memory (no SQL), spread
+// over the cores, and returns the first occurrence of each valid trade id.
+// An invalid trade is rejected; a repeat with other content is rejected,
+// and one with the same content waits for report.
+func (b *tradeBatch) check(trades []NewTrade) []*tradeWork {
 	checked := make([]*tradeWork, len(trades))
 	errs := make([]error, len(trades))
 	ledger.Parallel(len(trades), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			checked[i], errs[i] = checkTrade(chart, trades[i], now)
+			checked[i], errs[i] = checkTrade(b.chart, trades[i], b.now)
 		}
 	})
-	var work []*tradeWork
-	seen := map[string]*tradeWork{}
+	var todo []*tradeWork
 	for i, t := range trades {
-		results[i].ID = t.ID
+		r := &b.results[i]
+		r.ID = t.ID
 		w, err := checked[i], errs[i]
 		if err != nil {
-			results[i].Status, results[i].Err = TradeRejected, err
+			r.Status, r.Err = TradeRejected, err
 			continue
 		}
 		w.idx = i
-		if prior := seen[t.ID]; prior != nil {
-			results[i].Status = TradeExists
-			if !bytes.Equal(prior.content, w.content) {
-				results[i].Status, results[i].Err = TradeRejected, folio.Errorf(folio.EIDEMPOTENCY, "trade %s appears twice in the batch with different content", t.ID)
+		if prior := b.first[t.ID]; prior != nil {
+			if bytes.Equal(prior.content, w.content) {
+				r.Status = TradeExists
+				b.repeats = append(b.repeats, i)
+			} else {
+				r.Status, r.Err = TradeRejected, folio.Errorf(folio.EIDEMPOTENCY, "trade %s appears twice in the batch with different content", t.ID)
 			}
 			continue
 		}
-		seen[t.ID] = w
-		work = append(work, w)
+		b.first[t.ID] = w
+		todo = append(todo, w)
 	}
+	return todo
+}
 
-	// Trades already booked.
-	ids := make([]string, len(work))
-	for i, w := range work {
+// skipBooked is step 2: it looks the trades up among the booked ones (one
+// query) and returns those not booked yet. A booked trade with the same
+// content is "exists" with its entry ids, with other content "rejected".
+func (b *tradeBatch) skipBooked(ctx context.Context, tx pgx.Tx, todo []*tradeWork) ([]*tradeWork, error) {
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(todo))
+	for i, w := range todo {
 		ids[i] = w.in.ID
 	}
-	existing := map[string][3]string{}
-	existingHash := map[string][]byte{}
-	if len(ids) > 0 {
-		// Planned per call (like the ledger's lookups, see planEachTime in
-		// ledger/store.go): a generic plan cached while trades was small
-		// seq-scans it once it has grown.
-		rows, err := tx.Query(ctx, `SELECT id, content_hash, fee_entry_id::text, commission_entry_id::text FROM trades WHERE id = ANY($1)`,
-			pgx.QueryExecModeExec, ids)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id, fe, ce string
-			var h []byte
-			if err := rows.Scan(&id, &h, &fe, &ce); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			existing[id], existingHash[id] = [3]string{id, fe, ce}, h
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+	booked, err := bookedTrades(ctx, tx, ids)
+	if err != nil {
+		return nil, err
 	}
 	var fresh []*tradeWork
-	for _, w := range work {
-		ex, ok := existing[w.in.ID]
+	for _, w := range todo {
+		bt, ok := booked[w.in.ID]
 		if !ok {
 			fresh = append(fresh, w)
 			continue
 		}
-		r := &results[w.idx]
-		if h := sha256.Sum256(w.content); bytes.Equal(h[:], existingHash[w.in.ID]) {
-			r.Status, r.FeeEntryID, r.CommissionEntryID = TradeExists, ex[1], ex[2]
+		r := &b.results[w.idx]
+		if h := sha256.Sum256(w.content); bytes.Equal(h[:], bt.hash) {
+			r.Status, r.FeeEntryID, r.CommissionEntryID = TradeExists, bt.feeID, bt.commID
 		} else {
 			r.Status, r.Err = TradeRejected, folio.Errorf(folio.EIDEMPOTENCY, "trade %s was already booked with different content", w.in.ID)
 		}
 	}
-	// Duplicates inside the batch point at the first occurrence's entries.
-	defer func() {
-		for i, t := range trades {
-			if results[i].Status == TradeExists && results[i].FeeEntryID == "" {
-				if w := seen[t.ID]; w != nil {
-					results[i].FeeEntryID, results[i].CommissionEntryID = results[w.idx].FeeEntryID, results[w.idx].CommissionEntryID
-					if results[w.idx].Status == TradeRejected {
-						results[i].Status, results[i].Err = TradeRejected, results[w.idx].Err
-					}
-				}
-			}
-		}
-	}()
-	if len(fresh) == 0 {
-		return results, nil
-	}
+	return fresh, nil
+}
 
-	users, progs, err := s.loadTradeContext(ctx, tx, fresh)
-	if err != nil {
-		return nil, err
-	}
-	cache := rateCache{}
-	look := newTradeLookups()
+// prepareTrades is step 4: it prepares each trade (prepareTrade) and
+// returns those ready to post; a trade that fails is rejected alone.
+func (s *Service) prepareTrades(ctx context.Context, tx pgx.Tx, b *tradeBatch, todo []*tradeWork) []*tradeWork {
 	var ready []*tradeWork
-	for _, w := range fresh {
-		if err := s.prepareTrade(ctx, tx, chart, w, users, progs, look); err != nil {
-			results[w.idx].Status, results[w.idx].Err = TradeRejected, err
+	for _, w := range todo {
+		if err := s.prepareTrade(ctx, tx, b, w); err != nil {
+			b.results[w.idx].Status, b.results[w.idx].Err = TradeRejected, err
 			continue
 		}
 		ready = append(ready, w)
 	}
+	return ready
+}
 
-	// The conversion rates into the reporting currency, read now: the
-	// writes below go through a pipe, which holds the transaction.
-	rep := s.reporting()
-	for _, w := range ready {
-		if _, err := fxRate(ctx, tx, cache, w.feeCur.ID, rep, now); err != nil {
-			return nil, err
+// readRates is step 5: it reads into b.rates the conversion rates into the
+// reporting currency rep that step 7 uses (fee and volume currencies, at
+// b.now): from step 6 on, a pipe holds the transaction.
+func (b *tradeBatch) readRates(ctx context.Context, tx pgx.Tx, rep string, todo []*tradeWork) error {
+	if len(todo) == 0 {
+		return nil
+	}
+	b.rates = rateCache{}
+	for _, w := range todo {
+		if _, err := fxRate(ctx, tx, b.rates, w.feeCur.ID, rep, b.now); err != nil {
+			return err
 		}
 		if w.volume != nil {
-			if _, err := fxRate(ctx, tx, cache, w.in.Volume.Currency, rep, now); err != nil {
-				return nil, err
+			if _, err := fxRate(ctx, tx, b.rates, w.in.Volume.Currency, rep, b.now); err != nil {
+				return err
 			}
 		}
 	}
-	// The ledger's inserts are sent without waiting for them, so that
-	// PostgreSQL executes them while the trade, accrual and statistics rows
-	// are built and sent behind them (schema.Pipe); Close waits for all.
-	pipe := schema.NewPipe(tx, tradeWriteStatements...)
-	defer pipe.Close()
+	return nil
+}
 
-	// Post through the ledger atomically; a trade whose entries the ledger
-	// refuses is rejected and the rest posted again without it (nothing is
-	// written until a batch is accepted).
-	for len(ready) > 0 {
-		ops := make([]ledger.Op, 0, 2*len(ready))
-		for _, w := range ready {
+// postEntries is step 6: it posts the trades' entries through the ledger
+// as one atomic batch whose writes go into pipe, and returns the trades
+// posted. A trade whose entries the ledger refuses is rejected and the
+// rest posted again without it (nothing is written until a batch is
+// accepted).
+func (s *Service) postEntries(ctx context.Context, tx pgx.Tx, b *tradeBatch, pipe *schema.Pipe, todo []*tradeWork) ([]*tradeWork, error) {
+	for len(todo) > 0 {
+		ops := make([]ledger.Op, 0, 2*len(todo))
+		for _, w := range todo {
 			fe, ce := tradeEntries(w)
 			ops = append(ops, ledger.Op{New: fe}, ledger.Op{New: ce})
 		}
-		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Chart: chart, Writes: pipe, Fresh: true, Owner: Owner})
+		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Chart: b.chart, Writes: pipe, Fresh: true, Owner: Owner})
 		if err == nil {
-			break
+			return todo, nil
 		}
 		if !errors.Is(err, ledger.ErrBatchRejected) {
 			return nil, err
 		}
-		var keep []*tradeWork
-		for i, w := range ready {
-			e1, e2 := res[2*i].Err, res[2*i+1].Err
-			failed := e1
-			if failed == nil {
-				failed = e2
-			}
-			if failed != nil && !errors.Is(failed, ledger.ErrNotWritten) {
-				results[w.idx].Status, results[w.idx].Err = TradeRejected, failed
-				continue
-			}
-			keep = append(keep, w)
-		}
-		if len(keep) == len(ready) {
+		keep := b.rejectRefused(todo, res)
+		if len(keep) == len(todo) {
 			return nil, fmt.Errorf("post trades: the ledger rejected the batch without naming an item")
 		}
-		ready = keep
+		todo = keep
 	}
-	if len(ready) == 0 {
-		return results, nil
+	return nil, nil
+}
+
+// rejectRefused rejects the trades whose entries failed in the ledger's
+// results res (two per trade, in order) for a reason of their own, and
+// returns the others.
+func (b *tradeBatch) rejectRefused(todo []*tradeWork, res []ledger.Result) []*tradeWork {
+	var keep []*tradeWork
+	for i, w := range todo {
+		failed := res[2*i].Err
+		if failed == nil {
+			failed = res[2*i+1].Err
+		}
+		if failed != nil && !errors.Is(failed, ledger.ErrNotWritten) {
+			b.results[w.idx].Status, b.results[w.idx].Err = TradeRejected, failed
+			continue
+		}
+		keep = append(keep, w)
 	}
-	if err := s.writeTrades(ctx, noReads{}, pipe, now, ready, cache); err != nil {
-		return nil, err
+	return keep
+}
+
+// writeBooked is step 7: it sends the posted trades' rows (writeTrades)
+// into pipe behind the ledger's inserts, and closes it, waiting for all.
+func (s *Service) writeBooked(ctx context.Context, b *tradeBatch, pipe *schema.Pipe, posted []*tradeWork) error {
+	if len(posted) == 0 {
+		return nil
 	}
-	if err := pipe.Close(); err != nil {
-		return nil, err
+	if err := s.writeTrades(ctx, noReads{}, pipe, b.now, posted, b.rates); err != nil {
+		return err
 	}
-	for _, w := range ready {
-		r := &results[w.idx]
+	return pipe.Close()
+}
+
+// report is step 8: the posted trades are created, with their entry ids,
+// and each repeat of a trade in the batch gets its first occurrence's
+// outcome.
+func (b *tradeBatch) report(posted []*tradeWork) {
+	for _, w := range posted {
+		r := &b.results[w.idx]
 		r.Status, r.FeeEntryID, r.CommissionEntryID = TradeCreated, w.feeID, w.commID
 	}
-	return results, nil
+	for _, i := range b.repeats {
+		r := &b.results[i]
+		first := b.results[b.first[r.ID].idx]
+		r.FeeEntryID, r.CommissionEntryID = first.FeeEntryID, first.CommissionEntryID
+		if first.Status == TradeRejected {
+			r.Status, r.Err = TradeRejected, first.Err
+		}
+	}
 }
 
 // checkTrade validates a trade without the database.
@@ -345,12 +392,16 @@ func checkTrade(chart *accounts.Chart, t NewTrade, now time.Time) (*tradeWork, e
 	return w, nil
 }
 
-// loadTradeContext loads the traders, their chains as deep as any program
-// needs, and the programs.
-func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, ws []*tradeWork) (map[string]*User, *programSet, error) {
+// loadTradeContext is step 3: it loads the programs and the traders of
+// todo with their chains as deep as any program's rule needs (Rule.Depth),
+// through the user cache.
+func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, b *tradeBatch, todo []*tradeWork) error {
+	if len(todo) == 0 {
+		return nil
+	}
 	progs, err := loadPrograms(ctx, tx, s.Rules)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	depth := 1
 	for _, p := range progs.byID {
@@ -358,13 +409,13 @@ func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, ws []*tradeWo
 			depth = max(depth, r.Depth(p))
 		}
 	}
-	ids := make([]string, len(ws))
-	for i, w := range ws {
+	ids := make([]string, len(todo))
+	for i, w := range todo {
 		ids[i] = w.in.UserID
 	}
 	users, err := s.tradeUsers(ctx, tx, ids)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	frontier := ids
 	for level := 0; level < depth && len(frontier) > 0; level++ {
@@ -378,31 +429,68 @@ func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, ws []*tradeWo
 		}
 		more, err := s.tradeUsers(ctx, tx, next)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		for k, v := range more {
 			users[k] = v
 		}
 		frontier = next
 	}
-	return users, progs, nil
+	b.users, b.progs, b.look = users, progs, newTradeLookups()
+	return nil
 }
 
-// prepareTrade resolves a trade's fee, program, chain and split.
-func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, w *tradeWork, users map[string]*User, progs *programSet, look *tradeLookups) error {
-	u := users[w.in.UserID]
+// prepareTrade resolves one trade's fee, program, chain and split, in
+// that order, recording in w.explain why it pays what it pays.
+func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, b *tradeBatch, w *tradeWork) error {
+	u := b.users[w.in.UserID]
 	if u == nil {
 		return folio.Errorf(folio.ENOTFOUND, "user %s not found", w.in.UserID)
 	}
+	if err := w.priceFee(ctx, tx, b, u); err != nil {
+		return err
+	}
+	w.explain = map[string]any{}
+	w.code, w.country = u.ReferralCode, u.Country
+	p := b.progs.resolve(u)
+	if p == nil {
+		w.explain["reason"] = "no trade program applies to the trader (no assignment, group program or default)"
+		return w.splitFee(noRule{}, &Program{Kind: "none"}, &Chain{Trader: Member{ID: u.ID}}, &apd.Decimal{})
+	}
+	rule, ok := s.Rules.Rule(p.Kind)
+	if !ok {
+		return folio.Errorf(folio.EINTERNAL, "no rule registered for program kind %s", p.Kind)
+	}
+	w.program = p
+	w.explain["program"], w.explain["kind"] = p.ID, p.Kind
+	baseFee, err := w.baseFee(p)
+	if err != nil {
+		return err
+	}
+	depth := rule.Depth(p)
+	chain := w.chain(u, b.users, depth)
+	if err := b.ruleInputs(ctx, tx, w, rule.Inputs(p), p, u, chain); err != nil {
+		return err
+	}
+	if depth > 0 && len(chain.Ancestors) == 0 {
+		w.explain["reason"] = "the trader has no referrer"
+	}
+	return w.splitFee(rule, p, chain, &baseFee)
+}
+
+// priceFee prices a trade that carries no fee from the fee schedule of
+// the trader's group, rounded down to the currency's precision, and
+// refuses a zero fee.
+func (w *tradeWork) priceFee(ctx context.Context, tx pgx.Tx, b *tradeBatch, u *User) error {
 	if w.in.Fee == nil {
-		rate, err := look.feeRate(ctx, tx, u.Group, w.in.Market, w.in.Liquidity)
+		rate, err := b.look.feeRate(ctx, tx, u.Group, w.in.Market, w.in.Liquidity)
 		if err != nil {
 			return err
 		}
 		if rate == nil {
 			return folio.Errorf(folio.EINVALID, "trade %s carries no fee and the fee schedule has no row for group %q, market %s", w.in.ID, u.Group, w.in.Market)
 		}
-		w.feeCur, _ = chart.Currency(w.in.Volume.Currency)
+		w.feeCur, _ = b.chart.Currency(w.in.Volume.Currency)
 		var fee apd.Decimal
 		if _, err := exact.Mul(&fee, rate, w.volume); err != nil {
 			return err
@@ -415,90 +503,77 @@ func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, chart *accounts.C
 	if w.fee.Sign() <= 0 {
 		return folio.Errorf(folio.EAMOUNT, "trade %s has a zero fee: nothing to book", w.in.ID)
 	}
-	w.explain = map[string]any{}
-	w.code, w.country = u.ReferralCode, u.Country
-	p := progs.resolve(u)
-	rule, prog := Rule(noRule{}), &Program{Kind: "none"}
-	if p != nil {
-		r, ok := s.Rules.Rule(p.Kind)
-		if !ok {
-			return folio.Errorf(folio.EINTERNAL, "no rule registered for program kind %s", p.Kind)
-		}
-		rule, prog = r, p
-	}
+	return nil
+}
+
+// baseFee is p's base_fee_rate × volume, subtracted from the fee to give
+// the commission basis; zero without a rate, a volume, or when the volume
+// is in another currency than the fee.
+func (w *tradeWork) baseFee(p *Program) (apd.Decimal, error) {
 	var baseFee apd.Decimal
+	if p.BaseFeeRate == nil || w.volume == nil {
+		return baseFee, nil
+	}
+	if w.in.Volume.Currency != w.feeCur.ID {
+		w.explain["base_fee_skipped"] = "volume and fee are in different currencies"
+		return baseFee, nil
+	}
+	if _, err := exact.Mul(&baseFee, p.BaseFeeRate, w.volume); err != nil {
+		return baseFee, err
+	}
+	w.explain["base_fee"] = ledger.Format(&baseFee)
+	return baseFee, nil
+}
+
+// chain is the trader u with up to depth ancestors, from the direct
+// referrer up, as far as users (step 3) holds them.
+func (w *tradeWork) chain(u *User, users map[string]*User, depth int) *Chain {
 	chain := &Chain{Trader: Member{ID: u.ID}}
-	if p == nil {
-		w.explain["reason"] = "no trade program applies to the trader (no assignment, group program or default)"
-	} else {
-		w.program = p
-		w.explain["program"], w.explain["kind"] = p.ID, p.Kind
-		if p.BaseFeeRate != nil && w.volume != nil {
-			if w.in.Volume.Currency == w.feeCur.ID {
-				if _, err := exact.Mul(&baseFee, p.BaseFeeRate, w.volume); err != nil {
-					return err
-				}
-				w.explain["base_fee"] = ledger.Format(&baseFee)
-			} else {
-				w.explain["base_fee_skipped"] = "volume and fee are in different currencies"
-			}
+	for cur := u; len(chain.Ancestors) < depth && cur.ReferrerID != ""; {
+		a := users[cur.ReferrerID]
+		if a == nil {
+			break
 		}
-		cur := u
-		for len(chain.Ancestors) < rule.Depth(p) && cur.ReferrerID != "" {
-			a := users[cur.ReferrerID]
-			if a == nil {
-				break
-			}
-			chain.Ancestors = append(chain.Ancestors, Member{ID: a.ID, Rate: a.Rate, KickbackRate: a.KickbackRate})
-			w.ancestors = append(w.ancestors, a.ID)
-			cur = a
+		chain.Ancestors = append(chain.Ancestors, Member{ID: a.ID, Rate: a.Rate, KickbackRate: a.KickbackRate})
+		w.ancestors = append(w.ancestors, a.ID)
+		cur = a
+	}
+	return chain
+}
+
+// ruleInputs reads into chain what the rule needs beyond it (Rule.Inputs):
+// the trader's revenue-share table, the direct referrer's rate and the
+// code's kickback.
+func (b *tradeBatch) ruleInputs(ctx context.Context, tx pgx.Tx, w *tradeWork, inputs Inputs, p *Program, u *User, chain *Chain) error {
+	if inputs.Has(InputRevenueShares) {
+		shares, err := b.look.revenueShares(ctx, tx, u.ID)
+		if err != nil {
+			return err
 		}
-		inputs := rule.Inputs(p)
-		if inputs.Has(InputRevenueShares) {
-			shares, err := look.revenueShares(ctx, tx, u.ID)
-			if err != nil {
-				return err
-			}
-			chain.Trader.Shares = shares
-			if len(chain.Trader.Shares) == 0 {
-				w.explain["reason"] = "the trader has no revenue-share table"
-			}
-		}
-		if inputs.Has(InputKickback) && len(chain.Ancestors) > 0 {
-			if err := s.resolveKickback(ctx, tx, p, u, chain, look); err != nil {
-				return err
-			}
-		}
-		if rule.Depth(p) > 0 && len(chain.Ancestors) == 0 {
-			w.explain["reason"] = "the trader has no referrer"
+		chain.Trader.Shares = shares
+		if len(chain.Trader.Shares) == 0 {
+			w.explain["reason"] = "the trader has no revenue-share table"
 		}
 	}
-	split, err := Split(rule, prog, chain, &w.fee, &baseFee, w.feeCur.Precision)
-	if err != nil {
-		return err
-	}
-	w.split = split
-	w.explain["basis"] = ledger.Format(&split.Basis)
-	w.explain["platform"] = ledger.Format(&split.Remainder)
-	if p != nil && len(split.Shares) == 0 && w.explain["reason"] == nil {
-		w.explain["reason"] = "every share rounded down to zero at the currency precision, or the rates are zero"
+	if inputs.Has(InputKickback) && len(chain.Ancestors) > 0 {
+		return b.kickback(ctx, tx, p, u, chain)
 	}
 	return nil
 }
 
-// resolveKickback sets the direct referrer's rate (override, else the
-// volume tier, else the program's) and the code's kickback.
-func (s *Service) resolveKickback(ctx context.Context, tx pgx.Tx, p *Program, u *User, chain *Chain, look *tradeLookups) error {
+// kickback sets the direct referrer's rate (override, else the volume tier
+// as of b.now, else the program's) and the code's kickback.
+func (b *tradeBatch) kickback(ctx context.Context, tx pgx.Tx, p *Program, u *User, chain *Chain) error {
 	ref := &chain.Ancestors[0]
 	if ref.KickbackRate == nil && len(p.Tiers) > 0 {
-		rate, err := look.tierRate(ctx, tx, p, ref.ID, s.now())
+		rate, err := b.look.tierRate(ctx, tx, p, ref.ID, b.now)
 		if err != nil {
 			return err
 		}
 		ref.KickbackRate = rate
 	}
 	if u.ReferralCode != "" {
-		owner, kick, err := look.codeKickback(ctx, tx, u.ReferralCode)
+		owner, kick, err := b.look.codeKickback(ctx, tx, u.ReferralCode)
 		if err != nil {
 			return err
 		}
@@ -509,101 +584,33 @@ func (s *Service) resolveKickback(ctx context.Context, tx pgx.Tx, p *Program, u 
 	return nil
 }
 
-// tradeLookups memoizes, for one batch, what preparing a trade reads from
-// the database — fee-schedule rates, revenue-share tables, volume tiers and
-// code kickbacks — so a batch reads each once instead of once per trade.
-// Nothing it reads changes within the batch's transaction before the
-// trades are written.
-type tradeLookups struct {
-	fees   map[[3]string]*apd.Decimal
-	shares map[string][]TableShare
-	tiers  map[[2]string]*apd.Decimal
-	codes  map[string]codeKickback
-}
-
-type codeKickback struct {
-	owner string
-	kick  *apd.Decimal
-}
-
-func newTradeLookups() *tradeLookups {
-	return &tradeLookups{fees: map[[3]string]*apd.Decimal{}, shares: map[string][]TableShare{},
-		tiers: map[[2]string]*apd.Decimal{}, codes: map[string]codeKickback{}}
-}
-
-func (l *tradeLookups) feeRate(ctx context.Context, tx pgx.Tx, group, market, liquidity string) (*apd.Decimal, error) {
-	k := [3]string{group, market, liquidity}
-	if r, ok := l.fees[k]; ok {
-		return r, nil
-	}
-	r, err := feeRate(ctx, tx, group, market, liquidity)
-	if err == nil {
-		l.fees[k] = r
-	}
-	return r, err
-}
-
-func (l *tradeLookups) revenueShares(ctx context.Context, tx pgx.Tx, user string) ([]TableShare, error) {
-	if sh, ok := l.shares[user]; ok {
-		return sh, nil
-	}
-	all, err := loadRevenueShares(ctx, tx, []string{user})
-	if err == nil {
-		l.shares[user] = all[user]
-	}
-	return all[user], err
-}
-
-// tierRate is the rate of the highest volume tier of p that affiliate
-// reaches by referral count and trailing-30-day referred volume (nil: none).
-func (l *tradeLookups) tierRate(ctx context.Context, tx pgx.Tx, p *Program, affiliate string, now time.Time) (*apd.Decimal, error) {
-	k := [2]string{p.ID, affiliate}
-	if r, ok := l.tiers[k]; ok {
-		return r, nil
-	}
-	var referrals int64
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE referrer_id = $1`, affiliate).Scan(&referrals); err != nil {
-		return nil, err
-	}
-	var vol string
-	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(volume), 0)::text FROM referred_volume_daily WHERE affiliate_id = $1 AND day >= $2`,
-		affiliate, now.Add(-30*24*time.Hour)).Scan(&vol); err != nil {
-		return nil, err
-	}
-	volume, err := ledger.ParseStored(vol)
+// splitFee splits the fee less baseFee with rule (Split) and records the
+// basis, the platform's remainder and, when no one is paid, why.
+func (w *tradeWork) splitFee(rule Rule, p *Program, chain *Chain, baseFee *apd.Decimal) error {
+	split, err := Split(rule, p, chain, &w.fee, baseFee, w.feeCur.Precision)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var rate *apd.Decimal
-	for _, t := range p.Tiers { // highest rate first
+	w.split = split
+	w.explain["basis"] = ledger.Format(&split.Basis)
+	w.explain["platform"] = ledger.Format(&split.Remainder)
+	if w.program != nil && len(split.Shares) == 0 && w.explain["reason"] == nil {
+		w.explain["reason"] = "every share rounded down to zero at the currency precision, or the rates are zero"
+	}
+	return nil
+}
+
+// highestTier is the rate of the highest volume tier of p (tiers are kept
+// highest rate first) that an affiliate with these referrals and
+// trailing-30-day referred volume reaches (nil: none).
+func highestTier(p *Program, referrals int64, volume *apd.Decimal) *apd.Decimal {
+	for _, t := range p.Tiers {
 		if referrals >= t.MinReferrals && volume.Cmp(&t.MinVolume) >= 0 {
 			r := t.Rate
-			rate = &r
-			break
+			return &r
 		}
 	}
-	l.tiers[k] = rate
-	return rate, nil
-}
-
-// codeKickback returns a referral code's owner and kickback share.
-func (l *tradeLookups) codeKickback(ctx context.Context, tx pgx.Tx, code string) (string, *apd.Decimal, error) {
-	if c, ok := l.codes[code]; ok {
-		return c.owner, c.kick, nil
-	}
-	var c codeKickback
-	var kick *string
-	err := tx.QueryRow(ctx, `SELECT owner_id, kickback::text FROM referral_codes WHERE code = $1`, code).Scan(&c.owner, &kick)
-	if err != nil && !isNoRows(err) {
-		return "", nil, err
-	}
-	if err == nil {
-		if c.kick, err = scanDec(kick); err != nil {
-			return "", nil, err
-		}
-	}
-	l.codes[code] = c
-	return c.owner, c.kick, nil
+	return nil
 }
 
 // noRule pays nothing: trades without a program go to the platform.
@@ -642,29 +649,3 @@ func tradeEntries(w *tradeWork) (*ledger.NewEntry, *ledger.NewEntry) {
 	}
 	return feeEntry, comm
 }
-
-// tradeWriteStatements are the statements booking trades writes through its
-// pipe.
-var tradeWriteStatements = append(append([]string{}, ledger.WriteStatements...),
-	sqlInsertTrades, sqlInsertAccruals, sqlHourly, sqlDaily, sqlReferees, sqlFirstTrade, sqlReferredVolume)
-
-// errReadInPipe is a read attempted while a pipe holds the transaction: a
-// bug (the data must be read before the pipe starts), reported as an error
-// instead of corrupting the connection's protocol state.
-var errReadInPipe = errors.New("affiliate: a read during pipelined writes (read it before the pipe starts)")
-
-// noReads is the Querier of code that runs while a pipe holds the
-// transaction.
-type noReads struct{}
-
-func (noReads) Exec(context.Context, string, ...any) (pgconn.CommandTag, error) {
-	return pgconn.CommandTag{}, errReadInPipe
-}
-
-func (noReads) Query(context.Context, string, ...any) (pgx.Rows, error) { return nil, errReadInPipe }
-
-func (noReads) QueryRow(context.Context, string, ...any) pgx.Row { return errRow{} }
-
-type errRow struct{}
-
-func (errRow) Scan(...any) error { return errReadInPipe }

@@ -77,3 +77,54 @@ func TestThousandTradeBatch(t *testing.T) {
 	}
 	f.verify(t)
 }
+
+// A trade repeated in a batch with the same content gets its first
+// occurrence's outcome: "exists" with the entries just booked, or the same
+// rejection.
+func TestTradeRepeatedInBatch(t *testing.T) {
+	f := newFixture(t)
+	brokerTree(t, f)
+	res, err := f.svc.PostTrades(context.Background(), []affiliate.NewTrade{
+		trade("r-1", "D", "100"), trade("r-2", "nobody", "1"), trade("r-1", "D", "100"), trade("r-2", "nobody", "1"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != affiliate.TradeCreated || res[0].FeeEntryID == "" || res[0].CommissionEntryID == "" {
+		t.Fatalf("first r-1 = %+v, want created with its entries", res[0])
+	}
+	if got, want := res[2], (affiliate.TradeResult{ID: "r-1", Status: affiliate.TradeExists, FeeEntryID: res[0].FeeEntryID, CommissionEntryID: res[0].CommissionEntryID}); got != want {
+		t.Errorf("repeated r-1 = %+v, want %+v", got, want)
+	}
+	if res[1].Status != affiliate.TradeRejected || res[1].Err == nil {
+		t.Fatalf("first r-2 = %+v, want rejected (no such user)", res[1])
+	}
+	if got := res[3]; got.Status != affiliate.TradeRejected || got.Err != res[1].Err || got.FeeEntryID != "" {
+		t.Errorf("repeated r-2 = %+v, want rejected with %v", got, res[1].Err)
+	}
+	f.verify(t)
+}
+
+// PostTrades reads the service's clock once per transaction, the volume
+// tier of a kickback program included.
+func TestPostTradesReadsClockOnce(t *testing.T) {
+	f := newFixture(t)
+	f.putProgram(t, "bn", affiliate.ProgramSpec{Kind: "kickback", Rate: "0.20", Default: true, Tiers: []affiliate.TierSpec{
+		{Name: "gold", MinVolume: "10000", Rate: "0.30"},
+	}})
+	f.user(t, "S", "")
+	f.code(t, "S", "SPLAN2")
+	f.user(t, "T", "SPLAN2")
+	reads := 0
+	f.svc.Now = func() time.Time { reads++; return f.now }
+	res, err := f.svc.PostTrades(context.Background(), []affiliate.NewTrade{trade("c-1", "T", "100"), trade("c-2", "T", "50")})
+	if err != nil || res[0].Status != affiliate.TradeCreated || res[1].Status != affiliate.TradeCreated {
+		t.Fatalf("PostTrades = %+v, %v", res, err)
+	}
+	if got := f.tradeShares(t, "c-1")["S"]; got != "20" {
+		t.Errorf("S earns %s of c-1, want 20 (the program rate: below the tier)", got)
+	}
+	if reads != 1 {
+		t.Errorf("clock read %d times, want 1", reads)
+	}
+}

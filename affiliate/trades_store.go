@@ -1,0 +1,287 @@
+package affiliate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// The trade path's SQL: the reads of steps 2 and 4 and the writes of step
+// 7 (see "The write path of trades" in the package doc). Accrual rows and
+// statistics rollups, which bounties and reversals write too, are in
+// accruals.go and rollup.go.
+
+// bookedTrade is what step 2 needs of a trade already booked.
+type bookedTrade struct {
+	hash          []byte // SHA-256 of the trade's content
+	feeID, commID string
+}
+
+// bookedTrades returns the booked trades among ids, by id.
+func bookedTrades(ctx context.Context, tx pgx.Tx, ids []string) (map[string]bookedTrade, error) {
+	// Planned per call (like the ledger's lookups, see planEachTime in
+	// ledger/store.go): a generic plan cached while trades was small
+	// seq-scans it once it has grown.
+	rows, err := tx.Query(ctx, `SELECT id, content_hash, fee_entry_id::text, commission_entry_id::text FROM trades WHERE id = ANY($1)`,
+		pgx.QueryExecModeExec, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	booked := map[string]bookedTrade{}
+	for rows.Next() {
+		var id string
+		var bt bookedTrade
+		if err := rows.Scan(&id, &bt.hash, &bt.feeID, &bt.commID); err != nil {
+			return nil, err
+		}
+		booked[id] = bt
+	}
+	return booked, rows.Err()
+}
+
+// tradeLookups memoizes, for one batch, what preparing a trade (step 4)
+// reads from the database — fee-schedule rates, revenue-share tables,
+// volume tiers and code kickbacks — so a batch reads each once instead of
+// once per trade. Nothing it reads changes within the batch's transaction
+// before the trades are written.
+type tradeLookups struct {
+	fees   map[[3]string]*apd.Decimal
+	shares map[string][]TableShare
+	tiers  map[[2]string]*apd.Decimal
+	codes  map[string]codeKickback
+}
+
+type codeKickback struct {
+	owner string
+	kick  *apd.Decimal
+}
+
+func newTradeLookups() *tradeLookups {
+	return &tradeLookups{fees: map[[3]string]*apd.Decimal{}, shares: map[string][]TableShare{},
+		tiers: map[[2]string]*apd.Decimal{}, codes: map[string]codeKickback{}}
+}
+
+func (l *tradeLookups) feeRate(ctx context.Context, tx pgx.Tx, group, market, liquidity string) (*apd.Decimal, error) {
+	k := [3]string{group, market, liquidity}
+	if r, ok := l.fees[k]; ok {
+		return r, nil
+	}
+	r, err := feeRate(ctx, tx, group, market, liquidity)
+	if err == nil {
+		l.fees[k] = r
+	}
+	return r, err
+}
+
+func (l *tradeLookups) revenueShares(ctx context.Context, tx pgx.Tx, user string) ([]TableShare, error) {
+	if sh, ok := l.shares[user]; ok {
+		return sh, nil
+	}
+	all, err := loadRevenueShares(ctx, tx, []string{user})
+	if err == nil {
+		l.shares[user] = all[user]
+	}
+	return all[user], err
+}
+
+// tierRate is the rate of the highest volume tier of p that affiliate
+// reaches by referral count and referred volume in the 30 days before now
+// (nil: none).
+func (l *tradeLookups) tierRate(ctx context.Context, tx pgx.Tx, p *Program, affiliate string, now time.Time) (*apd.Decimal, error) {
+	k := [2]string{p.ID, affiliate}
+	if r, ok := l.tiers[k]; ok {
+		return r, nil
+	}
+	var referrals int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE referrer_id = $1`, affiliate).Scan(&referrals); err != nil {
+		return nil, err
+	}
+	var vol string
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(volume), 0)::text FROM referred_volume_daily WHERE affiliate_id = $1 AND day >= $2`,
+		affiliate, now.Add(-30*24*time.Hour)).Scan(&vol); err != nil {
+		return nil, err
+	}
+	volume, err := ledger.ParseStored(vol)
+	if err != nil {
+		return nil, err
+	}
+	rate := highestTier(p, referrals, &volume)
+	l.tiers[k] = rate
+	return rate, nil
+}
+
+// codeKickback returns a referral code's owner and kickback share (none
+// for a code that does not exist).
+func (l *tradeLookups) codeKickback(ctx context.Context, tx pgx.Tx, code string) (string, *apd.Decimal, error) {
+	if c, ok := l.codes[code]; ok {
+		return c.owner, c.kick, nil
+	}
+	var c codeKickback
+	var kick *string
+	err := tx.QueryRow(ctx, `SELECT owner_id, kickback::text FROM referral_codes WHERE code = $1`, code).Scan(&c.owner, &kick)
+	if err != nil && !isNoRows(err) {
+		return "", nil, err
+	}
+	if err == nil {
+		if c.kick, err = scanDec(kick); err != nil {
+			return "", nil, err
+		}
+	}
+	l.codes[code] = c
+	return c.owner, c.kick, nil
+}
+
+// writeTrades records posted trades (step 7): one multi-row insert of the
+// trades, their accruals with the statistics rollups (insertAccruals), the
+// first-trade milestones and the referred volume per affiliate and day,
+// all sent to w. The FX rates come from cache (step 5); q is for the
+// reads a miss would need, noReads while a pipe holds the transaction.
+func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, ws []*tradeWork, cache rateCache) error {
+	n := len(ws)
+	var (
+		ids, users, markets, liqs, feeAmts, feeCurs, volAmts, volCurs, cps, programs, kinds, bases, explains, feeIDs, commIDs = make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]*string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		computed = make([]bool, n)
+		executed = make([]time.Time, n)
+		hashes   = make([][]byte, n)
+	)
+	var accruals []accrualRow
+	volume := map[[2]string]*[2]apd.Decimal{} // (affiliate, day) → volume, trades
+	var keys [][2]string
+	rep := s.reporting()
+	for i, w := range ws {
+		t := w.in
+		ids[i], users[i], markets[i], liqs[i] = t.ID, t.UserID, t.Market, t.Liquidity
+		feeAmts[i], feeCurs[i], computed[i] = ledger.Format(&w.fee), w.feeCur.ID, w.computed
+		if w.volume != nil {
+			volAmts[i], volCurs[i] = decText(w.volume), &t.Volume.Currency
+		}
+		cps[i], executed[i] = t.CounterpartyID, t.ExecutedAt.UTC().Truncate(time.Microsecond)
+		h := sha256.Sum256(w.content)
+		hashes[i] = h[:]
+		if w.program != nil {
+			programs[i], kinds[i] = w.program.ID, w.program.Kind
+		}
+		bases[i] = ledger.Format(&w.split.Basis)
+		b, _ := json.Marshal(w.explain)
+		explains[i], feeIDs[i], commIDs[i] = string(b), w.feeID, w.commID
+		u := ""
+		if len(w.ancestors) > 0 {
+			u = w.ancestors[0]
+		}
+		var volRep *apd.Decimal
+		if w.volume != nil {
+			fx, err := fxRate(ctx, q, cache, t.Volume.Currency, rep, now)
+			if err != nil {
+				return err
+			}
+			if volRep, err = convert(w.volume, fx); err != nil {
+				return err
+			}
+		}
+		for _, sh := range w.split.Shares {
+			rate := sh.Rate
+			basis := w.split.Basis
+			fee := w.fee
+			accruals = append(accruals, accrualRow{source: "trade", tradeID: t.ID, entryID: w.commID, beneficiary: sh.Beneficiary, trader: t.UserID,
+				level: sh.Level, program: w.program.ID, kind: w.program.Kind, rate: &rate, basis: &basis, amount: sh.Amount,
+				currency: w.feeCur.ID, market: t.Market, code: w.code, fee: &fee, volumeRep: volRep, country: w.country, trades: 1})
+		}
+		if u != "" && volRep != nil {
+			day := executed[i].Truncate(24 * time.Hour)
+			k := [2]string{u, day.Format(time.RFC3339)}
+			v := volume[k]
+			if v == nil {
+				v = &[2]apd.Decimal{}
+				volume[k] = v
+				keys = append(keys, k)
+			}
+			if _, err := exact.Add(&v[0], &v[0], volRep); err != nil {
+				return err
+			}
+			if _, err := exact.Add(&v[1], &v[1], apd.New(1, 0)); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := w.Exec(ctx, sqlInsertTrades,
+		ids, users, markets, liqs, feeAmts, feeCurs, computed, volAmts, volCurs, cps, executed, hashes, programs, kinds, bases, explains, feeIDs, commIDs, now)
+	if err != nil {
+		return err
+	}
+	if err := s.insertAccruals(ctx, q, w, now, cache, accruals); err != nil {
+		return err
+	}
+	// The first_trade milestone (statistics' referral counts): set, or moved
+	// earlier, from the trades themselves.
+	if _, err := w.Exec(ctx, sqlFirstTrade, users, executed); err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	affs, days, vols, counts := make([]string, len(keys)), make([]time.Time, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		affs[i] = k[0]
+		days[i], _ = time.Parse(time.RFC3339, k[1])
+		vols[i] = ledger.Format(&volume[k][0])
+		c, _ := volume[k][1].Int64()
+		counts[i] = c
+	}
+	_, err = w.Exec(ctx, sqlReferredVolume, affs, days, vols, counts)
+	return err
+}
+
+// tradeWriteStatements are the statements booking trades writes through its
+// pipe: the ledger's, then writeTrades'.
+var tradeWriteStatements = append(append([]string{}, ledger.WriteStatements...),
+	sqlInsertTrades, sqlInsertAccruals, sqlHourly, sqlDaily, sqlReferees, sqlFirstTrade, sqlReferredVolume)
+
+// The statements of writeTrades besides the accruals' and the rollups'.
+const (
+	sqlInsertTrades = `INSERT INTO trades (id, user_id, market, liquidity, fee_amount, fee_currency, fee_computed, volume_amount, volume_currency,
+			counterparty_id, executed_at, recorded_at, content_hash, program_id, program_kind, basis, explanation, fee_entry_id, commission_entry_id)
+		SELECT id, usr, mkt, liq, fa::numeric, fc, comp, va::numeric, vc, NULLIF(cp, ''), ex, $19, h, NULLIF(prog, ''), NULLIF(kind, ''),
+			basis::numeric, expl::jsonb, fe::uuid, ce::uuid
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[],
+			$11::timestamptz[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
+			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce)`
+	sqlFirstTrade = `UPDATE users SET first_trade_at = f.t
+		FROM (SELECT id, min(t) AS t FROM unnest($1::text[], $2::timestamptz[]) AS u(id, t) GROUP BY id) f
+		WHERE users.id = f.id AND (users.first_trade_at IS NULL OR users.first_trade_at > f.t)`
+	sqlReferredVolume = `INSERT INTO referred_volume_daily (affiliate_id, day, volume, trades)
+		SELECT a, d, v::numeric, c FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::bigint[]) AS u(a, d, v, c)
+		ON CONFLICT (affiliate_id, day) DO UPDATE SET volume = referred_volume_daily.volume + excluded.volume,
+			trades = referred_volume_daily.trades + excluded.trades`
+)
+
+// errReadInPipe is a read attempted while a pipe holds the transaction: a
+// bug (the data must be read before the pipe starts), reported as an error
+// instead of corrupting the connection's protocol state.
+var errReadInPipe = errors.New("affiliate: a read during pipelined writes (read it before the pipe starts)")
+
+// noReads is the Querier of code that runs while a pipe holds the
+// transaction.
+type noReads struct{}
+
+func (noReads) Exec(context.Context, string, ...any) (pgconn.CommandTag, error) {
+	return pgconn.CommandTag{}, errReadInPipe
+}
+
+func (noReads) Query(context.Context, string, ...any) (pgx.Rows, error) { return nil, errReadInPipe }
+
+func (noReads) QueryRow(context.Context, string, ...any) pgx.Row { return errRow{} }
+
+type errRow struct{}
+
+func (errRow) Scan(...any) error { return errReadInPipe }
