@@ -1,4 +1,4 @@
-package schema_test
+package ledger_test
 
 import (
 	"context"
