@@ -65,7 +65,7 @@ func (s *Service) RecordEvent(ctx context.Context, userID string, ev Event) (*Ev
 		return nil, folio.Errorf(folio.EAMOUNT, "amount must be greater than zero")
 	}
 	res := &EventResult{}
-	err := s.DB.JournalTx(ctx, func(tx pgx.Tx) error {
+	err := s.Ledger.JournalTx(ctx, func(tx pgx.Tx) error {
 		*res = EventResult{}
 		now := s.now()
 		at := ev.At.UTC().Truncate(time.Microsecond)

@@ -173,7 +173,7 @@ func (g *Ingester) commit(ctx context.Context, group []*ingestJob) {
 
 func (g *Ingester) write(ctx context.Context, group []*ingestJob) ([]ingestResult, error) {
 	var results []ingestResult
-	err := g.svc.DB.JournalTx(ctx, func(tx pgx.Tx) error {
+	err := g.svc.Ledger.JournalTx(ctx, func(tx pgx.Tx) error {
 		results = make([]ingestResult, len(group))
 		var trades []NewTrade
 		var ops []ledger.Op

@@ -126,7 +126,7 @@
 //
 // A failed item gets its own error in [Result]; the others commit. Every
 // writer serializes on the head row. Callers run the engine in
-// schema.DB.JournalTx, which on PostgreSQL queues writers on a table lock
+// [Ledger.JournalTx], which on PostgreSQL queues writers on a table lock
 // taken before the snapshot (so they do not fail with 40001 and retry);
 // batching — and coalescing concurrent requests into shared batches
 // (affiliate.Ingester, group commit in `folio serve`) — is how throughput
