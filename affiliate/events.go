@@ -146,11 +146,7 @@ func (s *Service) bountyEntries(ctx context.Context, tx pgx.Tx, eventID string) 
 	if len(keys) == 0 {
 		return ids, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT id::text FROM entries WHERE idempotency_key = ANY($1) ORDER BY seq`, keys)
-	if err != nil {
-		return nil, err
-	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	got, err := ledger.EntryIDsByKey(ctx, tx, keys)
 	if err != nil {
 		return nil, err
 	}
