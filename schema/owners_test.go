@@ -48,7 +48,7 @@ var knownViolations = map[string][]string{
 	"ledger/verify.go": {"account_codes"},
 
 	// Fixed by the next commits of this branch.
-	"affiliate/reconcile.go": {"entries", "postings", "balances"},
+	"reconcile/reconcile.go": {"entries", "postings", "balances", "accruals"},
 }
 
 // TestTableOwners checks schema.Owners against the migrated schema: every

@@ -1,4 +1,4 @@
-package affiliate
+package reconcile
 
 import (
 	"encoding/csv"

@@ -1,4 +1,4 @@
-package affiliate
+package reconcile
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -70,6 +72,15 @@ type PayoutSummary struct {
 	Amount   apd.Decimal
 }
 
+// exact is the context for the report's sums: anything inexact errors.
+var exact = apd.Context{
+	Precision:   80,
+	MaxExponent: apd.MaxExponent,
+	MinExponent: apd.MinExponent,
+	Traps:       apd.DefaultTraps | apd.Inexact | apd.Rounded,
+	Rounding:    apd.RoundHalfEven,
+}
+
 // maxListed bounds the entry ids listed in one discrepancy.
 const maxListed = 50
 
@@ -83,12 +94,12 @@ const maxListed = 50
 // concerned: whatever the journal holds (entries of any kind, written by
 // any version), the report is produced; an error means the database could
 // not be read.
-func (s *Service) Reconcile(ctx context.Context, from, to time.Time) (*Reconciliation, error) {
+func Reconcile(ctx context.Context, db *schema.DB, from, to time.Time) (*Reconciliation, error) {
 	if !from.Before(to) {
 		return nil, folio.Errorf(folio.EINVALID, "from must be before to")
 	}
 	rep := &Reconciliation{From: from.UTC(), To: to.UTC()}
-	err := s.DB.ReadTx(ctx, func(tx pgx.Tx) error {
+	err := db.ReadTx(ctx, func(tx pgx.Tx) error {
 		rep.Currencies, rep.Discrepancies, rep.PayoutBatches = nil, nil, nil
 		var err error
 		if rep.FromSeq, err = seqBefore(ctx, tx, from); err != nil {
@@ -130,19 +141,19 @@ func (s *Service) Reconcile(ctx context.Context, from, to time.Time) (*Reconcili
 			var dst *apd.Decimal
 			sign := 1
 			switch {
-			case code == "101" && kind == EntryTradeFee && credit:
+			case code == "101" && kind == affiliate.EntryTradeFee && credit:
 				dst = &r.FeesBooked
-			case code == "605" && kind == EntryCommission && credit:
+			case code == "605" && kind == affiliate.EntryCommission && credit:
 				dst = &r.PlatformRevenue
-			case code == "420" && kind == EntryBounty && !credit:
+			case code == "420" && kind == affiliate.EntryBounty && !credit:
 				dst = &r.BountyExpense
-			case code == "208" && kind == EntryCommission && credit:
+			case code == "208" && kind == affiliate.EntryCommission && credit:
 				dst = &r.Distributed
-			case code == "208" && kind == EntryBounty && credit:
+			case code == "208" && kind == affiliate.EntryBounty && credit:
 				dst = &r.Bounties
-			case code == "208" && kind == EntryPayout && !credit:
+			case code == "208" && kind == affiliate.EntryPayout && !credit:
 				dst = &r.PaidOut
-			case code == "208" && kind == EntryForfeit && !credit:
+			case code == "208" && kind == affiliate.EntryForfeit && !credit:
 				dst = &r.Forfeited
 			case code == "208" && kind == ledger.KindReversal:
 				dst = &r.Reversed
