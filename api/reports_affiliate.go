@@ -45,7 +45,7 @@ func (s *Server) getReconciliation(w http.ResponseWriter, r *http.Request) error
 	if !from.Before(to) {
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"from", "to"}, Message: "from must be before to"}
 	}
-	rep, err := reconcile.Reconcile(r.Context(), s.db, from, to)
+	rep, err := reconcile.Run(r.Context(), s.db, from, to)
 	if err != nil {
 		return err
 	}

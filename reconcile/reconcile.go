@@ -14,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// CurrencyReconciliation is one currency's figures for a period (SPEC §4).
-type CurrencyReconciliation struct {
+// CurrencyReport is one currency's figures for a period (SPEC §4).
+type CurrencyReport struct {
 	Currency        string
 	FeesBooked      apd.Decimal // Cr 101 by trade_fee entries
 	Distributed     apd.Decimal // Cr 208 by commission entries
@@ -54,12 +54,12 @@ const (
 	DiscPayoutWithoutBatch = "payout_without_batch"
 )
 
-// Reconciliation is the report of a period.
-type Reconciliation struct {
+// Report is the reconciliation report of a period.
+type Report struct {
 	From, To      time.Time
 	FromSeq       int64
 	ToSeq         int64
-	Currencies    []CurrencyReconciliation
+	Currencies    []CurrencyReport
 	Discrepancies []Discrepancy
 	// PayoutBatches lists the payout batches executed in the period.
 	PayoutBatches []PayoutSummary
@@ -81,10 +81,16 @@ var exact = apd.Context{
 	Rounding:    apd.RoundHalfEven,
 }
 
+// flowKinds are the kinds of entry that move 208 within the commission
+// flow, with the completions of pending entries (counted as the entries
+// they complete); 208 postings of any other kind are adjustments.
+var flowKinds = []string{affiliate.EntryCommission, affiliate.EntryBounty, affiliate.EntryPayout, affiliate.EntryForfeit,
+	ledger.KindReversal, ledger.KindPost, ledger.KindVoid}
+
 // maxListed bounds the entry ids listed in one discrepancy.
 const maxListed = 50
 
-// Reconcile reports, per currency, the flows of entries recorded in
+// Run reports, per currency, the flows of entries recorded in
 // [from, to): fees booked, their split, the 101 residue, the 208
 // roll-forward (opening + accrued + bounties − paid − forfeited ± reversed ±
 // adjustments = closing, checked against the ledger), bounty expense,
@@ -94,50 +100,37 @@ const maxListed = 50
 // concerned: whatever the journal holds (entries of any kind, written by
 // any version), the report is produced; an error means the database could
 // not be read.
-func Reconcile(ctx context.Context, db *schema.DB, from, to time.Time) (*Reconciliation, error) {
+func Run(ctx context.Context, db *schema.DB, from, to time.Time) (*Report, error) {
 	if !from.Before(to) {
 		return nil, folio.Errorf(folio.EINVALID, "from must be before to")
 	}
-	rep := &Reconciliation{From: from.UTC(), To: to.UTC()}
+	rep := &Report{From: from.UTC(), To: to.UTC()}
 	err := db.ReadTx(ctx, func(tx pgx.Tx) error {
 		rep.Currencies, rep.Discrepancies, rep.PayoutBatches = nil, nil, nil
 		var err error
-		if rep.FromSeq, err = seqBefore(ctx, tx, from); err != nil {
+		if rep.FromSeq, err = ledger.SeqBefore(ctx, tx, from); err != nil {
 			return err
 		}
-		if rep.ToSeq, err = seqBefore(ctx, tx, to); err != nil {
+		if rep.ToSeq, err = ledger.SeqBefore(ctx, tx, to); err != nil {
 			return err
 		}
-		byCur := map[string]*CurrencyReconciliation{}
-		get := func(c string) *CurrencyReconciliation {
+		byCur := map[string]*CurrencyReport{}
+		get := func(c string) *CurrencyReport {
 			if r := byCur[c]; r != nil {
 				return r
 			}
-			r := &CurrencyReconciliation{Currency: c}
+			r := &CurrencyReport{Currency: c}
 			byCur[c] = r
 			return r
 		}
-		rows, err := tx.Query(ctx, `SELECT p.currency, CASE WHEN e.kind = 'post_pending' THEN coalesce(t.kind, e.kind) ELSE e.kind END,
-				split_part(p.account, ':', 1), p.side, sum(p.amount)::text
-			FROM postings p JOIN entries e ON e.seq = p.seq LEFT JOIN entries t ON t.id = e.completes
-			WHERE p.seq > $1 AND p.seq <= $2 AND NOT p.pending AND split_part(p.account, ':', 1) IN ('101', '208', '420', '605')
-			GROUP BY 1, 2, 3, 4`, rep.FromSeq, rep.ToSeq)
+		flows, err := ledger.Flows(ctx, tx, rep.FromSeq, rep.ToSeq, []string{"101", "208", "420", "605"})
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var cur, kind, code, side, sum string
-			if err := rows.Scan(&cur, &kind, &code, &side, &sum); err != nil {
-				rows.Close()
-				return err
-			}
-			amt, err := ledger.ParseStored(sum)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			r := get(cur)
-			credit := side == "credit"
+		for _, fl := range flows {
+			kind, code, amt := fl.Kind, fl.Code, fl.Amount
+			r := get(fl.Currency)
+			credit := fl.Side == "credit"
 			var dst *apd.Decimal
 			sign := 1
 			switch {
@@ -170,24 +163,19 @@ func Reconcile(ctx context.Context, db *schema.DB, from, to time.Time) (*Reconci
 				amt.Negative = !amt.Negative
 			}
 			if _, err := exact.Add(dst, dst, &amt); err != nil {
-				rows.Close()
 				return err
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		for _, x := range []struct {
 			code string
 			seq  int64
-			set  func(*CurrencyReconciliation) *apd.Decimal
+			set  func(*CurrencyReport) *apd.Decimal
 		}{
-			{"208", rep.FromSeq, func(r *CurrencyReconciliation) *apd.Decimal { return &r.AccruedOpening }},
-			{"208", rep.ToSeq, func(r *CurrencyReconciliation) *apd.Decimal { return &r.AccruedClosing }},
-			{"101", rep.ToSeq, func(r *CurrencyReconciliation) *apd.Decimal { return &r.DeferredResidue }},
+			{"208", rep.FromSeq, func(r *CurrencyReport) *apd.Decimal { return &r.AccruedOpening }},
+			{"208", rep.ToSeq, func(r *CurrencyReport) *apd.Decimal { return &r.AccruedClosing }},
+			{"101", rep.ToSeq, func(r *CurrencyReport) *apd.Decimal { return &r.DeferredResidue }},
 		} {
-			sums, err := codeBalancesAt(ctx, tx, x.code, x.seq)
+			sums, err := ledger.CodeBalancesAt(ctx, tx, x.code, x.seq)
 			if err != nil {
 				return err
 			}
@@ -219,43 +207,10 @@ func Reconcile(ctx context.Context, db *schema.DB, from, to time.Time) (*Reconci
 	return rep, nil
 }
 
-// seqBefore is the last seq recorded before t.
-func seqBefore(ctx context.Context, tx pgx.Tx, t time.Time) (int64, error) {
-	var seq int64
-	err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM entries WHERE recorded_at < $1`, t).Scan(&seq)
-	return seq, err
-}
-
-// codeBalancesAt sums, per currency, the balances of every account of a
-// code as of seq (each account's last posting at or before it).
-func codeBalancesAt(ctx context.Context, tx pgx.Tx, code string, seq int64) (map[string]apd.Decimal, error) {
-	rows, err := tx.Query(ctx, `SELECT b.currency, sum(p.balance_after)::text FROM balances b CROSS JOIN LATERAL (
-			SELECT balance_after FROM postings WHERE account = b.account AND seq <= $2 ORDER BY seq DESC, idx DESC LIMIT 1) p
-		WHERE b.code = $1 GROUP BY b.currency`, code, seq)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]apd.Decimal{}
-	for rows.Next() {
-		var cur, sum string
-		if err := rows.Scan(&cur, &sum); err != nil {
-			return nil, err
-		}
-		d, err := ledger.ParseStored(sum)
-		if err != nil {
-			return nil, err
-		}
-		out[cur] = d
-	}
-	return out, rows.Err()
-}
-
-func checkCurrency(ctx context.Context, tx pgx.Tx, rep *Reconciliation, r *CurrencyReconciliation) error {
+func checkCurrency(ctx context.Context, tx pgx.Tx, rep *Report, r *CurrencyReport) error {
 	c := r.Currency
 	if !r.DeferredResidue.IsZero() {
-		ids, err := listIDs(ctx, tx, `SELECT DISTINCT p.entry_id::text FROM postings p WHERE p.account = $1 AND p.seq <= $2 ORDER BY 1 DESC LIMIT $3`,
-			"101:"+c, rep.ToSeq, maxListed)
+		ids, err := ledger.AccountEntryIDs(ctx, tx, "101:"+c, rep.ToSeq, maxListed)
 		if err != nil {
 			return err
 		}
@@ -291,10 +246,7 @@ func checkCurrency(ctx context.Context, tx pgx.Tx, rep *Reconciliation, r *Curre
 			Detail: fmt.Sprintf("208 roll-forward gives %s but the ledger's 208 accounts total %s", ledger.Format(&expect), ledger.Format(&r.AccruedClosing))})
 	}
 	if !r.Adjustments.IsZero() {
-		ids, err := listIDs(ctx, tx, `SELECT DISTINCT p.entry_id::text FROM postings p JOIN entries e ON e.seq = p.seq
-			WHERE p.currency = $1 AND split_part(p.account, ':', 1) = '208' AND p.seq > $2 AND p.seq <= $3
-			AND e.kind NOT IN ('commission', 'bounty', 'payout', 'forfeit', 'reversal', 'post_pending', 'void_pending') ORDER BY 1 LIMIT $4`,
-			c, rep.FromSeq, rep.ToSeq, maxListed)
+		ids, err := ledger.CodeEntryIDsExcept(ctx, tx, "208", c, rep.FromSeq, rep.ToSeq, flowKinds, maxListed)
 		if err != nil {
 			return err
 		}
@@ -306,20 +258,8 @@ func checkCurrency(ctx context.Context, tx pgx.Tx, rep *Reconciliation, r *Curre
 
 // checkCommissionLinks finds trade_fee entries of the period without
 // exactly one commission child.
-func checkCommissionLinks(ctx context.Context, tx pgx.Tx, rep *Reconciliation) error {
-	// One scan and one aggregate, grouping each fee entry with its
-	// commission children (written after their parent, so their seq is above
-	// the period start). No join: a join's plan depends on statistics, and
-	// right after a large ingestion, before autovacuum analyzes the journal,
-	// a nested loop over stale estimates took minutes.
-	ids, err := listIDs(ctx, tx, `SELECT fee::text FROM (
-			SELECT coalesce(parent_id, id) AS fee,
-				min(seq) FILTER (WHERE kind = 'trade_fee') AS fee_seq,
-				count(*) FILTER (WHERE kind = 'commission') AS n
-			FROM entries WHERE kind IN ('trade_fee', 'commission') AND seq > $1
-			GROUP BY 1) g
-		WHERE fee_seq <= $2 AND n <> 1 ORDER BY fee_seq LIMIT $3`,
-		rep.FromSeq, rep.ToSeq, maxListed)
+func checkCommissionLinks(ctx context.Context, tx pgx.Tx, rep *Report) error {
+	ids, err := ledger.ParentsWithoutOneChild(ctx, tx, affiliate.EntryTradeFee, affiliate.EntryCommission, rep.FromSeq, rep.ToSeq, maxListed)
 	if err != nil || len(ids) == 0 {
 		return err
 	}
@@ -328,66 +268,21 @@ func checkCommissionLinks(ctx context.Context, tx pgx.Tx, rep *Reconciliation) e
 	return nil
 }
 
-// checkAccruals compares, per commission or bounty entry of the period,
-// the accrual rows with the entry's 208 credits.
-func checkAccruals(ctx context.Context, tx pgx.Tx, rep *Reconciliation) error {
-	ids, err := listIDs(ctx, tx, `WITH j AS (
-			SELECT p.entry_id, sum(p.amount) AS amount FROM postings p JOIN entries e ON e.seq = p.seq
-			WHERE e.kind IN ('commission', 'bounty') AND p.seq > $1 AND p.seq <= $2 AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
-			GROUP BY p.entry_id
-		), a AS (
-			SELECT entry_id, sum(amount) AS amount FROM accruals WHERE source IN ('trade', 'bounty') AND recorded_at >= $4 AND recorded_at < $5
-			GROUP BY entry_id
-		)
-		SELECT coalesce(j.entry_id, a.entry_id)::text FROM j FULL OUTER JOIN a ON a.entry_id = j.entry_id
-		WHERE coalesce(j.amount, 0) <> coalesce(a.amount, 0) ORDER BY 1 LIMIT $3`, rep.FromSeq, rep.ToSeq, maxListed, rep.From, rep.To)
-	if err != nil || len(ids) == 0 {
-		return err
-	}
-	rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: DiscAccruals,
-		Detail: fmt.Sprintf("%d commission or bounty entries (at most %d listed) do not match their accrual rows", len(ids), maxListed), Entries: ids})
-	return nil
-}
-
 // payoutSummaries totals the payout entries of the period per batch and
 // currency; payout and forfeit entries without a batch are a discrepancy.
-func payoutSummaries(ctx context.Context, tx pgx.Tx, rep *Reconciliation) error {
-	rows, err := tx.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq
-		WHERE e.kind = 'payout' AND e.seq > $1 AND e.seq <= $2 AND p.side = 'debit' AND e.batch_id <> '' GROUP BY 1, 2 ORDER BY 1, 2`, rep.FromSeq, rep.ToSeq)
+func payoutSummaries(ctx context.Context, tx pgx.Tx, rep *Report) error {
+	totals, err := ledger.BatchTotals(ctx, tx, affiliate.EntryPayout, rep.FromSeq, rep.ToSeq)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var ps PayoutSummary
-		var sum string
-		if err := rows.Scan(&ps.BatchID, &ps.Currency, &sum); err != nil {
-			rows.Close()
-			return err
-		}
-		if ps.Amount, err = ledger.ParseStored(sum); err != nil {
-			rows.Close()
-			return err
-		}
-		rep.PayoutBatches = append(rep.PayoutBatches, ps)
+	for _, t := range totals {
+		rep.PayoutBatches = append(rep.PayoutBatches, PayoutSummary{BatchID: t.BatchID, Currency: t.Currency, Amount: t.Amount})
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	ids, err := listIDs(ctx, tx, `SELECT id::text FROM entries WHERE kind IN ('payout', 'forfeit') AND seq > $1 AND seq <= $2
-		AND coalesce(batch_id, '') = '' ORDER BY seq LIMIT $3`, rep.FromSeq, rep.ToSeq, maxListed)
+	ids, err := ledger.EntryIDsWithoutBatch(ctx, tx, []string{affiliate.EntryPayout, affiliate.EntryForfeit}, rep.FromSeq, rep.ToSeq, maxListed)
 	if err != nil || len(ids) == 0 {
 		return err
 	}
 	rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: DiscPayoutWithoutBatch,
 		Detail: fmt.Sprintf("%d payout or forfeit entries (at most %d listed) belong to no payout batch: the engine always writes them with one", len(ids), maxListed), Entries: ids})
 	return nil
-}
-
-func listIDs(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]string, error) {
-	rows, err := tx.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -32,7 +32,7 @@ func TestReconcileCleanThenDiscrepancies(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := f.now.Add(time.Hour)
-	rep, err := reconcile.Reconcile(ctx, f.app, start, end)
+	rep, err := reconcile.Run(ctx, f.app, start, end)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestReconcileCleanThenDiscrepancies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rep, err = reconcile.Reconcile(ctx, f.app, start, end)
+	rep, err = reconcile.Run(ctx, f.app, start, end)
 	if err != nil {
 		t.Fatal(err)
 	}

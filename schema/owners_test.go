@@ -47,8 +47,11 @@ var knownViolations = map[string][]string{
 	// Verify's one-pass balance check joins the chart for normal sides.
 	"ledger/verify.go": {"account_codes"},
 
-	// Fixed by the next commits of this branch.
-	"reconcile/reconcile.go": {"entries", "postings", "balances", "accruals"},
+	// Reconciliation's accruals check joins the journal's commission
+	// credits with affiliate's accrual rows in one statement (see its doc
+	// comment); split between the owners, the report would hold every entry
+	// of the period in memory.
+	"reconcile/accruals.go": {"entries", "postings", "accruals"},
 }
 
 // TestTableOwners checks schema.Owners against the migrated schema: every

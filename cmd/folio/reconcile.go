@@ -45,7 +45,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer closeDatabase(db, log)
 
-	rep, err := reconcile.Reconcile(ctx, db.App, start, end)
+	rep, err := reconcile.Run(ctx, db.App, start, end)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
