@@ -66,6 +66,9 @@
 // balance row is fixed (conflict), since stored amounts were validated
 // against it. Invalid definitions are refused with invalid_request, and
 // re-putting an identical definition is a no-op that writes nothing.
+// Whether a code or a currency has been posted to is the journal's to say,
+// and the chart sits below the journal: the caller passes its check as an
+// [InUse] (ledger.InUse), run in the same transaction.
 //
 // The ledger reads the chart with [LoadChart] inside each posting
 // transaction, so a chart change and a posting that depends on it are

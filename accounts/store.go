@@ -41,10 +41,17 @@ func LoadChart(ctx context.Context, q schema.Querier) (*Chart, error) {
 	return NewChart(codes, curs), nil
 }
 
+// InUse reports whether the journal has an account of code in currency
+// (an empty code or currency matches any): whether it has been posted to.
+// The chart sits below the journal and does not read it; the caller passes
+// the journal's check, ledger.InUse, to PutCurrency and PutCode.
+type InUse func(ctx context.Context, q schema.Querier, code, currency string) (bool, error)
+
 // PutCurrency creates or updates a currency. The precision of a currency
-// that has been posted to cannot change (conflict): stored amounts were
-// validated against it. The change is written to the audit log.
-func PutCurrency(ctx context.Context, tx pgx.Tx, c Currency, actor string, now time.Time) (created bool, err error) {
+// that has been posted to (inUse, which must not be nil) cannot change
+// (conflict): stored amounts were validated against it. The change is
+// written to the audit log.
+func PutCurrency(ctx context.Context, tx pgx.Tx, c Currency, actor string, now time.Time, inUse InUse) (created bool, err error) {
 	if err := c.Validate(); err != nil {
 		return false, err
 	}
@@ -62,8 +69,8 @@ func PutCurrency(ctx context.Context, tx pgx.Tx, c Currency, actor string, now t
 		return false, nil
 	}
 	if before != nil && before.Precision != c.Precision {
-		var used bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM balances WHERE currency = $1)`, c.ID).Scan(&used); err != nil {
+		used, err := inUse(ctx, tx, "", c.ID)
+		if err != nil {
 			return false, err
 		}
 		if used {
@@ -80,8 +87,9 @@ func PutCurrency(ctx context.Context, tx pgx.Tx, c Currency, actor string, now t
 
 // PutCode adds an account code to the chart, or renames it / changes its
 // balance rule. The type, normal side and per-holder flag of a code that has
-// been posted to never change (conflict); built-in codes keep theirs always.
-func PutCode(ctx context.Context, tx pgx.Tx, c Code, actor string, now time.Time) (created bool, err error) {
+// been posted to (inUse, which must not be nil) never change (conflict);
+// built-in codes keep theirs always.
+func PutCode(ctx context.Context, tx pgx.Tx, c Code, actor string, now time.Time, inUse InUse) (created bool, err error) {
 	c.Builtin = false
 	if err := c.Validate(); err != nil {
 		return false, err
@@ -102,8 +110,8 @@ func PutCode(ctx context.Context, tx pgx.Tx, c Code, actor string, now time.Time
 		if before.Builtin {
 			return false, folio.Errorf(folio.ECONFLICT, "account code %s is built in; its type, normal side and per-holder flag cannot change", c.Code)
 		}
-		var used bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM balances WHERE code = $1)`, c.Code).Scan(&used); err != nil {
+		used, err := inUse(ctx, tx, c.Code, "")
+		if err != nil {
 			return false, err
 		}
 		if used {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/folioledger/folio/schema/schematest"
 )
@@ -44,7 +45,7 @@ var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 func (s *store) putCurrency(c accounts.Currency, actor string, now time.Time) (created bool, err error) {
 	ctx := context.Background()
 	err = s.app.Tx(ctx, func(tx pgx.Tx) error {
-		created, err = accounts.PutCurrency(ctx, tx, c, actor, now)
+		created, err = accounts.PutCurrency(ctx, tx, c, actor, now, ledger.InUse)
 		return err
 	})
 	return created, err
@@ -53,7 +54,7 @@ func (s *store) putCurrency(c accounts.Currency, actor string, now time.Time) (c
 func (s *store) putCode(c accounts.Code, actor string, now time.Time) (created bool, err error) {
 	ctx := context.Background()
 	err = s.app.Tx(ctx, func(tx pgx.Tx) error {
-		created, err = accounts.PutCode(ctx, tx, c, actor, now)
+		created, err = accounts.PutCode(ctx, tx, c, actor, now, ledger.InUse)
 		return err
 	})
 	return created, err
@@ -211,7 +212,7 @@ func TestPutCurrencyRollsBackWithCaller(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("caller failed later in the transaction")
 	err := s.app.Tx(ctx, func(tx pgx.Tx) error {
-		if _, err := accounts.PutCurrency(ctx, tx, accounts.Currency{ID: "ETH", Precision: 18, Enabled: true}, "alice", t0); err != nil {
+		if _, err := accounts.PutCurrency(ctx, tx, accounts.Currency{ID: "ETH", Precision: 18, Enabled: true}, "alice", t0, ledger.InUse); err != nil {
 			return err
 		}
 		return boom

@@ -447,7 +447,7 @@ func TestLedgerRejectsOneTradeOfABatch(t *testing.T) {
 	brokerTree(t, f)
 	must(t, "PutCode 202", f.svc.DB.Tx(ctx, func(tx pgx.Tx) error {
 		_, err := accounts.PutCode(ctx, tx, accounts.Code{Code: "202", Name: "Advanced trading liabilities, active", Type: accounts.Liability,
-			Normal: accounts.Credit, PerHolder: true, Rule: accounts.RuleNonNegative}, "ops", f.now)
+			Normal: accounts.Credit, PerHolder: true, Rule: accounts.RuleNonNegative}, "ops", f.now, ledger.InUse)
 		return err
 	}))
 	_, err := f.ledger.Post(ctx, []ledger.NewEntry{{IdempotencyKey: "fund", Postings: []ledger.NewPosting{

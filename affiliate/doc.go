@@ -96,7 +96,7 @@
 //
 // # The write path of trades
 //
-// PostTrades runs PostTradesTx in schema.DB.JournalTx (retried as a whole
+// PostTrades runs PostTradesTx in ledger.JournalTx (retried as a whole
 // on serialization failures); the ingester's group commit calls
 // PostTradesTx inside its own transaction. The steps, one function each,
 // called in this order by PostTradesTx (their SQL is in trades_store.go):

@@ -65,7 +65,7 @@ func (s *Service) RecordEvent(ctx context.Context, userID string, ev Event) (*Ev
 		return nil, folio.Errorf(folio.EAMOUNT, "amount must be greater than zero")
 	}
 	res := &EventResult{}
-	err := s.DB.JournalTx(ctx, func(tx pgx.Tx) error {
+	err := s.Ledger.JournalTx(ctx, func(tx pgx.Tx) error {
 		*res = EventResult{}
 		now := s.now()
 		at := ev.At.UTC().Truncate(time.Microsecond)
@@ -146,11 +146,7 @@ func (s *Service) bountyEntries(ctx context.Context, tx pgx.Tx, eventID string) 
 	if len(keys) == 0 {
 		return ids, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT id::text FROM entries WHERE idempotency_key = ANY($1) ORDER BY seq`, keys)
-	if err != nil {
-		return nil, err
-	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	got, err := ledger.EntryIDsByKey(ctx, tx, keys)
 	if err != nil {
 		return nil, err
 	}

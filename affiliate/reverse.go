@@ -25,7 +25,7 @@ type ReversedTrade struct {
 // (already_reversed).
 func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*ReversedTrade, error) {
 	var out *ReversedTrade
-	err := s.DB.JournalTx(ctx, func(tx pgx.Tx) error {
+	err := s.Ledger.JournalTx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
 		var feeID, commID string
 		err := tx.QueryRow(ctx, `SELECT fee_entry_id::text, commission_entry_id::text FROM trades WHERE id = $1`, id).Scan(&feeID, &commID)

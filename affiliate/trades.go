@@ -89,7 +89,7 @@ func (s *Service) PostTrades(ctx context.Context, trades []NewTrade) ([]TradeRes
 		return nil, folio.Errorf(folio.EINVALID, "at most %d trades per call", MaxTradesPerBatch)
 	}
 	var out []TradeResult
-	err := s.DB.JournalTx(ctx, func(tx pgx.Tx) error {
+	err := s.Ledger.JournalTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		out, err = s.PostTradesTx(ctx, tx, trades)
 		return err

@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/ledger"
 )
 
 // codeJSON is an account code of the chart.
@@ -71,7 +72,7 @@ func (s *Server) postChart(w http.ResponseWriter, r *http.Request) error {
 	var stored accounts.Code
 	err = s.db.Tx(r.Context(), func(tx pgx.Tx) error {
 		var err error
-		if created, err = accounts.PutCode(r.Context(), tx, c, actor, now); err != nil {
+		if created, err = accounts.PutCode(r.Context(), tx, c, actor, now, ledger.InUse); err != nil {
 			return err
 		}
 		chart, err := accounts.LoadChart(r.Context(), tx)

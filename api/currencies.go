@@ -8,6 +8,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/ledger"
 )
 
 // currencyJSON is a currency.
@@ -83,7 +84,7 @@ func (s *Server) putCurrency(w http.ResponseWriter, r *http.Request) error {
 		if c, err = req.toDomain(id, existing); err != nil {
 			return err
 		}
-		created, err = accounts.PutCurrency(r.Context(), tx, c, actor, now)
+		created, err = accounts.PutCurrency(r.Context(), tx, c, actor, now, ledger.InUse)
 		return err
 	})
 	if err != nil {

@@ -252,7 +252,7 @@
 // /v1/payouts/fraud-rules replaces the rules; fields left out take their
 // defaults (payouts.DefaultFraudRules).
 //
-// GET /v1/reports/reconciliation renders affiliate.Reconciliation as its
+// GET /v1/reports/reconciliation renders reconcile.Report as its
 // MarshalJSON does (SPEC §4 shape plus ok, sequence bounds and payout
 // batches) and answers 200 whatever it finds: "ok" says whether the
 // discrepancy list is empty. Its period defaults to the whole journal up

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/reconcile"
 )
 
 // TestReconciliationSurvivesForeignRows: a journal written before the
@@ -41,7 +41,7 @@ func TestReconciliationSurvivesForeignRows(t *testing.T) {
 	}
 	var rep struct {
 		OK            bool                    `json:"ok"`
-		Discrepancies []affiliate.Discrepancy `json:"discrepancies"`
+		Discrepancies []reconcile.Discrepancy `json:"discrepancies"`
 	}
 	r.Decode(t, &rep)
 	named := map[string]string{} // entry → discrepancy kind
@@ -50,8 +50,8 @@ func TestReconciliationSurvivesForeignRows(t *testing.T) {
 			named[id] += d.Kind + " "
 		}
 	}
-	if rep.OK || !strings.Contains(named[payout], affiliate.DiscPayoutWithoutBatch) || !strings.Contains(named[fee], affiliate.DiscCommissionLink) {
-		t.Fatalf("report = %s\nwant the payout %s named by %s and the fee %s by %s", r.Body, payout, affiliate.DiscPayoutWithoutBatch, fee, affiliate.DiscCommissionLink)
+	if rep.OK || !strings.Contains(named[payout], reconcile.DiscPayoutWithoutBatch) || !strings.Contains(named[fee], reconcile.DiscCommissionLink) {
+		t.Fatalf("report = %s\nwant the payout %s named by %s and the fee %s by %s", r.Body, payout, reconcile.DiscPayoutWithoutBatch, fee, reconcile.DiscCommissionLink)
 	}
 	csv := e.do(req{Method: "GET", Path: "/v1/reports/reconciliation?format=csv", Key: bootstrapKey})
 	if csv.Status != http.StatusOK || !strings.Contains(string(csv.Body), payout) {

@@ -15,6 +15,7 @@ import (
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/reconcile"
 )
 
 // getReconciliation: GET /v1/reports/reconciliation?from=&to=&format=, the
@@ -44,7 +45,7 @@ func (s *Server) getReconciliation(w http.ResponseWriter, r *http.Request) error
 	if !from.Before(to) {
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"from", "to"}, Message: "from must be before to"}
 	}
-	rep, err := s.affiliate.Reconcile(r.Context(), from, to)
+	rep, err := reconcile.Run(r.Context(), s.db, from, to)
 	if err != nil {
 		return err
 	}

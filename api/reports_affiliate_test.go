@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/reconcile"
 )
 
 // reconciliationCSVHeader is the header Reconciliation.WriteCSV writes.
@@ -97,15 +98,15 @@ func TestReconciliationDiscrepancy(t *testing.T) {
 		t.Fatalf("report = %v, want ok false with one discrepancy", rep)
 	}
 	d := discs[0].(map[string]any)
-	if d["kind"] != affiliate.DiscAdjustment || d["currency"] != "USDT" || fmt.Sprint(d["entries"]) != fmt.Sprint([]any{manual}) || d["detail"] == "" {
-		t.Fatalf("discrepancy = %v, want %s naming %s", d, affiliate.DiscAdjustment, manual)
+	if d["kind"] != reconcile.DiscAdjustment || d["currency"] != "USDT" || fmt.Sprint(d["entries"]) != fmt.Sprint([]any{manual}) || d["detail"] == "" {
+		t.Fatalf("discrepancy = %v, want %s naming %s", d, reconcile.DiscAdjustment, manual)
 	}
 	rows := parseCSV(t, e.must(http.StatusOK, req{Method: "GET", Path: "/v1/reports/reconciliation", Key: bootstrapKey, Header: map[string]string{"Accept": "text/csv"}}))
 	if len(rows) != 3 {
 		t.Fatalf("CSV = %v, want the header, a currency row and a discrepancy row", rows)
 	}
 	rec := csvRecord(rows[0], rows[2])
-	if rec["section"] != "discrepancy" || rec["kind"] != affiliate.DiscAdjustment || rec["entries"] != manual || rec["detail"] != d["detail"] {
+	if rec["section"] != "discrepancy" || rec["kind"] != reconcile.DiscAdjustment || rec["entries"] != manual || rec["detail"] != d["detail"] {
 		t.Fatalf("discrepancy row = %v", rec)
 	}
 }

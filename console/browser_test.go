@@ -678,7 +678,7 @@ func seedDemo(t *testing.T, db *schema.DB, l *ledger.Ledger, svc *affiliate.Serv
 	err := db.Tx(ctx, func(tx pgx.Tx) error {
 		for _, c := range []accounts.Currency{{ID: "USD", Precision: 2, Enabled: true}, {ID: "USDT", Precision: 6, Enabled: true},
 			{ID: "BTC", Precision: 8, Enabled: true}, {ID: "TOKEN", Precision: 0, Enabled: true}} {
-			if _, err := accounts.PutCurrency(ctx, tx, c, "demo", now); err != nil {
+			if _, err := accounts.PutCurrency(ctx, tx, c, "demo", now, ledger.InUse); err != nil {
 				return err
 			}
 		}

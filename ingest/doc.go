@@ -11,7 +11,7 @@
 // not from parallel transactions. An [Ingester] is a single writer per
 // server: concurrent requests ([Ingester.SubmitTrades],
 // [Ingester.SubmitEntries]) queue for it, and it commits them together, in
-// one schema.DB.JournalTx transaction per group, written in this order:
+// one ledger.JournalTx transaction per group, written in this order:
 //
 //   - one PostTradesTx for all the group's trades,
 //   - one ledger batch for all its non-atomic entries,

@@ -74,7 +74,7 @@ type result struct {
 }
 
 // New returns an ingester that writes in db's journal transactions
-// (schema.DB.JournalTx), booking trades through trades and entries through
+// (ledger.JournalTx), booking trades through trades and entries through
 // entries, both writing on db; call Run to start its writer. In `folio
 // serve` they are the affiliate service and the ledger it was built on.
 func New(db *schema.DB, trades TradePoster, entries EntryPoster, opts Options) *Ingester {
@@ -198,7 +198,7 @@ func (g *Ingester) commit(ctx context.Context, group []*job) {
 
 func (g *Ingester) write(ctx context.Context, group []*job) ([]result, error) {
 	var results []result
-	err := g.db.JournalTx(ctx, func(tx pgx.Tx) error {
+	err := ledger.JournalTx(ctx, g.db, func(tx pgx.Tx) error {
 		results = make([]result, len(group))
 		var trades []affiliate.NewTrade
 		var ops []ledger.Op

@@ -126,7 +126,7 @@
 //
 // A failed item gets its own error in [Result]; the others commit. Every
 // writer serializes on the head row. Callers run the engine in
-// schema.DB.JournalTx, which on PostgreSQL queues writers on a table lock
+// [Ledger.JournalTx], which on PostgreSQL queues writers on a table lock
 // taken before the snapshot (so they do not fail with 40001 and retry);
 // batching — and coalescing concurrent requests into shared batches
 // (affiliate.Ingester, group commit in `folio serve`) — is how throughput
@@ -209,4 +209,16 @@
 // time: one indexed read of the last posting at or before that seq per
 // account. In every currency the debits equal the credits (Balanced); a
 // mismatch would be a bug.
+//
+// # Reads for the packages above
+//
+// The ledger is the only package whose SQL names the journal's tables
+// (entries, postings, balances, journal_head; schema.Owners). What other
+// packages need of them they get from functions that take the caller's
+// schema.Querier, so they read in the caller's transaction:
+// [JournalTx] for every journal writer, [InUse] for the chart's "has this
+// code or currency been posted to", [EntryIDsByKey], [Counts], and the
+// period reads of the reconciliation report ([SeqBefore], [Flows],
+// [CodeBalancesAt], [AccountEntryIDs], [CodeEntryIDsExcept],
+// [ParentsWithoutOneChild], [BatchTotals], [EntryIDsWithoutBatch]).
 package ledger

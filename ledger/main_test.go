@@ -44,7 +44,7 @@ func newEnv(t testing.TB) *env {
 	for _, cur := range []accounts.Currency{{ID: "USD", Precision: 2, Enabled: true}, {ID: "USDT", Precision: 6, Enabled: true},
 		{ID: "BTC", Precision: 8, Enabled: true}, {ID: "JPY", Precision: 0, Enabled: true}} {
 		err := app.Tx(ctx, func(tx pgx.Tx) error {
-			_, err := accounts.PutCurrency(ctx, tx, cur, "test", c.t)
+			_, err := accounts.PutCurrency(ctx, tx, cur, "test", c.t, ledger.InUse)
 			return err
 		})
 		if err != nil {

@@ -135,7 +135,7 @@ func (l *Ledger) Post(ctx context.Context, entries []NewEntry, opts Options) ([]
 // non-nil only when nothing was written.
 func (l *Ledger) Apply(ctx context.Context, ops []Op, opts Options) ([]Result, error) {
 	var results []Result
-	err := l.DB.JournalTx(ctx, func(tx pgx.Tx) error {
+	err := l.JournalTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		results, err = l.ApplyTx(ctx, tx, ops, opts)
 		return err

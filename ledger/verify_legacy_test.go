@@ -29,7 +29,7 @@ func TestVerifyAcceptsV1Prefix(t *testing.T) {
 	l := New(app)
 	l.Now = func() time.Time { return now }
 	err = app.Tx(ctx, func(tx pgx.Tx) error {
-		_, err := accounts.PutCurrency(ctx, tx, accounts.Currency{ID: "USD", Precision: 2, Enabled: true}, "test", now)
+		_, err := accounts.PutCurrency(ctx, tx, accounts.Currency{ID: "USD", Precision: 2, Enabled: true}, "test", now, InUse)
 		return err
 	})
 	if err != nil {

@@ -49,7 +49,7 @@ func TestPipelinedBatchAcrossChunks(t *testing.T) {
 		ops[i] = newOp(entry(fmt.Sprintf("chunk-%d", i), "110:USD", "debit", "1.01", "201:USD:alice", "credit", "1.01"))
 	}
 	var res []ledger.Result
-	err := e.app.JournalTx(ctx, func(tx pgx.Tx) error {
+	err := e.ledger.JournalTx(ctx, func(tx pgx.Tx) error {
 		pipe := schema.NewPipe(tx, ledger.WriteStatements...)
 		defer pipe.Close()
 		var err error

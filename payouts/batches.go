@@ -606,7 +606,7 @@ func (s *Service) decideLines(ctx context.Context, id string, lineIDs []string, 
 	if len(lineIDs) == 0 {
 		return nil, folio.Errorf(folio.EINVALID, "name at least one line")
 	}
-	return s.changeBatch(ctx, id, s.DB.JournalTx, func(tx pgx.Tx, now time.Time, b *Batch) error {
+	return s.changeBatch(ctx, id, s.Ledger.JournalTx, func(tx pgx.Tx, now time.Time, b *Batch) error {
 		if b.Status != BatchDraft && b.Status != BatchApproved {
 			return folio.Errorf(folio.ECONFLICT, "batch %s is %s; its lines can no longer change", id, b.Status)
 		}
@@ -661,7 +661,7 @@ func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Ba
 	actor := act.ID
 	var out *Batch
 	var replayed bool
-	err := s.DB.JournalTx(ctx, func(tx pgx.Tx) error {
+	err := s.Ledger.JournalTx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
 		b, err := lockBatch(ctx, tx, id)
 		if err != nil {

@@ -127,7 +127,7 @@ func (s *Service) send(ctx context.Context, url, key string, msg OutboxMessage) 
 // finishOutbox posts or voids the pending payout entry and closes the
 // message, in one transaction.
 func (s *Service) finishOutbox(ctx context.Context, batch, entry, outcome, detail string) error {
-	return s.DB.JournalTx(ctx, func(tx pgx.Tx) error {
+	return s.Ledger.JournalTx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
 		var status string
 		if err := tx.QueryRow(ctx, `SELECT status FROM payout_outbox WHERE batch_id = $1 FOR UPDATE`, batch).Scan(&status); err != nil {

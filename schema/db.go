@@ -122,23 +122,27 @@ func (db *DB) Tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
 }
 
-// JournalTx is Tx for transactions that write the journal (they lock its
-// head row). On PostgreSQL it first takes LOCK TABLE journal_head IN SHARE
-// ROW EXCLUSIVE MODE — before the transaction's snapshot, which the first
-// query takes — so concurrent journal writers queue instead of failing with
-// 40001 when the head row they wait for is committed by another, and are
-// not retried into starvation. CockroachDB has no LOCK TABLE; there its
-// SELECT … FOR UPDATE on the head already queues writers, and Tx's retries
-// cover the rest.
-func (db *DB) JournalTx(ctx context.Context, fn func(pgx.Tx) error) error {
+// LockTx is Tx for transactions that all begin by locking one row of
+// table, such as a single head row that every writer updates. On PostgreSQL
+// it first takes LOCK TABLE table IN SHARE ROW EXCLUSIVE MODE — before the
+// transaction's snapshot, which the first query takes — so that concurrent
+// writers queue instead of failing with 40001 when the row they wait for is
+// committed by another, and are not retried into starvation. The mode
+// conflicts with itself and with writes to table, not with reads or
+// SELECT … FOR UPDATE. CockroachDB has no LOCK
+// TABLE; there its SELECT … FOR UPDATE on the row already queues writers,
+// and Tx's retries cover the rest. The package that owns table decides
+// which transactions take the lock (ledger.JournalTx for the journal).
+func (db *DB) LockTx(ctx context.Context, table string, fn func(pgx.Tx) error) error {
 	db.dialectOnce.Do(func() {
 		db.cockroach, _ = IsCockroach(ctx, db.Pool)
 	})
 	if db.cockroach {
 		return db.Tx(ctx, fn)
 	}
+	lock := "LOCK TABLE " + pgx.Identifier{table}.Sanitize() + " IN SHARE ROW EXCLUSIVE MODE"
 	return db.Tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `LOCK TABLE journal_head IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		if _, err := tx.Exec(ctx, lock); err != nil {
 			return err
 		}
 		return fn(tx)

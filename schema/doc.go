@@ -55,7 +55,7 @@
 //     their signup data; fx_rates, though history, keeps UPDATE of rate,
 //     because putting a rate again for the same source and instant corrects
 //     it (audit-logged); journal_head has table-level UPDATE, which LOCK
-//     TABLE (DB.JournalTx) requires, and no INSERT; cache_versions UPDATE of
+//     TABLE (ledger.JournalTx) requires, and no INSERT; cache_versions UPDATE of
 //     version only;
 //   - DELETE only on revenue_shares, whose rows a user's table replaces;
 //   - only SELECT on schema_migrations and schema_lock; TRUNCATE nowhere.
@@ -105,16 +105,17 @@
 // retries, the COMMIT error like any other; a test provokes exactly that
 // failure with a write skew and checks that it is retried.
 //
-// [DB.JournalTx] is Tx for transactions that write the journal. Every such
-// transaction locks the single journal-head row, so on PostgreSQL a writer
-// waiting for that row would otherwise fail with 40001 as soon as the holder
-// commits (its snapshot predates the commit) and be retried, possibly many
-// times under load. JournalTx therefore starts with LOCK TABLE journal_head
-// IN SHARE ROW EXCLUSIVE MODE, before the first query takes the snapshot, so
-// writers queue and each runs once (a test shows 8 writers × 25 commits in
-// exactly 200 attempts). This is a table lock, not an advisory lock, and it
-// is issued only on PostgreSQL: CockroachDB has no LOCK TABLE, and its
-// SELECT … FOR UPDATE already queues writers on the head row.
+// [DB.LockTx] is Tx for transactions that all lock one row of a table, such
+// as the journal's head row (ledger.JournalTx runs every journal write
+// through it). On PostgreSQL a writer waiting for that row would otherwise
+// fail with 40001 as soon as the holder commits (its snapshot predates the
+// commit) and be retried, possibly many times under load. LockTx therefore
+// starts with LOCK TABLE … IN SHARE ROW EXCLUSIVE MODE, before the first
+// query takes the snapshot, so writers queue and each runs once (a ledger
+// test shows 8 writers × 25 commits in exactly 200 attempts). This is a
+// table lock, not an advisory lock, and it is issued only on PostgreSQL:
+// CockroachDB has no LOCK TABLE, and its SELECT … FOR UPDATE already queues
+// writers on the row.
 //
 // [IsRetryable] and [UniqueViolation] classify errors for callers that
 // translate them into domain errors (23505 → conflict). [IsCockroach] tells

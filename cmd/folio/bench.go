@@ -28,6 +28,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 )
@@ -166,7 +167,7 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 		return nil, err
 	}
 	var entries0, postings0 int64
-	if err := db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM postings)`).Scan(&entries0, &postings0); err != nil {
+	if entries0, postings0, err = ledger.Counts(ctx, db.Pool); err != nil {
 		return nil, err
 	}
 	rep := &benchReport{Config: map[string]any{"trades": bc.Trades, "users": bc.Users, "depth": bc.Depth, "clients": bc.Clients, "batch": bc.Batch,
@@ -178,7 +179,7 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	}
 	elapsed := time.Since(start)
 	var entries1, postings1 int64
-	if err := db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM postings)`).Scan(&entries1, &postings1); err != nil {
+	if entries1, postings1, err = ledger.Counts(ctx, db.Pool); err != nil {
 		return nil, err
 	}
 	rep.Seconds = elapsed.Seconds()
@@ -368,9 +369,9 @@ func (c *benchClient) do(ctx context.Context, method, path string, body any, out
 }
 
 // buildForest creates currencies and programs through the API and the users
-// of the forest directly in the database (one multi-row insert per 10k
-// users: creating 100k users request by request would measure signup, not
-// trading). Trees are 4-ary and Depth levels deep; roots and their trees
+// of the forest directly in the database (affiliate.InsertForestUsers, one
+// multi-row insert per 10k users: creating 100k users request by request
+// would measure signup, not trading). Trees are 4-ary and Depth levels deep; roots and their trees
 // alternate between a levels program (the default), a differential program
 // (root rate 0.50, 0.05 less per level, pass-down 0.10) and a kickback one.
 func buildForest(ctx context.Context, c *benchClient, db *schema.DB, bc benchConfig) ([]string, error) {
@@ -426,9 +427,7 @@ func buildForest(ctx context.Context, c *benchClient, db *schema.DB, bc benchCon
 	now := time.Now().Add(-24 * time.Hour)
 	for lo := 0; lo < len(ids); lo += 10000 {
 		hi := min(lo+10000, len(ids))
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO users (id, referrer_id, signup_referrer, program_id, rate, registered_at, created_at, country)
-			SELECT id, ref, ref, prog, rate::numeric, $5, $5, 'DE' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, ref, prog, rate)`,
-			ids[lo:hi], refs[lo:hi], progs[lo:hi], rates[lo:hi], now); err != nil {
+		if err := affiliate.InsertForestUsers(ctx, db.Pool, ids[lo:hi], refs[lo:hi], progs[lo:hi], rates[lo:hi], now); err != nil {
 			return nil, err
 		}
 	}

@@ -108,7 +108,7 @@ func seedDemo(ctx context.Context, db *schema.DB, l *ledger.Ledger, log *slog.Lo
 			if _, exists := chart.Currency(c.ID); exists {
 				continue // an operator's later change stays
 			}
-			if _, err := accounts.PutCurrency(ctx, tx, c, demoActor, now); err != nil {
+			if _, err := accounts.PutCurrency(ctx, tx, c, demoActor, now, ledger.InUse); err != nil {
 				return fmt.Errorf("currency %s: %w", c.ID, err)
 			}
 		}

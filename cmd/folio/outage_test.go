@@ -261,7 +261,7 @@ func setupTradeUsers(t *testing.T, app *schema.DB) {
 	ctx := context.Background()
 	err := app.Tx(ctx, func(tx pgx.Tx) error {
 		for _, c := range demoCurrencies() {
-			if _, err := accounts.PutCurrency(ctx, tx, c, "test", time.Now()); err != nil {
+			if _, err := accounts.PutCurrency(ctx, tx, c, "test", time.Now(), ledger.InUse); err != nil {
 				return err
 			}
 		}

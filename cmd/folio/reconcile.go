@@ -8,8 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/folioledger/folio/affiliate"
-	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/reconcile"
 )
 
 // runReconcile prints the reconciliation report of a period (SPEC §4) as
@@ -46,8 +45,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer closeDatabase(db, log)
 
-	svc := affiliate.NewService(db.App, ledger.New(db.App))
-	rep, err := svc.Reconcile(ctx, start, end)
+	rep, err := reconcile.Run(ctx, db.App, start, end)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}

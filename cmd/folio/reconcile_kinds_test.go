@@ -8,6 +8,7 @@ import (
 
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/reconcile"
 )
 
 // TestReconcileCLIForeignPayout: a payout entry without a batch, as a
@@ -27,8 +28,8 @@ func TestReconcileCLIForeignPayout(t *testing.T) {
 	id := res[0].Entry.ID
 	for _, format := range []string{"json", "csv"} {
 		stdout, stderr, code := cli(t, ctx, "reconcile", "--database-url", db.URL, "--format", format)
-		if code != 1 || !strings.Contains(stdout, affiliate.DiscPayoutWithoutBatch) || !strings.Contains(stdout, id) {
-			t.Fatalf("reconcile --format %s: exit %d, want 1 with %s naming %s\nstdout %s\nstderr %s", format, code, affiliate.DiscPayoutWithoutBatch, id, stdout, stderr)
+		if code != 1 || !strings.Contains(stdout, reconcile.DiscPayoutWithoutBatch) || !strings.Contains(stdout, id) {
+			t.Fatalf("reconcile --format %s: exit %d, want 1 with %s naming %s\nstdout %s\nstderr %s", format, code, reconcile.DiscPayoutWithoutBatch, id, stdout, stderr)
 		}
 		if format == "json" {
 			var rep struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/payouts"
+	"github.com/folioledger/folio/reconcile"
 	"github.com/folioledger/folio/schema"
 	"github.com/folioledger/folio/schema/schematest"
 )
@@ -115,26 +116,26 @@ func TestReconcileMonth(t *testing.T) {
 		kind   string
 		inject func(t *testing.T, db *schematest.DB, app *schema.DB)
 	}{
-		{affiliate.DiscResidue, func(t *testing.T, db *schematest.DB, app *schema.DB) {
+		{reconcile.DiscResidue, func(t *testing.T, db *schematest.DB, app *schema.DB) {
 			mustExec(t, db, `UPDATE postings SET balance_after = balance_after + 1 WHERE (entry_id, idx) IN
 				(SELECT entry_id, idx FROM postings WHERE account = '101:USDT' ORDER BY seq DESC, idx DESC LIMIT 1)`)
 		}},
-		{affiliate.DiscSplit, func(t *testing.T, db *schematest.DB, app *schema.DB) {
+		{reconcile.DiscSplit, func(t *testing.T, db *schematest.DB, app *schema.DB) {
 			mustExec(t, db, `UPDATE postings SET amount = amount + 1 WHERE (entry_id, idx) IN
 				(SELECT p.entry_id, p.idx FROM postings p JOIN entries e ON e.id = p.entry_id WHERE e.kind = 'commission' AND p.account = '605:USDT' LIMIT 1)`)
 		}},
-		{affiliate.DiscRollForward, func(t *testing.T, db *schematest.DB, app *schema.DB) {
+		{reconcile.DiscRollForward, func(t *testing.T, db *schematest.DB, app *schema.DB) {
 			mustExec(t, db, `UPDATE postings SET balance_after = balance_after + 1 WHERE (entry_id, idx) IN
 				(SELECT entry_id, idx FROM postings WHERE account = '208:USDT:C' ORDER BY seq DESC, idx DESC LIMIT 1)`)
 		}},
-		{affiliate.DiscCommissionLink, func(t *testing.T, db *schematest.DB, app *schema.DB) {
+		{reconcile.DiscCommissionLink, func(t *testing.T, db *schematest.DB, app *schema.DB) {
 			mustExec(t, db, `DELETE FROM postings WHERE entry_id = (SELECT commission_entry_id FROM trades WHERE id = 'm-7')`)
 			mustExec(t, db, `DELETE FROM entries WHERE id = (SELECT commission_entry_id FROM trades WHERE id = 'm-7')`)
 		}},
-		{affiliate.DiscAccruals, func(t *testing.T, db *schematest.DB, app *schema.DB) {
+		{reconcile.DiscAccruals, func(t *testing.T, db *schematest.DB, app *schema.DB) {
 			mustExec(t, db, `UPDATE accruals SET amount = amount + 1 WHERE id = (SELECT id FROM accruals WHERE trade_id = 'm-9' LIMIT 1)`)
 		}},
-		{affiliate.DiscAdjustment, func(t *testing.T, db *schematest.DB, app *schema.DB) {
+		{reconcile.DiscAdjustment, func(t *testing.T, db *schematest.DB, app *schema.DB) {
 			// A manual entry through the ledger itself (as an operator
 			// could) moves 208 outside the commission flow.
 			l := ledger.New(app)

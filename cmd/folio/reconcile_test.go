@@ -10,6 +10,7 @@ import (
 
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/reconcile"
 )
 
 func TestReconcileCLI(t *testing.T) {
@@ -60,8 +61,8 @@ func TestReconcileCLI(t *testing.T) {
 		}
 	}
 	stdout, stderr, code = cli(t, ctx, "reconcile", "--database-url", db.URL)
-	if code != 1 || !strings.Contains(stdout, affiliate.DiscCommissionLink) {
-		t.Fatalf("after tampering: exit %d, want 1 with %s; stdout %s stderr %s", code, affiliate.DiscCommissionLink, stdout, stderr)
+	if code != 1 || !strings.Contains(stdout, reconcile.DiscCommissionLink) {
+		t.Fatalf("after tampering: exit %d, want 1 with %s; stdout %s stderr %s", code, reconcile.DiscCommissionLink, stdout, stderr)
 	}
 }
 

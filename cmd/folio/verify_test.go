@@ -30,7 +30,7 @@ func appDB(t *testing.T) (*schematest.DB, *schema.DB) {
 	t.Cleanup(app.Close)
 	err = app.Tx(ctx, func(tx pgx.Tx) error {
 		for _, c := range demoCurrencies() {
-			if _, err := accounts.PutCurrency(ctx, tx, c, "test", time.Now()); err != nil {
+			if _, err := accounts.PutCurrency(ctx, tx, c, "test", time.Now(), ledger.InUse); err != nil {
 				return err
 			}
 		}

@@ -1,4 +1,4 @@
-package schema_test
+package ledger_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/folioledger/folio/schema/schematest"
 	"github.com/jackc/pgx/v5"
@@ -29,7 +30,7 @@ func TestJournalTxQueuesWriters(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 25; i++ {
-				err := app.JournalTx(ctx, func(tx pgx.Tx) error {
+				err := ledger.JournalTx(ctx, app, func(tx pgx.Tx) error {
 					attempts.Add(1)
 					var seq int64
 					if err := tx.QueryRow(ctx, `SELECT seq FROM journal_head WHERE id = 1 FOR UPDATE`).Scan(&seq); err != nil {

@@ -1,4 +1,4 @@
-package affiliate
+package reconcile
 
 import (
 	"encoding/csv"
@@ -12,7 +12,7 @@ import (
 
 // MarshalJSON renders the report in the shape of SPEC §4: amounts as
 // strings, times RFC 3339 UTC.
-func (r *Reconciliation) MarshalJSON() ([]byte, error) {
+func (r *Report) MarshalJSON() ([]byte, error) {
 	type cur struct {
 		Currency        string `json:"currency"`
 		FeesBooked      string `json:"fees_booked"`
@@ -64,7 +64,7 @@ func (r *Reconciliation) MarshalJSON() ([]byte, error) {
 
 // WriteCSV writes the report as CSV: one row per currency with every
 // figure, then one row per discrepancy.
-func (r *Reconciliation) WriteCSV(w io.Writer) error {
+func (r *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true // RFC 4180
 	header := []string{"section", "currency", "fees_booked", "distributed", "platform_revenue", "deferred_residue", "accrued_opening",

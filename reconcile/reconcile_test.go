@@ -1,4 +1,4 @@
-package affiliate_test
+package reconcile_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/payouts"
+	"github.com/folioledger/folio/reconcile"
 )
 
 func TestReconcileCleanThenDiscrepancies(t *testing.T) {
@@ -33,7 +34,7 @@ func TestReconcileCleanThenDiscrepancies(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := f.now.Add(time.Hour)
-	rep, err := f.svc.Reconcile(ctx, start, end)
+	rep, err := reconcile.Run(ctx, f.app, start, end)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestReconcileCleanThenDiscrepancies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rep, err = f.svc.Reconcile(ctx, start, end)
+	rep, err = reconcile.Run(ctx, f.app, start, end)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func TestReconcileCleanThenDiscrepancies(t *testing.T) {
 	for _, d := range rep.Discrepancies {
 		kinds[d.Kind] = true
 	}
-	for _, k := range []string{affiliate.DiscResidue, affiliate.DiscCommissionLink, affiliate.DiscAccruals, affiliate.DiscSplit} {
+	for _, k := range []string{reconcile.DiscResidue, reconcile.DiscCommissionLink, reconcile.DiscAccruals, reconcile.DiscSplit} {
 		if !kinds[k] {
 			t.Errorf("discrepancies = %+v, want one of kind %s", rep.Discrepancies, k)
 		}

@@ -1,0 +1,225 @@
+package ledger
+
+import (
+	"context"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/folioledger/folio/schema"
+)
+
+// Reads of the journal for the packages above it (the commission engine,
+// reconciliation, the benchmark, the API's chart handlers), which may not
+// name the journal's tables themselves (schema.Owners). Each takes the
+// caller's Querier, so that it reads inside the caller's transaction and
+// snapshot; none writes.
+
+// JournalTx runs fn in a transaction that writes the journal: schema.DB.Tx
+// preceded, on PostgreSQL, by LOCK TABLE journal_head IN SHARE ROW
+// EXCLUSIVE MODE before the transaction's snapshot is taken, so that
+// concurrent journal writers queue on the head row instead of failing with
+// 40001 when another commits it, and are not retried into starvation. On
+// CockroachDB (no LOCK TABLE) it is plain Tx: SELECT … FOR UPDATE on the
+// head already queues writers there. Every transaction that calls ApplyTx
+// should run under JournalTx; like Tx, fn may run several times.
+func (l *Ledger) JournalTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return JournalTx(ctx, l.DB, fn)
+}
+
+// JournalTx is [Ledger.JournalTx] on db, for callers without a Ledger.
+func JournalTx(ctx context.Context, db *schema.DB, fn func(pgx.Tx) error) error {
+	return db.LockTx(ctx, "journal_head", fn)
+}
+
+// SeqBefore returns the seq of the last entry recorded before t, 0 if
+// there is none: the journal as of t is the entries with seq ≤ SeqBefore(t).
+func SeqBefore(ctx context.Context, q schema.Querier, t time.Time) (int64, error) {
+	var seq int64
+	err := q.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM entries WHERE recorded_at < $1`, t).Scan(&seq)
+	return seq, err
+}
+
+// Counts returns the number of entries and of postings in the journal.
+func Counts(ctx context.Context, q schema.Querier) (entries, postings int64, err error) {
+	err = q.QueryRow(ctx, `SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM postings)`).Scan(&entries, &postings)
+	return entries, postings, err
+}
+
+// EntryIDsByKey returns the ids of the entries recorded under any of the
+// idempotency keys, in journal (seq) order; keys without an entry are left
+// out.
+func EntryIDsByKey(ctx context.Context, q schema.Querier, keys []string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT id::text FROM entries WHERE idempotency_key = ANY($1) ORDER BY seq`, keys)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// InUse reports whether the journal has an account of the given code and
+// currency; an empty code or currency matches any. An account is in use
+// from its first posting (pending or posted) on, even if its balance is
+// back at zero: stored amounts were validated against its currency's
+// precision and its code's normal side. Its signature is accounts.InUse,
+// the check that PutCurrency and PutCode take from the layer above.
+func InUse(ctx context.Context, q schema.Querier, code, currency string) (bool, error) {
+	var used bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM balances WHERE ($1 = '' OR code = $1) AND ($2 = '' OR currency = $2))`,
+		code, currency).Scan(&used)
+	return used, err
+}
+
+// CodeBalancesAt sums, per currency, the posted balances as of seq of every
+// account of an account code (each account's balance after its last
+// posting at or before seq; accounts without one count as zero).
+// Currencies without such an account are absent.
+func CodeBalancesAt(ctx context.Context, q schema.Querier, code string, seq int64) (map[string]apd.Decimal, error) {
+	rows, err := q.Query(ctx, `SELECT b.currency, sum(p.balance_after)::text FROM balances b CROSS JOIN LATERAL (
+			SELECT balance_after FROM postings WHERE account = b.account AND seq <= $2 ORDER BY seq DESC, idx DESC LIMIT 1) p
+		WHERE b.code = $1 GROUP BY b.currency`, code, seq)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]apd.Decimal{}
+	for rows.Next() {
+		var cur, sum string
+		if err := rows.Scan(&cur, &sum); err != nil {
+			return nil, err
+		}
+		d, err := ParseStored(sum)
+		if err != nil {
+			return nil, err
+		}
+		out[cur] = d
+	}
+	return out, rows.Err()
+}
+
+// Flow is the total of the posted postings of one kind of entry to the
+// accounts of one code in one currency on one side.
+type Flow struct {
+	Currency string
+	// Kind is the entry's kind; for a post_pending entry, the kind of the
+	// pending entry it completes (the completion posts that entry's
+	// postings).
+	Kind   string
+	Code   string
+	Side   string // debit or credit
+	Amount apd.Decimal
+}
+
+// Flows totals the posted (not pending) postings of the entries with seq
+// in (fromSeq, toSeq] to accounts of the given codes, per currency, kind,
+// code and side, in no particular order.
+func Flows(ctx context.Context, q schema.Querier, fromSeq, toSeq int64, codes []string) ([]Flow, error) {
+	rows, err := q.Query(ctx, `SELECT p.currency, CASE WHEN e.kind = 'post_pending' THEN coalesce(t.kind, e.kind) ELSE e.kind END,
+			split_part(p.account, ':', 1), p.side, sum(p.amount)::text
+		FROM postings p JOIN entries e ON e.seq = p.seq LEFT JOIN entries t ON t.id = e.completes
+		WHERE p.seq > $1 AND p.seq <= $2 AND NOT p.pending AND split_part(p.account, ':', 1) = ANY($3)
+		GROUP BY 1, 2, 3, 4`, fromSeq, toSeq, codes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Flow
+	for rows.Next() {
+		var f Flow
+		var sum string
+		if err := rows.Scan(&f.Currency, &f.Kind, &f.Code, &f.Side, &sum); err != nil {
+			return nil, err
+		}
+		if f.Amount, err = ParseStored(sum); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// AccountEntryIDs returns the ids of the entries with a posting (pending
+// or not) to account at or before seq, largest id first, at most limit.
+func AccountEntryIDs(ctx context.Context, q schema.Querier, account string, seq int64, limit int) ([]string, error) {
+	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p WHERE p.account = $1 AND p.seq <= $2 ORDER BY 1 DESC LIMIT $3`,
+		account, seq, limit)
+}
+
+// CodeEntryIDsExcept returns the ids of the entries with seq in (fromSeq,
+// toSeq] and a posting (pending or not) to an account of code in currency,
+// leaving out entries of the given kinds; smallest id first, at most limit.
+func CodeEntryIDsExcept(ctx context.Context, q schema.Querier, code, currency string, fromSeq, toSeq int64, kinds []string, limit int) ([]string, error) {
+	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p JOIN entries e ON e.seq = p.seq
+		WHERE p.currency = $1 AND split_part(p.account, ':', 1) = $2 AND p.seq > $3 AND p.seq <= $4
+		AND e.kind <> ALL($5) ORDER BY 1 LIMIT $6`, currency, code, fromSeq, toSeq, kinds, limit)
+}
+
+// ParentsWithoutOneChild returns the ids of the entries of kind parent with
+// seq in (fromSeq, toSeq] that do not have exactly one child (an entry
+// whose parent_id is theirs) of kind child, in seq order, at most limit.
+// Children are counted wherever they are after fromSeq: a child is written
+// after its parent.
+func ParentsWithoutOneChild(ctx context.Context, q schema.Querier, parent, child string, fromSeq, toSeq int64, limit int) ([]string, error) {
+	// One scan and one aggregate, grouping each parent with its children.
+	// No join: a join's plan depends on statistics, and right after a large
+	// ingestion, before autovacuum analyzes the journal, a nested loop over
+	// stale estimates took minutes.
+	return collectIDs(ctx, q, `SELECT fee::text FROM (
+			SELECT coalesce(parent_id, id) AS fee,
+				min(seq) FILTER (WHERE kind = $1) AS fee_seq,
+				count(*) FILTER (WHERE kind = $2) AS n
+			FROM entries WHERE kind IN ($1, $2) AND seq > $3
+			GROUP BY 1) g
+		WHERE fee_seq <= $4 AND n <> 1 ORDER BY fee_seq LIMIT $5`,
+		parent, child, fromSeq, toSeq, limit)
+}
+
+// BatchTotal is the total of the debit postings, in one currency, of the
+// entries that one batch wrote.
+type BatchTotal struct {
+	BatchID  string
+	Currency string
+	Amount   apd.Decimal
+}
+
+// BatchTotals totals, per batch id and currency, the debit postings of the
+// entries of kind with seq in (fromSeq, toSeq] that carry a batch id, in
+// (batch id, currency) order.
+func BatchTotals(ctx context.Context, q schema.Querier, kind string, fromSeq, toSeq int64) ([]BatchTotal, error) {
+	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq
+		WHERE e.kind = $3 AND e.seq > $1 AND e.seq <= $2 AND p.side = 'debit' AND e.batch_id <> '' GROUP BY 1, 2 ORDER BY 1, 2`, fromSeq, toSeq, kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []BatchTotal
+	for rows.Next() {
+		var b BatchTotal
+		var sum string
+		if err := rows.Scan(&b.BatchID, &b.Currency, &sum); err != nil {
+			return nil, err
+		}
+		if b.Amount, err = ParseStored(sum); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// EntryIDsWithoutBatch returns the ids of the entries of the given kinds
+// with seq in (fromSeq, toSeq] that carry no batch id, in seq order, at
+// most limit.
+func EntryIDsWithoutBatch(ctx context.Context, q schema.Querier, kinds []string, fromSeq, toSeq int64, limit int) ([]string, error) {
+	return collectIDs(ctx, q, `SELECT id::text FROM entries WHERE kind = ANY($1) AND seq > $2 AND seq <= $3
+		AND coalesce(batch_id, '') = '' ORDER BY seq LIMIT $4`, kinds, fromSeq, toSeq, limit)
+}
+
+func collectIDs(ctx context.Context, q schema.Querier, sql string, args ...any) ([]string, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

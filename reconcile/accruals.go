@@ -1,0 +1,39 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// checkAccruals compares, per commission or bounty entry of the period,
+// the accrual rows with the entry's 208 credits.
+//
+// This is the one statement of the package that names other packages'
+// tables (the journal's and affiliate's accruals): a FULL OUTER JOIN of two
+// per-entry aggregates, which the database computes without the report
+// holding every entry of the period in memory, as comparing the owners'
+// separate reads would. schema's ownership test allowlists this file.
+func checkAccruals(ctx context.Context, tx pgx.Tx, rep *Report) error {
+	rows, err := tx.Query(ctx, `WITH j AS (
+			SELECT p.entry_id, sum(p.amount) AS amount FROM postings p JOIN entries e ON e.seq = p.seq
+			WHERE e.kind IN ('commission', 'bounty') AND p.seq > $1 AND p.seq <= $2 AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
+			GROUP BY p.entry_id
+		), a AS (
+			SELECT entry_id, sum(amount) AS amount FROM accruals WHERE source IN ('trade', 'bounty') AND recorded_at >= $4 AND recorded_at < $5
+			GROUP BY entry_id
+		)
+		SELECT coalesce(j.entry_id, a.entry_id)::text FROM j FULL OUTER JOIN a ON a.entry_id = j.entry_id
+		WHERE coalesce(j.amount, 0) <> coalesce(a.amount, 0) ORDER BY 1 LIMIT $3`, rep.FromSeq, rep.ToSeq, maxListed, rep.From, rep.To)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: DiscAccruals,
+		Detail: fmt.Sprintf("%d commission or bounty entries (at most %d listed) do not match their accrual rows", len(ids), maxListed), Entries: ids})
+	return nil
+}

@@ -1,0 +1,28 @@
+// Package reconcile produces the reconciliation report of a period (SPEC
+// §4): for each currency, the fees booked by trades, their split between
+// affiliates (208) and the platform (605), what is left in deferred income
+// (101, which must be zero), and the roll-forward of accrued commissions
+// (opening + accrued + bounties − paid − forfeited ± reversed ±
+// adjustments = closing, checked against the ledger's 208 balances), with
+// the payouts of each batch; and the discrepancies: every check that fails,
+// naming the entries concerned.
+//
+// [Run] reads inside one read-only SERIALIZABLE transaction, so the figures
+// are of one snapshot. The period [from, to) is a range of recorded times,
+// turned into a range of journal sequence numbers (FromSeq, ToSeq] with
+// ledger.SeqBefore; every figure is of the entries in that range. The
+// report is produced whatever the journal holds (entries of any kind,
+// written by any version): an error means only that the database could not
+// be read.
+//
+// The package sits above the commission engine and the ledger and owns no
+// table: it reads the journal through the ledger's read functions (Flows,
+// CodeBalancesAt, ParentsWithoutOneChild, BatchTotals and others) and takes
+// entry kinds from affiliate. One check is the exception: comparing each
+// commission or bounty entry's 208 credits with its accrual rows is a
+// single join of the journal with affiliate's accruals (accruals.go), so
+// that the database, not the report, holds the per-entry sums.
+//
+// [Report.MarshalJSON] and [Report.WriteCSV] render the report for the API
+// (GET /v1/reports/reconciliation) and `folio reconcile`.
+package reconcile

@@ -1,0 +1,288 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
+	"github.com/jackc/pgx/v5"
+)
+
+// CurrencyReport is one currency's figures for a period (SPEC §4).
+type CurrencyReport struct {
+	Currency        string
+	FeesBooked      apd.Decimal // Cr 101 by trade_fee entries
+	Distributed     apd.Decimal // Cr 208 by commission entries
+	PlatformRevenue apd.Decimal // Cr 605 by commission entries
+	DeferredResidue apd.Decimal // balance of 101 at the end (must be 0)
+	AccruedOpening  apd.Decimal // Σ 208 balances at the start
+	Accrued         apd.Decimal // = Distributed
+	Bounties        apd.Decimal // Cr 208 by bounty entries
+	BountyExpense   apd.Decimal // Dr 420 by bounty entries
+	PaidOut         apd.Decimal // Dr 208 by payouts (posted)
+	Forfeited       apd.Decimal // Dr 208 by forfeit entries
+	Reversed        apd.Decimal // net Cr 208 by reversals (negative: clawed back)
+	Adjustments     apd.Decimal // net Cr 208 by any other entry
+	AccruedClosing  apd.Decimal // Σ 208 balances at the end (ledger)
+}
+
+// Discrepancy is one failed reconciliation check.
+type Discrepancy struct {
+	Kind     string   `json:"kind"`
+	Currency string   `json:"currency,omitempty"`
+	Detail   string   `json:"detail"`
+	Entries  []string `json:"entries,omitempty"`
+}
+
+// Discrepancy kinds.
+const (
+	DiscResidue        = "deferred_residue"
+	DiscSplit          = "fee_split_mismatch"
+	DiscRollForward    = "accrued_roll_forward"
+	DiscCommissionLink = "trade_fee_without_one_commission"
+	DiscAccruals       = "accruals_mismatch"
+	DiscAdjustment     = "manual_208_adjustment"
+	// DiscPayoutWithoutBatch: payout or forfeit entries that no payout
+	// batch wrote (the engine always sets their batch_id), such as manual
+	// entries of those kinds written before the kinds were reserved.
+	DiscPayoutWithoutBatch = "payout_without_batch"
+)
+
+// Report is the reconciliation report of a period.
+type Report struct {
+	From, To      time.Time
+	FromSeq       int64
+	ToSeq         int64
+	Currencies    []CurrencyReport
+	Discrepancies []Discrepancy
+	// PayoutBatches lists the payout batches executed in the period.
+	PayoutBatches []PayoutSummary
+}
+
+// PayoutSummary is one executed batch's total per currency.
+type PayoutSummary struct {
+	BatchID  string
+	Currency string
+	Amount   apd.Decimal
+}
+
+// exact is the context for the report's sums: anything inexact errors.
+var exact = apd.Context{
+	Precision:   80,
+	MaxExponent: apd.MaxExponent,
+	MinExponent: apd.MinExponent,
+	Traps:       apd.DefaultTraps | apd.Inexact | apd.Rounded,
+	Rounding:    apd.RoundHalfEven,
+}
+
+// flowKinds are the kinds of entry that move 208 within the commission
+// flow, with the completions of pending entries (counted as the entries
+// they complete); 208 postings of any other kind are adjustments.
+var flowKinds = []string{affiliate.EntryCommission, affiliate.EntryBounty, affiliate.EntryPayout, affiliate.EntryForfeit,
+	ledger.KindReversal, ledger.KindPost, ledger.KindVoid}
+
+// maxListed bounds the entry ids listed in one discrepancy.
+const maxListed = 50
+
+// Run reports, per currency, the flows of entries recorded in
+// [from, to): fees booked, their split, the 101 residue, the 208
+// roll-forward (opening + accrued + bounties − paid − forfeited ± reversed ±
+// adjustments = closing, checked against the ledger), bounty expense,
+// payouts per batch, trade_fee entries without exactly one commission
+// child, payout and forfeit entries without a batch, and accruals against
+// the journal. Every failed check is a discrepancy naming the entries
+// concerned: whatever the journal holds (entries of any kind, written by
+// any version), the report is produced; an error means the database could
+// not be read.
+func Run(ctx context.Context, db *schema.DB, from, to time.Time) (*Report, error) {
+	if !from.Before(to) {
+		return nil, folio.Errorf(folio.EINVALID, "from must be before to")
+	}
+	rep := &Report{From: from.UTC(), To: to.UTC()}
+	err := db.ReadTx(ctx, func(tx pgx.Tx) error {
+		rep.Currencies, rep.Discrepancies, rep.PayoutBatches = nil, nil, nil
+		var err error
+		if rep.FromSeq, err = ledger.SeqBefore(ctx, tx, from); err != nil {
+			return err
+		}
+		if rep.ToSeq, err = ledger.SeqBefore(ctx, tx, to); err != nil {
+			return err
+		}
+		byCur := map[string]*CurrencyReport{}
+		get := func(c string) *CurrencyReport {
+			if r := byCur[c]; r != nil {
+				return r
+			}
+			r := &CurrencyReport{Currency: c}
+			byCur[c] = r
+			return r
+		}
+		flows, err := ledger.Flows(ctx, tx, rep.FromSeq, rep.ToSeq, []string{"101", "208", "420", "605"})
+		if err != nil {
+			return err
+		}
+		for _, fl := range flows {
+			kind, code, amt := fl.Kind, fl.Code, fl.Amount
+			r := get(fl.Currency)
+			credit := fl.Side == "credit"
+			var dst *apd.Decimal
+			sign := 1
+			switch {
+			case code == "101" && kind == affiliate.EntryTradeFee && credit:
+				dst = &r.FeesBooked
+			case code == "605" && kind == affiliate.EntryCommission && credit:
+				dst = &r.PlatformRevenue
+			case code == "420" && kind == affiliate.EntryBounty && !credit:
+				dst = &r.BountyExpense
+			case code == "208" && kind == affiliate.EntryCommission && credit:
+				dst = &r.Distributed
+			case code == "208" && kind == affiliate.EntryBounty && credit:
+				dst = &r.Bounties
+			case code == "208" && kind == affiliate.EntryPayout && !credit:
+				dst = &r.PaidOut
+			case code == "208" && kind == affiliate.EntryForfeit && !credit:
+				dst = &r.Forfeited
+			case code == "208" && kind == ledger.KindReversal:
+				dst = &r.Reversed
+			case code == "208":
+				dst = &r.Adjustments
+			}
+			if dst == nil {
+				continue
+			}
+			if code == "208" && (kind == ledger.KindReversal || dst == &r.Adjustments) && !credit {
+				sign = -1
+			}
+			if sign < 0 {
+				amt.Negative = !amt.Negative
+			}
+			if _, err := exact.Add(dst, dst, &amt); err != nil {
+				return err
+			}
+		}
+		for _, x := range []struct {
+			code string
+			seq  int64
+			set  func(*CurrencyReport) *apd.Decimal
+		}{
+			{"208", rep.FromSeq, func(r *CurrencyReport) *apd.Decimal { return &r.AccruedOpening }},
+			{"208", rep.ToSeq, func(r *CurrencyReport) *apd.Decimal { return &r.AccruedClosing }},
+			{"101", rep.ToSeq, func(r *CurrencyReport) *apd.Decimal { return &r.DeferredResidue }},
+		} {
+			sums, err := ledger.CodeBalancesAt(ctx, tx, x.code, x.seq)
+			if err != nil {
+				return err
+			}
+			for cur, v := range sums {
+				*x.set(get(cur)) = v
+			}
+		}
+		for _, r := range byCur {
+			r.Accrued = r.Distributed
+			rep.Currencies = append(rep.Currencies, *r)
+		}
+		sort.Slice(rep.Currencies, func(i, j int) bool { return rep.Currencies[i].Currency < rep.Currencies[j].Currency })
+		for i := range rep.Currencies {
+			if err := checkCurrency(ctx, tx, rep, &rep.Currencies[i]); err != nil {
+				return err
+			}
+		}
+		if err := checkCommissionLinks(ctx, tx, rep); err != nil {
+			return err
+		}
+		if err := checkAccruals(ctx, tx, rep); err != nil {
+			return err
+		}
+		return payoutSummaries(ctx, tx, rep)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func checkCurrency(ctx context.Context, tx pgx.Tx, rep *Report, r *CurrencyReport) error {
+	c := r.Currency
+	if !r.DeferredResidue.IsZero() {
+		ids, err := ledger.AccountEntryIDs(ctx, tx, "101:"+c, rep.ToSeq, maxListed)
+		if err != nil {
+			return err
+		}
+		rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: DiscResidue, Currency: c,
+			Detail: fmt.Sprintf("account 101:%s holds %s at the end of the period; it must be 0", c, ledger.Format(&r.DeferredResidue)), Entries: ids})
+	}
+	var split apd.Decimal
+	if _, err := exact.Add(&split, &r.Distributed, &r.PlatformRevenue); err != nil {
+		return err
+	}
+	if split.Cmp(&r.FeesBooked) != 0 {
+		rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: DiscSplit, Currency: c,
+			Detail: fmt.Sprintf("fees booked %s ≠ distributed %s + platform revenue %s", ledger.Format(&r.FeesBooked), ledger.Format(&r.Distributed), ledger.Format(&r.PlatformRevenue))})
+	}
+	var expect apd.Decimal
+	steps := []struct {
+		d   *apd.Decimal
+		neg bool
+	}{{&r.AccruedOpening, false}, {&r.Accrued, false}, {&r.Bounties, false}, {&r.PaidOut, true}, {&r.Forfeited, true}, {&r.Reversed, false}, {&r.Adjustments, false}}
+	for _, st := range steps {
+		var err error
+		if st.neg {
+			_, err = exact.Sub(&expect, &expect, st.d)
+		} else {
+			_, err = exact.Add(&expect, &expect, st.d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if expect.Cmp(&r.AccruedClosing) != 0 {
+		rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: DiscRollForward, Currency: c,
+			Detail: fmt.Sprintf("208 roll-forward gives %s but the ledger's 208 accounts total %s", ledger.Format(&expect), ledger.Format(&r.AccruedClosing))})
+	}
+	if !r.Adjustments.IsZero() {
+		ids, err := ledger.CodeEntryIDsExcept(ctx, tx, "208", c, rep.FromSeq, rep.ToSeq, flowKinds, maxListed)
+		if err != nil {
+			return err
+		}
+		rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: DiscAdjustment, Currency: c,
+			Detail: fmt.Sprintf("entries outside the commission flow moved 208:%s by %s", c, ledger.Format(&r.Adjustments)), Entries: ids})
+	}
+	return nil
+}
+
+// checkCommissionLinks finds trade_fee entries of the period without
+// exactly one commission child.
+func checkCommissionLinks(ctx context.Context, tx pgx.Tx, rep *Report) error {
+	ids, err := ledger.ParentsWithoutOneChild(ctx, tx, affiliate.EntryTradeFee, affiliate.EntryCommission, rep.FromSeq, rep.ToSeq, maxListed)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: DiscCommissionLink,
+		Detail: fmt.Sprintf("%d trade_fee entries (at most %d listed) do not have exactly one commission entry", len(ids), maxListed), Entries: ids})
+	return nil
+}
+
+// payoutSummaries totals the payout entries of the period per batch and
+// currency; payout and forfeit entries without a batch are a discrepancy.
+func payoutSummaries(ctx context.Context, tx pgx.Tx, rep *Report) error {
+	totals, err := ledger.BatchTotals(ctx, tx, affiliate.EntryPayout, rep.FromSeq, rep.ToSeq)
+	if err != nil {
+		return err
+	}
+	for _, t := range totals {
+		rep.PayoutBatches = append(rep.PayoutBatches, PayoutSummary{BatchID: t.BatchID, Currency: t.Currency, Amount: t.Amount})
+	}
+	ids, err := ledger.EntryIDsWithoutBatch(ctx, tx, []string{affiliate.EntryPayout, affiliate.EntryForfeit}, rep.FromSeq, rep.ToSeq, maxListed)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	rep.Discrepancies = append(rep.Discrepancies, Discrepancy{Kind: DiscPayoutWithoutBatch,
+		Detail: fmt.Sprintf("%d payout or forfeit entries (at most %d listed) belong to no payout batch: the engine always writes them with one", len(ids), maxListed), Entries: ids})
+	return nil
+}

@@ -1,0 +1,64 @@
+package schema
+
+// Owners returns, for every table the migrations create (and the two that
+// Migrate itself keeps), the package that owns it: the only package, named
+// by its path inside the module, whose SQL may name the table. Any other
+// package reads or writes the table through its owner's functions, so a
+// table's layout, locks and invariants are the business of one package.
+//
+// TestTableOwners fails when a migrated table is missing from this list, and
+// when a package's SQL names a table owned by another package. A migration
+// that adds a table adds it here too. The result is a fresh map; callers may
+// change it.
+func Owners() map[string]string {
+	return map[string]string{
+		// Migrate's own bookkeeping.
+		"schema_migrations": "schema",
+		"schema_lock":       "schema",
+
+		// The chart of accounts.
+		"account_codes": "accounts",
+		"currencies":    "accounts",
+
+		// The configuration audit log.
+		"audit_log": "audit",
+
+		// The journal.
+		"journal_head": "ledger",
+		"entries":      "ledger",
+		"postings":     "ledger",
+		"balances":     "ledger",
+
+		// API keys and their people.
+		"api_keys": "keys",
+
+		// The commission engine: users and their tree, programs, trades,
+		// accruals, rates and fee schedules, statistics.
+		"users":                   "affiliate",
+		"referral_codes":          "affiliate",
+		"programs":                "affiliate",
+		"revenue_shares":          "affiliate",
+		"user_events":             "affiliate",
+		"bounty_awards":           "affiliate",
+		"trades":                  "affiliate",
+		"trade_reversals":         "affiliate",
+		"accruals":                "affiliate",
+		"fx_rates":                "affiliate",
+		"fee_schedules":           "affiliate",
+		"referred_volume_daily":   "affiliate",
+		"affiliate_stats_hourly":  "affiliate",
+		"affiliate_stats_day":     "affiliate",
+		"affiliate_referee_daily": "affiliate",
+		"cache_versions":          "affiliate",
+
+		// Payouts: batches and their lines, the accruals they claim, the
+		// delivery outbox, the scheduler's claimed runs and the settings row
+		// that holds the fraud rules.
+		"payout_batches":  "payouts",
+		"payout_lines":    "payouts",
+		"payout_accruals": "payouts",
+		"payout_outbox":   "payouts",
+		"scheduler_runs":  "payouts",
+		"settings":        "payouts",
+	}
+}
