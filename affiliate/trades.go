@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/internal/text"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/google/uuid"
@@ -58,11 +59,11 @@ type TradeResult struct {
 }
 
 // ValidTradeID reports whether id is 1 to 128 printable ASCII characters without spaces.
-func ValidTradeID(id string) bool { return folio.Chars(id, 1, 128, folio.IsPrintable) }
+func ValidTradeID(id string) bool { return text.Chars(id, 1, 128, text.IsPrintable) }
 
 // ValidMarket reports whether m is 1 to 32 characters of A-Z a-z 0-9 . _ / -
 func ValidMarket(m string) bool {
-	return folio.Chars(m, 1, 32, func(b byte) bool { return folio.IsName(b) || b == '/' })
+	return text.Chars(m, 1, 32, func(b byte) bool { return text.IsName(b) || b == '/' })
 }
 
 // tradeWork is one trade on its way through a batch.

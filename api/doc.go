@@ -149,7 +149,7 @@
 // twice in one object, at any depth, metadata included; invalid UTF-8, an
 // unpaired surrogate escape (\ud800) or NUL (\u0000, or any raw control
 // byte) in any string. Query and path parameters holding invalid UTF-8 or
-// NUL are refused too. Text fields add their own rule (folio.TextProblem):
+// NUL are refused too. Text fields add their own rule (text.TextProblem):
 // ids, signup_ip, device_id, tax_id and chart names take no control
 // character at all; code and key notes take tab, line feed and carriage
 // return only. Times before 1900-01-01 are refused (0001-01-01T00:00:00Z,

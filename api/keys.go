@@ -20,6 +20,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/internal/text"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 )
@@ -104,8 +105,8 @@ func validateKey(role, holder, note string) error {
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"holder"}, Message: "holder must be 1 to 64 characters of A-Z a-z 0-9 . _ -"}
 	case len(note) > maxKeyNote:
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"note"}, Message: fmt.Sprintf("note is at most %d bytes", maxKeyNote)}
-	case folio.TextProblem(note, folio.Multiline) != "":
-		return &folio.Error{Code: folio.EINVALID, Fields: []string{"note"}, Message: "note " + folio.TextProblem(note, folio.Multiline)}
+	case text.TextProblem(note, text.Multiline) != "":
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"note"}, Message: "note " + text.TextProblem(note, text.Multiline)}
 	}
 	return nil
 }
