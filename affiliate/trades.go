@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/internal/parallel"
 	"github.com/folioledger/folio/internal/text"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
@@ -115,7 +116,7 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 	}
 	checked := make([]*tradeWork, len(trades))
 	errs := make([]error, len(trades))
-	ledger.Parallel(len(trades), func(lo, hi int) {
+	parallel.Run(len(trades), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			checked[i], errs[i] = checkTrade(chart, trades[i], now)
 		}
