@@ -38,6 +38,24 @@ const (
 	KindVoid     = "void_pending"
 )
 
+// Prefixes of the idempotency keys the ledger gives the entries it writes
+// itself: a keyless reversal, post or void of entry X is keyed
+// "reversal:X", "post:X" or "void:X", and the expiry of pending entry X
+// "expire:X". They are reserved: clients may not use them (see
+// ReservedKeyPrefixes).
+const (
+	KeyPrefixReversal = "reversal:"
+	KeyPrefixPost     = "post:"
+	KeyPrefixVoid     = "void:"
+	KeyPrefixExpire   = "expire:"
+)
+
+// ReservedKeyPrefixes returns the idempotency-key prefixes the ledger owns;
+// a client key starting with one could block an entry the ledger writes.
+func ReservedKeyPrefixes() []string {
+	return []string{KeyPrefixReversal, KeyPrefixPost, KeyPrefixVoid, KeyPrefixExpire}
+}
+
 // Posting is one line of an entry.
 type Posting struct {
 	Index   int

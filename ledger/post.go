@@ -474,11 +474,11 @@ func opKey(op Op) string {
 	}
 	switch {
 	case op.Reverse != nil:
-		return "reversal:" + op.Reverse.EntryID
+		return KeyPrefixReversal + op.Reverse.EntryID
 	case op.Post != nil:
-		return "post:" + op.Post.EntryID
+		return KeyPrefixPost + op.Post.EntryID
 	default:
-		return "void:" + op.Void.EntryID
+		return KeyPrefixVoid + op.Void.EntryID
 	}
 }
 
