@@ -10,7 +10,7 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
-	"github.com/folioledger/folio/accounts"
+	auditlog "github.com/folioledger/folio/audit"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
@@ -79,7 +79,7 @@ func audit(ctx context.Context, tx pgx.Tx, now time.Time, actor, action, object 
 		}
 		return b
 	}
-	return accounts.WriteAudit(ctx, tx, accounts.AuditRecord{At: now, Actor: actor, Action: action, Object: object, Before: enc(before), After: enc(after)})
+	return auditlog.Write(ctx, tx, auditlog.Record{At: now, Actor: actor, Action: action, Object: object, Before: enc(before), After: enc(after)})
 }
 
 // decText renders an optional decimal for JSON and audit records.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/audit"
 	"github.com/folioledger/folio/internal/text"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
@@ -147,7 +148,7 @@ func createKey(ctx context.Context, db *schema.DB, nk NewKey, actor string, now 
 			k.ID, hash[:], nk.Role, nk.Holder, nk.Note, nk.Person, k.PersonID, now, actor); err != nil {
 			return err
 		}
-		return accounts.WriteAudit(ctx, tx, accounts.AuditRecord{At: now, Actor: actor, Action: "key.create", Object: "key:" + k.ID, After: keyAuditJSON(k)})
+		return audit.Write(ctx, tx, audit.Record{At: now, Actor: actor, Action: "key.create", Object: "key:" + k.ID, After: keyAuditJSON(k)})
 	})
 	if err != nil {
 		return KeyInfo{}, "", err
@@ -208,7 +209,7 @@ func revokeKey(ctx context.Context, db *schema.DB, id, actor string, now time.Ti
 		}
 		before := keyAuditJSON(k)
 		k.RevokedAt = &now
-		return accounts.WriteAudit(ctx, tx, accounts.AuditRecord{At: now, Actor: actor, Action: "key.revoke", Object: "key:" + id, Before: before, After: keyAuditJSON(k)})
+		return audit.Write(ctx, tx, audit.Record{At: now, Actor: actor, Action: "key.revoke", Object: "key:" + id, Before: before, After: keyAuditJSON(k)})
 	})
 }
 
