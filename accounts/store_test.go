@@ -336,4 +336,3 @@ func TestPutCode(t *testing.T) {
 		before[st.put.Code] = st.want
 	}
 }
-

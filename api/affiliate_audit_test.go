@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio/audit"
+	"github.com/folioledger/folio/keys"
 )
 
 // TestAffiliateConfigurationAudit: every configuration change made over
@@ -20,7 +21,7 @@ func TestAffiliateConfigurationAudit(t *testing.T) {
 	e := newEnv(t)
 	e.currencies()
 	keyID, admin := e.adminKey()
-	auditor := e.key(RoleAuditor, "")
+	auditor := e.key(keys.RoleAuditor, "")
 	e.tree("alice>", "alice>bob", "zed>")
 
 	type change struct {

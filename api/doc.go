@@ -98,7 +98,7 @@
 // # People
 //
 // Every key belongs to a person, who is what four-eyes separates (SPEC
-// §10). api_keys.person_id is fixed when the key is created (MintKey): a
+// §10). api_keys.person_id is fixed when the key is created (keys.Mint): a
 // key minted by a key gets its minter's person_id, so every key minted
 // directly or transitively from one root key is the root's person and
 // person_id is the root key's id; a key created by the bootstrap key or by
@@ -113,7 +113,7 @@
 //
 // Keys are "folio_" followed by 52 lower-case base32 characters (32 bytes
 // from crypto/rand). Only their SHA-256 is stored (api_keys.key_hash); the
-// secret is returned once, by CreateKey or POST /v1/keys.
+// secret is returned once, by keys.Create or POST /v1/keys.
 //
 // /metrics is unauthenticated, as Prometheus scrapes usually are: it holds
 // route patterns, counts, latencies and pool statistics, never amounts,
