@@ -82,6 +82,18 @@ func audit(ctx context.Context, tx pgx.Tx, now time.Time, actor, action, object 
 	return auditlog.Write(ctx, tx, auditlog.Record{At: now, Actor: actor, Action: action, Object: object, Before: enc(before), After: enc(after)})
 }
 
+// raced answers conflict when err is a unique violation: the row an insert
+// checked was absent has been inserted meanwhile by a concurrent request
+// (one the serializable runner could not see, which it would otherwise
+// have retried), so the client should send its request again. Any other
+// err is returned as is.
+func raced(err error, format string, args ...any) error {
+	if _, ok := schema.UniqueViolation(err); ok {
+		return folio.Errorf(folio.ECONFLICT, format, args...)
+	}
+	return err
+}
+
 // decText renders an optional decimal for JSON and audit records.
 func decText(d *apd.Decimal) *string {
 	if d == nil {

@@ -195,7 +195,7 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 			VALUES ($1, NULLIF($2, ''), NULLIF($2, ''), NULLIF($3, ''), $4, $5, $6, $7, $8::numeric, $9, $10)`,
 			in.ID, referrer, code, in.Country, in.SignupIP, in.DeviceID, in.Group, rate, reg, now)
 		if err != nil {
-			return err
+			return raced(err, "user %s was created by a concurrent request; send the request again", in.ID)
 		}
 		if u, err = getUser(ctx, tx, in.ID, false); err != nil {
 			return err
@@ -647,7 +647,7 @@ func (s *Service) SetRevenueShare(ctx context.Context, id string, shares []Table
 		if len(shares) > 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO revenue_shares (user_id, beneficiary, share)
 				SELECT $1, b, s::numeric FROM unnest($2::text[], $3::text[]) AS u(b, s)`, id, ids, amounts); err != nil {
-				return err
+				return raced(err, "the revenue share of user %s was changed by a concurrent request; send the request again", id)
 			}
 		}
 		return audit(ctx, tx, now, actor, "user.revenue_share", "user:"+id, sharesJSON(before[id]), sharesJSON(shares))

@@ -130,6 +130,10 @@ func MintAt(ctx context.Context, db *schema.DB, nk NewKey, actor string, now tim
 		if _, err := tx.Exec(ctx, `INSERT INTO api_keys (id, key_hash, role, holder, note, person, person_id, created_at, created_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			k.ID, hash[:], nk.Role, nk.Holder, nk.Note, nk.Person, k.PersonID, now, actor); err != nil {
+			if _, ok := schema.UniqueViolation(err); ok {
+				// A random id or secret collided: astronomically unlikely.
+				return folio.Errorf(folio.ECONFLICT, "the new key collided with an existing one; send the request again")
+			}
 			return err
 		}
 		return audit.Write(ctx, tx, audit.Record{At: now, Actor: actor, Action: "key.create", Object: "key:" + k.ID, After: auditJSON(k)})
