@@ -41,7 +41,8 @@ func ValidRole(r string) bool {
 	return false
 }
 
-// Prefix starts every generated key's secret.
+// Prefix starts every generated key's secret; Lookup refuses other tokens
+// without a database query.
 const Prefix = "folio_"
 
 // Key describes an API key; it never carries the secret or its hash.
