@@ -62,14 +62,14 @@ func TestRecordEventRacedInsertIsConflict(t *testing.T) {
 }
 
 // waitForLockedInsert waits until a statement starting with prefix waits
-// for a lock (another transaction's uncommitted row).
+// for a lock (another transaction's uncommitted row) in f's database.
 func waitForLockedInsert(t *testing.T, f *fixture, prefix string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var n int
 		err := f.db.Admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND ltrim(query) LIKE $1 || '%'`, prefix).Scan(&n)
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND ltrim(query) LIKE $1 || '%'`, prefix).Scan(&n)
 		must(t, "pg_stat_activity", err)
 		if n > 0 {
 			return
