@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/internal/text"
 )
 
 // Side is the side of a posting or an account's normal side.
@@ -77,7 +78,7 @@ type Code struct {
 }
 
 // ValidCode reports whether c is an account code: 3 to 6 digits.
-func ValidCode(c string) bool { return folio.Chars(c, 3, 6, folio.IsDigit) }
+func ValidCode(c string) bool { return text.Chars(c, 3, 6, text.IsDigit) }
 
 // Validate checks a code definition in isolation.
 func (c Code) Validate() error {
@@ -86,9 +87,9 @@ func (c Code) Validate() error {
 		return folio.Errorf(folio.EINVALID, "account code %q must be 3 to 6 digits", c.Code)
 	case strings.TrimSpace(c.Name) == "" || !utf8.ValidString(c.Name) || utf8.RuneCountInString(c.Name) > 200:
 		return folio.Errorf(folio.EINVALID, "account code %s needs a name of 1 to 200 characters", c.Code)
-	case folio.TextProblem(c.Name, folio.SingleLine) != "":
+	case text.TextProblem(c.Name, text.SingleLine) != "":
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"name"},
-			Message: fmt.Sprintf("account code %s: name %s", c.Code, folio.TextProblem(c.Name, folio.SingleLine))}
+			Message: fmt.Sprintf("account code %s: name %s", c.Code, text.TextProblem(c.Name, text.SingleLine))}
 	case !c.Type.Valid():
 		return folio.Errorf(folio.EINVALID, "account type %q is not one of asset, liability, equity, revenue, expense, suspense", c.Type)
 	case !c.Normal.Valid():
@@ -131,7 +132,7 @@ type Currency struct {
 const MaxPrecision = 18
 
 // ValidCurrencyID reports whether id has the form of a currency id.
-func ValidCurrencyID(id string) bool { return folio.Chars(id, 1, 16, folio.IsUpperAlnum) }
+func ValidCurrencyID(id string) bool { return text.Chars(id, 1, 16, text.IsUpperAlnum) }
 
 // Validate checks a currency definition.
 func (c Currency) Validate() error {
@@ -153,7 +154,7 @@ type Key struct {
 }
 
 // ValidHolder reports whether h has the form of a holder (user) id.
-func ValidHolder(h string) bool { return folio.Chars(h, 1, 64, folio.IsName) }
+func ValidHolder(h string) bool { return text.Chars(h, 1, 64, text.IsName) }
 
 // ParseKey parses the canonical string form of an account key. It checks
 // the form only; Chart.Resolve checks the key against the chart.

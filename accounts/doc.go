@@ -76,11 +76,8 @@
 //
 // # Audit log
 //
-// Every effective change writes one [AuditRecord] in the same transaction:
-// when (the caller's clock), who (the actor), what (action "chart.put" or
-// "currency.put", object "code:NNN" or "currency:ID"), and the definition
-// before (null on creation) and after, as JSON. [ListAudit] pages through
-// the log in (time, id) order with an (AfterAt, AfterID) cursor, optionally
-// filtered by object or action. The log is append-only: the server's database
-// role may insert into audit_log but not update, delete or truncate it.
+// Every effective change writes one record to the configuration audit log
+// (package audit) in the same transaction: action "chart.put" or
+// "currency.put", object "code:NNN" or "currency:ID", and the definition
+// before (null on creation) and after, as JSON.
 package accounts

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/audit"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
 )
@@ -82,7 +83,7 @@ func PutCurrency(ctx context.Context, tx pgx.Tx, c Currency, actor string, now t
 		c.ID, c.Precision, c.Enabled, now); err != nil {
 		return false, err
 	}
-	return before == nil, WriteAudit(ctx, tx, AuditRecord{At: now, Actor: actor, Action: "currency.put", Object: "currency:" + c.ID, Before: currencyJSON(before), After: currencyJSON(&c)})
+	return before == nil, audit.Write(ctx, tx, audit.Record{At: now, Actor: actor, Action: "currency.put", Object: "currency:" + c.ID, Before: currencyJSON(before), After: currencyJSON(&c)})
 }
 
 // PutCode adds an account code to the chart, or renames it / changes its
@@ -128,66 +129,7 @@ func PutCode(ctx context.Context, tx pgx.Tx, c Code, actor string, now time.Time
 		c.Code, c.Name, c.Type, c.Normal, c.PerHolder, c.Rule, c.Builtin, now); err != nil {
 		return false, err
 	}
-	return before == nil, WriteAudit(ctx, tx, AuditRecord{At: now, Actor: actor, Action: "chart.put", Object: "code:" + c.Code, Before: codeJSON(before), After: codeJSON(&c)})
-}
-
-// AuditRecord is one configuration change.
-type AuditRecord struct {
-	ID     string          `json:"id"`
-	At     time.Time       `json:"at"`
-	Actor  string          `json:"actor"`
-	Action string          `json:"action"`
-	Object string          `json:"object"`
-	Before json.RawMessage `json:"before"`
-	After  json.RawMessage `json:"after"`
-}
-
-// WriteAudit appends a record to the configuration audit log.
-func WriteAudit(ctx context.Context, tx pgx.Tx, r AuditRecord) error {
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, object, before, after) VALUES ($1, $2, $3, $4, $5, $6)`,
-		r.At, r.Actor, r.Action, r.Object, nullJSON(r.Before), nullJSON(r.After))
-	return err
-}
-
-// AuditFilter selects audit records; After is a (time, id) cursor.
-type AuditFilter struct {
-	Object  string
-	Action  string
-	AfterAt time.Time
-	AfterID string
-	Limit   int
-}
-
-// ListAudit returns audit records in (time, id) order after the cursor.
-func ListAudit(ctx context.Context, q schema.Querier, f AuditFilter) ([]AuditRecord, error) {
-	if f.Limit <= 0 {
-		f.Limit = 100
-	}
-	afterID := f.AfterID
-	if afterID == "" {
-		afterID = "00000000-0000-0000-0000-000000000000"
-	}
-	rows, err := q.Query(ctx, `SELECT id::text, at, actor, action, object, before, after FROM audit_log
-		WHERE ($1 = '' OR object = $1) AND ($2 = '' OR action = $2) AND (at, id) > ($3, $4::uuid)
-		ORDER BY at, id LIMIT $5`, f.Object, f.Action, f.AfterAt, afterID, f.Limit)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditRecord, error) {
-		var a AuditRecord
-		var before, after []byte
-		err := r.Scan(&a.ID, &a.At, &a.Actor, &a.Action, &a.Object, &before, &after)
-		a.At = a.At.UTC()
-		a.Before, a.After = before, after
-		return a, err
-	})
-}
-
-func nullJSON(b json.RawMessage) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return []byte(b)
+	return before == nil, audit.Write(ctx, tx, audit.Record{At: now, Actor: actor, Action: "chart.put", Object: "code:" + c.Code, Before: codeJSON(before), After: codeJSON(&c)})
 }
 
 func currencyJSON(c *Currency) json.RawMessage {

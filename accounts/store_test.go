@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/audit"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/folioledger/folio/schema/schematest"
@@ -69,9 +69,9 @@ func (s *store) chart(t *testing.T) *accounts.Chart {
 	return c
 }
 
-func (s *store) audit(t *testing.T, f accounts.AuditFilter) []accounts.AuditRecord {
+func (s *store) audit(t *testing.T, f audit.Filter) []audit.Record {
 	t.Helper()
-	recs, err := accounts.ListAudit(context.Background(), s.app.Pool, f)
+	recs, err := audit.List(context.Background(), s.app.Pool, f)
 	if err != nil {
 		t.Fatalf("ListAudit(%+v): %v", f, err)
 	}
@@ -176,7 +176,7 @@ func TestPutCurrency(t *testing.T) {
 			}
 		}
 
-		recs := s.audit(t, accounts.AuditFilter{})
+		recs := s.audit(t, audit.Filter{})
 		if !st.wantAudit {
 			if len(recs) != nAudit {
 				t.Errorf("%s: audit log has %d records, want %d (unchanged)", st.name, len(recs), nAudit)
@@ -223,7 +223,7 @@ func TestPutCurrencyRollsBackWithCaller(t *testing.T) {
 	if _, ok := s.chart(t).Currency("ETH"); ok {
 		t.Errorf("currency ETH stored by a rolled-back transaction")
 	}
-	if recs := s.audit(t, accounts.AuditFilter{}); len(recs) != 0 {
+	if recs := s.audit(t, audit.Filter{}); len(recs) != 0 {
 		t.Errorf("audit log has %d records after a rollback, want 0", len(recs))
 	}
 }
@@ -309,7 +309,7 @@ func TestPutCode(t *testing.T) {
 			t.Errorf("%s: stored code = %+v (found %v), want %+v", st.name, got, ok, st.want)
 		}
 
-		recs := s.audit(t, accounts.AuditFilter{Action: "chart.put"})
+		recs := s.audit(t, audit.Filter{Action: "chart.put"})
 		if !st.wantAudit {
 			if len(recs) != nAudit {
 				t.Errorf("%s: audit log has %d chart records, want %d (unchanged)", st.name, len(recs), nAudit)
@@ -335,101 +335,5 @@ func TestPutCode(t *testing.T) {
 			t.Errorf("%s: audit after = %v, want %v", st.name, got, want)
 		}
 		before[st.put.Code] = st.want
-	}
-}
-
-func TestListAuditPagination(t *testing.T) {
-	t.Parallel()
-	s := newStore(t)
-	// Seven changes at four instants: records sharing a time are ordered by id.
-	ids := []string{"A", "B", "C", "D", "E", "F", "G"}
-	for i, id := range ids {
-		now := t0.Add(time.Duration(i/2) * time.Second)
-		if _, err := s.putCurrency(accounts.Currency{ID: id, Precision: 2, Enabled: true}, "carol", now); err != nil {
-			t.Fatalf("PutCurrency %s: %v", id, err)
-		}
-	}
-	if _, err := s.putCode(accounts.Code{Code: "700", Name: "Other", Type: accounts.Revenue, Normal: accounts.Credit}, "carol", t0); err != nil {
-		t.Fatalf("PutCode: %v", err)
-	}
-
-	all := s.audit(t, accounts.AuditFilter{Action: "currency.put"})
-	if len(all) != len(ids) {
-		t.Fatalf("ListAudit(currency.put) returned %d records, want %d", len(all), len(ids))
-	}
-	for i := 1; i < len(all); i++ {
-		a, b := all[i-1], all[i]
-		if b.At.Before(a.At) || (b.At.Equal(a.At) && b.ID <= a.ID) {
-			t.Errorf("records %d and %d out of (at, id) order: (%v, %s) then (%v, %s)", i-1, i, a.At, a.ID, b.At, b.ID)
-		}
-	}
-
-	for _, limit := range []int{1, 2, 3, 7, 10} {
-		var paged []accounts.AuditRecord
-		f := accounts.AuditFilter{Action: "currency.put", Limit: limit}
-		for pages := 0; ; pages++ {
-			if pages > len(ids)+1 {
-				t.Fatalf("limit %d: pagination does not end", limit)
-			}
-			page := s.audit(t, f)
-			if len(page) > limit {
-				t.Fatalf("limit %d: page of %d records", limit, len(page))
-			}
-			paged = append(paged, page...)
-			if len(page) < limit {
-				break
-			}
-			last := page[len(page)-1]
-			f.AfterAt, f.AfterID = last.At, last.ID
-		}
-		if len(paged) != len(all) {
-			t.Errorf("limit %d: pages hold %d records, want %d", limit, len(paged), len(all))
-			continue
-		}
-		for i := range all {
-			if paged[i].ID != all[i].ID {
-				t.Errorf("limit %d: record %d is %s, want %s", limit, i, paged[i].ID, all[i].ID)
-			}
-		}
-	}
-
-	byObject := s.audit(t, accounts.AuditFilter{Object: "currency:D"})
-	if len(byObject) != 1 || byObject[0].Object != "currency:D" {
-		t.Errorf("ListAudit(Object currency:D) = %+v, want the one record of D", byObject)
-	}
-	if chart := s.audit(t, accounts.AuditFilter{Action: "chart.put"}); len(chart) != 1 || chart[0].Object != "code:700" {
-		t.Errorf("ListAudit(Action chart.put) = %+v, want the one record of code 700", chart)
-	}
-	if n := len(s.audit(t, accounts.AuditFilter{})); n != len(ids)+1 {
-		t.Errorf("ListAudit() returned %d records, want %d", n, len(ids)+1)
-	}
-}
-
-// TestAuditLogAppendOnlyForApp checks the grants: the server's role may
-// append to the audit log but never rewrite it.
-func TestAuditLogAppendOnlyForApp(t *testing.T) {
-	t.Parallel()
-	s := newStore(t)
-	ctx := context.Background()
-	if _, err := s.putCurrency(accounts.Currency{ID: "USDT", Precision: 6, Enabled: true}, "dave", t0); err != nil {
-		t.Fatalf("PutCurrency as the app role: %v", err)
-	}
-	for _, sql := range []string{
-		`UPDATE audit_log SET actor = 'mallory'`,
-		`DELETE FROM audit_log`,
-		`TRUNCATE audit_log`,
-	} {
-		err := s.app.Tx(ctx, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, sql)
-			return err
-		})
-		var pg *pgconn.PgError
-		if !errors.As(err, &pg) || pg.Code != "42501" {
-			t.Errorf("%s as %s: error = %v, want SQLSTATE 42501 (insufficient_privilege)", sql, schema.AppRole, err)
-		}
-	}
-	recs := s.audit(t, accounts.AuditFilter{})
-	if len(recs) != 1 || recs[0].Actor != "dave" {
-		t.Errorf("audit log after the refused statements = %+v, want the one record by dave", recs)
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/audit"
 )
 
 // Every configuration change — programs, differential rates with their
@@ -88,7 +88,7 @@ func TestConfigurationAudit(t *testing.T) {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 		for _, w := range s.want {
-			recs, err := accounts.ListAudit(ctx, f.db.Admin, accounts.AuditFilter{Object: w.object, Action: w.action, AfterAt: at.Add(-time.Microsecond), Limit: 10})
+			recs, err := audit.List(ctx, f.db.Admin, audit.Filter{Object: w.object, Action: w.action, AfterAt: at.Add(-time.Microsecond), Limit: 10})
 			must(t, "ListAudit", err)
 			if len(recs) != 1 {
 				t.Errorf("%s: %d %s records of %s at %v, want 1", s.name, len(recs), w.action, w.object, at)

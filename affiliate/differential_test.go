@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/folioledger/folio"
-	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/audit"
 )
 
 // Differential rate changes (SPEC §2.2): an increase changes only the node;
@@ -207,7 +207,7 @@ func TestDifferentialReparentUnderLowerRate(t *testing.T) {
 	if got := f.rateOf(t, "A"); got != "0.3" {
 		t.Errorf("A's stored rate after re-parenting = %s, want 0.3 (clamped to S)", got)
 	}
-	recs, err := accounts.ListAudit(ctx, f.db.Admin, accounts.AuditFilter{Object: "user:A", Action: "user.rate.clamp"})
+	recs, err := audit.List(ctx, f.db.Admin, audit.Filter{Object: "user:A", Action: "user.rate.clamp"})
 	if err != nil || len(recs) != 1 {
 		t.Errorf("clamp audit records = %d, %v; want 1", len(recs), err)
 	}

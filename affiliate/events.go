@@ -113,7 +113,7 @@ func (s *Service) RecordEvent(ctx context.Context, userID string, ev Event) (*Ev
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO user_events (id, user_id, type, amount, currency, at, recorded_at) VALUES ($1, $2, $3, $4::numeric, NULLIF($5, ''), $6, $7)`,
 			ev.ID, userID, ev.Type, decText(ev.Amount), ev.Currency, at, now); err != nil {
-			return err
+			return raced(err, "event %s was recorded by a concurrent request; send the request again", ev.ID)
 		}
 		col := map[string]string{EventKYCVerified: "kyc_verified_at", EventFirstDeposit: "first_deposit_at", EventDeposit: "first_deposit_at", EventFirstTrade: "first_trade_at"}[ev.Type]
 		if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE users SET %s = $2 WHERE id = $1 AND (%s IS NULL OR %s > $2)`, col, col, col), userID, at); err != nil {
@@ -262,7 +262,7 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 			for _, sh := range shares {
 				if _, err := tx.Exec(ctx, `INSERT INTO bounty_awards (user_id, event_type, beneficiary, program_id, event_id, entry_id) VALUES ($1, $2, $3, $4, $5, $6)`,
 					u.ID, ev.Type, sh.Beneficiary, p.ID, ev.ID, entryID); err != nil {
-					return nil, err
+					return nil, raced(err, "the %s bounty of user %s was awarded by a concurrent request; send the request again", ev.Type, u.ID)
 				}
 			}
 		}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
-	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/audit"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -192,9 +192,9 @@ func (f *fixture) entryPostings(t testing.TB, id string) []string {
 }
 
 // audit returns the audit records of an object (all actions).
-func (f *fixture) audit(t testing.TB, object string) []accounts.AuditRecord {
+func (f *fixture) audit(t testing.TB, object string) []audit.Record {
 	t.Helper()
-	recs, err := accounts.ListAudit(ctx, f.db.Admin, accounts.AuditFilter{Object: object, Limit: 1000})
+	recs, err := audit.List(ctx, f.db.Admin, audit.Filter{Object: object, Limit: 1000})
 	must(t, "ListAudit "+object, err)
 	return recs
 }

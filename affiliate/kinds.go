@@ -21,6 +21,34 @@ const (
 	EntryForfeit    = "forfeit"    // a forfeited payout line: Dr 208, Cr 606
 )
 
+// Prefixes of the idempotency keys the affiliate engine gives its entries:
+// a trade's fee "trade:<id>" and commission "commission:<id>", their
+// reversals when the trade is busted "reverse-trade:<id>" and
+// "reverse-commission:<id>", a bounty "bounty:<program>:<event>", a payout
+// batch "payout:<batch>" posted by "payout-confirmed:<batch>" or voided by
+// "payout-refused:<batch>", a forfeited payout line "forfeit:<line>". They
+// are reserved: clients may not use them (see ReservedKeyPrefixes).
+const (
+	KeyPrefixTrade             = "trade:"
+	KeyPrefixCommission        = "commission:"
+	KeyPrefixReverseTrade      = "reverse-trade:"
+	KeyPrefixReverseCommission = "reverse-commission:"
+	KeyPrefixBounty            = "bounty:"
+	KeyPrefixPayout            = "payout:"
+	KeyPrefixPayoutConfirmed   = "payout-confirmed:"
+	KeyPrefixPayoutRefused     = "payout-refused:"
+	KeyPrefixForfeit           = "forfeit:"
+)
+
+// ReservedKeyPrefixes returns the idempotency-key prefixes the affiliate
+// engine owns; a client key starting with one could block an entry the
+// engine writes (a manual entry under "trade:t-1" would make trade t-1 a
+// conflict).
+func ReservedKeyPrefixes() []string {
+	return []string{KeyPrefixTrade, KeyPrefixCommission, KeyPrefixReverseTrade, KeyPrefixReverseCommission, KeyPrefixBounty,
+		KeyPrefixPayout, KeyPrefixPayoutConfirmed, KeyPrefixPayoutRefused, KeyPrefixForfeit}
+}
+
 // Owner is the name under which the affiliate engine owns its entry kinds.
 const Owner = "affiliate"
 
@@ -56,9 +84,9 @@ func route(kind string, target *ledger.Entry) string {
 	}
 	switch kind {
 	case EntryTradeFee, EntryCommission:
-		id, ok := strings.CutPrefix(target.IdempotencyKey, "trade:")
+		id, ok := strings.CutPrefix(target.IdempotencyKey, KeyPrefixTrade)
 		if !ok {
-			id, ok = strings.CutPrefix(target.IdempotencyKey, "commission:")
+			id, ok = strings.CutPrefix(target.IdempotencyKey, KeyPrefixCommission)
 		}
 		if ok {
 			return fmt.Sprintf("of trade %s: reverse it with POST /v1/trades/%s/reverse", id, url.PathEscape(id))

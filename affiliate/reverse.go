@@ -121,7 +121,7 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO trade_reversals (trade_id, fee_reversal_id, commission_reversal, recorded_at, actor) VALUES ($1, $2, $3, $4, $5)`,
 			id, out.FeeReversalID, out.CommissionReversalID, now, actor)
-		return err
+		return raced(err, "trade %s was reversed by a concurrent request; send the request again", id)
 	})
 	return out, err
 }

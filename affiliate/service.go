@@ -9,7 +9,7 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
-	"github.com/folioledger/folio/accounts"
+	auditlog "github.com/folioledger/folio/audit"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
@@ -72,7 +72,19 @@ func audit(ctx context.Context, tx pgx.Tx, now time.Time, actor, action, object 
 		}
 		return b
 	}
-	return accounts.WriteAudit(ctx, tx, accounts.AuditRecord{At: now, Actor: actor, Action: action, Object: object, Before: enc(before), After: enc(after)})
+	return auditlog.Write(ctx, tx, auditlog.Record{At: now, Actor: actor, Action: action, Object: object, Before: enc(before), After: enc(after)})
+}
+
+// raced answers conflict when err is a unique violation: the row an insert
+// checked was absent has been inserted meanwhile by a concurrent request
+// (one the serializable runner could not see, which it would otherwise
+// have retried), so the client should send its request again. Any other
+// err is returned as is.
+func raced(err error, format string, args ...any) error {
+	if _, ok := schema.UniqueViolation(err); ok {
+		return folio.Errorf(folio.ECONFLICT, format, args...)
+	}
+	return err
 }
 
 // decText renders an optional decimal for JSON and audit records.

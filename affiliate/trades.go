@@ -12,6 +12,8 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/internal/parallel"
+	"github.com/folioledger/folio/internal/text"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/google/uuid"
@@ -57,11 +59,11 @@ type TradeResult struct {
 }
 
 // ValidTradeID reports whether id is 1 to 128 printable ASCII characters without spaces.
-func ValidTradeID(id string) bool { return folio.Chars(id, 1, 128, folio.IsPrintable) }
+func ValidTradeID(id string) bool { return text.Chars(id, 1, 128, text.IsPrintable) }
 
 // ValidMarket reports whether m is 1 to 32 characters of A-Z a-z 0-9 . _ / -
 func ValidMarket(m string) bool {
-	return folio.Chars(m, 1, 32, func(b byte) bool { return folio.IsName(b) || b == '/' })
+	return text.Chars(m, 1, 32, func(b byte) bool { return text.IsName(b) || b == '/' })
 }
 
 // tradeWork is one trade on its way through a batch.
@@ -158,7 +160,7 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 func (b *tradeBatch) check(trades []NewTrade) []*tradeWork {
 	checked := make([]*tradeWork, len(trades))
 	errs := make([]error, len(trades))
-	ledger.Parallel(len(trades), func(lo, hi int) {
+	parallel.Run(len(trades), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			checked[i], errs[i] = checkTrade(b.chart, trades[i], b.now)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/internal/text"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
@@ -52,9 +53,9 @@ var (
 )
 
 // checkText refuses client-given text that is not valid UTF-8 or holds
-// control characters other than allowed (folio.TextProblem), naming field.
+// control characters other than allowed (text.TextProblem), naming field.
 func checkText(field, s, allowed string) error {
-	if p := folio.TextProblem(s, allowed); p != "" {
+	if p := text.TextProblem(s, allowed); p != "" {
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{field}, Message: field + " " + p}
 	}
 	return nil
@@ -142,10 +143,10 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 	case len(in.SignupIP) > 64 || len(in.DeviceID) > 128:
 		return nil, false, folio.Errorf(folio.EINVALID, "signup_ip or device_id is too long")
 	}
-	if err := checkText("signup_ip", in.SignupIP, folio.SingleLine); err != nil {
+	if err := checkText("signup_ip", in.SignupIP, text.SingleLine); err != nil {
 		return nil, false, err
 	}
-	if err := checkText("device_id", in.DeviceID, folio.SingleLine); err != nil {
+	if err := checkText("device_id", in.DeviceID, text.SingleLine); err != nil {
 		return nil, false, err
 	}
 	code := NormalizeCode(in.ReferralCode)
@@ -194,7 +195,7 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 			VALUES ($1, NULLIF($2, ''), NULLIF($2, ''), NULLIF($3, ''), $4, $5, $6, $7, $8::numeric, $9, $10)`,
 			in.ID, referrer, code, in.Country, in.SignupIP, in.DeviceID, in.Group, rate, reg, now)
 		if err != nil {
-			return err
+			return raced(err, "user %s was created by a concurrent request; send the request again", in.ID)
 		}
 		if u, err = getUser(ctx, tx, in.ID, false); err != nil {
 			return err
@@ -237,7 +238,7 @@ func (s *Service) CreateCode(ctx context.Context, owner string, in NewCode, acto
 	if len(in.Note) > 200 {
 		return nil, folio.Errorf(folio.EINVALID, "note is longer than 200 characters")
 	}
-	if err := checkText("note", in.Note, folio.Multiline); err != nil {
+	if err := checkText("note", in.Note, text.Multiline); err != nil {
 		return nil, err
 	}
 	var out *Code
@@ -646,7 +647,7 @@ func (s *Service) SetRevenueShare(ctx context.Context, id string, shares []Table
 		if len(shares) > 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO revenue_shares (user_id, beneficiary, share)
 				SELECT $1, b, s::numeric FROM unnest($2::text[], $3::text[]) AS u(b, s)`, id, ids, amounts); err != nil {
-				return err
+				return raced(err, "the revenue share of user %s was changed by a concurrent request; send the request again", id)
 			}
 		}
 		return audit(ctx, tx, now, actor, "user.revenue_share", "user:"+id, sharesJSON(before[id]), sharesJSON(shares))
@@ -690,7 +691,7 @@ func (s *Service) SetTaxID(ctx context.Context, id, taxID, actor string) error {
 	if len(taxID) > 64 {
 		return folio.Errorf(folio.EINVALID, "tax_id is longer than 64 characters")
 	}
-	if err := checkText("tax_id", taxID, folio.SingleLine); err != nil {
+	if err := checkText("tax_id", taxID, text.SingleLine); err != nil {
 		return err
 	}
 	return s.DB.Tx(ctx, func(tx pgx.Tx) error {

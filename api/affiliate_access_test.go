@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/keys"
 )
 
 // TestAffiliateKeyScopeAndMasking: an affiliate key reads its own user,
@@ -36,7 +37,7 @@ func TestAffiliateKeyScopeAndMasking(t *testing.T) {
 	e.code("referee01", "REFEREEA")
 	e.user("grandchild", "REFEREEA")
 	e.book(trade("t-1", "referee03", "100"), trade("t-2", "grandchild", "10"))
-	carol := e.key(RoleAffiliate, "carol")
+	carol := e.key(keys.RoleAffiliate, "carol")
 
 	// Referees page by page: the affiliate sees the admin's list masked.
 	page := func(key string) ([]string, []string, refereesJSON) {

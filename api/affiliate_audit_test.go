@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/audit"
+	"github.com/folioledger/folio/keys"
 )
 
 // TestAffiliateConfigurationAudit: every configuration change made over
@@ -20,7 +21,7 @@ func TestAffiliateConfigurationAudit(t *testing.T) {
 	e := newEnv(t)
 	e.currencies()
 	keyID, admin := e.adminKey()
-	auditor := e.key(RoleAuditor, "")
+	auditor := e.key(keys.RoleAuditor, "")
 	e.tree("alice>", "alice>bob", "zed>")
 
 	type change struct {
@@ -64,9 +65,9 @@ func TestAffiliateConfigurationAudit(t *testing.T) {
 				t.Fatalf("%s %s = %d %s", c.method, c.path, res.Status, res.Body)
 			}
 		}
-		var log listJSON[accounts.AuditRecord]
+		var log listJSON[audit.Record]
 		e.must(http.StatusOK, req{Method: "GET", Path: "/v1/audit/log?object=" + url.QueryEscape(c.object) + "&action=" + c.action, Key: auditor}).Decode(t, &log)
-		var found *accounts.AuditRecord
+		var found *audit.Record
 		for i := range log.Data {
 			if log.Data[i].At.Equal(at) {
 				found = &log.Data[i]

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 
+	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -99,7 +100,7 @@ func TestThousandTradesOneCall(t *testing.T) {
 	}
 
 	var rep ledger.Report
-	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/audit/verify", Key: e.key(RoleAuditor, "")}).Decode(t, &rep)
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/audit/verify", Key: e.key(keys.RoleAuditor, "")}).Decode(t, &rep)
 	if !rep.OK || rep.EntriesChecked != 2000 {
 		t.Fatalf("verify = %+v, want ok over 2000 entries", rep)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/keys"
 )
 
 // maskingTree seeds what an affiliate's dashboard shows in real life and
@@ -186,7 +187,7 @@ func TestAffiliateRoutesLeakNoOtherIDs(t *testing.T) {
 			t.Errorf("the auditor's walk never shows %s: the fixture no longer exercises it", want)
 		}
 	}
-	for id, where := range walkAffiliateRoutes(t, f, f.newKey(RoleAffiliate, me).secret, me, others) {
+	for id, where := range walkAffiliateRoutes(t, f, f.newKey(keys.RoleAffiliate, me).secret, me, others) {
 		t.Errorf("%s's affiliate key sees %s in %d responses, e.g. %s", me, id, len(where), where[0])
 	}
 }
@@ -203,7 +204,7 @@ func walkAffiliateRoutes(t *testing.T, f *payoutFixture, key, holder string, oth
 	seen := map[string][]string{}
 	scanned := 0
 	for _, rt := range f.srv.routes {
-		if !slices.Contains(rt.Access.roles(), RoleAffiliate) {
+		if !slices.Contains(rt.Access.roles(), keys.RoleAffiliate) {
 			continue
 		}
 		if rt.Method != http.MethodGet {
@@ -269,7 +270,7 @@ func walkAffiliateRoutes(t *testing.T, f *payoutFixture, key, holder string, oth
 func TestAffiliateStatementMasked(t *testing.T) {
 	f := newPayoutFixture(t)
 	me := maskingTree(f)
-	key := f.newKey(RoleAffiliate, me).secret
+	key := f.newKey(keys.RoleAffiliate, me).secret
 	statement := func(account, key string) statementJSON {
 		var st statementJSON
 		f.call(http.StatusOK, req{Method: "GET", Path: "/v1/accounts/" + account + "/statement", Key: key}).Decode(t, &st)
@@ -332,7 +333,7 @@ func TestAffiliateStatementMasked(t *testing.T) {
 func TestAffiliateAccrualsMasked(t *testing.T) {
 	f := newPayoutFixture(t)
 	me := maskingTree(f)
-	key := f.newKey(RoleAffiliate, me).secret
+	key := f.newKey(keys.RoleAffiliate, me).secret
 	var lines listJSON[accrualJSON]
 	f.call(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/" + me + "/accruals", Key: key}).Decode(t, &lines)
 	deref := func(s *string) string {

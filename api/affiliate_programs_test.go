@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/keys"
 )
 
 // sameShares compares beneficiary → amount maps.
@@ -216,7 +217,7 @@ func TestBountyProgramEndToEnd(t *testing.T) {
 	tokens.add("420:TOKEN", "110")
 	tokens.check("after signups")
 
-	poster := e.key(RolePoster, "")
+	poster := e.key(keys.RolePoster, "")
 	kyc := map[string]any{"id": "kyc-C", "type": "kyc_verified", "at": "2026-01-05T10:00:00Z"}
 	var ev eventJSON
 	first := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/users/C/events", Key: poster, Body: kyc})
@@ -336,7 +337,7 @@ func TestReparentingEndToEnd(t *testing.T) {
 func TestTradeReversalEndToEnd(t *testing.T) {
 	e := newEnv(t)
 	e.currencies()
-	poster := e.key(RolePoster, "")
+	poster := e.key(keys.RolePoster, "")
 	e.putProgram("broker", map[string]any{"kind": "levels", "levels": []string{"0.25", "0.10", "0.05"}, "default": true})
 	e.tree("alice>", "alice>bob", "bob>carol", "carol>dave")
 	b := newBooks(e, "USDT")

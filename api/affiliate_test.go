@@ -14,6 +14,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -238,7 +239,7 @@ func problemOf(t *testing.T, res *response) string {
 // adminKey creates an admin key and returns its id and secret.
 func (e *env) adminKey() (id, secret string) {
 	e.t.Helper()
-	k, secret, err := CreateKey(context.Background(), e.app, RoleAdmin, "", "affiliate test", "test")
+	k, secret, err := keys.Create(context.Background(), e.app, keys.RoleAdmin, "", "affiliate test", "test")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func (e *env) affiliateSnapshot() string {
 func TestLevelsProgramEndToEnd(t *testing.T) {
 	e := newEnv(t)
 	e.currencies()
-	poster := e.key(RolePoster, "")
+	poster := e.key(keys.RolePoster, "")
 	var prog programJSON
 	e.must(http.StatusCreated, req{Method: "PUT", Path: "/v1/programs/broker", Key: bootstrapKey,
 		Body: `{"kind": "levels", "levels": ["0.25", "0.10", "0.05"], "default": true}`}).Decode(t, &prog)
@@ -282,7 +283,7 @@ func TestLevelsProgramEndToEnd(t *testing.T) {
 	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/programs/broker", Key: bootstrapKey,
 		Body: `{"kind": "levels", "levels": ["0.25", "0.10", "0.05"], "default": true}`})
 	var progs listJSON[programJSON]
-	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/programs", Key: e.key(RoleAuditor, "")}).Decode(t, &progs)
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/programs", Key: e.key(keys.RoleAuditor, "")}).Decode(t, &progs)
 	if len(progs.Data) != 1 || progs.Data[0].ID != "broker" {
 		t.Fatalf("GET /v1/programs = %+v", progs)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/internal/text"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -158,12 +159,12 @@ const maxIDParts = 8
 // idRuns calls fn with the bounds of each maximal run of id characters of s.
 func idRuns(s string, fn func(i, j int)) {
 	for i := 0; i < len(s); {
-		if !folio.IsName(s[i]) {
+		if !text.IsName(s[i]) {
 			i++
 			continue
 		}
 		j := i
-		for j < len(s) && folio.IsName(s[j]) {
+		for j < len(s) && text.IsName(s[j]) {
 			j++
 		}
 		fn(i, j)

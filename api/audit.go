@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio"
-	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/audit"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -25,7 +25,7 @@ func (s *Server) getVerify(w http.ResponseWriter, r *http.Request) error {
 // configuration audit log in (time, id) order.
 func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	f := accounts.AuditFilter{Object: q.Get("object"), Action: q.Get("action")}
+	f := audit.Filter{Object: q.Get("object"), Action: q.Get("action")}
 	if len(f.Object) > 200 || len(f.Action) > 200 {
 		return folio.Errorf(folio.EINVALID, "object and action filters are at most 200 characters")
 	}
@@ -46,11 +46,11 @@ func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 		f.AfterAt, f.AfterID = t, id
 	}
 	f.Limit = limit + 1
-	recs, err := accounts.ListAudit(r.Context(), s.db.Pool, f)
+	recs, err := audit.List(r.Context(), s.db.Pool, f)
 	if err != nil {
 		return err
 	}
-	out := listJSON[accounts.AuditRecord]{Data: []accounts.AuditRecord{}}
+	out := listJSON[audit.Record]{Data: []audit.Record{}}
 	for i, rec := range recs {
 		if i == limit {
 			last := recs[i-1]

@@ -10,28 +10,11 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/keys"
 )
-
-// Roles of API keys (SPEC §5).
-const (
-	RoleAdmin     = "admin"
-	RolePoster    = "poster"
-	RoleAuditor   = "auditor"
-	RoleAffiliate = "affiliate"
-)
-
-// validRole reports whether r is one of the four roles.
-func validRole(r string) bool {
-	switch r {
-	case RoleAdmin, RolePoster, RoleAuditor, RoleAffiliate:
-		return true
-	}
-	return false
-}
 
 // access is what a route requires of the caller. Every route declares one
 // (see Server.route); the router refuses a /v1 request whose route has none.
@@ -77,13 +60,13 @@ func (a access) String() string {
 func (a access) roles() []string {
 	switch a {
 	case accessAdmin:
-		return []string{RoleAdmin}
+		return []string{keys.RoleAdmin}
 	case accessRead:
-		return []string{RoleAdmin, RoleAuditor}
+		return []string{keys.RoleAdmin, keys.RoleAuditor}
 	case accessReadOwn, accessReadOwnID:
-		return []string{RoleAdmin, RoleAuditor, RoleAffiliate}
+		return []string{keys.RoleAdmin, keys.RoleAuditor, keys.RoleAffiliate}
 	case accessPost:
-		return []string{RoleAdmin, RolePoster}
+		return []string{keys.RoleAdmin, keys.RolePoster}
 	}
 	return nil
 }
@@ -138,12 +121,9 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	})
 }
 
-// keyPrefix starts every generated key; other tokens are only compared with
-// the admin key, without a database lookup.
-const keyPrefix = "folio_"
-
 // authenticate resolves the bearer token to a principal: the bootstrap admin
-// key (constant-time comparison) or a stored, unrevoked key.
+// key (constant-time comparison, without a database lookup) or a stored,
+// unrevoked key (keys.Lookup).
 func (s *Server) authenticate(r *http.Request) (principal, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
@@ -151,26 +131,16 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return principal{}, folio.Errorf(folio.EUNAUTHORIZED, "send an API key as Authorization: Bearer <key>")
 	}
-	sum := sha256.Sum256([]byte(token))
-	if s.adminKeyHash != nil && subtle.ConstantTimeCompare(sum[:], s.adminKeyHash) == 1 {
-		return principal{ID: actorBootstrap, Role: RoleAdmin, PersonID: actorBootstrap}, nil
+	if s.adminKeyHash != nil {
+		if sum := sha256.Sum256([]byte(token)); subtle.ConstantTimeCompare(sum[:], s.adminKeyHash) == 1 {
+			return principal{ID: actorBootstrap, Role: keys.RoleAdmin, PersonID: actorBootstrap}, nil
+		}
 	}
-	if !strings.HasPrefix(token, keyPrefix) {
-		return principal{}, folio.Errorf(folio.EUNAUTHORIZED, "the API key is not valid")
-	}
-	var p principal
-	var revoked bool
-	err := s.db.Pool.QueryRow(r.Context(), `SELECT id::text, role, holder, person_id::text, person, revoked_at IS NOT NULL FROM api_keys WHERE key_hash = $1`, sum[:]).
-		Scan(&p.ID, &p.Role, &p.Holder, &p.PersonID, &p.Person, &revoked)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return principal{}, folio.Errorf(folio.EUNAUTHORIZED, "the API key is not valid")
-	case err != nil:
+	k, err := keys.Lookup(r.Context(), s.db.Pool, token)
+	if err != nil {
 		return principal{}, err
-	case revoked:
-		return principal{}, folio.Errorf(folio.EUNAUTHORIZED, "the API key has been revoked")
 	}
-	return p, nil
+	return principal{ID: k.ID, Role: k.Role, Holder: k.Holder, PersonID: k.PersonID, Person: k.Person}, nil
 }
 
 // authorize checks the principal's role against the route's access, and an
@@ -183,7 +153,7 @@ func authorize(r *http.Request, a access, p principal) error {
 	if !allowed {
 		return folio.Errorf(folio.EFORBIDDEN, "a %s key may not call %s %s", p.Role, r.Method, routePattern(r))
 	}
-	if p.Role != RoleAffiliate {
+	if p.Role != keys.RoleAffiliate {
 		return nil
 	}
 	// Only the holder-scoped levels admit affiliates.

@@ -87,9 +87,9 @@ func FuzzDecodeEntry(f *testing.F) {
 // TestProblemTable checks that every code has a status and a title, and
 // that an unknown error is internal with a generic detail.
 func TestProblemTable(t *testing.T) {
-	for code, st := range problemStatus {
-		if problemTitles[code] == "" || st < 400 {
-			t.Errorf("code %s: status %d, title %q", code, st, problemTitles[code])
+	for code, k := range problems {
+		if k.Title == "" || k.Status < 400 {
+			t.Errorf("code %s: status %d, title %q", code, k.Status, k.Title)
 		}
 	}
 	r := httptest.NewRequest("GET", "/v1/x", nil)

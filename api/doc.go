@@ -10,7 +10,7 @@
 //
 // With Config.Payouts set to a payouts.Service of one's own (as `folio
 // serve` does), its background jobs run beside the server: pay.RunOutbox
-// delivers executed payout batches to pay.Webhook, and pay.RunSchedules,
+// delivers executed payout batches to pay.Webhook (over webhook.Post), and pay.RunSchedules,
 // called every minute, builds the batches of programs on a payout schedule.
 //
 // The server keeps no state between requests besides its metrics: every
@@ -98,7 +98,7 @@
 // # People
 //
 // Every key belongs to a person, who is what four-eyes separates (SPEC
-// §10). api_keys.person_id is fixed when the key is created (MintKey): a
+// §10). api_keys.person_id is fixed when the key is created (keys.Mint): a
 // key minted by a key gets its minter's person_id, so every key minted
 // directly or transitively from one root key is the root's person and
 // person_id is the root key's id; a key created by the bootstrap key or by
@@ -113,7 +113,7 @@
 //
 // Keys are "folio_" followed by 52 lower-case base32 characters (32 bytes
 // from crypto/rand). Only their SHA-256 is stored (api_keys.key_hash); the
-// secret is returned once, by CreateKey or POST /v1/keys.
+// secret is returned once, by keys.Create or POST /v1/keys.
 //
 // /metrics is unauthenticated, as Prometheus scrapes usually are: it holds
 // route patterns, counts, latencies and pool statistics, never amounts,
@@ -149,7 +149,7 @@
 // twice in one object, at any depth, metadata included; invalid UTF-8, an
 // unpaired surrogate escape (\ud800) or NUL (\u0000, or any raw control
 // byte) in any string. Query and path parameters holding invalid UTF-8 or
-// NUL are refused too. Text fields add their own rule (folio.TextProblem):
+// NUL are refused too. Text fields add their own rule (text.TextProblem):
 // ids, signup_ip, device_id, tax_id and chart names take no control
 // character at all; code and key notes take tab, line feed and carriage
 // return only. Times before 1900-01-01 are refused (0001-01-01T00:00:00Z,

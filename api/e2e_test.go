@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -192,7 +193,7 @@ func TestEndToEnd(t *testing.T) {
 	created := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Key: admin, Body: map[string]any{"role": "auditor", "note": "accounting"}})
 	var k keyJSON
 	created.Decode(t, &k)
-	if !strings.HasPrefix(k.Key, keyPrefix) || len(k.Key) != len(keyPrefix)+52 || k.Role != "auditor" || k.Note != "accounting" || k.RevokedAt != nil {
+	if !strings.HasPrefix(k.Key, keys.Prefix) || len(k.Key) != len(keys.Prefix)+52 || k.Role != "auditor" || k.Note != "accounting" || k.RevokedAt != nil {
 		t.Fatalf("POST /v1/keys = %s", created.Body)
 	}
 	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/audit/verify", Key: k.Key})
@@ -506,8 +507,8 @@ func TestMetricsHistogram(t *testing.T) {
 func TestLogsHoldNoKeyMaterial(t *testing.T) {
 	e := newEnv(t)
 	e.currencies()
-	auditor := e.key(RoleAuditor, "")
-	affiliate := e.key(RoleAffiliate, "holder7731")
+	auditor := e.key(keys.RoleAuditor, "")
+	affiliate := e.key(keys.RoleAffiliate, "holder7731")
 	created := e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Key: bootstrapKey, Body: map[string]any{"role": "poster"}}).JSON(t)
 	secret := created["key"].(string)
 	e.post(entryBody("log-1", posting("110:USD", "debit", "98765.43"), posting("201:USD:holder7731", "credit", "98765.43")))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -91,10 +93,10 @@ func (q entryRequest) toDomain(headerKey string) (ledger.NewEntry, error) {
 
 // reservedKeyPrefixes start the idempotency keys that the ledger and the
 // affiliate engine give their own entries (a trade's "trade:<id>", a
-// keyless reversal's "reversal:<entry>", …). Clients may not use them: a
-// manual entry under "trade:t-1" would make trade t-1 a conflict.
-var reservedKeyPrefixes = []string{"trade:", "commission:", "bounty:", "payout:", "payout-confirmed:", "payout-refused:",
-	"forfeit:", "reversal:", "post:", "void:", "expire:", "reverse-trade:", "reverse-commission:"}
+// keyless reversal's "reversal:<entry>", …); each owner lists its own.
+// Clients may not use them: a manual entry under "trade:t-1" would make
+// trade t-1 a conflict.
+var reservedKeyPrefixes = slices.Concat(ledger.ReservedKeyPrefixes(), affiliate.ReservedKeyPrefixes())
 
 // resolveKey reconciles the idempotency key of the body with the
 // Idempotency-Key header, refusing reserved prefixes.
@@ -225,7 +227,7 @@ func entryStatus(e *ledger.Entry, links *ledger.EntryLinks, completer *ledger.En
 		switch {
 		case completer == nil:
 			return statusPending
-		case completer.Phase == ledger.VoidPending && strings.HasPrefix(completer.IdempotencyKey, "expire:"):
+		case completer.Phase == ledger.VoidPending && strings.HasPrefix(completer.IdempotencyKey, ledger.KeyPrefixExpire):
 			return statusExpired
 		case completer.Phase == ledger.VoidPending:
 			return statusVoided

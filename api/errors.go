@@ -16,51 +16,35 @@ const (
 	codeUnsupportedMedia = "unsupported_media_type"
 )
 
-// problemStatus is the one table mapping error codes to HTTP statuses. A code
-// missing from it is treated as internal.
-var problemStatus = map[string]int{
-	folio.EINVALID:       http.StatusBadRequest,
-	folio.EAMOUNT:        http.StatusBadRequest,
-	folio.EUNBALANCED:    http.StatusBadRequest,
-	folio.EACCOUNT:       http.StatusBadRequest,
-	folio.ECURRENCY:      http.StatusBadRequest,
-	folio.ESELFREFERRAL:  http.StatusBadRequest,
-	folio.EUNAUTHORIZED:  http.StatusUnauthorized,
-	folio.EFORBIDDEN:     http.StatusForbidden,
-	folio.ENOTFOUND:      http.StatusNotFound,
-	codeMethodNotAllowed: http.StatusMethodNotAllowed,
-	folio.EIDEMPOTENCY:   http.StatusConflict,
-	folio.EREVERSED:      http.StatusConflict,
-	folio.ECYCLE:         http.StatusConflict,
-	folio.ECONFLICT:      http.StatusConflict,
-	folio.ETOOLARGE:      http.StatusRequestEntityTooLarge,
-	codeUnsupportedMedia: http.StatusUnsupportedMediaType,
-	folio.EINSUFFICIENT:  http.StatusUnprocessableEntity,
-	folio.EINTERNAL:      http.StatusInternalServerError,
-	folio.EUNAVAILABLE:   http.StatusServiceUnavailable,
+// problemKind is what the HTTP layer answers for an error code: the status
+// and the short human summary (RFC 9457 title).
+type problemKind struct {
+	Status int
+	Title  string
 }
 
-// problemTitles are the short human summaries of each code (RFC 9457 title).
-var problemTitles = map[string]string{
-	folio.EINVALID:       "Invalid request",
-	folio.EAMOUNT:        "Invalid amount",
-	folio.EUNBALANCED:    "Unbalanced entry",
-	folio.EACCOUNT:       "Unknown account",
-	folio.ECURRENCY:      "Unknown currency",
-	folio.ESELFREFERRAL:  "Self-referral",
-	folio.EUNAUTHORIZED:  "Unauthorized",
-	folio.EFORBIDDEN:     "Forbidden",
-	folio.ENOTFOUND:      "Not found",
-	codeMethodNotAllowed: "Method not allowed",
-	folio.EIDEMPOTENCY:   "Idempotency conflict",
-	folio.EREVERSED:      "Already reversed",
-	folio.ECYCLE:         "Cycle",
-	folio.ECONFLICT:      "Conflict",
-	folio.ETOOLARGE:      "Payload too large",
-	codeUnsupportedMedia: "Unsupported media type",
-	folio.EINSUFFICIENT:  "Insufficient balance",
-	folio.EINTERNAL:      "Internal error",
-	folio.EUNAVAILABLE:   "Service unavailable",
+// problems is the one table mapping error codes to HTTP statuses and
+// titles. A code missing from it is treated as internal.
+var problems = map[string]problemKind{
+	folio.EINVALID:       {http.StatusBadRequest, "Invalid request"},
+	folio.EAMOUNT:        {http.StatusBadRequest, "Invalid amount"},
+	folio.EUNBALANCED:    {http.StatusBadRequest, "Unbalanced entry"},
+	folio.EACCOUNT:       {http.StatusBadRequest, "Unknown account"},
+	folio.ECURRENCY:      {http.StatusBadRequest, "Unknown currency"},
+	folio.ESELFREFERRAL:  {http.StatusBadRequest, "Self-referral"},
+	folio.EUNAUTHORIZED:  {http.StatusUnauthorized, "Unauthorized"},
+	folio.EFORBIDDEN:     {http.StatusForbidden, "Forbidden"},
+	folio.ENOTFOUND:      {http.StatusNotFound, "Not found"},
+	codeMethodNotAllowed: {http.StatusMethodNotAllowed, "Method not allowed"},
+	folio.EIDEMPOTENCY:   {http.StatusConflict, "Idempotency conflict"},
+	folio.EREVERSED:      {http.StatusConflict, "Already reversed"},
+	folio.ECYCLE:         {http.StatusConflict, "Cycle"},
+	folio.ECONFLICT:      {http.StatusConflict, "Conflict"},
+	folio.ETOOLARGE:      {http.StatusRequestEntityTooLarge, "Payload too large"},
+	codeUnsupportedMedia: {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	folio.EINSUFFICIENT:  {http.StatusUnprocessableEntity, "Insufficient balance"},
+	folio.EINTERNAL:      {http.StatusInternalServerError, "Internal error"},
+	folio.EUNAVAILABLE:   {http.StatusServiceUnavailable, "Service unavailable"},
 }
 
 // problemTypeBase prefixes the code to form a problem's type URI.
@@ -81,8 +65,8 @@ type problem struct {
 
 // statusOf returns the HTTP status of an error code.
 func statusOf(code string) int {
-	if st, ok := problemStatus[code]; ok {
-		return st
+	if k, ok := problems[code]; ok {
+		return k.Status
 	}
 	return http.StatusInternalServerError
 }
@@ -94,13 +78,14 @@ func statusOf(code string) int {
 func newProblem(r *http.Request, err error) problem {
 	err = schema.Translate(err)
 	code := folio.ErrorCode(err)
-	if _, ok := problemStatus[code]; !ok {
-		code = folio.EINTERNAL
+	k, ok := problems[code]
+	if !ok {
+		code, k = folio.EINTERNAL, problems[folio.EINTERNAL]
 	}
 	p := problem{
 		Type:     problemTypeBase + code,
-		Title:    problemTitles[code],
-		Status:   statusOf(code),
+		Title:    k.Title,
+		Status:   k.Status,
 		Code:     code,
 		Detail:   "internal error",
 		Instance: r.URL.Path,
@@ -155,7 +140,7 @@ type itemError struct {
 func newItemError(err error) *itemError {
 	err = schema.Translate(err)
 	code := folio.ErrorCode(err)
-	if _, ok := problemStatus[code]; !ok || code == folio.EINTERNAL {
+	if _, ok := problems[code]; !ok || code == folio.EINTERNAL {
 		return &itemError{Code: folio.EINTERNAL, Detail: "internal error"}
 	}
 	var fe *folio.Error

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/keys"
 )
 
 // TestHostileCatalogue is a second catalogue of requests a hostile or
@@ -34,9 +35,9 @@ func TestHostileCatalogue(t *testing.T) {
 	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/keys", Key: builder.Key, Body: map[string]any{"role": "admin", "person": "Someone else"}}).Decode(t, &child)
 	var batch struct{ ID string }
 	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/payouts/batches", Key: builder.Key}).Decode(t, &batch)
-	poster := e.key(RolePoster, "")
-	auditor := e.key(RoleAuditor, "")
-	bobKey := e.key(RoleAffiliate, "bob")
+	poster := e.key(keys.RolePoster, "")
+	auditor := e.key(keys.RoleAuditor, "")
+	bobKey := e.key(keys.RoleAffiliate, "bob")
 
 	good := func(key string) map[string]any {
 		return entryBody(key, posting("110:USD", "debit", "1"), posting("201:USD:alice", "credit", "1"))

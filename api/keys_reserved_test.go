@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -24,4 +26,25 @@ func TestReservedIdempotencyKeys(t *testing.T) {
 	}
 	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/entries", Key: bootstrapKey, Header: map[string]string{"Idempotency-Key": "trades-are-fine"},
 		Body: entryBody("", posting("110:USDT", "debit", "1"), posting("201:USDT:u1", "credit", "1"))})
+}
+
+// The reserved prefixes, now listed by the ledger and the affiliate engine
+// that own them, are exactly those api once listed itself, and none starts
+// another (so which one a refusal names does not depend on their order).
+func TestReservedPrefixesOfTheirOwners(t *testing.T) {
+	want := []string{"trade:", "commission:", "bounty:", "payout:", "payout-confirmed:", "payout-refused:",
+		"forfeit:", "reversal:", "post:", "void:", "expire:", "reverse-trade:", "reverse-commission:"}
+	got := slices.Clone(reservedKeyPrefixes)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("reserved prefixes = %q, want %q", got, want)
+	}
+	for _, a := range got {
+		for _, b := range got {
+			if a != b && strings.HasPrefix(b, a) {
+				t.Errorf("prefix %q starts prefix %q", a, b)
+			}
+		}
+	}
 }

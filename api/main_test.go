@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/folioledger/folio/schema/schematest"
@@ -173,9 +174,9 @@ func (e *env) must(want int, q req) *response {
 // key creates an API key directly and returns its secret.
 func (e *env) key(role, holder string) string {
 	e.t.Helper()
-	_, secret, err := CreateKey(context.Background(), e.app, role, holder, "test", "test")
+	_, secret, err := keys.Create(context.Background(), e.app, role, holder, "test", "test")
 	if err != nil {
-		e.t.Fatalf("CreateKey(%s, %s): %v", role, holder, err)
+		e.t.Fatalf("keys.Create(%s, %s): %v", role, holder, err)
 	}
 	return secret
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/keys"
 )
 
 // Payout tests run through the real router on a fresh database. The
@@ -42,7 +43,7 @@ func newPayoutFixture(t *testing.T) *payoutFixture {
 	e := newEnv(t)
 	e.currencies()
 	f := &payoutFixture{env: e, t: t, codes: map[string]string{}}
-	f.admin1, f.admin2, f.auditor = f.newKey(RoleAdmin, ""), f.newKey(RoleAdmin, ""), f.newKey(RoleAuditor, "")
+	f.admin1, f.admin2, f.auditor = f.newKey(keys.RoleAdmin, ""), f.newKey(keys.RoleAdmin, ""), f.newKey(keys.RoleAuditor, "")
 	f.fxRate("USDT", "USD", "1")
 	t.Cleanup(func() {
 		if !t.Failed() {
@@ -54,9 +55,9 @@ func newPayoutFixture(t *testing.T) *payoutFixture {
 
 func (f *payoutFixture) newKey(role, holder string) apiKey {
 	f.t.Helper()
-	info, secret, err := CreateKey(context.Background(), f.app, role, holder, "test", "test")
+	info, secret, err := keys.Create(context.Background(), f.app, role, holder, "test", "test")
 	if err != nil {
-		f.t.Fatalf("CreateKey(%s): %v", role, err)
+		f.t.Fatalf("keys.Create(%s): %v", role, err)
 	}
 	return apiKey{info.ID, secret}
 }

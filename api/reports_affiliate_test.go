@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/reconcile"
 )
 
@@ -82,7 +83,7 @@ func TestReconciliationReport(t *testing.T) {
 
 	f.call(http.StatusBadRequest, req{Method: "GET", Path: "/v1/reports/reconciliation?from=2026-02-01&to=2026-01-01"})
 	f.call(http.StatusBadRequest, req{Method: "GET", Path: "/v1/reports/reconciliation?to=noon"})
-	f.call(http.StatusForbidden, req{Method: "GET", Path: "/v1/reports/reconciliation", Key: f.newKey(RoleAffiliate, "A").secret})
+	f.call(http.StatusForbidden, req{Method: "GET", Path: "/v1/reports/reconciliation", Key: f.newKey(keys.RoleAffiliate, "A").secret})
 }
 
 // TestReconciliationDiscrepancy: a manual entry crediting 208 outside the
@@ -129,7 +130,7 @@ func statsTree(f *payoutFixture) {
 func TestAffiliateStats(t *testing.T) {
 	f := newPayoutFixture(t)
 	statsTree(f)
-	aliceKey := f.newKey(RoleAffiliate, "alice")
+	aliceKey := f.newKey(keys.RoleAffiliate, "alice")
 
 	var st statsJSON
 	f.call(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/alice/stats?from=2026-01-10&to=2026-01-11&interval=day&group_by=level", Key: f.auditor.secret}).Decode(t, &st)
@@ -190,7 +191,7 @@ func TestAffiliateStats(t *testing.T) {
 	}
 
 	// Another affiliate's key, and bad parameters.
-	f.call(http.StatusForbidden, req{Method: "GET", Path: "/v1/affiliates/alice/stats", Key: f.newKey(RoleAffiliate, "bob01").secret})
+	f.call(http.StatusForbidden, req{Method: "GET", Path: "/v1/affiliates/alice/stats", Key: f.newKey(keys.RoleAffiliate, "bob01").secret})
 	f.call(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/alice/stats", Key: aliceKey.secret})
 	f.call(http.StatusNotFound, req{Method: "GET", Path: "/v1/affiliates/nobody/stats"})
 	for _, p := range []string{"interval=minute", "group_by=colour", "from=2026-02-01&to=2026-01-01", "from=yesterday", "format=xml"} {
@@ -230,7 +231,7 @@ func TestAffiliateReferrals(t *testing.T) {
 	f.event("ref001", "kyc_verified")
 	f.event("ref001", "first_deposit")
 	f.trades(tradeSpec{user: "ref001", fee: "100", volume: "10000"})
-	amberKey := f.newKey(RoleAffiliate, "amber")
+	amberKey := f.newKey(keys.RoleAffiliate, "amber")
 
 	var page listJSON[referralJSON]
 	f.call(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/amber/referrals", Key: f.auditor.secret}).Decode(t, &page)
@@ -290,7 +291,7 @@ func TestAffiliateReferrals(t *testing.T) {
 		}
 	}
 
-	f.call(http.StatusForbidden, req{Method: "GET", Path: "/v1/affiliates/amber/referrals", Key: f.newKey(RoleAffiliate, "ref001").secret})
+	f.call(http.StatusForbidden, req{Method: "GET", Path: "/v1/affiliates/amber/referrals", Key: f.newKey(keys.RoleAffiliate, "ref001").secret})
 	f.call(http.StatusNotFound, req{Method: "GET", Path: "/v1/affiliates/nobody/referrals"})
 	f.call(http.StatusBadRequest, req{Method: "GET", Path: "/v1/affiliates/amber/referrals?cursor=" + encodeCursor("referrals", "x|1")})
 	f.call(http.StatusBadRequest, req{Method: "GET", Path: "/v1/affiliates/amber/referrals?limit=0"})
@@ -364,5 +365,5 @@ func TestTaxReport(t *testing.T) {
 	for _, p := range []string{"year=26", "year=twenty", "over_threshold=maybe"} {
 		f.call(http.StatusBadRequest, req{Method: "GET", Path: "/v1/reports/tax?" + p})
 	}
-	f.call(http.StatusForbidden, req{Method: "GET", Path: "/v1/reports/tax", Key: f.newKey(RoleAffiliate, "B").secret})
+	f.call(http.StatusForbidden, req{Method: "GET", Path: "/v1/reports/tax", Key: f.newKey(keys.RoleAffiliate, "B").secret})
 }

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/keys"
 )
 
 // walkRoutes returns chi's route table (method, pattern), sorted.
@@ -60,19 +61,19 @@ func fillPath(pattern string, a access, holder string) string {
 func TestEveryRouteRequiresAuth(t *testing.T) {
 	e := newEnv(t)
 	e.currencies()
-	revoked := e.key(RoleAuditor, "")
-	keys, err := ListKeys(t.Context(), e.app)
-	if err != nil || len(keys) != 1 {
-		t.Fatalf("ListKeys = %v, %v", keys, err)
+	revoked := e.key(keys.RoleAuditor, "")
+	list, err := keys.List(t.Context(), e.app)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("keys.List = %v, %v", list, err)
 	}
-	if err := RevokeKey(t.Context(), e.app, keys[0].ID, "test"); err != nil {
-		t.Fatalf("RevokeKey: %v", err)
+	if err := keys.Revoke(t.Context(), e.app, list[0].ID, "test"); err != nil {
+		t.Fatalf("keys.Revoke: %v", err)
 	}
 	keyOf := map[string]string{
-		RoleAdmin:     e.key(RoleAdmin, ""),
-		RoleAuditor:   e.key(RoleAuditor, ""),
-		RolePoster:    e.key(RolePoster, ""),
-		RoleAffiliate: e.key(RoleAffiliate, "alice"),
+		keys.RoleAdmin:     e.key(keys.RoleAdmin, ""),
+		keys.RoleAuditor:   e.key(keys.RoleAuditor, ""),
+		keys.RolePoster:    e.key(keys.RolePoster, ""),
+		keys.RoleAffiliate: e.key(keys.RoleAffiliate, "alice"),
 	}
 	routes := walkRoutes(t, e.srv)
 	walked := map[routeKey]bool{}
@@ -117,7 +118,7 @@ func TestEveryRouteRequiresAuth(t *testing.T) {
 				t.Errorf("%s %s with %s: WWW-Authenticate = %q", rk.method, rk.pattern, name, res.Header.Get("WWW-Authenticate"))
 			}
 		}
-		for _, role := range []string{RoleAdmin, RoleAuditor, RolePoster, RoleAffiliate} {
+		for _, role := range []string{keys.RoleAdmin, keys.RoleAuditor, keys.RolePoster, keys.RoleAffiliate} {
 			res := e.do(req{Method: rk.method, Path: path, Key: keyOf[role]})
 			admitted := slices.Contains(a.roles(), role)
 			switch {
@@ -130,14 +131,14 @@ func TestEveryRouteRequiresAuth(t *testing.T) {
 		if a == accessReadOwn {
 			for _, other := range []string{"208:USDT:bob", "605:USDT", "208:USDT:alicex", "208:USDT", "nonsense"} {
 				p := strings.ReplaceAll(rk.pattern, "{account}", other)
-				res := e.do(req{Method: rk.method, Path: p, Key: keyOf[RoleAffiliate]})
+				res := e.do(req{Method: rk.method, Path: p, Key: keyOf[keys.RoleAffiliate]})
 				if res.Status != http.StatusForbidden {
 					t.Errorf("%s %s with alice's affiliate key = %d %s, want 403", rk.method, p, res.Status, res.Body)
 				}
 			}
 			// Percent-encoded colons name the same account.
 			p := strings.ReplaceAll(rk.pattern, "{account}", "208%3AUSDT%3Aalice")
-			if res := e.do(req{Method: rk.method, Path: p, Key: keyOf[RoleAffiliate]}); res.Status != http.StatusOK {
+			if res := e.do(req{Method: rk.method, Path: p, Key: keyOf[keys.RoleAffiliate]}); res.Status != http.StatusOK {
 				t.Errorf("%s %s with alice's affiliate key = %d %s, want 200", rk.method, p, res.Status, res.Body)
 			}
 		}
@@ -146,14 +147,14 @@ func TestEveryRouteRequiresAuth(t *testing.T) {
 			// looks like alice's, is refused before the handler runs.
 			for _, other := range []string{"bob", "alicex", "Alice", "alic", "%61lice-", "00000000-0000-4000-8000-000000000000"} {
 				p := strings.ReplaceAll(rk.pattern, "{id}", other)
-				res := e.do(req{Method: rk.method, Path: p, Key: keyOf[RoleAffiliate]})
+				res := e.do(req{Method: rk.method, Path: p, Key: keyOf[keys.RoleAffiliate]})
 				if res.Status != http.StatusForbidden || problemCode(t, res) != folio.EFORBIDDEN {
 					t.Errorf("%s %s with alice's affiliate key = %d %s, want 403 forbidden", rk.method, p, res.Status, res.Body)
 				}
 			}
 			// A percent-encoded id names the same holder.
 			p := strings.ReplaceAll(rk.pattern, "{id}", "%61lice")
-			if res := e.do(req{Method: rk.method, Path: p, Key: keyOf[RoleAffiliate]}); res.Status == http.StatusForbidden || res.Status == http.StatusUnauthorized {
+			if res := e.do(req{Method: rk.method, Path: p, Key: keyOf[keys.RoleAffiliate]}); res.Status == http.StatusForbidden || res.Status == http.StatusUnauthorized {
 				t.Errorf("%s %s with alice's affiliate key = %d %s, want it admitted", rk.method, p, res.Status, res.Body)
 			}
 		}

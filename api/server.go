@@ -24,6 +24,7 @@ import (
 	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/payouts"
+	"github.com/folioledger/folio/payouts/webhook"
 	"github.com/folioledger/folio/schema"
 )
 
@@ -121,6 +122,7 @@ func New(cfg Config) *Server {
 	s.payouts = cfg.Payouts
 	if s.payouts == nil {
 		s.payouts = payouts.NewService(s.affiliate)
+		s.payouts.Deliver = webhook.Post
 	}
 	s.ingester = cfg.Ingester
 	if cfg.AdminKey != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -119,7 +120,7 @@ func actor(r *http.Request) string { return principalFrom(r.Context()).ID }
 
 // masked reports whether ids of other users must be masked for the caller
 // (affiliate keys).
-func masked(r *http.Request) bool { return principalFrom(r.Context()).Role == RoleAffiliate }
+func masked(r *http.Request) bool { return principalFrom(r.Context()).Role == keys.RoleAffiliate }
 
 // postUser: POST /v1/users registers a user (201), or answers the existing
 // one registered with the same data (200); other data is 409 conflict.

@@ -26,6 +26,7 @@ import (
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/api"
 	"github.com/folioledger/folio/console"
+	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/folioledger/folio/schema/schematest"
@@ -68,7 +69,7 @@ func newFixture(t *testing.T) *fixture {
 		{"auditor", "auditor", "", "Alan (auditor)"}, {"poster", "poster", "", "exchange backend"},
 		{"affiliate", "affiliate", "carol", "carol's dashboard key"},
 	} {
-		info, secret, err := api.CreateKey(ctx, app, k.role, k.holder, k.note, "test")
+		info, secret, err := keys.Create(ctx, app, k.role, k.holder, k.note, "test")
 		if err != nil {
 			t.Fatalf("CreateKey(%s): %v", k.role, err)
 		}

@@ -41,7 +41,10 @@ func newFixture(t testing.TB) *fixture {
 	f.svc.Now = func() time.Time { return f.now }
 	for _, c := range []accounts.Currency{{ID: "USD", Precision: 2, Enabled: true}, {ID: "USDT", Precision: 6, Enabled: true},
 		{ID: "BTC", Precision: 8, Enabled: true}, {ID: "TOKEN", Precision: 0, Enabled: true}} {
-		if err := app.Tx(ctx, func(tx pgx.Tx) error { _, err := accounts.PutCurrency(ctx, tx, c, "test", f.now, ledger.InUse); return err }); err != nil {
+		if err := app.Tx(ctx, func(tx pgx.Tx) error {
+			_, err := accounts.PutCurrency(ctx, tx, c, "test", f.now, ledger.InUse)
+			return err
+		}); err != nil {
 			t.Fatalf("currency: %v", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/internal/text"
 )
 
 // MaxIntegerDigits bounds the integer part of an amount: NUMERIC(38,18)
@@ -29,11 +30,11 @@ var Decimal = apd.Context{
 func PlainDecimal(s string) bool {
 	intPart, frac, hasPoint := strings.Cut(s, ".")
 	switch {
-	case !folio.Chars(intPart, 1, len(intPart), folio.IsDigit):
+	case !text.Chars(intPart, 1, len(intPart), text.IsDigit):
 		return false
 	case len(intPart) > 1 && intPart[0] == '0':
 		return false
-	case hasPoint && !folio.Chars(frac, 1, len(frac), folio.IsDigit):
+	case hasPoint && !text.Chars(frac, 1, len(frac), text.IsDigit):
 		return false
 	}
 	return true

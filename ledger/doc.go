@@ -94,7 +94,7 @@
 // affiliate engine's rows commit with the entries. The steps:
 //
 //  1. Read the clock once; load the chart; validate every new entry in
-//     memory (no SQL), spread over the cores ([Parallel]): the database
+//     memory (no SQL), spread over the cores (internal/parallel): the database
 //     has nothing to do meanwhile.
 //  2. Lock the journal head row (SELECT … FOR UPDATE): it orders commits
 //     and holds the last seq and hash.

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/internal/text"
 )
 
 // Phase says how an entry's postings count in balances.
@@ -36,6 +37,24 @@ const (
 	KindPost     = "post_pending"
 	KindVoid     = "void_pending"
 )
+
+// Prefixes of the idempotency keys the ledger gives the entries it writes
+// itself: a keyless reversal, post or void of entry X is keyed
+// "reversal:X", "post:X" or "void:X", and the expiry of pending entry X
+// "expire:X". They are reserved: clients may not use them (see
+// ReservedKeyPrefixes).
+const (
+	KeyPrefixReversal = "reversal:"
+	KeyPrefixPost     = "post:"
+	KeyPrefixVoid     = "void:"
+	KeyPrefixExpire   = "expire:"
+)
+
+// ReservedKeyPrefixes returns the idempotency-key prefixes the ledger owns;
+// a client key starting with one could block an entry the ledger writes.
+func ReservedKeyPrefixes() []string {
+	return []string{KeyPrefixReversal, KeyPrefixPost, KeyPrefixVoid, KeyPrefixExpire}
+}
 
 // Posting is one line of an entry.
 type Posting struct {
@@ -125,7 +144,7 @@ func ValidUUID(s string) bool {
 				return false
 			}
 		default:
-			if !folio.IsHexLower(s[i]) {
+			if !text.IsHexLower(s[i]) {
 				return false
 			}
 		}
@@ -135,13 +154,13 @@ func ValidUUID(s string) bool {
 
 // ValidIdempotencyKey reports whether k is 1–200 printable ASCII characters
 // without spaces.
-func ValidIdempotencyKey(k string) bool { return folio.Chars(k, 1, MaxKeyLength, folio.IsPrintable) }
+func ValidIdempotencyKey(k string) bool { return text.Chars(k, 1, MaxKeyLength, text.IsPrintable) }
 
 // ValidKind reports whether k is a lower-case letter followed by up to 31
 // of a-z, 0-9 and _.
 func ValidKind(k string) bool {
-	return len(k) > 0 && folio.IsLower(k[0]) &&
-		folio.Chars(k[1:], 0, 31, func(b byte) bool { return folio.IsLower(b) || folio.IsDigit(b) || b == '_' })
+	return len(k) > 0 && text.IsLower(k[0]) &&
+		text.Chars(k[1:], 0, 31, func(b byte) bool { return text.IsLower(b) || text.IsDigit(b) || b == '_' })
 }
 
 // validated is a NewEntry checked against the chart, ready to post.

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/internal/parallel"
 	"github.com/folioledger/folio/schema"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -174,7 +174,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 	reserved := l.reservations()
 	// Validation is pure and the database idles meanwhile: spread it over
 	// the cores.
-	Parallel(len(ops), func(lo, hi int) {
+	parallel.Run(len(ops), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if op := ops[i]; op.New != nil {
 				valid[i], results[i].Err = validate(chart, *op.New, now)
@@ -474,11 +474,11 @@ func opKey(op Op) string {
 	}
 	switch {
 	case op.Reverse != nil:
-		return "reversal:" + op.Reverse.EntryID
+		return KeyPrefixReversal + op.Reverse.EntryID
 	case op.Post != nil:
-		return "post:" + op.Post.EntryID
+		return KeyPrefixPost + op.Post.EntryID
 	default:
-		return "void:" + op.Void.EntryID
+		return KeyPrefixVoid + op.Void.EntryID
 	}
 }
 
@@ -749,26 +749,6 @@ func partialPostings(chart *accounts.Chart, target *Entry, req []NewPosting) ([]
 
 // writeChunk is how many entries a pipelined batch inserts per statement.
 const writeChunk = 500
-
-// Parallel runs f over [0, n) split into contiguous ranges, one goroutine
-// per core, and returns when all are done; small n runs inline. f must
-// only touch the indexes of its range.
-func Parallel(n int, f func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/parallelMin)
-	if workers <= 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for k := range workers {
-		lo, hi := k*n/workers, (k+1)*n/workers
-		wg.Go(func() { f(lo, hi) })
-	}
-	wg.Wait()
-}
-
-// parallelMin is the least work per goroutine that Parallel spreads.
-const parallelMin = 128
 
 // head is the locked journal head.
 type head struct {

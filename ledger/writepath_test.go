@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -13,29 +12,6 @@ import (
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 )
-
-// Parallel covers every index exactly once, whatever n, and writes made by
-// its ranges are all visible when it returns.
-func TestParallelCoversEveryIndexOnce(t *testing.T) {
-	for _, n := range []int{0, 1, 127, 128, 255, 256, 257, 1000, 4097} {
-		hits := make([]int32, n)
-		var calls atomic.Int32
-		ledger.Parallel(n, func(lo, hi int) {
-			calls.Add(1)
-			for i := lo; i < hi; i++ {
-				atomic.AddInt32(&hits[i], 1)
-			}
-		})
-		for i, h := range hits {
-			if h != 1 {
-				t.Fatalf("n=%d: index %d visited %d times", n, i, h)
-			}
-		}
-		if calls.Load() < 1 {
-			t.Errorf("n=%d: f never called", n)
-		}
-	}
-}
 
 // A batch larger than one write chunk, sent through a pipe, is written in
 // several statements that chain exactly as one would: seqs gapless, every

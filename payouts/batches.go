@@ -73,7 +73,7 @@ type Batch struct {
 }
 
 // Actor is who decides on a batch. Four-eyes compares people, not keys:
-// the API gives each key the person of its minting lineage (api.MintKey).
+// the API gives each key the person of its minting lineage (keys.Mint).
 type Actor struct {
 	ID     string // the audit actor: a key id, "bootstrap", "scheduler", …
 	Person string // the person the actor counts as ("": ID is a person of its own)

@@ -10,6 +10,7 @@ import (
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/payouts"
+	"github.com/folioledger/folio/payouts/webhook"
 	"github.com/folioledger/folio/schema"
 	"github.com/folioledger/folio/schema/schematest"
 	"github.com/jackc/pgx/v5"
@@ -42,9 +43,13 @@ func newFixture(t testing.TB) *fixture {
 	f.svc = affiliate.NewService(app, f.ledger)
 	f.svc.Now = func() time.Time { return f.now }
 	f.pay = payouts.NewService(f.svc)
+	f.pay.Deliver = webhook.Post
 	for _, c := range []accounts.Currency{{ID: "USD", Precision: 2, Enabled: true}, {ID: "USDT", Precision: 6, Enabled: true},
 		{ID: "BTC", Precision: 8, Enabled: true}, {ID: "TOKEN", Precision: 0, Enabled: true}} {
-		if err := app.Tx(ctx, func(tx pgx.Tx) error { _, err := accounts.PutCurrency(ctx, tx, c, "test", f.now, ledger.InUse); return err }); err != nil {
+		if err := app.Tx(ctx, func(tx pgx.Tx) error {
+			_, err := accounts.PutCurrency(ctx, tx, c, "test", f.now, ledger.InUse)
+			return err
+		}); err != nil {
 			t.Fatalf("currency: %v", err)
 		}
 	}

@@ -1,12 +1,8 @@
 package payouts
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/folioledger/folio/affiliate"
@@ -104,24 +100,11 @@ func (s *Service) DeliverOutbox(ctx context.Context) (int, error) {
 }
 
 func (s *Service) send(ctx context.Context, url, key string, msg OutboxMessage) (int, string) {
+	if s.Deliver == nil {
+		return 0, "no deliverer is configured (payouts.Service.Deliver)"
+	}
 	body, _ := json.Marshal(msg)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, err.Error()
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", key)
-	client := s.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	text, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	return resp.StatusCode, fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(text))
+	return s.Deliver(ctx, url, key, body)
 }
 
 // finishOutbox posts or voids the pending payout entry and closes the

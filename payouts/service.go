@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
-	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
+	auditlog "github.com/folioledger/folio/audit"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
@@ -31,9 +30,17 @@ type Service struct {
 	// are delivered to it through the outbox and their payout entry stays
 	// pending until the exchange confirms (see RunOutbox).
 	Webhook string
-	// HTTPClient delivers outbox messages (nil: a client with a 10 s timeout).
-	HTTPClient *http.Client
+	// Deliver sends an outbox message to the webhook (webhook.Post over
+	// HTTP in folio serve); nil leaves messages pending, each attempt
+	// logged as undeliverable.
+	Deliver Deliver
 }
+
+// Deliver sends an outbox message's JSON body to url with the idempotency
+// key and returns the receiver's HTTP status (0 when no answer came) and a
+// short detail for the outbox's log. 2xx confirms the payout, 4xx refuses
+// it, anything else is retried with backoff.
+type Deliver func(ctx context.Context, url, idempotencyKey string, body []byte) (status int, detail string)
 
 // NewService returns the payouts of a's accruals, on a's database and
 // ledger and by a's clock.
@@ -77,7 +84,7 @@ func audit(ctx context.Context, tx pgx.Tx, now time.Time, actor, action, object 
 		}
 		return b
 	}
-	return accounts.WriteAudit(ctx, tx, accounts.AuditRecord{At: now, Actor: actor, Action: action, Object: object, Before: enc(before), After: enc(after)})
+	return auditlog.Write(ctx, tx, auditlog.Record{At: now, Actor: actor, Action: action, Object: object, Before: enc(before), After: enc(after)})
 }
 
 // scanDec parses an optional NUMERIC read as text.

@@ -21,7 +21,7 @@ import (
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
-	"github.com/folioledger/folio/api"
+	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 )
@@ -218,7 +218,7 @@ func seedAffiliateDemo(ctx context.Context, svc *affiliate.Service, log *slog.Lo
 // demoAdminKey returns the admin key the demo prints, and a note on where
 // it comes from: the configured admin key if any; else the key stored in
 // dataDir/admin.key while the server still accepts it as an admin key;
-// else a new admin key, created with api.CreateKey and stored there (mode
+// else a new admin key, created with keys.Create and stored there (mode
 // 0600).
 func demoAdminKey(ctx context.Context, cfg Config, db *schema.DB, h http.Handler) (key, source string, err error) {
 	if cfg.AdminKey != "" {
@@ -244,7 +244,7 @@ func demoAdminKey(ctx context.Context, cfg Config, db *schema.DB, h http.Handler
 			return stored, "stored in " + path, nil
 		}
 	}
-	_, secret, err := api.CreateKey(ctx, db, "admin", "", "demo admin key, stored in "+path, demoActor)
+	_, secret, err := keys.Create(ctx, db, "admin", "", "demo admin key, stored in "+path, demoActor)
 	if err != nil {
 		return "", "", fmt.Errorf("create the demo admin key: %w", err)
 	}

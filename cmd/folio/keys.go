@@ -12,7 +12,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
-	"github.com/folioledger/folio/api"
+	"github.com/folioledger/folio/keys"
 )
 
 // runKeys runs `folio keys create|list|revoke` against --database-url or
@@ -77,7 +77,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return fmt.Errorf("keys create: %w", err)
 			}
 		}
-		info, secret, err := api.MintKey(ctx, db.App, api.NewKey{Role: role, Holder: holder, Note: note, Person: person}, cliActor())
+		info, secret, err := keys.Mint(ctx, db.App, keys.NewKey{Role: role, Holder: holder, Note: note, Person: person}, cliActor())
 		if err != nil {
 			return fmt.Errorf("keys create: %w", err)
 		}
@@ -96,13 +96,13 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		_, err = fmt.Fprintln(stdout, "\nThe key is shown only now: Folio keeps only its hash. Send it as `Authorization: Bearer <key>`.")
 		return err
 	case "list":
-		keys, err := api.ListKeys(ctx, db.App)
+		list, err := keys.List(ctx, db.App)
 		if err != nil {
 			return fmt.Errorf("keys list: %w", err)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tROLE\tHOLDER\tPERSON\tPERSON ID\tCREATED\tREVOKED\tNOTE")
-		for _, k := range keys {
+		for _, k := range list {
 			revoked := "-"
 			if k.RevokedAt != nil {
 				revoked = k.RevokedAt.UTC().Format(time.RFC3339)
@@ -112,7 +112,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return tw.Flush()
 	default:
-		if err := api.RevokeKey(ctx, db.App, id, cliActor()); err != nil {
+		if err := keys.Revoke(ctx, db.App, id, cliActor()); err != nil {
 			return fmt.Errorf("keys revoke: %w", err)
 		}
 		_, err := fmt.Fprintf(stdout, "revoked %s\n", id)

@@ -23,6 +23,7 @@ import (
 	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/payouts"
+	"github.com/folioledger/folio/payouts/webhook"
 )
 
 // Intervals of serve's background jobs.
@@ -67,6 +68,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	l := ledger.New(db.App)
 	svc := affiliate.NewService(db.App, l)
 	pay := payouts.NewService(svc)
+	pay.Deliver = webhook.Post
 	pay.Webhook = cfg.PayoutWebhook
 	// Group commit: one writer coalesces concurrent trade and entry
 	// requests into shared transactions (SPEC §8).

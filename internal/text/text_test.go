@@ -1,4 +1,4 @@
-package folio_test
+package text_test
 
 import (
 	"math/rand/v2"
@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/internal/text"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -78,26 +78,26 @@ func TestTextProblem(t *testing.T) {
 	cases := []struct {
 		s, allowed, want string
 	}{
-		{"", folio.SingleLine, ""},
-		{"203.0.113.7", folio.SingleLine, ""},
-		{"Grüße, 東京 — ok", folio.SingleLine, ""},
-		{"a\x00b", folio.SingleLine, "contains the control character U+0000"},
-		{"a\x00b", folio.Multiline, "contains the control character U+0000"},
-		{"line\nbreak", folio.SingleLine, "contains the control character U+000A"},
-		{"line\nbreak", folio.Multiline, ""},
-		{"crlf\r\nand\ttab", folio.Multiline, ""},
-		{"bell\x07", folio.Multiline, "contains the control character U+0007"},
-		{"esc\x1b[31m", folio.SingleLine, "contains the control character U+001B"},
-		{"del\x7f", folio.SingleLine, "contains the control character U+007F"},
-		{"c1\u0085", folio.Multiline, "contains the control character U+0085"},
-		{"c1\u009f", folio.SingleLine, "contains the control character U+009F"},
-		{"latin1 \xe9t\xe9", folio.SingleLine, "is not valid UTF-8"},
-		{"truncated \xe2\x82", folio.Multiline, "is not valid UTF-8"},
-		{"surrogate \xed\xa0\x80", folio.SingleLine, "is not valid UTF-8"},
-		{"\uFFFD written as such", folio.SingleLine, ""},
+		{"", text.SingleLine, ""},
+		{"203.0.113.7", text.SingleLine, ""},
+		{"Grüße, 東京 — ok", text.SingleLine, ""},
+		{"a\x00b", text.SingleLine, "contains the control character U+0000"},
+		{"a\x00b", text.Multiline, "contains the control character U+0000"},
+		{"line\nbreak", text.SingleLine, "contains the control character U+000A"},
+		{"line\nbreak", text.Multiline, ""},
+		{"crlf\r\nand\ttab", text.Multiline, ""},
+		{"bell\x07", text.Multiline, "contains the control character U+0007"},
+		{"esc\x1b[31m", text.SingleLine, "contains the control character U+001B"},
+		{"del\x7f", text.SingleLine, "contains the control character U+007F"},
+		{"c1\u0085", text.Multiline, "contains the control character U+0085"},
+		{"c1\u009f", text.SingleLine, "contains the control character U+009F"},
+		{"latin1 \xe9t\xe9", text.SingleLine, "is not valid UTF-8"},
+		{"truncated \xe2\x82", text.Multiline, "is not valid UTF-8"},
+		{"surrogate \xed\xa0\x80", text.SingleLine, "is not valid UTF-8"},
+		{"\uFFFD written as such", text.SingleLine, ""},
 	}
 	for _, c := range cases {
-		if got := folio.TextProblem(c.s, c.allowed); got != c.want {
+		if got := text.TextProblem(c.s, c.allowed); got != c.want {
 			t.Errorf("TextProblem(%q, %q) = %q, want %q", c.s, c.allowed, got, c.want)
 		}
 	}

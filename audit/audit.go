@@ -1,0 +1,75 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/folioledger/folio/schema"
+)
+
+// Record is one configuration change.
+type Record struct {
+	ID     string          `json:"id"`
+	At     time.Time       `json:"at"`
+	Actor  string          `json:"actor"`
+	Action string          `json:"action"`
+	Object string          `json:"object"`
+	Before json.RawMessage `json:"before"`
+	After  json.RawMessage `json:"after"`
+}
+
+// Write appends r to the configuration audit log in the caller's
+// transaction, so the record commits or rolls back with the change it
+// describes. r.ID is ignored: the database assigns it.
+func Write(ctx context.Context, tx pgx.Tx, r Record) error {
+	_, err := tx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, object, before, after) VALUES ($1, $2, $3, $4, $5, $6)`,
+		r.At, r.Actor, r.Action, r.Object, nullJSON(r.Before), nullJSON(r.After))
+	return err
+}
+
+// Filter selects audit records; (AfterAt, AfterID) is a cursor: only
+// records after it in (time, id) order are returned. Empty Object or Action
+// match every record; Limit <= 0 means 100.
+type Filter struct {
+	Object  string
+	Action  string
+	AfterAt time.Time
+	AfterID string
+	Limit   int
+}
+
+// List returns up to f.Limit audit records in (time, id) order after the
+// cursor.
+func List(ctx context.Context, q schema.Querier, f Filter) ([]Record, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	afterID := f.AfterID
+	if afterID == "" {
+		afterID = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := q.Query(ctx, `SELECT id::text, at, actor, action, object, before, after FROM audit_log
+		WHERE ($1 = '' OR object = $1) AND ($2 = '' OR action = $2) AND (at, id) > ($3, $4::uuid)
+		ORDER BY at, id LIMIT $5`, f.Object, f.Action, f.AfterAt, afterID, f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Record, error) {
+		var a Record
+		var before, after []byte
+		err := r.Scan(&a.ID, &a.At, &a.Actor, &a.Action, &a.Object, &before, &after)
+		a.At = a.At.UTC()
+		a.Before, a.After = before, after
+		return a, err
+	})
+}
+
+func nullJSON(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return []byte(b)
+}

@@ -1,0 +1,20 @@
+// Package audit is the configuration audit log (table audit_log): who
+// changed what, when, and the definition before and after.
+//
+// Every effective change to configuration — the chart of accounts and
+// currencies (accounts), users, codes, programs, rules, FX rates, fee
+// schedules and payout batches (affiliate), API keys (keys) — writes one
+// [Record] with [Write] in the same transaction as the change: when (the
+// caller's clock), who (the actor: a key id, "bootstrap", "cli:…"), what
+// (an action such as "chart.put" or "key.revoke" and an object such as
+// "code:NNN" or "key:ID"), and the object's definition before (null on
+// creation) and after, as JSON. A change that rolls back leaves no record;
+// a no-op change writes none.
+//
+// [List] pages through the log in (time, id) order with an (AfterAt,
+// AfterID) cursor, optionally filtered by object or action.
+//
+// The log is append-only: the server's database role may insert into
+// audit_log but not update, delete or truncate it (schema's grants), so the
+// server cannot rewrite history even if its code is wrong.
+package audit
