@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/keys"
 )
 
@@ -26,5 +27,9 @@ func (s *Server) Identify(ctx context.Context, key string) (keys.Key, error) {
 	if p.ID == actorBootstrap {
 		return keys.Key{ID: actorBootstrap, Role: keys.RoleAdmin, Note: "FOLIO_ADMIN_KEY", PersonID: actorBootstrap}, nil
 	}
-	return keys.Lookup(ctx, s.db.Pool, key)
+	k, err := keys.Get(ctx, s.db.Pool, p.ID)
+	if folio.ErrorCode(err) == folio.ENOTFOUND {
+		return keys.Key{}, folio.Errorf(folio.EUNAUTHORIZED, "the API key is not valid")
+	}
+	return k, err
 }

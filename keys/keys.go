@@ -201,6 +201,15 @@ func List(ctx context.Context, db *schema.DB) ([]Key, error) {
 	})
 }
 
+// Get returns the key id, revoked or not. Errors: not_found.
+func Get(ctx context.Context, q schema.Querier, id string) (Key, error) {
+	k, err := scan(q.QueryRow(ctx, `SELECT `+columns+` FROM api_keys WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Key{}, folio.Errorf(folio.ENOTFOUND, "API key %s not found", truncate(id, 64))
+	}
+	return k, err
+}
+
 // columns are the columns scan reads.
 const columns = `id::text, role, holder, note, person, person_id::text, created_by, created_at, revoked_at`
 
