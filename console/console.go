@@ -38,7 +38,10 @@ type Identity struct {
 	Role   string // admin, auditor, poster or affiliate
 	Holder string // affiliate keys: the user id whose data the key reads
 	Note   string
-	Person string // the person holding the key, once keys carry one
+	Person string // the person's label ("" when the key has none)
+	// PersonID is the person the key counts as for four-eyes: keys minted
+	// by a key count as their minter's person.
+	PersonID string
 }
 
 // Label is the one place that names the signed-in person on every page:

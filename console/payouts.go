@@ -87,7 +87,7 @@ func (c *Console) showPayout(w http.ResponseWriter, r *http.Request, id string, 
 		return
 	}
 	c.render(w, r, status, "payout", "Payout batch", map[string]any{
-		"B": b, "Held": held, "Builder": str(b["created_by"]) == who.KeyID, "Keys": c.keyNotes(r),
+		"B": b, "Held": held, "Builder": sameBuilder(b, who), "Keys": c.keyNotes(r),
 		"Trail": trail["data"], "Outbox": outbox,
 		"Error": msg, "Done": r.URL.Query().Get("done"),
 	})
@@ -197,4 +197,14 @@ func (c *Console) outboxState(r *http.Request, b map[string]any, trail []any) (s
 	default:
 		return "no webhook configured: paid at execution (the payout entry is " + st + ")", nil
 	}
+}
+
+// sameBuilder reports whether who counts as the person who built batch b
+// (four-eyes compares people: a key minted by the builder's key is the
+// builder too); batches built before keys had people compare key ids.
+func sameBuilder(b map[string]any, who Identity) bool {
+	if p := str(b["created_by_person"]); p != "" && who.PersonID != "" {
+		return p == who.PersonID
+	}
+	return str(b["created_by"]) == who.KeyID
 }

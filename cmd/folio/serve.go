@@ -172,7 +172,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 func identify(server *api.Server) func(context.Context, string) (console.Identity, error) {
 	return func(ctx context.Context, key string) (console.Identity, error) {
 		k, err := server.Identify(ctx, key)
-		return console.Identity{KeyID: k.ID, Role: k.Role, Holder: k.Holder, Note: k.Note, Person: k.Person}, err
+		return console.Identity{KeyID: k.ID, Role: k.Role, Holder: k.Holder, Note: k.Note, Person: k.Person, PersonID: k.PersonID}, err
 	}
 }
 
