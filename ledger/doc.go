@@ -89,7 +89,7 @@
 //
 // [Ledger.Apply] (and [Ledger.Post] for new entries only) commits a batch of
 // operations in one SERIALIZABLE transaction, retried as a whole on
-// serialization failures and deadlocks by schema.DB.Tx; [Ledger.ApplyTx]
+// serialization failures and deadlocks by schema.DB.JournalTx; [Ledger.ApplyTx]
 // runs the same steps inside the caller's transaction, so that the
 // affiliate engine's rows commit with the entries. The steps:
 //
