@@ -125,8 +125,9 @@
 // instance, fields?}, with type "urn:folio:problem:<code>" and instance the
 // request path. errors.go holds the one code → status table: the validation
 // codes (invalid_request, invalid_amount, unbalanced_entry, unknown_account,
-// unknown_currency) are 400; not_found 404; idempotency_conflict,
-// already_reversed, conflict and cycle 409; payload_too_large 413;
+// unknown_currency, self_referral) are 400; unauthorized 401; forbidden
+// 403; not_found 404; idempotency_conflict, already_reversed, conflict
+// and cycle 409; payload_too_large 413;
 // insufficient_balance 422; unavailable 503. The HTTP layer adds two codes of
 // its own: method_not_allowed (405, with Allow) and unsupported_media_type
 // (415: a body must be application/json). Any other error is internal (500):

@@ -89,7 +89,7 @@
 //
 // [Ledger.Apply] (and [Ledger.Post] for new entries only) commits a batch of
 // operations in one SERIALIZABLE transaction, retried as a whole on
-// serialization failures and deadlocks by schema.DB.Tx; [Ledger.ApplyTx]
+// serialization failures and deadlocks by schema.DB.JournalTx; [Ledger.ApplyTx]
 // runs the same steps inside the caller's transaction, so that the
 // affiliate engine's rows commit with the entries. The steps:
 //
@@ -136,10 +136,11 @@
 //
 // Every trade touches 101:C twice and 605:C once. Within a batch the
 // engine already aggregates them: each touched balance row is read once
-// (FOR UPDATE, sorted) and written once per transaction, however many
-// postings the batch has — so on PostgreSQL, where writers are serialized
-// by the head anyway, a hot account costs one row update per transaction
-// and splitting it would not pay (it is not implemented).
+// (without a row lock: the writer already holds the journal head's row
+// lock, see step 4) and written once per transaction, in sorted order,
+// however many postings the batch has — so on PostgreSQL, where writers
+// are serialized by the head anyway, a hot account costs one row update
+// per transaction and splitting it would not pay (it is not implemented).
 //
 // On CockroachDB the single head row still orders commits, but balance rows
 // live in ranges that may sit on other nodes, and a hot row becomes the
