@@ -1,6 +1,6 @@
 package affiliate
 
-// MaskID hides most of a user id, as affiliates see their referees (SPEC
+// MaskID hides most of a user id, as affiliates see their referees (docs/CONTRACT.md
 // §9): the first character and the last two stay ("u***42"); ids of 3 to 5
 // characters keep one at each end, shorter ones nothing.
 func MaskID(id string) string {

@@ -12,7 +12,7 @@ import (
 	"github.com/folioledger/folio/ledger"
 )
 
-// Each program kind end to end (SPEC §2.2, §2.4): the trade's fee leaves
+// Each program kind end to end (docs/CONTRACT.md §2.2, §2.4): the trade's fee leaves
 // the trader's 202, passes through 101 (back to 0 after every batch) and
 // lands in 208 per beneficiary and 605 for the remainder.
 
@@ -60,7 +60,7 @@ func TestLevelsProgram(t *testing.T) {
 	f.verify(t)
 }
 
-// orderlyTree builds the SPEC's differential example: P = 0.10, root L1 with
+// orderlyTree builds the contract's (docs/CONTRACT.md) differential example: P = 0.10, root L1 with
 // X_1 = 0.50 set by an operator, codes with default rates 0.35 and 0.25 down
 // the chain, and trader T under L3 through a code without a rate.
 func orderlyTree(t *testing.T, f *fixture, maxLevels int) {
@@ -255,7 +255,7 @@ func TestTableProgram(t *testing.T) {
 	f.verify(t)
 }
 
-// viral is the SPEC's bounty example plus kyc, first deposit and a
+// viral is the contract's (docs/CONTRACT.md) bounty example plus kyc, first deposit and a
 // deposit percentage with a minimum base and a maximum reward.
 func viral() affiliate.ProgramSpec {
 	raw := func(s string) json.RawMessage { return json.RawMessage(s) }

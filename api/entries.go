@@ -479,7 +479,7 @@ func optionalSeq(q url.Values, name string) (int64, error) {
 	return seq, nil
 }
 
-// listJSON is a page of a list (SPEC §5): next_cursor is absent at the end.
+// listJSON is a page of a list (docs/CONTRACT.md §5): next_cursor is absent at the end.
 type listJSON[T any] struct {
 	Data       []T    `json:"data"`
 	NextCursor string `json:"next_cursor,omitempty"`

@@ -323,7 +323,7 @@ func (f *payoutFixture) reconciled() map[string]any {
 	return rep
 }
 
-// brokerTree is the SPEC's example: A ← B ← C ← D, levels 25/10/5%.
+// brokerTree is the contract's (docs/CONTRACT.md) example: A ← B ← C ← D, levels 25/10/5%.
 func (f *payoutFixture) brokerTree(payout map[string]any) {
 	f.t.Helper()
 	f.levels(payout, "0.25", "0.10", "0.05")

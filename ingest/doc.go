@@ -1,5 +1,5 @@
 // Package ingest is Folio's write queue: group commit of the trades and
-// journal entries that clients send (SPEC §8). It feeds two engines, the
+// journal entries that clients send (docs/CONTRACT.md §8). It feeds two engines, the
 // affiliate engine (trades, through a [TradePoster] such as
 // *affiliate.Service) and the ledger (plain entries, through an
 // [EntryPoster] such as *ledger.Ledger); neither of them knows it exists.

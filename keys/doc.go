@@ -5,7 +5,7 @@
 //
 // # Roles
 //
-// A key has one of four roles (SPEC §5): admin (everything), poster (the
+// A key has one of four roles (docs/CONTRACT.md §5): admin (everything), poster (the
 // exchange's feed: users, lifecycle events, trades and their reversals),
 // auditor (read-only journal, reports and audit) and affiliate (read-only,
 // scoped to its Holder, a registered user id; only affiliate keys have a
@@ -13,7 +13,7 @@
 //
 // # People and four-eyes lineage
 //
-// Every key belongs to a person, who is what four-eyes separates (SPEC
+// Every key belongs to a person, who is what four-eyes separates (docs/CONTRACT.md
 // §10). api_keys.person_id is fixed when the key is created ([Mint]): a key
 // minted by a key (actor = the minter's id) gets its minter's person_id, so
 // every key minted directly or transitively from one root key is the root's

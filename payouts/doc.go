@@ -1,5 +1,5 @@
 // Package payouts pays affiliates what the commission engine (package
-// affiliate) accrued to them (SPEC §3): it groups payable accruals into
+// affiliate) accrued to them (docs/CONTRACT.md §3): it groups payable accruals into
 // batches, holds suspicious lines, has a second person approve, executes
 // each batch exactly once as one journal entry and hands it to the
 // exchange's transfer API through an outbox.

@@ -11,7 +11,7 @@ import (
 )
 
 // FraudRules are the anti-fraud thresholds applied when a payout batch is
-// built (SPEC §3). Zero values take the defaults of DefaultFraudRules.
+// built (docs/CONTRACT.md §3). Zero values take the defaults of DefaultFraudRules.
 type FraudRules struct {
 	// Self-referral: the affiliate shares a signup IP or device id with a
 	// referee whose activity the line pays.

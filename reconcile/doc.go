@@ -1,4 +1,4 @@
-// Package reconcile produces the reconciliation report of a period (SPEC
+// Package reconcile produces the reconciliation report of a period (docs/CONTRACT.md
 // §4): for each currency, the fees booked by trades, their split between
 // affiliates (208) and the platform (605), what is left in deferred income
 // (101, which must be zero), and the roll-forward of accrued commissions

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// CurrencyReport is one currency's figures for a period (SPEC §4).
+// CurrencyReport is one currency's figures for a period (docs/CONTRACT.md §4).
 type CurrencyReport struct {
 	Currency        string
 	FeesBooked      apd.Decimal // Cr 101 by trade_fee entries
