@@ -65,8 +65,7 @@ type balanceSet struct {
 // ApplyTx, after lockHead, so the journal head's row lock already excludes
 // every other writer of these rows. (SELECT … FOR UPDATE here wrote a lock
 // into each row — a heap write and a WAL record per account — that the
-// upsert then wrote again: 2.1 ms of a 15 ms transaction in the 64-client
-// benchmark.)
+// upsert then wrote again; README, "Measured figures, dated".)
 func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []accounts.Key) (*balanceSet, error) {
 	sorted := sortedKeys(keys)
 	bs := &balanceSet{chart: chart, rows: map[accounts.Key]*Balance{}, dirty: map[accounts.Key]bool{}, order: sorted}

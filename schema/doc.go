@@ -174,9 +174,8 @@
 // ([FindPostgresBin]: the newest /usr/lib/postgresql/*/bin, else initdb on
 // PATH) in a data directory: initdb on first use (superuser postgres, trust
 // authentication, UTF-8, collation C with C.UTF-8 character classes: text
-// compares byte by byte, in the order Go and CockroachDB use, which made the
-// trade benchmark 12% faster than C.UTF-8 collation's locale-aware
-// comparisons in every text index), then pg_ctl start listening on
+// compares byte by byte, in the order Go and CockroachDB use, sparing every
+// text index a locale-aware comparison per step), then pg_ctl start listening on
 // 127.0.0.1 only, on
 // a free port (retried if another process takes it first) unless one is
 // given, with its Unix socket and log inside the data directory. An existing
@@ -185,8 +184,8 @@
 // parent of the data directory must be traversable by others. A durable
 // cluster gets shared_buffers of an eighth of the machine's memory (128 MB
 // to 2 GB), max_wal_size 4 GB and checkpoint_timeout 30 min: with the
-// defaults, checkpoints' full-page images and evicted index pages made
-// trades 23% slower within the first 200k journal entries. Every cluster
+// defaults, checkpoints' full-page images and evicted index pages slowed
+// trades as the journal grew. Every cluster
 // plans with random_page_cost 1.1 (its pages are in memory or on local
 // SSD): with the default 4, batch look-ups of 2,000 keys seq-scanned whole
 // tables instead of probing their indexes. Fast turns off
@@ -201,10 +200,9 @@
 // crash recovery replaying the WAL. Failed starts (backends of the dead
 // server still holding its shared memory, the port taken) are retried after
 // 100 ms doubling to 5 s. Deaths, failed attempts and restarts are logged.
-// On the 2-core development machine, under other test load, a durable
-// cluster killed with SIGKILL answered again 5 to 11 s later, most of it
-// PostgreSQL's own recovery (fsync of the data directory, WAL replay, the
-// end-of-recovery checkpoint).
+// The time until a killed cluster answers again is mostly PostgreSQL's own
+// crash recovery (fsync of the data directory, WAL replay, the
+// end-of-recovery checkpoint); README, "Measured figures, dated", has it.
 //
 // # Tests
 //
