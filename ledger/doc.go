@@ -89,7 +89,7 @@
 //
 // [Ledger.Apply] (and [Ledger.Post] for new entries only) commits a batch of
 // operations in one SERIALIZABLE transaction, retried as a whole on
-// serialization failures and deadlocks by schema.DB.JournalTx; [Ledger.ApplyTx]
+// serialization failures and deadlocks by [JournalTx]; [Ledger.ApplyTx]
 // runs the same steps inside the caller's transaction, so that the
 // affiliate engine's rows commit with the entries. The steps:
 //
@@ -129,7 +129,7 @@
 // [Ledger.JournalTx], which on PostgreSQL queues writers on a table lock
 // taken before the snapshot (so they do not fail with 40001 and retry);
 // batching — and coalescing concurrent requests into shared batches
-// (affiliate.Ingester, group commit in `folio serve`) — is how throughput
+// (ingest.Ingester, group commit in `folio serve`) — is how throughput
 // is reached, not parallel transactions.
 //
 // # Hot platform accounts
