@@ -1,23 +1,22 @@
 package affiliate_test
 
 import (
-	"context"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/affiliate/affiliatetest"
 	"github.com/folioledger/folio/ledger"
-	"github.com/folioledger/folio/schema"
 	"github.com/folioledger/folio/schema/schematest"
-	"github.com/jackc/pgx/v5"
 )
 
 func TestMain(m *testing.M) { os.Exit(schematest.Main(m)) }
 
-// fixture is one test's affiliate service on a fresh database.
+// fixture is one test's affiliate engine on a fresh database
+// (affiliatetest.New), reading the clock now.
 type fixture struct {
+	env    *affiliatetest.Env
 	db     *schematest.DB
 	svc    *affiliate.Service
 	ledger *ledger.Ledger
@@ -26,59 +25,19 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db := schematest.New(t, schema.Migrate)
-	app, err := schema.Open(ctx, db.URL, schema.OpenOptions{Role: schema.AppRole})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(app.Close)
-	f := &fixture{db: db, now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
-	f.ledger = ledger.New(app)
-	f.ledger.Now = func() time.Time { return f.now }
-	f.svc = affiliate.NewService(app, f.ledger)
-	f.svc.Now = func() time.Time { return f.now }
-	for _, c := range []accounts.Currency{{ID: "USD", Precision: 2, Enabled: true}, {ID: "USDT", Precision: 6, Enabled: true},
-		{ID: "BTC", Precision: 8, Enabled: true}, {ID: "TOKEN", Precision: 0, Enabled: true}} {
-		if err := app.Tx(ctx, func(tx pgx.Tx) error {
-			_, err := accounts.PutCurrency(ctx, tx, c, "test", f.now, ledger.InUse)
-			return err
-		}); err != nil {
-			t.Fatalf("currency: %v", err)
-		}
-	}
+	f := &fixture{now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	f.env = affiliatetest.New(t, func() time.Time { return f.now })
+	f.db, f.svc, f.ledger = f.env.DB, f.env.Svc, f.env.Ledger
+
 	return f
 }
 
-func (f *fixture) balance(t testing.TB, account string) string {
-	t.Helper()
-	b, err := f.ledger.GetBalance(context.Background(), account, ledger.AsOf{})
-	if err != nil {
-		t.Fatalf("balance %s: %v", account, err)
-	}
-	return ledger.Format(&b.Balance)
-}
+func (f *fixture) balance(t testing.TB, account string) string { return f.env.Balance(t, account) }
 
 // user registers a user joining with code (may be "").
-func (f *fixture) user(t testing.TB, id, code string) {
-	t.Helper()
-	if _, _, err := f.svc.CreateUser(context.Background(), affiliate.NewUser{ID: id, ReferralCode: code}); err != nil {
-		t.Fatalf("CreateUser(%s): %v", id, err)
-	}
-}
+func (f *fixture) user(t testing.TB, id, code string) { f.env.User(t, id, code) }
 
 // code gives owner a referral code.
-func (f *fixture) code(t testing.TB, owner, code string) {
-	t.Helper()
-	if _, err := f.svc.CreateCode(context.Background(), owner, affiliate.NewCode{Code: code}, "test"); err != nil {
-		t.Fatalf("CreateCode(%s): %v", code, err)
-	}
-}
+func (f *fixture) code(t testing.TB, owner, code string) { f.env.Code(t, owner, code) }
 
-func (f *fixture) verify(t testing.TB) {
-	t.Helper()
-	rep, err := f.ledger.Verify(context.Background())
-	if err != nil || !rep.OK {
-		t.Fatalf("Verify = %+v, %v", rep, err)
-	}
-}
+func (f *fixture) verify(t testing.TB) { f.env.Verify(t) }

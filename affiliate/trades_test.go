@@ -3,31 +3,17 @@ package affiliate_test
 import (
 	"context"
 	"fmt"
+	"github.com/folioledger/folio/affiliate/affiliatetest"
 	"testing"
 	"time"
 
 	"github.com/folioledger/folio/affiliate"
 )
 
-func trade(id, user, fee string) affiliate.NewTrade {
-	return affiliate.NewTrade{ID: id, UserID: user, Market: "BTCUSDT", Liquidity: "taker",
-		Fee: &affiliate.Money{Amount: fee, Currency: "USDT"}, ExecutedAt: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}
-}
+func trade(id, user, fee string) affiliate.NewTrade { return affiliatetest.Trade(id, user, fee) }
 
 // brokerTree builds A → B → C → D with the broker program (25/10/5).
-func brokerTree(t *testing.T, f *fixture) {
-	ctx := context.Background()
-	if _, err := f.svc.PutProgram(ctx, "broker", affiliate.ProgramSpec{Kind: "levels", Levels: []string{"0.25", "0.10", "0.05"}, Default: true}, "test"); err != nil {
-		t.Fatal(err)
-	}
-	f.user(t, "A", "")
-	f.code(t, "A", "AAAAAA")
-	f.user(t, "B", "aaaaaa")
-	f.code(t, "B", "BBBBBB")
-	f.user(t, "C", "BBBBBB")
-	f.code(t, "C", "CCCCCC")
-	f.user(t, "D", "CCCCCC")
-}
+func brokerTree(t *testing.T, f *fixture) { f.env.BrokerTree(t) }
 
 func TestBrokerTradeSplit(t *testing.T) {
 	f := newFixture(t)
