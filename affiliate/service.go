@@ -2,7 +2,6 @@ package affiliate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -62,17 +61,7 @@ func (s *Service) reporting() string {
 
 // audit writes one configuration change.
 func audit(ctx context.Context, tx pgx.Tx, now time.Time, actor, action, object string, before, after any) error {
-	enc := func(v any) json.RawMessage {
-		if v == nil {
-			return nil
-		}
-		b, _ := json.Marshal(v)
-		if string(b) == "null" {
-			return nil
-		}
-		return b
-	}
-	return auditlog.Write(ctx, tx, auditlog.Record{At: now, Actor: actor, Action: action, Object: object, Before: enc(before), After: enc(after)})
+	return auditlog.Change(ctx, tx, now, actor, action, object, before, after)
 }
 
 // raced answers conflict when err is a unique violation: the row an insert

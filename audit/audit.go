@@ -30,6 +30,23 @@ func Write(ctx context.Context, tx pgx.Tx, r Record) error {
 	return err
 }
 
+// Change writes the record of a change whose before and after states are
+// values to encode as JSON (nil, or a value encoding to null, is none).
+func Change(ctx context.Context, tx pgx.Tx, at time.Time, actor, action, object string, before, after any) error {
+	return Write(ctx, tx, Record{At: at, Actor: actor, Action: action, Object: object, Before: encode(before), After: encode(after)})
+}
+
+func encode(v any) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	b, _ := json.Marshal(v)
+	if string(b) == "null" {
+		return nil
+	}
+	return b
+}
+
 // Filter selects audit records; (AfterAt, AfterID) is a cursor: only
 // records after it in (time, id) order are returned. Empty Object or Action
 // match every record; Limit <= 0 means 100.

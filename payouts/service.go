@@ -2,7 +2,6 @@ package payouts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -74,17 +73,7 @@ var ratio = apd.Context{Precision: 60, MaxExponent: apd.MaxExponent, MinExponent
 
 // audit writes one decision or configuration change.
 func audit(ctx context.Context, tx pgx.Tx, now time.Time, actor, action, object string, before, after any) error {
-	enc := func(v any) json.RawMessage {
-		if v == nil {
-			return nil
-		}
-		b, _ := json.Marshal(v)
-		if string(b) == "null" {
-			return nil
-		}
-		return b
-	}
-	return auditlog.Write(ctx, tx, auditlog.Record{At: now, Actor: actor, Action: action, Object: object, Before: enc(before), After: enc(after)})
+	return auditlog.Change(ctx, tx, now, actor, action, object, before, after)
 }
 
 // scanDec parses an optional NUMERIC read as text.
