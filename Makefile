@@ -29,7 +29,7 @@ test: postgres
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
-# The standard throughput run of SPEC §8: a fresh private PostgreSQL, a
+# The standard throughput run of docs/CONTRACT.md §8: a fresh private PostgreSQL, a
 # 100k-user forest 5 levels deep, 300k trades by 8 clients in batches of 500
 # through the HTTP API, then the books verified. BENCH_ARGS adds flags
 # (e.g. BENCH_ARGS='--json' or '--clients 64 --batch 1 --trades 50000').

@@ -99,7 +99,7 @@ func (c Code) Validate() error {
 	return nil
 }
 
-// Builtin returns the built-in chart of SPEC §1.1, in code order.
+// Builtin returns the built-in chart of docs/CONTRACT.md §1.1, in code order.
 func Builtin() []Code {
 	return []Code{
 		{"101", "Deferred income (fees awaiting distribution)", Suspense, Credit, false, RuleNone, true},

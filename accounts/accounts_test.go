@@ -162,7 +162,7 @@ func TestChartParseAndResolve(t *testing.T) {
 	}
 }
 
-// TestBuiltinMatchesSpec pins the built-in chart to the table of SPEC §1.1.
+// TestBuiltinMatchesSpec pins the built-in chart to the table of docs/CONTRACT.md §1.1.
 func TestBuiltinMatchesSpec(t *testing.T) {
 	type row struct {
 		code, name string

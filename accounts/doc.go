@@ -1,4 +1,4 @@
-// Package accounts is Folio's chart of accounts and its currencies (SPEC
+// Package accounts is Folio's chart of accounts and its currencies (docs/CONTRACT.md
 // §1.1, §1.2): what may be posted to, in which unit, under which rules.
 //
 // # Codes, types and normal sides

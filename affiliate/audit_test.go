@@ -13,7 +13,7 @@ import (
 // Every configuration change — programs, differential rates with their
 // clamps, kickback overrides, referrers, codes, revenue shares, program
 // assignments, FX rates and fee schedules — is in the audit log with
-// actor, time, before and after (SPEC §2.1, §2.2).
+// actor, time, before and after (docs/CONTRACT.md §2.1, §2.2).
 func TestConfigurationAudit(t *testing.T) {
 	f := newFixture(t)
 	base := f.now

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Trade idempotency (SPEC §1.3 rule 2): a replay answers "exists" with the
+// Trade idempotency (docs/CONTRACT.md §1.3 rule 2): a replay answers "exists" with the
 // original entry ids and writes nothing; other content under the same id
 // is rejected with idempotency_conflict; a bad trade is rejected alone.
 func TestTradeIdempotency(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"github.com/folioledger/folio/affiliate"
 )
 
-// Differential rate changes (SPEC §2.2): an increase changes only the node;
+// Differential rate changes (docs/CONTRACT.md §2.2): an increase changes only the node;
 // a decrease to X' clamps every descendant and their codes' default rates to
 // max(P, min(X_child, X'_parent)), recursively; trades after a change use
 // the new rates and earlier accruals never change.

@@ -1,4 +1,4 @@
-// Package affiliate is Folio's affiliate-commission engine (SPEC §2–§4):
+// Package affiliate is Folio's affiliate-commission engine (docs/CONTRACT.md §2–§4):
 // users and the referral tree, referral codes, commission programs and
 // their rules, fee schedules, FX rates, lifecycle events and bounties, and
 // the real-time split of every trade fee into balanced journal entries.

@@ -10,7 +10,7 @@ import (
 )
 
 // FraudRules are the anti-fraud thresholds applied when a payout batch is
-// built (SPEC §3). Zero values take the defaults of DefaultFraudRules.
+// built (docs/CONTRACT.md §3). Zero values take the defaults of DefaultFraudRules.
 type FraudRules struct {
 	// Self-referral: the affiliate shares a signup IP or device id with a
 	// referee whose activity the line pays.
@@ -186,7 +186,7 @@ func farmSignal(refs []*User, n int64, window time.Duration) string {
 	return ""
 }
 
-// MaskID hides most of a user id, as affiliates see their referees (SPEC
+// MaskID hides most of a user id, as affiliates see their referees (docs/CONTRACT.md
 // §9): the first character and the last two stay ("u***42"); ids of 3 to 5
 // characters keep one at each end, shorter ones nothing.
 func MaskID(id string) string {

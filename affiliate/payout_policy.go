@@ -18,7 +18,7 @@ const (
 	ScheduleWeekly   = "weekly"
 )
 
-// PayoutPolicy is a program's payout policy (SPEC §3), part of its spec.
+// PayoutPolicy is a program's payout policy (docs/CONTRACT.md §3), part of its spec.
 type PayoutPolicy struct {
 	// Schedule: manual (default: batches on request), realtime (every
 	// scheduler tick), daily or weekly at TimeOfDay UTC (weekly on Weekday).

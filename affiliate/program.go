@@ -10,7 +10,7 @@ import (
 	"github.com/folioledger/folio/accounts"
 )
 
-// Program decides who earns what (SPEC §2.2). Which fields apply depends on
+// Program decides who earns what (docs/CONTRACT.md §2.2). Which fields apply depends on
 // Kind.
 type Program struct {
 	ID      string

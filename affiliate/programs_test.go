@@ -12,7 +12,7 @@ import (
 	"github.com/folioledger/folio/ledger"
 )
 
-// Each program kind end to end (SPEC §2.2, §2.4): the trade's fee leaves
+// Each program kind end to end (docs/CONTRACT.md §2.2, §2.4): the trade's fee leaves
 // the trader's 202, passes through 101 (back to 0 after every batch) and
 // lands in 208 per beneficiary and 605 for the remainder.
 

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// CurrencyReconciliation is one currency's figures for a period (SPEC §4).
+// CurrencyReconciliation is one currency's figures for a period (docs/CONTRACT.md §4).
 type CurrencyReconciliation struct {
 	Currency        string
 	FeesBooked      apd.Decimal // Cr 101 by trade_fee entries

@@ -10,7 +10,7 @@ import (
 	"github.com/folioledger/folio/ledger"
 )
 
-// MarshalJSON renders the report in the shape of SPEC §4: amounts as
+// MarshalJSON renders the report in the shape of docs/CONTRACT.md §4: amounts as
 // strings, times RFC 3339 UTC.
 func (r *Reconciliation) MarshalJSON() ([]byte, error) {
 	type cur struct {

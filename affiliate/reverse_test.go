@@ -9,7 +9,7 @@ import (
 	"github.com/folioledger/folio/ledger"
 )
 
-// Trade reversal (SPEC §2.4): both entries are reversed and the accruals
+// Trade reversal (docs/CONTRACT.md §2.4): both entries are reversed and the accruals
 // get negative mirror rows referencing the originals. Reversing after the
 // commission was paid out leaves the affiliate's 208 negative — a clawback
 // carried forward — and the books still verify.

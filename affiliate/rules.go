@@ -9,7 +9,7 @@ import (
 	"github.com/folioledger/folio"
 )
 
-// Program kinds (SPEC §2.2).
+// Program kinds (docs/CONTRACT.md §2.2).
 const (
 	KindLevels       = "levels"
 	KindDifferential = "differential"
@@ -213,7 +213,7 @@ var exact = apd.Context{
 	Rounding:    apd.RoundHalfEven,
 }
 
-// down rounds shares toward zero to the currency precision (SPEC §2.3).
+// down rounds shares toward zero to the currency precision (docs/CONTRACT.md §2.3).
 var down = apd.Context{
 	Precision:   80,
 	MaxExponent: apd.MaxExponent,

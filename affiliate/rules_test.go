@@ -58,7 +58,7 @@ func split(t *testing.T, rule Rule, p *Program, c *Chain, fee string, precision 
 	return r
 }
 
-// The worked examples of SPEC §2.2 (basis 100).
+// The worked examples of docs/CONTRACT.md §2.2 (basis 100).
 func TestSpecExamples(t *testing.T) {
 	diff := chainOf("D", "L3", "L2", "L1")
 	diff.Ancestors[0].Rate, diff.Ancestors[1].Rate, diff.Ancestors[2].Rate = decp("0.25"), decp("0.35"), decp("0.50")
@@ -216,7 +216,7 @@ func TestBountyShares(t *testing.T) {
 	}
 }
 
-// checkConservation asserts the invariants of SPEC §2.3 on one split.
+// checkConservation asserts the invariants of docs/CONTRACT.md §2.3 on one split.
 func checkConservation(t testing.TB, r *SplitResult, fee *apd.Decimal, precision int) {
 	t.Helper()
 	var sum apd.Decimal

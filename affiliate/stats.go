@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Statistics intervals and groupings (SPEC §4).
+// Statistics intervals and groupings (docs/CONTRACT.md §4).
 var (
 	StatsIntervals = []string{"hour", "day", "week", "month"}
 	StatsGroupings = []string{"level", "market", "code", "referee", "country", "program", "currency"}

@@ -23,7 +23,7 @@ func chainIDs(t *testing.T, f *fixture, id string) string {
 	return strings.Join(ids, ",")
 }
 
-// Re-parenting (SPEC §2.1): SetReferrer moves a whole subtree; later
+// Re-parenting (docs/CONTRACT.md §2.1): SetReferrer moves a whole subtree; later
 // trades pay the new chain, earlier accruals are unchanged; cycles and
 // self-referral are refused.
 func TestReparenting(t *testing.T) {

@@ -264,7 +264,7 @@ func (e *env) affiliateSnapshot() string {
 	return strings.Join(parts, " ")
 }
 
-// TestLevelsProgramEndToEnd: the broker program of SPEC §5.1 on a chain
+// TestLevelsProgramEndToEnd: the broker program of docs/CONTRACT.md §5.1 on a chain
 // alice → bob → carol → dave, through the API: registration (and its
 // replay and conflict), a trade and its split, replay (exists) and
 // conflict (rejected), the explanation, and the balances of 208, 605, 101

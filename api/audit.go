@@ -10,7 +10,7 @@ import (
 	"github.com/folioledger/folio/ledger"
 )
 
-// getVerify: GET /v1/audit/verify, the ledger's Report (SPEC §1.3.5) as is.
+// getVerify: GET /v1/audit/verify, the ledger's Report (docs/CONTRACT.md §1.3.5) as is.
 // It answers 200 whether or not problems were found: "ok" says which.
 func (s *Server) getVerify(w http.ResponseWriter, r *http.Request) error {
 	rep, err := s.ledger.Verify(r.Context())

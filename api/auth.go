@@ -16,7 +16,7 @@ import (
 	"github.com/folioledger/folio/accounts"
 )
 
-// Roles of API keys (SPEC §5).
+// Roles of API keys (docs/CONTRACT.md §5).
 const (
 	RoleAdmin     = "admin"
 	RolePoster    = "poster"

@@ -10,7 +10,7 @@ import (
 )
 
 // TestBadInputCatalogue sends requests that must be refused with a clear
-// 4xx problem (SPEC §9) and checks, after each, that nothing was written:
+// 4xx problem (docs/CONTRACT.md §9) and checks, after each, that nothing was written:
 // the journal, every balance figure and the configuration are unchanged.
 func TestBadInputCatalogue(t *testing.T) {
 	e := newEnv(t)
@@ -186,7 +186,7 @@ func TestBadInputCatalogue(t *testing.T) {
 	}
 }
 
-// TestAffiliateBadInputCatalogue is the catalogue's affiliate part (SPEC
+// TestAffiliateBadInputCatalogue is the catalogue's affiliate part (docs/CONTRACT.md
 // §9): users, codes, referrers, rates, programs, events, trades, reversals,
 // FX rates and fee schedules refused with a clear 4xx problem, after each
 // of which neither the journal and configuration nor any affiliate table

@@ -506,7 +506,7 @@ func optionalTime(field, s string) (time.Time, error) {
 	return parseTime(field, s)
 }
 
-// Pagination limits (SPEC §5).
+// Pagination limits (docs/CONTRACT.md §5).
 const (
 	defaultLimit = 100
 	maxLimit     = 1000

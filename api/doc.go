@@ -1,4 +1,4 @@
-// Package api is Folio's HTTP API (SPEC §5): a chi router, one file per
+// Package api is Folio's HTTP API (docs/CONTRACT.md §5): a chi router, one file per
 // resource, request types that convert to ledger and accounts values with a
 // validating toDomain, API keys, and RFC 9457 problem errors.
 //
@@ -97,7 +97,7 @@
 //
 // # People
 //
-// Every key belongs to a person, who is what four-eyes separates (SPEC
+// Every key belongs to a person, who is what four-eyes separates (docs/CONTRACT.md
 // §10). api_keys.person_id is fixed when the key is created (MintKey): a
 // key minted by a key gets its minter's person_id, so every key minted
 // directly or transitively from one root key is the root's person and
@@ -248,12 +248,12 @@
 // {"lines": [ids], "forfeit": bool} (default false: the accruals stay
 // payable); clear-lines takes {"lines": [ids]} only. Line statuses add
 // "released" (still held when the batch executed: its accruals returned to
-// the pool) and "paid" to SPEC §3's ok|held|rejected. PUT
+// the pool) and "paid" to docs/CONTRACT.md §3's ok|held|rejected. PUT
 // /v1/payouts/fraud-rules replaces the rules; fields left out take their
 // defaults (affiliate.DefaultFraudRules).
 //
 // GET /v1/reports/reconciliation renders affiliate.Reconciliation as its
-// MarshalJSON does (SPEC §4 shape plus ok, sequence bounds and payout
+// MarshalJSON does (docs/CONTRACT.md §4 shape plus ok, sequence bounds and payout
 // batches) and answers 200 whatever it finds: "ok" says whether the
 // discrepancy list is empty. Its period defaults to the whole journal up
 // to now, as `folio reconcile`'s does. GET /v1/affiliates/{id}/stats

@@ -452,7 +452,7 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// listJSON is a page of a list (SPEC §5): next_cursor is absent at the end.
+// listJSON is a page of a list (docs/CONTRACT.md §5): next_cursor is absent at the end.
 type listJSON[T any] struct {
 	Data       []T    `json:"data"`
 	NextCursor string `json:"next_cursor,omitempty"`

@@ -15,7 +15,7 @@ import (
 	"github.com/folioledger/folio/schema/schematest"
 )
 
-// Four-eyes separates people, not keys (SPEC §10, POST /v1/keys): a key
+// Four-eyes separates people, not keys (docs/CONTRACT.md §10, POST /v1/keys): a key
 // minted by a key counts as its minter's person, directly or through keys it
 // minted; keys minted by the bootstrap key (or the CLI) are distinct
 // people. These tests go through the real router; the fixture's admin1 and

@@ -64,7 +64,7 @@ func CreateKey(ctx context.Context, db *schema.DB, role, holder, note, actor str
 // the secret's SHA-256 is stored. The creation is written to the audit log
 // with actor.
 //
-// The key's person (four-eyes, SPEC §10) follows from actor: when actor is a
+// The key's person (four-eyes, docs/CONTRACT.md §10) follows from actor: when actor is a
 // key id (a key minting a key over the API) the new key counts as that
 // key's person, whatever its Person label says, so keys minted directly or
 // transitively by one key are all its root's person; any other actor

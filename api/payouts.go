@@ -48,7 +48,7 @@ type payoutLineJSON struct {
 	Accruals  int64            `json:"accruals"`
 }
 
-// payoutBatchJSON is a batch (SPEC §3 shape, plus its review trail). Each
+// payoutBatchJSON is a batch (docs/CONTRACT.md §3 shape, plus its review trail). Each
 // decision names its key (created_by, approved_by, executed_by), the person
 // that key counts as for four-eyes (…_person: the root key of its minting
 // lineage, or "bootstrap", "scheduler") and that key's person label.

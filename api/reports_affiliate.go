@@ -18,7 +18,7 @@ import (
 )
 
 // getReconciliation: GET /v1/reports/reconciliation?from=&to=&format=, the
-// affiliate reconciliation of the entries recorded in [from, to) (SPEC §4;
+// affiliate reconciliation of the entries recorded in [from, to) (docs/CONTRACT.md §4;
 // defaults: from the beginning of the journal to now). It answers 200
 // whether or not discrepancies were found: "ok" says which.
 func (s *Server) getReconciliation(w http.ResponseWriter, r *http.Request) error {
@@ -110,7 +110,7 @@ type statsGroupJSON struct {
 	Trades     int64  `json:"trades"`
 }
 
-// statsJSON is GET /v1/affiliates/{id}/stats (SPEC §4).
+// statsJSON is GET /v1/affiliates/{id}/stats (docs/CONTRACT.md §4).
 type statsJSON struct {
 	Affiliate  string              `json:"affiliate"`
 	From       string              `json:"from"`

@@ -18,7 +18,7 @@ import (
 var reconciliationCSVHeader = []string{"section", "currency", "fees_booked", "distributed", "platform_revenue", "deferred_residue", "accrued_opening",
 	"accrued", "bounties", "bounty_expense", "paid_out", "forfeited", "reversed", "adjustments", "accrued_closing", "kind", "detail", "entries"}
 
-// TestReconciliationReport: the report's JSON has the SPEC §4 shape and
+// TestReconciliationReport: the report's JSON has the docs/CONTRACT.md §4 shape and
 // figures for a period, its CSV parses back to the same figures, and a
 // discrepancy still answers 200 with ok false.
 func TestReconciliationReport(t *testing.T) {
@@ -122,7 +122,7 @@ func statsTree(f *payoutFixture) {
 	f.trades(tradeSpec{user: "dave42", fee: "100", volume: "10000", market: "BTCUSDT"}, tradeSpec{user: "carol", fee: "40", volume: "4000", market: "ETHUSDT"})
 }
 
-// TestAffiliateStats: the SPEC §4 shape from the rollups, in the reporting
+// TestAffiliateStats: the docs/CONTRACT.md §4 shape from the rollups, in the reporting
 // currency; series and groups; referee keys masked for the affiliate's own
 // key; another affiliate refused; CSV.
 func TestAffiliateStats(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package ledger is Folio's journal: balanced, append-only, hash-chained
 // entries, the balances they maintain, point-in-time reads, statements,
-// the trial balance and the tamper check (SPEC §1.3, §1.4, §7).
+// the trial balance and the tamper check (docs/CONTRACT.md §1.3, §1.4, §7).
 //
 // # Accounting model
 //

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// TestAppRoleCannotRewriteHistory proves SPEC §1.3 rule 1 at the database:
+// TestAppRoleCannotRewriteHistory proves docs/CONTRACT.md §1.3 rule 1 at the database:
 // the role the server runs as may read and append the journal, never
 // change or delete it.
 func TestAppRoleCannotRewriteHistory(t *testing.T) {

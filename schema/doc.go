@@ -3,7 +3,7 @@
 // through, dialect detection, and the private PostgreSQL cluster that tests
 // and `folio serve` start when no database URL is given. PostgreSQL 15 is
 // what development and tests run on; CockroachDB is the production target
-// (SPEC §7), so everything here stays inside what both accept.
+// (docs/CONTRACT.md §7), so everything here stays inside what both accept.
 //
 // # Migrations
 //
@@ -15,7 +15,7 @@
 // own, outside any transaction, and records it right after; a step
 // interrupted between the two is run again on the next call, so every step
 // must be idempotent (CREATE … IF NOT EXISTS, INSERT … ON CONFLICT DO
-// NOTHING); SPEC §7 asks for one DDL statement per step. Steps are recorded
+// NOTHING); docs/CONTRACT.md §7 asks for one DDL statement per step. Steps are recorded
 // by position, so a released file is never edited: a change is a new file.
 //
 // Migrate needs a URL whose user may create tables and roles (the superuser
@@ -149,7 +149,7 @@
 //
 // # CockroachDB rules
 //
-// Both databases must accept the SQL (SPEC §7): SERIALIZABLE transactions
+// Both databases must accept the SQL (docs/CONTRACT.md §7): SERIALIZABLE transactions
 // retried as a whole as above; UUID keys from gen_random_uuid(), BIGINT
 // (never bare INT, which is 32-bit on PostgreSQL and 64-bit on CockroachDB),
 // NUMERIC(38,18) for amounts, TIMESTAMPTZ, JSONB, BYTEA; no SERIAL,
@@ -162,7 +162,7 @@
 // EXISTS), ignoring comments, string literals, quoted identifiers and
 // dollar-quoted bodies, and a test runs it over every migration and
 // grants.sql. The rules about transactions and bulk writes are kept by the
-// runner and by review. SPEC §7 places CockroachDB-only DDL (hash-sharded
+// runner and by review. docs/CONTRACT.md §7 places CockroachDB-only DDL (hash-sharded
 // indexes, TTL, changefeeds) in separate .crdb.sql overlay files; none exists
 // yet, and [Steps] rejects any file not named NNN_name.sql, so Migrate must
 // learn to select overlays by dialect before the first one is added.

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// LintProblem is one construct CockroachDB (or our storage rules, SPEC §7) rejects.
+// LintProblem is one construct CockroachDB (or our storage rules, docs/CONTRACT.md §7) rejects.
 type LintProblem struct {
 	File   string
 	Line   int // 1-based
@@ -91,7 +91,7 @@ var lintRules = []lintRule{
 }
 
 // LintSQL checks one migration file's SQL text against the rules
-// CockroachDB and SPEC §7 impose on migrations, ignoring comments, string
+// CockroachDB and docs/CONTRACT.md §7 impose on migrations, ignoring comments, string
 // literals, dollar-quoted bodies and quoted identifiers. The problems are
 // ordered by line. file only labels the problems.
 func LintSQL(file, sql string) []LintProblem {

@@ -32,7 +32,7 @@ import (
 	"github.com/folioledger/folio/schema"
 )
 
-// benchConfig is folio bench's configuration (SPEC §8).
+// benchConfig is folio bench's configuration (docs/CONTRACT.md §8).
 type benchConfig struct {
 	URL      string        // database URL; empty: a fresh private PostgreSQL
 	Trades   int           // trades to stream (with Duration: an upper bound)
@@ -46,7 +46,7 @@ type benchConfig struct {
 	Serve    string        // the folio binary to run as the server
 }
 
-// benchReport is the outcome; its JSON keys are those of SPEC §8.
+// benchReport is the outcome; its JSON keys are those of docs/CONTRACT.md §8.
 type benchReport struct {
 	Trades         int64   `json:"trades"`
 	Seconds        float64 `json:"seconds"`

@@ -40,7 +40,7 @@ func TestSentSamplesRate(t *testing.T) {
 
 // folio bench end to end on a small run against the test database: the
 // child server books every trade, the books verify, and the JSON line has
-// the keys of SPEC §8 with figures that agree with the run.
+// the keys of docs/CONTRACT.md §8 with figures that agree with the run.
 func TestBenchSmallRun(t *testing.T) {
 	clearEnv(t)
 	bin := buildFolio(t)

@@ -54,7 +54,7 @@ func startServeProcess(t *testing.T, bin, url, addr, key string) *exec.Cmd {
 
 // TestCrashExactlyOnce streams trades to a server, kills it with SIGKILL in
 // the middle, restarts it on the same database and resends every trade:
-// each trade is booked exactly once and the books verify (SPEC §9).
+// each trade is booked exactly once and the books verify (docs/CONTRACT.md §9).
 func TestCrashExactlyOnce(t *testing.T) {
 	clearEnv(t)
 	ctx := context.Background()

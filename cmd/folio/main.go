@@ -1,5 +1,5 @@
 // Command folio is Folio's single binary: the HTTP server and the operator
-// subcommands (SPEC §6). main only wires signals to run; run dispatches to
+// subcommands (docs/CONTRACT.md §6). main only wires signals to run; run dispatches to
 // one function per subcommand, each parsing its own flags.
 package main
 
@@ -105,11 +105,11 @@ Commands:
   keys list     list API keys (never their secrets)
   keys revoke   ID: revoke an API key
   reconcile     [--from T] [--to T] [--format json|csv]: reconciliation report of a
-                period (SPEC §4); exit status 1 on any discrepancy
+                period (docs/CONTRACT.md §4); exit status 1 on any discrepancy
   demo          seed the demo data (currencies, entries, the affiliate demo) without
                 serving; idempotent
   bench         [--trades N --users U --depth D --clients C --batch B --duration T
-                --json --url URL]: throughput benchmark through the HTTP API (SPEC §8)
+                --json --url URL]: throughput benchmark through the HTTP API (docs/CONTRACT.md §8)
   help          this text
 
 'folio <command> -h' lists a command's flags.

@@ -26,7 +26,7 @@ import (
 
 // TestOutageExactlyOnce kills the private PostgreSQL of `folio serve`
 // (SIGKILL to its postmaster) in the middle of a trade stream whose client
-// resends a batch, unchanged, on 503 or a broken connection (SPEC §9):
+// resends a batch, unchanged, on 503 or a broken connection (docs/CONTRACT.md §9):
 //
 //   - no request is answered 500, and some are answered 503 with
 //     Retry-After while the database is down;

@@ -12,7 +12,7 @@ import (
 	"github.com/folioledger/folio/ledger"
 )
 
-// runReconcile prints the reconciliation report of a period (SPEC §4) as
+// runReconcile prints the reconciliation report of a period (docs/CONTRACT.md §4) as
 // JSON or CSV. Exit status: 0 when clean, 1 on any discrepancy, 2 when the
 // report could not run.
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -65,7 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	svc := affiliate.NewService(db.App, l)
 	svc.PayoutWebhook = cfg.PayoutWebhook
 	// Group commit: one writer coalesces concurrent trade and entry
-	// requests into shared transactions (SPEC §8).
+	// requests into shared transactions (docs/CONTRACT.md §8).
 	ingester := affiliate.NewIngester(svc, affiliate.IngestOptions{})
 	server := api.New(api.Config{
 		DB:        db.App,
@@ -122,7 +122,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	var wg sync.WaitGroup
 	if e := db.Embedded; e != nil && e.pg != nil {
 		// The private cluster is this process's to keep up: if it dies,
-		// it is restarted, and requests meanwhile get 503 (SPEC §9).
+		// it is restarted, and requests meanwhile get 503 (docs/CONTRACT.md §9).
 		wg.Go(func() { e.pg.Supervise(bg, log) })
 	}
 	wg.Go(func() { ingester.Run(bg) })

@@ -11,7 +11,7 @@ import (
 
 // runVerify recomputes the hash chain and every stored balance and checks
 // the columns postings and balances copy from their entries and accounts
-// (SPEC §1.3 rule 5, ledger.Verify), and prints the report as JSON. Exit status: 0 when the books
+// (docs/CONTRACT.md §1.3 rule 5, ledger.Verify), and prints the report as JSON. Exit status: 0 when the books
 // verify, 1 when a problem is found, 2 when the check could not run.
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, _, err := parseArgs(command{name: "verify", groups: flagsDB | flagsLog, quiet: true}, args, stderr)

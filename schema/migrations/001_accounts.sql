@@ -1,4 +1,4 @@
--- Chart of accounts and currencies (SPEC §1.1, §1.2).
+-- Chart of accounts and currencies (docs/CONTRACT.md §1.1, §1.2).
 CREATE TABLE IF NOT EXISTS currencies (
     id         TEXT PRIMARY KEY,
     precision  BIGINT NOT NULL CHECK (precision BETWEEN 0 AND 18),

@@ -1,4 +1,4 @@
--- The journal (SPEC §1.3): entries, postings, balances and the chain head.
+-- The journal (docs/CONTRACT.md §1.3): entries, postings, balances and the chain head.
 
 -- One row: the last assigned seq and hash. Every committed batch updates it
 -- once; it is what orders commits, without advisory locks.

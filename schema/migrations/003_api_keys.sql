@@ -1,4 +1,4 @@
--- API keys (SPEC §5): random secrets shown once, stored only as SHA-256
+-- API keys (docs/CONTRACT.md §5): random secrets shown once, stored only as SHA-256
 -- hashes. A key is revoked by setting revoked_at; rows are never deleted so
 -- that the audit log's actors (key ids) stay resolvable.
 CREATE TABLE IF NOT EXISTS api_keys (

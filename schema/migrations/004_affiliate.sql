@@ -1,4 +1,4 @@
--- Affiliate module (SPEC §2): users and the referral tree, codes, programs,
+-- Affiliate module (docs/CONTRACT.md §2): users and the referral tree, codes, programs,
 -- per-user settings, lifecycle events, trades, accruals, FX rates, fees.
 
 -- A user of the exchange. referrer_id is the current referrer (fixed at

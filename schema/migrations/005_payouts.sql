@@ -1,4 +1,4 @@
--- Payouts (SPEC §3): batches built from accruals, lines per (affiliate,
+-- Payouts (docs/CONTRACT.md §3): batches built from accruals, lines per (affiliate,
 -- currency), review and exactly-once execution.
 
 CREATE TABLE IF NOT EXISTS payout_batches (

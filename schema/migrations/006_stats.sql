@@ -1,4 +1,4 @@
--- Statistics rollups (SPEC §4), maintained in the same transaction as the
+-- Statistics rollups (docs/CONTRACT.md §4), maintained in the same transaction as the
 -- accruals so dashboards never scan accrual rows.
 
 ALTER TABLE accruals ADD COLUMN IF NOT EXISTS trade_fee NUMERIC(38,18);

@@ -1,4 +1,4 @@
--- Four-eyes separates people, not keys (SPEC §10, POST /v1/keys). Every API
+-- Four-eyes separates people, not keys (docs/CONTRACT.md §10, POST /v1/keys). Every API
 -- key gets a label for who holds it (person, may be empty) and the person it
 -- counts as for four-eyes (person_id): a key minted by another key (its
 -- created_by is that key's id) belongs to its minter's person, so person_id
