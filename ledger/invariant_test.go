@@ -81,7 +81,8 @@ func TestInvariantsSeeded(t *testing.T) {
 // an operation count (10 to 49), on a fresh database, so a failing input
 // replays exactly with `go test -run FuzzInvariants/<id>`. Run it with
 // `go test -run '^$' -fuzz FuzzInvariants ./ledger/`; each input costs a
-// database clone (~70 ms) plus ~5 ms per operation.
+// database clone plus a little per operation (README, "Measured figures,
+// dated").
 func FuzzInvariants(f *testing.F) {
 	for _, s := range []struct {
 		seed uint64

@@ -475,8 +475,8 @@ func (p *Postgres) start(ctx context.Context, fast bool) error {
 		"-c", "max_connections=200",
 		// The cluster's pages are in memory or on local SSD: with the
 		// default random_page_cost of 4 the planner seq-scanned the trades
-		// table (100k rows, 34 ms) to look up a batch's 2,000 trade ids
-		// instead of probing its primary key (2.5 ms).
+		// table to look up a batch's 2,000 trade ids instead of probing its
+		// primary key (README, "Measured figures, dated").
 		"-c", "random_page_cost=1.1",
 	}
 	if fast {
@@ -486,7 +486,8 @@ func (p *Postgres) start(ctx context.Context, fast bool) error {
 		// journal's hot index pages, and checkpoints far enough apart
 		// that their full-page images do not dominate the WAL. With
 		// PostgreSQL's defaults (128 MB, a checkpoint per GB of WAL) the
-		// benchmark lost 23% of its speed within 200k entries.
+		// benchmark slowed as the journal grew (README, "Measured figures,
+		// dated").
 		opts = append(opts, "-c", "shared_buffers="+sharedBuffers(), "-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=30min")
 	}
 	offset := fileSize(p.logFile)
