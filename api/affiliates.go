@@ -275,6 +275,10 @@ func (s *Server) getCodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	codes, err := s.affiliate.ListCodes(r.Context(), id)
 	if err != nil {
 		return err
@@ -292,6 +296,14 @@ func (s *Server) getCodes(w http.ResponseWriter, r *http.Request) error {
 		c := newReferralCodeJSON(&codes[i])
 		c.Owner, c.Note = m.id(c.Owner), m.text(c.Note)
 		out.Data = append(out.Data, c)
+	}
+	if asCSV {
+		rows := make([][]string, len(out.Data))
+		for i, c := range out.Data {
+			rows[i] = codeCSVRow(c)
+		}
+		writeListCSV(w, r, "codes-"+id+".csv", codesCSVHeader, rows, "")
+		return nil
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -342,6 +354,10 @@ func (s *Server) getReferees(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	limit, err := parseLimit(q)
 	if err != nil {
 		return err
@@ -426,6 +442,14 @@ func (s *Server) getReferees(w http.ResponseWriter, r *http.Request) error {
 			ref.ReferralCode = m.optCode(ref.ReferralCode)
 		}
 		out.Data = append(out.Data, ref)
+	}
+	if asCSV {
+		rows := make([][]string, len(out.Data))
+		for i, x := range out.Data {
+			rows[i] = refereeCSVRow(x)
+		}
+		writeListCSV(w, r, "referees-"+id+".csv", refereesCSVHeader, rows, out.NextCursor)
+		return nil
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -527,6 +551,10 @@ func (s *Server) getAccruals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	f, limit, err := accrualFilter(id, r.URL.Query())
 	if err != nil {
 		return err
@@ -555,6 +583,14 @@ func (s *Server) getAccruals(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		out.Data = append(out.Data, newAccrualJSON(&as[i], m))
+	}
+	if asCSV {
+		rows := make([][]string, len(out.Data))
+		for i, a := range out.Data {
+			rows[i] = accrualCSVRow(a)
+		}
+		writeListCSV(w, r, "accruals-"+id+".csv", accrualsCSVHeader, rows, out.NextCursor)
+		return nil
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

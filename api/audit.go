@@ -21,10 +21,14 @@ func (s *Server) getVerify(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// getAuditLog: GET /v1/audit/log?object=&action=&limit=&cursor=, the
+// getAuditLog: GET /v1/audit/log?object=&action=&limit=&cursor=&format=, the
 // configuration audit log in (time, id) order.
 func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	f := audit.Filter{Object: q.Get("object"), Action: q.Get("action")}
 	if len(f.Object) > 200 || len(f.Action) > 200 {
 		return folio.Errorf(folio.EINVALID, "object and action filters are at most 200 characters")
@@ -58,6 +62,14 @@ func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		out.Data = append(out.Data, rec)
+	}
+	if asCSV {
+		rows := make([][]string, len(out.Data))
+		for i, x := range out.Data {
+			rows[i] = auditCSVRow(x.ID, x.At, x.Actor, x.Action, x.Object, x.Before, x.After)
+		}
+		writeListCSV(w, r, "audit-log.csv", auditCSVHeader, rows, out.NextCursor)
+		return nil
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -401,6 +401,10 @@ func (s *Server) rejectBatch(w http.ResponseWriter, r *http.Request, results []i
 // listEntries: GET /v1/entries?account=&kind=&from=&to=&from_seq=&to_seq=&batch_id=&limit=&cursor=.
 func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	f := ledger.EntryFilter{Kind: q.Get("kind"), BatchID: q.Get("batch_id")}
 	if a := q.Get("account"); a != "" {
 		k, err := accounts.ParseKey(a)
@@ -415,7 +419,6 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) error {
 	if len(f.BatchID) > ledger.MaxBatchIDLength {
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"batch_id"}, Message: fmt.Sprintf("batch_id is at most %d characters", ledger.MaxBatchIDLength)}
 	}
-	var err error
 	if f.From, err = optionalTime("from", q.Get("from")); err != nil {
 		return err
 	}
@@ -461,6 +464,14 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		out.Data = append(out.Data, newEntryJSON(e))
+	}
+	if asCSV {
+		var rows [][]string
+		for _, e := range out.Data {
+			rows = append(rows, entryCSVRows(e)...)
+		}
+		writeListCSV(w, r, "entries.csv", entriesCSVHeader, rows, out.NextCursor)
+		return nil
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

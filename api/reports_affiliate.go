@@ -329,8 +329,7 @@ func (s *Server) getAffiliateReferrals(w http.ResponseWriter, r *http.Request) e
 			Trades: ref.Trades})
 	}
 	if asCSV {
-		setNextLink(w, r, out.NextCursor)
-		writeReferralsCSV(w, id, out.Data)
+		writeReferralsCSV(w, r, id, out.Data, out.NextCursor)
 		return nil
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -340,22 +339,13 @@ func (s *Server) getAffiliateReferrals(w http.ResponseWriter, r *http.Request) e
 var referralsCSVHeader = []string{"referee", "code", "country", "registered_at", "kyc_verified_at", "first_deposit_at", "first_trade_at",
 	"currency", "volume", "commission", "trades"}
 
-func writeReferralsCSV(w http.ResponseWriter, affiliateID string, refs []referralJSON) {
-	startCSV(w, "referrals-"+affiliateID+".csv")
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	_ = cw.Write(referralsCSVHeader)
-	deref := func(s *string) string {
-		if s == nil {
-			return ""
-		}
-		return *s
+func writeReferralsCSV(w http.ResponseWriter, r *http.Request, affiliateID string, refs []referralJSON, next string) {
+	rows := make([][]string, len(refs))
+	for i, x := range refs {
+		rows[i] = []string{csvText(x.Referee), csvOpt(x.Code), x.Country, x.RegisteredAt, csvOpt(x.KYCVerifiedAt), csvOpt(x.FirstDepositAt),
+			csvOpt(x.FirstTradeAt), x.Currency, x.Volume, x.Commission, strconv.FormatInt(x.Trades, 10)}
 	}
-	for _, x := range refs {
-		_ = cw.Write([]string{csvText(x.Referee), deref(x.Code), x.Country, x.RegisteredAt, deref(x.KYCVerifiedAt), deref(x.FirstDepositAt),
-			deref(x.FirstTradeAt), x.Currency, x.Volume, x.Commission, strconv.FormatInt(x.Trades, 10)})
-	}
-	cw.Flush()
+	writeListCSV(w, r, "referrals-"+affiliateID+".csv", referralsCSVHeader, rows, next)
 }
 
 // taxTotalJSON is one affiliate's payouts in a calendar year.
