@@ -19,8 +19,9 @@
 //
 // Every user resolves to one trade program: its own assignment, else its
 // group's (ProgramSpec.Groups), else the default. Bounty programs apply to
-// every user. The commission basis is the fee, minus base_fee_rate × volume
-// when the program sets one (never below zero). A Rule turns (program,
+// every user or, when they list groups, only to the users of those groups
+// (the user whose event it is). The commission basis is the fee, minus
+// base_fee_rate × volume when the program sets one (never below zero). A Rule turns (program,
 // chain, basis) into exact shares; Split rounds each share down to the fee
 // currency's precision, drops zero shares and leaves the remainder to the
 // platform, so Σ shares + remainder = fee exactly. A rule returning a

@@ -161,7 +161,8 @@ func equalDec(s *string, d *apd.Decimal) bool {
 	return err == nil && x.Cmp(d) == 0
 }
 
-// awardBounties pays every bounty program's rewards for an event: one
+// awardBounties pays the rewards for an event of every bounty program that
+// applies to u (programSet.bountiesFor: no groups, or u's group): one
 // bounty entry per program (Dr 420:RC / Cr 208:RC:beneficiary per reward)
 // with accrual rows, skipping one-off rewards already paid.
 func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u *User, ev Event) ([]string, error) {
@@ -169,7 +170,8 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 	if err != nil {
 		return nil, err
 	}
-	if len(progs.bounties) == 0 {
+	bounties := progs.bountiesFor(u)
+	if len(bounties) == 0 {
 		return nil, nil
 	}
 	chart, err := accounts.LoadChart(ctx, tx)
@@ -177,7 +179,7 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 		return nil, err
 	}
 	depth := 0
-	for _, p := range progs.bounties {
+	for _, p := range bounties {
 		depth = max(depth, len(p.Events[ev.Type]))
 	}
 	if depth == 0 {
@@ -193,7 +195,7 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 	}
 	cache := rateCache{}
 	var entryIDs []string
-	for _, p := range progs.bounties {
+	for _, p := range bounties {
 		if len(p.Events[ev.Type]) == 0 {
 			continue
 		}

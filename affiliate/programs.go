@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -28,6 +29,21 @@ type programSet struct {
 	groups   map[string]*Program // group → program
 	def      *Program
 	bounties []*Program
+	// bountyGroups restricts a bounty program (by id) to the users of
+	// these groups; a bounty program without groups applies to every user.
+	bountyGroups map[string][]string
+}
+
+// bountiesFor returns the bounty programs that apply to u: those without
+// groups, and those listing u's group.
+func (ps *programSet) bountiesFor(u *User) []*Program {
+	var out []*Program
+	for _, p := range ps.bounties {
+		if gs := ps.bountyGroups[p.ID]; len(gs) == 0 || (u.Group != "" && slices.Contains(gs, u.Group)) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // resolve returns the trade program of u: its own assignment, else its
@@ -47,12 +63,13 @@ func loadPrograms(ctx context.Context, q schema.Querier, reg *Registry) (*progra
 	if err != nil {
 		return nil, err
 	}
-	ps := &programSet{byID: map[string]*Program{}, groups: map[string]*Program{}}
+	ps := &programSet{byID: map[string]*Program{}, groups: map[string]*Program{}, bountyGroups: map[string][]string{}}
 	for _, sp := range all {
 		p := sp.Program
 		ps.byID[p.ID] = p
 		if p.Kind == KindBounty {
 			ps.bounties = append(ps.bounties, p)
+			ps.bountyGroups[p.ID] = sp.Spec.Groups
 			continue
 		}
 		if p.Default {
@@ -148,6 +165,9 @@ func (s *Service) PutProgram(ctx context.Context, id string, spec ProgramSpec, a
 					}
 				}
 				continue
+			}
+			if p.Kind == KindBounty || o.Program.Kind == KindBounty {
+				continue // a bounty's groups restrict who earns it; any number may name a group
 			}
 			for _, g := range o.Spec.Groups {
 				for _, ng := range spec.Groups {

@@ -485,3 +485,49 @@ func TestFeeScheduleAndFX(t *testing.T) {
 	b.trade("T", "10", map[string]string{"A": "2.5"})
 	b.check("default row")
 }
+
+// TestBountyProgramGroups: a bounty program listing groups pays only for
+// the events of users in those groups (issue 15: a user with no group was
+// paid a vip group's deposit reward); one without groups pays for every
+// user; a trade program may name the same group.
+func TestBountyProgramGroups(t *testing.T) {
+	e := newEnv(t)
+	e.currencies()
+	e.must(http.StatusCreated, req{Method: "PUT", Path: "/v1/currencies/TOKEN", Key: bootstrapKey, Body: map[string]any{"precision": 0}})
+	e.putProgram("vip-plan", map[string]any{"kind": "levels", "levels": []string{"0.3"}, "groups": []string{"vip"}})
+	e.putProgram("vip-deposit", map[string]any{"kind": "bounty", "currency": "TOKEN", "groups": []string{"vip"},
+		"events": map[string]any{"first_deposit": []string{"7"}}})
+	e.putProgram("everyone-kyc", map[string]any{"kind": "bounty", "currency": "TOKEN",
+		"events": map[string]any{"kyc_verified": []string{"3"}}})
+	e.tree("A>")
+	e.code("A", "AAAAAA")
+	for _, u := range []map[string]any{
+		{"id": "V", "referral_code": "AAAAAA", "group": "vip", "registered_at": "2026-01-01T00:00:00Z"},
+		{"id": "N", "referral_code": "AAAAAA", "registered_at": "2026-01-01T00:00:00Z"},
+		{"id": "O", "referral_code": "AAAAAA", "group": "retail", "registered_at": "2026-01-01T00:00:00Z"},
+	} {
+		e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/users", Key: bootstrapKey, Body: u})
+	}
+	for _, tc := range []struct {
+		user, event string
+		entries     int
+	}{
+		{"N", "first_deposit", 0}, // no group: outside vip
+		{"O", "first_deposit", 0}, // another group
+		{"V", "first_deposit", 1},
+		{"N", "kyc_verified", 1}, // a bounty without groups pays for everyone
+	} {
+		body := map[string]any{"id": tc.event + "-" + tc.user, "type": tc.event}
+		if tc.event == "first_deposit" {
+			body["amount"], body["currency"] = "100", "USDT"
+		}
+		var ev eventJSON
+		e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/users/" + tc.user + "/events", Key: bootstrapKey, Body: body}).Decode(t, &ev)
+		if len(ev.BountyEntryIDs) != tc.entries {
+			t.Errorf("%s of %s: %d bounty entries, want %d", tc.event, tc.user, len(ev.BountyEntryIDs), tc.entries)
+		}
+	}
+	if got := e.balance("208:TOKEN:A"); got != "10" {
+		t.Errorf("A earned %s TOKEN, want 10 (7 for V's deposit, 3 for N's kyc)", got)
+	}
+}
