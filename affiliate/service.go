@@ -52,6 +52,10 @@ func (s *Service) now() time.Time {
 	return s.Now().UTC().Truncate(time.Microsecond)
 }
 
+// Reporting is the reporting currency: ReportingCurrency, else
+// DefaultReportingCurrency.
+func (s *Service) Reporting() string { return s.reporting() }
+
 func (s *Service) reporting() string {
 	if s.ReportingCurrency == "" {
 		return DefaultReportingCurrency

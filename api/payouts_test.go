@@ -786,6 +786,12 @@ func TestFraudRules(t *testing.T) {
 			f.trade("S", "40")  // R: 10 USD, below the threshold
 		}},
 	}
+	// The exact text of flags that show amounts: at their currency's
+	// precision (issue 15: the tax hold printed 25.000000000000000000).
+	details := map[string]string{
+		"amount_spike":   "amount 25.000000 is above 2× the average paid line 2.500000",
+		"tax_id_missing": "payouts this year would reach 25.00 in the reporting currency, above 20.00, and no tax id is on file",
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newPayoutFixture(t)
@@ -795,6 +801,8 @@ func TestFraudRules(t *testing.T) {
 			a := lineOf(t, b, "A")
 			if a.Status != "held" || !slices.Equal(flagRules(a), []string{tt.rule}) || a.Flags[0].Detail == "" {
 				t.Errorf("crafted line = %+v, want held with exactly the %s flag", a, tt.rule)
+			} else if want, ok := details[tt.rule]; ok && a.Flags[0].Detail != want {
+				t.Errorf("%s flag = %q, want %q", tt.rule, a.Flags[0].Detail, want)
 			}
 			for _, l := range b.Lines {
 				if l.Holder != "A" && (l.Status != "ok" || len(l.Flags) != 0) {

@@ -297,13 +297,25 @@ func (s *Service) flagLines(ctx context.Context, tx pgx.Tx, now time.Time, lines
 	if err != nil {
 		return err
 	}
+	chart, err := accounts.LoadChart(ctx, tx)
+	if err != nil {
+		return err
+	}
+	places := func(currency string) int {
+		if c, ok := chart.Currency(currency); ok {
+			return c.Precision
+		}
+		return -1
+	}
+	reportingPlaces := places(s.Affiliate.Reporting())
 	for i := range lines {
 		l := &lines[i]
 		aff, err := affiliate.GetUserTx(ctx, tx, l.Holder)
 		if err != nil {
 			return err
 		}
-		f := &lineFacts{Affiliate: aff, Amount: l.Amount, Counterparty: map[string][2]int64{}}
+		f := &lineFacts{Affiliate: aff, Amount: l.Amount, Counterparty: map[string][2]int64{},
+			Places: places(l.Currency), ReportingPlaces: reportingPlaces}
 		if f.Referees, err = affiliate.DirectRefereesTx(ctx, tx, aff.ID); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ledger"
 )
 
 // FraudRules are the anti-fraud thresholds applied when a payout batch is
@@ -108,6 +109,24 @@ type lineFacts struct {
 	PaidAverage  apd.Decimal // average paid line in the currency
 	YearPaid     apd.Decimal // paid this calendar year, reporting currency
 	LineReported *apd.Decimal
+	// Places and ReportingPlaces are the precisions of the line's currency
+	// and of the reporting currency, to which the flags' text shows
+	// amounts (negative: unknown, shown exactly).
+	Places, ReportingPlaces int
+}
+
+// formatAt is an amount as people read it in a flag's text: at places
+// decimal places (its currency's precision), rounded half-even; exact
+// (ledger.Format) when places is negative.
+func formatAt(d *apd.Decimal, places int) string {
+	var r apd.Decimal
+	if places < 0 {
+		return ledger.Format(d)
+	}
+	if _, err := ratio.Quantize(&r, d, -int32(places)); err != nil {
+		return ledger.Format(d)
+	}
+	return r.Text('f')
 }
 
 // checkFraud returns the flags of a line (none: the line is ok).
@@ -148,14 +167,16 @@ func checkFraud(r *parsedFraud, f *lineFacts) []Flag {
 		var limit apd.Decimal
 		_, _ = ratio.Mul(&limit, &f.PaidAverage, &r.spikeFactor)
 		if f.Amount.Cmp(&limit) > 0 {
-			flags = append(flags, Flag{FlagSpike, fmt.Sprintf("amount %s is above %s× the average paid line %s", f.Amount.Text('f'), r.spikeFactor.Text('f'), f.PaidAverage.Text('f'))})
+			flags = append(flags, Flag{FlagSpike, fmt.Sprintf("amount %s is above %s× the average paid line %s",
+				formatAt(&f.Amount, f.Places), ledger.Format(&r.spikeFactor), formatAt(&f.PaidAverage, f.Places))})
 		}
 	}
 	if a.TaxID == "" && f.LineReported != nil {
 		var total apd.Decimal
 		_, _ = ratio.Add(&total, &f.YearPaid, f.LineReported)
 		if total.Cmp(&r.taxThreshold) > 0 {
-			flags = append(flags, Flag{FlagTaxID, fmt.Sprintf("payouts this year would reach %s in the reporting currency, above %s, and no tax id is on file", total.Text('f'), r.taxThreshold.Text('f'))})
+			flags = append(flags, Flag{FlagTaxID, fmt.Sprintf("payouts this year would reach %s in the reporting currency, above %s, and no tax id is on file",
+				formatAt(&total, f.ReportingPlaces), formatAt(&r.taxThreshold, f.ReportingPlaces))})
 		}
 	}
 	return flags
