@@ -287,9 +287,15 @@
 // Payout batches (one row per line, the batch's columns repeated, flags as
 // "rule: detail" joined by "; "), the reconciliation report (a "currency"
 // row per currency, then a "discrepancy" row each), statistics (a "total"
-// row, then "series" and "group" rows), referrals and the tax report are
-// CSV too, each with a header row. A CSV page of a list cannot carry
-// next_cursor: the next page is announced by an RFC 8288 header, Link:
+// row, then "series" and "group" rows), the tax report and every list are
+// CSV too, each with a header row. The lists — entries (one row per
+// posting, the entry's columns repeated, metadata as JSON text), the audit
+// log (before and after as JSON text), an affiliate's accruals, codes,
+// referees (milestones as columns; the per-level counts are JSON only) and
+// referrals — are written by one helper, writeListCSV: a column per JSON
+// field, in order, with the same values as the JSON, masked the same way
+// for affiliate keys. A CSV page of a list cannot carry next_cursor: the
+// next page is announced by an RFC 8288 header, Link:
 // </v1/...?cursor=...>; rel="next".
 //
 // # Observability
