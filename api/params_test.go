@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/ledger"
 )
@@ -135,5 +137,60 @@ func TestDeclaredQueryParametersAreRead(t *testing.T) {
 	}
 	if declared < 40 {
 		t.Errorf("%d declared query parameters, want at least 40", declared)
+	}
+}
+
+// TestOpenAPIQueryParametersMatchRoutes keeps openapi.yaml's query
+// parameters (inline or $ref'd from components) equal to each route's
+// declaration.
+func TestOpenAPIQueryParametersMatchRoutes(t *testing.T) {
+	e := newEnv(t)
+	type param struct {
+		Ref  string `yaml:"$ref"`
+		Name string `yaml:"name"`
+		In   string `yaml:"in"`
+	}
+	var doc struct {
+		Paths      map[string]map[string]yaml.Node `yaml:"paths"`
+		Components struct {
+			Parameters map[string]param `yaml:"parameters"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(openAPISpec, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	query := func(node yaml.Node) []string {
+		var ps []param
+		if node.Kind == yaml.SequenceNode { // the path's own parameters
+			if err := node.Decode(&ps); err != nil {
+				t.Fatalf("openapi.yaml parameters: %v", err)
+			}
+		} else if node.Kind == yaml.MappingNode {
+			var op struct {
+				Parameters []param `yaml:"parameters"`
+			}
+			if err := node.Decode(&op); err != nil {
+				t.Fatalf("openapi.yaml parameters: %v", err)
+			}
+			ps = op.Parameters
+		}
+		var out []string
+		for _, p := range ps {
+			if p.Ref != "" {
+				p = doc.Components.Parameters[strings.TrimPrefix(p.Ref, "#/components/parameters/")]
+			}
+			if p.In == "query" {
+				out = append(out, p.Name)
+			}
+		}
+		return out
+	}
+	for _, rt := range e.srv.routes {
+		item := doc.Paths[rt.Pattern]
+		got := append(query(item["parameters"]), query(item[strings.ToLower(rt.Method)])...)
+		slices.Sort(got)
+		if !slices.Equal(got, rt.Params) && (len(got) > 0 || len(rt.Params) > 0) {
+			t.Errorf("%s %s: openapi.yaml documents query parameters %v, the route takes %v", rt.Method, rt.Pattern, got, rt.Params)
+		}
 	}
 }
