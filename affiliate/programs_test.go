@@ -364,6 +364,7 @@ func TestProgramConfigurationRefused(t *testing.T) {
 		{"kickback tier over 1", affiliate.ProgramSpec{Kind: "kickback", Rate: "0.2", Tiers: []affiliate.TierSpec{{Name: "x", Rate: "1.01"}}}},
 		{"differential P over 1", affiliate.ProgramSpec{Kind: "differential", MinPassDown: "2"}},
 		{"differential max_levels over 100", affiliate.ProgramSpec{Kind: "differential", MaxLevels: 101}},
+		{"differential max_levels 16", affiliate.ProgramSpec{Kind: "differential", MaxLevels: 16}},
 		{"base_fee_rate over 1", affiliate.ProgramSpec{Kind: "levels", Levels: []string{"0.1"}, BaseFeeRate: "1.1"}},
 		{"unknown kind", affiliate.ProgramSpec{Kind: "pyramid"}},
 		{"empty kind", affiliate.ProgramSpec{}},

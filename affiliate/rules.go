@@ -273,13 +273,15 @@ func (LevelsRule) Shares(p *Program, c *Chain, basis *apd.Decimal) ([]Share, err
 // and the next one down the chain; the direct referrer earns its full rate.
 type DifferentialRule struct{}
 
-// Validate checks the minimum pass-down P in [0, 1] and max_levels.
+// Validate checks the minimum pass-down P in [0, 1] and max_levels in
+// 1..DefaultMaxLevels (the depth the referral tree is read to).
 func (DifferentialRule) Validate(p *Program) error {
 	if p.MinPassDown.Sign() < 0 || p.MinPassDown.Cmp(one) > 0 {
 		return folio.Errorf(folio.EINVALID, "differential: min_pass_down must be between 0 and 1")
 	}
-	if p.MaxLevels < 1 || p.MaxLevels > 100 {
-		return folio.Errorf(folio.EINVALID, "differential: max_levels must be between 1 and 100")
+	if p.MaxLevels < 1 || p.MaxLevels > DefaultMaxLevels {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"max_levels"},
+			Message: fmt.Sprintf("differential: max_levels must be between 1 and %d", DefaultMaxLevels)}
 	}
 	return nil
 }

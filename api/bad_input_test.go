@@ -109,9 +109,13 @@ func TestBadBytesAndValues(t *testing.T) {
 		{"bounty min_base too precise", req{Method: "PUT", Path: "/v1/programs/viral", Body: `{"kind":"bounty","currency":"TOKEN","events":{"deposit":[{"percent":"0.1","min_base":"10.5"}]}}`}, folio.EAMOUNT, "events.deposit[0].min_base", "TOKEN allows 0"},
 		{"payout minimum too precise", req{Method: "PUT", Path: "/v1/programs/broker", Body: `{"kind":"levels","levels":["0.1"],"payout":{"minimum":{"USD":"0.001"}}}`}, folio.EAMOUNT, "payout.minimum.USD", "USD allows 2"},
 		{"payout minimum in an unknown currency", req{Method: "PUT", Path: "/v1/programs/broker", Body: `{"kind":"levels","levels":["0.1"],"payout":{"minimum":{"NOPE":"1"}}}`}, folio.ECURRENCY, "payout.minimum.NOPE", "does not exist"},
+		// A differential program reads at most DefaultMaxLevels ancestors.
+		{"differential max_levels 16", req{Method: "PUT", Path: "/v1/programs/x", Body: `{"kind":"differential","min_pass_down":"0.1","max_levels":16}`}, folio.EINVALID, "max_levels", "between 1 and 15"},
 		// Query and path parameters follow the body's byte rules.
 		{"query parameter NUL", req{Method: "GET", Path: "/v1/audit/log?object=user:%00"}, folio.EINVALID, "object", "NUL"},
 		{"query parameter invalid UTF-8", req{Method: "GET", Path: "/v1/audit/log?object=user:%FF"}, folio.EINVALID, "object", "not valid UTF-8"},
+		{"unknown query parameter", req{Method: "GET", Path: "/v1/affiliates/alice/referrals?country=DE"}, folio.EINVALID, "country", "unknown query parameter country; this route takes: cursor, format, limit"},
+		{"query parameter given twice", req{Method: "GET", Path: "/v1/audit/log?limit=1&limit=2"}, folio.EINVALID, "limit", "given 2 times"},
 		{"path parameter NUL", req{Method: "PUT", Path: "/v1/programs/a%00b", Body: bounty("TOKEN", `"5"`)}, folio.EINVALID, "id", "NUL"},
 		{"path parameter invalid UTF-8", req{Method: "GET", Path: "/v1/users/al%FFice"}, folio.EINVALID, "id", "not valid UTF-8"},
 	}

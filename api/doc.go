@@ -150,7 +150,14 @@
 // twice in one object, at any depth, metadata included; invalid UTF-8, an
 // unpaired surrogate escape (\ud800) or NUL (\u0000, or any raw control
 // byte) in any string. Query and path parameters holding invalid UTF-8 or
-// NUL are refused too. Text fields add their own rule (text.TextProblem):
+// NUL are refused too. Each route declares the query parameters it takes,
+// next to it in the route table (Server.route in server.go; openapi.yaml
+// documents the same lists, a test keeps them equal): any other parameter
+// (?country= on GET /v1/affiliates/{id}/referrals, ?bogus= anywhere), a
+// parameter given twice (?limit=1&limit=2) and a query string that does
+// not parse are 400 invalid_request naming the parameter and listing what
+// the route takes, before the handler runs: a filter that does nothing
+// would be worse than an error. Text fields add their own rule (text.TextProblem):
 // ids, signup_ip, device_id, tax_id and chart names take no control
 // character at all; code and key notes take tab, line feed and carriage
 // return only. Times before 1900-01-01 are refused (0001-01-01T00:00:00Z,
@@ -161,6 +168,9 @@
 // against the chart: a bounty's currency must exist (unknown_currency), and
 // rewards, min_base, max_reward and payout minimums must fit their
 // currency's precision (invalid_amount): nothing a client sends is rounded.
+// A differential program's max_levels is 1 to 15 (affiliate.DefaultMaxLevels,
+// the depth the referral tree is read to); 16 or more is invalid_request
+// naming max_levels.
 //
 // POST /v1/entries takes its idempotency key from the Idempotency-Key header
 // or the body (equal if both are given). A replay answers 200 with

@@ -187,6 +187,18 @@ func TestHostileCatalogue(t *testing.T) {
 		{"stats group_by unknown", req{Method: "GET", Path: "/v1/affiliates/alice/stats?group_by=password"}, "", 400, folio.EINVALID, false},
 		{"accruals limit too large", req{Method: "GET", Path: "/v1/affiliates/alice/accruals?limit=100000"}, "", 400, folio.EINVALID, false},
 		{"audit log filter too long", req{Method: "GET", Path: "/v1/audit/log?object=" + strings.Repeat("o", 201)}, "", 400, folio.EINVALID, false},
+		// Query parameters a route does not take, or takes once (issue 15, item 4):
+		// a filter that does nothing is refused rather than ignored.
+		{"referrals filtered by country", req{Method: "GET", Path: "/v1/affiliates/alice/referrals?country=DE"}, "", 400, folio.EINVALID, false},
+		{"referrals searched with q", req{Method: "GET", Path: "/v1/affiliates/bob/referrals?q=carol"}, bobKey, 400, folio.EINVALID, false},
+		{"entries with a misspelt filter", req{Method: "GET", Path: "/v1/entries?acount=110:USD"}, auditor, 400, folio.EINVALID, false},
+		{"statement filtered by kind", req{Method: "GET", Path: "/v1/accounts/110:USD/statement?kind=manual"}, "", 400, folio.EINVALID, false},
+		{"limit given twice", req{Method: "GET", Path: "/v1/entries?limit=1&limit=2"}, "", 400, folio.EINVALID, false},
+		{"format given twice", req{Method: "GET", Path: "/v1/affiliates/bob/referrals?format=csv&format=json"}, bobKey, 400, folio.EINVALID, false},
+		{"query string that does not parse", req{Method: "GET", Path: "/v1/entries?limit=%zz"}, "", 400, folio.EINVALID, false},
+		{"payout batch with a dry_run flag", req{Method: "POST", Path: "/v1/payouts/batches?dry_run=true"}, "", 400, folio.EINVALID, false},
+		{"key revoked with a force flag", req{Method: "DELETE", Path: "/v1/keys/" + child.ID + "?force=1"}, "", 400, folio.EINVALID, false},
+		{"trade booked with a query flag", req{Method: "POST", Path: "/v1/trades?async=1", Body: map[string]any{"trades": []any{trade("h-q", "carol", "1")}}}, poster, 400, folio.EINVALID, false},
 	}
 	_ = booked
 	if len(cases) < 60 {

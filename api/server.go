@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,11 +81,13 @@ type routeInfo struct {
 	Method  string
 	Pattern string
 	Access  access
+	Params  []string // the query parameters it takes, sorted
 }
 
 // handler is the signature of every endpoint: an error is written as a
 // problem by the route wrapper. It is not an http.Handler, so an endpoint
-// can only be mounted through Server.route, which declares its access.
+// can only be mounted through Server.route, which declares its access and
+// its query parameters.
 type handler func(w http.ResponseWriter, r *http.Request) error
 
 // New returns a server for cfg, with its router built.
@@ -172,21 +177,21 @@ func (s *Server) buildRouter() chi.Router {
 
 		s.route(r, http.MethodPost, "/v1/entries", accessAdmin, s.postEntry)
 		s.route(r, http.MethodPost, "/v1/entries/batch", accessAdmin, s.postEntryBatch)
-		s.route(r, http.MethodGet, "/v1/entries", accessRead, s.listEntries)
+		s.route(r, http.MethodGet, "/v1/entries", accessRead, s.listEntries, "account", "batch_id", "cursor", "from", "from_seq", "kind", "limit", "to", "to_seq")
 		s.route(r, http.MethodGet, "/v1/entries/{id}", accessRead, s.getEntry)
 		s.route(r, http.MethodPost, "/v1/entries/{id}/reverse", accessAdmin, s.reverseEntry)
 		s.route(r, http.MethodPost, "/v1/entries/{id}/post", accessAdmin, s.postPending)
 		s.route(r, http.MethodPost, "/v1/entries/{id}/void", accessAdmin, s.voidPending)
 
-		s.route(r, http.MethodGet, "/v1/accounts/{account}/balance", accessReadOwn, s.getBalance)
-		s.route(r, http.MethodGet, "/v1/accounts/{account}/statement", accessReadOwn, s.getStatement)
+		s.route(r, http.MethodGet, "/v1/accounts/{account}/balance", accessReadOwn, s.getBalance, "as_of", "as_of_effective", "as_of_seq")
+		s.route(r, http.MethodGet, "/v1/accounts/{account}/statement", accessReadOwn, s.getStatement, "format", "from", "to")
 
-		s.route(r, http.MethodGet, "/v1/reports/trial-balance", accessRead, s.getTrialBalance)
-		s.route(r, http.MethodGet, "/v1/reports/reconciliation", accessRead, s.getReconciliation)
-		s.route(r, http.MethodGet, "/v1/reports/tax", accessRead, s.getTaxReport)
+		s.route(r, http.MethodGet, "/v1/reports/trial-balance", accessRead, s.getTrialBalance, "as_of", "as_of_seq", "currency", "format")
+		s.route(r, http.MethodGet, "/v1/reports/reconciliation", accessRead, s.getReconciliation, "format", "from", "to")
+		s.route(r, http.MethodGet, "/v1/reports/tax", accessRead, s.getTaxReport, "format", "over_threshold", "year")
 
 		s.route(r, http.MethodGet, "/v1/audit/verify", accessRead, s.getVerify)
-		s.route(r, http.MethodGet, "/v1/audit/log", accessRead, s.getAuditLog)
+		s.route(r, http.MethodGet, "/v1/audit/log", accessRead, s.getAuditLog, "action", "cursor", "limit", "object")
 
 		s.route(r, http.MethodPost, "/v1/keys", accessAdmin, s.postKey)
 		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys)
@@ -204,8 +209,8 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodPut, "/v1/users/{id}/tax-id", accessAdmin, s.putUserTaxID)
 		s.route(r, http.MethodPost, "/v1/affiliates/{id}/codes", accessAdmin, s.postCode)
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/codes", accessReadOwnID, s.getCodes)
-		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referees", accessReadOwnID, s.getReferees)
-		s.route(r, http.MethodGet, "/v1/affiliates/{id}/accruals", accessReadOwnID, s.getAccruals)
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referees", accessReadOwnID, s.getReferees, "cursor", "limit")
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/accruals", accessReadOwnID, s.getAccruals, "currency", "cursor", "from", "limit", "source", "to", "trade_id")
 		s.route(r, http.MethodPut, "/v1/programs/{id}", accessAdmin, s.putProgram)
 		s.route(r, http.MethodGet, "/v1/programs", accessRead, s.getPrograms)
 		s.route(r, http.MethodPost, "/v1/trades", accessPost, s.postTrades)
@@ -215,8 +220,8 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodPut, "/v1/fee-schedule", accessAdmin, s.putFeeRate)
 
 		s.route(r, http.MethodPost, "/v1/payouts/batches", accessAdmin, s.postPayoutBatch)
-		s.route(r, http.MethodGet, "/v1/payouts/batches", accessRead, s.listPayoutBatches)
-		s.route(r, http.MethodGet, "/v1/payouts/batches/{id}", accessRead, s.getPayoutBatch)
+		s.route(r, http.MethodGet, "/v1/payouts/batches", accessRead, s.listPayoutBatches, "cursor", "format", "limit")
+		s.route(r, http.MethodGet, "/v1/payouts/batches/{id}", accessRead, s.getPayoutBatch, "format")
 		s.route(r, http.MethodPost, "/v1/payouts/batches/{id}/approve", accessAdmin, s.approvePayoutBatch)
 		s.route(r, http.MethodPost, "/v1/payouts/batches/{id}/reject-lines", accessAdmin, s.rejectPayoutLines)
 		s.route(r, http.MethodPost, "/v1/payouts/batches/{id}/clear-lines", accessAdmin, s.clearPayoutLines)
@@ -225,23 +230,34 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodGet, "/v1/payouts/fraud-rules", accessRead, s.getFraudRules)
 		s.route(r, http.MethodPut, "/v1/payouts/fraud-rules", accessAdmin, s.putFraudRules)
 
-		s.route(r, http.MethodGet, "/v1/affiliates/{id}/stats", accessReadOwnID, s.getAffiliateStats)
-		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals)
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/stats", accessReadOwnID, s.getAffiliateStats, "format", "from", "group_by", "interval", "to")
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals, "cursor", "format", "limit")
 	})
 	return r
 }
 
-// route mounts h at (method, pattern) and records the route's access in the
-// table that the guard enforces and the tests walk.
-func (s *Server) route(r chi.Router, method, pattern string, a access, h handler) {
+// route mounts h at (method, pattern) and records the route's access and
+// query parameters (params, sorted; none when omitted) in the table that
+// the guard enforces and the tests walk. Before h runs, a query string
+// that does not parse, a parameter not in params and a parameter given
+// more than once are invalid_request naming it: a filter the route does
+// not know would otherwise be silently ignored.
+func (s *Server) route(r chi.Router, method, pattern string, a access, h handler, params ...string) {
 	k := routeKey{method, pattern}
 	if _, dup := s.access[k]; dup {
 		panic(fmt.Sprintf("api: route %s %s declared twice", method, pattern))
 	}
+	if !slices.IsSorted(params) || len(slices.Compact(slices.Clone(params))) != len(params) {
+		panic(fmt.Sprintf("api: route %s %s: query parameters %v are not sorted and distinct", method, pattern, params))
+	}
 	s.access[k] = a
-	s.routes = append(s.routes, routeInfo{Method: method, Pattern: pattern, Access: a})
+	s.routes = append(s.routes, routeInfo{Method: method, Pattern: pattern, Access: a, Params: params})
 	r.Method(method, pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkParams(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := checkQuery(r.URL.RawQuery, params); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -249,6 +265,31 @@ func (s *Server) route(r chi.Router, method, pattern string, a access, h handler
 			s.fail(w, r, err)
 		}
 	}))
+}
+
+// checkQuery refuses a query string that does not parse, a parameter not
+// in params and a parameter given more than once (which value would count
+// is ambiguous), naming the first such parameter in name order.
+func checkQuery(raw string, params []string) error {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return folio.Errorf(folio.EINVALID, "the query string does not parse: use name=value pairs joined by &, percent-encoded")
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(params, name) {
+			takes := "none"
+			if len(params) > 0 {
+				takes = strings.Join(params, ", ")
+			}
+			return &folio.Error{Code: folio.EINVALID, Fields: []string{name},
+				Message: fmt.Sprintf("unknown query parameter %s; this route takes: %s", truncate(name, 64), takes)}
+		}
+		if n := len(q[name]); n > 1 {
+			return &folio.Error{Code: folio.EINVALID, Fields: []string{name},
+				Message: fmt.Sprintf("query parameter %s is given %d times; give it once", name, n)}
+		}
+	}
+	return nil
 }
 
 // routePattern returns the chi pattern of the request's route ("" before

@@ -171,11 +171,11 @@ func (c *Console) routes() chi.Router {
 		r.Get("/accounts/{account}", c.statement)
 		r.Get("/accounts/{account}/statement.csv", c.statementCSV)
 		r.Get("/trial-balance", c.trialBalance)
-		r.Get("/trial-balance.csv", c.csv("/v1/reports/trial-balance"))
+		r.Get("/trial-balance.csv", c.csv("/v1/reports/trial-balance", "as_of", "as_of_seq", "currency"))
 		r.Get("/reconciliation", c.reconciliation)
-		r.Get("/reconciliation.csv", c.csv("/v1/reports/reconciliation"))
+		r.Get("/reconciliation.csv", c.csv("/v1/reports/reconciliation", "from", "to"))
 		r.Get("/payouts", c.payouts)
-		r.Get("/payouts.csv", c.csv("/v1/payouts/batches"))
+		r.Get("/payouts.csv", c.csv("/v1/payouts/batches", "cursor", "limit"))
 		r.Post("/payouts", c.buildPayout)
 		r.Get("/payouts/{id}", c.payout)
 		r.Get("/payouts/{id}/execute", c.confirmExecute)
@@ -401,13 +401,14 @@ func (c *Console) get(r *http.Request, path string, q url.Values) (map[string]an
 }
 
 // csv returns a handler that passes the API's CSV of path through, with
-// the page's query (filters, cursor) kept.
-func (c *Console) csv(path string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { c.passCSV(w, r, path) }
+// the page's query parameters names (filters, cursor) kept: only those the
+// API route takes, as it refuses any other.
+func (c *Console) csv(path string, names ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { c.passCSV(w, r, path, names...) }
 }
 
-func (c *Console) passCSV(w http.ResponseWriter, r *http.Request, path string) {
-	q := pick(r.URL.Query(), "as_of", "as_of_seq", "currency", "from", "to", "cursor", "limit")
+func (c *Console) passCSV(w http.ResponseWriter, r *http.Request, path string, names ...string) {
+	q := pick(r.URL.Query(), names...)
 	q.Set("format", "csv")
 	rec := c.call(r, http.MethodGet, path, q, nil)
 	if rec.Code >= 400 {

@@ -147,7 +147,7 @@ func (c *Console) statement(w http.ResponseWriter, r *http.Request) {
 
 // statementCSV: GET /accounts/{account}/statement.csv, the API's CSV.
 func (c *Console) statementCSV(w http.ResponseWriter, r *http.Request) {
-	c.passCSV(w, r, "/v1/accounts/"+url.PathEscape(param(r, "account"))+"/statement")
+	c.passCSV(w, r, "/v1/accounts/"+url.PathEscape(param(r, "account"))+"/statement", "from", "to")
 }
 
 // trialBalance: GET /trial-balance?as_of=&currency=.

@@ -267,7 +267,7 @@ func acceptedAsAdmin(h http.Handler, key string) (bool, error) {
 	if key == "" {
 		return false, nil
 	}
-	req, err := http.NewRequest(http.MethodGet, "/v1/keys?limit=1", nil)
+	req, err := http.NewRequest(http.MethodGet, "/v1/keys", nil)
 	if err != nil {
 		return false, err
 	}
