@@ -177,7 +177,7 @@ func (s *Server) buildRouter() chi.Router {
 
 		s.route(r, http.MethodPost, "/v1/entries", accessAdmin, s.postEntry)
 		s.route(r, http.MethodPost, "/v1/entries/batch", accessAdmin, s.postEntryBatch)
-		s.route(r, http.MethodGet, "/v1/entries", accessRead, s.listEntries, "account", "batch_id", "cursor", "from", "from_seq", "kind", "limit", "to", "to_seq")
+		s.route(r, http.MethodGet, "/v1/entries", accessRead, s.listEntries, "account", "batch_id", "cursor", "format", "from", "from_seq", "kind", "limit", "to", "to_seq")
 		s.route(r, http.MethodGet, "/v1/entries/{id}", accessRead, s.getEntry)
 		s.route(r, http.MethodPost, "/v1/entries/{id}/reverse", accessAdmin, s.reverseEntry)
 		s.route(r, http.MethodPost, "/v1/entries/{id}/post", accessAdmin, s.postPending)
@@ -191,7 +191,7 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodGet, "/v1/reports/tax", accessRead, s.getTaxReport, "format", "over_threshold", "year")
 
 		s.route(r, http.MethodGet, "/v1/audit/verify", accessRead, s.getVerify)
-		s.route(r, http.MethodGet, "/v1/audit/log", accessRead, s.getAuditLog, "action", "cursor", "limit", "object")
+		s.route(r, http.MethodGet, "/v1/audit/log", accessRead, s.getAuditLog, "action", "cursor", "format", "limit", "object")
 
 		s.route(r, http.MethodPost, "/v1/keys", accessAdmin, s.postKey)
 		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys)
@@ -208,9 +208,9 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodPut, "/v1/users/{id}/referrer", accessAdmin, s.putUserReferrer)
 		s.route(r, http.MethodPut, "/v1/users/{id}/tax-id", accessAdmin, s.putUserTaxID)
 		s.route(r, http.MethodPost, "/v1/affiliates/{id}/codes", accessAdmin, s.postCode)
-		s.route(r, http.MethodGet, "/v1/affiliates/{id}/codes", accessReadOwnID, s.getCodes)
-		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referees", accessReadOwnID, s.getReferees, "cursor", "limit")
-		s.route(r, http.MethodGet, "/v1/affiliates/{id}/accruals", accessReadOwnID, s.getAccruals, "currency", "cursor", "from", "limit", "source", "to", "trade_id")
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/codes", accessReadOwnID, s.getCodes, "format")
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referees", accessReadOwnID, s.getReferees, "cursor", "format", "limit")
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/accruals", accessReadOwnID, s.getAccruals, "currency", "cursor", "format", "from", "limit", "source", "to", "trade_id")
 		s.route(r, http.MethodPut, "/v1/programs/{id}", accessAdmin, s.putProgram)
 		s.route(r, http.MethodGet, "/v1/programs", accessRead, s.getPrograms)
 		s.route(r, http.MethodPost, "/v1/trades", accessPost, s.postTrades)
