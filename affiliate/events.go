@@ -88,7 +88,7 @@ func (s *Service) RecordEvent(ctx context.Context, userID string, ev Event) (*Ev
 				return folio.Errorf(folio.EIDEMPOTENCY, "event id %s was recorded with different content", ev.ID)
 			}
 			res.Event = Event{ID: ev.ID, Type: oldType, Currency: oldCur, At: oldAt.UTC()}
-			if res.Event.Amount, err = scanDec(oldAmount); err != nil {
+			if res.Event.Amount, err = ledger.ParseStoredOptional(oldAmount); err != nil {
 				return err
 			}
 			res.UserID = oldUser

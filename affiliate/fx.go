@@ -80,7 +80,7 @@ func fxRate(ctx context.Context, q schema.Querier, cache rateCache, base, quote 
 		if err != nil || s == nil {
 			return nil, err
 		}
-		return scanDec(s)
+		return ledger.ParseStoredOptional(s)
 	}
 	r, err := avg(base, quote)
 	if err != nil {
@@ -189,5 +189,5 @@ func feeRate(ctx context.Context, q schema.Querier, group, market, liquidity str
 	if liquidity == "maker" {
 		s = maker
 	}
-	return scanDec(&s)
+	return ledger.ParseStoredOptional(&s)
 }

@@ -168,7 +168,7 @@ func (s *Service) ListAccruals(ctx context.Context, f AccrualFilter) ([]Accrual,
 			dst **apd.Decimal
 			s   *string
 		}{{&a.Rate, rate}, {&a.Basis, basis}, {&a.FXRate, fx}, {&a.ReportingAmount, rep}} {
-			if *x.dst, err = scanDec(x.s); err != nil {
+			if *x.dst, err = ledger.ParseStoredOptional(x.s); err != nil {
 				return nil, err
 			}
 		}

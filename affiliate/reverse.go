@@ -76,11 +76,11 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 				return err
 			}
 			r.level = int(level)
-			if r.rate, err = scanDec(rate); err != nil {
+			if r.rate, err = ledger.ParseStoredOptional(rate); err != nil {
 				rows.Close()
 				return err
 			}
-			if r.basis, err = scanDec(basis); err != nil {
+			if r.basis, err = ledger.ParseStoredOptional(basis); err != nil {
 				rows.Close()
 				return err
 			}
@@ -91,7 +91,7 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 			}
 			a.Negative = !a.Negative
 			r.amount, r.source, r.tradeID, r.entryID, r.trades = a, "reversal", id, out.CommissionReversalID, -1
-			if r.fixedFX, err = scanDec(fx); err != nil {
+			if r.fixedFX, err = ledger.ParseStoredOptional(fx); err != nil {
 				rows.Close()
 				return err
 			}
@@ -102,7 +102,7 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 				dst **apd.Decimal
 				s   *string
 			}{{&r.fee, fee}, {&r.volumeRep, vol}} {
-				if *x.dst, err = scanDec(x.s); err != nil {
+				if *x.dst, err = ledger.ParseStoredOptional(x.s); err != nil {
 					rows.Close()
 					return err
 				}

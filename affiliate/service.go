@@ -89,18 +89,6 @@ func decText(d *apd.Decimal) *string {
 	return &s
 }
 
-// scanDec parses an optional NUMERIC read as text.
-func scanDec(s *string) (*apd.Decimal, error) {
-	if s == nil {
-		return nil, nil
-	}
-	d, err := ledger.ParseStored(*s)
-	if err != nil {
-		return nil, err
-	}
-	return &d, nil
-}
-
 func notFound(what, id string) error {
 	return folio.Errorf(folio.ENOTFOUND, "%s %q not found", what, id)
 }

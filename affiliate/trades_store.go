@@ -132,7 +132,7 @@ func (l *tradeLookups) codeKickback(ctx context.Context, tx pgx.Tx, code string)
 		return "", nil, err
 	}
 	if err == nil {
-		if c.kick, err = scanDec(kick); err != nil {
+		if c.kick, err = ledger.ParseStoredOptional(kick); err != nil {
 			return "", nil, err
 		}
 	}

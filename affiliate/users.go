@@ -78,10 +78,10 @@ func scanUser(row pgx.Row) (*User, error) {
 		return nil, err
 	}
 	var err error
-	if u.Rate, err = scanDec(rate); err != nil {
+	if u.Rate, err = ledger.ParseStoredOptional(rate); err != nil {
 		return nil, err
 	}
-	if u.KickbackRate, err = scanDec(kick); err != nil {
+	if u.KickbackRate, err = ledger.ParseStoredOptional(kick); err != nil {
 		return nil, err
 	}
 	u.RegisteredAt = u.RegisteredAt.UTC()
@@ -336,10 +336,10 @@ func (s *Service) ListCodes(ctx context.Context, owner string) ([]Code, error) {
 		if err := rows.Scan(&c.Code, &c.Owner, &rate, &kick, &c.Note, &c.CreatedAt, &c.Referrals); err != nil {
 			return nil, err
 		}
-		if c.Rate, err = scanDec(rate); err != nil {
+		if c.Rate, err = ledger.ParseStoredOptional(rate); err != nil {
 			return nil, err
 		}
-		if c.Kickback, err = scanDec(kick); err != nil {
+		if c.Kickback, err = ledger.ParseStoredOptional(kick); err != nil {
 			return nil, err
 		}
 		c.CreatedAt = c.CreatedAt.UTC()

@@ -73,6 +73,19 @@ func ParseStored(s string) (apd.Decimal, error) {
 	return d, err
 }
 
+// ParseStoredOptional is ParseStored of a nullable NUMERIC read as text:
+// nil for NULL.
+func ParseStoredOptional(s *string) (*apd.Decimal, error) {
+	if s == nil {
+		return nil, nil
+	}
+	d, err := ParseStored(*s)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
 // Format returns the canonical text of d: plain notation, no exponent, no
 // trailing fractional zeros ("25", "12.5", "0.000001").
 func Format(d *apd.Decimal) string {

@@ -166,7 +166,7 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 				rows.Close()
 				return err
 			}
-			if a.reported, err = scanDec(rep); err != nil {
+			if a.reported, err = ledger.ParseStoredOptional(rep); err != nil {
 				rows.Close()
 				return err
 			}

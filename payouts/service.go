@@ -76,18 +76,6 @@ func audit(ctx context.Context, tx pgx.Tx, now time.Time, actor, action, object 
 	return auditlog.Change(ctx, tx, now, actor, action, object, before, after)
 }
 
-// scanDec parses an optional NUMERIC read as text.
-func scanDec(s *string) (*apd.Decimal, error) {
-	if s == nil {
-		return nil, nil
-	}
-	d, err := ledger.ParseStored(*s)
-	if err != nil {
-		return nil, err
-	}
-	return &d, nil
-}
-
 func notFound(what, id string) error {
 	return folio.Errorf(folio.ENOTFOUND, "%s %q not found", what, id)
 }
