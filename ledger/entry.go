@@ -73,11 +73,14 @@ type Posting struct {
 
 // Entry is one balanced journal entry as stored.
 type Entry struct {
-	ID             string
-	Seq            int64
-	Kind           string
-	Description    string
-	Phase          Phase
+	ID string
+	// Shard and Seq are the entry's position: the journal shard that wrote
+	// it and its gapless number in that shard's chain (see doc.go, "Shards").
+	Shard       int
+	Seq         int64
+	Kind        string
+	Description string
+	Phase       Phase
 	EffectiveAt    time.Time
 	RecordedAt     time.Time
 	IdempotencyKey string
