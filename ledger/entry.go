@@ -76,11 +76,11 @@ type Entry struct {
 	ID string
 	// Shard and Seq are the entry's position: the journal shard that wrote
 	// it and its gapless number in that shard's chain (see doc.go, "Shards").
-	Shard       int
-	Seq         int64
-	Kind        string
-	Description string
-	Phase       Phase
+	Shard          int
+	Seq            int64
+	Kind           string
+	Description    string
+	Phase          Phase
 	EffectiveAt    time.Time
 	RecordedAt     time.Time
 	IdempotencyKey string
