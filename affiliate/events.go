@@ -244,7 +244,7 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 		}
 		entryID := uuid.NewString()
 		ne := ledger.NewEntry{ID: entryID, IdempotencyKey: "bounty:" + p.ID + ":" + ev.ID, Kind: EntryBounty,
-			Description: fmt.Sprintf("%s bounty for %s (%s)", ev.Type, u.ID, p.ID), EffectiveAt: ev.At}
+			Description: fmt.Sprintf("%s bounty for %s (%s)", ev.Type, u.ID, p.ID), EffectiveAt: ev.At, Route: u.ID}
 		var total apd.Decimal
 		for _, sh := range shares {
 			if _, err := exact.Add(&total, &total, &sh.Amount); err != nil {

@@ -632,7 +632,7 @@ func tradeEntries(w *tradeWork) (*ledger.NewEntry, *ledger.NewEntry) {
 	md, _ := json.Marshal(map[string]string{"trade_id": w.in.ID, "market": w.in.Market, "liquidity": w.in.Liquidity})
 	feeEntry := &ledger.NewEntry{
 		ID: w.feeID, IdempotencyKey: "trade:" + w.in.ID, Kind: EntryTradeFee, Description: "Trade fee " + w.in.ID,
-		EffectiveAt: w.in.ExecutedAt, Metadata: md,
+		EffectiveAt: w.in.ExecutedAt, Metadata: md, Route: w.in.UserID,
 		Postings: []ledger.NewPosting{
 			{Account: "202:" + c + ":" + w.in.UserID, Side: accounts.Debit, Amount: fee},
 			{Account: "101:" + c, Side: accounts.Credit, Amount: fee},
@@ -640,7 +640,7 @@ func tradeEntries(w *tradeWork) (*ledger.NewEntry, *ledger.NewEntry) {
 	}
 	comm := &ledger.NewEntry{
 		ID: w.commID, IdempotencyKey: "commission:" + w.in.ID, Kind: EntryCommission, Description: "Commission split of trade " + w.in.ID,
-		EffectiveAt: w.in.ExecutedAt, ParentID: w.feeID, Metadata: md,
+		EffectiveAt: w.in.ExecutedAt, ParentID: w.feeID, Metadata: md, Route: w.in.UserID,
 		Postings: []ledger.NewPosting{{Account: "101:" + c, Side: accounts.Debit, Amount: fee}},
 	}
 	for _, sh := range w.split.Shares {

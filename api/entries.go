@@ -136,6 +136,7 @@ type postingJSON struct {
 // entryJSON is an entry as stored: the shape of list items and write results.
 type entryJSON struct {
 	ID             string          `json:"id"`
+	Shard          int             `json:"shard"`
 	Seq            int64           `json:"seq"`
 	Kind           string          `json:"kind"`
 	Description    string          `json:"description"`
@@ -185,6 +186,7 @@ func optString(s string) *string {
 func newEntryJSON(e *ledger.Entry) entryJSON {
 	out := entryJSON{
 		ID:             e.ID,
+		Shard:          e.Shard,
 		Seq:            e.Seq,
 		Kind:           e.Kind,
 		Description:    e.Description,
@@ -447,11 +449,17 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if f.AfterSeq, err = strconv.ParseInt(pos, 10, 64); err != nil || f.AfterSeq < 1 {
+		seq, shard, ok := strings.Cut(pos, ".")
+		var err1, err2 error
+		f.AfterSeq, err1 = strconv.ParseInt(seq, 10, 64)
+		f.AfterShard, err2 = strconv.Atoi(shard)
+		if !ok || err1 != nil || err2 != nil || f.AfterSeq < 1 || f.AfterShard < 0 {
 			return &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
 		}
 	}
-	f.AfterSeq = max(f.AfterSeq, fromSeq-1)
+	if fromSeq-1 > f.AfterSeq {
+		f.AfterSeq, f.AfterShard = fromSeq-1, ledger.MaxShards
+	}
 	f.Limit = limit + 1
 	es, err := s.ledger.ListEntries(r.Context(), f)
 	if err != nil {
@@ -460,7 +468,7 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) error {
 	out := listJSON[entryJSON]{Data: make([]entryJSON, 0, min(len(es), limit))}
 	for i, e := range es {
 		if i == limit {
-			out.NextCursor = encodeCursor("entries", strconv.FormatInt(es[i-1].Seq, 10))
+			out.NextCursor = encodeCursor("entries", strconv.FormatInt(es[i-1].Seq, 10)+"."+strconv.Itoa(es[i-1].Shard))
 			break
 		}
 		out.Data = append(out.Data, newEntryJSON(e))

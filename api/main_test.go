@@ -216,7 +216,7 @@ func (e *env) snapshot() string {
 	var out string
 	err := e.db.Admin.QueryRow(context.Background(), `SELECT concat_ws(' | ',
 		(SELECT count(*) FROM entries)::text, (SELECT count(*) FROM postings)::text,
-		(SELECT seq::text || ':' || encode(hash, 'hex') FROM journal_head),
+		(SELECT string_agg(seq::text || ':' || encode(hash, 'hex'), ',' ORDER BY shard) FROM journal_shards),
 		(SELECT coalesce(string_agg(account || '=' || debits::text || '/' || credits::text || '/' || pending_debits::text || '/' ||
 			pending_credits::text || '/' || balance::text, ',' ORDER BY account), '') FROM balances),
 		(SELECT count(*) FROM audit_log)::text, (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL)::text,

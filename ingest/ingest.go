@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/folioledger/folio"
@@ -24,9 +25,13 @@ type Options struct {
 	// MaxWait flushes a group this long after its first request arrived
 	// (default 2 ms).
 	MaxWait time.Duration
-	// QueueSize bounds the requests waiting for the writer (default 1024);
-	// beyond it Submit returns ErrBusy instead of growing memory.
+	// QueueSize bounds the requests waiting for each writer (default
+	// 1024); beyond it Submit returns ErrBusy instead of growing memory.
 	QueueSize int
+	// Shards is the journal's number of shards (ledger.Ledger.Shards;
+	// default 1): trades are booked by one writer per shard, each trade by
+	// the writer of its trader's shard (ledger.ShardOf).
+	Shards int
 }
 
 // TradePoster books trades inside the caller's transaction, one result per
@@ -57,10 +62,12 @@ type Ingester struct {
 	trades  TradePoster
 	entries EntryPoster
 	opts    Options
-	queue   chan *job
+	queue   chan *job   // entries, for the entries writer
+	shardQ  []chan *job // trades, per shard, for the shard writers
 }
 
 type job struct {
+	shard   int // the shard writer's, for a trades part
 	trades  []affiliate.NewTrade
 	entries []ledger.NewEntry
 	atomic  bool
@@ -87,7 +94,14 @@ func New(db *schema.DB, trades TradePoster, entries EntryPoster, opts Options) *
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
 	}
-	return &Ingester{db: db, trades: trades, entries: entries, opts: opts, queue: make(chan *job, opts.QueueSize)}
+	if opts.Shards <= 0 {
+		opts.Shards = 1
+	}
+	g := &Ingester{db: db, trades: trades, entries: entries, opts: opts, queue: make(chan *job, opts.QueueSize)}
+	for range opts.Shards {
+		g.shardQ = append(g.shardQ, make(chan *job, opts.QueueSize))
+	}
+	return g
 }
 
 // SubmitTrades books trades through the writer, at most
@@ -98,15 +112,54 @@ func (g *Ingester) SubmitTrades(ctx context.Context, trades []affiliate.NewTrade
 	if len(trades) > affiliate.MaxTradesPerBatch {
 		return nil, folio.Errorf(folio.EINVALID, "at most %d trades per call", affiliate.MaxTradesPerBatch)
 	}
-	r, err := g.submit(ctx, &job{trades: trades})
-	return r.trades, err
+	// One part per shard, each to its shard's writer; the results are put
+	// back in request order.
+	n := len(g.shardQ)
+	parts := make([]*job, n)
+	where := make([][]int, n)
+	for i, t := range trades {
+		s := ledger.ShardOf(t.UserID, n)
+		if parts[s] == nil {
+			parts[s] = &job{shard: s, done: make(chan result, 1)}
+		}
+		parts[s].trades = append(parts[s].trades, t)
+		where[s] = append(where[s], i)
+	}
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
+		select {
+		case g.shardQ[p.shard] <- p:
+		default:
+			return nil, ErrBusy
+		}
+	}
+	out := make([]affiliate.TradeResult, len(trades))
+	for s, p := range parts {
+		if p == nil {
+			continue
+		}
+		select {
+		case r := <-p.done:
+			if r.err != nil {
+				return nil, r.err
+			}
+			for k, i := range where[s] {
+				out[i] = r.trades[k]
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return out, nil
 }
 
 // SubmitEntries posts ledger entries through the writer, with one result
 // per entry; atomic batches are all-or-nothing as with ledger.Post (their
 // rejection is ledger.ErrBatchRejected). ErrBusy and ctx as SubmitTrades.
 func (g *Ingester) SubmitEntries(ctx context.Context, entries []ledger.NewEntry, atomic bool) ([]ledger.Result, error) {
-	r, err := g.submit(ctx, &job{entries: entries, atomic: atomic})
+	r, err := g.submit(ctx, &job{entries: entries, atomic: atomic, shard: -1})
 	return r.entries, err
 }
 
@@ -125,16 +178,27 @@ func (g *Ingester) submit(ctx context.Context, j *job) (result, error) {
 	}
 }
 
-// Run is the writer loop; it returns when ctx is done, after answering
-// every request it has taken.
+// Run runs the writers — one per journal shard for trades, one for
+// entries — and returns when ctx is done, after every writer answered the
+// requests it had taken.
 func (g *Ingester) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for s, q := range g.shardQ {
+		wg.Go(func() { g.loop(ctx, q, s) })
+	}
+	g.loop(ctx, g.queue, -1)
+	wg.Wait()
+}
+
+// loop is one writer: shard is its journal shard, or -1 for entries.
+func (g *Ingester) loop(ctx context.Context, queue chan *job, shard int) {
 	for {
 		var first *job
 		select {
 		case <-ctx.Done():
-			g.drain()
+			drain(queue)
 			return
-		case first = <-g.queue:
+		case first = <-queue:
 		}
 		group := []*job{first}
 		items := first.size()
@@ -142,7 +206,7 @@ func (g *Ingester) Run(ctx context.Context) {
 	collect:
 		for items < g.opts.MaxItems {
 			select {
-			case j := <-g.queue:
+			case j := <-queue:
 				group = append(group, j)
 				items += j.size()
 			case <-timer.C:
@@ -150,15 +214,15 @@ func (g *Ingester) Run(ctx context.Context) {
 			}
 		}
 		timer.Stop()
-		g.commit(context.WithoutCancel(ctx), group)
+		g.commit(context.WithoutCancel(ctx), group, shard)
 	}
 }
 
 // drain answers queued requests after shutdown began.
-func (g *Ingester) drain() {
+func drain(queue chan *job) {
 	for {
 		select {
-		case j := <-g.queue:
+		case j := <-queue:
 			j.done <- result{err: folio.Errorf(folio.EUNAVAILABLE, "the server is shutting down")}
 		default:
 			return
@@ -170,8 +234,8 @@ func (j *job) size() int { return len(j.trades) + len(j.entries) }
 
 // commit writes a group in one transaction, or each job alone if the group
 // fails as a whole.
-func (g *Ingester) commit(ctx context.Context, group []*job) {
-	results, err := g.write(ctx, group)
+func (g *Ingester) commit(ctx context.Context, group []*job, shard int) {
+	results, err := g.write(ctx, group, shard)
 	if err == nil {
 		for i, j := range group {
 			j.done <- results[i]
@@ -187,7 +251,7 @@ func (g *Ingester) commit(ctx context.Context, group []*job) {
 		return
 	}
 	for _, j := range group {
-		r, err := g.write(ctx, []*job{j})
+		r, err := g.write(ctx, []*job{j}, shard)
 		if err != nil {
 			j.done <- result{err: err}
 			continue
@@ -196,10 +260,17 @@ func (g *Ingester) commit(ctx context.Context, group []*job) {
 	}
 }
 
-func (g *Ingester) write(ctx context.Context, group []*job) ([]result, error) {
+func (g *Ingester) write(ctx context.Context, group []*job, shard int) ([]result, error) {
 	var results []result
 	err := ledger.JournalTx(ctx, g.db, func(tx pgx.Tx) error {
 		results = make([]result, len(group))
+		if shard >= 0 {
+			// The shard's head first: everything read after it sees the
+			// shard's previous group (see schema.DB.WriterTx).
+			if err := ledger.LockShard(ctx, tx, shard); err != nil {
+				return err
+			}
+		}
 		var trades []affiliate.NewTrade
 		var ops []ledger.Op
 		for _, j := range group {

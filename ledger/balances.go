@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
@@ -55,9 +56,32 @@ func (b *Balance) clone() *Balance {
 // entry and written once at the end.
 type balanceSet struct {
 	chart *accounts.Chart
-	rows  map[accounts.Key]*Balance
-	dirty map[accounts.Key]bool
-	order []accounts.Key // sorted
+	rows  map[rowKey]*Balance
+	dirty map[rowKey]bool
+	order []rowKey // sorted
+}
+
+// rowKey names a balance row: an account in a shard.
+type rowKey struct {
+	Account accounts.Key
+	Shard   int
+}
+
+// sortedRows returns the distinct row keys in (account, shard) order.
+func sortedRows(keys []rowKey) []rowKey {
+	seen := map[rowKey]bool{}
+	var out []rowKey
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Account.String(), out[j].Account.String()
+		return a < b || a == b && out[i].Shard < out[j].Shard
+	})
+	return out
 }
 
 // readBalances reads the balance rows of keys (missing rows are accounts
@@ -66,36 +90,38 @@ type balanceSet struct {
 // every other writer of these rows. (SELECT … FOR UPDATE here wrote a lock
 // into each row — a heap write and a WAL record per account — that the
 // upsert then wrote again; README, "Measured figures, dated".)
-func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []accounts.Key) (*balanceSet, error) {
-	sorted := sortedKeys(keys)
-	bs := &balanceSet{chart: chart, rows: map[accounts.Key]*Balance{}, dirty: map[accounts.Key]bool{}, order: sorted}
+func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []rowKey) (*balanceSet, error) {
+	sorted := sortedRows(keys)
+	bs := &balanceSet{chart: chart, rows: map[rowKey]*Balance{}, dirty: map[rowKey]bool{}, order: sorted}
 	names := make([]string, len(sorted))
+	shards := make([]int64, len(sorted))
 	for i, k := range sorted {
-		names[i] = k.String()
-		code, _ := chart.Code(k.Code)
-		bs.rows[k] = &Balance{Account: k, Normal: code.Normal}
+		names[i], shards[i] = k.Account.String(), int64(k.Shard)
+		code, _ := chart.Code(k.Account.Code)
+		bs.rows[k] = &Balance{Account: k.Account, Normal: code.Normal}
 	}
 	if len(names) == 0 {
 		return bs, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT account, debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq
-		FROM balances WHERE account = ANY($1)`, planEachTime, names)
+	rows, err := tx.Query(ctx, `SELECT b.account, b.shard, debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq
+		FROM balances b JOIN unnest($1::text[], $2::bigint[]) AS u(account, shard) ON b.account = u.account AND b.shard = u.shard`, planEachTime, names, shards)
 	if err != nil {
 		return nil, fmt.Errorf("read balances: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var name string
+		var shard int
 		var d, c, pd, pc, b string
 		var seq int64
-		if err := rows.Scan(&name, &d, &c, &pd, &pc, &b, &seq); err != nil {
+		if err := rows.Scan(&name, &shard, &d, &c, &pd, &pc, &b, &seq); err != nil {
 			return nil, err
 		}
 		k, err := accounts.ParseKey(name)
 		if err != nil {
 			return nil, err
 		}
-		row := bs.rows[k]
+		row := bs.rows[rowKey{k, shard}]
 		if row == nil {
 			continue
 		}
@@ -115,13 +141,13 @@ func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []
 // apply moves the balances by c's postings and releases, fills each
 // posting's running totals, and enforces balance rules. On error nothing
 // changes.
-func (bs *balanceSet) apply(c *candidate, seq int64) error {
+func (bs *balanceSet) apply(c *candidate, shard int, seq int64) error {
 	work := map[accounts.Key]*Balance{}
 	get := func(k accounts.Key) *Balance {
 		if b := work[k]; b != nil {
 			return b
 		}
-		b := bs.rows[k].clone()
+		b := bs.rows[rowKey{k, shard}].clone()
 		b.Seq = seq
 		work[k] = b
 		return b
@@ -173,15 +199,15 @@ func (bs *balanceSet) apply(c *candidate, seq int64) error {
 		if code.Rule != accounts.RuleNonNegative {
 			continue
 		}
-		before := bs.rows[k]
+		before := bs.rows[rowKey{k, shard}]
 		a0, a1 := before.Available(), after.Available()
 		if a1.Sign() < 0 && a1.Cmp(&a0) < 0 {
 			return folio.Errorf(folio.EINSUFFICIENT, "account %s would have an available balance of %s; its rule is non_negative", k, Format(&a1))
 		}
 	}
 	for k, b := range work {
-		bs.rows[k] = b
-		bs.dirty[k] = true
+		bs.rows[rowKey{k, shard}] = b
+		bs.dirty[rowKey{k, shard}] = true
 	}
 	return nil
 }
@@ -189,13 +215,14 @@ func (bs *balanceSet) apply(c *candidate, seq int64) error {
 // write upserts every changed balance once, in sorted account order.
 func (bs *balanceSet) write(ctx context.Context, w schema.Execer) error {
 	var acct, code, cur, holder, d, c, pd, pc, b []string
-	var seqs []int64
-	for _, k := range bs.order {
-		if !bs.dirty[k] {
+	var seqs, shards []int64
+	for _, rk := range bs.order {
+		if !bs.dirty[rk] {
 			continue
 		}
-		r := bs.rows[k]
+		r, k := bs.rows[rk], rk.Account
 		acct = append(acct, k.String())
+		shards = append(shards, int64(rk.Shard))
 		code = append(code, k.Code)
 		cur = append(cur, k.Currency)
 		holder = append(holder, k.Holder)
@@ -210,17 +237,17 @@ func (bs *balanceSet) write(ctx context.Context, w schema.Execer) error {
 		return nil
 	}
 	_, err := w.Exec(ctx, sqlUpsertBalances,
-		acct, code, cur, holder, d, c, pd, pc, b, seqs)
+		acct, code, cur, holder, d, c, pd, pc, b, seqs, shards)
 	if err != nil {
 		return fmt.Errorf("write balances: %w", err)
 	}
 	return nil
 }
 
-const sqlUpsertBalances = `INSERT INTO balances (account, code, currency, holder, debits, credits, pending_debits, pending_credits, balance, last_seq)
-		SELECT a, co, cu, h, d::numeric, c::numeric, pd::numeric, pc::numeric, b::numeric, s
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
-			AS u(a, co, cu, h, d, c, pd, pc, b, s)
-		ON CONFLICT (account) DO UPDATE SET debits = excluded.debits, credits = excluded.credits,
+const sqlUpsertBalances = `INSERT INTO balances (account, code, currency, holder, debits, credits, pending_debits, pending_credits, balance, last_seq, shard)
+		SELECT a, co, cu, h, d::numeric, c::numeric, pd::numeric, pc::numeric, b::numeric, s, sh
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])
+			AS u(a, co, cu, h, d, c, pd, pc, b, s, sh)
+		ON CONFLICT (account, shard) DO UPDATE SET debits = excluded.debits, credits = excluded.credits,
 			pending_debits = excluded.pending_debits, pending_credits = excluded.pending_credits,
 			balance = excluded.balance, last_seq = excluded.last_seq`

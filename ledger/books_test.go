@@ -60,7 +60,7 @@ func loadBooks(t testing.TB, e *env) *books {
 		t.Fatalf("set isolation: %v", err)
 	}
 	b := &books{balances: map[string]bookBalance{}, keys: map[string]int{}}
-	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM journal_head WHERE id = 1`).Scan(&b.headSeq, &b.headHash); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM journal_shards WHERE shard = 0`).Scan(&b.headSeq, &b.headHash); err != nil {
 		t.Fatalf("read head: %v", err)
 	}
 	rows, err := tx.Query(ctx, `SELECT id::text, seq, phase, coalesce(completes::text, ''), coalesce(reverses::text, ''), idempotency_key, prev_hash, hash

@@ -114,6 +114,11 @@ type NewEntry struct {
 	BatchID        string
 	Metadata       json.RawMessage // a JSON object, or empty
 	Postings       []NewPosting
+	// Route, when set, chooses the journal shard (ShardOf(Route)) instead
+	// of the idempotency key: the trade engine routes a trade's entries by
+	// its trader, so that one trader's entries stay in one shard's order.
+	// It is not stored.
+	Route string
 }
 
 // NewPosting is one requested posting.

@@ -15,9 +15,12 @@ var GenesisHash = make([]byte, sha256.Size)
 // entry is either hashed or checked by Verify against a hashed one.
 // Entries are written in version 2; Verify accepts version 1 only for the
 // entries before the first version-2 entry (journals written before it).
+// Version 3 adds the entry's shard, so that its whole position (shard,
+// seq) is hashed.
 const (
 	hashV1 = "folio-entry-v1"
 	hashV2 = "folio-entry-v2"
+	hashV3 = "folio-entry-v3"
 )
 
 // ComputeHash returns SHA-256(prev_hash ‖ canonical bytes of e and its
@@ -26,7 +29,7 @@ const (
 // changing any stored amount, balance or content hash breaks the chain at
 // that entry.
 func ComputeHash(prev []byte, e *Entry) []byte {
-	return computeHash(prev, e, hashV2)
+	return computeHash(prev, e, hashV3)
 }
 
 func computeHash(prev []byte, e *Entry, version string) []byte {
@@ -39,7 +42,7 @@ func computeHash(prev []byte, e *Entry, version string) []byte {
 // CanonicalBytes is the hashed encoding of an entry: every field
 // length-prefixed, times in UTC at microsecond precision (what the database
 // stores), amounts in canonical decimal text.
-func CanonicalBytes(e *Entry) []byte { return canonicalBytes(e, hashV2) }
+func CanonicalBytes(e *Entry) []byte { return canonicalBytes(e, hashV3) }
 
 func canonicalBytes(e *Entry, version string) []byte {
 	var b []byte
@@ -50,6 +53,9 @@ func canonicalBytes(e *Entry, version string) []byte {
 	tm := func(t time.Time) { str(t.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)) }
 	str(version)
 	str(e.ID)
+	if version == hashV3 {
+		b = binary.BigEndian.AppendUint64(b, uint64(e.Shard))
+	}
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Seq))
 	str(e.Kind)
 	str(e.Description)

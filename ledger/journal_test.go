@@ -33,10 +33,10 @@ func TestJournalTxQueuesWriters(t *testing.T) {
 				err := ledger.JournalTx(ctx, app, func(tx pgx.Tx) error {
 					attempts.Add(1)
 					var seq int64
-					if err := tx.QueryRow(ctx, `SELECT seq FROM journal_head WHERE id = 1 FOR UPDATE`).Scan(&seq); err != nil {
+					if err := tx.QueryRow(ctx, `SELECT seq FROM journal_shards WHERE shard = 0 FOR UPDATE`).Scan(&seq); err != nil {
 						return err
 					}
-					_, err := tx.Exec(ctx, `UPDATE journal_head SET seq = $1 WHERE id = 1`, seq+1)
+					_, err := tx.Exec(ctx, `UPDATE journal_shards SET seq = $1 WHERE shard = 0`, seq+1)
 					return err
 				})
 				if err != nil {
@@ -48,7 +48,7 @@ func TestJournalTxQueuesWriters(t *testing.T) {
 	}
 	wg.Wait()
 	var seq int64
-	if err := db.Admin.QueryRow(ctx, `SELECT seq FROM journal_head`).Scan(&seq); err != nil {
+	if err := db.Admin.QueryRow(ctx, `SELECT seq FROM journal_shards`).Scan(&seq); err != nil {
 		t.Fatal(err)
 	}
 	if seq != 200 || attempts.Load() != 200 {

@@ -27,6 +27,7 @@ type Ledger struct {
 
 	mu       sync.RWMutex
 	reserved map[string]*Reservation // kind → its engine's claim (see Reserve); replaced, never modified
+	shards   int                     // active journal shards, read once (see Shards)
 }
 
 // New returns a ledger on db with the system clock.
@@ -189,14 +190,6 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		}
 	})
 
-	head, err := lockHead(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	if head.recordedAt.After(now) {
-		now = head.recordedAt // recorded_at never goes backwards along seq
-	}
-
 	var keys, targetIDs, chosenIDs []string
 	for i, op := range ops {
 		if results[i].Err != nil {
@@ -210,6 +203,39 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 			chosenIDs = append(chosenIDs, valid[i].req.ID)
 		}
 	}
+	// Targets are committed entries, which never change: they are read
+	// before the shard locks, since a follow-up goes to its target's shard.
+	targets, err := loadEntriesBy(ctx, tx, "id = ANY($1::uuid[])", targetIDs)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*Entry{}
+	for _, e := range targets {
+		byID[e.ID] = e
+	}
+	n, err := l.shardCount(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	shardOf := make([]int, len(ops))
+	var lockSet []int
+	for i, op := range ops {
+		if results[i].Err != nil {
+			continue
+		}
+		shardOf[i] = routeOp(chart, op, valid[i], byID[opTarget(op)], n)
+		lockSet = append(lockSet, shardOf[i])
+	}
+	heads, err := lockShards(ctx, tx, distinctSorted(lockSet))
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range heads {
+		if h.recordedAt.After(now) {
+			now = h.recordedAt // recorded_at never goes backwards along a shard's seq
+		}
+	}
+
 	usedIDs, existing := map[string]bool{}, []*Entry(nil)
 	if !opts.Fresh {
 		if usedIDs, err = existingIDs(ctx, tx, chosenIDs); err != nil {
@@ -231,14 +257,6 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 	byKey := map[string]*Entry{}
 	for _, e := range existing {
 		byKey[e.IdempotencyKey] = e
-	}
-	targets, err := loadEntriesBy(ctx, tx, "id = ANY($1::uuid[])", targetIDs)
-	if err != nil {
-		return nil, err
-	}
-	byID := map[string]*Entry{}
-	for _, e := range targets {
-		byID[e.ID] = e
 	}
 	// The entries that targets reverse or complete, when some kind is
 	// reserved to another owner than the batch's: an engine's entry is not
@@ -271,18 +289,18 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		return nil, err
 	}
 
-	var touched []accounts.Key
+	var touched []rowKey
 	for i, op := range ops {
 		if results[i].Err != nil {
 			continue
 		}
 		if valid[i] != nil {
 			for _, p := range valid[i].postings {
-				touched = append(touched, p.Account)
+				touched = append(touched, rowKey{p.Account, shardOf[i]})
 			}
 		} else if t := byID[opTarget(op)]; t != nil {
 			for _, p := range t.Postings {
-				touched = append(touched, p.Account)
+				touched = append(touched, rowKey{p.Account, shardOf[i]})
 			}
 		}
 	}
@@ -293,7 +311,6 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 
 	batchKeys := map[string]*candidate{}
 	var accepted []*candidate
-	seq, prev := head.seq, head.hash
 	for i, op := range ops {
 		if results[i].Err != nil {
 			continue
@@ -336,12 +353,13 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		}
 		c.content = content
 		c.entry.contentHash = contentHash(content) // for in-batch replays of its key
-		if err := bals.apply(c, seq+1); err != nil {
+		h := heads[shardOf[i]]
+		if err := bals.apply(c, shardOf[i], h.seq+1); err != nil {
 			results[i].Err = err
 			continue
 		}
-		seq++
-		c.entry.Seq = seq
+		h.seq++
+		c.entry.Shard, c.entry.Seq = shardOf[i], h.seq
 		batchKeys[key] = c
 		usedIDs[c.entry.ID] = true
 		if t := c.entry.Reverses; t != "" {
@@ -360,7 +378,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 				for j := range results {
 					// Items written by this batch, and replays of them, are
 					// rolled back; replays of stored entries stand.
-					if results[j].Err == nil && results[j].Entry.Seq > head.seq {
+					if e := results[j].Entry; results[j].Err == nil && heads[e.Shard] != nil && e.Seq > heads[e.Shard].start {
 						results[j] = Result{Err: ErrNotWritten}
 					}
 				}
@@ -381,9 +399,10 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 	for lo := 0; lo < len(accepted); lo += chunk {
 		part := accepted[lo:min(lo+chunk, len(accepted))]
 		for _, c := range part {
-			c.entry.PrevHash = prev
-			c.entry.Hash = ComputeHash(prev, c.entry)
-			prev = c.entry.Hash
+			h := heads[c.entry.Shard]
+			c.entry.PrevHash = h.hash
+			c.entry.Hash = ComputeHash(h.hash, c.entry)
+			h.hash = c.entry.Hash
 		}
 		if err := writeEntries(ctx, w, part); err != nil {
 			return nil, err
@@ -392,10 +411,54 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 	if err := bals.write(ctx, w); err != nil {
 		return nil, err
 	}
-	if _, err := w.Exec(ctx, sqlUpdateHead, seq, prev, now); err != nil {
-		return nil, err
+	for shard, h := range heads {
+		if h.seq == h.start {
+			continue
+		}
+		if _, err := w.Exec(ctx, sqlUpdateHead, h.seq, h.hash, now, shard); err != nil {
+			return nil, err
+		}
 	}
 	return results, nil
+}
+
+// routeOp is the shard an operation writes to: an entry touching an
+// account with a balance rule goes to shard 0, where every such account's
+// single balance row lives and its rule is checked; a reversal, post or
+// void goes to its target's shard, so that it moves the balance rows its
+// target moved; any other new entry goes to the shard of its route (the
+// trade engine's: the trader) or, without one, of its idempotency key.
+func routeOp(chart *accounts.Chart, op Op, v *validated, target *Entry, n int) int {
+	if v != nil {
+		for _, p := range v.postings {
+			if code, ok := chart.Code(p.Account.Code); ok && code.Rule != accounts.RuleNone {
+				return 0
+			}
+		}
+		route := v.req.Route
+		if route == "" {
+			route = opKey(op)
+		}
+		return ShardOf(route, n)
+	}
+	if target != nil {
+		return target.Shard
+	}
+	return 0
+}
+
+// distinctSorted returns the distinct values of xs in ascending order.
+func distinctSorted(xs []int) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	sort.Ints(out)
+	return out
 }
 
 // parentLookups returns the parent ids of the batch's new entries that no
@@ -750,21 +813,12 @@ func partialPostings(chart *accounts.Chart, target *Entry, req []NewPosting) ([]
 // writeChunk is how many entries a pipelined batch inserts per statement.
 const writeChunk = 500
 
-// head is the locked journal head.
+// head is a locked shard head, advanced in memory as the batch assigns
+// seqs; start is its seq when locked.
 type head struct {
-	seq        int64
+	seq, start int64
 	hash       []byte
 	recordedAt time.Time
-}
-
-func lockHead(ctx context.Context, tx pgx.Tx) (head, error) {
-	var h head
-	err := tx.QueryRow(ctx, `SELECT seq, hash, recorded_at FROM journal_head WHERE id = 1 FOR UPDATE`).Scan(&h.seq, &h.hash, &h.recordedAt)
-	if err != nil {
-		return h, fmt.Errorf("lock journal head: %w", err)
-	}
-	h.recordedAt = h.recordedAt.UTC()
-	return h, nil
 }
 
 // sortedKeys returns the distinct account keys in canonical string order.

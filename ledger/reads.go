@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -33,7 +34,7 @@ func (l *Ledger) GetEntry(ctx context.Context, id string) (*Entry, *EntryLinks, 
 	}
 	links := &EntryLinks{}
 	rows, err := l.DB.Pool.Query(ctx, `SELECT id::text, coalesce(parent_id::text, ''), coalesce(reverses::text, ''), coalesce(completes::text, '')
-		FROM entries WHERE parent_id = $1::uuid OR reverses = $1::uuid OR completes = $1::uuid ORDER BY seq`, id)
+		FROM entries WHERE parent_id = $1::uuid OR reverses = $1::uuid OR completes = $1::uuid ORDER BY seq, shard`, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -56,19 +57,26 @@ func (l *Ledger) GetEntry(ctx context.Context, id string) (*Entry, *EntryLinks, 
 }
 
 // EntryFilter selects entries for ListEntries. Times bound recorded_at
-// (From inclusive, To exclusive). AfterSeq is the pagination cursor (and a
-// seq range's start); ToSeq, when positive, is the last seq listed.
+// (From inclusive, To exclusive). (AfterSeq, AfterShard) is the pagination
+// cursor: the position after which entries are listed (AfterShard
+// MaxShards: after every entry of seq AfterSeq). ToSeq, when positive, is
+// the last seq listed (in every shard).
 type EntryFilter struct {
-	Account  string
-	Kind     string
-	BatchID  string
-	From, To time.Time
-	AfterSeq int64
-	ToSeq    int64
-	Limit    int
+	Account    string
+	Kind       string
+	BatchID    string
+	From, To   time.Time
+	AfterSeq   int64
+	AfterShard int
+	ToSeq      int64
+	Limit      int
 }
 
-// ListEntries returns entries in seq order after the cursor, with postings.
+// ListEntries returns entries in journal position order (seq, then shard)
+// after the cursor, with postings. Positions never change, so the order is
+// stable; entries that a lagging shard commits later may take positions
+// before a cursor already passed (the events feed keeps a cursor per shard
+// for that reason: see doc.go, "Shards").
 func (l *Ledger) ListEntries(ctx context.Context, f EntryFilter) ([]*Entry, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
@@ -80,14 +88,14 @@ func (l *Ledger) ListEntries(ctx context.Context, f EntryFilter) ([]*Entry, erro
 	if to.IsZero() {
 		to = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	sql := `SELECT ` + entryColumns + ` FROM entries WHERE seq > $1 AND ($2 = '' OR kind = $2) AND ($3 = '' OR batch_id = $3)
+	sql := `SELECT ` + entryColumns + ` FROM entries WHERE (seq, shard) > ($1, $8) AND ($2 = '' OR kind = $2) AND ($3 = '' OR batch_id = $3)
 		AND recorded_at >= $4 AND recorded_at < $5 AND ($7::bigint <= 0 OR seq <= $7)`
-	args := []any{f.AfterSeq, f.Kind, f.BatchID, from, to, f.Limit, f.ToSeq}
+	args := []any{f.AfterSeq, f.Kind, f.BatchID, from, to, f.Limit, f.ToSeq, f.AfterShard}
 	if f.Account != "" {
-		sql += ` AND seq IN (SELECT p.seq FROM postings p WHERE p.account = $8 AND p.seq > $1)`
+		sql += ` AND (seq, shard) IN (SELECT p.seq, p.shard FROM postings p WHERE p.account = $9 AND p.seq >= $1)`
 		args = append(args, f.Account)
 	}
-	sql += ` ORDER BY seq LIMIT $6`
+	sql += ` ORDER BY seq, shard LIMIT $6`
 	return queryEntries(ctx, l.DB.Pool, sql, args...)
 }
 
@@ -151,7 +159,7 @@ func balanceAt(ctx context.Context, tx pgx.Tx, k accounts.Key, normal accounts.S
 	}
 	switch {
 	case !at.Effective.IsZero():
-		if err := scan(tx.QueryRow(ctx, `SELECT debits::text, credits::text, balance::text, last_seq FROM balances WHERE account = $1`, k.String()), false); err != nil {
+		if err := scan(tx.QueryRow(ctx, `SELECT sum(debits)::text, sum(credits)::text, sum(balance)::text, max(last_seq) FROM balances WHERE account = $1 HAVING count(*) > 0`, k.String()), false); err != nil {
 			return nil, err
 		}
 		// Subtract what was posted with a later effective time.
@@ -185,31 +193,70 @@ func balanceAt(ctx context.Context, tx pgx.Tx, k accounts.Key, normal accounts.S
 		}
 		return b, rows.Err()
 	case !at.Recorded.IsZero() || at.Seq > 0:
-		seq := at.Seq
-		if !at.Recorded.IsZero() {
-			var err error
-			if seq, err = seqAtTime(ctx, tx, at.Recorded); err != nil {
-				return nil, err
-			}
+		cut, err := cutOf(ctx, tx, at)
+		if err != nil {
+			return nil, err
 		}
-		err := scan(tx.QueryRow(ctx, `SELECT debits_after::text, credits_after::text, balance_after::text, seq FROM postings
-			WHERE account = $1 AND seq <= $2 ORDER BY seq DESC, idx DESC LIMIT 1`, k.String(), seq), false)
+		// Each of the account's balance rows (one per shard that wrote to
+		// it) as of its shard's seq in the cut, summed.
+		err = scan(tx.QueryRow(ctx, `SELECT sum(p.debits_after)::text, sum(p.credits_after)::text, sum(p.balance_after)::text, max(p.seq)
+			FROM balances b CROSS JOIN LATERAL (
+				SELECT debits_after, credits_after, balance_after, seq FROM postings
+				WHERE account = b.account AND shard = b.shard AND seq <= ($2::bigint[])[b.shard + 1] ORDER BY seq DESC, idx DESC LIMIT 1) p
+			WHERE b.account = $1 HAVING count(*) > 0`, k.String(), cut), false)
 		return b, err
 	default:
-		err := scan(tx.QueryRow(ctx, `SELECT debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq
-			FROM balances WHERE account = $1`, k.String()), true)
+		err := scan(tx.QueryRow(ctx, `SELECT sum(debits)::text, sum(credits)::text, sum(pending_debits)::text, sum(pending_credits)::text, sum(balance)::text, max(last_seq)
+			FROM balances WHERE account = $1 HAVING count(*) > 0`, k.String()), true)
 		return b, err
 	}
 }
 
-// seqAtTime returns the last seq recorded at or before t (0 if none).
-func seqAtTime(ctx context.Context, q pgx.Tx, t time.Time) (int64, error) {
-	var seq int64
-	err := q.QueryRow(ctx, `SELECT seq FROM entries WHERE recorded_at <= $1 ORDER BY recorded_at DESC, seq DESC LIMIT 1`, t).Scan(&seq)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
+// Cut is a point of the journal: for each shard (by index), the last seq
+// included. Reads as of a seq or a recorded time use one.
+type Cut []int64
+
+// cutOf is the cut of an AsOf: as of seq n, every shard's entries up to
+// seq n (seqs are per shard, so as_of_seq is a per-shard bound); as of a
+// recorded time, each shard's last entry recorded at or before it (within a
+// shard recorded_at never goes backwards along seq).
+func cutOf(ctx context.Context, q schema.Querier, at AsOf) (Cut, error) {
+	heads, err := Heads(ctx, q)
+	if err != nil {
+		return nil, err
 	}
-	return seq, err
+	cut := make(Cut, len(heads))
+	for i, h := range heads {
+		cut[i] = h.Seq
+		if at.Seq > 0 && at.Seq < h.Seq {
+			cut[i] = at.Seq
+		}
+	}
+	if at.Recorded.IsZero() {
+		return cut, nil
+	}
+	rows, err := q.Query(ctx, `SELECT j.shard, coalesce((SELECT e.seq FROM entries e WHERE e.shard = j.shard AND e.recorded_at <= $1
+			ORDER BY e.recorded_at DESC, e.seq DESC LIMIT 1), 0) FROM journal_shards j ORDER BY j.shard`, at.Recorded)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var shard int
+		var seq int64
+		if err := rows.Scan(&shard, &seq); err != nil {
+			return nil, err
+		}
+		if shard < len(cut) {
+			cut[shard] = seq
+		}
+	}
+	return cut, rows.Err()
+}
+
+// CutBefore returns the cut of the entries recorded strictly before t.
+func CutBefore(ctx context.Context, q schema.Querier, t time.Time) (Cut, error) {
+	return cutOf(ctx, q, AsOf{Recorded: t.Add(-time.Microsecond)})
 }
 
 // TrialBalanceLine is one account of a trial balance.
@@ -231,8 +278,10 @@ type TrialBalanceCurrency struct {
 }
 
 // TrialBalance is every account's totals as of a point, grouped by currency.
+// Cut is that point: each shard's last seq included; Seq its largest.
 type TrialBalance struct {
 	Seq        int64
+	Cut        Cut
 	Currencies []TrialBalanceCurrency
 }
 
@@ -251,26 +300,21 @@ func (l *Ledger) TrialBalance(ctx context.Context, at AsOf, currency string) (*T
 		if err != nil {
 			return err
 		}
-		var head int64
-		if err := tx.QueryRow(ctx, `SELECT seq FROM journal_head WHERE id = 1`).Scan(&head); err != nil {
+		cut, err := cutOf(ctx, tx, at)
+		if err != nil {
 			return err
 		}
-		seq := at.Seq
-		if !at.Recorded.IsZero() {
-			if seq, err = seqAtTime(ctx, tx, at.Recorded); err != nil {
-				return err
-			}
+		tb.Cut, tb.Seq = cut, 0
+		for _, s := range cut {
+			tb.Seq = max(tb.Seq, s)
 		}
-		if seq <= 0 || seq > head {
-			seq = head
-		}
-		tb.Seq = seq
-		rows, err := tx.Query(ctx, `SELECT b.account, p.debits_after::text, p.credits_after::text, p.balance_after::text
+		rows, err := tx.Query(ctx, `SELECT b.account, sum(p.debits_after)::text, sum(p.credits_after)::text, sum(p.balance_after)::text
 			FROM balances b CROSS JOIN LATERAL (
 				SELECT debits_after, credits_after, balance_after FROM postings
-				WHERE account = b.account AND seq <= $1 ORDER BY seq DESC, idx DESC LIMIT 1) p
+				WHERE account = b.account AND shard = b.shard AND seq <= ($1::bigint[])[b.shard + 1] ORDER BY seq DESC, idx DESC LIMIT 1) p
 			WHERE ($2 = '' OR b.currency = $2)
-			ORDER BY b.currency, b.account`, seq, currency)
+			GROUP BY b.currency, b.account
+			ORDER BY b.currency, b.account`, cut, currency)
 		if err != nil {
 			return err
 		}
@@ -373,10 +417,10 @@ func (l *Ledger) Statement(ctx context.Context, account string, from, to time.Ti
 		}
 		st = &Statement{Account: k, Currency: k.Currency, From: from, To: to, Opening: open.Balance}
 		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, e.description, p.side, p.amount::text,
-				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM postings o WHERE o.seq = p.seq AND o.side <> p.side), '')
-			FROM postings p JOIN entries e ON e.seq = p.seq
+				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM postings o WHERE o.seq = p.seq AND o.shard = p.shard AND o.side <> p.side), '')
+			FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
 			WHERE p.account = $1 AND p.effective_at >= $2 AND p.effective_at < $3 AND NOT p.pending
-			ORDER BY p.effective_at, p.seq, p.idx LIMIT $4`, k.String(), from, to, MaxStatementLines+1)
+			ORDER BY p.effective_at, p.seq, p.shard, p.idx LIMIT $4`, k.String(), from, to, MaxStatementLines+1)
 		if err != nil {
 			return err
 		}

@@ -15,10 +15,11 @@ import (
 // write.
 
 // CurrentBalance returns the balance of account as q sees it: zero for an
-// account that has never been posted to. It takes no lock.
+// account that has never been posted to: the sum of its rows, one per
+// shard that wrote to it. It takes no lock.
 func CurrentBalance(ctx context.Context, q schema.Querier, account string) (apd.Decimal, error) {
 	var s string
-	err := q.QueryRow(ctx, `SELECT balance::text FROM balances WHERE account = $1`, account).Scan(&s)
+	err := q.QueryRow(ctx, `SELECT sum(balance)::text FROM balances WHERE account = $1 HAVING count(*) > 0`, account).Scan(&s)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return apd.Decimal{}, nil
 	}

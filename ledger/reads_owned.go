@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"time"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/jackc/pgx/v5"
@@ -16,29 +15,27 @@ import (
 // caller's Querier, so that it reads inside the caller's transaction and
 // snapshot; none writes.
 
-// JournalTx runs fn in a transaction that writes the journal: schema.DB.Tx
-// preceded, on PostgreSQL, by LOCK TABLE journal_head IN SHARE ROW
-// EXCLUSIVE MODE before the transaction's snapshot is taken, so that
-// concurrent journal writers queue on the head row instead of failing with
-// 40001 when another commits it, and are not retried into starvation. On
-// CockroachDB (no LOCK TABLE) it is plain Tx: SELECT … FOR UPDATE on the
-// head already queues writers there. Every transaction that calls ApplyTx
-// should run under JournalTx; like Tx, fn may run several times.
+// JournalTx runs fn in a transaction that writes the journal
+// (schema.DB.WriterTx: READ COMMITTED with row locks on PostgreSQL,
+// SERIALIZABLE on CockroachDB or in the CockroachDB-path mode). ApplyTx
+// locks the heads of the shards it writes, in shard order; a caller that
+// knows its shard may lock it first with LockShard so that everything it
+// reads sees the shard's previous writer. Like Tx, fn may run several
+// times.
 func (l *Ledger) JournalTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return JournalTx(ctx, l.DB, fn)
 }
 
 // JournalTx is [Ledger.JournalTx] on db, for callers without a Ledger.
 func JournalTx(ctx context.Context, db *schema.DB, fn func(pgx.Tx) error) error {
-	return db.LockTx(ctx, "journal_head", fn)
+	return db.WriterTx(ctx, fn)
 }
 
-// SeqBefore returns the seq of the last entry recorded before t, 0 if
-// there is none: the journal as of t is the entries with seq ≤ SeqBefore(t).
-func SeqBefore(ctx context.Context, q schema.Querier, t time.Time) (int64, error) {
-	var seq int64
-	err := q.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM entries WHERE recorded_at < $1`, t).Scan(&seq)
-	return seq, err
+// LockShard locks one shard's head for the rest of tx (ApplyTx takes it
+// again at no cost). The group-commit writer of a shard calls it first.
+func LockShard(ctx context.Context, tx pgx.Tx, shard int) error {
+	_, err := lockShards(ctx, tx, []int{shard})
+	return err
 }
 
 // Counts returns the number of entries and of postings in the journal.
@@ -51,7 +48,7 @@ func Counts(ctx context.Context, q schema.Querier) (entries, postings int64, err
 // idempotency keys, in journal (seq) order; keys without an entry are left
 // out.
 func EntryIDsByKey(ctx context.Context, q schema.Querier, keys []string) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT id::text FROM entries WHERE idempotency_key = ANY($1) ORDER BY seq`, keys)
+	rows, err := q.Query(ctx, `SELECT id::text FROM entries WHERE idempotency_key = ANY($1) ORDER BY seq, shard`, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -71,14 +68,15 @@ func InUse(ctx context.Context, q schema.Querier, code, currency string) (bool, 
 	return used, err
 }
 
-// CodeBalancesAt sums, per currency, the posted balances as of seq of every
-// account of an account code (each account's balance after its last
-// posting at or before seq; accounts without one count as zero).
-// Currencies without such an account are absent.
-func CodeBalancesAt(ctx context.Context, q schema.Querier, code string, seq int64) (map[string]apd.Decimal, error) {
+// CodeBalancesAt sums, per currency, the posted balances as of a cut of
+// every account of an account code (each balance row's balance after its
+// last posting at or before its shard's seq in the cut; rows without one
+// count as zero). Currencies without such an account are absent.
+func CodeBalancesAt(ctx context.Context, q schema.Querier, code string, cut Cut) (map[string]apd.Decimal, error) {
 	rows, err := q.Query(ctx, `SELECT b.currency, sum(p.balance_after)::text FROM balances b CROSS JOIN LATERAL (
-			SELECT balance_after FROM postings WHERE account = b.account AND seq <= $2 ORDER BY seq DESC, idx DESC LIMIT 1) p
-		WHERE b.code = $1 GROUP BY b.currency`, code, seq)
+			SELECT balance_after FROM postings WHERE account = b.account AND shard = b.shard AND seq <= coalesce(($2::bigint[])[b.shard + 1], 0)
+			ORDER BY seq DESC, idx DESC LIMIT 1) p
+		WHERE b.code = $1 GROUP BY b.currency`, code, cut)
 	if err != nil {
 		return nil, err
 	}
@@ -111,15 +109,15 @@ type Flow struct {
 	Amount apd.Decimal
 }
 
-// Flows totals the posted (not pending) postings of the entries with seq
-// in (fromSeq, toSeq] to accounts of the given codes, per currency, kind,
-// code and side, in no particular order.
-func Flows(ctx context.Context, q schema.Querier, fromSeq, toSeq int64, codes []string) ([]Flow, error) {
+// Flows totals the posted (not pending) postings of the entries between
+// two cuts (after from, up to to) to accounts of the given codes, per
+// currency, kind, code and side, in no particular order.
+func Flows(ctx context.Context, q schema.Querier, from, to Cut, codes []string) ([]Flow, error) {
 	rows, err := q.Query(ctx, `SELECT p.currency, CASE WHEN e.kind = 'post_pending' THEN coalesce(t.kind, e.kind) ELSE e.kind END,
 			split_part(p.account, ':', 1), p.side, sum(p.amount)::text
-		FROM postings p JOIN entries e ON e.seq = p.seq LEFT JOIN entries t ON t.id = e.completes
-		WHERE p.seq > $1 AND p.seq <= $2 AND NOT p.pending AND split_part(p.account, ':', 1) = ANY($3)
-		GROUP BY 1, 2, 3, 4`, fromSeq, toSeq, codes)
+		FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard LEFT JOIN entries t ON t.id = e.completes
+		WHERE `+inCuts("p")+` AND NOT p.pending AND split_part(p.account, ':', 1) = ANY($3)
+		GROUP BY 1, 2, 3, 4`, from, to, codes)
 	if err != nil {
 		return nil, err
 	}
@@ -140,39 +138,48 @@ func Flows(ctx context.Context, q schema.Querier, fromSeq, toSeq int64, codes []
 }
 
 // AccountEntryIDs returns the ids of the entries with a posting (pending
-// or not) to account at or before seq, largest id first, at most limit.
-func AccountEntryIDs(ctx context.Context, q schema.Querier, account string, seq int64, limit int) ([]string, error) {
-	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p WHERE p.account = $1 AND p.seq <= $2 ORDER BY 1 DESC LIMIT $3`,
-		account, seq, limit)
+// or not) to account up to a cut, largest id first, at most limit.
+func AccountEntryIDs(ctx context.Context, q schema.Querier, account string, cut Cut, limit int) ([]string, error) {
+	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p WHERE p.account = $1
+		AND p.seq <= coalesce(($2::bigint[])[p.shard + 1], 0) ORDER BY 1 DESC LIMIT $3`,
+		account, cut, limit)
 }
 
-// CodeEntryIDsExcept returns the ids of the entries with seq in (fromSeq,
-// toSeq] and a posting (pending or not) to an account of code in currency,
-// leaving out entries of the given kinds; smallest id first, at most limit.
-func CodeEntryIDsExcept(ctx context.Context, q schema.Querier, code, currency string, fromSeq, toSeq int64, kinds []string, limit int) ([]string, error) {
-	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p JOIN entries e ON e.seq = p.seq
-		WHERE p.currency = $1 AND split_part(p.account, ':', 1) = $2 AND p.seq > $3 AND p.seq <= $4
-		AND e.kind <> ALL($5) ORDER BY 1 LIMIT $6`, currency, code, fromSeq, toSeq, kinds, limit)
+// inCuts is the condition "alias's (shard, seq) lies after cut $1 and up to
+// cut $2"; the seq range bounds it for the (seq, shard) indexes.
+func inCuts(alias string) string {
+	return alias + `.seq > coalesce(($1::bigint[])[` + alias + `.shard + 1], 0) AND ` + alias + `.seq <= coalesce(($2::bigint[])[` + alias + `.shard + 1], 0)
+		AND ` + alias + `.seq > (SELECT coalesce(min(x), 0) FROM unnest($1::bigint[]) x) AND ` + alias + `.seq <= (SELECT coalesce(max(x), 0) FROM unnest($2::bigint[]) x)`
 }
 
-// ParentsWithoutOneChild returns the ids of the entries of kind parent with
-// seq in (fromSeq, toSeq] that do not have exactly one child (an entry
-// whose parent_id is theirs) of kind child, in seq order, at most limit.
-// Children are counted wherever they are after fromSeq: a child is written
-// after its parent.
-func ParentsWithoutOneChild(ctx context.Context, q schema.Querier, parent, child string, fromSeq, toSeq int64, limit int) ([]string, error) {
+// CodeEntryIDsExcept returns the ids of the entries between two cuts with
+// a posting (pending or not) to an account of code in currency, leaving out
+// entries of the given kinds; smallest id first, at most limit.
+func CodeEntryIDsExcept(ctx context.Context, q schema.Querier, code, currency string, from, to Cut, kinds []string, limit int) ([]string, error) {
+	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
+		WHERE `+inCuts("p")+` AND p.currency = $3 AND split_part(p.account, ':', 1) = $4
+		AND e.kind <> ALL($5) ORDER BY 1 LIMIT $6`, from, to, currency, code, kinds, limit)
+}
+
+// ParentsWithoutOneChild returns the ids of the entries of kind parent
+// between two cuts that do not have exactly one child (an entry whose
+// parent_id is theirs) of kind child, in position order, at most limit.
+// Children are counted wherever they are after from: a child is written
+// after its parent, in the same shard.
+func ParentsWithoutOneChild(ctx context.Context, q schema.Querier, parent, child string, from, to Cut, limit int) ([]string, error) {
 	// One scan and one aggregate, grouping each parent with its children.
 	// No join: a join's plan depends on statistics, and right after a large
 	// ingestion, before autovacuum analyzes the journal, a nested loop over
 	// stale estimates took minutes.
 	return collectIDs(ctx, q, `SELECT fee::text FROM (
 			SELECT coalesce(parent_id, id) AS fee,
-				min(seq) FILTER (WHERE kind = $1) AS fee_seq,
-				count(*) FILTER (WHERE kind = $2) AS n
-			FROM entries WHERE kind IN ($1, $2) AND seq > $3
+				min(seq) FILTER (WHERE kind = $3) AS fee_seq,
+				min(shard) FILTER (WHERE kind = $3) AS fee_shard,
+				count(*) FILTER (WHERE kind = $4) AS n
+			FROM entries WHERE kind IN ($3, $4) AND seq > coalesce(($1::bigint[])[shard + 1], 0)
 			GROUP BY 1) g
-		WHERE fee_seq <= $4 AND n <> 1 ORDER BY fee_seq LIMIT $5`,
-		parent, child, fromSeq, toSeq, limit)
+		WHERE fee_seq <= coalesce(($2::bigint[])[fee_shard + 1], 0) AND n <> 1 ORDER BY fee_seq, fee_shard LIMIT $5`,
+		from, to, parent, child, limit)
 }
 
 // BatchTotal is the total of the debit postings, in one currency, of the
@@ -184,11 +191,11 @@ type BatchTotal struct {
 }
 
 // BatchTotals totals, per batch id and currency, the debit postings of the
-// entries of kind with seq in (fromSeq, toSeq] that carry a batch id, in
-// (batch id, currency) order.
-func BatchTotals(ctx context.Context, q schema.Querier, kind string, fromSeq, toSeq int64) ([]BatchTotal, error) {
-	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq
-		WHERE e.kind = $3 AND e.seq > $1 AND e.seq <= $2 AND p.side = 'debit' AND e.batch_id <> '' GROUP BY 1, 2 ORDER BY 1, 2`, fromSeq, toSeq, kind)
+// entries of kind between two cuts that carry a batch id, in (batch id,
+// currency) order.
+func BatchTotals(ctx context.Context, q schema.Querier, kind string, from, to Cut) ([]BatchTotal, error) {
+	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq AND p.shard = e.shard
+		WHERE e.kind = $3 AND `+inCuts("e")+` AND p.side = 'debit' AND e.batch_id <> '' GROUP BY 1, 2 ORDER BY 1, 2`, from, to, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -209,11 +216,11 @@ func BatchTotals(ctx context.Context, q schema.Querier, kind string, fromSeq, to
 }
 
 // EntryIDsWithoutBatch returns the ids of the entries of the given kinds
-// with seq in (fromSeq, toSeq] that carry no batch id, in seq order, at
-// most limit.
-func EntryIDsWithoutBatch(ctx context.Context, q schema.Querier, kinds []string, fromSeq, toSeq int64, limit int) ([]string, error) {
-	return collectIDs(ctx, q, `SELECT id::text FROM entries WHERE kind = ANY($1) AND seq > $2 AND seq <= $3
-		AND coalesce(batch_id, '') = '' ORDER BY seq LIMIT $4`, kinds, fromSeq, toSeq, limit)
+// between two cuts that carry no batch id, in position order, at most
+// limit.
+func EntryIDsWithoutBatch(ctx context.Context, q schema.Querier, kinds []string, from, to Cut, limit int) ([]string, error) {
+	return collectIDs(ctx, q, `SELECT e.id::text FROM entries e WHERE e.kind = ANY($3) AND `+inCuts("e")+`
+		AND coalesce(e.batch_id, '') = '' ORDER BY e.seq, e.shard LIMIT $4`, from, to, kinds, limit)
 }
 
 func collectIDs(ctx context.Context, q schema.Querier, sql string, args ...any) ([]string, error) {

@@ -29,8 +29,8 @@ func TestReadsForOwners(t *testing.T) {
 		at   time.Time
 		want int64
 	}{{t0, 0}, {t0.Add(time.Second), a.Seq}, {t0.Add(2 * time.Minute), b.Seq}} {
-		if got, err := ledger.SeqBefore(ctx, q, c.at); err != nil || got != c.want {
-			t.Errorf("SeqBefore(%s) = %d, %v; want %d", c.at, got, err, c.want)
+		if got, err := ledger.CutBefore(ctx, q, c.at); err != nil || len(got) != 1 || got[0] != c.want {
+			t.Errorf("CutBefore(%s) = %v, %v; want [%d]", c.at, got, err, c.want)
 		}
 	}
 	if n, p, err := ledger.Counts(ctx, q); err != nil || n != 2 || p != 4 {
@@ -48,7 +48,7 @@ func TestReadsForOwners(t *testing.T) {
 		}
 	}
 	for seq, want := range map[int64]string{0: "map[]", a.Seq: "map[USD:10]", b.Seq: "map[USD:10]"} {
-		got, err := ledger.CodeBalancesAt(ctx, q, "201", seq)
+		got, err := ledger.CodeBalancesAt(ctx, q, "201", ledger.Cut{seq})
 		s := map[string]string{}
 		for cur, v := range got {
 			s[cur] = ledger.Format(&v)
@@ -57,10 +57,10 @@ func TestReadsForOwners(t *testing.T) {
 			t.Errorf("CodeBalancesAt(201, %d) = %v, %v; want %s", seq, s, err, want)
 		}
 	}
-	if got, err := ledger.AccountEntryIDs(ctx, q, "201:USD:alice", a.Seq, 10); err != nil || !slices.Equal(got, []string{a.ID}) {
+	if got, err := ledger.AccountEntryIDs(ctx, q, "201:USD:alice", ledger.Cut{a.Seq}, 10); err != nil || !slices.Equal(got, []string{a.ID}) {
 		t.Errorf("AccountEntryIDs(alice, %d) = %v, %v; want [%s]", a.Seq, got, err, a.ID)
 	}
-	flows, err := ledger.Flows(ctx, q, 0, b.Seq, []string{"201"})
+	flows, err := ledger.Flows(ctx, q, ledger.Cut{0}, ledger.Cut{b.Seq}, []string{"201"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestReadsForOwners(t *testing.T) {
 		except []string
 		want   []string
 	}{{[]string{"manual"}, nil}, {[]string{"commission"}, ids}} {
-		got, err := ledger.CodeEntryIDsExcept(ctx, q, "201", "USD", 0, b.Seq, c.except, 10)
+		got, err := ledger.CodeEntryIDsExcept(ctx, q, "201", "USD", ledger.Cut{0}, ledger.Cut{b.Seq}, c.except, 10)
 		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("CodeEntryIDsExcept(201, USD, except %v) = %v, %v; want %v", c.except, got, err, c.want)
 		}

@@ -124,7 +124,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 		},
 		{
 			name:      "journal head hash",
-			sql:       []string{`UPDATE journal_head SET hash = decode(repeat('ab', 32), 'hex')`},
+			sql:       []string{`UPDATE journal_shards SET hash = decode(repeat('ab', 32), 'hex')`},
 			first:     ledger.Problem{Kind: ledger.ProblemHash, Seq: 5},
 			onlyFirst: true,
 		},

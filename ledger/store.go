@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const entryColumns = `id::text, seq, kind, description, phase, effective_at, recorded_at, idempotency_key, content_hash,
+const entryColumns = `id::text, shard, seq, kind, description, phase, effective_at, recorded_at, idempotency_key, content_hash,
 	coalesce(parent_id::text, ''), coalesce(reverses::text, ''), coalesce(completes::text, ''), expires_at,
 	coalesce(batch_id, ''), metadata::text, prev_hash, hash`
 
@@ -18,7 +18,7 @@ func scanEntry(row pgx.Row) (*Entry, error) {
 	e := &Entry{}
 	var md string
 	var phase string
-	if err := row.Scan(&e.ID, &e.Seq, &e.Kind, &e.Description, &phase, &e.EffectiveAt, &e.RecordedAt, &e.IdempotencyKey, &e.contentHash,
+	if err := row.Scan(&e.ID, &e.Shard, &e.Seq, &e.Kind, &e.Description, &phase, &e.EffectiveAt, &e.RecordedAt, &e.IdempotencyKey, &e.contentHash,
 		&e.ParentID, &e.Reverses, &e.Completes, &e.ExpiresAt, &e.BatchID, &md, &e.PrevHash, &e.Hash); err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func loadEntriesBy(ctx context.Context, q schema.Querier, cond string, arg []str
 	if len(arg) == 0 {
 		return nil, nil
 	}
-	return queryEntries(ctx, q, `SELECT `+entryColumns+` FROM entries WHERE `+cond+` ORDER BY seq`, planEachTime, arg)
+	return queryEntries(ctx, q, `SELECT `+entryColumns+` FROM entries WHERE `+cond+` ORDER BY seq, shard`, planEachTime, arg)
 }
 
 // queryEntries runs a query selecting entryColumns and loads the postings.
@@ -80,25 +80,27 @@ func loadPostings(ctx context.Context, q schema.Querier, entries []*Entry) error
 	if len(entries) == 0 {
 		return nil
 	}
-	seqs := make([]int64, len(entries))
-	bySeq := make(map[int64]*Entry, len(entries))
+	seqs, shards := make([]int64, len(entries)), make([]int64, len(entries))
+	byPos := make(map[[2]int64]*Entry, len(entries))
 	for i, e := range entries {
-		seqs[i] = e.Seq
-		bySeq[e.Seq] = e
+		seqs[i], shards[i] = e.Seq, int64(e.Shard)
+		byPos[[2]int64{e.Seq, int64(e.Shard)}] = e
 		e.Postings = nil
 	}
-	// Postings are keyed by (seq, idx): an entry's are found through its seq.
-	rows, err := q.Query(ctx, `SELECT seq, idx, account, side, amount::text, pending, balance_after::text, debits_after::text, credits_after::text
-		FROM postings WHERE seq = ANY($1::bigint[]) ORDER BY seq, idx`, planEachTime, seqs)
+	// Postings are keyed by (seq, shard, idx): an entry's are found through
+	// its position.
+	rows, err := q.Query(ctx, `SELECT p.seq, p.shard, p.idx, p.account, p.side, p.amount::text, p.pending, p.balance_after::text, p.debits_after::text, p.credits_after::text
+		FROM unnest($1::bigint[], $2::bigint[]) AS u(seq, shard) JOIN postings p ON p.seq = u.seq AND p.shard = u.shard
+		ORDER BY p.seq, p.shard, p.idx`, planEachTime, seqs, shards)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var seq int64
+		var seq, shard int64
 		var acct, side, amt, bal, deb, cred string
 		var p Posting
-		if err := rows.Scan(&seq, &p.Index, &acct, &side, &amt, &p.Pending, &bal, &deb, &cred); err != nil {
+		if err := rows.Scan(&seq, &shard, &p.Index, &acct, &side, &amt, &p.Pending, &bal, &deb, &cred); err != nil {
 			return err
 		}
 		k, err := accounts.ParseKey(acct)
@@ -118,7 +120,7 @@ func loadPostings(ctx context.Context, q schema.Querier, entries []*Entry) error
 		if p.CreditsAfter, err = ParseStored(cred); err != nil {
 			return err
 		}
-		e := bySeq[seq]
+		e := byPos[[2]int64{seq, shard}]
 		e.Postings = append(e.Postings, p)
 	}
 	return rows.Err()
@@ -153,7 +155,7 @@ func loadFollowUps(ctx context.Context, q schema.Querier, ids []string) (*follow
 	if len(ids) == 0 {
 		return f, nil
 	}
-	rows, err := q.Query(ctx, `SELECT id::text, seq, phase, coalesce(reverses::text, ''), coalesce(completes::text, '')
+	rows, err := q.Query(ctx, `SELECT id::text, shard, seq, phase, coalesce(reverses::text, ''), coalesce(completes::text, '')
 		FROM entries WHERE reverses = ANY($1::uuid[]) OR completes = ANY($1::uuid[])`, planEachTime, ids)
 	if err != nil {
 		return nil, err
@@ -162,7 +164,7 @@ func loadFollowUps(ctx context.Context, q schema.Querier, ids []string) (*follow
 	for rows.Next() {
 		e := &Entry{}
 		var phase string
-		if err := rows.Scan(&e.ID, &e.Seq, &phase, &e.Reverses, &e.Completes); err != nil {
+		if err := rows.Scan(&e.ID, &e.Shard, &e.Seq, &phase, &e.Reverses, &e.Completes); err != nil {
 			return nil, err
 		}
 		e.Phase = Phase(phase)
@@ -179,17 +181,17 @@ func loadFollowUps(ctx context.Context, q schema.Querier, ids []string) (*follow
 // The statements a batch writes with (WriteStatements).
 const (
 	sqlInsertEntries = `INSERT INTO entries (id, seq, kind, description, phase, effective_at, recorded_at, idempotency_key, content_hash,
-			parent_id, reverses, completes, expires_at, batch_id, metadata, prev_hash, hash)
+			parent_id, reverses, completes, expires_at, batch_id, metadata, prev_hash, hash, shard)
 		SELECT id::uuid, seq, kind, descr, phase, eff, rec, key, content, NULLIF(parent, '')::uuid, NULLIF(rev, '')::uuid,
-			NULLIF(comp, '')::uuid, NULLIF(exp, '')::timestamptz, NULLIF(batch, ''), meta::jsonb, prev, hash
+			NULLIF(comp, '')::uuid, NULLIF(exp, '')::timestamptz, NULLIF(batch, ''), meta::jsonb, prev, hash, sh
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[],
-			$9::bytea[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::bytea[])
-			AS u(id, seq, kind, descr, phase, eff, rec, key, content, parent, rev, comp, exp, batch, meta, prev, hash)`
-	sqlInsertPostings = `INSERT INTO postings (entry_id, idx, seq, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at)
-		SELECT e::uuid, i, s, a, c, sd, amt::numeric, p, b::numeric, d::numeric, cr::numeric, eff, rec
+			$9::bytea[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::bytea[], $18::bigint[])
+			AS u(id, seq, kind, descr, phase, eff, rec, key, content, parent, rev, comp, exp, batch, meta, prev, hash, sh)`
+	sqlInsertPostings = `INSERT INTO postings (entry_id, idx, seq, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at, shard)
+		SELECT e::uuid, i, s, a, c, sd, amt::numeric, p, b::numeric, d::numeric, cr::numeric, eff, rec, sh
 		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::text[],
-			$12::timestamptz[], $13::timestamptz[]) AS u(e, i, s, a, c, sd, amt, p, b, d, cr, eff, rec)`
-	sqlUpdateHead = `UPDATE journal_head SET seq = $1, hash = $2, recorded_at = $3 WHERE id = 1`
+			$12::timestamptz[], $13::timestamptz[], $14::bigint[]) AS u(e, i, s, a, c, sd, amt, p, b, d, cr, eff, rec, sh)`
+	sqlUpdateHead = `UPDATE journal_shards SET seq = $1, hash = $2, recorded_at = $3 WHERE shard = $4`
 )
 
 // WriteStatements are the statements ApplyTx writes a batch with: declare
@@ -202,16 +204,17 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 	n := len(cs)
 	var (
 		ids, kinds, descs, phases, keys, parents, reverses, completes, expires, batches, metas = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		seqs                                                                                   = make([]int64, n)
+		seqs, shards                                                                           = make([]int64, n), make([]int64, n)
 		effective, recorded                                                                    = make([]time.Time, n), make([]time.Time, n)
 		contents, prevs, hashes                                                                = make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	)
 	var pEntry, pAcct, pCur, pSide, pAmt, pBal, pDeb, pCred []string
-	var pIdx, pSeq []int64
+	var pIdx, pSeq, pShard []int64
 	var pPending []bool
 	var pEff, pRec []time.Time
 	for i, c := range cs {
 		e := c.entry
+		shards[i] = int64(e.Shard)
 		ids[i], seqs[i], kinds[i], descs[i], phases[i] = e.ID, e.Seq, e.Kind, e.Description, string(e.Phase)
 		effective[i], recorded[i], keys[i] = e.EffectiveAt, e.RecordedAt, e.IdempotencyKey
 		contents[i], parents[i], reverses[i], completes[i] = contentHash(c.content), e.ParentID, e.Reverses, e.Completes
@@ -224,6 +227,7 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 			pEntry = append(pEntry, e.ID)
 			pIdx = append(pIdx, int64(p.Index))
 			pSeq = append(pSeq, e.Seq)
+			pShard = append(pShard, int64(e.Shard))
 			pAcct = append(pAcct, p.Account.String())
 			pCur = append(pCur, p.Account.Currency)
 			pSide = append(pSide, string(p.Side))
@@ -237,7 +241,7 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 		}
 	}
 	_, err := w.Exec(ctx, sqlInsertEntries,
-		ids, seqs, kinds, descs, phases, effective, recorded, keys, contents, parents, reverses, completes, expires, batches, metas, prevs, hashes)
+		ids, seqs, kinds, descs, phases, effective, recorded, keys, contents, parents, reverses, completes, expires, batches, metas, prevs, hashes, shards)
 	if err != nil {
 		return fmt.Errorf("insert entries: %w", err)
 	}
@@ -245,7 +249,7 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 		return nil
 	}
 	_, err = w.Exec(ctx, sqlInsertPostings,
-		pEntry, pIdx, pSeq, pAcct, pCur, pSide, pAmt, pPending, pBal, pDeb, pCred, pEff, pRec)
+		pEntry, pIdx, pSeq, pAcct, pCur, pSide, pAmt, pPending, pBal, pDeb, pCred, pEff, pRec, pShard)
 	if err != nil {
 		return fmt.Errorf("insert postings: %w", err)
 	}

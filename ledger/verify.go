@@ -23,6 +23,7 @@ const (
 // Problem is one inconsistency found by Verify.
 type Problem struct {
 	Kind    string `json:"kind"`
+	Shard   int    `json:"shard"`
 	Seq     int64  `json:"seq,omitempty"`
 	Account string `json:"account,omitempty"`
 	Detail  string `json:"detail"`
@@ -82,17 +83,13 @@ func (r *Report) add(p Problem) {
 	}
 }
 
-// verifyChain walks the journal in pages of seq order: each page's entries,
-// then the postings of the same seq range (so that a posting belonging to
-// no entry is found too), merged in seq order. Memory holds one page and a
-// running total per account; the cost is linear in the journal's length.
+// verifyChain walks every shard's chain (shards in order, each in pages of
+// seq order: a page's entries, then the postings of the same seq range, so
+// that a posting belonging to no entry is found too, merged in seq order),
+// then checks that no entry or posting lies outside a known shard. Memory
+// holds one page and a running total per account; the cost is linear in
+// the journal's length.
 func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
-	const page = 5000
-	prev := GenesisHash
-	var lastSeq int64
-	var lastRecorded time.Time
-	v2 := false                                   // a version-2 entry was seen: no version-1 hash may follow
-	running := map[accounts.Key]*[3]apd.Decimal{} // balance, debits, credits
 	normals := map[string]accounts.Side{}
 	chart, err := accounts.LoadChart(ctx, tx)
 	if err != nil {
@@ -101,16 +98,46 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 	for _, c := range chart.Codes() {
 		normals[c.Code] = c.Normal
 	}
-	lo := int64(math.MinInt64) // the first page's postings range starts below seq 1
+	heads, err := Heads(ctx, tx)
+	if err != nil {
+		return err
+	}
+	var known []int64
+	for _, h := range heads {
+		known = append(known, int64(h.Shard))
+		if err := verifyShard(ctx, tx, rep, h, normals); err != nil {
+			return err
+		}
+	}
+	var strayEntries, strayPostings int64
+	if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM entries WHERE shard <> ALL($1)), (SELECT count(*) FROM postings WHERE shard <> ALL($1))`,
+		known).Scan(&strayEntries, &strayPostings); err != nil {
+		return err
+	}
+	if strayEntries+strayPostings > 0 {
+		rep.add(Problem{Kind: ProblemHash, Detail: fmt.Sprintf("%d entries and %d postings belong to no journal shard", strayEntries, strayPostings)})
+	}
+	return nil
+}
+
+// verifyShard checks one shard's chain against its head.
+func verifyShard(ctx context.Context, tx pgx.Tx, rep *Report, h Head, normals map[string]accounts.Side) error {
+	const page = 5000
+	prev := GenesisHash
+	var lastSeq int64
+	var lastRecorded time.Time
+	version := 1                                  // the lowest hash version the next entry may carry (versions never go back)
+	running := map[accounts.Key]*[3]apd.Decimal{} // balance, debits, credits, of this shard's rows
+	lo := int64(math.MinInt64)                    // the first page's postings range starts below seq 1
 	for {
-		es, err := verifyEntries(ctx, tx, lastSeq, page)
+		es, err := verifyEntries(ctx, tx, h.Shard, lastSeq, page)
 		if err != nil {
 			return err
 		}
 		if len(es) == 0 {
 			break
 		}
-		ps, err := verifyPostings(ctx, tx, lo, es[len(es)-1].Seq, 2*len(es))
+		ps, err := verifyPostings(ctx, tx, h.Shard, lo, es[len(es)-1].Seq, 2*len(es))
 		if err != nil {
 			return err
 		}
@@ -130,22 +157,19 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 			}
 			rep.EntriesChecked++
 			if e.Seq != lastSeq+1 {
-				rep.add(Problem{Kind: ProblemSeqGap, Seq: e.Seq, Detail: fmt.Sprintf("seq %d follows seq %d", e.Seq, lastSeq)})
+				rep.add(Problem{Kind: ProblemSeqGap, Shard: e.Shard, Seq: e.Seq, Detail: fmt.Sprintf("shard %d: seq %d follows seq %d", e.Shard, e.Seq, lastSeq)})
 			}
 			if !bytes.Equal(e.PrevHash, prev) {
-				rep.add(Problem{Kind: ProblemHash, Seq: e.Seq, Detail: "prev_hash does not match the hash of the previous entry"})
+				rep.add(Problem{Kind: ProblemHash, Shard: e.Shard, Seq: e.Seq, Detail: "prev_hash does not match the hash of the previous entry"})
 			}
-			switch {
-			case bytes.Equal(computeHash(e.PrevHash, e, hashV2), e.Hash):
-				v2 = true
-			case !v2 && bytes.Equal(computeHash(e.PrevHash, e, hashV1), e.Hash):
-				// Written before version 2: its content_hash is not covered.
-			default:
-				rep.add(Problem{Kind: ProblemHash, Seq: e.Seq, Detail: "stored hash does not match the entry's contents"})
+			if v := hashVersion(e); v == 0 || v < version {
+				rep.add(Problem{Kind: ProblemHash, Shard: e.Shard, Seq: e.Seq, Detail: "stored hash does not match the entry's contents"})
+			} else {
+				version = v
 			}
 			for _, p := range stored {
 				if d := p.differsFrom(e); d != "" {
-					rep.add(Problem{Kind: ProblemHash, Seq: e.Seq, Account: p.Account.String(), Detail: d})
+					rep.add(Problem{Kind: ProblemHash, Shard: e.Shard, Seq: e.Seq, Account: p.Account.String(), Detail: d})
 				}
 			}
 			for _, p := range e.Postings {
@@ -167,8 +191,8 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 					}
 				}
 				if r[0].Cmp(&p.BalanceAfter) != 0 || r[1].Cmp(&p.DebitsAfter) != 0 || r[2].Cmp(&p.CreditsAfter) != 0 {
-					rep.add(Problem{Kind: ProblemBalance, Seq: e.Seq, Account: p.Account.String(),
-						Detail: fmt.Sprintf("posting %d records balance %s, the postings before it sum to %s", p.Index, Format(&p.BalanceAfter), Format(&r[0]))})
+					rep.add(Problem{Kind: ProblemBalance, Shard: e.Shard, Seq: e.Seq, Account: p.Account.String(),
+						Detail: fmt.Sprintf("posting %d records balance %s, the postings before it in shard %d sum to %s", p.Index, Format(&p.BalanceAfter), e.Shard, Format(&r[0]))})
 				}
 			}
 			prev, lastSeq, lastRecorded = e.Hash, e.Seq, e.RecordedAt
@@ -178,14 +202,14 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 			break
 		}
 	}
-	// Postings after the last entry (or, in an empty journal, anywhere).
-	rows, err := tx.Query(ctx, `SELECT seq, idx FROM postings WHERE seq > $1 ORDER BY seq, idx LIMIT $2`, lo, maxProblems)
+	// Postings after the last entry (or, in an empty shard, anywhere).
+	rows, err := tx.Query(ctx, `SELECT seq, idx FROM postings WHERE shard = $1 AND seq > $2 ORDER BY seq, idx LIMIT $3`, h.Shard, lo, maxProblems)
 	if err != nil {
 		return err
 	}
 	var after []storedPosting
 	for rows.Next() {
-		var p storedPosting
+		p := storedPosting{shard: h.Shard}
 		if err := rows.Scan(&p.seq, &p.Index); err != nil {
 			rows.Close()
 			return err
@@ -199,29 +223,33 @@ func verifyChain(ctx context.Context, tx pgx.Tx, rep *Report) error {
 	for _, p := range after {
 		rep.add(orphan(p))
 	}
-
-	var headSeq int64
-	var headHash []byte
-	var headRecorded time.Time
-	if err := tx.QueryRow(ctx, `SELECT seq, hash, recorded_at FROM journal_head WHERE id = 1`).Scan(&headSeq, &headHash, &headRecorded); err != nil {
-		return err
-	}
 	switch {
-	case headSeq != lastSeq:
-		rep.add(Problem{Kind: ProblemSeqGap, Seq: lastSeq + 1, Detail: fmt.Sprintf("the journal head is at seq %d but the last entry is seq %d", headSeq, lastSeq)})
-	case !bytes.Equal(headHash, prev):
-		rep.add(Problem{Kind: ProblemHash, Seq: headSeq, Detail: "the journal head's hash does not match the last entry"})
-	case lastSeq > 0 && !headRecorded.Equal(lastRecorded):
-		rep.add(Problem{Kind: ProblemHash, Seq: headSeq, Detail: fmt.Sprintf("the journal head's recorded_at %s is not the last entry's %s",
-			headRecorded.UTC().Format(time.RFC3339Nano), lastRecorded.Format(time.RFC3339Nano))})
+	case h.Seq != lastSeq:
+		rep.add(Problem{Kind: ProblemSeqGap, Shard: h.Shard, Seq: lastSeq + 1, Detail: fmt.Sprintf("shard %d's head is at seq %d but its last entry is seq %d", h.Shard, h.Seq, lastSeq)})
+	case !bytes.Equal(h.Hash, prev):
+		rep.add(Problem{Kind: ProblemHash, Shard: h.Shard, Seq: h.Seq, Detail: fmt.Sprintf("shard %d's head hash does not match its last entry", h.Shard)})
+	case lastSeq > 0 && !h.RecordedAt.Equal(lastRecorded):
+		rep.add(Problem{Kind: ProblemHash, Shard: h.Shard, Seq: h.Seq, Detail: fmt.Sprintf("shard %d's head recorded_at %s is not its last entry's %s",
+			h.Shard, h.RecordedAt.UTC().Format(time.RFC3339Nano), lastRecorded.Format(time.RFC3339Nano))})
 	}
 	return nil
 }
 
+// hashVersion is the version (1, 2 or 3) whose canonical encoding gives
+// e's stored hash, 0 if none does.
+func hashVersion(e *Entry) int {
+	for v, name := range []string{hashV3, hashV2, hashV1} {
+		if bytes.Equal(computeHash(e.PrevHash, e, name), e.Hash) {
+			return 3 - v
+		}
+	}
+	return 0
+}
+
 // verifyEntries reads up to n entries after seq, in seq order, without
 // their postings.
-func verifyEntries(ctx context.Context, tx pgx.Tx, after int64, n int) ([]*Entry, error) {
-	rows, err := tx.Query(ctx, `SELECT `+entryColumns+` FROM entries WHERE seq > $1 ORDER BY seq LIMIT $2`, after, n)
+func verifyEntries(ctx context.Context, tx pgx.Tx, shard int, after int64, n int) ([]*Entry, error) {
+	rows, err := tx.Query(ctx, `SELECT `+entryColumns+` FROM entries WHERE shard = $1 AND seq > $2 ORDER BY seq LIMIT $3`, shard, after, n)
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +270,7 @@ func verifyEntries(ctx context.Context, tx pgx.Tx, after int64, n int) ([]*Entry
 // hash covers them through the entry, so each must equal its source.
 type storedPosting struct {
 	Posting
+	shard                   int
 	seq                     int64
 	entryID, currency       string
 	effectiveAt, recordedAt time.Time
@@ -249,17 +278,17 @@ type storedPosting struct {
 
 // verifyPostings reads the postings with lo < seq <= hi in (seq, idx)
 // order; n is a guess of their number.
-func verifyPostings(ctx context.Context, tx pgx.Tx, lo, hi int64, n int) ([]storedPosting, error) {
+func verifyPostings(ctx context.Context, tx pgx.Tx, shard int, lo, hi int64, n int) ([]storedPosting, error) {
 	rows, err := tx.Query(ctx, `SELECT seq, idx, entry_id::text, account, currency, side, amount::text, pending,
 			balance_after::text, debits_after::text, credits_after::text, effective_at, recorded_at
-		FROM postings WHERE seq > $1 AND seq <= $2 ORDER BY seq, idx`, lo, hi)
+		FROM postings WHERE shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq, idx`, shard, lo, hi)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := make([]storedPosting, 0, n)
 	for rows.Next() {
-		var p storedPosting
+		p := storedPosting{shard: shard}
 		var acct, side, amt, bal, deb, cred string
 		if err := rows.Scan(&p.seq, &p.Index, &p.entryID, &acct, &p.currency, &side, &amt, &p.Pending, &bal, &deb, &cred,
 			&p.effectiveAt, &p.recordedAt); err != nil {
@@ -307,7 +336,7 @@ func (p *storedPosting) differsFrom(e *Entry) string {
 
 // orphan reports a posting whose seq is no entry's.
 func orphan(p storedPosting) Problem {
-	return Problem{Kind: ProblemHash, Seq: p.seq, Detail: fmt.Sprintf("posting (seq %d, idx %d) belongs to no entry", p.seq, p.Index)}
+	return Problem{Kind: ProblemHash, Shard: p.shard, Seq: p.seq, Detail: fmt.Sprintf("posting (shard %d, seq %d, idx %d) belongs to no entry", p.shard, p.seq, p.Index)}
 }
 
 // verifyBalances recomputes every balance row from the postings in SQL and
@@ -317,26 +346,26 @@ func orphan(p storedPosting) Problem {
 func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 	rows, err := tx.Query(ctx, `
 		WITH open_pending AS (
-			SELECT e.seq FROM entries e WHERE e.phase = 'pending'
+			SELECT e.seq, e.shard FROM entries e WHERE e.phase = 'pending'
 			AND NOT EXISTS (SELECT 1 FROM entries c WHERE c.completes = e.id)
 		), sums AS (
-			SELECT p.account,
+			SELECT p.account, p.shard,
 				sum(CASE WHEN NOT p.pending AND p.side = 'debit' THEN p.amount ELSE 0 END) AS debits,
 				sum(CASE WHEN NOT p.pending AND p.side = 'credit' THEN p.amount ELSE 0 END) AS credits,
-				sum(CASE WHEN p.pending AND p.side = 'debit' AND p.seq IN (SELECT seq FROM open_pending) THEN p.amount ELSE 0 END) AS pdebits,
-				sum(CASE WHEN p.pending AND p.side = 'credit' AND p.seq IN (SELECT seq FROM open_pending) THEN p.amount ELSE 0 END) AS pcredits,
+				sum(CASE WHEN p.pending AND p.side = 'debit' AND (p.seq, p.shard) IN (SELECT seq, shard FROM open_pending) THEN p.amount ELSE 0 END) AS pdebits,
+				sum(CASE WHEN p.pending AND p.side = 'credit' AND (p.seq, p.shard) IN (SELECT seq, shard FROM open_pending) THEN p.amount ELSE 0 END) AS pcredits,
 				max(p.seq) AS last_seq
-			FROM postings p GROUP BY p.account
+			FROM postings p GROUP BY p.account, p.shard
 		), released AS (
 			-- Per completion (few), its target's postings by index: a
 			-- lateral join, so that no plan scans every posting for it.
-			SELECT p.account, max(c.seq) AS last_seq
-			FROM entries c, LATERAL (SELECT p.account FROM postings p
-				WHERE p.seq = (SELECT t.seq FROM entries t WHERE t.id = c.completes)) p
+			SELECT p.account, c.shard, max(c.seq) AS last_seq
+			FROM entries c, LATERAL (SELECT p.account FROM postings p JOIN entries t ON t.seq = p.seq AND t.shard = p.shard
+				WHERE t.id = c.completes) p
 			WHERE c.completes IS NOT NULL
-			GROUP BY p.account
+			GROUP BY p.account, c.shard
 		)
-		SELECT coalesce(b.account, s.account), c.normal_side,
+		SELECT coalesce(b.account, s.account), coalesce(b.shard, s.shard), c.normal_side,
 			coalesce(b.debits, 0) = coalesce(s.debits, 0) AND coalesce(b.credits, 0) = coalesce(s.credits, 0)
 			AND coalesce(b.pending_debits, 0) = coalesce(s.pdebits, 0) AND coalesce(b.pending_credits, 0) = coalesce(s.pcredits, 0)
 			AND coalesce(b.balance, 0) = CASE WHEN c.normal_side = 'debit' THEN coalesce(s.debits, 0) - coalesce(s.credits, 0)
@@ -344,20 +373,21 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 			coalesce(b.balance, 0)::text, coalesce(s.debits, 0)::text, coalesce(s.credits, 0)::text,
 			b.account IS NOT NULL, coalesce(b.code, ''), coalesce(b.currency, ''), coalesce(b.holder, ''),
 			coalesce(b.last_seq, 0), greatest(coalesce(s.last_seq, 0), coalesce(r.last_seq, 0))
-		FROM balances b FULL OUTER JOIN sums s ON s.account = b.account
-		LEFT JOIN released r ON r.account = coalesce(b.account, s.account)
+		FROM balances b FULL OUTER JOIN sums s ON s.account = b.account AND s.shard = b.shard
+		LEFT JOIN released r ON r.account = coalesce(b.account, s.account) AND r.shard = coalesce(b.shard, s.shard)
 		LEFT JOIN account_codes c ON c.code = split_part(coalesce(b.account, s.account), ':', 1)
-		ORDER BY 1`)
+		ORDER BY 1, 2`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var account, bal, d, c, code, currency, holder string
+		var shard int
 		var normal *string
 		var ok, stored bool
 		var lastSeq, wantSeq int64
-		if err := rows.Scan(&account, &normal, &ok, &bal, &d, &c, &stored, &code, &currency, &holder, &lastSeq, &wantSeq); err != nil {
+		if err := rows.Scan(&account, &shard, &normal, &ok, &bal, &d, &c, &stored, &code, &currency, &holder, &lastSeq, &wantSeq); err != nil {
 			return err
 		}
 		rep.AccountsChecked++
@@ -374,7 +404,7 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 			why = append(why, fmt.Sprintf("stored code %q, currency %q, holder %q do not match the account", code, currency, holder))
 		}
 		if len(why) > 0 {
-			rep.add(Problem{Kind: ProblemBalance, Account: account, Detail: strings.Join(why, "; ")})
+			rep.add(Problem{Kind: ProblemBalance, Shard: shard, Account: account, Detail: strings.Join(why, "; ")})
 		}
 	}
 	return rows.Err()

@@ -95,7 +95,7 @@ func TestVerifyCoversStoredColumns(t *testing.T) {
 		},
 		{
 			name:  "recorded_at of the journal head (the floor of the next entry's)",
-			sql:   []string{`UPDATE journal_head SET recorded_at = recorded_at + interval '1 day'`},
+			sql:   []string{`UPDATE journal_shards SET recorded_at = recorded_at + interval '1 day'`},
 			first: ledger.Problem{Kind: ledger.ProblemHash, Seq: 7},
 			only:  true,
 		},

@@ -59,7 +59,7 @@ func TestVerifyAcceptsV1Prefix(t *testing.T) {
 			}
 			prev = h
 		}
-		if _, err := db.Admin.Exec(ctx, `UPDATE journal_head SET hash = $1`, prev); err != nil {
+		if _, err := db.Admin.Exec(ctx, `UPDATE journal_shards SET hash = $1`, prev); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,8 +17,8 @@ import (
 // separate reads would. schema's ownership test allowlists this file.
 func checkAccruals(ctx context.Context, tx pgx.Tx, rep *Report) error {
 	rows, err := tx.Query(ctx, `WITH j AS (
-			SELECT p.entry_id, sum(p.amount) AS amount FROM postings p JOIN entries e ON e.seq = p.seq
-			WHERE e.kind IN ('commission', 'bounty') AND p.seq > $1 AND p.seq <= $2 AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
+			SELECT p.entry_id, sum(p.amount) AS amount FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
+			WHERE e.kind IN ('commission', 'bounty') AND p.seq > coalesce(($1::bigint[])[p.shard + 1], 0) AND p.seq <= coalesce(($2::bigint[])[p.shard + 1], 0) AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
 			GROUP BY p.entry_id
 		), a AS (
 			SELECT entry_id, sum(amount) AS amount FROM accruals WHERE source IN ('trade', 'bounty') AND recorded_at >= $4 AND recorded_at < $5

@@ -37,8 +37,8 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	out := struct {
 		From          string        `json:"from"`
 		To            string        `json:"to"`
-		FromSeq       int64         `json:"from_seq"`
-		ToSeq         int64         `json:"to_seq"`
+		FromSeq       ledger.Cut    `json:"from_seq"`
+		ToSeq         ledger.Cut    `json:"to_seq"`
 		OK            bool          `json:"ok"`
 		Currencies    []cur         `json:"currencies"`
 		PayoutBatches []batch       `json:"payout_batches"`

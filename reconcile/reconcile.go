@@ -57,8 +57,8 @@ const (
 // Report is the reconciliation report of a period.
 type Report struct {
 	From, To      time.Time
-	FromSeq       int64
-	ToSeq         int64
+	FromSeq       ledger.Cut // per shard: the last seq before the period
+	ToSeq         ledger.Cut // per shard: the last seq of the period
 	Currencies    []CurrencyReport
 	Discrepancies []Discrepancy
 	// PayoutBatches lists the payout batches executed in the period.
@@ -108,10 +108,10 @@ func Run(ctx context.Context, db *schema.DB, from, to time.Time) (*Report, error
 	err := db.ReadTx(ctx, func(tx pgx.Tx) error {
 		rep.Currencies, rep.Discrepancies, rep.PayoutBatches = nil, nil, nil
 		var err error
-		if rep.FromSeq, err = ledger.SeqBefore(ctx, tx, from); err != nil {
+		if rep.FromSeq, err = ledger.CutBefore(ctx, tx, from); err != nil {
 			return err
 		}
-		if rep.ToSeq, err = ledger.SeqBefore(ctx, tx, to); err != nil {
+		if rep.ToSeq, err = ledger.CutBefore(ctx, tx, to); err != nil {
 			return err
 		}
 		byCur := map[string]*CurrencyReport{}
@@ -168,7 +168,7 @@ func Run(ctx context.Context, db *schema.DB, from, to time.Time) (*Report, error
 		}
 		for _, x := range []struct {
 			code string
-			seq  int64
+			seq  ledger.Cut
 			set  func(*CurrencyReport) *apd.Decimal
 		}{
 			{"208", rep.FromSeq, func(r *CurrencyReport) *apd.Decimal { return &r.AccruedOpening }},

@@ -39,6 +39,10 @@ type DB struct {
 	// MaxRetries bounds whole-transaction retries on 40001/40P01 (default 50).
 	MaxRetries int
 
+	// Mode is the journal writers' transaction mode (ModeAuto,
+	// ModePostgres or ModeCockroach; see WriterTx).
+	Mode string
+
 	dialectOnce sync.Once
 	cockroach   bool
 }
@@ -104,6 +108,20 @@ func (r retryable) Error() string    { return r.err.Error() }
 func (r retryable) Unwrap() error    { return r.err }
 func (r retryable) SQLState() string { return "40001" }
 
+// hasState reports whether err is a PostgreSQL error with one of states.
+func hasState(err error, states []string) bool {
+	var pg *pgconn.PgError
+	if len(states) == 0 || !errors.As(err, &pg) {
+		return false
+	}
+	for _, s := range states {
+		if pg.Code == s {
+			return true
+		}
+	}
+	return false
+}
+
 // IsRetryable reports whether err is a transaction conflict worth retrying.
 func IsRetryable(err error) bool {
 	var pg *pgconn.PgError
@@ -122,31 +140,50 @@ func (db *DB) Tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
 }
 
-// LockTx is Tx for transactions that all begin by locking one row of
-// table, such as a single head row that every writer updates. On PostgreSQL
-// it first takes LOCK TABLE table IN SHARE ROW EXCLUSIVE MODE — before the
-// transaction's snapshot, which the first query takes — so that concurrent
-// writers queue instead of failing with 40001 when the row they wait for is
-// committed by another, and are not retried into starvation. The mode
-// conflicts with itself and with writes to table, not with reads or
-// SELECT … FOR UPDATE. CockroachDB has no LOCK
-// TABLE; there its SELECT … FOR UPDATE on the row already queues writers,
-// and Tx's retries cover the rest. The package that owns table decides
-// which transactions take the lock (ledger.JournalTx for the journal).
-func (db *DB) LockTx(ctx context.Context, table string, fn func(pgx.Tx) error) error {
+// Modes of the journal writers' transactions (DB.Mode).
+const (
+	// ModeAuto is ModeCockroach on CockroachDB and ModePostgres elsewhere.
+	ModeAuto = ""
+	// ModePostgres runs journal writers at READ COMMITTED with row locks:
+	// each writer's first lock (SELECT … FOR UPDATE of its shard heads)
+	// waits for the shard's previous writer, and every later statement sees
+	// everything committed before it. See ledger/doc.go, "Transactions",
+	// for why this keeps the journal's invariants.
+	ModePostgres = "postgres"
+	// ModeCockroach is the CockroachDB path, also runnable on PostgreSQL
+	// (FOLIO_DB_MODE=cockroach): SERIALIZABLE, row locks, no LOCK TABLE,
+	// whole-transaction retries on 40001.
+	ModeCockroach = "cockroach"
+)
+
+// WriterMode returns the mode journal writers run in: db.Mode, or on
+// ModeAuto the one of the database's dialect.
+func (db *DB) WriterMode(ctx context.Context) string {
 	db.dialectOnce.Do(func() {
 		db.cockroach, _ = IsCockroach(ctx, db.Pool)
 	})
-	if db.cockroach {
+	switch {
+	case db.Mode != ModeAuto:
+		return db.Mode
+	case db.cockroach:
+		return ModeCockroach
+	default:
+		return ModePostgres
+	}
+}
+
+// WriterTx runs fn as a journal writer's transaction, retried as a whole
+// like Tx. In ModeCockroach it is Tx (SERIALIZABLE). In ModePostgres it is
+// READ COMMITTED: the writer serializes with the other writers of its
+// shards through the heads' row locks, taken by fn; a unique violation
+// (23505) — two writers of different shards inserting the same trade id
+// or idempotency key, which the loser had looked up before the winner
+// committed — is retried too, and the retry finds the winner's row.
+func (db *DB) WriterTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if db.WriterMode(ctx) == ModeCockroach {
 		return db.Tx(ctx, fn)
 	}
-	lock := "LOCK TABLE " + pgx.Identifier{table}.Sanitize() + " IN SHARE ROW EXCLUSIVE MODE"
-	return db.Tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, lock); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
+	return db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn, "23505")
 }
 
 // ReadTx runs fn in a read-only SERIALIZABLE transaction (retried like Tx),
@@ -155,7 +192,7 @@ func (db *DB) ReadTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadOnly}, fn)
 }
 
-func (db *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+func (db *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error, alsoRetry ...string) error {
 	retries := db.MaxRetries
 	if retries <= 0 {
 		retries = 50
@@ -169,7 +206,7 @@ func (db *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error)
 		}
 		attempt++
 		err := pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
-		if err != nil && IsRetryable(err) {
+		if err != nil && (IsRetryable(err) || hasState(err, alsoRetry)) {
 			return retryable{err}
 		}
 		return Translate(err)

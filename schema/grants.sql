@@ -21,7 +21,7 @@ GRANT SELECT, INSERT ON entries, postings, audit_log, user_events, bounty_awards
 -- The journal head: every journal writer updates it and locks the table
 -- (LOCK TABLE needs the table-level UPDATE privilege); its row is inserted
 -- by the migration.
-GRANT SELECT, UPDATE ON journal_head TO folio_app;
+GRANT SELECT, INSERT, UPDATE ON journal_shards TO folio_app;
 
 -- Balances: upserted with every batch; the account and its key columns
 -- never change.

@@ -39,7 +39,7 @@ var appGrants = map[string]grant{
 	"accruals":        {table: []string{"SELECT", "INSERT"}},
 	"scheduler_runs":  {table: []string{"SELECT", "INSERT"}},
 
-	"journal_head":   {table: []string{"SELECT", "UPDATE"}},
+	"journal_shards": {table: []string{"SELECT", "INSERT", "UPDATE"}},
 	"balances":       {table: []string{"SELECT", "INSERT"}, update: []string{"debits", "credits", "pending_debits", "pending_credits", "balance", "last_seq"}},
 	"currencies":     {table: []string{"SELECT", "INSERT"}, update: []string{"precision", "enabled", "updated_at"}},
 	"account_codes":  {table: []string{"SELECT", "INSERT"}, update: []string{"name", "type", "normal_side", "per_holder", "balance_rule", "updated_at"}},

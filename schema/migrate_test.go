@@ -324,7 +324,7 @@ func TestAppRolePrivileges(t *testing.T) {
 		{"audit_log", "UPDATE", false},
 		{"audit_log", "DELETE", false},
 		{"audit_log", "TRUNCATE", false},
-		{"journal_head", "UPDATE", true},
+		{"journal_shards", "UPDATE", true},
 		{"currencies", "INSERT", true},
 		// Working tables such as balances and account_codes are updatable
 		// in some columns only: TestAppRoleGrants checks every table.
@@ -358,7 +358,7 @@ func TestAppRolePrivileges(t *testing.T) {
 		{`DELETE FROM entries`, true},
 		{`UPDATE postings SET amount = 1`, true},
 		{`DELETE FROM postings`, true},
-		{`UPDATE journal_head SET seq = seq`, false}, // a working table
+		{`UPDATE journal_shards SET seq = seq`, false}, // a working table
 	} {
 		_, err := app.Pool.Exec(ctx, tt.sql)
 		var pg *pgconn.PgError

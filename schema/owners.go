@@ -24,10 +24,10 @@ func Owners() map[string]string {
 		"audit_log": "audit",
 
 		// The journal.
-		"journal_head": "ledger",
-		"entries":      "ledger",
-		"postings":     "ledger",
-		"balances":     "ledger",
+		"journal_shards": "ledger",
+		"entries":        "ledger",
+		"postings":       "ledger",
+		"balances":       "ledger",
 
 		// API keys and their people.
 		"api_keys": "keys",

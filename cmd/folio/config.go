@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"flag"
+
 	"fmt"
+	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
 	"io"
 	"log/slog"
 	"net"
@@ -45,6 +48,14 @@ type Config struct {
 	// Pprof, when set, serves net/http/pprof on this separate address
 	// (profiling; keep it on localhost: it is unauthenticated).
 	Pprof string
+	// JournalShards is the number of journal shards a fresh database gets
+	// (0: DefaultJournalShards). A database that has written entries keeps
+	// its stored count; serve refuses a different explicit value (change it
+	// with `folio journal-shards N`).
+	JournalShards int
+	// DBMode is the journal writers' transaction mode: "" (auto),
+	// "postgres" or "cockroach" (the CockroachDB path, also on PostgreSQL).
+	DBMode string
 }
 
 // DefaultConfig returns the built-in defaults.
@@ -86,6 +97,14 @@ func (c Config) Validate() error {
 		if err := validListen(c.Pprof); err != nil {
 			return fmt.Errorf("pprof: %w", err)
 		}
+	}
+	switch c.DBMode {
+	case "", schema.ModePostgres, schema.ModeCockroach:
+	default:
+		return fmt.Errorf("db mode %q: want postgres or cockroach", c.DBMode)
+	}
+	if c.JournalShards < 0 || c.JournalShards > ledger.MaxShards {
+		return fmt.Errorf("journal shards %d: want 1 to %d", c.JournalShards, ledger.MaxShards)
 	}
 	if c.PayoutWebhook != "" {
 		u, err := url.Parse(c.PayoutWebhook)
@@ -138,6 +157,8 @@ var settings = []setting{
 	{"log-level", "FOLIO_LOG_LEVEL"},
 	{"payout-webhook", "FOLIO_PAYOUT_WEBHOOK"},
 	{"pprof", "FOLIO_PPROF"},
+	{"journal-shards", "FOLIO_JOURNAL_SHARDS"},
+	{"db-mode", "FOLIO_DB_MODE"},
 }
 
 // Flag groups, registered by the subcommands that use them.
@@ -155,6 +176,7 @@ func newFlagSet(name string, cfg *Config, groups int, out io.Writer) *flag.FlagS
 	if groups&flagsDB != 0 {
 		fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL or CockroachDB URL; empty: the private PostgreSQL in --data-dir")
 		fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the private PostgreSQL (and the demo admin key)")
+		fs.StringVar(&cfg.DBMode, "db-mode", cfg.DBMode, "journal writers' transactions: postgres (READ COMMITTED + row locks), cockroach (SERIALIZABLE + retries, the CockroachDB path); empty: by the database")
 	}
 	if groups&flagsServe != 0 {
 		fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address (host:port; port 0 picks one)")
@@ -163,6 +185,7 @@ func newFlagSet(name string, cfg *Config, groups int, out io.Writer) *flag.FlagS
 		fs.BoolVar(&cfg.Migrate, "migrate", cfg.Migrate, "apply pending migrations at start when --database-url is set (the private PostgreSQL is always migrated)")
 		fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long to drain in-flight requests on SIGINT/SIGTERM")
 		fs.StringVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060; unauthenticated: keep it local); empty: off")
+		fs.IntVar(&cfg.JournalShards, "journal-shards", cfg.JournalShards, "journal shards of a fresh database (0: the default for this machine); a database with entries keeps its stored count")
 		fs.StringVar(&cfg.PayoutWebhook, "payout-webhook", cfg.PayoutWebhook, "the exchange's transfer API: executed payout batches are POSTed to it and stay pending until it answers 2xx; empty: payouts post at once")
 	}
 	if groups&flagsLog != 0 {

@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -16,6 +16,7 @@ import (
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
+	"github.com/folioledger/folio/schema/schematest"
 )
 
 // buildFolio compiles the folio binary for tests that run it as a process.
@@ -30,9 +31,9 @@ func buildFolio(t *testing.T) string {
 }
 
 // startServeProcess runs `folio serve` on url and waits until it is ready.
-func startServeProcess(t *testing.T, bin, url, addr, key string) *exec.Cmd {
+func startServeProcess(t *testing.T, bin, url, addr, key string, extra ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--database-url", url, "--listen", addr, "--admin-key", key, "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"serve", "--database-url", url, "--listen", addr, "--admin-key", key, "--log-level", "warn"}, extra...)...)
 	cmd.Env = append(os.Environ(), "FOLIO_DATA_DIR=")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -52,29 +53,51 @@ func startServeProcess(t *testing.T, bin, url, addr, key string) *exec.Cmd {
 	return nil
 }
 
-// TestCrashExactlyOnce streams trades to a server, kills it with SIGKILL in
-// the middle, restarts it on the same database and resends every trade:
-// each trade is booked exactly once and the books verify (docs/CONTRACT.md §9).
+// TestCrashExactlyOnce streams trades of eight traders to a server with
+// four journal shards, kills it with SIGKILL in the middle, restarts it on
+// the same database and resends every trade: each trade is booked exactly
+// once, every shard's chain verifies and 101 is zero (docs/CONTRACT.md §9)
+// — in both writer modes (the CockroachDB path runs on PostgreSQL too).
 func TestCrashExactlyOnce(t *testing.T) {
 	clearEnv(t)
-	ctx := context.Background()
 	bin := buildFolio(t)
-	db, app := appDB(t)
+	for _, mode := range []string{schema.ModePostgres, schema.ModeCockroach} {
+		t.Run(mode, func(t *testing.T) { crashExactlyOnce(t, bin, mode) })
+	}
+}
+
+// crashTraders are the traders of the crash and concurrency tests: D0…D7,
+// referred by C (A ← B ← C ← Dn), spread over the shards.
+const crashTraders = 8
+
+// setupCrashBooks creates the program and the referral tree of the crash
+// and concurrency tests.
+func setupCrashBooks(t *testing.T, app *schema.DB) {
+	t.Helper()
+	ctx := context.Background()
 	svc := affiliate.NewService(app, ledger.New(app))
 	if _, err := svc.PutProgram(ctx, "broker", affiliate.ProgramSpec{Kind: "levels", Levels: []string{"0.25", "0.10", "0.05"}, Default: true}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	for i, u := range []string{"A", "B", "C", "D"} {
+	users := []string{"A", "B", "C"}
+	for i := range crashTraders {
+		users = append(users, fmt.Sprintf("D%d", i))
+	}
+	for i, u := range users {
 		if _, _, err := svc.CreateUser(ctx, affiliate.NewUser{ID: u}); err != nil {
 			t.Fatal(err)
 		}
 		if i > 0 {
-			if err := svc.SetReferrer(ctx, u, []string{"A", "B", "C"}[i-1], "test"); err != nil {
+			if err := svc.SetReferrer(ctx, u, users[min(i, 3)-1], "test"); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	const n, batch = 400, 10
+}
+
+// crashBatches returns n trades of the eight traders as POST /v1/trades
+// bodies of batch trades each, ids prefix-0, prefix-1, ….
+func crashBatches(prefix string, n, batch int) []string {
 	batches := make([]string, 0, n/batch)
 	for b := 0; b < n/batch; b++ {
 		body := `{"trades": [`
@@ -82,25 +105,65 @@ func TestCrashExactlyOnce(t *testing.T) {
 			if i > 0 {
 				body += ","
 			}
-			body += fmt.Sprintf(`{"id": "crash-%d", "user_id": "D", "market": "BTCUSDT", "liquidity": "taker", "fee": {"amount": "1.5", "currency": "USDT"}, "executed_at": "2026-01-02T00:00:00Z"}`, b*batch+i)
+			k := b*batch + i
+			body += fmt.Sprintf(`{"id": "%s-%d", "user_id": "D%d", "market": "BTCUSDT", "liquidity": "taker", "fee": {"amount": "1.5", "currency": "USDT"}, "executed_at": "2026-01-02T00:00:00Z"}`, prefix, k, k%crashTraders)
 		}
 		batches = append(batches, body+"]}")
 	}
+	return batches
+}
+
+// postTradeBody posts one body to addr's /v1/trades and returns the
+// status; a 200 whose results hold an error is an error.
+func postTradeBody(addr, key, body string) (int, error) {
+	code, _, results, err := postTrades(http.DefaultClient, addr, key, body)
+	if err != nil || code != http.StatusOK {
+		return code, err
+	}
+	for _, r := range results {
+		if r.Status != "created" && r.Status != "exists" {
+			return code, fmt.Errorf("trade %s: %s %s", r.ID, r.Status, r.Error)
+		}
+	}
+	return code, nil
+}
+
+// checkBooked fails unless exactly n trades, fee entries and commission
+// entries are booked, the books verify, 101 is zero and the entries span
+// more than one journal shard.
+func checkBooked(t *testing.T, db *schematest.DB, app *schema.DB, n int) {
+	t.Helper()
+	ctx := context.Background()
+	var trades, fees, comms, shards int
+	if err := db.Admin.QueryRow(ctx, `SELECT (SELECT count(*) FROM trades), (SELECT count(*) FROM entries WHERE kind = 'trade_fee'),
+		(SELECT count(*) FROM entries WHERE kind = 'commission'), (SELECT count(DISTINCT shard) FROM entries)`).Scan(&trades, &fees, &comms, &shards); err != nil {
+		t.Fatal(err)
+	}
+	if trades != n || fees != n || comms != n {
+		t.Fatalf("trades %d, trade_fee entries %d, commission entries %d; want %d each (exactly once)", trades, fees, comms, n)
+	}
+	if shards < 2 {
+		t.Fatalf("the entries are in %d journal shard(s); the test needs several", shards)
+	}
+	rep, err := ledger.New(app).Verify(ctx)
+	if err != nil || !rep.OK {
+		t.Fatalf("Verify = %+v, %v", rep, err)
+	}
+	if got := balanceOf(t, app, "101:USDT"); got != "0" {
+		t.Fatalf("101:USDT = %s, want 0", got)
+	}
+}
+
+func crashExactlyOnce(t *testing.T, bin, mode string) {
+	db, app := appDB(t)
+	setupCrashBooks(t, app)
+	const n, batch = 400, 10
+	batches := crashBatches("crash", n, batch)
 	key := "crash-test-admin-key-0123456789"
 	addr := freeAddr(t)
-	post := func(body string) (int, error) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/trades", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode, nil
-	}
+	post := func(body string) (int, error) { return postTradeBody(addr, key, body) }
 
-	srv := startServeProcess(t, bin, db.URL, addr, key)
+	srv := startServeProcess(t, bin, db.URL, addr, key, "--db-mode", mode, "--journal-shards", "4")
 	var acked atomic.Int64
 	done := make(chan struct{})
 	go func() {
@@ -125,27 +188,58 @@ func TestCrashExactlyOnce(t *testing.T) {
 	}
 	t.Logf("killed after %d of %d batches were acknowledged", acked.Load(), len(batches))
 
-	srv = startServeProcess(t, bin, db.URL, addr, key)
+	srv = startServeProcess(t, bin, db.URL, addr, key, "--db-mode", mode)
 	defer func() { _ = srv.Process.Signal(syscall.SIGTERM); _ = srv.Wait() }()
 	for _, b := range batches {
 		if code, err := post(b); err != nil || code != http.StatusOK {
 			t.Fatalf("resend: %d %v", code, err)
 		}
 	}
-	var trades, fees, comms int
-	if err := db.Admin.QueryRow(ctx, `SELECT (SELECT count(*) FROM trades), (SELECT count(*) FROM entries WHERE kind = 'trade_fee'),
-		(SELECT count(*) FROM entries WHERE kind = 'commission')`).Scan(&trades, &fees, &comms); err != nil {
-		t.Fatal(err)
-	}
-	if trades != n || fees != n || comms != n {
-		t.Fatalf("trades %d, trade_fee entries %d, commission entries %d; want %d each (exactly once)", trades, fees, comms, n)
-	}
-	rep, err := ledger.New(app).Verify(ctx)
-	if err != nil || !rep.OK {
-		t.Fatalf("Verify = %+v, %v", rep, err)
-	}
-	if got := balanceOf(t, app, "101:USDT"); got != "0" {
-		t.Fatalf("101:USDT = %s, want 0", got)
+	checkBooked(t, db, app, n)
+}
+
+// TestTwoServers runs two `folio serve` processes on one database, four
+// shards, both writing at once — each its own trades and the same
+// trades as the other: every trade is booked exactly once, no update is
+// lost (101 is zero, every balance row matches its postings) and the
+// books verify, in both writer modes.
+func TestTwoServers(t *testing.T) {
+	clearEnv(t)
+	bin := buildFolio(t)
+	for _, mode := range []string{schema.ModePostgres, schema.ModeCockroach} {
+		t.Run(mode, func(t *testing.T) {
+			db, app := appDB(t)
+			setupCrashBooks(t, app)
+			key := "two-servers-admin-key-0123456789"
+			addrs := []string{freeAddr(t), freeAddr(t)}
+			for i, addr := range addrs {
+				srv := startServeProcess(t, bin, db.URL, addr, key, "--db-mode", mode, "--journal-shards", "4")
+				defer func() { _ = srv.Process.Signal(syscall.SIGTERM); _ = srv.Wait() }()
+				_ = i
+			}
+			shared := crashBatches("both", 200, 10)
+			var wg sync.WaitGroup
+			errs := make(chan error, 4)
+			for i, addr := range addrs {
+				own := crashBatches(fmt.Sprintf("own%d", i), 200, 10)
+				for _, list := range [][]string{own, shared} {
+					wg.Go(func() {
+						for _, b := range list {
+							if code, err := postTradeBody(addr, key, b); err != nil || code != http.StatusOK {
+								errs <- fmt.Errorf("%s: %d %v", addr, code, err)
+								return
+							}
+						}
+					})
+				}
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			checkBooked(t, db, app, 600)
+		})
 	}
 }
 

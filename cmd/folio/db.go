@@ -114,6 +114,7 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger, opts openOp
 	if d.App, err = schema.Open(ctx, d.URL, schema.OpenOptions{Role: schema.AppRole}); err != nil {
 		return nil, fmt.Errorf("%w (the database user must be allowed to SET ROLE %s: a superuser, or GRANT %s TO the user)", err, schema.AppRole, schema.AppRole)
 	}
+	d.App.Mode = cfg.DBMode
 	pending, err := schema.PendingSteps(ctx, d.App.Pool)
 	if err != nil {
 		var pg *pgconn.PgError

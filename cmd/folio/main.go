@@ -82,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "journal-shards":
+		return runJournalShards(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil

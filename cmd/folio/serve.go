@@ -72,7 +72,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	pay.Webhook = cfg.PayoutWebhook
 	// Group commit: one writer coalesces concurrent trade and entry
 	// requests into shared transactions (docs/CONTRACT.md §8).
-	ingester := ingest.New(db.App, svc, l, ingest.Options{})
+	shards, err := journalShards(ctx, db.App, cfg.JournalShards, log)
+	if err != nil {
+		return err
+	}
+	ingester := ingest.New(db.App, svc, l, ingest.Options{Shards: shards})
 	server := api.New(api.Config{
 		DB:        db.App,
 		Ledger:    l,
