@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 )
 
@@ -43,6 +44,14 @@ func newMetrics(reg *prometheus.Registry, db *schema.DB) *metrics {
 		}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.entriesWritten, m.postingsWritten)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "folio_journal_batches_total",
+		Help: "Journal batches (ApplyTx calls that wrote or locked) since the server started.",
+	}, func() float64 { b, _ := ledger.WriterStats(); return float64(b) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "folio_journal_multi_shard_batches_total",
+			Help: "Journal batches that locked more than one shard.",
+		}, func() float64 { _, m := ledger.WriterStats(); return float64(m) }))
 	if db != nil && db.Pool != nil {
 		reg.MustRegister(poolCollector{db.Pool})
 	}

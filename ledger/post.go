@@ -226,9 +226,14 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		shardOf[i] = routeOp(chart, op, valid[i], byID[opTarget(op)], n)
 		lockSet = append(lockSet, shardOf[i])
 	}
-	heads, err := lockShards(ctx, tx, distinctSorted(lockSet))
+	locked := distinctSorted(lockSet)
+	heads, err := lockShards(ctx, tx, locked)
 	if err != nil {
 		return nil, err
+	}
+	writerStats.batches.Add(1)
+	if len(locked) > 1 {
+		writerStats.multiShard.Add(1)
 	}
 	for _, h := range heads {
 		if h.recordedAt.After(now) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sync/atomic"
 	"time"
 
 	"github.com/folioledger/folio"
@@ -162,4 +163,17 @@ func SetShards(ctx context.Context, db *schema.DB, n int) error {
 		_, err := tx.Exec(ctx, `UPDATE journal_shards SET active = (shard < $1)`, n)
 		return err
 	})
+}
+
+// writerStats counts the journal batches written since the process
+// started, and those that locked more than one shard (a batch of manual
+// entries routed to several shards; the trade writers lock one).
+var writerStats struct {
+	batches, multiShard atomic.Int64
+}
+
+// WriterStats returns the journal batches this process wrote and how many
+// of them took more than one shard's lock.
+func WriterStats() (batches, multiShard int64) {
+	return writerStats.batches.Load(), writerStats.multiShard.Load()
 }

@@ -45,6 +45,8 @@ type benchConfig struct {
 	JSON     bool          // print one JSON object last
 	FastDB   bool          // fsync off on the private PostgreSQL
 	Serve    string        // the folio binary to run as the server
+	Shards   int           // --journal-shards of the server (0: its default)
+	DBMode   string        // --db-mode of the server ("": by the database)
 }
 
 // benchReport is the outcome; its JSON keys are those of docs/CONTRACT.md §8.
@@ -73,6 +75,18 @@ type benchReport struct {
 	Rejected               int64          `json:"rejected"`
 	Busy                   int64          `json:"busy_retries"`
 	Config                 map[string]any `json:"config"`
+	// The cost of a trade in the database, measured over the stream: WAL
+	// bytes (pg_current_wal_lsn), WAL records (pg_stat_wal) and rows
+	// inserted, updated or deleted (pg_stat_database) per trade.
+	WALBytesPerTrade   float64 `json:"wal_bytes_per_trade"`
+	WALRecordsPerTrade float64 `json:"wal_records_per_trade"`
+	RowsPerTrade       float64 `json:"rows_per_trade"`
+	// The journal's shard count and writer mode, and how many journal
+	// batches needed more than one shard (of all batches).
+	Shards            int    `json:"shards"`
+	DBMode            string `json:"db_mode"`
+	Batches           int64  `json:"journal_batches"`
+	MultiShardBatches int64  `json:"multi_shard_batches"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -87,6 +101,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.DurationVar(&bc.Duration, "duration", 0, "stream for this long (trades then bounds nothing unless also given)")
 		fs.BoolVar(&bc.JSON, "json", false, "print one JSON object with every figure as the last line")
 		fs.BoolVar(&bc.FastDB, "fast-db", false, "run the private PostgreSQL with fsync off (not durable; for profiling the server)")
+		fs.IntVar(&bc.Shards, "journal-shards", 0, "journal shards of the server's fresh database (0: its default)")
+		fs.StringVar(&bc.DBMode, "db-mode", "", "the server's writer mode: postgres or cockroach (the CockroachDB path); empty: by the database")
 	}}, args, stderr)
 	if err != nil {
 		return err
@@ -149,7 +165,7 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 		}
 		url = pg.URL("folio_bench")
 	}
-	srv, err := startBenchServer(ctx, bc.Serve, url)
+	srv, err := startBenchServer(ctx, bc.Serve, url, bc)
 	if err != nil {
 		return nil, err
 	}
@@ -172,12 +188,40 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	}
 	rep := &benchReport{Config: map[string]any{"trades": bc.Trades, "users": bc.Users, "depth": bc.Depth, "clients": bc.Clients, "batch": bc.Batch,
 		"duration": bc.Duration.String(), "database": map[bool]string{true: "private PostgreSQL", false: "--url"}[bc.URL == ""], "fast_db": bc.FastDB}}
+	cost0, err := readDBCost(ctx, db)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	lat, progressed, err := stream(ctx, c, bc, users, rep, srv, progress)
 	if err != nil {
 		return nil, err
 	}
 	elapsed := time.Since(start)
+	cost1, err := settledDBCost(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if rep.Trades > 0 {
+		n := float64(rep.Trades)
+		rep.WALBytesPerTrade = float64(cost1.walBytes-cost0.walBytes) / n
+		rep.WALRecordsPerTrade = float64(cost1.walRecords-cost0.walRecords) / n
+		rep.RowsPerTrade = float64(cost1.rows-cost0.rows) / n
+	}
+	heads, err := ledger.Heads(ctx, db.Pool)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range heads {
+		if h.Active {
+			rep.Shards++
+		}
+	}
+	rep.DBMode = bc.DBMode
+	if rep.DBMode == "" {
+		rep.DBMode = db.WriterMode(ctx)
+	}
+	rep.Batches, rep.MultiShardBatches = c.journalBatches(ctx)
 	var entries1, postings1 int64
 	if entries1, postings1, err = ledger.Counts(ctx, db.Pool); err != nil {
 		return nil, err
@@ -230,7 +274,7 @@ func (s *benchServer) rssWindowMB(from, to time.Time) float64 {
 	return float64(kb) / 1024
 }
 
-func startBenchServer(ctx context.Context, bin, url string) (*benchServer, error) {
+func startBenchServer(ctx context.Context, bin, url string, bc benchConfig) (*benchServer, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -242,7 +286,14 @@ func startBenchServer(ctx context.Context, bin, url string) (*benchServer, error
 		return nil, err
 	}
 	s := &benchServer{base: "http://" + addr, key: "bench_" + hex.EncodeToString(b), done: make(chan struct{})}
-	s.cmd = exec.CommandContext(ctx, bin, "serve", "--database-url", url, "--migrate", "--listen", addr, "--admin-key", s.key, "--log-level", "warn")
+	args := []string{"serve", "--database-url", url, "--migrate", "--listen", addr, "--admin-key", s.key, "--log-level", "warn"}
+	if bc.Shards > 0 {
+		args = append(args, "--journal-shards", strconv.Itoa(bc.Shards))
+	}
+	if bc.DBMode != "" {
+		args = append(args, "--db-mode", bc.DBMode)
+	}
+	s.cmd = exec.CommandContext(ctx, bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, os.Stderr
 	s.cmd.Env = append(os.Environ(), "FOLIO_DATA_DIR=")
 	if err := s.cmd.Start(); err != nil {
@@ -655,6 +706,8 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 	fmt.Fprintf(w, "  latency p50 %.1f ms   p99 %.1f ms   (%d requests, %d busy retries, %d trades not created)\n", r.P50ms, r.P99ms, r.Requests, r.Busy, r.Rejected)
 	fmt.Fprintf(w, "  server peak RSS %.0f MB (first fifth of the stream %.0f MB, last fifth %.0f MB)\n", r.PeakRSSMB, r.RSSFirstFifthMB, r.RSSLastFifthMB)
 	fmt.Fprintf(w, "  %.0f trades/s in the first tenth of the stream, %.0f in the last (journal: %d entries at the end)\n", r.TradesPerSecFirstTenth, r.TradesPerSecLastTenth, r.JournalEntries)
+	fmt.Fprintf(w, "  per trade: %.0f bytes of WAL in %.1f records, %.1f rows written\n", r.WALBytesPerTrade, r.WALRecordsPerTrade, r.RowsPerTrade)
+	fmt.Fprintf(w, "  journal: %d shards, %s writers, %d batches, %d of them over more than one shard\n", r.Shards, r.DBMode, r.Batches, r.MultiShardBatches)
 	for _, c := range r.Checks {
 		fmt.Fprintf(w, "  %s\n", c)
 	}
@@ -662,4 +715,75 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 		b, _ := json.Marshal(r)
 		fmt.Fprintf(w, "%s\n", b)
 	}
+}
+
+// dbCost is a reading of the database's cumulative write counters.
+type dbCost struct {
+	walBytes, walRecords, rows int64
+}
+
+// readDBCost reads the WAL position (exact, immediate) and the WAL-record
+// and row counters (cumulative statistics, which backends flush at most
+// once a second, or within ten seconds once idle).
+func readDBCost(ctx context.Context, db *schema.DB) (dbCost, error) {
+	var c dbCost
+	err := db.Pool.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
+		(SELECT wal_records FROM pg_stat_wal),
+		(SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database())`).Scan(&c.walBytes, &c.walRecords, &c.rows)
+	return c, err
+}
+
+// settledDBCost reads the counters once they stopped moving (the server's
+// backends flushed their statistics), for at most 15 s.
+func settledDBCost(ctx context.Context, db *schema.DB) (dbCost, error) {
+	prev, err := readDBCost(ctx, db)
+	if err != nil {
+		return prev, err
+	}
+	for range 15 {
+		time.Sleep(time.Second)
+		cur, err := readDBCost(ctx, db)
+		if err != nil {
+			return cur, err
+		}
+		if cur.rows == prev.rows && cur.walRecords == prev.walRecords {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return prev, nil
+}
+
+// journalBatches reads the server's journal batch counters from /metrics
+// (0, 0 if unavailable).
+func (c *benchClient) journalBatches(ctx context.Context) (batches, multi int64) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
+	if err != nil {
+		return 0, 0
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "folio_journal_batches_total":
+			batches = int64(f)
+		case "folio_journal_multi_shard_batches_total":
+			multi = int64(f)
+		}
+	}
+	return batches, multi
 }
