@@ -10,14 +10,14 @@
 // in an entry the debits equal the credits; an entry may span currencies
 // only if each balances on its own. Amounts are exact decimals (apd) with at
 // most the currency's precision and 20 integer digits, never rounded: a
-// too-precise amount is invalid_amount. Entries get a gapless seq in commit
-// order, an id (a UUID v4, generated unless an internal caller chose it in
+// too-precise amount is invalid_amount. Entries get a position (shard,
+// seq), the seq gapless in commit order within the shard (see Shards), an id (a UUID v4, generated unless an internal caller chose it in
 // NewEntry.ID so that a later entry of the same batch can name it as its
 // parent; an id already used fails that item with conflict), a kind, a
 // description, an effective time
 // (business time, which may be back-dated up to 100 years or lie up to 24
 // hours ahead) and a recorded time (the ledger's clock, never decreasing
-// along seq). All times are kept at microsecond precision, as the database
+// along a shard's seq). All times are kept at microsecond precision, as the database
 // stores them.
 //
 // An entry has a [Phase]:
@@ -34,7 +34,8 @@
 // (conflict) and [Ledger.ExpirePending] voids it (under the key
 // expire:ID, so concurrent sweepers do not void it twice).
 //
-// Each account has one balance row: posted debit and credit totals, the
+// Each account has a balance row per shard that wrote to it (see Shards):
+// posted debit and credit totals, the
 // posted balance on the account's normal side, pending debits and credits,
 // and the last seq that touched it. [Balance.Pending] is the pending amount
 // against the normal side and [Balance.Available] the posted balance minus
@@ -85,77 +86,136 @@
 // with the owner's word on what to do instead. The expiry sweeper voids any
 // expired pending entry.
 //
+// # Shards
+//
+// The journal is S independent shards (journal_shards; `folio serve
+// --journal-shards` sets the count of a fresh database, `folio
+// journal-shards N` changes it). Each shard has its own head (last seq,
+// hash and recorded_at), its own gapless seq and its own hash chain; an
+// entry's position is ([Entry].Shard, [Entry].Seq). Writers of different
+// shards commit at the same time, in different transactions, and never
+// write the same row: each shard's entries, postings, head and balance
+// rows are its own.
+//
+// Routing (routeOp): an entry goes to the shard of its [NewEntry].Route —
+// the trade engine routes a trade's fee, commission and bounty entries by
+// the trader, so one trader's entries stay in one chain's order — or,
+// without one, of its idempotency key (ShardOf: FNV-1a modulo S). A
+// reversal, post or void goes to its target's shard, so that it moves the
+// balance rows its target moved. An entry that touches an account with a
+// balance rule (non_negative; code 230 in the built-in chart) goes to shard
+// 0: every such account lives in shard 0, its single balance row is there
+// and its rule is checked there, so a rule never needs two shards. An
+// account without a rule (101, 605, 420, 606, every affiliate's 208) keeps
+// one balance row per (account, shard) that wrote to it; its balance is the
+// sum of its rows, a posting's balance_after is its shard's running figure,
+// and reads as of a seq or recorded time sum the per-shard reads at a
+// [Cut] (for each shard, the last seq included). One batch may hold entries
+// of several shards (a batch of manual entries routed by their keys); it
+// locks those shards' heads in shard order, so writers taking several never
+// deadlock (`folio bench` counts such batches: multi_shard_batches; the
+// trade writers lock one). Changing S retires or adds shards (a retired
+// shard keeps its chain, verified, and receives nothing); a running server
+// whose shard was retired gets ErrShardsChanged and must restart, and
+// servers route by the count they read at start, so restart them after.
+//
+// Order. Positions are totally ordered by (seq, shard): the listing order
+// of [Ledger.ListEntries] and the journal's CSV, stable because positions
+// never change. It is not commit order across shards: a shard that lags
+// commits seq 10 after another shard's seq 50, so a cursor over (seq,
+// shard) in the live tail can pass a position that a lagging shard fills
+// later. What must see every entry exactly once keeps a cursor per shard
+// (the events feed; the seals of the checkpoint package record every
+// shard's (seq, hash) and define the tamper-evident global order: entries
+// by (seal, shard, seq)).
+//
+// # Transactions
+//
+// On PostgreSQL a journal writer runs at READ COMMITTED (schema.ModePostgres):
+// its first statement locks its shards' heads (SELECT … FOR UPDATE, in
+// shard order) and waits for their previous writer; every later statement
+// takes a fresh snapshot, so it sees everything that writer committed. This
+// keeps the journal's invariants because every row a writer reads and then
+// writes is its shards' own (heads, balance rows, chains), other writers'
+// rows are never read to decide anything, and what two shards could both
+// insert — a trade id, an idempotency key — is guarded by a unique index:
+// the loser of such a race fails with 23505, and [JournalTx] retries the
+// whole transaction, which then finds the winner's row (a replay or
+// idempotency_conflict). SERIALIZABLE would add nothing for these rows and
+// would abort writers of different shards on index-page predicate locks.
+// On CockroachDB (and on PostgreSQL with `--db-mode cockroach` /
+// FOLIO_DB_MODE=cockroach, which takes exactly that code path: no table
+// lock, SERIALIZABLE, row locks, whole-transaction retries on 40001 —
+// schema.ModeCockroach) writers run SERIALIZABLE; the crash, concurrency
+// and two-server tests run in both modes.
+//
 // # The write path
 //
 // [Ledger.Apply] (and [Ledger.Post] for new entries only) commits a batch of
-// operations in one SERIALIZABLE transaction, retried as a whole on
-// serialization failures and deadlocks by [JournalTx]; [Ledger.ApplyTx]
-// runs the same steps inside the caller's transaction, so that the
-// affiliate engine's rows commit with the entries. The steps:
+// operations in one transaction ([JournalTx], retried as a whole);
+// [Ledger.ApplyTx] runs the same steps inside the caller's transaction, so
+// that the affiliate engine's rows commit with the entries. The steps:
 //
 //  1. Read the clock once; load the chart; validate every new entry in
 //     memory (no SQL), spread over the cores (internal/parallel): the database
-//     has nothing to do meanwhile.
-//  2. Lock the journal head row (SELECT … FOR UPDATE): it orders commits
-//     and holds the last seq and hash.
-//  3. Look up all the batch's idempotency keys, the targets of reverse,
-//     post and void operations, their existing reversals and completions,
-//     and the ids callers chose, with a few set-based queries (not one per
-//     item). A caller that guarantees the batch's ids and keys are unused
-//     ([Options].Fresh: the trade engine, whose ids are new random UUIDs
-//     and whose keys carry its reserved prefixes for trades it found
-//     unbooked under the same lock) skips the id and key look-ups; the
-//     unique indexes still refuse a broken guarantee, failing the
+//     has nothing to do meanwhile. Read the targets of reverse, post and void
+//     operations (committed entries never change) and route every item to
+//     its shard.
+//  2. Lock the heads of those shards (SELECT … FOR UPDATE, in shard order).
+//  3. Look up all the batch's idempotency keys, the targets' existing
+//     reversals and completions, and the ids callers chose, with a few
+//     set-based queries (not one per item). A caller that guarantees the
+//     batch's ids and keys are unused ([Options].Fresh: the trade engine,
+//     whose ids are new random UUIDs and whose keys carry its reserved
+//     prefixes for trades it found unbooked) skips the id and key look-ups;
+//     the unique indexes still refuse a broken guarantee, failing the
 //     transaction rather than writing an entry twice.
-//  4. Read the balance rows of every touched account (missing rows are
-//     accounts never posted to, and start at zero). No row locks: only
-//     batches write balances, and each holds the head's row lock (step 2).
+//  4. Read the balance rows of every touched (account, shard) (missing rows
+//     start at zero). No row locks: only the holder of a shard's head lock
+//     writes that shard's rows.
 //  5. Apply the items in order in memory: each sees the balances left by
 //     the ones before it, balance rules and the 20-digit bound of the
-//     NUMERIC(38,18) columns are enforced, and each posting records the
-//     account's running posted balance, debits and credits after it. An
-//     item that fails is left out and changes nothing.
-//  6. Assign seq head+1, head+2, …; with [Options].Atomic any failed
-//     item rejects the whole batch ([ErrBatchRejected], nothing written).
-//  7. Chain the hashes and insert the entries and the postings with
-//     multi-row INSERT … SELECT FROM unnest(…) statements; upsert every
-//     touched balance once, in sorted order, with one more; update the
-//     head once. Through a pipe ([Options].Writes, schema.Pipe) the
-//     entries go in chunks of 500: PostgreSQL inserts a chunk while the
-//     next is hashed and encoded.
+//     NUMERIC(38,18) columns are enforced, and each posting records its
+//     row's running posted balance, debits and credits after it. An item
+//     that fails is left out and changes nothing.
+//  6. Assign each shard's seqs head+1, head+2, …; with [Options].Atomic any
+//     failed item rejects the whole batch ([ErrBatchRejected], nothing
+//     written).
+//  7. Chain each shard's hashes and insert the entries and the postings
+//     with multi-row INSERT … SELECT FROM unnest(…) statements; upsert every
+//     touched balance row once, in sorted order, with one more; update each
+//     written shard's head once. Through a pipe ([Options].Writes,
+//     schema.Pipe) the entries go in chunks of 500: PostgreSQL inserts a
+//     chunk while the next is hashed and encoded.
 //
-// A failed item gets its own error in [Result]; the others commit. Every
-// writer serializes on the head row. Callers run the engine in
-// [Ledger.JournalTx], which on PostgreSQL queues writers on a table lock
-// taken before the snapshot (so they do not fail with 40001 and retry);
-// batching — and coalescing concurrent requests into shared batches
-// (ingest.Ingester, group commit in `folio serve`) — is how throughput
-// is reached, not parallel transactions.
+// A failed item gets its own error in [Result]; the others commit. Group
+// commit (ingest.Ingester) runs one writer per shard, each coalescing the
+// trades of its shard's traders into shared transactions that lock the
+// shard first ([LockShard]); manual entries have a writer of their own.
 //
-// # Hot platform accounts
+// # A three-node CockroachDB deployment
 //
-// Every trade touches 101:C twice and 605:C once. Within a batch the
-// engine already aggregates them: each touched balance row is read once
-// (without a row lock: the writer already holds the journal head's row
-// lock, see step 4) and written once per transaction, in sorted order,
-// however many postings the batch has — so on PostgreSQL, where writers
-// are serialized by the head anyway, a hot account costs one row update
-// per transaction and splitting it would not pay (it is not implemented).
-//
-// On CockroachDB the single head row still orders commits, but balance rows
-// live in ranges that may sit on other nodes, and a hot row becomes the
-// contention point once several gateways commit groups back to back. The
-// design for that case: a code may be marked hot with N shards; its balance
-// is then kept in N rows keyed (account, shard), shard = hash(entry id) mod
-// N, each carrying its own debits/credits/balance and last seq; a posting's
-// balance_after is then the running balance of its shard, and a read of the
-// account (now or as of a seq) sums the N shards' rows (N indexed reads,
-// still independent of journal length). Verify and the trial balance sum
-// shards the same way. The non_negative rule cannot be checked on one
-// shard alone, so only unconstrained codes (101, 605) may be sharded — which
-// is exactly the hot set. The CockroachDB-only parts (hash-sharded indexes
-// on postings(seq) and entries(recorded_at) to spread sequential inserts)
-// belong in .crdb.sql overlays (not yet supported by the migrator).
+// Three nodes, replication factor 3, S = 8 to 16 shards, one or more
+// `folio serve` per node behind a load balancer (every server runs a writer
+// per shard; writers of the same shard on different servers queue on its
+// head row). What is written where: each shard's head is one row in its own
+// range (journal_shards is small; CockroachDB splits it by load), and the
+// leaseholders of those ranges spread over the nodes, so S shards are S
+// independent serialization points instead of one. Entries and postings
+// are keyed by position in hash-sharded indexes (the .crdb.sql overlay of
+// migration 011: USING HASH), so the inserts of all shards spread over
+// buckets and ranges instead of appending to the last range; balance rows
+// are keyed (account, shard), so the hot 101 and 605 accounts are S rows
+// in as many places; accruals, trades and rollups are keyed by random ids
+// or by affiliate. A trade's transaction writes to its shard's head, its
+// balance rows and its rows — a few ranges, at most one of which (the head)
+// other writers contend for, and only writers of the same shard. That is
+// why throughput grows with nodes: adding nodes adds leaseholders for more
+// shard heads and more range capacity for the inserts, while no row is
+// written by every commit. What does not scale: a reconciliation or verify
+// reads every shard (fine: reads), and an entry touching a balance-rule
+// account (code 230) goes to shard 0 — keep such flows away from the
+// trade path.
 //
 // # Hash chain and Verify
 //

@@ -190,12 +190,16 @@ type BatchTotal struct {
 	Amount   apd.Decimal
 }
 
+// BatchTotals (like EntryIDsWithoutBatch) is planned for its actual kind
+// (planEachTime), so that the partial index of the kinds other than the
+// trade engine's serves it.
+//
 // BatchTotals totals, per batch id and currency, the debit postings of the
 // entries of kind between two cuts that carry a batch id, in (batch id,
 // currency) order.
 func BatchTotals(ctx context.Context, q schema.Querier, kind string, from, to Cut) ([]BatchTotal, error) {
 	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq AND p.shard = e.shard
-		WHERE e.kind = $3 AND `+inCuts("e")+` AND p.side = 'debit' AND e.batch_id <> '' GROUP BY 1, 2 ORDER BY 1, 2`, from, to, kind)
+		WHERE e.kind = $3 AND `+inCuts("e")+` AND p.side = 'debit' AND e.batch_id <> '' GROUP BY 1, 2 ORDER BY 1, 2`, planEachTime, from, to, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +224,7 @@ func BatchTotals(ctx context.Context, q schema.Querier, kind string, from, to Cu
 // limit.
 func EntryIDsWithoutBatch(ctx context.Context, q schema.Querier, kinds []string, from, to Cut, limit int) ([]string, error) {
 	return collectIDs(ctx, q, `SELECT e.id::text FROM entries e WHERE e.kind = ANY($3) AND `+inCuts("e")+`
-		AND coalesce(e.batch_id, '') = '' ORDER BY e.seq, e.shard LIMIT $4`, from, to, kinds, limit)
+		AND coalesce(e.batch_id, '') = '' ORDER BY e.seq, e.shard LIMIT $4`, planEachTime, from, to, kinds, limit)
 }
 
 func collectIDs(ctx context.Context, q schema.Querier, sql string, args ...any) ([]string, error) {

@@ -31,21 +31,39 @@ type Step struct {
 	SQL     string
 }
 
-var migrationName = regexp.MustCompile(`^([0-9]+)_[a-z0-9_]+\.sql$`)
+var migrationName = regexp.MustCompile(`^([0-9]+)_[a-z0-9_]+(\.crdb)?\.sql$`)
 
-// Steps returns every migration step in order. Files are named
-// NNN_name.sql; each statement (ending in ';' at the end of a line) is one
-// step, applied on its own and recorded in schema_migrations.
-func Steps() ([]Step, error) {
+// Steps returns every migration step of PostgreSQL in order (StepsFor).
+func Steps() ([]Step, error) { return StepsFor(false) }
+
+// StepsFor returns every migration step in order, for CockroachDB or for
+// PostgreSQL. Files are named NNN_name.sql; each statement (ending in ';'
+// at the end of a line) is one step, applied on its own and recorded in
+// schema_migrations. A file NNN_name.crdb.sql is the CockroachDB overlay of
+// NNN_name.sql: on CockroachDB it is applied instead (its hash-sharded
+// indexes spread sequential keys over ranges; ALTER PRIMARY KEY where
+// PostgreSQL drops and adds the constraint); on PostgreSQL it is ignored.
+func StepsFor(cockroach bool) ([]Step, error) {
 	files, err := fs.ReadDir(migrationFS, "migrations")
 	if err != nil {
 		return nil, err
+	}
+	names := map[string]bool{}
+	for _, f := range files {
+		names[f.Name()] = true
 	}
 	var steps []Step
 	for _, f := range files {
 		m := migrationName.FindStringSubmatch(f.Name())
 		if m == nil {
-			return nil, fmt.Errorf("migration file %q is not named NNN_name.sql", f.Name())
+			return nil, fmt.Errorf("migration file %q is not named NNN_name.sql or NNN_name.crdb.sql", f.Name())
+		}
+		overlay := m[2] != ""
+		if overlay && !names[strings.TrimSuffix(f.Name(), ".crdb.sql")+".sql"] {
+			return nil, fmt.Errorf("migration overlay %q has no base file", f.Name())
+		}
+		if overlay != cockroach && (overlay || names[strings.TrimSuffix(f.Name(), ".sql")+".crdb.sql"]) {
+			continue // the other dialect's variant
 		}
 		version, _ := strconv.ParseInt(m[1], 10, 64)
 		body, err := fs.ReadFile(migrationFS, "migrations/"+f.Name())
@@ -118,7 +136,11 @@ func Migrate(ctx context.Context, url string) error {
 		_, _ = conn.Exec(context.Background(), `UPDATE schema_lock SET holder = '', expires_at = NULL WHERE id = 1 AND holder = $1`, holder)
 	}()
 
-	steps, err := Steps()
+	cockroach, err := IsCockroach(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("migrate: dialect: %w", err)
+	}
+	steps, err := StepsFor(cockroach)
 	if err != nil {
 		return err
 	}
@@ -137,10 +159,6 @@ func Migrate(ctx context.Context, url string) error {
 			s.Version, s.Index, s.Name); err != nil {
 			return fmt.Errorf("migrate: record %s step %d: %w", s.Name, s.Index, err)
 		}
-	}
-	cockroach, err := IsCockroach(ctx, conn)
-	if err != nil {
-		return fmt.Errorf("migrate: dialect: %w", err)
 	}
 	for _, stmt := range GrantStatements(cockroach) {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
@@ -171,7 +189,11 @@ func GrantStatements(cockroach bool) []string {
 // PendingSteps returns how many migration steps are not yet applied; the
 // readiness probe reports not ready while it is above zero.
 func PendingSteps(ctx context.Context, q Querier) (int, error) {
-	steps, err := Steps()
+	cockroach, err := IsCockroach(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	steps, err := StepsFor(cockroach)
 	if err != nil {
 		return 0, err
 	}
