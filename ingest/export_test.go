@@ -1,4 +1,11 @@
 package ingest
 
-// Queued returns how many requests wait for g's writer.
-func Queued(g *Ingester) int { return len(g.queue) }
+// Queued returns the requests waiting for the writers (entries and every
+// shard's trades).
+func Queued(g *Ingester) int {
+	n := len(g.queue)
+	for _, q := range g.shardQ {
+		n += len(q)
+	}
+	return n
+}

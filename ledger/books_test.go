@@ -351,13 +351,13 @@ func sqlBalanceMismatches(t testing.TB, e *env) []string {
 	rows, err := e.db.Admin.Query(context.Background(), `
 		WITH completed AS (SELECT completes AS id FROM entries WHERE completes IS NOT NULL),
 		s AS (
-			SELECT account,
+			SELECT account, shard,
 				coalesce(sum(amount) FILTER (WHERE NOT pending AND side = 'debit'), 0) AS d,
 				coalesce(sum(amount) FILTER (WHERE NOT pending AND side = 'credit'), 0) AS c,
 				coalesce(sum(amount) FILTER (WHERE pending AND side = 'debit' AND entry_id NOT IN (SELECT id FROM completed)), 0) AS pd,
 				coalesce(sum(amount) FILTER (WHERE pending AND side = 'credit' AND entry_id NOT IN (SELECT id FROM completed)), 0) AS pc
-			FROM postings GROUP BY account)
-		SELECT coalesce(b.account, s.account) FROM balances b FULL JOIN s ON s.account = b.account
+			FROM postings GROUP BY account, shard)
+		SELECT coalesce(b.account, s.account) FROM balances b FULL JOIN s ON s.account = b.account AND s.shard = b.shard
 		LEFT JOIN account_codes k ON k.code = b.code
 		WHERE b.account IS NULL OR s.account IS NULL
 			OR b.debits <> s.d OR b.credits <> s.c OR b.pending_debits <> s.pd OR b.pending_credits <> s.pc

@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -38,6 +39,16 @@ func newEnv(t testing.TB) *env {
 		t.Fatalf("open app pool: %v", err)
 	}
 	t.Cleanup(app.Close)
+	// FOLIO_TEST_DB_MODE=cockroach runs the journal writers on the
+	// CockroachDB path; FOLIO_TEST_JOURNAL_SHARDS=N gives the journal N
+	// shards (`make test` runs the concurrency tests so, besides the
+	// default of one shard in PostgreSQL mode).
+	app.Mode = os.Getenv("FOLIO_TEST_DB_MODE")
+	if n, _ := strconv.Atoi(os.Getenv("FOLIO_TEST_JOURNAL_SHARDS")); n > 1 {
+		if err := ledger.SetShards(ctx, app, n); err != nil {
+			t.Fatalf("set journal shards: %v", err)
+		}
+	}
 	c := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
 	l := ledger.New(app)
 	l.Now = c.Now
