@@ -203,7 +203,7 @@ func balanceAt(ctx context.Context, tx pgx.Tx, k accounts.Key, normal accounts.S
 			FROM balances b CROSS JOIN LATERAL (
 				SELECT debits_after, credits_after, balance_after, seq FROM postings
 				WHERE account = b.account AND shard = b.shard AND seq <= ($2::bigint[])[b.shard + 1] ORDER BY seq DESC, idx DESC LIMIT 1) p
-			WHERE b.account = $1 HAVING count(*) > 0`, k.String(), cut), false)
+			WHERE b.account = $1 HAVING count(*) > 0`, k.String(), []int64(cut)), false)
 		return b, err
 	default:
 		err := scan(tx.QueryRow(ctx, `SELECT sum(debits)::text, sum(credits)::text, sum(pending_debits)::text, sum(pending_credits)::text, sum(balance)::text, max(last_seq)
@@ -314,7 +314,7 @@ func (l *Ledger) TrialBalance(ctx context.Context, at AsOf, currency string) (*T
 				WHERE account = b.account AND shard = b.shard AND seq <= ($1::bigint[])[b.shard + 1] ORDER BY seq DESC, idx DESC LIMIT 1) p
 			WHERE ($2 = '' OR b.currency = $2)
 			GROUP BY b.currency, b.account
-			ORDER BY b.currency, b.account`, cut, currency)
+			ORDER BY b.currency, b.account`, []int64(cut), currency)
 		if err != nil {
 			return err
 		}

@@ -76,7 +76,7 @@ func CodeBalancesAt(ctx context.Context, q schema.Querier, code string, cut Cut)
 	rows, err := q.Query(ctx, `SELECT b.currency, sum(p.balance_after)::text FROM balances b CROSS JOIN LATERAL (
 			SELECT balance_after FROM postings WHERE account = b.account AND shard = b.shard AND seq <= coalesce(($2::bigint[])[b.shard + 1], 0)
 			ORDER BY seq DESC, idx DESC LIMIT 1) p
-		WHERE b.code = $1 GROUP BY b.currency`, code, cut)
+		WHERE b.code = $1 GROUP BY b.currency`, code, []int64(cut))
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func Flows(ctx context.Context, q schema.Querier, from, to Cut, codes []string) 
 			split_part(p.account, ':', 1), p.side, sum(p.amount)::text
 		FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard LEFT JOIN entries t ON t.id = e.completes
 		WHERE `+inCuts("p")+` AND NOT p.pending AND split_part(p.account, ':', 1) = ANY($3)
-		GROUP BY 1, 2, 3, 4`, from, to, codes)
+		GROUP BY 1, 2, 3, 4`, []int64(from), []int64(to), codes)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func Flows(ctx context.Context, q schema.Querier, from, to Cut, codes []string) 
 func AccountEntryIDs(ctx context.Context, q schema.Querier, account string, cut Cut, limit int) ([]string, error) {
 	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p WHERE p.account = $1
 		AND p.seq <= coalesce(($2::bigint[])[p.shard + 1], 0) ORDER BY 1 DESC LIMIT $3`,
-		account, cut, limit)
+		account, []int64(cut), limit)
 }
 
 // inCuts is the condition "alias's (shard, seq) lies after cut $1 and up to
@@ -158,7 +158,7 @@ func inCuts(alias string) string {
 func CodeEntryIDsExcept(ctx context.Context, q schema.Querier, code, currency string, from, to Cut, kinds []string, limit int) ([]string, error) {
 	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
 		WHERE `+inCuts("p")+` AND p.currency = $3 AND split_part(p.account, ':', 1) = $4
-		AND e.kind <> ALL($5) ORDER BY 1 LIMIT $6`, from, to, currency, code, kinds, limit)
+		AND e.kind <> ALL($5) ORDER BY 1 LIMIT $6`, []int64(from), []int64(to), currency, code, kinds, limit)
 }
 
 // ParentsWithoutOneChild returns the ids of the entries of kind parent
@@ -179,7 +179,7 @@ func ParentsWithoutOneChild(ctx context.Context, q schema.Querier, parent, child
 			FROM entries WHERE kind IN ($3, $4) AND seq > coalesce(($1::bigint[])[shard + 1], 0)
 			GROUP BY 1) g
 		WHERE fee_seq <= coalesce(($2::bigint[])[fee_shard + 1], 0) AND n <> 1 ORDER BY fee_seq, fee_shard LIMIT $5`,
-		from, to, parent, child, limit)
+		[]int64(from), []int64(to), parent, child, limit)
 }
 
 // BatchTotal is the total of the debit postings, in one currency, of the
@@ -199,7 +199,7 @@ type BatchTotal struct {
 // currency) order.
 func BatchTotals(ctx context.Context, q schema.Querier, kind string, from, to Cut) ([]BatchTotal, error) {
 	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq AND p.shard = e.shard
-		WHERE e.kind = $3 AND `+inCuts("e")+` AND p.side = 'debit' AND e.batch_id <> '' GROUP BY 1, 2 ORDER BY 1, 2`, planEachTime, from, to, kind)
+		WHERE e.kind = $3 AND `+inCuts("e")+` AND p.side = 'debit' AND e.batch_id <> '' GROUP BY 1, 2 ORDER BY 1, 2`, planEachTime, []int64(from), []int64(to), kind)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,7 @@ func BatchTotals(ctx context.Context, q schema.Querier, kind string, from, to Cu
 // limit.
 func EntryIDsWithoutBatch(ctx context.Context, q schema.Querier, kinds []string, from, to Cut, limit int) ([]string, error) {
 	return collectIDs(ctx, q, `SELECT e.id::text FROM entries e WHERE e.kind = ANY($3) AND `+inCuts("e")+`
-		AND coalesce(e.batch_id, '') = '' ORDER BY e.seq, e.shard LIMIT $4`, planEachTime, from, to, kinds, limit)
+		AND coalesce(e.batch_id, '') = '' ORDER BY e.seq, e.shard LIMIT $4`, planEachTime, []int64(from), []int64(to), kinds, limit)
 }
 
 func collectIDs(ctx context.Context, q schema.Querier, sql string, args ...any) ([]string, error) {

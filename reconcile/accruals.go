@@ -25,7 +25,7 @@ func checkAccruals(ctx context.Context, tx pgx.Tx, rep *Report) error {
 			GROUP BY entry_id
 		)
 		SELECT coalesce(j.entry_id, a.entry_id)::text FROM j FULL OUTER JOIN a ON a.entry_id = j.entry_id
-		WHERE coalesce(j.amount, 0) <> coalesce(a.amount, 0) ORDER BY 1 LIMIT $3`, rep.FromSeq, rep.ToSeq, maxListed, rep.From, rep.To)
+		WHERE coalesce(j.amount, 0) <> coalesce(a.amount, 0) ORDER BY 1 LIMIT $3`, []int64(rep.FromSeq), []int64(rep.ToSeq), maxListed, rep.From, rep.To)
 	if err != nil {
 		return err
 	}
