@@ -110,8 +110,11 @@ Commands:
                 period (docs/CONTRACT.md §4); exit status 1 on any discrepancy
   demo          seed the demo data (currencies, entries, the affiliate demo) without
                 serving; idempotent
+  journal-shards [N]: list the journal's shards; with N, make N of them active
+                (stop every server first, restart after)
   bench         [--trades N --users U --depth D --clients C --batch B --duration T
-                --json --url URL]: throughput benchmark through the HTTP API (docs/CONTRACT.md §8)
+                --journal-shards S --db-mode M --json --url URL]: throughput benchmark
+                through the HTTP API (docs/CONTRACT.md §8)
   help          this text
 
 'folio <command> -h' lists a command's flags.
