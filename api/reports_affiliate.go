@@ -95,6 +95,16 @@ type statsCurrencyJSON struct {
 	Reporting  string `json:"reporting"` // the same, in the reporting currency
 }
 
+// statsUnpricedJSON is what a statistics answer could not convert into the
+// reporting currency (no FX rate in force at the accruals' business time),
+// in one accrual currency; those accruals count 0 in the reporting figures
+// until a rate arrives and the folder revalues them.
+type statsUnpricedJSON struct {
+	Currency   string `json:"currency"`
+	Commission string `json:"commission"`
+	Fees       string `json:"fees"`
+}
+
 type statsSeriesJSON struct {
 	Start      string `json:"start"`
 	Commission string `json:"commission"`
@@ -122,6 +132,7 @@ type statsJSON struct {
 	Totals     statsTotalsJSON     `json:"totals"`
 	Summary    statsSummaryJSON    `json:"summary"`
 	ByCurrency []statsCurrencyJSON `json:"by_currency"`
+	Unpriced   []statsUnpricedJSON `json:"unpriced"`
 	Series     []statsSeriesJSON   `json:"series"`
 	Groups     []statsGroupJSON    `json:"groups"`
 }
@@ -177,8 +188,13 @@ func (s *Server) getAffiliateStats(w http.ResponseWriter, r *http.Request) error
 		Summary: statsSummaryJSON{Total: st.Referrals.Total, Verified: st.Referrals.Verified, Deposited: st.Referrals.Deposited,
 			FirstTrade: st.Referrals.FirstTrade, RegisteredInPeriod: st.Referrals.RegisteredInPeriod, TradedInPeriod: st.Referrals.TradedInPeriod},
 		ByCurrency: make([]statsCurrencyJSON, 0, len(st.ByCurrency)),
+		Unpriced:   make([]statsUnpricedJSON, 0, len(st.Unpriced)),
 		Series:     make([]statsSeriesJSON, 0, len(st.Series)),
 		Groups:     make([]statsGroupJSON, 0, len(st.Groups)),
+	}
+	for i := range st.Unpriced {
+		u := &st.Unpriced[i]
+		out.Unpriced = append(out.Unpriced, statsUnpricedJSON{Currency: u.Currency, Commission: f(&u.Commission), Fees: f(&u.Fees)})
 	}
 	for i := range st.ByCurrency {
 		c := &st.ByCurrency[i]
@@ -219,7 +235,9 @@ func (s *Server) getAffiliateStats(w http.ResponseWriter, r *http.Request) error
 
 // statsCSVHeader is the header of the statistics CSV: a "total" row, then
 // one "series" row per bucket (start set) and one "group" row per group
-// (key set); money in the reporting currency.
+// (key set); money in the reporting currency, except the "unpriced" rows
+// (one per accrual currency with amounts no rate converted: currency set
+// to that currency, volume and trades empty).
 var statsCSVHeader = []string{"section", "start", "key", "currency", "commission", "fees", "volume", "trades"}
 
 func writeStatsCSV(w http.ResponseWriter, st statsJSON) {
@@ -228,6 +246,9 @@ func writeStatsCSV(w http.ResponseWriter, st statsJSON) {
 	cw.UseCRLF = true
 	_ = cw.Write(statsCSVHeader)
 	_ = cw.Write([]string{"total", "", "", st.Currency, st.Totals.Commission, st.Totals.Fees, st.Totals.Volume, strconv.FormatInt(st.Totals.Trades, 10)})
+	for _, u := range st.Unpriced {
+		_ = cw.Write([]string{"unpriced", "", "", u.Currency, u.Commission, u.Fees, "", ""})
+	}
 	for _, p := range st.Series {
 		_ = cw.Write([]string{"series", p.Start, "", st.Currency, p.Commission, p.Fees, p.Volume, strconv.FormatInt(p.Trades, 10)})
 	}
