@@ -506,3 +506,61 @@ func (s *Service) revalue(ctx context.Context, batch int) (int, error) {
 	})
 	return total, err
 }
+
+// refereeFigures returns, for referees ids of affiliate, the volume,
+// commission (reporting currency) and trades they generated for it: the
+// referee rollup plus the accruals no fold has reached, read in tx's one
+// snapshot so that nothing counts twice.
+func refereeFigures(ctx context.Context, tx pgx.Tx, affiliate string, ids []string) (map[string]Referral, error) {
+	rows, err := tx.Query(ctx, `SELECT referee_id, sum(volume_reporting)::text, sum(commission_reporting)::text, sum(trades)
+		FROM affiliate_referee_daily WHERE affiliate_id = $1 AND referee_id = ANY($2) GROUP BY 1`, affiliate, ids)
+	if err != nil {
+		return nil, err
+	}
+	sums := map[string]Referral{}
+	for rows.Next() {
+		var id, v, c string
+		var r Referral
+		if err := rows.Scan(&id, &v, &c, &r.Trades); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if r.Volume, err = ledger.ParseStored(v); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if r.Commission, err = ledger.ParseStored(c); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		sums[id] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	heads, marks, err := foldPosition(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	tailSQL, tailArgs := tailWhere("a.", heads, marks, 3)
+	tail, err := readFoldRows(ctx, tx, `a.beneficiary = $1 AND a.trader_id = ANY($2) AND `+tailSQL, append([]any{affiliate, ids}, tailArgs...)...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range tail {
+		f := &tail[i]
+		r := sums[f.trader]
+		for _, x := range []struct{ dst, v *apd.Decimal }{{&r.Volume, f.volumeRep}, {&r.Commission, f.rep}} {
+			if x.v == nil {
+				continue
+			}
+			if _, err := exact.Add(x.dst, x.dst, x.v); err != nil {
+				return nil, err
+			}
+		}
+		r.Trades += f.trades
+		sums[f.trader] = r
+	}
+	return sums, nil
+}
