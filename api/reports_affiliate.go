@@ -18,9 +18,10 @@ import (
 	"github.com/folioledger/folio/reconcile"
 )
 
-// getReconciliation: GET /v1/reports/reconciliation?from=&to=&format=, the
-// affiliate reconciliation of the entries recorded in [from, to) (docs/CONTRACT.md §4;
-// defaults: from the beginning of the journal to now). It answers 200
+// getReconciliation: GET /v1/reports/reconciliation?from=&to=&basis=&format=,
+// the affiliate reconciliation of the entries effective (basis=effective,
+// the default) or recorded (basis=recorded) in [from, to) (docs/CONTRACT.md
+// §4; defaults: from the beginning of the journal to now). It answers 200
 // whether or not discrepancies were found: "ok" says which.
 func (s *Server) getReconciliation(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
@@ -45,7 +46,11 @@ func (s *Server) getReconciliation(w http.ResponseWriter, r *http.Request) error
 	if !from.Before(to) {
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"from", "to"}, Message: "from must be before to"}
 	}
-	rep, err := reconcile.Run(r.Context(), s.db, from, to)
+	basis, err := ledger.ParseBasis(q.Get("basis"))
+	if err != nil {
+		return err
+	}
+	rep, err := reconcile.RunBasis(r.Context(), s.db, from, to, basis)
 	if err != nil {
 		return err
 	}
