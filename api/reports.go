@@ -38,7 +38,8 @@ type trialBalanceJSON struct {
 // getTrialBalance: GET /v1/reports/trial-balance?as_of=&as_of_seq=&currency=&basis=&format=.
 // basis=effective (the default, ledger.DefaultBasis) counts the postings
 // effective at or before as_of (default now); basis=recorded the journal
-// as recorded at as_of or as_of_seq.
+// as recorded at as_of or as_of_seq (as_of_seq without basis implies
+// recorded; with basis=effective it is a 400).
 func (s *Server) getTrialBalance(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	asCSV, err := wantCSV(r)
@@ -65,6 +66,9 @@ func (s *Server) getTrialBalance(w http.ResponseWriter, r *http.Request) error {
 	basis, err := ledger.ParseBasis(q.Get("basis"))
 	if err != nil {
 		return err
+	}
+	if at.Seq > 0 && q.Get("basis") == "" {
+		basis = ledger.BasisRecorded // a seq is a position in the journal as recorded
 	}
 	var tb *ledger.TrialBalance
 	switch {
