@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -12,9 +13,31 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Reads of the journal by business (effective) time, for the reports that
-// take basis=effective|recorded: reconciliation, statements and the trial
-// balance (see "Business time and recorded time" in doc.go).
+// Business time and recorded time. Every entry has an effective time
+// (business time: when it happened — a trade's executed_at, possibly long
+// before it was booked) and a recorded time (when it was committed, in seq
+// order). Reports that bound a period or a point take a Basis:
+//
+//   - effective (DefaultBasis): the entries effective in the period. A
+//     March trade booked in April is in March's reconciliation, statement
+//     and trial balance. Opening and closing balances are by effective time
+//     too (current balance less postings effective later: one indexed read
+//     per account on postings (account, effective_at)), so the roll-forward
+//     holds within the basis. Such a report can change when back-dated
+//     entries arrive — that is its point.
+//   - recorded: the journal as it stood — entries recorded in the period, a
+//     seq range. It never changes once the period is past, which is what an
+//     auditor comparing two runs wants.
+//
+// Entries are effective at most 24 hours after they are recorded
+// (CheckTime), so an effective period's reads start at the seq recorded
+// 48 hours before it (EffectivePeriod.Floor) instead of scanning the whole
+// journal; a period far in the past still reads every entry recorded since.
+//
+// These functions are the journal's reads by effective time for
+// reconciliation (package reconcile), statements by recorded time and the
+// trial balance by effective time; the reads by seq stay in reads.go and
+// reads_owned.go.
 
 // Basis is how a report bounds its period or point.
 type Basis string
@@ -92,12 +115,18 @@ func (p EffectivePeriod) Flows(ctx context.Context, q schema.Querier, codes []st
 	return out, rows.Err()
 }
 
-// CodeBalancesBefore sums, per currency, the posted balances of every
-// account of code counting only postings effective before t: each
-// account's current posted balance less what was posted with an effective
-// time at or after t (one indexed read per account on (account,
-// effective_at)). Currencies without such an account are absent.
-func CodeBalancesBefore(ctx context.Context, q schema.Querier, code string, t time.Time) (map[string]apd.Decimal, error) {
+// CodeBalances sums, per currency, the posted balances of every account
+// of code by effective time: at the start of the period (postings
+// effective before From) or at its end (before To). They are read from the
+// stored balance chain and corrected by the postings after Floor: at the
+// start, the chain at Floor (every entry up to Floor is effective before
+// From) plus the postings after Floor effective before From; at the end,
+// the chain's last balance less the postings after Floor effective at or
+// after To. A roll-forward over the period therefore checks the stored
+// chain after Floor against the postings, as it does by recorded time; a
+// tampered balance_after shows. Each account costs indexed reads on
+// postings (account, seq).
+func (p EffectivePeriod) CodeBalances(ctx context.Context, q schema.Querier, code string, end bool) (map[string]apd.Decimal, error) {
 	chart, err := accounts.LoadChart(ctx, q)
 	if err != nil {
 		return nil, err
@@ -106,15 +135,22 @@ func CodeBalancesBefore(ctx context.Context, q schema.Querier, code string, t ti
 	if !ok {
 		return map[string]apd.Decimal{}, nil
 	}
-	rows, err := q.Query(ctx, `SELECT b.currency, (sum(b.balance) - coalesce(sum(l.later), 0))::text FROM balances b
-		LEFT JOIN LATERAL (SELECT sum(CASE WHEN side = $2 THEN amount ELSE -amount END) AS later FROM postings
-			WHERE account = b.account AND effective_at >= $3 AND NOT pending) l ON true
-		WHERE b.code = $1 GROUP BY b.currency`, code, string(c.Normal), t)
+	chainSeq, cond, t, sign := p.Floor, `effective_at < $4`, p.From, "+"
+	if end {
+		chainSeq, cond, t, sign = math.MaxInt64, `effective_at >= $4`, p.To, "-"
+	}
+	out, err := CodeBalancesAt(ctx, q, code, chainSeq)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT b.currency, coalesce(sum(l.s), 0)::text FROM balances b
+		CROSS JOIN LATERAL (SELECT sum(CASE WHEN side = $2 THEN amount ELSE -amount END) AS s FROM postings
+			WHERE account = b.account AND seq > $3 AND NOT pending AND `+cond+`) l
+		WHERE b.code = $1 GROUP BY b.currency`, code, string(c.Normal), p.Floor, t)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]apd.Decimal{}
 	for rows.Next() {
 		var cur, sum string
 		if err := rows.Scan(&cur, &sum); err != nil {
@@ -124,7 +160,21 @@ func CodeBalancesBefore(ctx context.Context, q schema.Querier, code string, t ti
 		if err != nil {
 			return nil, err
 		}
-		out[cur] = d
+		if d.IsZero() {
+			if _, ok := out[cur]; !ok {
+				continue
+			}
+		}
+		v := out[cur]
+		if sign == "+" {
+			err = add(&v, &v, &d)
+		} else {
+			err = sub(&v, &v, &d)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[cur] = v
 	}
 	return out, rows.Err()
 }

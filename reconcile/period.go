@@ -77,11 +77,7 @@ func (p effective) flows(ctx context.Context, tx pgx.Tx, codes []string) ([]ledg
 }
 
 func (p effective) balances(ctx context.Context, tx pgx.Tx, code string, end bool) (map[string]apd.Decimal, error) {
-	t := p.From
-	if end {
-		t = p.To
-	}
-	return ledger.CodeBalancesBefore(ctx, tx, code, t)
+	return p.CodeBalances(ctx, tx, code, end)
 }
 
 func (p effective) accountEntryIDs(ctx context.Context, tx pgx.Tx, account string, limit int) ([]string, error) {
