@@ -33,7 +33,9 @@ type accrualRow struct {
 	// reversed accrual's; zero = now.
 	at time.Time
 	// shard and seq are the journal position of the entry that booked the
-	// accrual (the statistics folder's order, see fold.go).
+	// accrual (the statistics folder's order, see fold.go). A trade's
+	// accruals store neither, nor their business time: their trade row
+	// carries all three.
 	shard int
 	seq   int64
 	// For statistics: the trade's fee (accrual currency) and volume in the
@@ -64,7 +66,7 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	rates, bases, amounts, fxs, reps := make([]*string, n), make([]*string, n), make([]string, n), make([]*string, n), make([]*string, n)
 	fees, feeReps, volReps, countries := make([]*string, n), make([]*string, n), make([]*string, n), make([]string, n)
-	levels, shards, seqs, bizAt := make([]int64, n), make([]int64, n), make([]int64, n), make([]time.Time, n)
+	levels, shards, seqs, bizAt := make([]int64, n), make([]*int64, n), make([]*int64, n), make([]*time.Time, n)
 	rep := s.reporting()
 	for i, r := range rows {
 		ids[i], sources[i], trades[i], events[i], entries[i] = uuid.NewString(), r.source, r.tradeID, r.eventID, r.entryID
@@ -76,7 +78,10 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 			at = now
 		}
 		at = at.UTC().Truncate(time.Microsecond)
-		shards[i], seqs[i], bizAt[i] = int64(r.shard), r.seq, at
+		if r.source != "trade" {
+			sh, sq := int64(r.shard), r.seq
+			shards[i], seqs[i], bizAt[i] = &sh, &sq, &at
+		}
 		fx := r.fixedFX
 		var err error
 		if !r.fxFixed {

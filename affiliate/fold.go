@@ -144,17 +144,24 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard, batch int) (i
 	if head <= mark {
 		return 0, nil
 	}
+	// The batch ends at the seq of the batch-th trade or of the batch-th
+	// accrual without a trade (bounties, reversals), whichever comes first.
 	through := head
-	var nth int64
-	err = tx.QueryRow(ctx, `SELECT seq FROM accruals WHERE shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq OFFSET $4 LIMIT 1`,
-		shard, mark, head, batch-1).Scan(&nth)
-	switch {
-	case err == nil:
-		through = nth
-	case !isNoRows(err):
-		return 0, err
+	for _, sql := range []string{
+		`SELECT seq FROM trades WHERE shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq OFFSET $4 LIMIT 1`,
+		`SELECT seq FROM accruals WHERE source <> 'trade' AND shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq OFFSET $4 LIMIT 1`,
+	} {
+		var nth int64
+		err := tx.QueryRow(ctx, sql, shard, mark, head, batch-1).Scan(&nth)
+		switch {
+		case err == nil:
+			through = min(through, nth)
+		case !isNoRows(err):
+			return 0, err
+		}
 	}
-	rows, err := readFoldRows(ctx, tx, `shard = $1 AND seq > $2 AND seq <= $3`, int64(shard), mark, through)
+	rows, err := readFoldRows(ctx, tx, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, `a.shard = $1 AND a.seq > $2 AND a.seq <= $3`,
+		int64(shard), mark, through)
 	if err != nil {
 		return 0, err
 	}
@@ -192,14 +199,22 @@ type foldRow struct {
 	rep, feeRep *apd.Decimal // nil: unpriced
 }
 
-// readFoldRows reads the accruals matching where (over accruals, with
-// args) with their revaluation, if any.
-func readFoldRows(ctx context.Context, q schema.Querier, where string, args ...any) ([]foldRow, error) {
-	rows, err := q.Query(ctx, `SELECT a.source, a.beneficiary, a.trader_id, a.level, a.market, a.code, a.currency, a.program_id, a.country,
-			a.business_at, a.amount::text, a.trade_fee::text, a.volume_reporting::text,
-			coalesce(a.reporting_amount, r.reporting_amount)::text, coalesce(a.fee_reporting, r.fee_reporting)::text
-		FROM accruals a LEFT JOIN accrual_revaluations r ON a.reporting_amount IS NULL AND r.accrual_id = a.id
-		WHERE `+where, args...)
+// readFoldRows reads, with their revaluation if any, the accruals of the
+// trades matching tradeWhere (over trades t and accruals a) and the
+// accruals without a trade row (bounties, reversals) matching otherWhere
+// (over accruals a); both conditions take the same args. A trade's
+// accruals have the trade's position and business time (executed_at).
+func readFoldRows(ctx context.Context, q schema.Querier, tradeWhere, otherWhere string, args ...any) ([]foldRow, error) {
+	const cols = `a.source, a.beneficiary, a.trader_id, a.level, a.market, a.code, a.currency, a.program_id, a.country,
+			%s, a.amount::text, a.trade_fee::text, a.volume_reporting::text,
+			coalesce(a.reporting_amount, r.reporting_amount)::text, coalesce(a.fee_reporting, r.fee_reporting)::text`
+	const reval = ` LEFT JOIN accrual_revaluations r ON a.reporting_amount IS NULL AND r.accrual_id = a.id`
+	rows, err := q.Query(ctx, `SELECT `+fmt.Sprintf(cols, "coalesce(a.business_at, t.executed_at)")+`
+		FROM trades t JOIN accruals a ON a.trade_id = t.id AND a.source = 'trade'`+reval+`
+		WHERE `+tradeWhere+`
+		UNION ALL
+		SELECT `+fmt.Sprintf(cols, "a.business_at")+` FROM accruals a`+reval+`
+		WHERE a.source <> 'trade' AND `+otherWhere, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -362,7 +377,7 @@ func (vf *volumeFold) write(ctx context.Context, w schema.Execer) error {
 }
 
 // tailWhere is the condition, over rows with columns prefix+"shard" and
-// prefix+"seq" (accruals or trades), of the rows no fold has reached: past
+// prefix+"seq" (trades, or accruals without a trade), of the rows no fold has reached: past
 // their shard's watermark, for every shard of heads (a shard without a
 // watermark is at 0). One range per shard, so the position index serves
 // it. It returns the SQL and its arguments numbered from first.
@@ -407,11 +422,11 @@ func (s *Service) revalue(ctx context.Context, batch int) (int, error) {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT a.id::text, a.source, a.beneficiary, a.trader_id, a.level, a.market, a.code, a.currency, a.program_id, a.country,
-				a.business_at, a.amount::text, a.trade_fee::text, a.shard, a.seq
-			FROM accruals a
+				coalesce(a.business_at, t.executed_at), a.amount::text, a.trade_fee::text, coalesce(a.shard, t.shard), coalesce(a.seq, t.seq)
+			FROM accruals a LEFT JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id
 			WHERE a.reporting_amount IS NULL AND a.currency <> a.reporting_currency
 				AND NOT EXISTS (SELECT 1 FROM accrual_revaluations r WHERE r.accrual_id = a.id)
-				AND EXISTS (SELECT 1 FROM fx_rates f WHERE ((f.base = a.currency AND f.quote = $1) OR (f.base = $1 AND f.quote = a.currency)) AND f.at <= a.business_at)
+				AND EXISTS (SELECT 1 FROM fx_rates f WHERE ((f.base = a.currency AND f.quote = $1) OR (f.base = $1 AND f.quote = a.currency)) AND f.at <= coalesce(a.business_at, t.executed_at))
 			ORDER BY a.currency, a.id LIMIT $2`, s.reporting(), batch)
 		if err != nil {
 			return err
@@ -543,8 +558,10 @@ func refereeFigures(ctx context.Context, tx pgx.Tx, affiliate string, ids []stri
 	if err != nil {
 		return nil, err
 	}
-	tailSQL, tailArgs := tailWhere("a.", heads, marks, 3)
-	tail, err := readFoldRows(ctx, tx, `a.beneficiary = $1 AND a.trader_id = ANY($2) AND `+tailSQL, append([]any{affiliate, ids}, tailArgs...)...)
+	tradeTail, tailArgs := tailWhere("t.", heads, marks, 3)
+	otherTail, _ := tailWhere("a.", heads, marks, 3)
+	tail, err := readFoldRows(ctx, tx, `a.beneficiary = $1 AND a.trader_id = ANY($2) AND `+tradeTail,
+		`a.beneficiary = $1 AND a.trader_id = ANY($2) AND `+otherTail, append([]any{affiliate, ids}, tailArgs...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -126,9 +126,10 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 		if err != nil {
 			return err
 		}
-		tailSQL, tailArgs := tailWhere("a.", heads, marks, 4)
-		tail, err := readFoldRows(ctx, tx, `a.beneficiary = $1 AND a.business_at >= $2 AND a.business_at < $3 AND `+tailSQL,
-			append([]any{q.Affiliate, from, to}, tailArgs...)...)
+		tradeTail, tailArgs := tailWhere("t.", heads, marks, 4)
+		otherTail, _ := tailWhere("a.", heads, marks, 4)
+		tail, err := readFoldRows(ctx, tx, `a.beneficiary = $1 AND t.executed_at >= $2 AND t.executed_at < $3 AND `+tradeTail,
+			`a.beneficiary = $1 AND a.business_at >= $2 AND a.business_at < $3 AND `+otherTail, append([]any{q.Affiliate, from, to}, tailArgs...)...)
 		if err != nil {
 			return err
 		}

@@ -45,9 +45,8 @@ const sqlAccrualsRecorded = `WITH j AS (
 
 // The accruals check by effective time: the entries effective in
 // [From, To) against the accruals of those entries, and the accruals
-// without an entry whose business time is in the period. An accrual's
-// business time is its entry's effective time (within the clock reads of
-// one transaction), so the day around the period bounds the accruals read.
+// without an entry whose business time (a bounty's, or its trade's
+// executed_at) is in the period.
 const sqlAccrualsEffective = `WITH j AS (
 		SELECT p.entry_id, sum(p.amount) AS amount FROM postings p JOIN entries e ON e.seq = p.seq
 		WHERE e.kind IN ('commission', 'bounty') AND p.seq > $2 AND e.effective_at >= $3 AND e.effective_at < $4
@@ -55,8 +54,9 @@ const sqlAccrualsEffective = `WITH j AS (
 		GROUP BY p.entry_id
 	), a AS (
 		SELECT a.entry_id, sum(a.amount) AS amount FROM accruals a LEFT JOIN entries e ON e.id = a.entry_id
-		WHERE a.source IN ('trade', 'bounty') AND a.business_at >= $3::timestamptz - interval '1 day' AND a.business_at < $4::timestamptz + interval '1 day'
-			AND coalesce(e.effective_at, a.business_at) >= $3 AND coalesce(e.effective_at, a.business_at) < $4
+			LEFT JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id
+		WHERE a.source IN ('trade', 'bounty')
+			AND coalesce(e.effective_at, a.business_at, t.executed_at) >= $3 AND coalesce(e.effective_at, a.business_at, t.executed_at) < $4
 		GROUP BY a.entry_id
 	)
 	SELECT coalesce(j.entry_id, a.entry_id)::text FROM j FULL OUTER JOIN a ON a.entry_id = j.entry_id

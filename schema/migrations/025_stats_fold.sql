@@ -1,45 +1,49 @@
 -- Statistics folded off the journal writer's transaction (affiliate/fold.go):
--- accruals and trades carry the journal position of the entry that booked
--- them (shard, seq) and accruals their business time; a background folder
--- folds them into the rollups past a watermark per journal shard, in the
--- same transaction as the rollup upserts. Existing rows get position
--- (0, 0): they are folded by this migration, which rebuilds the rollups by
+-- trades, and the accruals without a trade row, carry the journal position
+-- of the entry that booked them (shard, seq); a background folder folds
+-- them into the rollups past a watermark per journal shard, in the same
+-- transaction as the rollup upserts. Existing rows get position (0, 0):
+-- they are folded by this migration, which rebuilds the rollups by
 -- business time.
 
-ALTER TABLE accruals ADD COLUMN IF NOT EXISTS shard BIGINT NOT NULL DEFAULT 0;
+-- A trade's accruals take the position and business time of their trade
+-- row (trades.shard, seq, executed_at); only the accruals without a trade
+-- row of their own — bounties and reversals — carry them (NULL otherwise),
+-- so booking a trade writes no column and no index entry more per accrual.
+ALTER TABLE accruals ADD COLUMN IF NOT EXISTS shard BIGINT;
 
-ALTER TABLE accruals ADD COLUMN IF NOT EXISTS seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE accruals ADD COLUMN IF NOT EXISTS seq BIGINT;
 
--- Business time: the trade's executed_at (trade accruals), the event's
--- time (bounties), the reversed accrual's business time (reversals).
+-- Business time of a bounty (the event's time) or a reversal (the reversed
+-- trade's executed_at).
 ALTER TABLE accruals ADD COLUMN IF NOT EXISTS business_at TIMESTAMPTZ;
 
 ALTER TABLE trades ADD COLUMN IF NOT EXISTS shard BIGINT NOT NULL DEFAULT 0;
 
 ALTER TABLE trades ADD COLUMN IF NOT EXISTS seq BIGINT NOT NULL DEFAULT 0;
 
-ALTER TABLE accruals ALTER COLUMN shard DROP DEFAULT;
-
-ALTER TABLE accruals ALTER COLUMN seq DROP DEFAULT;
-
 ALTER TABLE trades ALTER COLUMN shard DROP DEFAULT;
 
 ALTER TABLE trades ALTER COLUMN seq DROP DEFAULT;
 
+UPDATE accruals SET shard = 0, seq = 0 WHERE source <> 'trade' AND seq IS NULL;
+
 UPDATE accruals SET business_at = t.executed_at FROM trades t
-WHERE accruals.business_at IS NULL AND accruals.source = 'trade' AND t.id = accruals.trade_id;
+WHERE accruals.business_at IS NULL AND accruals.source = 'reversal' AND t.id = accruals.trade_id;
 
-UPDATE accruals SET business_at = o.business_at FROM accruals o
-WHERE accruals.business_at IS NULL AND accruals.source = 'reversal' AND o.id = accruals.reverses;
-
-UPDATE accruals SET business_at = recorded_at WHERE business_at IS NULL;
+UPDATE accruals SET business_at = recorded_at WHERE business_at IS NULL AND source <> 'trade';
 
 -- What the folder and the unfolded tail of statistics reads scan: one
--- shard's rows past a seq. Sequential within a shard (appends to the
--- index's right edge).
-CREATE INDEX IF NOT EXISTS accruals_position ON accruals (shard, seq);
-
+-- shard's rows past a seq, appended at the index's right edge. Trades
+-- carry the position of their accruals; the partial index holds only the
+-- accruals without a trade row.
 CREATE INDEX IF NOT EXISTS trades_position ON trades (shard, seq);
+
+CREATE INDEX IF NOT EXISTS accruals_position ON accruals (shard, seq) WHERE source <> 'trade';
+
+-- No read uses it (a trader's trades are never listed by time); one index
+-- entry less per trade.
+DROP INDEX IF EXISTS trades_user;
 
 -- Accruals without an FX rate (reporting_amount null): the folder's
 -- revaluation pass finds them here; rare, so the partial index is small.
@@ -87,11 +91,12 @@ DELETE FROM affiliate_referee_daily;
 
 INSERT INTO affiliate_stats_hourly (affiliate_id, hour, level, market, code, currency, program_id, country,
     commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals, unpriced_commission, unpriced_fees)
-SELECT beneficiary, date_trunc('hour', business_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', level, market, code, currency, program_id, country,
-    sum(amount), coalesce(sum(reporting_amount), 0), coalesce(sum(trade_fee), 0), coalesce(sum(fee_reporting), 0), coalesce(sum(volume_reporting), 0),
-    sum(CASE source WHEN 'trade' THEN 1 WHEN 'reversal' THEN -1 ELSE 0 END), sum(CASE source WHEN 'reversal' THEN -1 ELSE 1 END),
-    coalesce(sum(amount) FILTER (WHERE reporting_amount IS NULL), 0), coalesce(sum(trade_fee) FILTER (WHERE reporting_amount IS NULL), 0)
-FROM accruals
+SELECT a.beneficiary, date_trunc('hour', coalesce(a.business_at, t.executed_at, a.recorded_at) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+    a.level, a.market, a.code, a.currency, a.program_id, a.country,
+    sum(a.amount), coalesce(sum(a.reporting_amount), 0), coalesce(sum(a.trade_fee), 0), coalesce(sum(a.fee_reporting), 0), coalesce(sum(a.volume_reporting), 0),
+    sum(CASE a.source WHEN 'trade' THEN 1 WHEN 'reversal' THEN -1 ELSE 0 END), sum(CASE a.source WHEN 'reversal' THEN -1 ELSE 1 END),
+    coalesce(sum(a.amount) FILTER (WHERE a.reporting_amount IS NULL), 0), coalesce(sum(a.trade_fee) FILTER (WHERE a.reporting_amount IS NULL), 0)
+FROM accruals a LEFT JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 
 INSERT INTO affiliate_stats_day (affiliate_id, day, level, market, code, currency, program_id, country,
@@ -104,9 +109,9 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 
 INSERT INTO affiliate_referee_daily (affiliate_id, referee_id, day, currency,
     commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals, unpriced_commission, unpriced_fees)
-SELECT beneficiary, trader_id, date_trunc('day', business_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', currency,
-    sum(amount), coalesce(sum(reporting_amount), 0), coalesce(sum(trade_fee), 0), coalesce(sum(fee_reporting), 0), coalesce(sum(volume_reporting), 0),
-    sum(CASE source WHEN 'trade' THEN 1 WHEN 'reversal' THEN -1 ELSE 0 END), sum(CASE source WHEN 'reversal' THEN -1 ELSE 1 END),
-    coalesce(sum(amount) FILTER (WHERE reporting_amount IS NULL), 0), coalesce(sum(trade_fee) FILTER (WHERE reporting_amount IS NULL), 0)
-FROM accruals
+SELECT a.beneficiary, a.trader_id, date_trunc('day', coalesce(a.business_at, t.executed_at, a.recorded_at) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', a.currency,
+    sum(a.amount), coalesce(sum(a.reporting_amount), 0), coalesce(sum(a.trade_fee), 0), coalesce(sum(a.fee_reporting), 0), coalesce(sum(a.volume_reporting), 0),
+    sum(CASE a.source WHEN 'trade' THEN 1 WHEN 'reversal' THEN -1 ELSE 0 END), sum(CASE a.source WHEN 'reversal' THEN -1 ELSE 1 END),
+    coalesce(sum(a.amount) FILTER (WHERE a.reporting_amount IS NULL), 0), coalesce(sum(a.trade_fee) FILTER (WHERE a.reporting_amount IS NULL), 0)
+FROM accruals a LEFT JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id
 GROUP BY 1, 2, 3, 4;
