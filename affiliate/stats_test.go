@@ -284,3 +284,59 @@ func norm(s string) string {
 	}
 	return ledger.Format(&d)
 }
+
+// TestFoldersRunConcurrently: two folders (as two `folio serve` processes
+// would run) fold in small batches while trades are booked; once caught
+// up, every accrual was folded exactly once: the rollups' sums equal the
+// accruals' (and the referred volume the trades'), and the watermark is at
+// the journal's head.
+func TestFoldersRunConcurrently(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			for ctx.Err() == nil {
+				if _, err := f.svc.FoldStats(ctx, 7); err != nil && ctx.Err() == nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	statsActivity(t, f)
+	cancel()
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.svc.FoldAllStats(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sums := func(sql string) string {
+		t.Helper()
+		var out string
+		if err := f.db.Admin.QueryRow(context.Background(), sql).Scan(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, c := range []struct{ name, got, want string }{
+		{"hourly", `SELECT string_agg(x, ' ' ORDER BY x) FROM (SELECT currency || ':' || sum(commission)::float8 || '/' || sum(trades) || '/' || sum(accruals) AS x
+			FROM affiliate_stats_hourly GROUP BY currency) s`,
+			`SELECT string_agg(x, ' ' ORDER BY x) FROM (SELECT currency || ':' || sum(amount)::float8 || '/' ||
+				sum(CASE source WHEN 'trade' THEN 1 WHEN 'reversal' THEN -1 ELSE 0 END) || '/' || sum(CASE source WHEN 'reversal' THEN -1 ELSE 1 END) AS x
+			FROM accruals GROUP BY currency) s`},
+		{"daily", `SELECT sum(commission)::text FROM affiliate_stats_day`, `SELECT sum(amount)::text FROM accruals`},
+		{"referee", `SELECT sum(commission)::text FROM affiliate_referee_daily`, `SELECT sum(amount)::text FROM accruals`},
+		{"referred volume", `SELECT sum(trades)::text FROM referred_volume_daily`,
+			`SELECT count(*)::text FROM trades t JOIN users u ON u.id = t.user_id WHERE u.referrer_id IS NOT NULL AND t.volume_amount IS NOT NULL`},
+		{"watermark", `SELECT coalesce(max(seq), 0)::text FROM stats_fold_marks`, `SELECT max(seq)::text FROM entries`},
+	} {
+		if got, want := sums(c.got), sums(c.want); norm(got) != norm(want) || got == "" {
+			t.Errorf("%s: rollups %s, accruals %s", c.name, got, want)
+		}
+	}
+}
