@@ -188,6 +188,12 @@
 //     same snapshot as the rollups (tailWhere: one seq range per shard, on
 //     the (shard, seq) indexes). Answers are exact whatever the folder's
 //     lag; a lagging folder only makes reads scan a longer tail.
+//   - Referred volume (volume tiers) is folded from the trade rows: the
+//     trader's referrer when the trade is folded (or read in the tail),
+//     its volume converted at the rate in force at executed_at. Before,
+//     the writer took the referrer and the rate at booking; a re-parenting
+//     in the seconds between booking and folding now moves that trade's
+//     volume to the new referrer.
 //   - Milestones. first_trade_at stays on the writer: it updates only the
 //     trader's own row (in the trader's shard) and only on a first trade,
 //     so it costs no WAL on other trades, and every read of users is exact.
