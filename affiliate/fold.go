@@ -53,7 +53,7 @@ func (s *Service) FoldStats(ctx context.Context, batch int) (int, error) {
 		var n int
 		err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
 			var err error
-			n, err = s.foldShard(ctx, tx, h.Shard, batch)
+			n, err = s.foldShard(ctx, tx, h.Shard, h.Seq, batch)
 			return err
 		})
 		if errors.Is(err, errFoldRaced) {
@@ -123,23 +123,17 @@ func foldMarks(ctx context.Context, q schema.Querier) (map[int]int64, error) {
 }
 
 // foldShard folds one shard's rows past its watermark, up to the seq of
-// its batch-th accrual and never past the shard's head (the rows of every
-// seq up to the head are committed: a shard's seqs are commit-ordered).
-func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard, batch int) (int, error) {
+// its batch-th trade (or accrual without a trade) and never past head, the
+// shard's head read before the transaction began: the rows of every seq up
+// to it were committed then (a shard's seqs are commit-ordered), so this
+// later snapshot sees them all. Reading the head in an earlier read-only
+// transaction keeps the journal's hot head row out of the fold's
+// read-write transaction (no serialization conflict with the writers).
+func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int64, batch int) (int, error) {
 	var mark int64
 	err := tx.QueryRow(ctx, `SELECT seq FROM stats_fold_marks WHERE shard = $1`, shard).Scan(&mark)
 	if err != nil && !isNoRows(err) {
 		return 0, err
-	}
-	heads, err := ledger.Heads(ctx, tx)
-	if err != nil {
-		return 0, err
-	}
-	var head int64 = -1
-	for _, h := range heads {
-		if h.Shard == shard {
-			head = h.Seq
-		}
 	}
 	if head <= mark {
 		return 0, nil
