@@ -45,8 +45,11 @@ const sqlAccrualsRecorded = `WITH j AS (
 
 // The accruals check by effective time: the entries effective in
 // [From, To) against the accruals of those entries, and the accruals
-// without an entry whose business time (a bounty's, or its trade's
-// executed_at) is in the period.
+// without an entry whose business time is in the period (a bounty's; a
+// trade's accrual keeps its business time on its trade row, which this
+// package does not read, so an orphaned one is reported in the period of
+// its recorded time — its trade_fee entry, without its commission child,
+// is reported in the trade's period by the commission-link check).
 const sqlAccrualsEffective = `WITH j AS (
 		SELECT p.entry_id, sum(p.amount) AS amount FROM postings p JOIN entries e ON e.seq = p.seq
 		WHERE e.kind IN ('commission', 'bounty') AND p.seq > $2 AND e.effective_at >= $3 AND e.effective_at < $4
@@ -54,9 +57,8 @@ const sqlAccrualsEffective = `WITH j AS (
 		GROUP BY p.entry_id
 	), a AS (
 		SELECT a.entry_id, sum(a.amount) AS amount FROM accruals a LEFT JOIN entries e ON e.id = a.entry_id
-			LEFT JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id
 		WHERE a.source IN ('trade', 'bounty')
-			AND coalesce(e.effective_at, a.business_at, t.executed_at) >= $3 AND coalesce(e.effective_at, a.business_at, t.executed_at) < $4
+			AND coalesce(e.effective_at, a.business_at, a.recorded_at) >= $3 AND coalesce(e.effective_at, a.business_at, a.recorded_at) < $4
 		GROUP BY a.entry_id
 	)
 	SELECT coalesce(j.entry_id, a.entry_id)::text FROM j FULL OUTER JOIN a ON a.entry_id = j.entry_id
