@@ -28,7 +28,16 @@ type accrualRow struct {
 	market      string
 	code        string
 	reverses    string
-	at          time.Time // conversion time; zero = now
+	// at is the accrual's business time (statistics bucket and FX
+	// conversion time): the trade's executed_at, the event's time, the
+	// reversed accrual's; zero = now.
+	at time.Time
+	// shard and seq are the journal position of the entry that booked the
+	// accrual (the statistics folder's order, see fold.go). A trade's
+	// accruals store neither, nor their business time: their trade row
+	// carries all three.
+	shard int
+	seq   int64
 	// For statistics: the trade's fee (accrual currency) and volume in the
 	// reporting currency, the referee's country, and the trade count (1, −1
 	// for a reversal, 0 for bounties).
@@ -44,7 +53,9 @@ type accrualRow struct {
 }
 
 // insertAccruals writes accrual rows with one multi-row insert, converting
-// each amount into the reporting currency at the rate in force.
+// each amount into the reporting currency at the rate in force at its
+// business time. The statistics rollups are not touched: the folder
+// (fold.go) folds the committed rows later.
 func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, cache rateCache, rows []accrualRow) error {
 	if len(rows) == 0 {
 		return nil
@@ -55,9 +66,8 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	rates, bases, amounts, fxs, reps := make([]*string, n), make([]*string, n), make([]string, n), make([]*string, n), make([]*string, n)
 	fees, feeReps, volReps, countries := make([]*string, n), make([]*string, n), make([]*string, n), make([]string, n)
-	levels := make([]int64, n)
+	levels, shards, seqs, bizAt := make([]int64, n), make([]*int64, n), make([]*int64, n), make([]*time.Time, n)
 	rep := s.reporting()
-	roll := newRollup()
 	for i, r := range rows {
 		ids[i], sources[i], trades[i], events[i], entries[i] = uuid.NewString(), r.source, r.tradeID, r.eventID, r.entryID
 		bens[i], traders[i], programs[i], kinds[i], currencies[i] = r.beneficiary, r.trader, r.program, r.kind, r.currency
@@ -66,6 +76,11 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 		at := r.at
 		if at.IsZero() {
 			at = now
+		}
+		at = at.UTC().Truncate(time.Microsecond)
+		if r.source != "trade" {
+			sh, sq := int64(r.shard), r.seq
+			shards[i], seqs[i], bizAt[i] = &sh, &sq, &at
 		}
 		fx := r.fixedFX
 		var err error
@@ -86,28 +101,22 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 			}
 		}
 		fees[i], feeReps[i], volReps[i], countries[i] = decText(r.fee), decText(feeRep), decText(r.volumeRep), r.country
-		if err := roll.add(&r, now, conv, feeRep); err != nil {
-			return err
-		}
 	}
 	_, err := w.Exec(ctx, sqlInsertAccruals,
 		ids, sources, trades, events, entries, bens, traders, levels, programs, kinds, rates, bases, amounts, currencies, fxs, reps, markets,
-		rep, now, codes, reverses, fees, feeReps, volReps, countries)
-	if err != nil {
-		return err
-	}
-	return roll.write(ctx, w)
+		rep, now, codes, reverses, fees, feeReps, volReps, countries, shards, seqs, bizAt)
+	return err
 }
 
 // sqlInsertAccruals writes accrual rows (insertAccruals); booking trades
 // sends it through its pipe (tradeWriteStatements).
 const sqlInsertAccruals = `INSERT INTO accruals (id, source, trade_id, event_id, entry_id, beneficiary, trader_id, level, program_id, kind,
 			rate, basis, amount, currency, fx_rate, reporting_amount, reporting_currency, market, code, reverses, recorded_at,
-			trade_fee, fee_reporting, volume_reporting, country)
+			trade_fee, fee_reporting, volume_reporting, country, shard, seq, business_at)
 		SELECT id::uuid, src, NULLIF(tr, ''), NULLIF(ev, ''), en::uuid, ben, trader, lvl, prog, kind, rate::numeric, basis::numeric,
 			amt::numeric, cur, fx::numeric, rep::numeric, $18, mkt, code, NULLIF(rev, '')::uuid, $19, fee::numeric, feerep::numeric,
-			volrep::numeric, country
+			volrep::numeric, country, sh, sq, bt
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
 			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $20::text[], $21::text[],
-			$22::text[], $23::text[], $24::text[], $25::text[])
-			AS u(id, src, tr, ev, en, ben, trader, lvl, prog, kind, rate, basis, amt, cur, fx, rep, mkt, code, rev, fee, feerep, volrep, country)`
+			$22::text[], $23::text[], $24::text[], $25::text[], $26::bigint[], $27::bigint[], $28::timestamptz[])
+			AS u(id, src, tr, ev, en, ben, trader, lvl, prog, kind, rate, basis, amt, cur, fx, rep, mkt, code, rev, fee, feerep, volrep, country, sh, sq, bt)`

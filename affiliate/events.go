@@ -271,7 +271,8 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 		var rows []accrualRow
 		for _, sh := range shares {
 			rows = append(rows, accrualRow{source: "bounty", eventID: ev.ID, entryID: entryID, beneficiary: sh.Beneficiary, trader: u.ID,
-				level: sh.Level, program: p.ID, kind: KindBounty, amount: sh.Amount, currency: p.Currency, code: u.ReferralCode})
+				level: sh.Level, program: p.ID, kind: KindBounty, amount: sh.Amount, currency: p.Currency, code: u.ReferralCode,
+				at: ev.At, shard: results[0].Entry.Shard, seq: results[0].Entry.Seq})
 		}
 		if err := s.insertAccruals(ctx, tx, tx, now, cache, rows); err != nil {
 			return nil, err

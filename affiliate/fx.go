@@ -58,29 +58,42 @@ func (s *Service) PutRate(ctx context.Context, base, quote, source string, rate 
 	})
 }
 
-// rateCache memoizes FX lookups within one transaction.
-type rateCache map[[2]string]*apd.Decimal
+// rateCache memoizes FX lookups within one transaction, by pair and time.
+type rateCache map[rateKey]*apd.Decimal
 
-// fxRate returns the rate converting base into quote at t: 1 for the same
-// currency, the average of the sources' latest rates, or the inverse of
-// the opposite pair; nil when no rate is known.
+type rateKey struct {
+	base, quote string
+	at          time.Time
+}
+
+// fxRate returns the rate converting base into quote in force at t: 1 for
+// the same currency, the average of the sources' latest rates at or before
+// t, or the inverse of the opposite pair; nil when no rate is known.
 func fxRate(ctx context.Context, q schema.Querier, cache rateCache, base, quote string, t time.Time) (*apd.Decimal, error) {
 	if base == quote {
 		return apd.New(1, 0), nil
 	}
-	key := [2]string{base, quote}
+	key := rateKey{base, quote, t.UTC()}
 	if r, ok := cache[key]; ok {
 		return r, nil
 	}
 	avg := func(b, qt string) (*apd.Decimal, error) {
-		var s *string
-		err := q.QueryRow(ctx, `SELECT avg(r.rate)::text FROM (
-			SELECT DISTINCT ON (source) rate FROM fx_rates WHERE base = $1 AND quote = $2 AND at <= $3 ORDER BY source, at DESC) r`,
-			b, qt, t).Scan(&s)
-		if err != nil || s == nil {
+		rows, err := q.Query(ctx, `SELECT DISTINCT ON (source) rate::text FROM fx_rates WHERE base = $1 AND quote = $2 AND at <= $3 ORDER BY source, at DESC`,
+			b, qt, t)
+		if err != nil {
 			return nil, err
 		}
-		return ledger.ParseStoredOptional(s)
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		rates := make([]apd.Decimal, len(texts))
+		for i, s := range texts {
+			if rates[i], err = ledger.ParseStored(s); err != nil {
+				return nil, err
+			}
+		}
+		return averageRate(rates)
 	}
 	r, err := avg(base, quote)
 	if err != nil {
@@ -91,21 +104,51 @@ func fxRate(ctx context.Context, q schema.Querier, cache rateCache, base, quote 
 		if err != nil {
 			return nil, err
 		}
-		if inv != nil {
-			r = new(apd.Decimal)
-			if _, err := fxContext.Quo(r, apd.New(1, 0), inv); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if r != nil {
-		// Stored rates and converted amounts have 18 places at most.
-		if _, err := fxContext.Quantize(r, r, -18); err != nil {
+		if r, err = invertRate(inv); err != nil {
 			return nil, err
 		}
 	}
 	if cache != nil {
 		cache[key] = r
+	}
+	return r, nil
+}
+
+// averageRate is the average of the sources' rates rounded to 18 places
+// (nil for none): the one computation of a rate in force, shared by the
+// single lookup (fxRate) and the batch's window (rateWindow).
+func averageRate(rates []apd.Decimal) (*apd.Decimal, error) {
+	if len(rates) == 0 {
+		return nil, nil
+	}
+	var sum apd.Decimal
+	for i := range rates {
+		if _, err := fxContext.Add(&sum, &sum, &rates[i]); err != nil {
+			return nil, err
+		}
+	}
+	r := new(apd.Decimal)
+	if _, err := fxContext.Quo(r, &sum, apd.New(int64(len(rates)), 0)); err != nil {
+		return nil, err
+	}
+	// Stored rates and converted amounts have 18 places at most.
+	if _, err := fxContext.Quantize(r, r, -18); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// invertRate is 1/inv rounded to 18 places (nil for nil).
+func invertRate(inv *apd.Decimal) (*apd.Decimal, error) {
+	if inv == nil {
+		return nil, nil
+	}
+	r := new(apd.Decimal)
+	if _, err := fxContext.Quo(r, apd.New(1, 0), inv); err != nil {
+		return nil, err
+	}
+	if _, err := fxContext.Quantize(r, r, -18); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

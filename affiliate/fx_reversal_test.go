@@ -18,7 +18,9 @@ func TestReversalReusesOriginalFXRate(t *testing.T) {
 	if err := f.svc.PutRate(c, "USDT", "USD", "feed", *apd.New(999, -3), f.now.Add(-time.Hour), "t"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.PostTrades(c, []affiliate.NewTrade{trade("fx-1", "D", "100")}); err != nil {
+	tr := trade("fx-1", "D", "100")
+	tr.ExecutedAt = f.now
+	if _, err := f.svc.PostTrades(c, []affiliate.NewTrade{tr}); err != nil {
 		t.Fatal(err)
 	}
 	f.now = f.now.Add(time.Hour)

@@ -10,7 +10,7 @@ import (
 )
 
 // Accruals snapshot the FX rate into the reporting currency (USD) in force
-// when recorded: the average of each source's latest rate at or before
+// at the trade's execution (business time): the average of each source's latest rate at or before
 // then, the inverse of the opposite pair when only that exists, and NULL
 // when no rate is known.
 func TestAccrualFX(t *testing.T) {
@@ -41,7 +41,9 @@ func TestAccrualFX(t *testing.T) {
 	} {
 		wantCode(t, "PutRate "+bad.name, f.svc.PutRate(ctx, bad.base, bad.quote, bad.source, d(bad.rate), now, "ops"), folio.EINVALID)
 	}
-	f.post(t, affiliate.TradeCreated, trade("usdt", "D", "100"), feeTrade("btc", "D", "0.001", "BTC"), feeTrade("token", "D", "100", "TOKEN"))
+	at := func(tr affiliate.NewTrade, t time.Time) affiliate.NewTrade { tr.ExecutedAt = t; return tr }
+	f.post(t, affiliate.TradeCreated, at(trade("usdt", "D", "100"), now), at(feeTrade("btc", "D", "0.001", "BTC"), now),
+		at(feeTrade("token", "D", "100", "TOKEN"), now), at(trade("early", "D", "100"), now.Add(-72*time.Hour)))
 
 	tests := []struct {
 		trade, fx, reporting, amount string
@@ -49,6 +51,7 @@ func TestAccrualFX(t *testing.T) {
 		{"usdt", "0.999", "24.975", "25"},   // (0.998 + 1) / 2
 		{"btc", "50000", "12.5", "0.00025"}, // 1 / 0.00002
 		{"token", "<nil>", "<nil>", "25"},   // no rate
+		{"early", "<nil>", "<nil>", "25"},   // executed before any rate was in force
 	}
 	for _, tt := range tests {
 		as, err := f.svc.ListAccruals(ctx, affiliate.AccrualFilter{Beneficiary: "C", TradeID: tt.trade})
@@ -62,11 +65,11 @@ func TestAccrualFX(t *testing.T) {
 		}
 	}
 
-	// Later rates apply to later accruals; the snapshot of earlier ones
-	// stays.
+	// Later rates apply to trades executed later; the snapshot of earlier
+	// ones stays. A trade booked late takes the rate of its execution.
 	f.now = now.Add(2 * time.Hour) // c's rate of 7 is now in force: (0.998 + 1 + 7) / 3
-	f.post(t, affiliate.TradeCreated, trade("later", "D", "100"))
-	for trade, want := range map[string]string{"usdt": "0.999", "later": "2.999333333333333333"} {
+	f.post(t, affiliate.TradeCreated, at(trade("later", "D", "100"), f.now), at(trade("late", "D", "100"), now))
+	for trade, want := range map[string]string{"usdt": "0.999", "later": "2.999333333333333333", "late": "0.999"} {
 		as, err := f.svc.ListAccruals(ctx, affiliate.AccrualFilter{Beneficiary: "C", TradeID: trade})
 		must(t, "ListAccruals", err)
 		if len(as) != 1 || fmtDec(as[0].FXRate) != want {

@@ -448,7 +448,8 @@ func TestKickbackVolumeTier(t *testing.T) {
 	f.putProgram(t, "bn", affiliate.ProgramSpec{Kind: "kickback", Rate: "0.20", Default: true, Tiers: []affiliate.TierSpec{
 		{Name: "gold", MinVolume: "10000", Rate: "0.30"},
 	}})
-	must(t, "PutRate", f.svc.PutRate(ctx, "USDT", "USD", "oracle", d("1"), f.now.Add(-time.Hour), "ops"))
+	// In force before every trade (volumes convert at the trade's time).
+	must(t, "PutRate", f.svc.PutRate(ctx, "USDT", "USD", "oracle", d("1"), f.now.Add(-60*24*time.Hour), "ops"))
 	f.user(t, "S", "")
 	f.code(t, "S", "SPLAN2")
 	f.user(t, "T", "SPLAN2")

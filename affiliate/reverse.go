@@ -59,7 +59,8 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 		}
 		out = &ReversedTrade{TradeID: id, CommissionReversalID: res[0].Entry.ID, FeeReversalID: res[1].Entry.ID}
 		rows, err := tx.Query(ctx, `SELECT id::text, beneficiary, trader_id, level, program_id, kind, rate::text, basis::text, amount::text, currency, market, code,
-				trade_fee::text, volume_reporting::text, country, fx_rate::text
+				trade_fee::text, volume_reporting::text, country, fx_rate::text,
+				coalesce(business_at, (SELECT t.executed_at FROM trades t WHERE t.id = accruals.trade_id))
 			FROM accruals WHERE trade_id = $1 AND source = 'trade'`, id)
 		if err != nil {
 			return err
@@ -71,7 +72,7 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 			var amt string
 			var level int64
 			if err := rows.Scan(&r.reverses, &r.beneficiary, &r.trader, &level, &r.program, &r.kind, &rate, &basis, &amt, &r.currency, &r.market, &r.code,
-				&fee, &vol, &r.country, &fx); err != nil {
+				&fee, &vol, &r.country, &fx, &r.at); err != nil {
 				rows.Close()
 				return err
 			}
@@ -91,6 +92,7 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 			}
 			a.Negative = !a.Negative
 			r.amount, r.source, r.tradeID, r.entryID, r.trades = a, "reversal", id, out.CommissionReversalID, -1
+			r.shard, r.seq = res[0].Entry.Shard, res[0].Entry.Seq
 			if r.fixedFX, err = ledger.ParseStoredOptional(fx); err != nil {
 				rows.Close()
 				return err

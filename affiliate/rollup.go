@@ -12,15 +12,24 @@ import (
 	"github.com/folioledger/folio/schema"
 )
 
-// rollupFigures are the summed figures of one rollup row.
+// rollupFigures are the summed figures of one rollup row. An accrual
+// without a reporting amount (no FX rate in force at its business time)
+// adds its amount and fee to the unpriced figures instead of 0 to the
+// reporting ones, so that statistics can say what they could not price.
 type rollupFigures struct {
 	commission, commissionRep, fees, feesRep, volumeRep apd.Decimal
+	unpricedCom, unpricedFees                           apd.Decimal
 	trades, accruals                                    int64
 }
 
 func (f *rollupFigures) add(r *accrualRow, rep, feeRep *apd.Decimal) error {
+	var upCom, upFee *apd.Decimal
+	if rep == nil {
+		upCom, upFee = &r.amount, r.fee
+	}
 	for _, x := range []struct{ dst, v *apd.Decimal }{
 		{&f.commission, &r.amount}, {&f.commissionRep, rep}, {&f.fees, r.fee}, {&f.feesRep, feeRep}, {&f.volumeRep, r.volumeRep},
+		{&f.unpricedCom, upCom}, {&f.unpricedFees, upFee},
 	} {
 		if x.v == nil {
 			continue
@@ -42,6 +51,7 @@ func (f *rollupFigures) add(r *accrualRow, rep, feeRep *apd.Decimal) error {
 func (f *rollupFigures) sum(o *rollupFigures) error {
 	for _, x := range []struct{ dst, v *apd.Decimal }{
 		{&f.commission, &o.commission}, {&f.commissionRep, &o.commissionRep}, {&f.fees, &o.fees}, {&f.feesRep, &o.feesRep}, {&f.volumeRep, &o.volumeRep},
+		{&f.unpricedCom, &o.unpricedCom}, {&f.unpricedFees, &o.unpricedFees},
 	} {
 		if _, err := exact.Add(x.dst, x.dst, x.v); err != nil {
 			return err
@@ -107,7 +117,8 @@ func lessStrings(a, b []string) bool {
 	return false
 }
 
-// rollup aggregates one transaction's accruals into the statistics rows.
+// rollup aggregates a batch of accruals into the statistics rows, by
+// business time (accrualRow.at).
 type rollup struct {
 	hours map[hourKey]*rollupFigures
 	days  map[dayKey]*rollupFigures
@@ -117,9 +128,10 @@ func newRollup() *rollup {
 	return &rollup{hours: map[hourKey]*rollupFigures{}, days: map[dayKey]*rollupFigures{}}
 }
 
-func (r *rollup) add(a *accrualRow, now time.Time, rep, feeRep *apd.Decimal) error {
-	hk := hourKey{a.beneficiary, now.Truncate(time.Hour), a.level, a.market, a.code, a.currency, a.program, a.country}
-	dk := dayKey{a.beneficiary, a.trader, now.Truncate(24 * time.Hour), a.currency}
+func (r *rollup) add(a *accrualRow, rep, feeRep *apd.Decimal) error {
+	at := a.at.UTC()
+	hk := hourKey{a.beneficiary, at.Truncate(time.Hour), a.level, a.market, a.code, a.currency, a.program, a.country}
+	dk := dayKey{a.beneficiary, a.trader, at.Truncate(24 * time.Hour), a.currency}
 	if r.hours[hk] == nil {
 		r.hours[hk] = &rollupFigures{}
 	}
@@ -133,6 +145,24 @@ func (r *rollup) add(a *accrualRow, now time.Time, rep, feeRep *apd.Decimal) err
 		return err
 	}
 	return nil
+}
+
+// addFigures adds figures f under a's keys (a correction, such as a
+// revaluation, rather than an accrual).
+func (r *rollup) addFigures(a *accrualRow, f *rollupFigures) error {
+	at := a.at.UTC()
+	hk := hourKey{a.beneficiary, at.Truncate(time.Hour), a.level, a.market, a.code, a.currency, a.program, a.country}
+	dk := dayKey{a.beneficiary, a.trader, at.Truncate(24 * time.Hour), a.currency}
+	if r.hours[hk] == nil {
+		r.hours[hk] = &rollupFigures{}
+	}
+	if r.days[dk] == nil {
+		r.days[dk] = &rollupFigures{}
+	}
+	if err := r.hours[hk].sum(f); err != nil {
+		return err
+	}
+	return r.days[dk].sum(f)
 }
 
 // write upserts every touched rollup row once, in key order: the hourly
@@ -175,7 +205,7 @@ func dimensionsUpsert(table, tcol string) string {
 	return `INSERT INTO ` + table + ` AS s (affiliate_id, ` + tcol + `, level, market, code, currency, program_id, country, ` + figureNames + `)
 		SELECT a, h, l, m, c, cu, p, co, ` + figureSelect + `
 		FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], ` + figureArrays(9) + `)
-			AS u(a, h, l, m, c, cu, p, co, x1, x2, x3, x4, x5, t, n)
+			AS u(a, h, l, m, c, cu, p, co, x1, x2, x3, x4, x5, t, n, x6, x7)
 		ON CONFLICT (affiliate_id, ` + tcol + `, level, market, code, currency, program_id, country) DO UPDATE SET ` + figureUpsert
 }
 
@@ -202,24 +232,25 @@ func writeDimensions(ctx context.Context, w schema.Execer, sql string, rows map[
 // The figure columns every rollup table shares, as the upserts name,
 // select, bind and add them.
 const (
-	figureNames  = `commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals`
-	figureSelect = `x1::numeric, x2::numeric, x3::numeric, x4::numeric, x5::numeric, t, n`
+	figureNames  = `commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals, unpriced_commission, unpriced_fees`
+	figureSelect = `x1::numeric, x2::numeric, x3::numeric, x4::numeric, x5::numeric, t, n, x6::numeric, x7::numeric`
 	figureUpsert = `commission = s.commission + excluded.commission, commission_reporting = s.commission_reporting + excluded.commission_reporting,
 		fees = s.fees + excluded.fees, fees_reporting = s.fees_reporting + excluded.fees_reporting,
-		volume_reporting = s.volume_reporting + excluded.volume_reporting, trades = s.trades + excluded.trades, accruals = s.accruals + excluded.accruals`
+		volume_reporting = s.volume_reporting + excluded.volume_reporting, trades = s.trades + excluded.trades, accruals = s.accruals + excluded.accruals,
+		unpriced_commission = s.unpriced_commission + excluded.unpriced_commission, unpriced_fees = s.unpriced_fees + excluded.unpriced_fees`
 )
 
 // figureArrays is the unnest argument list of the figure columns bound
 // from parameter $first on.
 func figureArrays(first int) string {
-	return fmt.Sprintf("$%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::bigint[], $%d::bigint[]",
-		first, first+1, first+2, first+3, first+4, first+5, first+6)
+	return fmt.Sprintf("$%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::bigint[], $%d::bigint[], $%d::text[], $%d::text[]",
+		first, first+1, first+2, first+3, first+4, first+5, first+6, first+7, first+8)
 }
 
 // figureColumns are the figure columns of an upsert, one element per row.
 type figureColumns struct {
-	com, comRep, fees, feesRep, vol []string
-	trades, accs                    []int64
+	com, comRep, fees, feesRep, vol, upCom, upFees []string
+	trades, accs                                   []int64
 }
 
 func (c *figureColumns) add(f *rollupFigures) {
@@ -230,10 +261,12 @@ func (c *figureColumns) add(f *rollupFigures) {
 	c.vol = append(c.vol, ledger.Format(&f.volumeRep))
 	c.trades = append(c.trades, f.trades)
 	c.accs = append(c.accs, f.accruals)
+	c.upCom = append(c.upCom, ledger.Format(&f.unpricedCom))
+	c.upFees = append(c.upFees, ledger.Format(&f.unpricedFees))
 }
 
 func (c *figureColumns) args() []any {
-	return []any{c.com, c.comRep, c.fees, c.feesRep, c.vol, c.trades, c.accs}
+	return []any{c.com, c.comRep, c.fees, c.feesRep, c.vol, c.trades, c.accs, c.upCom, c.upFees}
 }
 
 func (r *rollup) writeReferees(ctx context.Context, w schema.Execer) error {
@@ -257,5 +290,5 @@ func (r *rollup) writeReferees(ctx context.Context, w schema.Execer) error {
 // sqlReferees upserts the affiliate × referee × day rollup.
 var sqlReferees = `INSERT INTO affiliate_referee_daily AS s (affiliate_id, referee_id, day, currency, ` + figureNames + `)
 		SELECT a, r, d, cu, ` + figureSelect + `
-		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], ` + figureArrays(5) + `) AS u(a, r, d, cu, x1, x2, x3, x4, x5, t, n)
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], ` + figureArrays(5) + `) AS u(a, r, d, cu, x1, x2, x3, x4, x5, t, n, x6, x7)
 		ON CONFLICT (affiliate_id, referee_id, day, currency) DO UPDATE SET ` + figureUpsert

@@ -3,6 +3,8 @@ package affiliate
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -57,6 +59,16 @@ type ReferralCounts struct {
 	TradedInPeriod int64
 }
 
+// UnpricedAmount is what a statistics answer could not convert into the
+// reporting currency, in one accrual currency: the commission and fees of
+// accruals with no FX rate in force at their business time (they count 0
+// in the reporting-currency figures until the folder revalues them).
+type UnpricedAmount struct {
+	Currency   string
+	Commission apd.Decimal
+	Fees       apd.Decimal
+}
+
 // Stats is the answer to a StatsQuery.
 type Stats struct {
 	Affiliate  string
@@ -65,6 +77,7 @@ type Stats struct {
 	Totals     StatsFigures
 	Referrals  ReferralCounts
 	ByCurrency []CurrencyCommission
+	Unpriced   []UnpricedAmount // by currency; empty when everything is priced
 	Series     []StatsPoint
 	Groups     []StatsPoint
 }
@@ -76,9 +89,12 @@ var groupColumn = map[string]string{"level": "level::text", "market": "market", 
 const figureSums = `coalesce(sum(commission_reporting), 0)::text, coalesce(sum(fees_reporting), 0)::text, coalesce(sum(volume_reporting), 0)::text,
 	coalesce(sum(trades), 0), coalesce(sum(accruals), 0)`
 
-// Stats answers from the rollups maintained with the accruals — never by
-// scanning accrual rows — so its cost depends on the number of hours and
-// dimensions in the range, not on the number of accruals.
+// Stats answers from the rollups the folder maintains (fold.go) plus the
+// accruals it has not folded yet (the tail past each shard's watermark),
+// so every answer is exact whatever the folder's lag, and its cost depends
+// on the number of hours and dimensions in the range and on the lag, not
+// on the number of accruals. Accruals are bucketed by business time (the
+// trade's executed_at).
 func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 	if q.Interval != "" && !contains(StatsIntervals, q.Interval) {
 		return nil, folio.Errorf(folio.EINVALID, "interval must be one of %v", StatsIntervals)
@@ -106,6 +122,17 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 		if _, err := getUser(ctx, tx, q.Affiliate, false); err != nil {
 			return err
 		}
+		heads, marks, err := foldPosition(ctx, tx)
+		if err != nil {
+			return err
+		}
+		tradeTail, tailArgs := tailWhere("t.", heads, marks, 4)
+		otherTail, _ := tailWhere("a.", heads, marks, 4)
+		tail, err := readFoldRows(ctx, tx, `a.beneficiary = $1 AND t.executed_at >= $2 AND t.executed_at < $3 AND `+tradeTail,
+			`a.beneficiary = $1 AND a.business_at >= $2 AND a.business_at < $3 AND `+otherTail, append([]any{q.Affiliate, from, to}, tailArgs...)...)
+		if err != nil {
+			return err
+		}
 		// Whole-day ranges read the daily rollup (the hourly rows summed
 		// per day, 24 times fewer); others the hourly one.
 		daily := q.Interval != "hour" && q.GroupBy != "referee" && from.Equal(from.Truncate(24*time.Hour)) && to.Equal(to.Truncate(24*time.Hour))
@@ -118,36 +145,20 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 		if err := scanFigures(row, &st.Totals); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT currency, sum(commission)::text, sum(commission_reporting)::text`+where+` GROUP BY currency ORDER BY currency`,
-			q.Affiliate, from, to)
-		if err != nil {
-			return err
+		for i := range tail {
+			if err := st.Totals.add(&tail[i]); err != nil {
+				return err
+			}
 		}
-		st.ByCurrency = nil
-		for rows.Next() {
-			var c CurrencyCommission
-			var a, b string
-			if err := rows.Scan(&c.Currency, &a, &b); err != nil {
-				rows.Close()
-				return err
-			}
-			if c.Commission, err = ledger.ParseStored(a); err != nil {
-				rows.Close()
-				return err
-			}
-			if c.Reporting, err = ledger.ParseStored(b); err != nil {
-				rows.Close()
-				return err
-			}
-			st.ByCurrency = append(st.ByCurrency, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if st.ByCurrency, st.Unpriced, err = currencyFigures(ctx, tx, where, q.Affiliate, from, to, tail); err != nil {
 			return err
 		}
 		if q.Interval != "" {
 			if st.Series, err = statsPoints(ctx, tx, `SELECT date_trunc('`+q.Interval+`', `+tcol+` AT TIME ZONE 'UTC'), `+figureSums+where+
 				` GROUP BY 1 ORDER BY 1`, true, q.Affiliate, from, to); err != nil {
+				return err
+			}
+			if st.Series, err = mergeTail(st.Series, tail, func(f *foldRow) (string, time.Time) { return "", truncInterval(f.at, q.Interval) }); err != nil {
 				return err
 			}
 		}
@@ -161,23 +172,262 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 		if err != nil {
 			return err
 		}
+		if q.GroupBy != "" {
+			if st.Groups, err = mergeTail(st.Groups, tail, func(f *foldRow) (string, time.Time) { return groupKey(f, q.GroupBy), time.Time{} }); err != nil {
+				return err
+			}
+		}
 		if err := tx.QueryRow(ctx, `SELECT count(*), count(kyc_verified_at), count(first_deposit_at), count(first_trade_at),
 				count(*) FILTER (WHERE registered_at >= $2 AND registered_at < $3)
 			FROM users WHERE referrer_id = $1`, q.Affiliate, from, to).Scan(&st.Referrals.Total, &st.Referrals.Verified,
 			&st.Referrals.Deposited, &st.Referrals.FirstTrade, &st.Referrals.RegisteredInPeriod); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT count(DISTINCT d.referee_id) FROM affiliate_referee_daily d
-			JOIN users u ON u.id = d.referee_id AND u.referrer_id = $1
-			WHERE d.affiliate_id = $1 AND d.day >= $2 AND d.day < $3 AND d.trades > 0`, q.Affiliate, from.Truncate(24*time.Hour), to).Scan(&st.Referrals.TradedInPeriod); err != nil {
-			return err
-		}
-		return nil
+		st.Referrals.TradedInPeriod, err = tradedInPeriod(ctx, tx, q.Affiliate, from.Truncate(24*time.Hour), to, tail)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// add adds one accrual's figures (an unpriced one adds 0 in the reporting
+// currency).
+func (f *StatsFigures) add(r *foldRow) error {
+	for _, x := range []struct{ dst, v *apd.Decimal }{{&f.Commission, r.rep}, {&f.Fees, r.feeRep}, {&f.Volume, r.volumeRep}} {
+		if x.v == nil {
+			continue
+		}
+		if _, err := exact.Add(x.dst, x.dst, x.v); err != nil {
+			return err
+		}
+	}
+	f.Trades += r.trades
+	if r.source == "reversal" {
+		f.Accruals--
+	} else {
+		f.Accruals++
+	}
+	return nil
+}
+
+// currencyFigures returns the commission per accrual currency and the
+// unpriced amounts per currency of the rollup rows matching where, plus
+// the tail's.
+func currencyFigures(ctx context.Context, tx pgx.Tx, where, affiliate string, from, to time.Time, tail []foldRow) ([]CurrencyCommission, []UnpricedAmount, error) {
+	rows, err := tx.Query(ctx, `SELECT currency, sum(commission)::text, sum(commission_reporting)::text, sum(unpriced_commission)::text, sum(unpriced_fees)::text`+
+		where+` GROUP BY currency ORDER BY currency`, affiliate, from, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	type figs struct{ com, rep, upCom, upFees apd.Decimal }
+	by := map[string]*figs{}
+	var order []string
+	for rows.Next() {
+		var cur string
+		var t [4]string
+		if err := rows.Scan(&cur, &t[0], &t[1], &t[2], &t[3]); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		f := &figs{}
+		for i, dst := range []*apd.Decimal{&f.com, &f.rep, &f.upCom, &f.upFees} {
+			if *dst, err = ledger.ParseStored(t[i]); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+		}
+		by[cur] = f
+		order = append(order, cur)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	for i := range tail {
+		r := &tail[i]
+		f := by[r.currency]
+		if f == nil {
+			f = &figs{}
+			by[r.currency] = f
+			order = append(order, r.currency)
+		}
+		adds := []struct{ dst, v *apd.Decimal }{{&f.com, &r.amount}, {&f.rep, r.rep}}
+		if r.rep == nil {
+			adds = append(adds, struct{ dst, v *apd.Decimal }{&f.upCom, &r.amount}, struct{ dst, v *apd.Decimal }{&f.upFees, r.fee})
+		}
+		for _, x := range adds {
+			if x.v == nil {
+				continue
+			}
+			if _, err := exact.Add(x.dst, x.dst, x.v); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	sort.Strings(order)
+	var cc []CurrencyCommission
+	up := []UnpricedAmount{}
+	for _, cur := range order {
+		f := by[cur]
+		cc = append(cc, CurrencyCommission{Currency: cur, Commission: f.com, Reporting: f.rep})
+		if !f.upCom.IsZero() || !f.upFees.IsZero() {
+			up = append(up, UnpricedAmount{Currency: cur, Commission: f.upCom, Fees: f.upFees})
+		}
+	}
+	return cc, up, nil
+}
+
+// mergeTail adds the tail's figures to points by key (the group key, or
+// the series bucket's start) and returns them in key order.
+func mergeTail(points []StatsPoint, tail []foldRow, key func(*foldRow) (string, time.Time)) ([]StatsPoint, error) {
+	if len(tail) == 0 {
+		return points, nil
+	}
+	type pk struct {
+		k string
+		t time.Time
+	}
+	idx := map[pk]int{}
+	for i := range points {
+		idx[pk{points[i].Key, points[i].Start}] = i
+	}
+	added := false
+	for i := range tail {
+		k, t := key(&tail[i])
+		j, ok := idx[pk{k, t}]
+		if !ok {
+			points = append(points, StatsPoint{Key: k, Start: t})
+			j = len(points) - 1
+			idx[pk{k, t}] = j
+			added = true
+		}
+		if err := points[j].add(&tail[i]); err != nil {
+			return nil, err
+		}
+	}
+	if added {
+		sort.SliceStable(points, func(a, b int) bool {
+			if !points[a].Start.Equal(points[b].Start) {
+				return points[a].Start.Before(points[b].Start)
+			}
+			return points[a].Key < points[b].Key
+		})
+	}
+	return points, nil
+}
+
+// groupKey is an accrual's key in a grouping (groupColumn's value).
+func groupKey(f *foldRow, groupBy string) string {
+	switch groupBy {
+	case "level":
+		return strconv.Itoa(f.level)
+	case "market":
+		return f.market
+	case "code":
+		return f.code
+	case "country":
+		return f.country
+	case "program":
+		return f.program
+	case "currency":
+		return f.currency
+	case "referee":
+		return f.trader
+	}
+	return ""
+}
+
+// truncInterval is PostgreSQL's date_trunc(interval, t) in UTC (weeks
+// start on Monday).
+func truncInterval(t time.Time, interval string) time.Time {
+	t = t.UTC()
+	switch interval {
+	case "hour":
+		return t.Truncate(time.Hour)
+	case "day":
+		return t.Truncate(24 * time.Hour)
+	case "week":
+		d := t.Truncate(24 * time.Hour)
+		return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+	case "month":
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	return t
+}
+
+// tradedInPeriod counts the affiliate's direct referees with trades on a
+// day of [from, to): from the referee rollup, except for referees the
+// tail touches, whose (referee, day) figures are combined with the tail's.
+func tradedInPeriod(ctx context.Context, tx pgx.Tx, affiliate string, from, to time.Time, tail []foldRow) (int64, error) {
+	type rd struct {
+		referee string
+		day     time.Time
+	}
+	tailTrades := map[rd]int64{}
+	touched := []string{} // never nil: = ANY(NULL) is not false
+	seen := map[string]bool{}
+	for i := range tail {
+		r := &tail[i]
+		tailTrades[rd{r.trader, r.at.UTC().Truncate(24 * time.Hour)}] += r.trades
+		if !seen[r.trader] {
+			seen[r.trader] = true
+			touched = append(touched, r.trader)
+		}
+	}
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT count(DISTINCT d.referee_id) FROM affiliate_referee_daily d
+			JOIN users u ON u.id = d.referee_id AND u.referrer_id = $1
+			WHERE d.affiliate_id = $1 AND d.day >= $2 AND d.day < $3 AND d.trades > 0 AND NOT d.referee_id = ANY($4)`,
+		affiliate, from, to, touched).Scan(&n); err != nil {
+		return 0, err
+	}
+	if len(touched) == 0 {
+		return n, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT d.referee_id, d.day, d.trades FROM affiliate_referee_daily d
+			JOIN users u ON u.id = d.referee_id AND u.referrer_id = $1
+			WHERE d.affiliate_id = $1 AND d.day >= $2 AND d.day < $3 AND d.referee_id = ANY($4)`, affiliate, from, to, touched)
+	if err != nil {
+		return 0, err
+	}
+	combined := map[rd]int64{}
+	for rows.Next() {
+		var k rd
+		var t int64
+		if err := rows.Scan(&k.referee, &k.day, &t); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		combined[rd{k.referee, k.day.UTC()}] += t
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	direct := map[string]bool{}
+	drows, err := tx.Query(ctx, `SELECT id FROM users WHERE referrer_id = $1 AND id = ANY($2)`, affiliate, touched)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := pgx.CollectRows(drows, pgx.RowTo[string])
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		direct[id] = true
+	}
+	for k, t := range tailTrades {
+		combined[k] += t
+	}
+	traded := map[string]bool{}
+	for k, t := range combined {
+		if t > 0 && direct[k.referee] {
+			traded[k.referee] = true
+		}
+	}
+	return n + int64(len(traded)), nil
 }
 
 func scanFigures(row pgx.Row, f *StatsFigures, head ...any) error {

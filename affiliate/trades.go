@@ -83,6 +83,10 @@ type tradeWork struct {
 	ancestors []string
 	code      string
 	country   string
+	// shard and seq are the commission entry's journal position (the
+	// statistics folder's order, see fold.go).
+	shard int
+	seq   int64
 }
 
 // PostTrades books a batch of trades in one transaction (see PostTradesTx).
@@ -107,6 +111,7 @@ type tradeBatch struct {
 	results []TradeResult         // one per trade, in the caller's order
 	first   map[string]*tradeWork // each trade id's first valid occurrence
 	repeats []int                 // later occurrences with the same content
+	rep     string                // the reporting currency
 	users   map[string]*User      // traders and their chains
 	progs   *programSet
 	look    *tradeLookups
@@ -123,7 +128,7 @@ type tradeBatch struct {
 // returns one result per trade, in order, or the error that fails the
 // transaction. Its steps are the numbered list of the package doc.
 func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade) ([]TradeResult, error) {
-	b := &tradeBatch{now: s.now(), results: make([]TradeResult, len(trades)), first: map[string]*tradeWork{}}
+	b := &tradeBatch{now: s.now(), rep: s.reporting(), results: make([]TradeResult, len(trades)), first: map[string]*tradeWork{}}
 	var err error
 	if b.chart, err = accounts.LoadChart(ctx, tx); err != nil {
 		return nil, err
@@ -237,25 +242,32 @@ func (s *Service) prepareTrades(ctx context.Context, tx pgx.Tx, b *tradeBatch, t
 }
 
 // readRates is step 5: it reads into b.rates the conversion rates into the
-// reporting currency rep that step 7 uses (fee and volume currencies, at
-// b.now): from step 6 on, a pipe holds the transaction.
+// reporting currency rep that step 7 uses (fee and volume currencies, in
+// force at each trade's executed_at: business time), one window of rates
+// per currency: from step 6 on, a pipe holds the transaction.
 func (b *tradeBatch) readRates(ctx context.Context, tx pgx.Tx, rep string, todo []*tradeWork) error {
 	if len(todo) == 0 {
 		return nil
 	}
 	b.rates = rateCache{}
+	times := map[string][]time.Time{}
 	for _, w := range todo {
-		if _, err := fxRate(ctx, tx, b.rates, w.feeCur.ID, rep, b.now); err != nil {
-			return err
-		}
+		at := tradeTime(w)
+		times[w.feeCur.ID] = append(times[w.feeCur.ID], at)
 		if w.volume != nil {
-			if _, err := fxRate(ctx, tx, b.rates, w.in.Volume.Currency, rep, b.now); err != nil {
-				return err
-			}
+			times[w.in.Volume.Currency] = append(times[w.in.Volume.Currency], at)
+		}
+	}
+	for cur, ts := range times {
+		if err := rateWindow(ctx, tx, b.rates, cur, rep, ts); err != nil {
+			return err
 		}
 	}
 	return nil
 }
+
+// tradeTime is a trade's business time as stored (microseconds, UTC).
+func tradeTime(w *tradeWork) time.Time { return w.in.ExecutedAt.UTC().Truncate(time.Microsecond) }
 
 // postEntries is step 6: it posts the trades' entries through the ledger
 // as one atomic batch whose writes go into pipe, and returns the trades
@@ -271,6 +283,11 @@ func (s *Service) postEntries(ctx context.Context, tx pgx.Tx, b *tradeBatch, pip
 		}
 		res, err := s.Ledger.ApplyTx(ctx, tx, ops, ledger.Options{Atomic: true, Chart: b.chart, Writes: pipe, Fresh: true, Owner: Owner})
 		if err == nil {
+			for i, w := range todo {
+				if e := res[2*i+1].Entry; e != nil {
+					w.shard, w.seq = e.Shard, e.Seq
+				}
+			}
 			return todo, nil
 		}
 		if !errors.Is(err, ledger.ErrBatchRejected) {
@@ -568,7 +585,7 @@ func (b *tradeBatch) ruleInputs(ctx context.Context, tx pgx.Tx, w *tradeWork, in
 func (b *tradeBatch) kickback(ctx context.Context, tx pgx.Tx, p *Program, u *User, chain *Chain) error {
 	ref := &chain.Ancestors[0]
 	if ref.KickbackRate == nil && len(p.Tiers) > 0 {
-		rate, err := b.look.tierRate(ctx, tx, p, ref.ID, b.now)
+		rate, err := b.look.tierRate(ctx, b.rep, tx, p, ref.ID, b.now)
 		if err != nil {
 			return err
 		}

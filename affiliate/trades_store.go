@@ -17,7 +17,8 @@ import (
 // The trade path's SQL: the reads of steps 2 and 4 and the writes of step
 // 7 (see "The write path of trades" in the package doc). Accrual rows and
 // statistics rollups, which bounties and reversals write too, are in
-// accruals.go and rollup.go.
+// accruals.go; the statistics rollups and the referred volume are folded
+// off this transaction (fold.go).
 
 // bookedTrade is what step 2 needs of a trade already booked.
 type bookedTrade struct {
@@ -58,6 +59,10 @@ type tradeLookups struct {
 	shares map[string][]TableShare
 	tiers  map[[2]string]*apd.Decimal
 	codes  map[string]codeKickback
+	// The shards and fold watermarks tierRate adds the tail of referred
+	// volume from (read once per batch).
+	heads []ledger.Head
+	marks map[int]int64
 }
 
 type codeKickback struct {
@@ -94,9 +99,9 @@ func (l *tradeLookups) revenueShares(ctx context.Context, tx pgx.Tx, user string
 }
 
 // tierRate is the rate of the highest volume tier of p that affiliate
-// reaches by referral count and referred volume in the 30 days before now
-// (nil: none).
-func (l *tradeLookups) tierRate(ctx context.Context, tx pgx.Tx, p *Program, affiliate string, now time.Time) (*apd.Decimal, error) {
+// reaches by referral count and referred volume (in the reporting currency
+// rep) in the 30 days before now (nil: none).
+func (l *tradeLookups) tierRate(ctx context.Context, rep string, tx pgx.Tx, p *Program, affiliate string, now time.Time) (*apd.Decimal, error) {
 	k := [2]string{p.ID, affiliate}
 	if r, ok := l.tiers[k]; ok {
 		return r, nil
@@ -105,13 +110,34 @@ func (l *tradeLookups) tierRate(ctx context.Context, tx pgx.Tx, p *Program, affi
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE referrer_id = $1`, affiliate).Scan(&referrals); err != nil {
 		return nil, err
 	}
+	// The referred volume folded so far plus the unfolded tail (fold.go):
+	// exact whatever the folder's lag.
+	since := now.Add(-30 * 24 * time.Hour)
 	var vol string
 	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(volume), 0)::text FROM referred_volume_daily WHERE affiliate_id = $1 AND day >= $2`,
-		affiliate, now.Add(-30*24*time.Hour)).Scan(&vol); err != nil {
+		affiliate, since).Scan(&vol); err != nil {
 		return nil, err
 	}
 	volume, err := ledger.ParseStored(vol)
 	if err != nil {
+		return nil, err
+	}
+	if l.heads == nil {
+		if l.heads, l.marks, err = foldPosition(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	tail, args := tailWhere("t.", l.heads, l.marks, 3)
+	vf, err := referredVolume(ctx, tx, rep, `u.referrer_id = $1 AND date_trunc('day', t.executed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' >= $2 AND `+tail,
+		append([]any{affiliate, since}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	more, err := vf.total()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := exact.Add(&volume, &volume, &more); err != nil {
 		return nil, err
 	}
 	rate := highestTier(p, referrals, &volume)
@@ -141,23 +167,24 @@ func (l *tradeLookups) codeKickback(ctx context.Context, tx pgx.Tx, code string)
 }
 
 // writeTrades records posted trades (step 7): one multi-row insert of the
-// trades, their accruals with the statistics rollups (insertAccruals), the
-// first-trade milestones and the referred volume per affiliate and day,
-// all sent to w. The FX rates come from cache (step 5); q is for the
-// reads a miss would need, noReads while a pipe holds the transaction.
+// trades and one of their accruals (insertAccruals), each carrying the
+// commission entry's journal position, and the first-trade milestones, all
+// sent to w. The statistics rollups and the referred volume are folded
+// later from the committed rows (fold.go). The FX rates come from cache
+// (step 5, in force at each trade's executed_at); q is for the reads a
+// miss would need, noReads while a pipe holds the transaction.
 func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, ws []*tradeWork, cache rateCache) error {
 	n := len(ws)
 	var (
 		ids, users, markets, liqs, feeAmts, feeCurs, volAmts, volCurs, cps, programs, kinds, bases, explains, feeIDs, commIDs = make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]*string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		computed = make([]bool, n)
-		executed = make([]time.Time, n)
-		hashes   = make([][]byte, n)
+		computed     = make([]bool, n)
+		executed     = make([]time.Time, n)
+		hashes       = make([][]byte, n)
+		shards, seqs = make([]int64, n), make([]int64, n)
 	)
 	var accruals []accrualRow
-	volume := map[[2]string]*[2]apd.Decimal{} // (affiliate, day) → volume, trades
-	var keys [][2]string
 	rep := s.reporting()
 	for i, w := range ws {
 		t := w.in
@@ -166,7 +193,8 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 		if w.volume != nil {
 			volAmts[i], volCurs[i] = decText(w.volume), &t.Volume.Currency
 		}
-		cps[i], executed[i] = t.CounterpartyID, t.ExecutedAt.UTC().Truncate(time.Microsecond)
+		cps[i], executed[i] = t.CounterpartyID, tradeTime(w)
+		shards[i], seqs[i] = int64(w.shard), w.seq
 		h := sha256.Sum256(w.content)
 		hashes[i] = h[:]
 		if w.program != nil {
@@ -175,13 +203,9 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 		bases[i] = ledger.Format(&w.split.Basis)
 		b, _ := json.Marshal(w.explain)
 		explains[i], feeIDs[i], commIDs[i] = string(b), w.feeID, w.commID
-		u := ""
-		if len(w.ancestors) > 0 {
-			u = w.ancestors[0]
-		}
 		var volRep *apd.Decimal
-		if w.volume != nil {
-			fx, err := fxRate(ctx, q, cache, t.Volume.Currency, rep, now)
+		if w.volume != nil && len(w.split.Shares) > 0 {
+			fx, err := fxRate(ctx, q, cache, t.Volume.Currency, rep, executed[i])
 			if err != nil {
 				return err
 			}
@@ -195,27 +219,13 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 			fee := w.fee
 			accruals = append(accruals, accrualRow{source: "trade", tradeID: t.ID, entryID: w.commID, beneficiary: sh.Beneficiary, trader: t.UserID,
 				level: sh.Level, program: w.program.ID, kind: w.program.Kind, rate: &rate, basis: &basis, amount: sh.Amount,
-				currency: w.feeCur.ID, market: t.Market, code: w.code, fee: &fee, volumeRep: volRep, country: w.country, trades: 1})
-		}
-		if u != "" && volRep != nil {
-			day := executed[i].Truncate(24 * time.Hour)
-			k := [2]string{u, day.Format(time.RFC3339)}
-			v := volume[k]
-			if v == nil {
-				v = &[2]apd.Decimal{}
-				volume[k] = v
-				keys = append(keys, k)
-			}
-			if _, err := exact.Add(&v[0], &v[0], volRep); err != nil {
-				return err
-			}
-			if _, err := exact.Add(&v[1], &v[1], apd.New(1, 0)); err != nil {
-				return err
-			}
+				currency: w.feeCur.ID, market: t.Market, code: w.code, fee: &fee, volumeRep: volRep, country: w.country, trades: 1,
+				at: executed[i], shard: w.shard, seq: w.seq})
 		}
 	}
 	_, err := w.Exec(ctx, sqlInsertTrades,
-		ids, users, markets, liqs, feeAmts, feeCurs, computed, volAmts, volCurs, cps, executed, hashes, programs, kinds, bases, explains, feeIDs, commIDs, now)
+		ids, users, markets, liqs, feeAmts, feeCurs, computed, volAmts, volCurs, cps, executed, hashes, programs, kinds, bases, explains, feeIDs, commIDs, now,
+		shards, seqs)
 	if err != nil {
 		return err
 	}
@@ -223,46 +233,31 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 		return err
 	}
 	// The first_trade milestone (statistics' referral counts): set, or moved
-	// earlier, from the trades themselves.
-	if _, err := w.Exec(ctx, sqlFirstTrade, users, executed); err != nil {
-		return err
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	affs, days, vols, counts := make([]string, len(keys)), make([]time.Time, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
-	for i, k := range keys {
-		affs[i] = k[0]
-		days[i], _ = time.Parse(time.RFC3339, k[1])
-		vols[i] = ledger.Format(&volume[k][0])
-		c, _ := volume[k][1].Int64()
-		counts[i] = c
-	}
-	_, err = w.Exec(ctx, sqlReferredVolume, affs, days, vols, counts)
+	// earlier, from the trades themselves. It stays on the writer: it
+	// updates the trader's own row (the trader's shard) and writes only on a
+	// user's first trade, and every read of users sees it exact.
+	_, err = w.Exec(ctx, sqlFirstTrade, users, executed)
 	return err
 }
 
 // tradeWriteStatements are the statements booking trades writes through its
 // pipe: the ledger's, then writeTrades'.
 var tradeWriteStatements = append(append([]string{}, ledger.WriteStatements...),
-	sqlInsertTrades, sqlInsertAccruals, sqlHourly, sqlDaily, sqlReferees, sqlFirstTrade, sqlReferredVolume)
+	sqlInsertTrades, sqlInsertAccruals, sqlFirstTrade)
 
-// The statements of writeTrades besides the accruals' and the rollups'.
+// The statements of writeTrades besides the accruals'.
 const (
 	sqlInsertTrades = `INSERT INTO trades (id, user_id, market, liquidity, fee_amount, fee_currency, fee_computed, volume_amount, volume_currency,
-			counterparty_id, executed_at, recorded_at, content_hash, program_id, program_kind, basis, explanation, fee_entry_id, commission_entry_id)
+			counterparty_id, executed_at, recorded_at, content_hash, program_id, program_kind, basis, explanation, fee_entry_id, commission_entry_id,
+			shard, seq)
 		SELECT id, usr, mkt, liq, fa::numeric, fc, comp, va::numeric, vc, NULLIF(cp, ''), ex, $19, h, NULLIF(prog, ''), NULLIF(kind, ''),
-			basis::numeric, expl::jsonb, fe::uuid, ce::uuid
+			basis::numeric, expl::jsonb, fe::uuid, ce::uuid, sh, sq
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[],
-			$11::timestamptz[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
-			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce)`
+			$11::timestamptz[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $20::bigint[], $21::bigint[])
+			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce, sh, sq)`
 	sqlFirstTrade = `UPDATE users SET first_trade_at = f.t
 		FROM (SELECT id, min(t) AS t FROM unnest($1::text[], $2::timestamptz[]) AS u(id, t) GROUP BY id) f
 		WHERE users.id = f.id AND (users.first_trade_at IS NULL OR users.first_trade_at > f.t)`
-	sqlReferredVolume = `INSERT INTO referred_volume_daily (affiliate_id, day, volume, trades)
-		SELECT a, d, v::numeric, c FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::bigint[]) AS u(a, d, v, c)
-		ON CONFLICT (affiliate_id, day) DO UPDATE SET volume = referred_volume_daily.volume + excluded.volume,
-			trades = referred_volume_daily.trades + excluded.trades`
 )
 
 // errReadInPipe is a read attempted while a pipe holds the transaction: a

@@ -138,7 +138,9 @@ func (s *Server) statementPeriod(q url.Values) (time.Time, time.Time, error) {
 	return from, to, nil
 }
 
-// getStatement: GET /v1/accounts/{account}/statement?from=&to=&format=csv.
+// getStatement: GET /v1/accounts/{account}/statement?from=&to=&basis=&format=csv.
+// basis=effective (the default): the postings effective in [from, to);
+// basis=recorded: those recorded in it, in journal order.
 func (s *Server) getStatement(w http.ResponseWriter, r *http.Request) error {
 	asCSV, err := wantCSV(r)
 	if err != nil {
@@ -148,7 +150,15 @@ func (s *Server) getStatement(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.ledger.Statement(r.Context(), accountParam(r), from, to)
+	basis, err := ledger.ParseBasis(r.URL.Query().Get("basis"))
+	if err != nil {
+		return err
+	}
+	statement := s.ledger.Statement
+	if basis == ledger.BasisRecorded {
+		statement = s.ledger.StatementRecorded
+	}
+	st, err := statement(r.Context(), accountParam(r), from, to)
 	if err != nil {
 		return err
 	}

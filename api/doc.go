@@ -267,9 +267,18 @@
 // MarshalJSON does (docs/CONTRACT.md §4 shape plus ok, sequence bounds and payout
 // batches) and answers 200 whatever it finds: "ok" says whether the
 // discrepancy list is empty. Its period defaults to the whole journal up
-// to now, as `folio reconcile`'s does. GET /v1/affiliates/{id}/stats
+// to now, as `folio reconcile`'s does. Reconciliation, statements and the
+// trial balance take basis=effective|recorded (ledger.Basis; default
+// effective, because commissions belong to the period of the trade: trades
+// replayed or back-filled land in the month they were executed;
+// basis=recorded gives the journal as it stood, which never changes). The
+// trial balance's as_of is a time on its basis; as_of_seq implies
+// recorded (with basis=effective it is a 400). GET /v1/affiliates/{id}/stats
 // defaults to the 30 days up to now and answers the range actually used
-// (widened to whole hours, or days when grouping by referee); totals carry
+// (widened to whole hours, or days when grouping by referee), by business
+// time (the trade's executed_at), exact whatever the statistics folder's
+// lag, with "unpriced": what no FX rate in force at the accruals' time
+// converted, per currency; totals carry
 // the direct referral count and the referees at any level who traded in
 // the range (summary.traded_in_period; summary's other counts are of
 // direct referees). For affiliate keys, referee group keys, other users'

@@ -85,6 +85,7 @@ func TestDeclaredQueryParametersAreRead(t *testing.T) {
 		"as_of":           "tomorrow",
 		"as_of_effective": "tomorrow",
 		"as_of_seq":       "x",
+		"basis":           "sideways",
 		"batch_id":        strings.Repeat("b", ledger.MaxBatchIDLength+1),
 		"currency":        "usd!",
 		"cursor":          "bad",

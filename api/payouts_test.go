@@ -206,7 +206,9 @@ func (f *payoutFixture) event(user, typ string) {
 
 func (f *payoutFixture) fxRate(base, quote, rate string) {
 	f.t.Helper()
-	res := f.do(req{Method: "PUT", Path: "/v1/rates/" + base + "/" + quote, Key: bootstrapKey, Body: map[string]any{"rate": rate}})
+	// In force from 2020 on: accruals convert at the rate in force when the
+	// trade was executed, and the trades of these tests are dated 2026.
+	res := f.do(req{Method: "PUT", Path: "/v1/rates/" + base + "/" + quote, Key: bootstrapKey, Body: map[string]any{"rate": rate, "at": "2020-01-01T00:00:00Z"}})
 	if res.Status != http.StatusOK && res.Status != http.StatusCreated {
 		f.t.Fatalf("PUT /v1/rates/%s/%s = %d %s", base, quote, res.Status, res.Body)
 	}

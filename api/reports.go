@@ -35,7 +35,11 @@ type trialBalanceJSON struct {
 	Currencies []trialBalanceCurrencyJSON `json:"currencies"`
 }
 
-// getTrialBalance: GET /v1/reports/trial-balance?as_of=&as_of_seq=&currency=&format=.
+// getTrialBalance: GET /v1/reports/trial-balance?as_of=&as_of_seq=&currency=&basis=&format=.
+// basis=effective (the default, ledger.DefaultBasis) counts the postings
+// effective at or before as_of (default now); basis=recorded the journal
+// as recorded at as_of or as_of_seq (as_of_seq without basis implies
+// recorded; with basis=effective it is a 400).
 func (s *Server) getTrialBalance(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	asCSV, err := wantCSV(r)
@@ -59,7 +63,23 @@ func (s *Server) getTrialBalance(w http.ResponseWriter, r *http.Request) error {
 			return &folio.Error{Code: folio.ECURRENCY, Fields: []string{"currency"}, Message: fmt.Sprintf("currency %s does not exist", currency)}
 		}
 	}
-	tb, err := s.ledger.TrialBalance(r.Context(), at, currency)
+	basis, err := ledger.ParseBasis(q.Get("basis"))
+	if err != nil {
+		return err
+	}
+	if at.Seq > 0 && q.Get("basis") == "" {
+		basis = ledger.BasisRecorded // a seq is a position in the journal as recorded
+	}
+	var tb *ledger.TrialBalance
+	switch {
+	case basis == ledger.BasisEffective && at.Seq > 0:
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"as_of_seq", "basis"}, Message: "as_of_seq is a position in the journal: use it with basis=recorded"}
+	case basis == ledger.BasisEffective:
+		// as_of is an effective (business) time on this basis.
+		tb, err = s.ledger.TrialBalanceEffective(r.Context(), at.Recorded, currency)
+	default:
+		tb, err = s.ledger.TrialBalance(r.Context(), at, currency)
+	}
 	if err != nil {
 		return err
 	}

@@ -18,9 +18,10 @@ import (
 	"github.com/folioledger/folio/reconcile"
 )
 
-// getReconciliation: GET /v1/reports/reconciliation?from=&to=&format=, the
-// affiliate reconciliation of the entries recorded in [from, to) (docs/CONTRACT.md §4;
-// defaults: from the beginning of the journal to now). It answers 200
+// getReconciliation: GET /v1/reports/reconciliation?from=&to=&basis=&format=,
+// the affiliate reconciliation of the entries effective (basis=effective,
+// the default) or recorded (basis=recorded) in [from, to) (docs/CONTRACT.md
+// §4; defaults: from the beginning of the journal to now). It answers 200
 // whether or not discrepancies were found: "ok" says which.
 func (s *Server) getReconciliation(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
@@ -45,7 +46,11 @@ func (s *Server) getReconciliation(w http.ResponseWriter, r *http.Request) error
 	if !from.Before(to) {
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"from", "to"}, Message: "from must be before to"}
 	}
-	rep, err := reconcile.Run(r.Context(), s.db, from, to)
+	basis, err := ledger.ParseBasis(q.Get("basis"))
+	if err != nil {
+		return err
+	}
+	rep, err := reconcile.RunBasis(r.Context(), s.db, from, to, basis)
 	if err != nil {
 		return err
 	}
@@ -95,6 +100,16 @@ type statsCurrencyJSON struct {
 	Reporting  string `json:"reporting"` // the same, in the reporting currency
 }
 
+// statsUnpricedJSON is what a statistics answer could not convert into the
+// reporting currency (no FX rate in force at the accruals' business time),
+// in one accrual currency; those accruals count 0 in the reporting figures
+// until a rate arrives and the folder revalues them.
+type statsUnpricedJSON struct {
+	Currency   string `json:"currency"`
+	Commission string `json:"commission"`
+	Fees       string `json:"fees"`
+}
+
 type statsSeriesJSON struct {
 	Start      string `json:"start"`
 	Commission string `json:"commission"`
@@ -122,6 +137,7 @@ type statsJSON struct {
 	Totals     statsTotalsJSON     `json:"totals"`
 	Summary    statsSummaryJSON    `json:"summary"`
 	ByCurrency []statsCurrencyJSON `json:"by_currency"`
+	Unpriced   []statsUnpricedJSON `json:"unpriced"`
 	Series     []statsSeriesJSON   `json:"series"`
 	Groups     []statsGroupJSON    `json:"groups"`
 }
@@ -177,8 +193,13 @@ func (s *Server) getAffiliateStats(w http.ResponseWriter, r *http.Request) error
 		Summary: statsSummaryJSON{Total: st.Referrals.Total, Verified: st.Referrals.Verified, Deposited: st.Referrals.Deposited,
 			FirstTrade: st.Referrals.FirstTrade, RegisteredInPeriod: st.Referrals.RegisteredInPeriod, TradedInPeriod: st.Referrals.TradedInPeriod},
 		ByCurrency: make([]statsCurrencyJSON, 0, len(st.ByCurrency)),
+		Unpriced:   make([]statsUnpricedJSON, 0, len(st.Unpriced)),
 		Series:     make([]statsSeriesJSON, 0, len(st.Series)),
 		Groups:     make([]statsGroupJSON, 0, len(st.Groups)),
+	}
+	for i := range st.Unpriced {
+		u := &st.Unpriced[i]
+		out.Unpriced = append(out.Unpriced, statsUnpricedJSON{Currency: u.Currency, Commission: f(&u.Commission), Fees: f(&u.Fees)})
 	}
 	for i := range st.ByCurrency {
 		c := &st.ByCurrency[i]
@@ -219,7 +240,9 @@ func (s *Server) getAffiliateStats(w http.ResponseWriter, r *http.Request) error
 
 // statsCSVHeader is the header of the statistics CSV: a "total" row, then
 // one "series" row per bucket (start set) and one "group" row per group
-// (key set); money in the reporting currency.
+// (key set); money in the reporting currency, except the "unpriced" rows
+// (one per accrual currency with amounts no rate converted: currency set
+// to that currency, volume and trades empty).
 var statsCSVHeader = []string{"section", "start", "key", "currency", "commission", "fees", "volume", "trades"}
 
 func writeStatsCSV(w http.ResponseWriter, st statsJSON) {
@@ -228,6 +251,9 @@ func writeStatsCSV(w http.ResponseWriter, st statsJSON) {
 	cw.UseCRLF = true
 	_ = cw.Write(statsCSVHeader)
 	_ = cw.Write([]string{"total", "", "", st.Currency, st.Totals.Commission, st.Totals.Fees, st.Totals.Volume, strconv.FormatInt(st.Totals.Trades, 10)})
+	for _, u := range st.Unpriced {
+		_ = cw.Write([]string{"unpriced", "", "", u.Currency, u.Commission, u.Fees, "", ""})
+	}
 	for _, p := range st.Series {
 		_ = cw.Write([]string{"series", p.Start, "", st.Currency, p.Commission, p.Fees, p.Volume, strconv.FormatInt(p.Trades, 10)})
 	}

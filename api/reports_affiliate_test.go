@@ -36,9 +36,10 @@ func TestReconciliationReport(t *testing.T) {
 	f.trade("D", "50") // C 12.5, B 5, A 2.5, platform 30
 	f.clock.Advance(time.Hour)
 
-	q := url.Values{"from": {formatTime(t1)}, "to": {formatTime(f.clock.Now())}}
+	// By recorded time: the fixture's trades are all executed on one day.
+	q := url.Values{"from": {formatTime(t1)}, "to": {formatTime(f.clock.Now())}, "basis": {"recorded"}}
 	rep := f.call(http.StatusOK, req{Method: "GET", Path: "/v1/reports/reconciliation?" + q.Encode(), Key: f.auditor.secret}).JSON(t)
-	for _, k := range []string{"from", "to", "from_seq", "to_seq", "ok", "currencies", "payout_batches", "discrepancies"} {
+	for _, k := range []string{"from", "to", "basis", "from_seq", "to_seq", "ok", "currencies", "payout_batches", "discrepancies"} {
 		if _, ok := rep[k]; !ok {
 			t.Errorf("report has no %q: %v", k, rep)
 		}
@@ -59,14 +60,14 @@ func TestReconciliationReport(t *testing.T) {
 	}
 
 	// The first hour alone: the fee booked, nothing paid, 40 accrued.
-	q = url.Values{"from": {formatTime(t0)}, "to": {formatTime(t1)}}
+	q = url.Values{"from": {formatTime(t0)}, "to": {formatTime(t1)}, "basis": {"recorded"}}
 	first := f.call(http.StatusOK, req{Method: "GET", Path: "/v1/reports/reconciliation?" + q.Encode()}).JSON(t)
 	if c := first["currencies"].([]any)[0].(map[string]any); c["fees_booked"] != "100" || c["accrued_closing"] != "40" || c["paid_out"] != "0" {
 		t.Fatalf("first hour = %v", c)
 	}
 
 	// CSV: the same figures, by column name.
-	res := f.call(http.StatusOK, req{Method: "GET", Path: "/v1/reports/reconciliation?format=csv&from=" + url.QueryEscape(formatTime(t1)), Key: f.auditor.secret})
+	res := f.call(http.StatusOK, req{Method: "GET", Path: "/v1/reports/reconciliation?basis=recorded&format=csv&from=" + url.QueryEscape(formatTime(t1)), Key: f.auditor.secret})
 	rows := parseCSV(t, res)
 	if !slices.Equal(rows[0], reconciliationCSVHeader) || len(rows) != 2 {
 		t.Fatalf("CSV = %v, want the header and one currency row", rows)
@@ -83,6 +84,7 @@ func TestReconciliationReport(t *testing.T) {
 
 	f.call(http.StatusBadRequest, req{Method: "GET", Path: "/v1/reports/reconciliation?from=2026-02-01&to=2026-01-01"})
 	f.call(http.StatusBadRequest, req{Method: "GET", Path: "/v1/reports/reconciliation?to=noon"})
+	f.call(http.StatusBadRequest, req{Method: "GET", Path: "/v1/reports/reconciliation?basis=business"})
 	f.call(http.StatusForbidden, req{Method: "GET", Path: "/v1/reports/reconciliation", Key: f.newKey(keys.RoleAffiliate, "A").secret})
 }
 

@@ -184,10 +184,10 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodPost, "/v1/entries/{id}/void", accessAdmin, s.voidPending)
 
 		s.route(r, http.MethodGet, "/v1/accounts/{account}/balance", accessReadOwn, s.getBalance, "as_of", "as_of_effective", "as_of_seq")
-		s.route(r, http.MethodGet, "/v1/accounts/{account}/statement", accessReadOwn, s.getStatement, "format", "from", "to")
+		s.route(r, http.MethodGet, "/v1/accounts/{account}/statement", accessReadOwn, s.getStatement, "basis", "format", "from", "to")
 
-		s.route(r, http.MethodGet, "/v1/reports/trial-balance", accessRead, s.getTrialBalance, "as_of", "as_of_seq", "currency", "format")
-		s.route(r, http.MethodGet, "/v1/reports/reconciliation", accessRead, s.getReconciliation, "format", "from", "to")
+		s.route(r, http.MethodGet, "/v1/reports/trial-balance", accessRead, s.getTrialBalance, "as_of", "as_of_seq", "basis", "currency", "format")
+		s.route(r, http.MethodGet, "/v1/reports/reconciliation", accessRead, s.getReconciliation, "basis", "format", "from", "to")
 		s.route(r, http.MethodGet, "/v1/reports/tax", accessRead, s.getTaxReport, "format", "over_threshold", "year")
 
 		s.route(r, http.MethodGet, "/v1/audit/verify", accessRead, s.getVerify)

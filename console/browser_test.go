@@ -536,8 +536,11 @@ func (f *fixture) testFigures(t *testing.T) {
 		t.Errorf("reconciliation page has no verdict")
 	}
 
-	f.open(t, ctx, "/affiliates/alice/dashboard?interval=day&group_by=level")
-	stats := f.apiGet(t, "auditor", "/v1/affiliates/alice/stats?interval=day&group_by=level")
+	// The demo's trades were executed on 2026-01-02, and statistics are by
+	// business time: the month that holds them, not the last 30 days.
+	const demoMonth = "from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z"
+	f.open(t, ctx, "/affiliates/alice/dashboard?interval=day&group_by=level&"+demoMonth)
+	stats := f.apiGet(t, "auditor", "/v1/affiliates/alice/stats?interval=day&group_by=level&"+demoMonth)
 	if got, want := text(t, ctx, "#total-commission"), str(obj(stats["totals"])["commission"]); got != want || want == "0" {
 		t.Errorf("dashboard commission = %q, API %q (want the demo's non-zero commission)", got, want)
 	}

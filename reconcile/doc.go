@@ -7,10 +7,15 @@
 // the payouts of each batch; and the discrepancies: every check that fails,
 // naming the entries concerned.
 //
-// [Run] reads inside one read-only SERIALIZABLE transaction, so the figures
-// are of one snapshot. The period [from, to) is a range of recorded times,
-// turned into a range of journal sequence numbers (FromSeq, ToSeq] with
-// ledger.SeqBefore; every figure is of the entries in that range. The
+// [RunBasis] reads inside one read-only SERIALIZABLE transaction, so the
+// figures are of one snapshot. The period [from, to) is bounded on a basis
+// (ledger.Basis; the API and `folio reconcile` default to effective):
+// by effective (business) time, the entries effective in it, with opening
+// and closing balances by effective time (ledger.EffectivePeriod), so a
+// March trade booked in April is in March; by recorded time ([Run]), a
+// range of journal sequence numbers (FromSeq, ToSeq] from ledger.SeqBefore,
+// the journal as it stood. Every figure and check is of the period's
+// entries on its basis (period.go holds the two sets of reads). The
 // report is produced whatever the journal holds (entries of any kind,
 // written by any version): an error means only that the database could not
 // be read.

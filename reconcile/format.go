@@ -37,13 +37,14 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	out := struct {
 		From          string        `json:"from"`
 		To            string        `json:"to"`
+		Basis         string        `json:"basis"`
 		FromSeq       ledger.Cut    `json:"from_seq"`
 		ToSeq         ledger.Cut    `json:"to_seq"`
 		OK            bool          `json:"ok"`
 		Currencies    []cur         `json:"currencies"`
 		PayoutBatches []batch       `json:"payout_batches"`
 		Discrepancies []Discrepancy `json:"discrepancies"`
-	}{From: r.From.Format(time.RFC3339Nano), To: r.To.Format(time.RFC3339Nano), FromSeq: r.FromSeq, ToSeq: r.ToSeq,
+	}{From: r.From.Format(time.RFC3339Nano), To: r.To.Format(time.RFC3339Nano), Basis: string(r.Basis), FromSeq: r.FromSeq, ToSeq: r.ToSeq,
 		OK: len(r.Discrepancies) == 0, Currencies: []cur{}, PayoutBatches: []batch{}, Discrepancies: r.Discrepancies}
 	if out.Discrepancies == nil {
 		out.Discrepancies = []Discrepancy{}

@@ -56,13 +56,21 @@ const (
 
 // Report is the reconciliation report of a period.
 type Report struct {
-	From, To      time.Time
-	FromSeq       ledger.Cut // per shard: the last seq before the period
-	ToSeq         ledger.Cut // per shard: the last seq of the period
+	From, To time.Time
+	// Basis is how the period is bounded: by the entries' effective
+	// (business) time or by their recorded time (ledger.Basis).
+	Basis ledger.Basis
+	// FromSeq and ToSeq are, by recorded time, the period's seq range
+	// (FromSeq, ToSeq], per shard; by effective time, the range searched for entries
+	// effective in the period (ToSeq is the journal's head).
+	FromSeq       ledger.Cut
+	ToSeq         ledger.Cut
 	Currencies    []CurrencyReport
 	Discrepancies []Discrepancy
 	// PayoutBatches lists the payout batches executed in the period.
 	PayoutBatches []PayoutSummary
+
+	per period // the reads of the period's basis (period.go)
 }
 
 // PayoutSummary is one executed batch's total per currency.
@@ -90,30 +98,58 @@ var flowKinds = []string{affiliate.EntryCommission, affiliate.EntryBounty, affil
 // maxListed bounds the entry ids listed in one discrepancy.
 const maxListed = 50
 
-// Run reports, per currency, the flows of entries recorded in
-// [from, to): fees booked, their split, the 101 residue, the 208
-// roll-forward (opening + accrued + bounties − paid − forfeited ± reversed ±
-// adjustments = closing, checked against the ledger), bounty expense,
-// payouts per batch, trade_fee entries without exactly one commission
-// child, payout and forfeit entries without a batch, and accruals against
-// the journal. Every failed check is a discrepancy naming the entries
-// concerned: whatever the journal holds (entries of any kind, written by
-// any version), the report is produced; an error means the database could
-// not be read.
+// Run is RunBasis by recorded time (the report as it always was).
 func Run(ctx context.Context, db *schema.DB, from, to time.Time) (*Report, error) {
+	return RunBasis(ctx, db, from, to, ledger.BasisRecorded)
+}
+
+// RunBasis reports, per currency, the flows of the entries of [from, to)
+// — entries recorded in it, or effective in it (basis): fees booked, their
+// split, the 101 residue, the 208 roll-forward (opening + accrued +
+// bounties − paid − forfeited ± reversed ± adjustments = closing, checked
+// against the ledger, whose balances are taken at the same basis), bounty
+// expense, payouts per batch, trade_fee entries without exactly one
+// commission child, payout and forfeit entries without a batch, and
+// accruals against the journal. Every failed check is a discrepancy naming
+// the entries concerned: whatever the journal holds (entries of any kind,
+// written by any version), the report is produced; an error means the
+// database could not be read.
+func RunBasis(ctx context.Context, db *schema.DB, from, to time.Time, basis ledger.Basis) (*Report, error) {
 	if !from.Before(to) {
 		return nil, folio.Errorf(folio.EINVALID, "from must be before to")
 	}
-	rep := &Report{From: from.UTC(), To: to.UTC()}
+	if basis == "" {
+		basis = ledger.DefaultBasis
+	}
+	rep := &Report{From: from.UTC(), To: to.UTC(), Basis: basis}
 	err := db.ReadTx(ctx, func(tx pgx.Tx) error {
 		rep.Currencies, rep.Discrepancies, rep.PayoutBatches = nil, nil, nil
-		var err error
-		if rep.FromSeq, err = ledger.CutBefore(ctx, tx, from); err != nil {
-			return err
+		var per period
+		if basis == ledger.BasisEffective {
+			ep, err := ledger.NewEffectivePeriod(ctx, tx, from, to)
+			if err != nil {
+				return err
+			}
+			heads, err := ledger.Heads(ctx, tx)
+			if err != nil {
+				return err
+			}
+			rep.FromSeq = ep.Floor
+			for _, h := range heads {
+				rep.ToSeq = append(rep.ToSeq, h.Seq)
+			}
+			per = effective{ep}
+		} else {
+			var err error
+			if rep.FromSeq, err = ledger.CutBefore(ctx, tx, from); err != nil {
+				return err
+			}
+			if rep.ToSeq, err = ledger.CutBefore(ctx, tx, to); err != nil {
+				return err
+			}
+			per = recorded{rep.FromSeq, rep.ToSeq, rep.From, rep.To}
 		}
-		if rep.ToSeq, err = ledger.CutBefore(ctx, tx, to); err != nil {
-			return err
-		}
+		rep.per = per
 		byCur := map[string]*CurrencyReport{}
 		get := func(c string) *CurrencyReport {
 			if r := byCur[c]; r != nil {
@@ -123,7 +159,7 @@ func Run(ctx context.Context, db *schema.DB, from, to time.Time) (*Report, error
 			byCur[c] = r
 			return r
 		}
-		flows, err := ledger.Flows(ctx, tx, rep.FromSeq, rep.ToSeq, []string{"101", "208", "420", "605"})
+		flows, err := per.flows(ctx, tx, []string{"101", "208", "420", "605"})
 		if err != nil {
 			return err
 		}
@@ -168,14 +204,14 @@ func Run(ctx context.Context, db *schema.DB, from, to time.Time) (*Report, error
 		}
 		for _, x := range []struct {
 			code string
-			seq  ledger.Cut
+			end  bool
 			set  func(*CurrencyReport) *apd.Decimal
 		}{
-			{"208", rep.FromSeq, func(r *CurrencyReport) *apd.Decimal { return &r.AccruedOpening }},
-			{"208", rep.ToSeq, func(r *CurrencyReport) *apd.Decimal { return &r.AccruedClosing }},
-			{"101", rep.ToSeq, func(r *CurrencyReport) *apd.Decimal { return &r.DeferredResidue }},
+			{"208", false, func(r *CurrencyReport) *apd.Decimal { return &r.AccruedOpening }},
+			{"208", true, func(r *CurrencyReport) *apd.Decimal { return &r.AccruedClosing }},
+			{"101", true, func(r *CurrencyReport) *apd.Decimal { return &r.DeferredResidue }},
 		} {
-			sums, err := ledger.CodeBalancesAt(ctx, tx, x.code, x.seq)
+			sums, err := per.balances(ctx, tx, x.code, x.end)
 			if err != nil {
 				return err
 			}
@@ -210,7 +246,7 @@ func Run(ctx context.Context, db *schema.DB, from, to time.Time) (*Report, error
 func checkCurrency(ctx context.Context, tx pgx.Tx, rep *Report, r *CurrencyReport) error {
 	c := r.Currency
 	if !r.DeferredResidue.IsZero() {
-		ids, err := ledger.AccountEntryIDs(ctx, tx, "101:"+c, rep.ToSeq, maxListed)
+		ids, err := rep.per.accountEntryIDs(ctx, tx, "101:"+c, maxListed)
 		if err != nil {
 			return err
 		}
@@ -246,7 +282,7 @@ func checkCurrency(ctx context.Context, tx pgx.Tx, rep *Report, r *CurrencyRepor
 			Detail: fmt.Sprintf("208 roll-forward gives %s but the ledger's 208 accounts total %s", ledger.Format(&expect), ledger.Format(&r.AccruedClosing))})
 	}
 	if !r.Adjustments.IsZero() {
-		ids, err := ledger.CodeEntryIDsExcept(ctx, tx, "208", c, rep.FromSeq, rep.ToSeq, flowKinds, maxListed)
+		ids, err := rep.per.codeEntryIDsExcept(ctx, tx, "208", c, flowKinds, maxListed)
 		if err != nil {
 			return err
 		}
@@ -259,7 +295,7 @@ func checkCurrency(ctx context.Context, tx pgx.Tx, rep *Report, r *CurrencyRepor
 // checkCommissionLinks finds trade_fee entries of the period without
 // exactly one commission child.
 func checkCommissionLinks(ctx context.Context, tx pgx.Tx, rep *Report) error {
-	ids, err := ledger.ParentsWithoutOneChild(ctx, tx, affiliate.EntryTradeFee, affiliate.EntryCommission, rep.FromSeq, rep.ToSeq, maxListed)
+	ids, err := rep.per.parentsWithoutOneChild(ctx, tx, affiliate.EntryTradeFee, affiliate.EntryCommission, maxListed)
 	if err != nil || len(ids) == 0 {
 		return err
 	}
@@ -271,14 +307,14 @@ func checkCommissionLinks(ctx context.Context, tx pgx.Tx, rep *Report) error {
 // payoutSummaries totals the payout entries of the period per batch and
 // currency; payout and forfeit entries without a batch are a discrepancy.
 func payoutSummaries(ctx context.Context, tx pgx.Tx, rep *Report) error {
-	totals, err := ledger.BatchTotals(ctx, tx, affiliate.EntryPayout, rep.FromSeq, rep.ToSeq)
+	totals, err := rep.per.batchTotals(ctx, tx, affiliate.EntryPayout)
 	if err != nil {
 		return err
 	}
 	for _, t := range totals {
 		rep.PayoutBatches = append(rep.PayoutBatches, PayoutSummary{BatchID: t.BatchID, Currency: t.Currency, Amount: t.Amount})
 	}
-	ids, err := ledger.EntryIDsWithoutBatch(ctx, tx, []string{affiliate.EntryPayout, affiliate.EntryForfeit}, rep.FromSeq, rep.ToSeq, maxListed)
+	ids, err := rep.per.entryIDsWithoutBatch(ctx, tx, []string{affiliate.EntryPayout, affiliate.EntryForfeit}, maxListed)
 	if err != nil || len(ids) == 0 {
 		return err
 	}

@@ -72,10 +72,16 @@ GRANT UPDATE (status, forfeited, decided_by, decided_at, entry_id) ON payout_lin
 GRANT UPDATE (active) ON payout_accruals TO folio_app;
 GRANT UPDATE (status, attempts, next_attempt_at, last_error, updated_at) ON payout_outbox TO folio_app;
 
--- Rollups: their figures are upserted with every trade batch.
+-- Rollups: their figures are upserted by the statistics folder
+-- (affiliate/fold.go), which also moves its watermark per journal shard.
 GRANT SELECT, INSERT ON referred_volume_daily, affiliate_stats_hourly, affiliate_stats_day, affiliate_referee_daily TO folio_app;
 GRANT UPDATE (volume, trades) ON referred_volume_daily TO folio_app;
-GRANT UPDATE (commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals) ON affiliate_stats_hourly, affiliate_stats_day, affiliate_referee_daily TO folio_app;
+GRANT UPDATE (commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals, unpriced_commission, unpriced_fees) ON affiliate_stats_hourly, affiliate_stats_day, affiliate_referee_daily TO folio_app;
+GRANT SELECT, INSERT ON stats_fold_marks TO folio_app;
+GRANT UPDATE (seq, folded_at) ON stats_fold_marks TO folio_app;
+
+-- Revaluations of unpriced accruals: history, appended once per accrual.
+GRANT SELECT, INSERT ON accrual_revaluations TO folio_app;
 
 -- Cache version counters: incremented; their rows come from migrations.
 GRANT SELECT ON cache_versions TO folio_app;

@@ -61,11 +61,13 @@ var appGrants = map[string]grant{
 	"affiliate_stats_hourly":  {table: []string{"SELECT", "INSERT"}, update: rollupFigures},
 	"affiliate_stats_day":     {table: []string{"SELECT", "INSERT"}, update: rollupFigures},
 	"affiliate_referee_daily": {table: []string{"SELECT", "INSERT"}, update: rollupFigures},
+	"stats_fold_marks":        {table: []string{"SELECT", "INSERT"}, update: []string{"seq", "folded_at"}},
+	"accrual_revaluations":    {table: []string{"SELECT", "INSERT"}},
 
 	"cache_versions": {table: []string{"SELECT"}, update: []string{"version"}},
 }
 
-var rollupFigures = []string{"commission", "commission_reporting", "fees", "fees_reporting", "volume_reporting", "trades", "accruals"}
+var rollupFigures = []string{"commission", "commission_reporting", "fees", "fees_reporting", "volume_reporting", "trades", "accruals", "unpriced_commission", "unpriced_fees"}
 
 // TestAppRoleGrants checks the app role's privileges on every table of the
 // migrated schema against appGrants, in the catalogue and by running, as

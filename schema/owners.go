@@ -49,6 +49,8 @@ func Owners() map[string]string {
 		"affiliate_stats_hourly":  "affiliate",
 		"affiliate_stats_day":     "affiliate",
 		"affiliate_referee_daily": "affiliate",
+		"stats_fold_marks":        "affiliate",
+		"accrual_revaluations":    "affiliate",
 		"cache_versions":          "affiliate",
 
 		// Payouts: batches and their lines, the accruals they claim, the

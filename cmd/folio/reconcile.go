@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/reconcile"
 )
 
@@ -15,11 +16,12 @@ import (
 // JSON or CSV. Exit status: 0 when clean, 1 on any discrepancy, 2 when the
 // report could not run.
 func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var from, to, format string
+	var from, to, format, basis string
 	cfg, rest, err := parseArgs(command{name: "reconcile", groups: flagsDB | flagsLog, quiet: true, flags: func(fs *flag.FlagSet) {
 		fs.StringVar(&from, "from", "", "start of the period (RFC 3339 or YYYY-MM-DD, inclusive); default: the beginning")
 		fs.StringVar(&to, "to", "", "end of the period (RFC 3339 or YYYY-MM-DD, exclusive); default: now")
 		fs.StringVar(&format, "format", "json", "output format: json or csv")
+		fs.StringVar(&basis, "basis", string(ledger.DefaultBasis), "bound the period by the entries' effective (business) time or by their recorded time: effective or recorded")
 	}}, args, stderr)
 	if err != nil {
 		return err
@@ -35,6 +37,10 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("reconcile: --to: %w", err)}
 	}
+	b, err := ledger.ParseBasis(basis)
+	if err != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("reconcile: --basis must be effective or recorded")}
+	}
 	if format != "json" && format != "csv" {
 		return &exitError{code: exitFailure, err: fmt.Errorf("reconcile: --format must be json or csv")}
 	}
@@ -45,7 +51,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer closeDatabase(db, log)
 
-	rep, err := reconcile.Run(ctx, db.App, start, end)
+	rep, err := reconcile.RunBasis(ctx, db.App, start, end, b)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}

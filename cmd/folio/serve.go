@@ -143,6 +143,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	wg.Go(func() { ingester.Run(bg) })
 	wg.Go(func() { server.RunExpiry(bg, expiryInterval) })
 	wg.Go(func() { runPayoutSchedules(bg, pay, scheduleInterval, log) })
+	// Statistics rollups are folded off the writer (affiliate/fold.go);
+	// safe with several serve processes on one database.
+	wg.Go(func() {
+		svc.RunFolder(bg, time.Second, func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) })
+	})
 	// Always running: messages queued while a webhook was set keep its URL.
 	wg.Go(func() {
 		pay.RunOutbox(bg, outboxInterval, func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) })

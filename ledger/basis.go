@@ -1,0 +1,418 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
+	"github.com/folioledger/folio/schema"
+	"github.com/jackc/pgx/v5"
+)
+
+// Business time and recorded time. Every entry has an effective time
+// (business time: when it happened — a trade's executed_at, possibly long
+// before it was booked) and a recorded time (when it was committed, in seq
+// order). Reports that bound a period or a point take a Basis:
+//
+//   - effective (DefaultBasis): the entries effective in the period. A
+//     March trade booked in April is in March's reconciliation, statement
+//     and trial balance. Opening and closing balances are by effective time
+//     too (current balance less postings effective later: one indexed read
+//     per account on postings (account, effective_at)), so the roll-forward
+//     holds within the basis. Such a report can change when back-dated
+//     entries arrive — that is its point.
+//   - recorded: the journal as it stood — entries recorded in the period, a
+//     seq range. It never changes once the period is past, which is what an
+//     auditor comparing two runs wants.
+//
+// Entries are effective at most 24 hours after they are recorded
+// (CheckTime), so an effective period's reads start at the seq recorded
+// 48 hours before it (EffectivePeriod.Floor) instead of scanning the whole
+// journal; a period far in the past still reads every entry recorded since.
+//
+// These functions are the journal's reads by effective time for
+// reconciliation (package reconcile), statements by recorded time and the
+// trial balance by effective time; the reads by seq stay in reads.go and
+// reads_owned.go.
+
+// Basis is how a report bounds its period or point.
+type Basis string
+
+const (
+	// BasisEffective bounds by the entries' effective time (business
+	// time: a trade's executed_at): what finance closes a month by.
+	BasisEffective Basis = "effective"
+	// BasisRecorded bounds by the time entries were recorded: the journal
+	// as it stood at a moment, which later back-dated entries never change.
+	BasisRecorded Basis = "recorded"
+)
+
+// DefaultBasis is the basis of reports that do not name one: effective,
+// because commissions and fees belong to the period of the trade — a day
+// of trades replayed after an outage or back-filled history must land in
+// the month it happened, not the month it was booked.
+const DefaultBasis = BasisEffective
+
+// ParseBasis parses a basis parameter; "" is DefaultBasis.
+func ParseBasis(s string) (Basis, error) {
+	switch Basis(s) {
+	case "":
+		return DefaultBasis, nil
+	case BasisEffective, BasisRecorded:
+		return Basis(s), nil
+	}
+	return "", &folio.Error{Code: folio.EINVALID, Fields: []string{"basis"}, Message: "basis must be effective or recorded"}
+}
+
+// maxEffectiveLead bounds how far after its recording an entry can be
+// effective: CheckTime refuses effective times more than 24 hours ahead;
+// twice that leaves room for clock differences.
+const maxEffectiveLead = 2 * maxFutureEffective
+
+// EffectivePeriod is the set of entries whose effective time is in
+// [From, To). Floor is a seq at or below which no entry can be in it (they
+// were recorded more than maxEffectiveLead before From), so its reads scan
+// the journal from Floor on rather than all of it.
+type EffectivePeriod struct {
+	From, To time.Time
+	Floor    Cut // per shard
+}
+
+// NewEffectivePeriod returns the period [from, to) of effective time, its
+// floor read in q's snapshot.
+func NewEffectivePeriod(ctx context.Context, q schema.Querier, from, to time.Time) (EffectivePeriod, error) {
+	floor, err := CutBefore(ctx, q, from.Add(-maxEffectiveLead))
+	return EffectivePeriod{From: from.UTC(), To: to.UTC(), Floor: floor}, err
+}
+
+// Flows is [Flows] over the period's entries.
+func (p EffectivePeriod) Flows(ctx context.Context, q schema.Querier, codes []string) ([]Flow, error) {
+	rows, err := q.Query(ctx, `SELECT p.currency, CASE WHEN e.kind = 'post_pending' THEN coalesce(t.kind, e.kind) ELSE e.kind END,
+			split_part(p.account, ':', 1), p.side, sum(p.amount)::text
+		FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard LEFT JOIN entries t ON t.id = e.completes
+		WHERE p.seq > coalesce(($1::bigint[])[p.shard + 1], 0) AND e.effective_at >= $2 AND e.effective_at < $3 AND NOT p.pending AND split_part(p.account, ':', 1) = ANY($4)
+		GROUP BY 1, 2, 3, 4`, []int64(p.Floor), p.From, p.To, codes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Flow
+	for rows.Next() {
+		var f Flow
+		var sum string
+		if err := rows.Scan(&f.Currency, &f.Kind, &f.Code, &f.Side, &sum); err != nil {
+			return nil, err
+		}
+		if f.Amount, err = ParseStored(sum); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// CodeBalances sums, per currency, the posted balances of every account
+// of code by effective time: at the start of the period (postings
+// effective before From) or at its end (before To). They are read from the
+// stored balance chain and corrected by the postings after Floor: at the
+// start, the chain at Floor (every entry up to Floor is effective before
+// From) plus the postings after Floor effective before From; at the end,
+// the chain's last balance less the postings after Floor effective at or
+// after To. A roll-forward over the period therefore checks the stored
+// chain after Floor against the postings, as it does by recorded time; a
+// tampered balance_after shows. Each account costs indexed reads on
+// postings (account, seq).
+func (p EffectivePeriod) CodeBalances(ctx context.Context, q schema.Querier, code string, end bool) (map[string]apd.Decimal, error) {
+	chart, err := accounts.LoadChart(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := chart.Code(code)
+	if !ok {
+		return map[string]apd.Decimal{}, nil
+	}
+	chain, cond, t, sign := p.Floor, `effective_at < $4`, p.From, "+"
+	if end {
+		chain = make(Cut, MaxShards)
+		for i := range chain {
+			chain[i] = math.MaxInt64
+		}
+		cond, t, sign = `effective_at >= $4`, p.To, "-"
+	}
+	out, err := CodeBalancesAt(ctx, q, code, chain)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT b.currency, coalesce(sum(l.s), 0)::text FROM balances b
+		CROSS JOIN LATERAL (SELECT sum(CASE WHEN side = $2 THEN amount ELSE -amount END) AS s FROM postings
+			WHERE account = b.account AND shard = b.shard AND seq > coalesce(($3::bigint[])[b.shard + 1], 0) AND NOT pending AND `+cond+`) l
+		WHERE b.code = $1 GROUP BY b.currency`, code, string(c.Normal), []int64(p.Floor), t)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cur, sum string
+		if err := rows.Scan(&cur, &sum); err != nil {
+			return nil, err
+		}
+		d, err := ParseStored(sum)
+		if err != nil {
+			return nil, err
+		}
+		if d.IsZero() {
+			if _, ok := out[cur]; !ok {
+				continue
+			}
+		}
+		v := out[cur]
+		if sign == "+" {
+			err = add(&v, &v, &d)
+		} else {
+			err = sub(&v, &v, &d)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[cur] = v
+	}
+	return out, rows.Err()
+}
+
+// AccountEntryIDsBefore is [AccountEntryIDs] by effective time: entries
+// with a posting to account effective before t.
+func AccountEntryIDsBefore(ctx context.Context, q schema.Querier, account string, t time.Time, limit int) ([]string, error) {
+	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p WHERE p.account = $1 AND p.effective_at < $2 ORDER BY 1 DESC LIMIT $3`,
+		account, t, limit)
+}
+
+// CodeEntryIDsExcept is [CodeEntryIDsExcept] over the period's entries.
+func (p EffectivePeriod) CodeEntryIDsExcept(ctx context.Context, q schema.Querier, code, currency string, kinds []string, limit int) ([]string, error) {
+	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
+		WHERE p.currency = $1 AND split_part(p.account, ':', 1) = $2 AND p.seq > coalesce(($3::bigint[])[p.shard + 1], 0) AND e.effective_at >= $4 AND e.effective_at < $5
+		AND e.kind <> ALL($6) ORDER BY 1 LIMIT $7`, currency, code, []int64(p.Floor), p.From, p.To, kinds, limit)
+}
+
+// ParentsWithoutOneChild is [ParentsWithoutOneChild] for the parents in
+// the period (their children counted wherever they are).
+func (p EffectivePeriod) ParentsWithoutOneChild(ctx context.Context, q schema.Querier, parent, child string, limit int) ([]string, error) {
+	return collectIDs(ctx, q, `SELECT fee::text FROM (
+			SELECT coalesce(parent_id, id) AS fee,
+				min(seq) FILTER (WHERE kind = $1) AS fee_seq,
+				min(effective_at) FILTER (WHERE kind = $1) AS fee_at,
+				count(*) FILTER (WHERE kind = $2) AS n
+			FROM entries WHERE kind IN ($1, $2) AND seq > coalesce(($3::bigint[])[shard + 1], 0)
+			GROUP BY 1) g
+		WHERE fee_at >= $4 AND fee_at < $5 AND n <> 1 ORDER BY fee_seq LIMIT $6`,
+		parent, child, []int64(p.Floor), p.From, p.To, limit)
+}
+
+// BatchTotals is [BatchTotals] over the period's entries.
+func (p EffectivePeriod) BatchTotals(ctx context.Context, q schema.Querier, kind string) ([]BatchTotal, error) {
+	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq AND p.shard = e.shard
+		WHERE e.kind = $4 AND e.seq > coalesce(($1::bigint[])[e.shard + 1], 0) AND e.effective_at >= $2 AND e.effective_at < $3 AND p.side = 'debit' AND e.batch_id <> ''
+		GROUP BY 1, 2 ORDER BY 1, 2`, planEachTime, []int64(p.Floor), p.From, p.To, kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []BatchTotal
+	for rows.Next() {
+		var b BatchTotal
+		var sum string
+		if err := rows.Scan(&b.BatchID, &b.Currency, &sum); err != nil {
+			return nil, err
+		}
+		if b.Amount, err = ParseStored(sum); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// EntryIDsWithoutBatch is [EntryIDsWithoutBatch] over the period's
+// entries.
+func (p EffectivePeriod) EntryIDsWithoutBatch(ctx context.Context, q schema.Querier, kinds []string, limit int) ([]string, error) {
+	return collectIDs(ctx, q, `SELECT id::text FROM entries WHERE kind = ANY($1) AND seq > coalesce(($2::bigint[])[shard + 1], 0) AND effective_at >= $3 AND effective_at < $4
+		AND coalesce(batch_id, '') = '' ORDER BY seq, shard LIMIT $5`, planEachTime, kinds, []int64(p.Floor), p.From, p.To, limit)
+}
+
+// StatementRecorded is [Ledger.Statement] by recorded time: the posted
+// postings of an account recorded in [from, to), in recording order
+// (recorded time, then position), with
+// the opening balance as the journal stood at from (the account's last
+// posting recorded before it) and a running balance.
+func (l *Ledger) StatementRecorded(ctx context.Context, account string, from, to time.Time) (*Statement, error) {
+	if !from.Before(to) {
+		return nil, folio.Errorf(folio.EINVALID, "statement period: from must be before to")
+	}
+	var st *Statement
+	err := l.DB.ReadTx(ctx, func(tx pgx.Tx) error {
+		chart, err := accounts.LoadChart(ctx, tx)
+		if err != nil {
+			return err
+		}
+		k, code, _, err := chart.ParseAndResolve(account)
+		if err != nil {
+			return err
+		}
+		fromCut, err := CutBefore(ctx, tx, from)
+		if err != nil {
+			return err
+		}
+		toCut, err := CutBefore(ctx, tx, to)
+		if err != nil {
+			return err
+		}
+		st = &Statement{Account: k, Currency: k.Currency, From: from, To: to}
+		// The opening balance: each of the account's balance rows (one per
+		// shard) as of its shard's seq in the cut, summed.
+		var open *string
+		err = tx.QueryRow(ctx, `SELECT sum(p.balance_after)::text FROM balances b CROSS JOIN LATERAL (
+				SELECT balance_after FROM postings WHERE account = b.account AND shard = b.shard
+				AND seq <= coalesce(($2::bigint[])[b.shard + 1], 0) ORDER BY seq DESC, idx DESC LIMIT 1) p
+			WHERE b.account = $1`, k.String(), []int64(fromCut)).Scan(&open)
+		if err != nil {
+			return err
+		}
+		if open != nil {
+			if st.Opening, err = ParseStored(*open); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, e.description, p.side, p.amount::text,
+				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM postings o WHERE o.seq = p.seq AND o.shard = p.shard AND o.side <> p.side), '')
+			FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
+			WHERE p.account = $1 AND p.seq > coalesce(($2::bigint[])[p.shard + 1], 0) AND p.seq <= coalesce(($3::bigint[])[p.shard + 1], 0) AND NOT p.pending
+			ORDER BY p.recorded_at, p.seq, p.shard, p.idx LIMIT $4`, k.String(), []int64(fromCut), []int64(toCut), MaxStatementLines+1)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		running := clone(&st.Opening)
+		for rows.Next() {
+			var ln StatementLine
+			var side, amt, counter string
+			if err := rows.Scan(&ln.Seq, &ln.EntryID, &ln.EffectiveAt, &ln.RecordedAt, &ln.Kind, &ln.Description, &side, &amt, &counter); err != nil {
+				return err
+			}
+			ln.EffectiveAt, ln.RecordedAt, ln.Side = ln.EffectiveAt.UTC(), ln.RecordedAt.UTC(), accounts.Side(side)
+			if ln.Amount, err = ParseStored(amt); err != nil {
+				return err
+			}
+			if counter != "" {
+				ln.CounterAccounts = splitSpaces(counter)
+			}
+			if ln.Side == code.Normal {
+				err = add(&running, &running, &ln.Amount)
+			} else {
+				err = sub(&running, &running, &ln.Amount)
+			}
+			if err != nil {
+				return err
+			}
+			ln.Running = clone(&running)
+			st.Lines = append(st.Lines, ln)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(st.Lines) > MaxStatementLines {
+			return folio.Errorf(folio.EINVALID, "the statement has more than %d postings; choose a shorter period", MaxStatementLines)
+		}
+		st.Closing = clone(&running)
+		return nil
+	})
+	return st, err
+}
+
+// TrialBalanceEffective is the trial balance by effective time: every
+// account's posted debits, credits and balance counting the postings
+// effective at or before at (the zero time: now), optionally for one
+// currency. Seq is the journal head it was read at. Each account costs one
+// indexed read of its postings effective after at.
+func (l *Ledger) TrialBalanceEffective(ctx context.Context, at time.Time, currency string) (*TrialBalance, error) {
+	tb := &TrialBalance{}
+	err := l.DB.ReadTx(ctx, func(tx pgx.Tx) error {
+		tb.Currencies = nil
+		if at.IsZero() {
+			at = l.now()
+		}
+		chart, err := accounts.LoadChart(ctx, tx)
+		if err != nil {
+			return err
+		}
+		heads, err := Heads(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, h := range heads {
+			tb.Seq += h.Seq
+		}
+		rows, err := tx.Query(ctx, `SELECT b.account, (b.debits - coalesce(l.d, 0))::text, (b.credits - coalesce(l.c, 0))::text
+			FROM balances b LEFT JOIN LATERAL (
+				SELECT sum(amount) FILTER (WHERE side = 'debit') AS d, sum(amount) FILTER (WHERE side = 'credit') AS c FROM postings
+				WHERE account = b.account AND effective_at > $1 AND NOT pending) l ON true
+			WHERE ($2 = '' OR b.currency = $2)
+			ORDER BY b.currency, b.account`, at, currency)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var cur *TrialBalanceCurrency
+		for rows.Next() {
+			var name, d, c string
+			if err := rows.Scan(&name, &d, &c); err != nil {
+				return err
+			}
+			k, err := accounts.ParseKey(name)
+			if err != nil {
+				return err
+			}
+			code, _ := chart.Code(k.Code)
+			line := TrialBalanceLine{Account: k, Normal: code.Normal}
+			if line.Debits, err = ParseStored(d); err != nil {
+				return err
+			}
+			if line.Credits, err = ParseStored(c); err != nil {
+				return err
+			}
+			if code.Normal == accounts.Debit {
+				err = sub(&line.Balance, &line.Debits, &line.Credits)
+			} else {
+				err = sub(&line.Balance, &line.Credits, &line.Debits)
+			}
+			if err != nil {
+				return err
+			}
+			if cur == nil || cur.Currency != k.Currency {
+				tb.Currencies = append(tb.Currencies, TrialBalanceCurrency{Currency: k.Currency})
+				cur = &tb.Currencies[len(tb.Currencies)-1]
+			}
+			if err := add(&cur.TotalDebits, &cur.TotalDebits, &line.Debits); err != nil {
+				return err
+			}
+			if err := add(&cur.TotalCredits, &cur.TotalCredits, &line.Credits); err != nil {
+				return err
+			}
+			cur.Lines = append(cur.Lines, line)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("trial balance by effective time: %w", err)
+		}
+		for i := range tb.Currencies {
+			c := &tb.Currencies[i]
+			c.Balanced = c.TotalDebits.Cmp(&c.TotalCredits) == 0
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tb, nil
+}
