@@ -434,6 +434,11 @@ func buildForest(ctx context.Context, c *benchClient, db *schema.DB, bc benchCon
 			return nil, err
 		}
 	}
+	// The fees' rate to the reporting currency, in force before any trade:
+	// priced accruals, as on an exchange that publishes its rates.
+	if _, err := c.do(ctx, http.MethodPut, "/v1/rates/USDT/USD", map[string]any{"rate": "1", "at": "2020-01-01T00:00:00Z"}, nil); err != nil {
+		return nil, err
+	}
 	levels := []string{"0.25", "0.10", "0.05", "0.03", "0.02"}
 	if bc.Depth < len(levels) {
 		levels = levels[:max(1, bc.Depth-1)]
