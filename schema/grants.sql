@@ -41,6 +41,11 @@ GRANT UPDATE (revoked_at) ON api_keys TO folio_app;
 -- lifecycle times; id, signup data and registration stay as written.
 GRANT SELECT, INSERT ON users TO folio_app;
 GRANT UPDATE (referrer_id, program_id, rate, kickback_rate, tax_id, kyc_verified_at, first_deposit_at, first_trade_at) ON users TO folio_app;
+-- A user's VIP level (admin, audit-logged; each change is a row of
+-- user_vip_levels).
+GRANT UPDATE (vip_level) ON users TO folio_app;
+-- History of VIP levels and of program versions: appended, never changed.
+GRANT SELECT, INSERT ON user_vip_levels, program_versions TO folio_app;
 
 -- Referral codes: their rate is clamped when the owner's rate drops.
 GRANT SELECT, INSERT ON referral_codes TO folio_app;

@@ -44,7 +44,7 @@ var appGrants = map[string]grant{
 	"currencies":     {table: []string{"SELECT", "INSERT"}, update: []string{"precision", "enabled", "updated_at"}},
 	"account_codes":  {table: []string{"SELECT", "INSERT"}, update: []string{"name", "type", "normal_side", "per_holder", "balance_rule", "updated_at"}},
 	"api_keys":       {table: []string{"SELECT", "INSERT"}, update: []string{"revoked_at"}},
-	"users":          {table: []string{"SELECT", "INSERT"}, update: []string{"referrer_id", "program_id", "rate", "kickback_rate", "tax_id", "kyc_verified_at", "first_deposit_at", "first_trade_at"}},
+	"users":          {table: []string{"SELECT", "INSERT"}, update: []string{"referrer_id", "program_id", "rate", "kickback_rate", "tax_id", "kyc_verified_at", "first_deposit_at", "first_trade_at", "vip_level"}},
 	"referral_codes": {table: []string{"SELECT", "INSERT"}, update: []string{"rate"}},
 	"programs":       {table: []string{"SELECT", "INSERT"}, update: []string{"kind", "is_default", "config", "updated_at"}},
 	"revenue_shares": {table: []string{"SELECT", "INSERT", "DELETE"}},
@@ -63,6 +63,8 @@ var appGrants = map[string]grant{
 	"affiliate_referee_daily": {table: []string{"SELECT", "INSERT"}, update: rollupFigures},
 	"stats_fold_marks":        {table: []string{"SELECT", "INSERT"}, update: []string{"seq", "folded_at"}},
 	"accrual_revaluations":    {table: []string{"SELECT", "INSERT"}},
+	"user_vip_levels":         {table: []string{"SELECT", "INSERT"}},
+	"program_versions":        {table: []string{"SELECT", "INSERT"}},
 
 	"cache_versions": {table: []string{"SELECT"}, update: []string{"version"}},
 }

@@ -52,6 +52,8 @@ func Owners() map[string]string {
 		"stats_fold_marks":        "affiliate",
 		"accrual_revaluations":    "affiliate",
 		"cache_versions":          "affiliate",
+		"user_vip_levels":         "affiliate",
+		"program_versions":        "affiliate",
 
 		// Payouts: batches and their lines, the accruals they claim, the
 		// delivery outbox, the scheduler's claimed runs and the settings row
