@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"time"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
@@ -28,6 +29,17 @@ type Program struct {
 
 	Currency string                    // bounty: reward currency
 	Events   map[string][]BountyReward // bounty: per event, per level
+
+	// Product lines, eligibility, code limit and validity (products.go).
+	Product     string              // the product line of a by_product variant ("" for the program itself)
+	ByProduct   map[string]*Program // per product: the same kind with its own fields
+	Eligibility *Eligibility        // nil: every referrer is eligible
+	MaxCodes    int                 // 0: the service's limit
+	ValidFrom   *time.Time          // trades executed before it earn nothing under this version
+	ValidTo     *time.Time          // trades executed at or after it earn nothing under this version
+	Disabled    bool                // this version pays nothing
+	Version     int64               // the program version (program_versions), 0 when not read from it
+	RecordedAt  time.Time           // when this version was recorded
 }
 
 // Tier is a volume tier: affiliates with at least MinReferrals referrals and

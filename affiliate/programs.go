@@ -21,6 +21,7 @@ type StoredProgram struct {
 	Program   *Program
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	Version   int64 // the latest version (program_versions)
 }
 
 // programSet is every configured program, for resolution.
@@ -32,6 +33,9 @@ type programSet struct {
 	// bountyGroups restricts a bounty program (by id) to the users of
 	// these groups; a bounty program without groups applies to every user.
 	bountyGroups map[string][]string
+	// versions holds, per program id, its older versions read on demand
+	// (programSet.at), newest first.
+	versions map[string][]*Program
 }
 
 // bountiesFor returns the bounty programs that apply to u: those without
@@ -39,6 +43,9 @@ type programSet struct {
 func (ps *programSet) bountiesFor(u *User) []*Program {
 	var out []*Program
 	for _, p := range ps.bounties {
+		if p.Disabled {
+			continue
+		}
 		if gs := ps.bountyGroups[p.ID]; len(gs) == 0 || (u.Group != "" && slices.Contains(gs, u.Group)) {
 			out = append(out, p)
 		}
@@ -83,7 +90,9 @@ func loadPrograms(ctx context.Context, q schema.Querier, reg *Registry) (*progra
 }
 
 func listPrograms(ctx context.Context, q schema.Querier, reg *Registry) ([]StoredProgram, error) {
-	rows, err := q.Query(ctx, `SELECT id, config::text, created_at, updated_at FROM programs ORDER BY id`)
+	rows, err := q.Query(ctx, `SELECT id, config::text, created_at, updated_at,
+			coalesce((SELECT max(v.version) FROM program_versions v WHERE v.program_id = programs.id), 0)
+		FROM programs ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +101,7 @@ func listPrograms(ctx context.Context, q schema.Querier, reg *Registry) ([]Store
 	for rows.Next() {
 		var sp StoredProgram
 		var cfg string
-		if err := rows.Scan(&sp.ID, &cfg, &sp.CreatedAt, &sp.UpdatedAt); err != nil {
+		if err := rows.Scan(&sp.ID, &cfg, &sp.CreatedAt, &sp.UpdatedAt, &sp.Version); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(cfg), &sp.Spec); err != nil {
@@ -104,6 +113,7 @@ func listPrograms(ctx context.Context, q schema.Querier, reg *Registry) ([]Store
 			return nil, folio.Errorf(folio.EINTERNAL, "stored program %s no longer validates: %v", sp.ID, err)
 		}
 		sp.CreatedAt, sp.UpdatedAt = sp.CreatedAt.UTC(), sp.UpdatedAt.UTC()
+		sp.Program.Version, sp.Program.RecordedAt = sp.Version, sp.UpdatedAt
 		out = append(out, sp)
 	}
 	return out, rows.Err()
@@ -141,6 +151,9 @@ func (s *Service) PutProgram(ctx context.Context, id string, spec ProgramSpec, a
 			return err
 		}
 		if err := CheckAmounts(p, spec.Payout, chart); err != nil {
+			return err
+		}
+		if err := checkEligibilityAmounts(p, chart); err != nil {
 			return err
 		}
 		all, err := listPrograms(ctx, tx, s.Rules)
@@ -185,6 +198,9 @@ func (s *Service) PutProgram(ctx context.Context, id string, spec ProgramSpec, a
 					if _, err := tx.Exec(ctx, `UPDATE programs SET is_default = false, config = $2::jsonb, updated_at = $3 WHERE id = $1`, o.ID, string(b), now); err != nil {
 						return err
 					}
+					if err := addVersion(ctx, tx, o.ID, string(b), actor, now); err != nil {
+						return err
+					}
 					if err := audit(ctx, tx, now, actor, "program.default", "program:"+o.ID, map[string]bool{"default": true}, map[string]bool{"default": false}); err != nil {
 						return err
 					}
@@ -194,6 +210,9 @@ func (s *Service) PutProgram(ctx context.Context, id string, spec ProgramSpec, a
 		if _, err := tx.Exec(ctx, `INSERT INTO programs (id, kind, is_default, config, created_at, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5, $5)
 			ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, is_default = excluded.is_default, config = excluded.config, updated_at = excluded.updated_at`,
 			id, p.Kind, p.Default, string(cfg), now); err != nil {
+			return err
+		}
+		if err := addVersion(ctx, tx, id, string(cfg), actor, now); err != nil {
 			return err
 		}
 		created = before == nil

@@ -187,6 +187,7 @@ type TradeInfo struct {
 	UserID            string
 	Market            string
 	Liquidity         string
+	Product           string
 	Fee               apd.Decimal
 	FeeCurrency       string
 	FeeComputed       bool
@@ -208,9 +209,9 @@ func (s *Service) GetTrade(ctx context.Context, id string) (*TradeInfo, error) {
 	var fee, basis, expl string
 	err := s.DB.Pool.QueryRow(ctx, `SELECT t.id, t.user_id, t.market, t.liquidity, t.fee_amount::text, t.fee_currency, t.fee_computed, t.executed_at,
 			t.recorded_at, coalesce(t.program_id, ''), coalesce(t.program_kind, ''), t.basis::text, t.explanation::text, t.fee_entry_id::text,
-			t.commission_entry_id::text, EXISTS (SELECT 1 FROM trade_reversals r WHERE r.trade_id = t.id)
+			t.commission_entry_id::text, EXISTS (SELECT 1 FROM trade_reversals r WHERE r.trade_id = t.id), t.product
 		FROM trades t WHERE t.id = $1`, id).Scan(&t.ID, &t.UserID, &t.Market, &t.Liquidity, &fee, &t.FeeCurrency, &t.FeeComputed, &t.ExecutedAt,
-		&t.RecordedAt, &t.ProgramID, &t.ProgramKind, &basis, &expl, &t.FeeEntryID, &t.CommissionEntryID, &t.Reversed)
+		&t.RecordedAt, &t.ProgramID, &t.ProgramKind, &basis, &expl, &t.FeeEntryID, &t.CommissionEntryID, &t.Reversed, &t.Product)
 	if isNoRows(err) {
 		return nil, notFound("trade", id)
 	}

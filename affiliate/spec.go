@@ -24,6 +24,13 @@ type ProgramSpec struct {
 	Currency    string                       `json:"currency,omitempty"`
 	Events      map[string][]json.RawMessage `json:"events,omitempty"`
 	Payout      *PayoutPolicy                `json:"payout,omitempty"`
+	// Product lines, eligibility, code limit and validity (products.go).
+	ByProduct   map[string]ProductSpec `json:"by_product,omitempty"`
+	Eligibility *EligibilitySpec       `json:"eligibility,omitempty"`
+	MaxCodes    int                    `json:"max_codes,omitempty"`
+	ValidFrom   string                 `json:"valid_from,omitempty"`
+	ValidTo     string                 `json:"valid_to,omitempty"`
+	Disabled    bool                   `json:"disabled,omitempty"`
 }
 
 // TierSpec is a volume tier as configured.
@@ -150,6 +157,9 @@ func (r *Registry) Program(id string, s ProgramSpec) (*Program, error) {
 		return nil, folio.Errorf(folio.EINVALID, "currency and events belong to bounty programs")
 	}
 	if err := r.ValidateProgram(p); err != nil {
+		return nil, err
+	}
+	if err := r.productFields(p, s); err != nil {
 		return nil, err
 	}
 	if s.Payout != nil {

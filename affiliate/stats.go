@@ -16,7 +16,7 @@ import (
 // Statistics intervals and groupings (docs/CONTRACT.md §4).
 var (
 	StatsIntervals = []string{"hour", "day", "week", "month"}
-	StatsGroupings = []string{"level", "market", "code", "referee", "country", "program", "currency"}
+	StatsGroupings = []string{"level", "market", "code", "referee", "country", "program", "currency", "product", "campaign"}
 )
 
 // StatsQuery selects an affiliate's statistics. From and To are rounded
@@ -163,6 +163,8 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 			}
 		}
 		switch {
+		case q.GroupBy == "product" || q.GroupBy == "campaign":
+			st.Groups, err = accrualGroups(ctx, tx, q.GroupBy, q.Affiliate, from, to)
 		case q.GroupBy == "referee":
 			st.Groups, err = statsPoints(ctx, tx, `SELECT referee_id, `+figureSums+` FROM affiliate_referee_daily
 				WHERE affiliate_id = $1 AND day >= $2 AND day < $3 GROUP BY 1 ORDER BY 1`, false, q.Affiliate, from, to)
@@ -172,7 +174,7 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 		if err != nil {
 			return err
 		}
-		if q.GroupBy != "" {
+		if q.GroupBy != "" && q.GroupBy != "product" && q.GroupBy != "campaign" {
 			if st.Groups, err = mergeTail(st.Groups, tail, func(f *foldRow) (string, time.Time) { return groupKey(f, q.GroupBy), time.Time{} }); err != nil {
 				return err
 			}

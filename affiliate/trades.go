@@ -40,6 +40,7 @@ type NewTrade struct {
 	Volume         *Money
 	CounterpartyID string
 	ExecutedAt     time.Time
+	Product        string // product line (ValidProduct); "": DefaultProduct
 }
 
 // Trade statuses in batch results.
@@ -372,6 +373,12 @@ func checkTrade(chart *accounts.Chart, t NewTrade, now time.Time) (*tradeWork, e
 		return nil, folio.Errorf(folio.EINVALID, "a trade carries a fee or a volume")
 	case t.CounterpartyID != "" && !accounts.ValidHolder(t.CounterpartyID):
 		return nil, folio.Errorf(folio.EINVALID, "counterparty_id must be 1 to 64 characters of A-Z a-z 0-9 . _ -")
+	case t.Product != "" && !ValidProduct(t.Product):
+		return nil, &folio.Error{Code: folio.EINVALID, Fields: []string{"product"},
+			Message: "product must be 1 to 32 characters of a-z 0-9 _ -, starting with a letter (such as spot or futures)"}
+	}
+	if t.Product == "" {
+		t.Product = DefaultProduct
 	}
 	w := &tradeWork{in: t, feeID: uuid.NewString(), commID: uuid.NewString()}
 	money := func(field string, m *Money) (apd.Decimal, accounts.Currency, error) {
@@ -406,6 +413,11 @@ func checkTrade(chart *accounts.Chart, t NewTrade, now time.Time) (*tradeWork, e
 	}
 	if w.volume != nil {
 		fmt.Fprintf(&b, "volume=%s %s\n", ledger.Format(w.volume), t.Volume.Currency)
+	}
+	// Spot trades hash as before products existed: their replays stay
+	// "exists".
+	if t.Product != DefaultProduct {
+		fmt.Fprintf(&b, "product=%s\n", t.Product)
 	}
 	w.content = b.Bytes()
 	return w, nil
@@ -476,17 +488,38 @@ func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, b *tradeBatch, w 
 		w.explain["reason"] = "no trade program applies to the trader (no assignment, group program or default)"
 		return w.splitFee(noRule{}, &Program{Kind: "none"}, &Chain{Trader: Member{ID: u.ID}}, &apd.Decimal{})
 	}
+	w.explain["product"] = w.in.Product
+	v, err := s.programAt(ctx, tx, b, w, p)
+	if err != nil || v == nil {
+		return err
+	}
+	if err := s.loadChain(ctx, tx, b, u, eligibilityDepth(v)); err != nil {
+		return err
+	}
+	if ok, err := b.eligible(ctx, tx, w, v, u); err != nil || !ok {
+		return err
+	}
+	p = v.forProduct(w.in.Product)
 	rule, ok := s.Rules.Rule(p.Kind)
 	if !ok {
 		return folio.Errorf(folio.EINTERNAL, "no rule registered for program kind %s", p.Kind)
 	}
 	w.program = p
 	w.explain["program"], w.explain["kind"] = p.ID, p.Kind
+	if p.Product != "" {
+		w.explain["by_product"] = p.Product
+	}
 	baseFee, err := w.baseFee(p)
 	if err != nil {
 		return err
 	}
 	depth := rule.Depth(p)
+	if err := s.loadChain(ctx, tx, b, u, depth); err != nil {
+		return err
+	}
+	if ok, err := b.eligible(ctx, tx, w, p, u); err != nil || !ok {
+		return err
+	}
 	chain := w.chain(u, b.users, depth)
 	if err := b.ruleInputs(ctx, tx, w, rule.Inputs(p), p, u, chain); err != nil {
 		return err

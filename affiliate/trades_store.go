@@ -57,12 +57,22 @@ func bookedTrades(ctx context.Context, tx pgx.Tx, ids []string) (map[string]book
 type tradeLookups struct {
 	fees   map[[3]string]*apd.Decimal
 	shares map[string][]TableShare
-	tiers  map[[2]string]*apd.Decimal
+	tiers  map[tierKey]*apd.Decimal
 	codes  map[string]codeKickback
+	// volumes memoizes referrers' own traded volume (eligibility), by
+	// (user, currency).
+	volumes map[[2]string]apd.Decimal
 	// The shards and fold watermarks tierRate adds the tail of referred
 	// volume from (read once per batch).
 	heads []ledger.Head
 	marks map[int]int64
+}
+
+// tierKey is a program (version or product variant: each has its own
+// tiers) and an affiliate.
+type tierKey struct {
+	p         *Program
+	affiliate string
 }
 
 type codeKickback struct {
@@ -72,7 +82,7 @@ type codeKickback struct {
 
 func newTradeLookups() *tradeLookups {
 	return &tradeLookups{fees: map[[3]string]*apd.Decimal{}, shares: map[string][]TableShare{},
-		tiers: map[[2]string]*apd.Decimal{}, codes: map[string]codeKickback{}}
+		tiers: map[tierKey]*apd.Decimal{}, codes: map[string]codeKickback{}}
 }
 
 func (l *tradeLookups) feeRate(ctx context.Context, tx pgx.Tx, group, market, liquidity string) (*apd.Decimal, error) {
@@ -102,7 +112,7 @@ func (l *tradeLookups) revenueShares(ctx context.Context, tx pgx.Tx, user string
 // reaches by referral count and referred volume (in the reporting currency
 // rep) in the 30 days before now (nil: none).
 func (l *tradeLookups) tierRate(ctx context.Context, rep string, tx pgx.Tx, p *Program, affiliate string, now time.Time) (*apd.Decimal, error) {
-	k := [2]string{p.ID, affiliate}
+	k := tierKey{p, affiliate}
 	if r, ok := l.tiers[k]; ok {
 		return r, nil
 	}
@@ -176,9 +186,10 @@ func (l *tradeLookups) codeKickback(ctx context.Context, tx pgx.Tx, code string)
 func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, ws []*tradeWork, cache rateCache) error {
 	n := len(ws)
 	var (
-		ids, users, markets, liqs, feeAmts, feeCurs, volAmts, volCurs, cps, programs, kinds, bases, explains, feeIDs, commIDs = make([]string, n),
+		ids, users, markets, liqs, feeAmts, feeCurs, volAmts, volCurs, cps, programs, kinds, bases, explains, feeIDs, commIDs, products = make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]*string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n)
 		computed     = make([]bool, n)
 		executed     = make([]time.Time, n)
 		hashes       = make([][]byte, n)
@@ -193,7 +204,7 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 		if w.volume != nil {
 			volAmts[i], volCurs[i] = decText(w.volume), &t.Volume.Currency
 		}
-		cps[i], executed[i] = t.CounterpartyID, tradeTime(w)
+		cps[i], executed[i], products[i] = t.CounterpartyID, tradeTime(w), t.Product
 		shards[i], seqs[i] = int64(w.shard), w.seq
 		h := sha256.Sum256(w.content)
 		hashes[i] = h[:]
@@ -225,7 +236,7 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 	}
 	_, err := w.Exec(ctx, sqlInsertTrades,
 		ids, users, markets, liqs, feeAmts, feeCurs, computed, volAmts, volCurs, cps, executed, hashes, programs, kinds, bases, explains, feeIDs, commIDs, now,
-		shards, seqs)
+		shards, seqs, products)
 	if err != nil {
 		return err
 	}
@@ -249,12 +260,13 @@ var tradeWriteStatements = append(append([]string{}, ledger.WriteStatements...),
 const (
 	sqlInsertTrades = `INSERT INTO trades (id, user_id, market, liquidity, fee_amount, fee_currency, fee_computed, volume_amount, volume_currency,
 			counterparty_id, executed_at, recorded_at, content_hash, program_id, program_kind, basis, explanation, fee_entry_id, commission_entry_id,
-			shard, seq)
+			shard, seq, product)
 		SELECT id, usr, mkt, liq, fa::numeric, fc, comp, va::numeric, vc, NULLIF(cp, ''), ex, $19, h, NULLIF(prog, ''), NULLIF(kind, ''),
-			basis::numeric, expl::jsonb, fe::uuid, ce::uuid, sh, sq
+			basis::numeric, expl::jsonb, fe::uuid, ce::uuid, sh, sq, prod
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[],
-			$11::timestamptz[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $20::bigint[], $21::bigint[])
-			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce, sh, sq)`
+			$11::timestamptz[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $20::bigint[], $21::bigint[],
+			$22::text[])
+			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce, sh, sq, prod)`
 	sqlFirstTrade = `UPDATE users SET first_trade_at = f.t
 		FROM (SELECT id, min(t) AS t FROM unnest($1::text[], $2::timestamptz[]) AS u(id, t) GROUP BY id) f
 		WHERE users.id = f.id AND (users.first_trade_at IS NULL OR users.first_trade_at > f.t)`

@@ -33,6 +33,8 @@ type User struct {
 	KYCVerifiedAt  *time.Time
 	FirstDepositAt *time.Time
 	FirstTradeAt   *time.Time
+	VIPLevel       int // see SetVIPLevel
+	UTM            UTM // the campaign it signed up through
 }
 
 // NewUser registers a user.
@@ -44,6 +46,8 @@ type NewUser struct {
 	DeviceID     string
 	Group        string
 	RegisteredAt time.Time // zero: now
+	VIPLevel     int
+	UTM          UTM
 }
 
 var (
@@ -68,15 +72,19 @@ const CodeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 func NormalizeCode(c string) string { return strings.ToUpper(strings.TrimSpace(c)) }
 
 const userColumns = `id, coalesce(referrer_id, ''), coalesce(referral_code, ''), country, signup_ip, device_id, grp, coalesce(program_id, ''),
-	rate::text, kickback_rate::text, coalesce(tax_id, ''), registered_at, kyc_verified_at, first_deposit_at, first_trade_at`
+	rate::text, kickback_rate::text, coalesce(tax_id, ''), registered_at, kyc_verified_at, first_deposit_at, first_trade_at,
+	vip_level, utm_source, utm_medium, utm_campaign`
 
 func scanUser(row pgx.Row) (*User, error) {
 	u := &User{}
 	var rate, kick *string
+	var vip int64
 	if err := row.Scan(&u.ID, &u.ReferrerID, &u.ReferralCode, &u.Country, &u.SignupIP, &u.DeviceID, &u.Group, &u.ProgramID,
-		&rate, &kick, &u.TaxID, &u.RegisteredAt, &u.KYCVerifiedAt, &u.FirstDepositAt, &u.FirstTradeAt); err != nil {
+		&rate, &kick, &u.TaxID, &u.RegisteredAt, &u.KYCVerifiedAt, &u.FirstDepositAt, &u.FirstTradeAt,
+		&vip, &u.UTM.Source, &u.UTM.Medium, &u.UTM.Campaign); err != nil {
 		return nil, err
 	}
+	u.VIPLevel = int(vip)
 	var err error
 	if u.Rate, err = ledger.ParseStoredOptional(rate); err != nil {
 		return nil, err
@@ -149,6 +157,9 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 	if err := checkText("device_id", in.DeviceID, text.SingleLine); err != nil {
 		return nil, false, err
 	}
+	if err := checkSignupExtras(in); err != nil {
+		return nil, false, err
+	}
 	code := NormalizeCode(in.ReferralCode)
 	err = s.DB.Tx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
@@ -183,7 +194,8 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 		if err == nil {
 			u, created = existing, false
 			if existing.ReferralCode != code || existing.Country != in.Country || existing.SignupIP != in.SignupIP ||
-				existing.DeviceID != in.DeviceID || existing.Group != in.Group || (!in.RegisteredAt.IsZero() && !existing.RegisteredAt.Equal(reg)) {
+				existing.DeviceID != in.DeviceID || existing.Group != in.Group || (!in.RegisteredAt.IsZero() && !existing.RegisteredAt.Equal(reg)) ||
+				existing.UTM != in.UTM || (in.VIPLevel != 0 && existing.VIPLevel != in.VIPLevel) {
 				return folio.Errorf(folio.ECONFLICT, "user %s already exists with different data", in.ID)
 			}
 			return nil
@@ -191,11 +203,16 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 		if folio.ErrorCode(err) != folio.ENOTFOUND {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO users (id, referrer_id, signup_referrer, referral_code, country, signup_ip, device_id, grp, rate, registered_at, created_at)
-			VALUES ($1, NULLIF($2, ''), NULLIF($2, ''), NULLIF($3, ''), $4, $5, $6, $7, $8::numeric, $9, $10)`,
-			in.ID, referrer, code, in.Country, in.SignupIP, in.DeviceID, in.Group, rate, reg, now)
+		_, err = tx.Exec(ctx, `INSERT INTO users (id, referrer_id, signup_referrer, referral_code, country, signup_ip, device_id, grp, rate, registered_at, created_at,
+				vip_level, utm_source, utm_medium, utm_campaign)
+			VALUES ($1, NULLIF($2, ''), NULLIF($2, ''), NULLIF($3, ''), $4, $5, $6, $7, $8::numeric, $9, $10, $11, $12, $13, $14)`,
+			in.ID, referrer, code, in.Country, in.SignupIP, in.DeviceID, in.Group, rate, reg, now,
+			in.VIPLevel, in.UTM.Source, in.UTM.Medium, in.UTM.Campaign)
 		if err != nil {
 			return raced(err, "user %s was created by a concurrent request; send the request again", in.ID)
+		}
+		if err := recordVIPLevel(ctx, tx, in.ID, in.VIPLevel, "signup", now); err != nil {
+			return err
 		}
 		if u, err = getUser(ctx, tx, in.ID, false); err != nil {
 			return err
@@ -252,18 +269,24 @@ func (s *Service) CreateCode(ctx context.Context, owner string, in NewCode, acto
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM referral_codes WHERE owner_id = $1`, owner).Scan(&n); err != nil {
 			return err
 		}
-		limit := s.MaxCodes
-		if limit <= 0 {
-			limit = 20
-		}
-		if n >= limit {
-			return folio.Errorf(folio.ECONFLICT, "affiliate %s already has %d codes, the limit", owner, limit)
-		}
 		progs, err := loadPrograms(ctx, tx, s.Rules)
 		if err != nil {
 			return err
 		}
 		p := progs.resolve(u)
+		limit := s.MaxCodes
+		if limit <= 0 {
+			limit = 20
+		}
+		if p != nil && p.MaxCodes > 0 {
+			limit = p.MaxCodes
+		}
+		if n >= limit {
+			if p != nil && p.MaxCodes > 0 {
+				return folio.Errorf(folio.ECONFLICT, "affiliate %s already has %d codes, the limit of its program %s (max_codes %d)", owner, n, p.ID, limit)
+			}
+			return folio.Errorf(folio.ECONFLICT, "affiliate %s already has %d codes, the limit", owner, limit)
+		}
 		if in.Rate != nil {
 			if p == nil || p.Kind != KindDifferential {
 				return folio.Errorf(folio.EINVALID, "a code rate applies to differential programs; %s's program is not one", owner)

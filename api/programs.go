@@ -15,10 +15,14 @@ type programJSON struct {
 	Default   bool   `json:"default"`
 	CreatedAt string `json:"created_at"`
 	UpdatedAt string `json:"updated_at"`
+	// Version is the current version; History lists every version.
+	Version int64  `json:"version"`
+	History string `json:"history"`
 }
 
 func newProgramJSON(p *affiliate.StoredProgram) programJSON {
-	return programJSON{ID: p.ID, ProgramSpec: p.Spec, Default: p.Spec.Default, CreatedAt: formatTime(p.CreatedAt), UpdatedAt: formatTime(p.UpdatedAt)}
+	return programJSON{ID: p.ID, ProgramSpec: p.Spec, Default: p.Spec.Default, CreatedAt: formatTime(p.CreatedAt), UpdatedAt: formatTime(p.UpdatedAt),
+		Version: p.Version, History: "/v1/programs/" + p.ID + "/versions"}
 }
 
 // putProgram: PUT /v1/programs/{id} creates (201) or replaces (200) a

@@ -31,12 +31,13 @@ type tradeRequest struct {
 	Volume         *moneyRequest `json:"volume"`
 	CounterpartyID string        `json:"counterparty_id"`
 	ExecutedAt     string        `json:"executed_at"`
+	Product        string        `json:"product"`
 }
 
 // toDomain converts a trade; the affiliate engine validates the rest
 // (ids, market, liquidity, amounts against the currency) per trade.
 func (q tradeRequest) toDomain() (affiliate.NewTrade, error) {
-	t := affiliate.NewTrade{ID: q.ID, UserID: q.UserID, Market: q.Market, Liquidity: q.Liquidity, CounterpartyID: q.CounterpartyID}
+	t := affiliate.NewTrade{ID: q.ID, UserID: q.UserID, Market: q.Market, Liquidity: q.Liquidity, CounterpartyID: q.CounterpartyID, Product: q.Product}
 	if q.Fee != nil {
 		t.Fee = &affiliate.Money{Amount: string(q.Fee.Amount), Currency: q.Fee.Currency}
 	}
@@ -206,6 +207,7 @@ type tradeJSON struct {
 	UserID            string            `json:"user_id"`
 	Market            string            `json:"market"`
 	Liquidity         string            `json:"liquidity"`
+	Product           string            `json:"product"`
 	Fee               moneyJSON         `json:"fee"`
 	FeeComputed       bool              `json:"fee_computed"`
 	ExecutedAt        string            `json:"executed_at"`
@@ -233,7 +235,7 @@ func (s *Server) getTrade(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := tradeJSON{
-		ID: t.ID, UserID: t.UserID, Market: t.Market, Liquidity: t.Liquidity,
+		ID: t.ID, UserID: t.UserID, Market: t.Market, Liquidity: t.Liquidity, Product: t.Product,
 		Fee:         moneyJSON{Amount: ledger.Format(&t.Fee), Currency: t.FeeCurrency},
 		FeeComputed: t.FeeComputed, ExecutedAt: formatTime(t.ExecutedAt), RecordedAt: formatTime(t.RecordedAt),
 		Program: optString(t.ProgramID), Kind: optString(t.ProgramKind), Basis: ledger.Format(&t.Basis),

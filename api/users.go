@@ -20,17 +20,29 @@ import (
 
 // userRequest is the body of POST /v1/users.
 type userRequest struct {
-	ID           string `json:"id"`
-	ReferralCode string `json:"referral_code"`
-	Country      string `json:"country"`
-	SignupIP     string `json:"signup_ip"`
-	DeviceID     string `json:"device_id"`
-	RegisteredAt string `json:"registered_at"`
-	Group        string `json:"group"`
+	ID           string   `json:"id"`
+	ReferralCode string   `json:"referral_code"`
+	Country      string   `json:"country"`
+	SignupIP     string   `json:"signup_ip"`
+	DeviceID     string   `json:"device_id"`
+	RegisteredAt string   `json:"registered_at"`
+	Group        string   `json:"group"`
+	VIPLevel     int      `json:"vip_level"`
+	UTM          *utmJSON `json:"utm"`
+}
+
+// utmJSON is the campaign a user signed up through.
+type utmJSON struct {
+	Source   string `json:"source"`
+	Medium   string `json:"medium"`
+	Campaign string `json:"campaign"`
 }
 
 func (q userRequest) toDomain() (affiliate.NewUser, error) {
-	u := affiliate.NewUser{ID: q.ID, ReferralCode: q.ReferralCode, Country: q.Country, SignupIP: q.SignupIP, DeviceID: q.DeviceID, Group: q.Group}
+	u := affiliate.NewUser{ID: q.ID, ReferralCode: q.ReferralCode, Country: q.Country, SignupIP: q.SignupIP, DeviceID: q.DeviceID, Group: q.Group, VIPLevel: q.VIPLevel}
+	if q.UTM != nil {
+		u.UTM = affiliate.UTM{Source: q.UTM.Source, Medium: q.UTM.Medium, Campaign: q.UTM.Campaign}
+	}
 	if !accounts.ValidHolder(q.ID) {
 		return u, &folio.Error{Code: folio.EINVALID, Fields: []string{"id"}, Message: "id must be 1 to 64 characters of A-Z a-z 0-9 . _ -"}
 	}
@@ -62,6 +74,8 @@ type userJSON struct {
 	HasTaxID     bool           `json:"has_tax_id"`
 	RegisteredAt string         `json:"registered_at"`
 	Milestones   milestonesJSON `json:"milestones"`
+	VIPLevel     int            `json:"vip_level"`
+	UTM          utmJSON        `json:"utm"`
 }
 
 func newUserJSON(u *affiliate.User, m *idMask) userJSON {
@@ -78,6 +92,8 @@ func newUserJSON(u *affiliate.User, m *idMask) userJSON {
 		KickbackRate: optDecimal(u.KickbackRate),
 		HasTaxID:     u.TaxID != "",
 		RegisteredAt: formatTime(u.RegisteredAt),
+		VIPLevel:     u.VIPLevel,
+		UTM:          utmJSON{Source: u.UTM.Source, Medium: u.UTM.Medium, Campaign: u.UTM.Campaign},
 		Milestones: milestonesJSON{
 			KYCVerifiedAt:  optTime(u.KYCVerifiedAt),
 			FirstDepositAt: optTime(u.FirstDepositAt),
