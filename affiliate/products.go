@@ -14,7 +14,6 @@ import (
 	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/internal/text"
 	"github.com/folioledger/folio/ledger"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -289,8 +288,8 @@ func checkSignupExtras(in NewUser) error {
 
 // recordVIPLevel appends a user's VIP level to its history.
 func recordVIPLevel(ctx context.Context, tx pgx.Tx, user string, level int, actor string, now time.Time) error {
-	_, err := tx.Exec(ctx, `INSERT INTO user_vip_levels (id, user_id, vip_level, actor, recorded_at) VALUES ($1, $2, $3, $4, $5)`,
-		uuid.NewString(), user, level, actor, now)
+	_, err := tx.Exec(ctx, `INSERT INTO user_vip_levels (user_id, n, vip_level, actor, recorded_at)
+		SELECT $1, coalesce(max(n), 0) + 1, $2, $3, $4 FROM user_vip_levels WHERE user_id = $1`, user, level, actor, now)
 	return err
 }
 
@@ -333,7 +332,7 @@ func (s *Service) VIPLevels(ctx context.Context, id string) ([]VIPLevelChange, e
 	if _, err := getUser(ctx, s.DB.Pool, id, false); err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.Pool.Query(ctx, `SELECT vip_level, actor, recorded_at FROM user_vip_levels WHERE user_id = $1 ORDER BY recorded_at, id`, id)
+	rows, err := s.DB.Pool.Query(ctx, `SELECT vip_level, actor, recorded_at FROM user_vip_levels WHERE user_id = $1 ORDER BY n`, id)
 	if err != nil {
 		return nil, err
 	}

@@ -16,18 +16,18 @@ ALTER TABLE users ADD COLUMN IF NOT EXISTS utm_medium TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN IF NOT EXISTS utm_campaign TEXT NOT NULL DEFAULT '';
 
 -- Append-only history of VIP levels: the signup's level and every change.
+-- n numbers a user's changes from 1.
 CREATE TABLE IF NOT EXISTS user_vip_levels (
-    id          UUID PRIMARY KEY,
     user_id     TEXT NOT NULL,
+    n           BIGINT NOT NULL,
     vip_level   BIGINT NOT NULL,
     actor       TEXT NOT NULL,
-    recorded_at TIMESTAMPTZ NOT NULL
+    recorded_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (user_id, n)
 );
 
-CREATE INDEX IF NOT EXISTS user_vip_levels_user ON user_vip_levels (user_id, recorded_at);
-
-INSERT INTO user_vip_levels (id, user_id, vip_level, actor, recorded_at)
-SELECT gen_random_uuid(), id, vip_level, 'migration', created_at FROM users
+INSERT INTO user_vip_levels (user_id, n, vip_level, actor, recorded_at)
+SELECT id, 1, vip_level, 'migration', created_at FROM users
 WHERE NOT EXISTS (SELECT 1 FROM user_vip_levels v WHERE v.user_id = users.id);
 
 -- Append-only history of programs: every PUT and DELETE adds a version
