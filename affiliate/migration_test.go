@@ -80,3 +80,76 @@ func TestMigration025RebuildsRollupsByBusinessTime(t *testing.T) {
 		t.Errorf("%d bounty or reversal accruals without the position or business time the migration gives them", bad)
 	}
 }
+
+// TestMigration032DefaultsExistingData: migration 032, run over trades,
+// users and programs as they were before it, makes every trade a spot
+// trade, every user VIP level 0 with that level as the first row of its
+// history, and every program's configuration its version 1.
+func TestMigration032DefaultsExistingData(t *testing.T) {
+	f := newFixture(t)
+	statsActivity(t, f)
+	ctx := context.Background()
+	count := func(sql string) int {
+		t.Helper()
+		var n int
+		if err := f.db.Admin.QueryRow(ctx, sql).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	trades, users, programs := count(`SELECT count(*) FROM trades`), count(`SELECT count(*) FROM users`), count(`SELECT count(*) FROM programs`)
+	if trades == 0 || users == 0 || programs == 0 {
+		t.Fatalf("activity made %d trades, %d users, %d programs", trades, users, programs)
+	}
+	for _, q := range []string{
+		`DROP INDEX trades_user_volume`, `ALTER TABLE trades DROP COLUMN product`,
+		`ALTER TABLE users DROP COLUMN vip_level, DROP COLUMN utm_source, DROP COLUMN utm_medium, DROP COLUMN utm_campaign`,
+		`DROP TABLE user_vip_levels`, `DROP TABLE program_versions`,
+	} {
+		if _, err := f.db.Admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps, err := schema.Steps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, st := range steps {
+		if st.Version != 32 {
+			continue
+		}
+		if _, err := f.db.Admin.Exec(ctx, st.SQL); err != nil {
+			t.Fatalf("%s step %d: %v", st.Name, st.Index, err)
+		}
+		ran++
+	}
+	if ran == 0 {
+		t.Fatal("no step of migration 032")
+	}
+	for _, g := range schema.GrantStatements(false) {
+		if _, err := f.db.Admin.Exec(ctx, g); err != nil {
+			t.Fatalf("grants: %v", err)
+		}
+	}
+	if n := count(`SELECT count(*) FROM trades WHERE product = 'spot'`); n != trades {
+		t.Errorf("%d of %d trades are spot trades", n, trades)
+	}
+	if n := count(`SELECT count(*) FROM users u JOIN user_vip_levels v ON v.user_id = u.id AND v.n = 1 AND v.vip_level = 0
+		WHERE u.vip_level = 0 AND u.utm_campaign = ''`); n != users {
+		t.Errorf("%d of %d users have VIP level 0 with its history row", n, users)
+	}
+	if n := count(`SELECT count(*) FROM programs p JOIN program_versions v ON v.program_id = p.id AND v.version = 1 AND v.config = p.config`); n != programs {
+		t.Errorf("%d of %d programs have their configuration as version 1", n, programs)
+	}
+	// The service reads the migrated data: programs list with version 1.
+	all, err := f.svc.ListPrograms(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range all {
+		if p.Version != 1 {
+			t.Errorf("program %s is at version %d after the migration, want 1", p.ID, p.Version)
+		}
+	}
+}
