@@ -244,6 +244,56 @@
 // revaluation too. The accrual list and payouts still show the accrual's
 // own (null) reporting amount.
 //
+// # Product lines, VIP levels and campaigns
+//
+// A trade carries a product line (NewTrade.Product: spot, futures, margin
+// or any identifier the operator uses; spot when omitted), stored in
+// trades.product. A program's by_product gives one product line rates of
+// its own with the fields of the program's kind, validated by the kind's
+// rule; other products use the program's own rates. Spot trades hash as
+// before products existed, so their replays stay "exists".
+//
+// Eligibility decides who may earn under a program, and is checked on the
+// trader's direct referrer (the affiliate, as in Orderly's prerequisite to
+// become one): its VIP level must be one of eligibility.vip_levels, and
+// its own traded volume (the volume of its trades in min_volume's
+// currency, booked before the trade's batch: no conversion, and a batch
+// does not count its own trades) must reach eligibility.min_volume. An
+// ineligible trade pays no one — the whole fee goes to the platform —
+// and its explanation says why ("ineligible": vip_level, min_volume,
+// program_disabled or program_not_valid, with a "reason"), which GET
+// /v1/trades/{id} shows. The volume read uses trades_user_volume (one
+// index entry per trade more on the write path; only programs with a
+// min_volume read it, memoized per batch).
+//
+// A user's VIP level is set at signup or by SetVIPLevel; users.vip_level
+// holds the current level (a cached field: changes invalidate the user
+// cache) and user_vip_levels every level it had. Signup also takes the
+// campaign (utm source, medium, campaign; at most 100 bytes each, fixed
+// at signup). Statistics group by product and by campaign from the
+// affiliate's accruals in the range (joined to their trades and traders),
+// not from the rollups: neither is a rollup dimension, so booking a trade
+// writes nothing more for them; such a read costs in proportion to the
+// affiliate's accruals in the range. A program's max_codes (default: the
+// service's MaxCodes, 20) bounds its affiliates' referral codes.
+//
+// # Program versions and validity
+//
+// Every PUT of a program (and every change of the default it causes) and
+// every DELETE appends the whole configuration to program_versions;
+// programs holds the latest. A version claims the trades executed from
+// its valid_from on, or every trade when it has none, so a PUT without
+// valid_from applies to every trade booked afterwards, as before
+// versions existed. A trade uses the newest version that claims its
+// executed time, and earns nothing when that version is disabled or its
+// valid_to is at or before the trade's time. DELETE is a disable: a new
+// version with the same configuration, disabled and valid from the
+// DELETE's time, so trades executed before it keep the version they had.
+// Which program applies to a user (assignment, group, default) is read
+// from the latest versions; only the rates, eligibility and validity come
+// from the version claiming the trade. Bounty programs honour disabled
+// (a disabled bounty pays no event) but not validity windows.
+//
 // FX: a pair's rate is the average over sources of each source's latest
 // rate at or before the moment asked; when only the opposite pair exists
 // its inverse is used (rounded half-even to 18 places, the only rounding
