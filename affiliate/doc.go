@@ -262,9 +262,11 @@
 // ineligible trade pays no one — the whole fee goes to the platform —
 // and its explanation says why ("ineligible": vip_level, min_volume,
 // program_disabled or program_not_valid, with a "reason"), which GET
-// /v1/trades/{id} shows. The volume read uses trades_user_volume (one
-// index entry per trade more on the write path; only programs with a
-// min_volume read it, memoized per batch).
+// /v1/trades/{id} shows. Own volume is folded off the writer into
+// user_volume (per user and volume currency) with the other statistics, and
+// read with the unfolded tail added (exact whatever the folder's lag), so
+// booking a trade writes no row and no index entry more for it; only
+// programs with a min_volume read it, memoized per batch.
 //
 // A user's VIP level is set at signup or by SetVIPLevel; users.vip_level
 // holds the current level (a cached field: changes invalidate the user

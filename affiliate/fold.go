@@ -175,6 +175,9 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 	if err := vol.write(ctx, tx); err != nil {
 		return 0, err
 	}
+	if err := foldOwnVolume(ctx, tx, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, int64(shard), mark, through); err != nil {
+		return 0, err
+	}
 	tag, err := tx.Exec(ctx, `INSERT INTO stats_fold_marks AS m (shard, seq, folded_at) VALUES ($1, $2, $3)
 		ON CONFLICT (shard) DO UPDATE SET seq = excluded.seq, folded_at = excluded.folded_at WHERE m.seq = $4`,
 		shard, through, s.now(), mark)

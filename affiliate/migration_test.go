@@ -3,6 +3,9 @@ package affiliate_test
 import (
 	"context"
 	"testing"
+	"time"
+
+	"github.com/folioledger/folio/affiliate"
 
 	"github.com/folioledger/folio/schema"
 )
@@ -97,12 +100,20 @@ func TestMigration032DefaultsExistingData(t *testing.T) {
 		}
 		return n
 	}
+	// Part folded, part in the tail: fold, then book one more batch.
+	if err := f.svc.FoldAllStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.PostTrades(ctx, []affiliate.NewTrade{{ID: "m32-tail", UserID: "B", Market: "BTCUSDT", Liquidity: "taker",
+		Fee: &affiliate.Money{Amount: "1", Currency: "USDT"}, Volume: &affiliate.Money{Amount: "77", Currency: "USDT"}, ExecutedAt: f.now.Add(-time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
 	trades, users, programs := count(`SELECT count(*) FROM trades`), count(`SELECT count(*) FROM users`), count(`SELECT count(*) FROM programs`)
 	if trades == 0 || users == 0 || programs == 0 {
 		t.Fatalf("activity made %d trades, %d users, %d programs", trades, users, programs)
 	}
 	for _, q := range []string{
-		`DROP INDEX trades_user_volume`, `ALTER TABLE trades DROP COLUMN product`,
+		`DROP TABLE user_volume`, `ALTER TABLE trades DROP COLUMN product`,
 		`ALTER TABLE users DROP COLUMN vip_level, DROP COLUMN utm_source, DROP COLUMN utm_medium, DROP COLUMN utm_campaign`,
 		`DROP TABLE user_vip_levels`, `DROP TABLE program_versions`,
 	} {
@@ -141,6 +152,29 @@ func TestMigration032DefaultsExistingData(t *testing.T) {
 	}
 	if n := count(`SELECT count(*) FROM programs p JOIN program_versions v ON v.program_id = p.id AND v.version = 1 AND v.config = p.config`); n != programs {
 		t.Errorf("%d of %d programs have their configuration as version 1", n, programs)
+	}
+	// Own volume: the folded trades' (statsActivity's trades are all
+	// folded once FoldAllStats has run; the tail would be added by reads).
+	var want, got string
+	if err := f.db.Admin.QueryRow(ctx, `SELECT coalesce(string_agg(x, ',' ORDER BY x), '') FROM (
+		SELECT user_id || ':' || volume_currency || ':' || sum(volume_amount)::text AS x FROM trades t
+		WHERE volume_amount IS NOT NULL AND t.seq <= coalesce((SELECT m.seq FROM stats_fold_marks m WHERE m.shard = t.shard), 0)
+		GROUP BY user_id, volume_currency) s`).Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Admin.QueryRow(ctx, `SELECT coalesce(string_agg(user_id || ':' || currency || ':' || volume::text, ',' ORDER BY user_id || ':' || currency || ':' || volume::text), '') FROM user_volume`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != want || want == "" {
+		t.Errorf("user_volume after the migration = %s, want %s", got, want)
+	}
+	// Folding the tail then gives every trade's volume.
+	if err := f.svc.FoldAllStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(`SELECT count(*) FROM (SELECT user_id, volume_currency AS currency, sum(volume_amount) AS v FROM trades WHERE volume_amount IS NOT NULL
+		GROUP BY 1, 2) s FULL JOIN user_volume u USING (user_id, currency) WHERE s.v IS DISTINCT FROM u.volume`); n != 0 {
+		t.Errorf("%d users' own volume differs from their trades' after folding", n)
 	}
 	// The service reads the migrated data: programs list with version 1.
 	all, err := f.svc.ListPrograms(ctx)

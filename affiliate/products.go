@@ -249,14 +249,48 @@ func (p *Program) eligible(ref *User, volume func(user, currency string) (apd.De
 }
 
 // ownVolume is a user's own traded volume in a currency: the volume of its
-// trades booked before this transaction's batch (trades_user_volume).
-func ownVolume(ctx context.Context, tx pgx.Tx, user, currency string) (apd.Decimal, error) {
-	var s string
-	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(volume_amount), 0)::text FROM trades WHERE user_id = $1 AND volume_currency = $2`,
-		user, currency).Scan(&s); err != nil {
+// trades booked before this transaction's batch, from user_volume (folded
+// off the writer, fold.go) plus the trades the folder has not reached
+// (the tail past each shard's watermark, read through trades_position).
+func ownVolume(ctx context.Context, tx pgx.Tx, look *tradeLookups, user, currency string) (apd.Decimal, error) {
+	var folded string
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(volume), 0)::text FROM user_volume WHERE user_id = $1 AND currency = $2`,
+		user, currency).Scan(&folded); err != nil {
 		return apd.Decimal{}, err
 	}
-	return ledger.ParseStored(s)
+	v, err := ledger.ParseStored(folded)
+	if err != nil {
+		return v, err
+	}
+	if look.heads == nil {
+		if look.heads, look.marks, err = foldPosition(ctx, tx); err != nil {
+			return v, err
+		}
+	}
+	tail, args := tailWhere("t.", look.heads, look.marks, 3)
+	var more string
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(t.volume_amount), 0)::text FROM trades t WHERE t.user_id = $1 AND t.volume_currency = $2 AND `+tail,
+		append([]any{user, currency}, args...)...).Scan(&more); err != nil {
+		return v, err
+	}
+	m, err := ledger.ParseStored(more)
+	if err != nil {
+		return v, err
+	}
+	_, err = exact.Add(&v, &v, &m)
+	return v, err
+}
+
+// foldOwnVolume adds the volume of the trades matching where (over trades
+// t, with args) to their traders' own volume (user_volume), per volume
+// currency, in the folder's transaction.
+func foldOwnVolume(ctx context.Context, tx pgx.Tx, where string, args ...any) error {
+	_, err := tx.Exec(ctx, `INSERT INTO user_volume (user_id, currency, volume, trades)
+		SELECT t.user_id, t.volume_currency, sum(t.volume_amount), count(*) FROM trades t
+		WHERE t.volume_amount IS NOT NULL AND `+where+`
+		GROUP BY 1, 2 ORDER BY 1, 2
+		ON CONFLICT (user_id, currency) DO UPDATE SET volume = user_volume.volume + excluded.volume, trades = user_volume.trades + excluded.trades`, args...)
+	return err
 }
 
 // UTM is the campaign a user signed up through (utm_source, utm_medium,
@@ -422,7 +456,7 @@ func (b *tradeBatch) eligible(ctx context.Context, tx pgx.Tx, w *tradeWork, p *P
 		if v, ok := b.look.volumes[k]; ok {
 			return v, nil
 		}
-		v, err := ownVolume(ctx, tx, user, currency)
+		v, err := ownVolume(ctx, tx, b.look, user, currency)
 		if err == nil {
 			if b.look.volumes == nil {
 				b.look.volumes = map[[2]string]apd.Decimal{}

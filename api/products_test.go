@@ -143,6 +143,10 @@ func TestMinVolumeEligibility(t *testing.T) {
 		return tr
 	}
 	e.book(own("a-1", "600"))
+	// 600 folded into alice's own volume, the next 400 in the tail.
+	if err := e.srv.affiliate.FoldAllStats(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	e.book(trade("t-2", "bob", "10"))
 	if tr := e.getTradeJSON("t-2"); len(tr.Accruals) != 0 || tr.Explanation["ineligible"] != "min_volume" {
 		t.Fatalf("600 of 1000 traded: %v %v", tr.Accruals, tr.Explanation)

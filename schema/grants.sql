@@ -46,6 +46,9 @@ GRANT UPDATE (referrer_id, program_id, rate, kickback_rate, tax_id, kyc_verified
 GRANT UPDATE (vip_level) ON users TO folio_app;
 -- History of VIP levels and of program versions: appended, never changed.
 GRANT SELECT, INSERT ON user_vip_levels, program_versions TO folio_app;
+-- Users' own traded volume: upserted by the statistics folder.
+GRANT SELECT, INSERT ON user_volume TO folio_app;
+GRANT UPDATE (volume, trades) ON user_volume TO folio_app;
 
 -- Referral codes: their rate is clamped when the owner's rate drops.
 GRANT SELECT, INSERT ON referral_codes TO folio_app;

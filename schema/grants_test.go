@@ -65,6 +65,7 @@ var appGrants = map[string]grant{
 	"accrual_revaluations":    {table: []string{"SELECT", "INSERT"}},
 	"user_vip_levels":         {table: []string{"SELECT", "INSERT"}},
 	"program_versions":        {table: []string{"SELECT", "INSERT"}},
+	"user_volume":             {table: []string{"SELECT", "INSERT"}, update: []string{"volume", "trades"}},
 
 	"cache_versions": {table: []string{"SELECT"}, update: []string{"version"}},
 }

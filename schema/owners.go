@@ -54,6 +54,7 @@ func Owners() map[string]string {
 		"cache_versions":          "affiliate",
 		"user_vip_levels":         "affiliate",
 		"program_versions":        "affiliate",
+		"user_volume":             "affiliate",
 
 		// Payouts: batches and their lines, the accruals they claim, the
 		// delivery outbox, the scheduler's claimed runs and the settings row

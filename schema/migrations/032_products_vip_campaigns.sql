@@ -47,6 +47,21 @@ INSERT INTO program_versions (program_id, version, config, actor, recorded_at)
 SELECT id, 1, config, 'migration', updated_at FROM programs
 WHERE NOT EXISTS (SELECT 1 FROM program_versions v WHERE v.program_id = programs.id);
 
--- The referrer's own traded volume (eligibility.min_volume) is read per
--- trader; trades_user was dropped by 025 when no read used it.
-CREATE INDEX IF NOT EXISTS trades_user_volume ON trades (user_id, volume_currency);
+-- A user's own traded volume per volume currency (eligibility.min_volume),
+-- folded off the journal writer like the referred volume (affiliate/fold.go):
+-- booking a trade writes nothing more. Reads add the unfolded tail.
+CREATE TABLE IF NOT EXISTS user_volume (
+    user_id  TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    volume   NUMERIC(38,18) NOT NULL,
+    trades   BIGINT NOT NULL,
+    PRIMARY KEY (user_id, currency)
+);
+
+-- The trades folded so far (at or below their shard's watermark); the
+-- others are the tail, which the folder adds when it reaches them.
+INSERT INTO user_volume (user_id, currency, volume, trades)
+SELECT t.user_id, t.volume_currency, sum(t.volume_amount), count(*) FROM trades t
+WHERE t.volume_amount IS NOT NULL AND t.seq <= coalesce((SELECT m.seq FROM stats_fold_marks m WHERE m.shard = t.shard), 0)
+GROUP BY 1, 2
+ON CONFLICT (user_id, currency) DO NOTHING;
