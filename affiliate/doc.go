@@ -293,8 +293,8 @@
 // DELETE's time, so trades executed before it keep the version they had.
 // Which program applies to a user (assignment, group, default) is read
 // from the latest versions; only the rates, eligibility and validity come
-// from the version claiming the trade. Bounty programs honour disabled
-// (a disabled bounty pays no event) but not validity windows.
+// from the version claiming the trade. A bounty pays under the version
+// claiming its event's time, in the same way.
 //
 // FX: a pair's rate is the average over sources of each source's latest
 // rate at or before the moment asked; when only the opposite pair exists

@@ -170,9 +170,9 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 	if err != nil {
 		return nil, err
 	}
-	bounties := progs.bountiesFor(u)
-	if len(bounties) == 0 {
-		return nil, nil
+	bounties, err := s.bountyVersions(ctx, tx, progs, progs.bountiesFor(u), ev.At)
+	if err != nil || len(bounties) == 0 {
+		return nil, err
 	}
 	chart, err := accounts.LoadChart(ctx, tx)
 	if err != nil {

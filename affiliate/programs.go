@@ -43,9 +43,6 @@ type programSet struct {
 func (ps *programSet) bountiesFor(u *User) []*Program {
 	var out []*Program
 	for _, p := range ps.bounties {
-		if p.Disabled {
-			continue
-		}
 		if gs := ps.bountyGroups[p.ID]; len(gs) == 0 || (u.Group != "" && slices.Contains(gs, u.Group)) {
 			out = append(out, p)
 		}

@@ -134,3 +134,25 @@ func (ps *programSet) at(ctx context.Context, q schema.Querier, reg *Registry, p
 	}
 	return nil, nil
 }
+
+// bountyVersions returns, for each bounty program of ps, the version that
+// claims an event at t (programSet.at), leaving out those with none, or
+// whose version is disabled or not valid at t: a bounty, like a trade,
+// pays under the version valid at its event's time.
+func (s *Service) bountyVersions(ctx context.Context, q schema.Querier, ps *programSet, bounties []*Program, t time.Time) ([]*Program, error) {
+	var out []*Program
+	for _, p := range bounties {
+		v, err := ps.at(ctx, q, s.Rules, p, t.UTC())
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		if code, _ := v.validAt(t.UTC()); code != "" {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

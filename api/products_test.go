@@ -416,3 +416,34 @@ func TestProductsHostileInput(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletedBountyPaysEarlierEventsOnly: a DELETEd bounty program pays no
+// signup after the DELETE, while a signup registered before it still
+// earns under the version valid then.
+func TestDeletedBountyPaysEarlierEventsOnly(t *testing.T) {
+	e := newEnv(t)
+	e.currencies()
+	e.putProgram("welcome", map[string]any{"kind": "bounty", "currency": "USDT", "events": map[string]any{"signup": []string{"5"}}})
+	e.user("alice", "")
+	e.code("alice", "ALJCEW")
+	signup := func(id, at string) {
+		body := map[string]any{"id": id, "referral_code": "ALJCEW"}
+		if at != "" {
+			body["registered_at"] = at
+		}
+		e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/users", Key: bootstrapKey, Body: body})
+	}
+	signup("bob", "")
+	if got := e.balance("208:USDT:alice"); got != "5" {
+		t.Fatalf("after bob's signup alice has %s, want 5", got)
+	}
+	e.must(http.StatusOK, req{Method: "DELETE", Path: "/v1/programs/welcome", Key: bootstrapKey})
+	signup("carol", "")
+	if got := e.balance("208:USDT:alice"); got != "5" {
+		t.Errorf("a signup after the DELETE paid: alice has %s, want 5", got)
+	}
+	signup("dave", "2026-01-05T00:00:00Z")
+	if got := e.balance("208:USDT:alice"); got != "10" {
+		t.Errorf("a signup registered before the DELETE did not pay: alice has %s, want 10", got)
+	}
+}
