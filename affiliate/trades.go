@@ -488,7 +488,6 @@ func (s *Service) prepareTrade(ctx context.Context, tx pgx.Tx, b *tradeBatch, w 
 		w.explain["reason"] = "no trade program applies to the trader (no assignment, group program or default)"
 		return w.splitFee(noRule{}, &Program{Kind: "none"}, &Chain{Trader: Member{ID: u.ID}}, &apd.Decimal{})
 	}
-	w.explain["product"] = w.in.Product
 	v, err := s.programAt(ctx, tx, b, w, p)
 	if err != nil || v == nil {
 		return err
