@@ -537,3 +537,14 @@ func accrualGroups(ctx context.Context, tx pgx.Tx, groupBy, affiliate string, fr
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
 }
+
+// signupVIPLevel is the VIP level a user signed up with (the first row of
+// its history).
+func signupVIPLevel(ctx context.Context, tx pgx.Tx, user string) (int, error) {
+	var l int64
+	err := tx.QueryRow(ctx, `SELECT vip_level FROM user_vip_levels WHERE user_id = $1 ORDER BY n LIMIT 1`, user).Scan(&l)
+	if isNoRows(err) {
+		return 0, nil
+	}
+	return int(l), err
+}

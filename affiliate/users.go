@@ -195,8 +195,16 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 			u, created = existing, false
 			if existing.ReferralCode != code || existing.Country != in.Country || existing.SignupIP != in.SignupIP ||
 				existing.DeviceID != in.DeviceID || existing.Group != in.Group || (!in.RegisteredAt.IsZero() && !existing.RegisteredAt.Equal(reg)) ||
-				existing.UTM != in.UTM || (in.VIPLevel != 0 && existing.VIPLevel != in.VIPLevel) {
+				existing.UTM != in.UTM {
 				return folio.Errorf(folio.ECONFLICT, "user %s already exists with different data", in.ID)
+			}
+			// The signup's VIP level, not the current one (an admin may
+			// have changed it since).
+			if lvl, err := signupVIPLevel(ctx, tx, in.ID); err != nil || lvl != in.VIPLevel {
+				if err != nil {
+					return err
+				}
+				return folio.Errorf(folio.ECONFLICT, "user %s already exists with different data (it signed up with VIP level %d)", in.ID, lvl)
 			}
 			return nil
 		}

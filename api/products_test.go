@@ -122,6 +122,14 @@ func TestVIPLevelEligibility(t *testing.T) {
 	if u.VIPLevel != 3 {
 		t.Errorf("signup with vip_level 3 = %+v", u)
 	}
+	// A replay of the signup is the same user, even after the level
+	// changed; another level is a conflict.
+	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/users/vera/vip-level", Key: bootstrapKey, Body: map[string]any{"vip_level": 4}})
+	e.must(http.StatusOK, req{Method: "POST", Path: "/v1/users", Key: bootstrapKey, Body: map[string]any{"id": "vera", "vip_level": 3}}).Decode(t, &u)
+	if u.VIPLevel != 4 {
+		t.Errorf("replayed signup answered %+v, want the current level 4", u)
+	}
+	e.must(http.StatusConflict, req{Method: "POST", Path: "/v1/users", Key: bootstrapKey, Body: map[string]any{"id": "vera", "vip_level": 2}})
 }
 
 // TestMinVolumeEligibility: Orderly's prerequisite — the referrer's own
