@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/keys"
 )
 
 // Product lines, VIP levels, eligibility, code limits, campaigns and
@@ -268,6 +269,12 @@ func TestStatsByProductAndCampaign(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("folded")
+	// The affiliate's own key reads them too, as CSV.
+	aliceKey := e.key(keys.RoleAffiliate, "alice")
+	res := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/alice/stats?from=2026-01-10&to=2026-01-11&group_by=campaign&format=csv", Key: aliceKey})
+	if body := string(res.Body); !strings.Contains(body, "spring") || !strings.Contains(body, "summer") {
+		t.Errorf("stats CSV by campaign:\n%s", body)
+	}
 }
 
 // TestProgramValidity: a program whose valid_to has passed pays nothing
