@@ -64,6 +64,9 @@ var appGrants = map[string]grant{
 	"stats_fold_marks":        {table: []string{"SELECT", "INSERT"}, update: []string{"seq", "folded_at"}},
 	"accrual_revaluations":    {table: []string{"SELECT", "INSERT"}},
 
+	"period_events":    {table: []string{"SELECT", "INSERT"}},
+	"period_snapshots": {table: []string{"SELECT", "INSERT"}},
+
 	"cache_versions": {table: []string{"SELECT"}, update: []string{"version"}},
 }
 
