@@ -71,8 +71,8 @@ func TestMonthEndClose(t *testing.T) {
 	f := newPayoutFixture(t)
 	f.brokerTree(nil)
 	march := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	f.clock.Advance(march.Add(10*24*time.Hour).Sub(f.clock.Now()))
-	f.trade("D", "100") // March 11: 40 distributed (25+10+5%)
+	f.clock.Advance(march.Add(10 * 24 * time.Hour).Sub(f.clock.Now()))
+	f.trade("D", "100")                  // March 11: 40 distributed (25+10+5%)
 	f.clock.Advance(22 * 24 * time.Hour) // April 2
 
 	a1, a2 := f.admin1, f.admin2
