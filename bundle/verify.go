@@ -643,11 +643,13 @@ func (v *verifier) balanceLines(name string) (map[rowKey]int, error) {
 
 // readBalances reads a trial balance file: rows in strictly increasing
 // (account, shard) order, of known accounts and shards, each balance
-// following from its debits and credits.
+// following from its debits and credits, and per currency total debits =
+// total credits.
 func (v *verifier) readBalances(name string) (map[rowKey]figures, error) {
 	out := map[rowKey]figures{}
 	var last *rowKey
-	return out, readLines(v, name, func(line int, b *Balance) error {
+	totals := map[string]*[2]apd.Decimal{} // per currency: debits, credits
+	err := readLines(v, name, func(line int, b *Balance) error {
 		k, err := accounts.ParseKey(b.Account)
 		if err != nil || k.String() != b.Account {
 			return v.fail(name, line, "account", "%q is not an account", b.Account)
@@ -684,9 +686,30 @@ func (v *verifier) readBalances(name string) (map[rowKey]figures, error) {
 		if want.Cmp(&f.balance) != 0 {
 			return v.fail(name, line, "balance", "%s, but debits %s and credits %s on the %s side give %s", b.Balance, b.Debits, b.Credits, code.Normal, ledger.Format(&want))
 		}
+		t := totals[k.Currency]
+		if t == nil {
+			t = &[2]apd.Decimal{}
+			totals[k.Currency] = t
+		}
+		if _, err := exact.Add(&t[0], &t[0], &f.debits); err != nil {
+			return v.fail(name, line, "debits", "%v", err)
+		}
+		if _, err := exact.Add(&t[1], &t[1], &f.credits); err != nil {
+			return v.fail(name, line, "credits", "%v", err)
+		}
 		out[row] = f
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	// A trial balance balances: per currency, total debits = total credits.
+	for _, c := range sortedKeys(totals) {
+		if t := totals[c]; t[0].Cmp(&t[1]) != 0 {
+			return nil, v.fail(name, 0, "debits", "%s does not balance: total debits %s, total credits %s", c, ledger.Format(&t[0]), ledger.Format(&t[1]))
+		}
+	}
+	return out, nil
 }
 
 // changedFiles returns a problem for every file whose size or SHA-256
