@@ -24,8 +24,9 @@
 // Only a month that has ended can be closed, and periods close in order:
 // the period to close is the month after the latest closed one (closed or
 // reopening); when none is closed, any ended month — the first close
-// decides where the closed books start. Only the latest closed period can
-// be reopened. So the closed periods are always consecutive months, and
+// decides where the closed books start; while a period is closing, no
+// later one can be closed. Only the latest closed period can be reopened
+// (checked at the request and again at the confirmation). So the closed periods are always consecutive months, and
 // their close cuts grow with the month.
 //
 // # The snapshot

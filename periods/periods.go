@@ -217,6 +217,21 @@ func (b book) canClose(m Month, now time.Time) error {
 	if last, ok := b.lastClosed(); ok && m != last.Next() {
 		return folio.Errorf(folio.ECONFLICT, "periods close in order: the latest closed period is %s, so the next one to close is %s", last, last.Next())
 	}
+	for o, p := range b {
+		if p.State == Closing && o.Before(m) {
+			return folio.Errorf(folio.ECONFLICT, "periods close in order: %s is closing; confirm its close first", o)
+		}
+	}
+	return nil
+}
+
+// latestClosed checks that m is the latest period that counts as closed:
+// only it can be reopened, so that no later closed period's snapshot
+// holds entries that reopening m would take back.
+func (b book) latestClosed(m Month) error {
+	if last, _ := b.lastClosed(); last != m {
+		return folio.Errorf(folio.ECONFLICT, "only the latest closed period (%s) can be reopened", last)
+	}
 	return nil
 }
 
@@ -401,12 +416,15 @@ func (s *Service) Reopen(ctx context.Context, m Month, a Actor, reason string) (
 			if reason == "" {
 				return &folio.Error{Code: folio.EINVALID, Fields: []string{"reason"}, Message: "a reopen needs a reason"}
 			}
-			if last, _ := b.lastClosed(); last != m {
-				return folio.Errorf(folio.ECONFLICT, "only the latest closed period (%s) can be reopened", last)
+			if err := b.latestClosed(m); err != nil {
+				return err
 			}
 			return s.append(ctx, tx, p, ActReopenRequested, a, reason)
 		case Reopening:
 			if err := secondPerson(p, a, "reopen"); err != nil {
+				return err
+			}
+			if err := b.latestClosed(m); err != nil {
 				return err
 			}
 			return s.append(ctx, tx, p, ActReopened, a, reason)

@@ -183,3 +183,37 @@ func TestConfirmCloseRace(t *testing.T) {
 		t.Errorf("March = %+v, %v; want closed after two events", p, err)
 	}
 }
+
+// TestOrderRules: no later period closes while an earlier one is closing,
+// and a reopen requested before a later period closed cannot be confirmed
+// after (that period's snapshot holds the entries the reopen would take
+// back).
+func TestOrderRules(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	feb, mar, apr := month(t, "2026-02"), month(t, "2026-03"), month(t, "2026-04")
+	f.now = time.Date(2026, 5, 2, 0, 0, 0, 0, time.UTC)
+	p1, p2 := periods.Actor{ID: "k1", Person: "p1"}, periods.Actor{ID: "k2", Person: "p2"}
+	if _, err := f.svc.Close(ctx, mar, p1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Close(ctx, apr, p1); folio.ErrorCode(err) != folio.ECONFLICT {
+		t.Fatalf("close April while March is closing = %v, want conflict", err)
+	}
+	if _, err := f.svc.Close(ctx, mar, p2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Close(ctx, feb, p1); folio.ErrorCode(err) != folio.ECONFLICT {
+		t.Fatalf("close February after March = %v, want conflict", err)
+	}
+	if _, err := f.svc.Reopen(ctx, mar, p1, "late invoice"); err != nil {
+		t.Fatal(err)
+	}
+	f.close(t, apr)
+	if _, err := f.svc.ConfirmReopen(ctx, mar, p2); folio.ErrorCode(err) != folio.ECONFLICT {
+		t.Fatalf("confirm March's reopen after April closed = %v, want conflict", err)
+	}
+	if p, _ := f.svc.Get(ctx, mar); p.State != periods.Reopening {
+		t.Errorf("March = %s, want still reopening (closed)", p.State)
+	}
+}
