@@ -61,6 +61,12 @@ func month(t *testing.T) string {
 		trade(users[i%4])
 	}
 	manual("jan-deposit", false, post("110:USDT", "debit", "1000"), post("201:USDT:D", "credit", "1000"))
+	// Holds placed before March and posted in it: the bundle carries them
+	// in referenced.jsonl.
+	var holds []*ledger.Entry
+	for i := range 2 {
+		holds = append(holds, manual(fmt.Sprintf("feb-hold-%d", i), true, post("201:USDT:D", "debit", "2"), post("110:USDT", "credit", "2")))
+	}
 
 	now = time.Date(2026, 3, 1, 0, 0, 1, 0, time.UTC)
 	for day := range 30 {
@@ -70,6 +76,11 @@ func month(t *testing.T) string {
 		}
 		if day%7 == 0 {
 			manual(fmt.Sprintf("mar-deposit-%d", day), false, post("110:USDT", "debit", "12.5"), post("201:USDT:C", "credit", "12.5"))
+		}
+	}
+	for _, h := range holds {
+		if res, err := env.Ledger.Apply(ctx, []ledger.Op{{Post: &ledger.PostOp{EntryID: h.ID}}}, ledger.Options{}); err != nil || res[0].Err != nil {
+			t.Fatalf("post a February hold: %v %+v", err, res)
 		}
 	}
 	pend := manual("mar-hold", true, post("201:USDT:D", "debit", "3"), post("110:USDT", "credit", "3"))
@@ -92,7 +103,7 @@ func month(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("Export: %v", err)
 	}
-	if len(m.Files) != 9 {
+	if len(m.Files) != 10 {
 		t.Fatalf("manifest lists %d files", len(m.Files))
 	}
 	return dir
@@ -120,7 +131,7 @@ func TestAuditBundle(t *testing.T) {
 
 	names := []string{bundle.FileManifest}
 	for _, f := range []string{bundle.FileCurrencies, bundle.FileChart, bundle.FileAnchors, bundle.FileEntries, bundle.FileEntriesCSV,
-		bundle.FilePostingsCSV, bundle.FileOpening, bundle.FileClosing, bundle.FileReconciliation} {
+		bundle.FilePostingsCSV, bundle.FileReferenced, bundle.FileOpening, bundle.FileClosing, bundle.FileReconciliation} {
 		names = append(names, f)
 	}
 	lineFiles := map[string]bool{bundle.FileEntries: true, bundle.FileEntriesCSV: true, bundle.FilePostingsCSV: true}

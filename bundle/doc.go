@@ -7,12 +7,16 @@
 // [Export] (`folio export --from --to DIR`) reads the journal: the entries
 // recorded in [from, to), per journal shard the seq range between the cut
 // before from and the cut before to (ledger.CutBefore), with the chain
-// anchors at both ends, the balance rows at both cuts (the opening and
-// closing trial balance, one line per account and shard) and the
+// anchors at both ends, the earlier entries its post_pending entries
+// complete (their kind decides how the reconciliation counts them), the
+// balance rows at both cuts (the opening and closing trial balance, one
+// line per account and shard) and the
 // reconciliation of the range by recorded time (package reconcile). The
 // bundle is bounded by recorded time because that is what makes it a
 // contiguous piece of every shard's hash chain: an effective-time range
-// would leave holes an auditor could not tell from deletions.
+// would leave holes an auditor could not tell from deletions. The export
+// streams the journal a page at a time into the files, digesting them as
+// they are written.
 //
 // [Verify] (`folio audit-verify DIR`) imports no database code path: it
 // reads the files, recomputes every entry's hash with ledger.ComputeHash

@@ -2,7 +2,6 @@ package bundle
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -14,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -119,7 +119,11 @@ func Export(ctx context.Context, db *schema.DB, from, to, now time.Time, dir str
 	}); err != nil {
 		return nil, err
 	}
-	if err := w.entries(ctx, db, anchors); err != nil {
+	completes, err := w.entries(ctx, db, anchors)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.referenced(ctx, db, anchors, completes); err != nil {
 		return nil, err
 	}
 	for _, tb := range []struct {
@@ -197,26 +201,40 @@ type writer struct {
 }
 
 // file creates name, lets fill write it, and records its size and digest.
-func (w *writer) file(name string, fill func(io.Writer) error) (err error) {
-	f, err := os.OpenFile(filepath.Join(w.dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
+func (w *writer) file(name string, fill func(io.Writer) error) error {
+	return w.files([]string{name}, func(outs []io.Writer) error { return fill(outs[0]) })
+}
+
+// files creates the files names, lets fill write them together, and
+// records each one's size and digest, in order.
+func (w *writer) files(names []string, fill func([]io.Writer) error) (err error) {
+	var outs []io.Writer
+	var bufs []*bufio.Writer
+	var hashes []hash.Hash
+	var counts []*counter
+	for _, name := range names {
+		f, err := os.OpenFile(filepath.Join(w.dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
 		}
-	}()
-	h := sha256.New()
-	c := &counter{}
-	bw := bufio.NewWriter(io.MultiWriter(f, h, c))
-	if err := fill(bw); err != nil {
+		defer func() {
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}()
+		h, c := sha256.New(), &counter{}
+		bw := bufio.NewWriter(io.MultiWriter(f, h, c))
+		outs, bufs, hashes, counts = append(outs, bw), append(bufs, bw), append(hashes, h), append(counts, c)
+	}
+	if err := fill(outs); err != nil {
 		return err
 	}
-	if err := bw.Flush(); err != nil {
-		return err
+	for i, name := range names {
+		if err := bufs[i].Flush(); err != nil {
+			return err
+		}
+		w.m.Files = append(w.m.Files, File{Name: name, Bytes: counts[i].n, SHA256: hexSum(hashes[i])})
 	}
-	w.m.Files = append(w.m.Files, File{Name: name, Bytes: c.n, SHA256: hexSum(h)})
 	return nil
 }
 
@@ -240,16 +258,16 @@ func (w *writer) lines(name string, gen func(emit func(any) error) error) error 
 	})
 }
 
-// entries writes entries.jsonl, entries.csv and postings.csv, reading each
-// shard's range of anchors a page at a time (the CSV files are built in
-// memory and written after it).
-func (w *writer) entries(ctx context.Context, db *schema.DB, anchors []Anchor) error {
-	var ecsv, pcsv bytes.Buffer
-	ew, pw := csv.NewWriter(&ecsv), csv.NewWriter(&pcsv)
-	if err := errors.Join(ew.Write(entriesCSVHeader), pw.Write(postingsCSVHeader)); err != nil {
-		return err
-	}
-	err := w.file(FileEntries, func(out io.Writer) error {
+// entries writes entries.jsonl, entries.csv and postings.csv in one pass,
+// reading each shard's range of anchors a page at a time, and returns the
+// ids of the entries that post_pending entries of the bundle complete.
+func (w *writer) entries(ctx context.Context, db *schema.DB, anchors []Anchor) ([]string, error) {
+	var completes []string
+	err := w.files([]string{FileEntries, FileEntriesCSV, FilePostingsCSV}, func(outs []io.Writer) error {
+		ew, pw := csv.NewWriter(outs[1]), csv.NewWriter(outs[2])
+		if err := errors.Join(ew.Write(entriesCSVHeader), pw.Write(postingsCSVHeader)); err != nil {
+			return err
+		}
 		for _, a := range anchors {
 			for after := a.FromSeq; after < a.ToSeq; {
 				through := min(after+exportPage, a.ToSeq)
@@ -266,7 +284,7 @@ func (w *writer) entries(ctx context.Context, db *schema.DB, anchors []Anchor) e
 					if err != nil {
 						return err
 					}
-					if _, err := out.Write(b); err != nil {
+					if _, err := outs[0].Write(b); err != nil {
 						return err
 					}
 					if err := ew.Write(entryCSV(&line)); err != nil {
@@ -277,22 +295,57 @@ func (w *writer) entries(ctx context.Context, db *schema.DB, anchors []Anchor) e
 							return err
 						}
 					}
+					if e.Kind == ledger.KindPost && e.Completes != "" {
+						completes = append(completes, e.Completes)
+					}
+				}
+				ew.Flush()
+				pw.Flush()
+				if err := errors.Join(ew.Error(), pw.Error()); err != nil {
+					return err
 				}
 				after = through
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return err
+	return completes, err
+}
+
+// referenced writes referenced.jsonl: the entries before the bundle's
+// range that its post_pending entries complete (a pending payout posted in
+// the range counts as a payout), in (shard, seq) order.
+func (w *writer) referenced(ctx context.Context, db *schema.DB, anchors []Anchor, ids []string) error {
+	l := ledger.New(db)
+	var out []*ledger.Entry
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		e, _, err := l.GetEntry(ctx, id)
+		if err != nil {
+			return fmt.Errorf("export: the entry %s that a post_pending entry completes: %w", id, err)
+		}
+		if e.Shard < len(anchors) && e.Seq > anchors[e.Shard].FromSeq {
+			continue // in the bundle
+		}
+		out = append(out, e)
 	}
-	ew.Flush()
-	pw.Flush()
-	if err := errors.Join(ew.Error(), pw.Error()); err != nil {
-		return err
-	}
-	if err := w.file(FileEntriesCSV, func(out io.Writer) error { _, err := out.Write(ecsv.Bytes()); return err }); err != nil {
-		return err
-	}
-	return w.file(FilePostingsCSV, func(out io.Writer) error { _, err := out.Write(pcsv.Bytes()); return err })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Shard != out[j].Shard {
+			return out[i].Shard < out[j].Shard
+		}
+		return out[i].Seq < out[j].Seq
+	})
+	return w.lines(FileReferenced, func(emit func(any) error) error {
+		for _, e := range out {
+			line := newEntry(e)
+			if err := emit(&line); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

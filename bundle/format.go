@@ -24,6 +24,7 @@ const (
 	FileEntries        = "entries.jsonl"
 	FileEntriesCSV     = "entries.csv"
 	FilePostingsCSV    = "postings.csv"
+	FileReferenced     = "referenced.jsonl"
 	FileOpening        = "trial_balance_opening.jsonl"
 	FileClosing        = "trial_balance_closing.jsonl"
 	FileReconciliation = "reconciliation.json"
@@ -31,7 +32,7 @@ const (
 )
 
 // dataFiles are the files the manifest must list, in order.
-var dataFiles = []string{FileCurrencies, FileChart, FileAnchors, FileEntries, FileEntriesCSV, FilePostingsCSV, FileOpening, FileClosing, FileReconciliation}
+var dataFiles = []string{FileCurrencies, FileChart, FileAnchors, FileEntries, FileEntriesCSV, FilePostingsCSV, FileReferenced, FileOpening, FileClosing, FileReconciliation}
 
 // Manifest is manifest.json.
 type Manifest struct {

@@ -138,13 +138,16 @@ func (v *verifier) reconciliation() error {
 
 // expectedRecon computes, per currency, the report's figures as package
 // reconcile does: flows of the posted postings to 101, 208, 420 and 605 by
-// entry kind (a post_pending entry counts as the entry it completes, when
-// that entry is in the bundle), balances of 101 and 208 from the trial
+// entry kind (a post_pending entry counts as the entry it completes, found
+// in the bundle or in referenced.jsonl), balances of 101 and 208 from the trial
 // balances; and the payout batches' debit totals.
 func (v *verifier) expectedRecon() (map[string]map[string]apd.Decimal, []reconBatch, error) {
 	kindOf := map[string]string{}
 	for _, e := range v.list {
 		kindOf[e.ID] = e.Kind
+	}
+	for id, e := range v.referenced {
+		kindOf[id] = e.Kind
 	}
 	out := map[string]map[string]apd.Decimal{}
 	get := func(cur string) map[string]apd.Decimal {

@@ -81,7 +81,7 @@ func Verify(dir string) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, step := range []func() error{v.chart, v.anchors, v.entries, v.csvFiles, v.balances, v.reconciliation} {
+	for _, step := range []func() error{v.chart, v.anchors, v.entries, v.referencedEntries, v.csvFiles, v.balances, v.reconciliation} {
 		err := step()
 		if err == nil {
 			continue
@@ -125,7 +125,8 @@ type verifier struct {
 	codes      map[string]Code
 	anchorList []Anchor
 	list       []*Entry
-	lineOf     []int // entries.jsonl line of list[i]
+	lineOf     []int             // entries.jsonl line of list[i]
+	referenced map[string]*Entry // referenced.jsonl by id
 	closing    map[rowKey]figures
 	opening    map[rowKey]figures
 }
@@ -325,7 +326,7 @@ func (v *verifier) entries() error {
 		if e.PrevHash != prev {
 			return v.fail(FileEntries, line, "prev_hash", "shard %d seq %d: does not link to the hash before it (%s…)", shard, e.Seq, short(prev))
 		}
-		if err := v.entry(line, e); err != nil {
+		if err := v.entry(FileEntries, line, e, true); err != nil {
 			return err
 		}
 		seq, prev = e.Seq, e.Hash
@@ -339,12 +340,59 @@ func (v *verifier) entries() error {
 	return ended(last+1, len(v.anchorList))
 }
 
+// referencedEntries checks referenced.jsonl: entries before the bundle's
+// range (at or below their shard's start anchor), in (shard, seq) order,
+// each with its hash recomputed, each completed by a post_pending entry of
+// the bundle; and every post_pending entry of the bundle completes an
+// entry of the bundle or of this file.
+func (v *verifier) referencedEntries() error {
+	v.referenced = map[string]*Entry{}
+	inBundle := map[string]bool{}
+	wanted := map[string]bool{}
+	for _, e := range v.list {
+		inBundle[e.ID] = true
+	}
+	for _, e := range v.list {
+		if e.Kind == ledger.KindPost && e.Completes != "" && !inBundle[e.Completes] {
+			wanted[e.Completes] = true
+		}
+	}
+	var last *Entry
+	err := readLines(v, FileReferenced, func(line int, e *Entry) error {
+		if e.Shard < 0 || e.Shard >= len(v.anchorList) || e.Seq < 1 || e.Seq > v.anchorList[e.Shard].FromSeq {
+			return v.fail(FileReferenced, line, "seq", "shard %d seq %d is not before the bundle's range", e.Shard, e.Seq)
+		}
+		if last != nil && (e.Shard < last.Shard || e.Shard == last.Shard && e.Seq <= last.Seq) {
+			return v.fail(FileReferenced, line, "seq", "shard %d seq %d is out of (shard, seq) order or repeated", e.Shard, e.Seq)
+		}
+		last = e
+		if !wanted[e.ID] {
+			return v.fail(FileReferenced, line, "id", "entry %s is completed by no post_pending entry of the bundle", e.ID)
+		}
+		if err := v.entry(FileReferenced, line, e, false); err != nil {
+			return err
+		}
+		v.referenced[e.ID] = e
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, e := range v.list {
+		if e.Kind == ledger.KindPost && e.Completes != "" && !inBundle[e.Completes] && v.referenced[e.Completes] == nil {
+			return v.fail(FileEntries, v.lineOf[i], "completes", "entry %s is neither in the bundle nor in %s", e.Completes, FileReferenced)
+		}
+	}
+	return nil
+}
+
 func short(h string) string { return h[:min(12, len(h))] }
 
-// entry checks one entry's fields and recomputes its hash.
-func (v *verifier) entry(line int, e *Entry) error {
+// entry checks one entry's fields and recomputes its hash; inRange
+// requires its recorded time in the bundle's range.
+func (v *verifier) entry(file string, line int, e *Entry, inRange bool) error {
 	fail := func(field, format string, args ...any) error {
-		return v.fail(FileEntries, line, field, format, args...)
+		return v.fail(file, line, field, format, args...)
 	}
 	le := &ledger.Entry{ID: e.ID, Shard: e.Shard, Seq: e.Seq, Kind: e.Kind, Description: e.Description, Phase: ledger.Phase(e.Phase),
 		IdempotencyKey: e.IdempotencyKey, ParentID: e.ParentID, Reverses: e.Reverses, Completes: e.Completes, BatchID: e.BatchID,
@@ -356,7 +404,7 @@ func (v *verifier) entry(line int, e *Entry) error {
 	if le.RecordedAt, err = canonicalTime(e.RecordedAt); err != nil {
 		return fail("recorded_at", "%v", err)
 	}
-	if le.RecordedAt.Before(v.from) || !le.RecordedAt.Before(v.to) {
+	if inRange && (le.RecordedAt.Before(v.from) || !le.RecordedAt.Before(v.to)) {
 		return fail("recorded_at", "%s is outside the bundle's range [%s, %s)", e.RecordedAt, v.m.From, v.m.To)
 	}
 	if e.ExpiresAt != nil {
@@ -436,7 +484,7 @@ func (v *verifier) entry(line int, e *Entry) error {
 		}
 	}
 	if got := hex.EncodeToString(ledger.ComputeHash(prev, le)); got != e.Hash {
-		return fail("hash", "%s… is not the hash of the entry's contents (recomputed %s…): the entry was changed", short(e.Hash), short(got))
+		return fail("hash", "%s is not the hash of the entry's contents, %s: the entry was changed", e.Hash, got)
 	}
 	return nil
 }
@@ -728,8 +776,8 @@ func (v *verifier) changedFiles() ([]*Problem, error) {
 			return nil, v.fail(f.Name, 0, "", "cannot be read: %v", err)
 		}
 		if sum := hex.EncodeToString(h.Sum(nil)); n != f.Bytes || sum != f.SHA256 {
-			out = append(out, &Problem{File: f.Name, Detail: fmt.Sprintf("%d bytes with SHA-256 %s…, but the manifest lists %d bytes with %s…: the file was changed",
-				n, short(sum), f.Bytes, short(f.SHA256))})
+			out = append(out, &Problem{File: f.Name, Detail: fmt.Sprintf("%d bytes with SHA-256 %s, but the manifest lists %d bytes with %s: the file was changed",
+				n, sum, f.Bytes, f.SHA256)})
 		}
 	}
 	return out, nil
