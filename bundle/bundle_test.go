@@ -3,6 +3,7 @@ package bundle_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 	"github.com/folioledger/folio/affiliate/affiliatetest"
 	"github.com/folioledger/folio/bundle"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts"
 	"github.com/folioledger/folio/schema/schematest"
 )
 
@@ -68,7 +70,27 @@ func month(t *testing.T) string {
 		holds = append(holds, manual(fmt.Sprintf("feb-hold-%d", i), true, post("201:USDT:D", "debit", "2"), post("110:USDT", "credit", "2")))
 	}
 
+	// A payout executed through the exchange's webhook on February 28:
+	// its entry stays pending until the exchange confirms, on March 1, so
+	// March's post_pending entry counts as a payout (referenced.jsonl).
+	now = time.Date(2026, 2, 28, 12, 0, 0, 0, time.UTC)
+	pay := payouts.NewService(env.Svc)
+	pay.Webhook = "http://exchange.invalid/transfers"
+	pay.Deliver = func(context.Context, string, string, []byte) (int, string) { return 200, "ok" }
+	b, _, err := pay.BuildBatch(ctx, payouts.BuildOptions{}, "admin-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pay.ApproveBatch(ctx, b.ID, "admin-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := pay.ExecuteBatch(ctx, b.ID, "admin-2"); err != nil {
+		t.Fatal(err)
+	}
 	now = time.Date(2026, 3, 1, 0, 0, 1, 0, time.UTC)
+	if n, err := pay.DeliverOutbox(ctx); err != nil || n != 1 {
+		t.Fatalf("DeliverOutbox = %d, %v; want the payout delivered", n, err)
+	}
 	for day := range 30 {
 		now = time.Date(2026, 3, 1+day, 9, 0, 0, 0, time.UTC)
 		for range 3 {
@@ -123,6 +145,28 @@ func TestAuditBundle(t *testing.T) {
 		t.Fatalf("Verify of a fresh export: %v", err)
 	}
 	t.Logf("summary %+v", sum)
+	raw, err := os.ReadFile(filepath.Join(dir, bundle.FileReconciliation))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Currencies []struct {
+			Currency string `json:"currency"`
+			PaidOut  string `json:"paid_out"`
+		} `json:"currencies"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	paid := ""
+	for _, c := range rep.Currencies {
+		if c.Currency == "USDT" {
+			paid = c.PaidOut
+		}
+	}
+	if paid == "" || paid == "0" {
+		t.Fatalf("March's reconciliation pays out %q USDT, want the February payout confirmed in March: %s", paid, raw)
+	}
 	// 30 days × 3 trades × 2 entries, 5 deposits, hold + post, typo +
 	// reversal, the busted trade's reversals.
 	if sum.Shards != 3 || sum.Entries < 190 || sum.Postings < 4*sum.Entries/2 {
