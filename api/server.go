@@ -28,6 +28,7 @@ import (
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/payouts"
 	"github.com/folioledger/folio/payouts/webhook"
+	"github.com/folioledger/folio/periods"
 	"github.com/folioledger/folio/schema"
 )
 
@@ -60,6 +61,7 @@ type Server struct {
 	ledger       *ledger.Ledger
 	affiliate    *affiliate.Service
 	payouts      *payouts.Service
+	periods      *periods.Service
 	ingester     *ingest.Ingester
 	log          *slog.Logger
 	registry     *prometheus.Registry
@@ -129,6 +131,7 @@ func New(cfg Config) *Server {
 		s.payouts = payouts.NewService(s.affiliate)
 		s.payouts.Deliver = webhook.Post
 	}
+	s.periods = periods.New(cfg.DB, s.now)
 	s.ingester = cfg.Ingester
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
@@ -233,6 +236,15 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodPost, "/v1/payouts/batches/{id}/execute", accessAdmin, s.executePayoutBatch)
 		s.route(r, http.MethodGet, "/v1/payouts/fraud-rules", accessRead, s.getFraudRules)
 		s.route(r, http.MethodPut, "/v1/payouts/fraud-rules", accessAdmin, s.putFraudRules)
+
+		s.route(r, http.MethodGet, "/v1/periods", accessRead, s.getPeriods)
+		s.route(r, http.MethodGet, "/v1/periods/{period}", accessRead, s.getPeriod)
+		s.route(r, http.MethodPost, "/v1/periods/{period}/close", accessAdmin, s.closePeriod)
+		s.route(r, http.MethodPost, "/v1/periods/{period}/close/confirm", accessAdmin, s.confirmClosePeriod)
+		s.route(r, http.MethodPost, "/v1/periods/{period}/reopen", accessAdmin, s.reopenPeriod)
+		s.route(r, http.MethodPost, "/v1/periods/{period}/reopen/confirm", accessAdmin, s.confirmReopenPeriod)
+		s.route(r, http.MethodGet, "/v1/periods/{period}/reconciliation", accessRead, s.getPeriodReconciliation)
+		s.route(r, http.MethodGet, "/v1/periods/{period}/adjustments", accessRead, s.getPeriodAdjustments)
 
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/stats", accessReadOwnID, s.getAffiliateStats, "format", "from", "group_by", "interval", "to")
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals, "cursor", "format", "limit")

@@ -77,10 +77,42 @@ const maxEffectiveLead = 2 * maxFutureEffective
 // [From, To). Floor is a seq at or below which no entry can be in it (they
 // were recorded more than maxEffectiveLead before From), so its reads scan
 // the journal from Floor on rather than all of it.
+//
+// Late, when set, is the cut at which the previous accounting period was
+// closed (package periods): the period then also holds the entries
+// effective before From but recorded after Late — post-close adjustments
+// of closed periods, booked in the first open one — and its opening
+// balances count only the entries effective before From up to Late (the
+// closed period's closing balances). Without Late the period is the
+// entries effective in [From, To).
 type EffectivePeriod struct {
 	From, To time.Time
 	Floor    Cut // per shard
+	Late     Cut // per shard; nil: none
 }
+
+// member is the SQL condition "entry alias e belongs to the period", with
+// the placeholders of From, To and Late (a bigint[], NULL when unset).
+func member(e, from, to, late string) string {
+	return `(` + e + `.effective_at < ` + to + ` AND (` + e + `.effective_at >= ` + from + ` OR (` + late + `::bigint[] IS NOT NULL AND ` +
+		e + `.seq > coalesce((` + late + `::bigint[])[` + e + `.shard + 1], 0))))`
+}
+
+// late is p.Late as a query argument (nil when unset).
+func (p EffectivePeriod) late() any {
+	if p.Late == nil {
+		return nil
+	}
+	return []int64(p.Late)
+}
+
+// MemberSQL is the condition of [EffectivePeriod] membership for a
+// package that joins the journal with its own table (reconcile's accruals
+// check): entry alias e, placeholders of From, To and Late.
+func MemberSQL(e, from, to, late string) string { return member(e, from, to, late) }
+
+// Args returns From, To and Late as query arguments, in that order.
+func (p EffectivePeriod) Args() []any { return []any{p.From, p.To, p.late()} }
 
 // NewEffectivePeriod returns the period [from, to) of effective time, its
 // floor read in q's snapshot.
@@ -94,8 +126,8 @@ func (p EffectivePeriod) Flows(ctx context.Context, q schema.Querier, codes []st
 	rows, err := q.Query(ctx, `SELECT p.currency, CASE WHEN e.kind = 'post_pending' THEN coalesce(t.kind, e.kind) ELSE e.kind END,
 			split_part(p.account, ':', 1), p.side, sum(p.amount)::text
 		FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard LEFT JOIN entries t ON t.id = e.completes
-		WHERE p.seq > coalesce(($1::bigint[])[p.shard + 1], 0) AND e.effective_at >= $2 AND e.effective_at < $3 AND NOT p.pending AND split_part(p.account, ':', 1) = ANY($4)
-		GROUP BY 1, 2, 3, 4`, []int64(p.Floor), p.From, p.To, codes)
+		WHERE p.seq > coalesce(($1::bigint[])[p.shard + 1], 0) AND `+member("e", "$2", "$3", "$5")+` AND NOT p.pending AND split_part(p.account, ':', 1) = ANY($4)
+		GROUP BY 1, 2, 3, 4`, []int64(p.Floor), p.From, p.To, codes, p.late())
 	if err != nil {
 		return nil, err
 	}
@@ -135,13 +167,17 @@ func (p EffectivePeriod) CodeBalances(ctx context.Context, q schema.Querier, cod
 	if !ok {
 		return map[string]apd.Decimal{}, nil
 	}
-	chain, cond, t, sign := p.Floor, `effective_at < $4`, p.From, "+"
+	chain, cond, t, sign := p.Floor, `effective_at < $4 AND ($5::bigint[] IS NULL OR seq <= coalesce(($5::bigint[])[b.shard + 1], 0))`, p.From, "+"
 	if end {
 		chain = make(Cut, MaxShards)
 		for i := range chain {
 			chain[i] = math.MaxInt64
 		}
-		cond, t, sign = `effective_at >= $4`, p.To, "-"
+		cond, t, sign = `effective_at >= $4 AND $5::bigint[] IS NULL`, p.To, "-"
+	}
+	late := p.late()
+	if end {
+		late = nil // the end counts every entry effective before To
 	}
 	out, err := CodeBalancesAt(ctx, q, code, chain)
 	if err != nil {
@@ -150,7 +186,7 @@ func (p EffectivePeriod) CodeBalances(ctx context.Context, q schema.Querier, cod
 	rows, err := q.Query(ctx, `SELECT b.currency, coalesce(sum(l.s), 0)::text FROM balances b
 		CROSS JOIN LATERAL (SELECT sum(CASE WHEN side = $2 THEN amount ELSE -amount END) AS s FROM postings
 			WHERE account = b.account AND shard = b.shard AND seq > coalesce(($3::bigint[])[b.shard + 1], 0) AND NOT pending AND `+cond+`) l
-		WHERE b.code = $1 GROUP BY b.currency`, code, string(c.Normal), []int64(p.Floor), t)
+		WHERE b.code = $1 GROUP BY b.currency`, code, string(c.Normal), []int64(p.Floor), t, late)
 	if err != nil {
 		return nil, err
 	}
@@ -193,8 +229,8 @@ func AccountEntryIDsBefore(ctx context.Context, q schema.Querier, account string
 // CodeEntryIDsExcept is [CodeEntryIDsExcept] over the period's entries.
 func (p EffectivePeriod) CodeEntryIDsExcept(ctx context.Context, q schema.Querier, code, currency string, kinds []string, limit int) ([]string, error) {
 	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
-		WHERE p.currency = $1 AND split_part(p.account, ':', 1) = $2 AND p.seq > coalesce(($3::bigint[])[p.shard + 1], 0) AND e.effective_at >= $4 AND e.effective_at < $5
-		AND e.kind <> ALL($6) ORDER BY 1 LIMIT $7`, currency, code, []int64(p.Floor), p.From, p.To, kinds, limit)
+		WHERE p.currency = $1 AND split_part(p.account, ':', 1) = $2 AND p.seq > coalesce(($3::bigint[])[p.shard + 1], 0) AND `+member("e", "$4", "$5", "$8")+`
+		AND e.kind <> ALL($6) ORDER BY 1 LIMIT $7`, currency, code, []int64(p.Floor), p.From, p.To, kinds, limit, p.late())
 }
 
 // ParentsWithoutOneChild is [ParentsWithoutOneChild] for the parents in
@@ -202,20 +238,21 @@ func (p EffectivePeriod) CodeEntryIDsExcept(ctx context.Context, q schema.Querie
 func (p EffectivePeriod) ParentsWithoutOneChild(ctx context.Context, q schema.Querier, parent, child string, limit int) ([]string, error) {
 	return collectIDs(ctx, q, `SELECT fee::text FROM (
 			SELECT coalesce(parent_id, id) AS fee,
-				min(seq) FILTER (WHERE kind = $1) AS fee_seq,
-				min(effective_at) FILTER (WHERE kind = $1) AS fee_at,
+				min(seq) FILTER (WHERE kind = $1) AS seq,
+				min(shard) FILTER (WHERE kind = $1) AS shard,
+				min(effective_at) FILTER (WHERE kind = $1) AS effective_at,
 				count(*) FILTER (WHERE kind = $2) AS n
 			FROM entries WHERE kind IN ($1, $2) AND seq > coalesce(($3::bigint[])[shard + 1], 0)
 			GROUP BY 1) g
-		WHERE fee_at >= $4 AND fee_at < $5 AND n <> 1 ORDER BY fee_seq LIMIT $6`,
-		parent, child, []int64(p.Floor), p.From, p.To, limit)
+		WHERE `+member("g", "$4", "$5", "$7")+` AND n <> 1 ORDER BY g.seq LIMIT $6`,
+		parent, child, []int64(p.Floor), p.From, p.To, limit, p.late())
 }
 
 // BatchTotals is [BatchTotals] over the period's entries.
 func (p EffectivePeriod) BatchTotals(ctx context.Context, q schema.Querier, kind string) ([]BatchTotal, error) {
 	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq AND p.shard = e.shard
-		WHERE e.kind = $4 AND e.seq > coalesce(($1::bigint[])[e.shard + 1], 0) AND e.effective_at >= $2 AND e.effective_at < $3 AND p.side = 'debit' AND e.batch_id <> ''
-		GROUP BY 1, 2 ORDER BY 1, 2`, planEachTime, []int64(p.Floor), p.From, p.To, kind)
+		WHERE e.kind = $4 AND e.seq > coalesce(($1::bigint[])[e.shard + 1], 0) AND `+member("e", "$2", "$3", "$5")+` AND p.side = 'debit' AND e.batch_id <> ''
+		GROUP BY 1, 2 ORDER BY 1, 2`, planEachTime, []int64(p.Floor), p.From, p.To, kind, p.late())
 	if err != nil {
 		return nil, err
 	}
@@ -238,8 +275,8 @@ func (p EffectivePeriod) BatchTotals(ctx context.Context, q schema.Querier, kind
 // EntryIDsWithoutBatch is [EntryIDsWithoutBatch] over the period's
 // entries.
 func (p EffectivePeriod) EntryIDsWithoutBatch(ctx context.Context, q schema.Querier, kinds []string, limit int) ([]string, error) {
-	return collectIDs(ctx, q, `SELECT id::text FROM entries WHERE kind = ANY($1) AND seq > coalesce(($2::bigint[])[shard + 1], 0) AND effective_at >= $3 AND effective_at < $4
-		AND coalesce(batch_id, '') = '' ORDER BY seq, shard LIMIT $5`, planEachTime, kinds, []int64(p.Floor), p.From, p.To, limit)
+	return collectIDs(ctx, q, `SELECT e.id::text FROM entries e WHERE e.kind = ANY($1) AND e.seq > coalesce(($2::bigint[])[e.shard + 1], 0) AND `+member("e", "$3", "$4", "$6")+`
+		AND coalesce(e.batch_id, '') = '' ORDER BY e.seq, e.shard LIMIT $5`, planEachTime, kinds, []int64(p.Floor), p.From, p.To, limit, p.late())
 }
 
 // StatementRecorded is [Ledger.Statement] by recorded time: the posted
@@ -415,4 +452,17 @@ func (l *Ledger) TrialBalanceEffective(ctx context.Context, at time.Time, curren
 		return nil, err
 	}
 	return tb, nil
+}
+
+// EntriesAfterCut returns the entries effective in [from, to) that lie
+// beyond cut (seq above their shard's seq in it; a shard not in cut is all
+// beyond), with their postings, in (shard, seq) order, at most limit: the
+// post-close adjustments of an accounting period closed at cut (package
+// periods). A zero from is no lower bound.
+func EntriesAfterCut(ctx context.Context, q schema.Querier, cut Cut, from, to time.Time, limit int) ([]*Entry, error) {
+	if from.IsZero() {
+		from = time.Unix(0, 0).UTC().AddDate(-100, 0, 0)
+	}
+	return queryEntries(ctx, q, `SELECT `+entryColumns+` FROM entries WHERE seq > coalesce(($1::bigint[])[shard + 1], 0)
+		AND effective_at >= $2 AND effective_at < $3 ORDER BY shard, seq LIMIT $4`, []int64(cut), from, to, limit)
 }

@@ -94,3 +94,12 @@ func canonicalBytes(e *Entry, version string) []byte {
 	}
 	return b
 }
+
+// ContentHash returns the hash of the request that created e, which its
+// chain hash covers.
+func (e *Entry) ContentHash() []byte { return e.contentHash }
+
+// SetContentHash sets e's content hash: a reader that rebuilds an entry
+// outside the database (an audit bundle, package bundle) sets it before
+// recomputing the entry's hash with ComputeHash.
+func (e *Entry) SetContentHash(h []byte) { e.contentHash = h }

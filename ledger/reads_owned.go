@@ -6,6 +6,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/schema"
 )
 
@@ -233,4 +234,50 @@ func collectIDs(ctx context.Context, q schema.Querier, sql string, args ...any) 
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// BalanceRow is one balance row (an account in one journal shard) as of a
+// cut: its posted debits, credits and balance on the normal side.
+type BalanceRow struct {
+	Account accounts.Key
+	Shard   int
+	Debits  apd.Decimal
+	Credits apd.Decimal
+	Balance apd.Decimal
+}
+
+// BalanceRowsAt returns every balance row with a posting at or before cut
+// (its shard's seq in it), as of that posting, in (account, shard) order:
+// one indexed read per row.
+func BalanceRowsAt(ctx context.Context, q schema.Querier, cut Cut) ([]BalanceRow, error) {
+	rows, err := q.Query(ctx, `SELECT b.account, b.shard, p.debits_after::text, p.credits_after::text, p.balance_after::text
+		FROM balances b CROSS JOIN LATERAL (
+			SELECT debits_after, credits_after, balance_after FROM postings
+			WHERE account = b.account AND shard = b.shard AND seq <= coalesce(($1::bigint[])[b.shard + 1], 0) ORDER BY seq DESC, idx DESC LIMIT 1) p
+		ORDER BY b.account, b.shard`, []int64(cut))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []BalanceRow
+	for rows.Next() {
+		var name, d, c, bal string
+		var r BalanceRow
+		if err := rows.Scan(&name, &r.Shard, &d, &c, &bal); err != nil {
+			return nil, err
+		}
+		if r.Account, err = accounts.ParseKey(name); err != nil {
+			return nil, err
+		}
+		for _, x := range []struct {
+			s   string
+			dst *apd.Decimal
+		}{{d, &r.Debits}, {c, &r.Credits}, {bal, &r.Balance}} {
+			if *x.dst, err = ParseStored(x.s); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/folioledger/folio/ledger"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -49,16 +50,19 @@ const sqlAccrualsRecorded = `WITH j AS (
 // trade's accrual keeps its business time on its trade row, which this
 // package does not read, so an orphaned one is reported in the period of
 // its recorded time — its trade_fee entry, without its commission child,
-// is reported in the trade's period by the commission-link check).
-const sqlAccrualsEffective = `WITH j AS (
+// is reported in the trade's period by the commission-link check). $5 is
+// the cut of a closed previous period (ledger.EffectivePeriod.Late), or
+// NULL.
+var sqlAccrualsEffective = `WITH j AS (
 		SELECT p.entry_id, sum(p.amount) AS amount FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
-		WHERE e.kind IN ('commission', 'bounty') AND p.seq > coalesce(($2::bigint[])[p.shard + 1], 0) AND e.effective_at >= $3 AND e.effective_at < $4
+		WHERE e.kind IN ('commission', 'bounty') AND p.seq > coalesce(($2::bigint[])[p.shard + 1], 0) AND ` + ledger.MemberSQL("e", "$3", "$4", "$5") + `
 			AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
 		GROUP BY p.entry_id
 	), a AS (
 		SELECT a.entry_id, sum(a.amount) AS amount FROM accruals a LEFT JOIN entries e ON e.id = a.entry_id
 		WHERE a.source IN ('trade', 'bounty')
-			AND coalesce(e.effective_at, a.business_at, a.recorded_at) >= $3 AND coalesce(e.effective_at, a.business_at, a.recorded_at) < $4
+			AND coalesce(e.effective_at, a.business_at, a.recorded_at) < $4 AND (coalesce(e.effective_at, a.business_at, a.recorded_at) >= $3
+				OR ($5::bigint[] IS NOT NULL AND e.seq > coalesce(($5::bigint[])[e.shard + 1], 0)))
 		GROUP BY a.entry_id
 	)
 	SELECT coalesce(j.entry_id, a.entry_id)::text FROM j FULL OUTER JOIN a ON a.entry_id = j.entry_id

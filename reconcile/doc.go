@@ -14,7 +14,11 @@
 // and closing balances by effective time (ledger.EffectivePeriod), so a
 // March trade booked in April is in March; by recorded time ([Run]), a
 // range of journal sequence numbers (FromSeq, ToSeq] from ledger.SeqBefore,
-// the journal as it stood. Every figure and check is of the period's
+// the journal as it stood. [RunAfterClose] is the effective basis for an
+// accounting period that follows a closed one (package periods): the
+// period also holds the entries dated before it but recorded after the
+// previous period's close cut (post-close adjustments), and its opening
+// balances are the closed period's. Every figure and check is of the period's
 // entries on its basis (period.go holds the two sets of reads). The
 // report is produced whatever the journal holds (entries of any kind,
 // written by any version): an error means only that the database could not

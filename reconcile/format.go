@@ -40,11 +40,12 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		Basis         string        `json:"basis"`
 		FromSeq       ledger.Cut    `json:"from_seq"`
 		ToSeq         ledger.Cut    `json:"to_seq"`
+		Late          ledger.Cut    `json:"late_cut,omitempty"`
 		OK            bool          `json:"ok"`
 		Currencies    []cur         `json:"currencies"`
 		PayoutBatches []batch       `json:"payout_batches"`
 		Discrepancies []Discrepancy `json:"discrepancies"`
-	}{From: r.From.Format(time.RFC3339Nano), To: r.To.Format(time.RFC3339Nano), Basis: string(r.Basis), FromSeq: r.FromSeq, ToSeq: r.ToSeq,
+	}{From: r.From.Format(time.RFC3339Nano), To: r.To.Format(time.RFC3339Nano), Basis: string(r.Basis), FromSeq: r.FromSeq, ToSeq: r.ToSeq, Late: r.Late,
 		OK: len(r.Discrepancies) == 0, Currencies: []cur{}, PayoutBatches: []batch{}, Discrepancies: r.Discrepancies}
 	if out.Discrepancies == nil {
 		out.Discrepancies = []Discrepancy{}

@@ -101,5 +101,5 @@ func (p effective) entryIDsWithoutBatch(ctx context.Context, tx pgx.Tx, kinds []
 }
 
 func (p effective) accrualsQuery() (string, []any) {
-	return sqlAccrualsEffective, []any{[]int64(p.Floor), p.From, p.To}
+	return sqlAccrualsEffective, append([]any{[]int64(p.Floor)}, p.Args()...)
 }

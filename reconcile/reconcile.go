@@ -63,8 +63,11 @@ type Report struct {
 	// FromSeq and ToSeq are, by recorded time, the period's seq range
 	// (FromSeq, ToSeq], per shard; by effective time, the range searched for entries
 	// effective in the period (ToSeq is the journal's head).
-	FromSeq       ledger.Cut
-	ToSeq         ledger.Cut
+	FromSeq ledger.Cut
+	ToSeq   ledger.Cut
+	// Late, by effective time after a closed period (RunAfterClose), is
+	// the cut that period was closed at; nil otherwise.
+	Late          ledger.Cut
 	Currencies    []CurrencyReport
 	Discrepancies []Discrepancy
 	// PayoutBatches lists the payout batches executed in the period.
@@ -115,13 +118,28 @@ func Run(ctx context.Context, db *schema.DB, from, to time.Time) (*Report, error
 // written by any version), the report is produced; an error means the
 // database could not be read.
 func RunBasis(ctx context.Context, db *schema.DB, from, to time.Time, basis ledger.Basis) (*Report, error) {
+	return run(ctx, db, from, to, basis, nil)
+}
+
+// RunAfterClose is RunBasis by effective time for an accounting period
+// that follows a closed one (package periods): late is the cut the
+// previous period was closed at. The period holds the entries effective
+// in [from, to) and the entries effective before from but recorded after
+// late (post-close adjustments, booked in this period); its opening
+// balances are those of the entries effective before from up to late.
+// Report.Late records late. A nil late is RunBasis by effective time.
+func RunAfterClose(ctx context.Context, db *schema.DB, from, to time.Time, late ledger.Cut) (*Report, error) {
+	return run(ctx, db, from, to, ledger.BasisEffective, late)
+}
+
+func run(ctx context.Context, db *schema.DB, from, to time.Time, basis ledger.Basis, late ledger.Cut) (*Report, error) {
 	if !from.Before(to) {
 		return nil, folio.Errorf(folio.EINVALID, "from must be before to")
 	}
 	if basis == "" {
 		basis = ledger.DefaultBasis
 	}
-	rep := &Report{From: from.UTC(), To: to.UTC(), Basis: basis}
+	rep := &Report{From: from.UTC(), To: to.UTC(), Basis: basis, Late: late}
 	err := db.ReadTx(ctx, func(tx pgx.Tx) error {
 		rep.Currencies, rep.Discrepancies, rep.PayoutBatches = nil, nil, nil
 		var per period
@@ -134,6 +152,7 @@ func RunBasis(ctx context.Context, db *schema.DB, from, to time.Time, basis ledg
 			if err != nil {
 				return err
 			}
+			ep.Late = late
 			rep.FromSeq = ep.Floor
 			for _, h := range heads {
 				rep.ToSeq = append(rep.ToSeq, h.Seq)

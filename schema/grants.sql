@@ -95,4 +95,8 @@ GRANT SELECT, INSERT ON accrual_revaluations TO folio_app;
 GRANT SELECT ON cache_versions TO folio_app;
 GRANT UPDATE (version) ON cache_versions TO folio_app;
 
+-- Accounting periods: state changes are events, closes store snapshots;
+-- both append-only.
+GRANT SELECT, INSERT ON period_events, period_snapshots TO folio_app;
+
 COMMIT;

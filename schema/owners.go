@@ -29,6 +29,10 @@ func Owners() map[string]string {
 		"postings":       "ledger",
 		"balances":       "ledger",
 
+		// Accounting periods: their events and closing snapshots.
+		"period_events":    "periods",
+		"period_snapshots": "periods",
+
 		// API keys and their people.
 		"api_keys": "keys",
 

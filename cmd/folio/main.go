@@ -84,6 +84,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, rest, stdout, stderr)
 	case "journal-shards":
 		return runJournalShards(ctx, rest, stdout, stderr)
+	case "export":
+		return runExport(ctx, rest, stdout, stderr)
+	case "audit-verify":
+		return runAuditVerify(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return nil
@@ -112,6 +116,10 @@ Commands:
                 serving; idempotent
   journal-shards [N]: list the journal's shards; with N, make N of them active
                 (stop every server first, restart after)
+  export        --from T --to T DIR: write the audit bundle of the entries recorded in
+                [from, to) into DIR (docs/AUDIT-BUNDLE.md)
+  audit-verify  DIR: check an audit bundle with no database and no server; exit status
+                1 naming the first problem (file, line, field)
   bench         [--trades N --users U --depth D --clients C --batch B --duration T
                 --journal-shards S --db-mode M --json --url URL]: throughput benchmark
                 through the HTTP API (docs/CONTRACT.md §8)
@@ -121,7 +129,7 @@ Commands:
 `)
 	printEnv(w, nil)
 	fmt.Fprint(w, `
-Exit status: 0 success; 1 verify found a problem or reconcile a discrepancy;
+Exit status: 0 success; 1 verify or audit-verify found a problem or reconcile a discrepancy;
 2 any other error.
 `)
 }
