@@ -29,6 +29,13 @@ func Owners() map[string]string {
 		"postings":       "ledger",
 		"balances":       "ledger",
 
+		// Seals of the journal's shards, the Merkle log over the journal
+		// and its signed checkpoints.
+		"seals":         "seal",
+		"seal_heads":    "seal",
+		"merkle_hashes": "seal",
+		"merkle_leaves": "seal",
+
 		// API keys and their people.
 		"api_keys": "keys",
 
