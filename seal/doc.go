@@ -90,9 +90,15 @@
 //
 // # Balance trees
 //
-// BalanceTree builds a Merkle tree, with the same tlog functions, over the
-// closing balances of accounts (leaf text "folio-balance/1\n<account>\n
-// <currency>\n<amount>\n", sorted by account then currency), for a period
-// close to publish its root and prove one account's balance to anyone
-// holding the root.
+// [NewBalanceTree] builds a Merkle tree, with the same tlog functions and
+// in memory, over closing balances: one leaf per (account, currency), the
+// text [BalanceLeaf] "folio-balance/1\n<account>\n<currency>\n<amount>\n"
+// (the amount as the books state it, hashed as given), leaves sorted by
+// account then currency (byte order), so the same balances give the same
+// root whatever order they come in. [BalanceTree.Root] is what a period
+// close publishes (in its checkpoint); [BalanceTree.Prove] gives an
+// account's [BalanceProof], which anyone holding the root checks with
+// tlog.CheckRecord(p.Hashes, p.Size, root, p.Index, tlog.RecordHash(p.Leaf)).
+// The package only computes: storing the tree's root with a period and
+// serving the proofs belong to the period close.
 package seal
