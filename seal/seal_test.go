@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -321,5 +322,89 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				t.Fatalf("Verify after %q = %+v; want a %s", c.sql, probs, c.kind)
 			}
 		})
+	}
+}
+
+// TestSealersRaceForOneNumber starts eight sealers at once on the same
+// moved journal, round after round: exactly one creates the seal, the
+// others return that same seal, and the chain stays linear.
+func TestSealersRaceForOneNumber(t *testing.T) {
+	e := newEnv(t, 2)
+	ctx := context.Background()
+	for round := int64(1); round <= 4; round++ {
+		e.post(t, 3)
+		start := make(chan struct{})
+		type result struct {
+			s       *seal.Seal
+			created bool
+			err     error
+		}
+		results := make(chan result, 8)
+		for range 8 {
+			go func() {
+				<-start
+				s, created, err := e.seals.Seal(ctx)
+				results <- result{s, created, err}
+			}()
+		}
+		close(start)
+		creators := 0
+		for range 8 {
+			r := <-results
+			if r.err != nil {
+				t.Fatalf("round %d: Seal: %v", round, r.err)
+			}
+			if r.s == nil || r.s.N != round || r.s.TreeSize != 3*round {
+				t.Fatalf("round %d: Seal returned %+v, want seal %d of %d leaves", round, r.s, round, 3*round)
+			}
+			if r.created {
+				creators++
+			}
+		}
+		if creators != 1 {
+			t.Fatalf("round %d: %d sealers created seal %d, want exactly 1", round, creators, round)
+		}
+	}
+	if probs := e.problems(t); len(probs) != 0 {
+		t.Fatalf("Verify found problems: %+v", probs)
+	}
+}
+
+// TestRunSealsWhenAShardMoved runs the worker with a short interval: it
+// seals new entries, and writes no seal while nothing moves.
+func TestRunSealsWhenAShardMoved(t *testing.T) {
+	e := newEnv(t, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.seals.Run(ctx, 10*time.Millisecond, func(format string, args ...any) { t.Errorf("Run: "+format, args...) })
+	}()
+	defer func() { cancel(); <-done }()
+	waitFor := func(size int64) *seal.Seal {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			s, err := e.seals.Latest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s != nil && s.TreeSize == size {
+				return s
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("no seal of %d leaves within 10s", size)
+		return nil
+	}
+	e.post(t, 2)
+	s := waitFor(2)
+	time.Sleep(100 * time.Millisecond) // ten ticks with nothing to seal
+	if again, err := e.seals.Latest(ctx); err != nil || again.N != s.N {
+		t.Fatalf("Latest after idle ticks = %+v, %v; want seal %d still the last", again, err, s.N)
+	}
+	e.post(t, 1)
+	if s2 := waitFor(3); s2.N != s.N+1 {
+		t.Fatalf("next seal = %d, want %d", s2.N, s.N+1)
 	}
 }
