@@ -129,3 +129,43 @@ func appendLeaves(m *memHashes, n int64, ps []ledger.Position) (int64, error) {
 	}
 	return n, nil
 }
+
+// hashMap is a tlog.HashReader over a few hashes held by storage index.
+type hashMap map[int64]tlog.Hash
+
+func (m hashMap) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, ix := range indexes {
+		h, ok := m[ix]
+		if !ok {
+			return nil, fmt.Errorf("merkle hash %d is not held", ix)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// frontier returns a reader that holds only the hashes of a tree of size n
+// that later appends and tree hashes need: the roots of its maximal
+// complete subtrees (at most log2 n of them), read from r. Every complete
+// subtree of a larger tree either is one of them or holds a leaf at
+// index n or beyond.
+func frontier(n int64, r tlog.HashReader) (*memHashes, error) {
+	var idx []int64
+	start := int64(0)
+	for level := 62; level >= 0; level-- {
+		if n&(1<<level) != 0 {
+			idx = append(idx, tlog.StoredHashIndex(level, start>>level))
+			start += 1 << level
+		}
+	}
+	hs, err := r.ReadHashes(idx)
+	if err != nil {
+		return nil, err
+	}
+	m := hashMap{}
+	for i, ix := range idx {
+		m[ix] = hs[i]
+	}
+	return &memHashes{base: tlog.StoredHashCount(n), next: m}, nil
+}

@@ -408,3 +408,47 @@ func TestRunSealsWhenAShardMoved(t *testing.T) {
 		t.Fatalf("next seal = %d, want %d", s2.N, s.N+1)
 	}
 }
+
+// TestBacklogSealedInSteps bounds a seal to 4 leaves (2 per shard): a
+// backlog of 11 entries is sealed by one call in several seals, whose heads
+// are the entries each reached, and all of it verifies and proves.
+func TestBacklogSealedInSteps(t *testing.T) {
+	e := newEnv(t, 2)
+	e.seals.MaxLeaves = 4
+	ctx := context.Background()
+	entries := e.post(t, 11)
+	last := e.seal(t)
+	if last.TreeSize != 11 || last.N < 3 {
+		t.Fatalf("last seal = n %d of %d leaves; want several seals covering 11", last.N, last.TreeSize)
+	}
+	seals, err := e.seals.List(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seals {
+		grew := s.TreeSize
+		if i > 0 {
+			grew -= seals[i-1].TreeSize
+		}
+		if grew < 1 || grew > 4 {
+			t.Fatalf("seal %d appended %d leaves, want 1 to 4", s.N, grew)
+		}
+	}
+	cp, err := e.seals.Checkpoint(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, root := openCheckpoint(t, cp, e.seals.Verifier)
+	for _, en := range entries {
+		p, err := e.seals.ProveInclusion(ctx, en.ID, 0)
+		if err != nil {
+			t.Fatalf("ProveInclusion(%s): %v", en.ID, err)
+		}
+		if err := tlog.CheckRecord(p.Hashes, p.Size, root, p.Index, tlog.RecordHash(p.Leaf)); err != nil {
+			t.Fatalf("tlog.CheckRecord(%s): %v", en.ID, err)
+		}
+	}
+	if probs := e.problems(t); len(probs) != 0 {
+		t.Fatalf("Verify found problems: %+v", probs)
+	}
+}

@@ -33,6 +33,8 @@ type Service struct {
 	VerifierKey string
 	// Now is the clock, read once per seal.
 	Now func() time.Time
+	// MaxLeaves bounds the entries one seal appends (0: MaxSealLeaves).
+	MaxLeaves int
 }
 
 // New returns a service on db that signs with the note signer key skey
@@ -101,6 +103,14 @@ func LoadKey(path string) (string, error) {
 // pageSize bounds the entries read per query while sealing and verifying.
 const pageSize = 10000
 
+// MaxSealLeaves bounds the entries one seal appends (its memory and its
+// transaction's size). A backlog larger than that — the first seal of a
+// journal written before seals existed, or a long pause of every sealer —
+// is sealed in several seals in a row, each shard taking up to
+// MaxSealLeaves/S of its next entries per seal: such a seal's heads are
+// the entries it reached, in the same snapshot, not yet the shards' heads.
+const MaxSealLeaves = 100000
+
 // Seal seals the journal: if any shard moved since the last seal, it
 // appends the new entries to the Merkle log in the global order, writes the
 // next seal with its signed checkpoint and returns it with created true;
@@ -109,32 +119,51 @@ const pageSize = 10000
 // writes the seal; a concurrent sealer that took the same seal number
 // makes this one retry against the new last seal, so the chain never
 // forks and a seal is never repeated.
+//
+// A backlog of more than MaxSealLeaves entries is sealed in several seals,
+// each in its own transaction; Seal returns the last.
 func (s *Service) Seal(ctx context.Context) (*Seal, bool, error) {
-	for attempt := 0; ; attempt++ {
+	var last *Seal
+	createdAny := false
+	for attempt := 0; ; {
 		var out *Seal
-		var created bool
+		var created, more bool
 		err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
 			var err error
-			out, created, err = s.seal(ctx, tx)
+			out, created, more, err = s.seal(ctx, tx)
 			return err
 		})
 		var pg *pgconn.PgError
 		if errors.As(err, &pg) && pg.Code == "23505" && attempt < 10 {
+			attempt++
 			continue
 		}
-		return out, created, err
+		if err != nil {
+			return nil, false, err
+		}
+		last, createdAny = out, createdAny || created
+		if !more {
+			return last, createdAny, nil
+		}
 	}
 }
 
-func (s *Service) seal(ctx context.Context, tx pgx.Tx) (*Seal, bool, error) {
+// seal writes the next seal in tx, if a shard moved; more reports that
+// some shard has entries beyond what this seal could take.
+func (s *Service) seal(ctx context.Context, tx pgx.Tx) (_ *Seal, created, more bool, _ error) {
 	last, err := latest(ctx, tx)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	heads, err := ledger.Heads(ctx, tx)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
+	budget := s.MaxLeaves
+	if budget <= 0 {
+		budget = MaxSealLeaves
+	}
+	perShard := max(1, int64(budget/max(1, len(heads))))
 	prev := map[int]int64{}
 	next := &Seal{N: 1, PrevHash: GenesisHash}
 	if last != nil {
@@ -147,45 +176,48 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (*Seal, bool, error) {
 	for _, h := range heads {
 		from := prev[h.Shard]
 		if h.Seq < from {
-			return nil, false, fmt.Errorf("journal shard %d is at seq %d, behind seal %d's %d", h.Shard, h.Seq, last.N, from)
+			return nil, false, false, fmt.Errorf("journal shard %d is at seq %d, behind seal %d's %d", h.Shard, h.Seq, last.N, from)
 		}
-		for from < h.Seq {
-			ps, err := ledger.ShardPositions(ctx, tx, h.Shard, from, min(h.Seq, from+pageSize))
+		through := min(h.Seq, from+perShard)
+		head := Head{Shard: h.Shard, Seq: through, Hash: h.Hash}
+		for from < through {
+			ps, err := ledger.ShardPositions(ctx, tx, h.Shard, from, min(through, from+pageSize))
 			if err != nil {
-				return nil, false, err
+				return nil, false, false, err
 			}
 			if len(ps) == 0 {
-				return nil, false, fmt.Errorf("journal shard %d has no entries after seq %d up to its head %d", h.Shard, from, h.Seq)
+				return nil, false, false, fmt.Errorf("journal shard %d has no entries after seq %d up to its head %d", h.Shard, from, h.Seq)
 			}
 			fresh = append(fresh, ps...)
-			from = ps[len(ps)-1].Seq
+			from, head.Hash = ps[len(ps)-1].Seq, ps[len(ps)-1].Hash
 		}
-		next.Heads = append(next.Heads, Head{Shard: h.Shard, Seq: h.Seq, Hash: h.Hash})
+		more = more || through < h.Seq
+		next.Heads = append(next.Heads, head)
 	}
 	if len(fresh) == 0 {
-		return last, false, nil
+		return last, false, false, nil
 	}
 	m := &memHashes{base: tlog.StoredHashCount(next.TreeSize), next: dbHashes{ctx, tx}}
 	size, err := appendLeaves(m, next.TreeSize, fresh)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	root, err := tlog.TreeHash(size, m)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	next.TreeSize, next.Root = size, root[:]
 	next.SealedAt = s.now()
 	next.Hash = ComputeHash(next)
 	cp, err := note.Sign(&note.Note{Text: CheckpointBody(s.Origin(), size, root)}, s.Signer)
 	if err != nil {
-		return nil, false, fmt.Errorf("sign checkpoint: %w", err)
+		return nil, false, false, fmt.Errorf("sign checkpoint: %w", err)
 	}
 	next.Checkpoint = string(cp)
 
 	if _, err := tx.Exec(ctx, `INSERT INTO seals (n, sealed_at, prev_hash, tree_size, root, hash, checkpoint) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		next.N, next.SealedAt, next.PrevHash, next.TreeSize, next.Root, next.Hash, next.Checkpoint); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	shards, seqs, hashes := make([]int64, len(next.Heads)), make([]int64, len(next.Heads)), make([][]byte, len(next.Heads))
 	for i, h := range next.Heads {
@@ -193,7 +225,7 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (*Seal, bool, error) {
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO seal_heads (seal, shard, seq, hash) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[])`,
 		next.N, shards, seqs, hashes); err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	for i := 0; i < len(m.hashes); i += pageSize {
 		chunk := m.hashes[i:min(len(m.hashes), i+pageSize)]
@@ -202,7 +234,7 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (*Seal, bool, error) {
 			idx[j], hs[j] = m.base+int64(i+j), chunk[j][:]
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO merkle_hashes (idx, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, idx, hs); err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
 	}
 	first := size - int64(len(fresh))
@@ -214,10 +246,10 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (*Seal, bool, error) {
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO merkle_leaves (entry_id, leaf, seal) SELECT e, l, $3 FROM unnest($1::uuid[], $2::bigint[]) AS u(e, l)`,
 			ids, leaves, next.N); err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
 	}
-	return next, true, nil
+	return next, true, more, nil
 }
 
 func (s *Service) now() time.Time {

@@ -37,7 +37,8 @@ const (
 // size and root; that nothing is stored beyond the last seal; and that each
 // checkpoint is the seal's tree signed by verifier (the body alone when
 // verifier is nil). It returns at most max problems, the first in seal
-// order first. Memory holds the Merkle log's hashes (64 bytes per entry).
+// order first. Memory holds one seal's entries and hashes at a time (see
+// MaxSealLeaves) and the tree's frontier.
 func Verify(ctx context.Context, db *schema.DB, verifier note.Verifier, max int) ([]ledger.Problem, error) {
 	var out []ledger.Problem
 	err := db.ReadTx(ctx, func(tx pgx.Tx) error {
@@ -110,12 +111,17 @@ func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, max int) ([]
 				}
 				heads[h.Shard], hashes[h.Shard] = h.Seq, h.Hash
 			}
-			oldSize, oldCount := size, int64(len(tree.hashes))
+			// Only the previous tree's frontier is kept: memory is one
+			// seal's hashes plus log2 of the tree's size.
+			if tree, err = frontier(size, tree); err != nil {
+				return nil, err
+			}
+			oldSize := size
 			size, err = appendLeaves(tree, size, fresh)
 			if err != nil {
 				return nil, err
 			}
-			if err := checkStored(ctx, tx, s.N, tree.hashes[oldCount:], oldCount, add); err != nil {
+			if err := checkStored(ctx, tx, s.N, tree.hashes, tree.base, add); err != nil {
 				return nil, err
 			}
 			if err := checkLeaves(ctx, tx, s.N, fresh, oldSize, add); err != nil {
@@ -136,7 +142,7 @@ func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, max int) ([]
 	}
 	var strayHashes, strayLeaves int64
 	if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM merkle_hashes WHERE idx >= $1), (SELECT count(*) FROM merkle_leaves WHERE leaf >= $2)`,
-		int64(len(tree.hashes)), size).Scan(&strayHashes, &strayLeaves); err != nil {
+		tree.base+int64(len(tree.hashes)), size).Scan(&strayHashes, &strayLeaves); err != nil {
 		return nil, err
 	}
 	if strayHashes+strayLeaves > 0 {
