@@ -70,7 +70,9 @@
 // the origin. `folio serve --checkpoint-key FILE` names the key file
 // ("PRIVATE+KEY+…", as note.GenerateKey writes it); without the flag the
 // server uses checkpoint.key in its data dir and generates it there, with
-// its verifier key in checkpoint.key.pub, on first start (LoadKey). The
+// its verifier key in checkpoint.key.pub, on first start (LoadKey). Every
+// server of one database must be given the same key (their seals form one
+// chain, and verify checks every checkpoint with one verifier). The
 // operator keeps the private key out of the database's reach: whoever holds
 // it can sign a checkpoint of any history, and whoever holds only the
 // database cannot. The verifier key is public: GET

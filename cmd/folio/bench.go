@@ -246,11 +246,12 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 
 // benchServer is a `folio serve` child process.
 type benchServer struct {
-	cmd  *exec.Cmd
-	base string
-	key  string
-	peak atomic.Int64 // KiB, sampled
-	done chan struct{}
+	cmd    *exec.Cmd
+	base   string
+	key    string
+	keyDir string       // the server's checkpoint key (it seals as in production)
+	peak   atomic.Int64 // KiB, sampled
+	done   chan struct{}
 
 	mu      sync.Mutex
 	samples []rssSample // resident set every 200 ms
@@ -286,7 +287,13 @@ func startBenchServer(ctx context.Context, bin, url string, bc benchConfig) (*be
 		return nil, err
 	}
 	s := &benchServer{base: "http://" + addr, key: "bench_" + hex.EncodeToString(b), done: make(chan struct{})}
-	args := []string{"serve", "--database-url", url, "--migrate", "--listen", addr, "--admin-key", s.key, "--log-level", "warn"}
+	// The server seals every few seconds as in production, signing with a
+	// key of its own (not one in the working directory's data dir).
+	if s.keyDir, err = os.MkdirTemp("", "folio-bench-key-"); err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--database-url", url, "--migrate", "--listen", addr, "--admin-key", s.key, "--log-level", "warn",
+		"--checkpoint-key", filepath.Join(s.keyDir, "checkpoint.key")}
 	if bc.Shards > 0 {
 		args = append(args, "--journal-shards", strconv.Itoa(bc.Shards))
 	}
@@ -341,6 +348,7 @@ func (s *benchServer) stop() {
 	default:
 		close(s.done)
 	}
+	defer os.RemoveAll(s.keyDir)
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	waited := make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(waited) }()
