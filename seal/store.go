@@ -223,7 +223,7 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (_ *Seal, created, more b
 	for i, h := range next.Heads {
 		shards[i], seqs[i], hashes[i] = int64(h.Shard), h.Seq, h.Hash
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO seal_heads (seal, shard, seq, hash) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[])`,
+	if _, err := tx.Exec(ctx, `INSERT INTO seal_heads (seal, shard, seq, hash) SELECT $1::bigint, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[])`,
 		next.N, shards, seqs, hashes); err != nil {
 		return nil, false, false, err
 	}
@@ -244,7 +244,7 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (_ *Seal, created, more b
 		for j, p := range chunk {
 			ids[j], leaves[j] = p.ID, first+int64(i+j)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO merkle_leaves (entry_id, leaf, seal) SELECT e, l, $3 FROM unnest($1::uuid[], $2::bigint[]) AS u(e, l)`,
+		if _, err := tx.Exec(ctx, `INSERT INTO merkle_leaves (entry_id, leaf, seal) SELECT e, l, $3::bigint FROM unnest($1::uuid[], $2::bigint[]) AS u(e, l)`,
 			ids, leaves, next.N); err != nil {
 			return nil, false, false, err
 		}
