@@ -11,6 +11,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/keys"
+	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/seal"
 )
 
@@ -162,16 +163,13 @@ type consistencyJSON struct {
 	Hashes []string `json:"hashes"`
 }
 
-// getInclusionProof: GET /v1/audit/proofs/inclusion?entry=ID&size=N. An
+// getInclusionProof: GET /v1/audit/proofs/inclusion?entry=ID&size=N: 400
+// for an entry that is not a UUID, 404 for one that names no entry. An
 // affiliate key gets proofs only of entries that post to an account of
 // its holder; for any other entry it gets the same not_found as for an
 // entry that does not exist, so that it learns nothing about it.
 func (s *Server) getInclusionProof(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	id := q.Get("entry")
-	if id == "" {
-		return &folio.Error{Code: folio.EINVALID, Fields: []string{"entry"}, Message: "entry is required: the id of a journal entry"}
-	}
 	var size int64
 	if v := q.Get("size"); v != "" {
 		n, err := parseTreeSize("size", v)
@@ -179,6 +177,11 @@ func (s *Server) getInclusionProof(w http.ResponseWriter, r *http.Request) error
 			return err
 		}
 		size = n
+	}
+	id := q.Get("entry")
+	if !ledger.ValidUUID(id) {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"entry"},
+			Message: fmt.Sprintf("entry %q must be the id of a journal entry (a UUID)", truncate(id, 64))}
 	}
 	if p := principalFrom(r.Context()); p.Role == keys.RoleAffiliate {
 		e, _, err := s.ledger.GetEntry(r.Context(), id)
@@ -209,15 +212,21 @@ func (s *Server) getConsistencyProof(w http.ResponseWriter, r *http.Request) err
 		name string
 		dst  *int64
 	}{{"from", &from}, {"to", &to}} {
-		v := q.Get(f.name)
-		if v == "" {
+		if v := q.Get(f.name); v != "" {
+			n, err := parseTreeSize(f.name, v)
+			if err != nil {
+				return err
+			}
+			*f.dst = n
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"from", from}, {"to", to}} {
+		if f.v == 0 {
 			return &folio.Error{Code: folio.EINVALID, Fields: []string{f.name}, Message: "from and to are required: tree sizes (GET /v1/audit/seals lists them)"}
 		}
-		n, err := parseTreeSize(f.name, v)
-		if err != nil {
-			return err
-		}
-		*f.dst = n
 	}
 	hs, err := s.seals.ProveConsistency(r.Context(), from, to)
 	if err != nil {

@@ -252,8 +252,9 @@ func TestSealRoutesHostileInput(t *testing.T) {
 		q      req
 		status int
 	}{
-		{"entry garbage", req{Method: "GET", Path: "/v1/audit/proofs/inclusion?entry=garbage"}, 404},
-		{"entry SQL", req{Method: "GET", Path: "/v1/audit/proofs/inclusion?entry=%27%20OR%201%3D1--"}, 404},
+		{"entry garbage", req{Method: "GET", Path: "/v1/audit/proofs/inclusion?entry=garbage"}, 400},
+		{"entry SQL", req{Method: "GET", Path: "/v1/audit/proofs/inclusion?entry=%27%20OR%201%3D1--"}, 400},
+		{"entry upper-case garbage UUID", req{Method: "GET", Path: "/v1/audit/proofs/inclusion?entry=ZZZZZZZZ-0000-4000-8000-000000000000"}, 400},
 		{"entry unknown", req{Method: "GET", Path: "/v1/audit/proofs/inclusion?entry=00000000-0000-4000-8000-000000000000"}, 404},
 		{"entry missing", req{Method: "GET", Path: "/v1/audit/proofs/inclusion"}, 400},
 		{"entry twice", req{Method: "GET", Path: "/v1/audit/proofs/inclusion?entry=" + id + "&entry=" + id}, 400},

@@ -37,7 +37,17 @@
 // serialization failure) and retries against the winner's seal, which
 // usually leaves it nothing to do. The chain never forks and no entry is
 // appended twice (merkle_leaves' key is the entry id). `folio serve` seals
-// every --seal-interval (5s) when a shard moved.
+// every --seal-interval (5s) when a shard moved. The sealer only reads the
+// journal's rows: on PostgreSQL it never blocks a writer; on CockroachDB a
+// writer whose head it read may have to refresh its reads or retry.
+//
+// One seal appends at most MaxSealLeaves entries (Service.MaxLeaves), so
+// its memory and transaction stay bounded. A larger backlog — the first
+// seal of a journal written before seals existed, or every sealer stopped
+// for a long time — is sealed by one Seal call in several seals in a row,
+// each taking up to MaxSealLeaves/S of every shard's next entries; their
+// heads are the entries they reached (read in the same snapshot), not yet
+// the shards' heads of that moment.
 //
 // # The global order and the Merkle log
 //
