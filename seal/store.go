@@ -208,6 +208,9 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (_ *Seal, created, more b
 	}
 	next.TreeSize, next.Root = size, root[:]
 	next.SealedAt = s.now()
+	if last != nil && next.SealedAt.Before(last.SealedAt) {
+		next.SealedAt = last.SealedAt // another server's clock ran ahead: times never decrease along the chain
+	}
 	next.Hash = ComputeHash(next)
 	cp, err := note.Sign(&note.Note{Text: CheckpointBody(s.Origin(), size, root)}, s.Signer)
 	if err != nil {
