@@ -452,3 +452,30 @@ func TestBacklogSealedInSteps(t *testing.T) {
 		t.Fatalf("Verify found problems: %+v", probs)
 	}
 }
+
+// TestSealsAcrossShardCountChanges seals while `folio journal-shards`
+// adds and retires shards: a new shard enters the seals at seq 0, a
+// retired one keeps its last head, and everything verifies.
+func TestSealsAcrossShardCountChanges(t *testing.T) {
+	e := newEnv(t, 2)
+	ctx := context.Background()
+	e.post(t, 4)
+	e.seal(t)
+	for _, n := range []int{3, 1} {
+		if err := ledger.SetShards(ctx, e.app, n); err != nil {
+			t.Fatalf("SetShards(%d): %v", n, err)
+		}
+		e.ledger = ledger.New(e.app) // a server restarts after a change
+		e.post(t, 6)
+		s := e.seal(t)
+		if len(s.Heads) != 3 {
+			t.Fatalf("seal after SetShards(%d) has %d heads, want 3 (retired shards stay)", n, len(s.Heads))
+		}
+	}
+	if last, err := e.seals.Latest(ctx); err != nil || last.TreeSize != 16 {
+		t.Fatalf("Latest = %+v, %v; want 16 leaves", last, err)
+	}
+	if probs := e.problems(t); len(probs) != 0 {
+		t.Fatalf("Verify found problems: %+v", probs)
+	}
+}
