@@ -79,8 +79,8 @@
 // the same rows costs too. At the issue-14 rates (thousands of trades a
 // second, two entries each) the sealer is then a sizable share of the
 // database's work; storing the log as tlog tiles (256 hashes a row)
-// instead of one row per stored hash would cut its rows about a
-// hundredfold, and is the next step if it shows in `folio bench`
+// instead of one row per stored hash would leave about one row per entry
+// (its leaf index), and is the next step if it shows in `folio bench`
 // (`--seal-interval 0` measures without it).
 //
 // # Checkpoints
