@@ -44,6 +44,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	} else if cfg.CheckpointKey != "" {
 		return fmt.Errorf("verify: %w", err)
+	} else {
+		log.Warn("checkpoint signatures not checked (their bodies are): no checkpoint key; give --checkpoint-key", "looked_at", cfg.checkpointKeyPath())
 	}
 	probs, err := seal.Verify(ctx, db.App, verifier, 100)
 	if err != nil {
