@@ -201,6 +201,22 @@ func walkAffiliateRoutes(t *testing.T, f *payoutFixture, key, holder string, oth
 	if !slices.Contains(accts, "208:USDT:"+holder) || !slices.Contains(accts, "201:USDT:"+holder) {
 		t.Fatalf("%s's accounts = %v", holder, accts)
 	}
+	// The seal routes: the fixture's journal sealed, proofs of one of the
+	// holder's own entries and between the first and the current tree.
+	f.do(req{Method: http.MethodPost, Path: "/v1/audit/seals", Key: bootstrapKey})
+	var st statementJSON
+	if res := f.do(req{Method: http.MethodGet, Path: "/v1/accounts/208:USDT:" + holder + "/statement", Key: bootstrapKey}); res.Status != http.StatusOK {
+		t.Fatalf("statement of %s = %d", holder, res.Status)
+	} else {
+		res.Decode(t, &st)
+	}
+	if len(st.Lines) == 0 {
+		t.Fatalf("%s's 208 has no entry to prove", holder)
+	}
+	required := map[string]string{
+		"/v1/audit/proofs/inclusion":   "entry=" + st.Lines[0].EntryID,
+		"/v1/audit/proofs/consistency": "from=1&to=1",
+	}
 	seen := map[string][]string{}
 	scanned := 0
 	for _, rt := range f.srv.routes {
@@ -218,6 +234,10 @@ func walkAffiliateRoutes(t *testing.T, f *payoutFixture, key, holder string, oth
 				paths = append(paths, strings.ReplaceAll(rt.Pattern, "{account}", a))
 			}
 		}
+		sep := "?"
+		if q, ok := required[rt.Pattern]; ok {
+			paths, sep = []string{rt.Pattern + "?" + q}, "&"
+		}
 		for _, p := range paths {
 			p = strings.ReplaceAll(p, "{id}", holder)
 			if strings.Contains(p, "{") {
@@ -234,7 +254,7 @@ func walkAffiliateRoutes(t *testing.T, f *payoutFixture, key, holder string, oth
 			}
 			todo := []visit{{p, false}, {p, true}}
 			for _, q := range affiliateQueries() {
-				todo = append(todo, visit{p + "?" + q, false})
+				todo = append(todo, visit{p + sep + q, false})
 			}
 			for _, v := range todo {
 				path := v.path

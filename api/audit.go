@@ -8,15 +8,24 @@ import (
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/audit"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/seal"
 )
 
-// getVerify: GET /v1/audit/verify, the ledger's Report (docs/CONTRACT.md §1.3.5) as is.
+// getVerify: GET /v1/audit/verify, the ledger's Report (docs/CONTRACT.md
+// §1.3.5) with the problems of the seal chain, the Merkle log and the
+// checkpoints (seal.Verify, against this server's checkpoint key) added.
 // It answers 200 whether or not problems were found: "ok" says which.
 func (s *Server) getVerify(w http.ResponseWriter, r *http.Request) error {
 	rep, err := s.ledger.Verify(r.Context())
 	if err != nil {
 		return err
 	}
+	probs, err := seal.Verify(r.Context(), s.db, s.seals.Verifier, 100)
+	if err != nil {
+		return err
+	}
+	rep.Problems = append(rep.Problems, probs...)
+	rep.OK = len(rep.Problems) == 0
 	writeJSON(w, http.StatusOK, rep)
 	return nil
 }

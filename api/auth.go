@@ -36,6 +36,11 @@ const (
 	// accessReadOwnID: as accessRead, plus affiliate keys whose holder is
 	// the route's {id} parameter (a user or affiliate id).
 	accessReadOwnID
+	// accessReadProof: as accessRead, plus any affiliate key; the handler
+	// gives an affiliate only what is public (checkpoints, their key,
+	// consistency proofs) or its own (inclusion proofs of entries that
+	// post to its holder's accounts).
+	accessReadProof
 )
 
 func (a access) String() string {
@@ -52,6 +57,8 @@ func (a access) String() string {
 		return "poster"
 	case accessReadOwnID:
 		return "auditor, affiliate (own id)"
+	case accessReadProof:
+		return "auditor, affiliate (own entries)"
 	}
 	return "undeclared"
 }
@@ -63,7 +70,7 @@ func (a access) roles() []string {
 		return []string{keys.RoleAdmin}
 	case accessRead:
 		return []string{keys.RoleAdmin, keys.RoleAuditor}
-	case accessReadOwn, accessReadOwnID:
+	case accessReadOwn, accessReadOwnID, accessReadProof:
 		return []string{keys.RoleAdmin, keys.RoleAuditor, keys.RoleAffiliate}
 	case accessPost:
 		return []string{keys.RoleAdmin, keys.RolePoster}
@@ -162,6 +169,11 @@ func authorize(r *http.Request, a access, p principal) error {
 		k, err := accounts.ParseKey(accountParam(r))
 		if err != nil || p.Holder == "" || k.Holder != p.Holder {
 			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key may only read accounts of its own holder")
+		}
+		return nil
+	case accessReadProof:
+		if p.Holder == "" {
+			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key without a holder may not read proofs")
 		}
 		return nil
 	case accessReadOwnID:

@@ -21,6 +21,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
@@ -30,6 +31,7 @@ import (
 	"github.com/folioledger/folio/payouts/webhook"
 	"github.com/folioledger/folio/periods"
 	"github.com/folioledger/folio/schema"
+	"github.com/folioledger/folio/seal"
 )
 
 // Config wires a Server. DB and Ledger are required; the rest have defaults.
@@ -52,6 +54,11 @@ type Config struct {
 	// into shared transactions (its Run must be running); a full queue
 	// answers 503 with Retry-After. nil = each request its own transaction.
 	Ingester *ingest.Ingester
+	// Seals seals the journal and answers for its Merkle log and signed
+	// checkpoints; nil = a service on DB signing with a key generated for
+	// this server alone (tests: its checkpoints verify only with
+	// Server.Seals().VerifierKey).
+	Seals *seal.Service
 }
 
 // Server is the HTTP API: the router, its middleware and handlers. It holds
@@ -63,6 +70,7 @@ type Server struct {
 	payouts      *payouts.Service
 	periods      *periods.Service
 	ingester     *ingest.Ingester
+	seals        *seal.Service
 	log          *slog.Logger
 	registry     *prometheus.Registry
 	metrics      *metrics
@@ -133,6 +141,10 @@ func New(cfg Config) *Server {
 	}
 	s.periods = periods.New(cfg.DB, s.now)
 	s.ingester = cfg.Ingester
+	s.seals = cfg.Seals
+	if s.seals == nil {
+		s.seals = ephemeralSeals(cfg.DB)
+	}
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = sum[:]
@@ -140,6 +152,22 @@ func New(cfg Config) *Server {
 	s.metrics = newMetrics(s.registry, s.db)
 	s.router = s.buildRouter()
 	return s
+}
+
+// Seals returns the server's sealing service.
+func (s *Server) Seals() *seal.Service { return s.seals }
+
+// ephemeralSeals is a sealing service with a key generated for this
+// process (Config.Seals nil).
+func ephemeralSeals(db *schema.DB) *seal.Service {
+	skey, _, err := note.GenerateKey(rand.Reader, seal.KeyName)
+	if err == nil {
+		var svc *seal.Service
+		if svc, err = seal.New(db, skey); err == nil {
+			return svc
+		}
+	}
+	panic("api: generate a checkpoint key: " + err.Error())
 }
 
 // Handler returns the chi router with its middleware.
@@ -195,6 +223,12 @@ func (s *Server) buildRouter() chi.Router {
 
 		s.route(r, http.MethodGet, "/v1/audit/verify", accessRead, s.getVerify)
 		s.route(r, http.MethodGet, "/v1/audit/log", accessRead, s.getAuditLog, "action", "cursor", "format", "limit", "object")
+		s.route(r, http.MethodGet, "/v1/audit/seals", accessRead, s.getSeals, "cursor", "format", "limit")
+		s.route(r, http.MethodPost, "/v1/audit/seals", accessAdmin, s.postSeal)
+		s.route(r, http.MethodGet, "/v1/audit/checkpoint", accessReadProof, s.getCheckpoint, "size")
+		s.route(r, http.MethodGet, "/v1/audit/checkpoint-key", accessReadProof, s.getCheckpointKey)
+		s.route(r, http.MethodGet, "/v1/audit/proofs/inclusion", accessReadProof, s.getInclusionProof, "entry", "size")
+		s.route(r, http.MethodGet, "/v1/audit/proofs/consistency", accessReadProof, s.getConsistencyProof, "from", "to")
 
 		s.route(r, http.MethodPost, "/v1/keys", accessAdmin, s.postKey)
 		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys)

@@ -125,9 +125,10 @@
 // commits seq 10 after another shard's seq 50, so a cursor over (seq,
 // shard) in the live tail can pass a position that a lagging shard fills
 // later. What must see every entry exactly once keeps a cursor per shard
-// (the events feed; the seals of the checkpoint package record every
-// shard's (seq, hash) and define the tamper-evident global order: entries
-// by (seal, shard, seq)).
+// (the events feed). Package seal records every shard's (seq, hash) in
+// seals and defines the tamper-evident global order over all shards,
+// entries by (seal, shard, seq): the order of its Merkle log, whose signed
+// checkpoints and proofs pin the journal outside the database.
 //
 // # Transactions
 //

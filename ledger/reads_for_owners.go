@@ -3,8 +3,10 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
 )
@@ -27,4 +29,47 @@ func CurrentBalance(ctx context.Context, q schema.Querier, account string) (apd.
 		return apd.Decimal{}, err
 	}
 	return ParseStored(s)
+}
+
+// Position is an entry's place in the journal and its chain hash: what a
+// seal records of a shard's head and what the Merkle log's leaf of the
+// entry states (package seal).
+type Position struct {
+	ID    string
+	Shard int
+	Seq   int64
+	Hash  []byte
+}
+
+// ShardPositions returns the positions of one shard's entries with
+// after < seq <= through, in seq order (callers page by seq).
+func ShardPositions(ctx context.Context, q schema.Querier, shard int, after, through int64) ([]Position, error) {
+	rows, err := q.Query(ctx, `SELECT id::text, shard, seq, hash FROM entries WHERE shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`,
+		shard, after, through)
+	if err != nil {
+		return nil, fmt.Errorf("read entry positions: %w", err)
+	}
+	defer rows.Close()
+	var out []Position
+	for rows.Next() {
+		var p Position
+		if err := rows.Scan(&p.ID, &p.Shard, &p.Seq, &p.Hash); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// PositionOf returns the position of entry id, or not_found.
+func PositionOf(ctx context.Context, q schema.Querier, id string) (Position, error) {
+	p := Position{}
+	if !ValidUUID(id) {
+		return p, folio.Errorf(folio.ENOTFOUND, "entry %q not found", truncate(id))
+	}
+	err := q.QueryRow(ctx, `SELECT id::text, shard, seq, hash FROM entries WHERE id = $1::uuid`, id).Scan(&p.ID, &p.Shard, &p.Seq, &p.Hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, folio.Errorf(folio.ENOTFOUND, "entry %s not found", id)
+	}
+	return p, err
 }

@@ -38,6 +38,10 @@ var appGrants = map[string]grant{
 	"trade_reversals": {table: []string{"SELECT", "INSERT"}},
 	"accruals":        {table: []string{"SELECT", "INSERT"}},
 	"scheduler_runs":  {table: []string{"SELECT", "INSERT"}},
+	"seals":           {table: []string{"SELECT", "INSERT"}},
+	"seal_heads":      {table: []string{"SELECT", "INSERT"}},
+	"merkle_hashes":   {table: []string{"SELECT", "INSERT"}},
+	"merkle_leaves":   {table: []string{"SELECT", "INSERT"}},
 
 	"journal_shards": {table: []string{"SELECT", "INSERT", "UPDATE"}},
 	"balances":       {table: []string{"SELECT", "INSERT"}, update: []string{"debits", "credits", "pending_debits", "pending_credits", "balance", "last_seq"}},

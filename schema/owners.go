@@ -32,6 +32,12 @@ func Owners() map[string]string {
 		// Accounting periods: their events and closing snapshots.
 		"period_events":    "periods",
 		"period_snapshots": "periods",
+		// Seals of the journal's shards, the Merkle log over the journal
+		// and its signed checkpoints.
+		"seals":         "seal",
+		"seal_heads":    "seal",
+		"merkle_hashes": "seal",
+		"merkle_leaves": "seal",
 
 		// API keys and their people.
 		"api_keys": "keys",

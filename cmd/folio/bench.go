@@ -31,6 +31,7 @@ import (
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
+	"github.com/folioledger/folio/seal"
 )
 
 // benchConfig is folio bench's configuration (docs/CONTRACT.md §8).
@@ -47,6 +48,9 @@ type benchConfig struct {
 	Serve    string        // the folio binary to run as the server
 	Shards   int           // --journal-shards of the server (0: its default)
 	DBMode   string        // --db-mode of the server ("": by the database)
+	// SealInterval is the server's --seal-interval: it seals as in
+	// production unless 0.
+	SealInterval time.Duration
 }
 
 // benchReport is the outcome; its JSON keys are those of docs/CONTRACT.md §8.
@@ -103,6 +107,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.BoolVar(&bc.FastDB, "fast-db", false, "run the private PostgreSQL with fsync off (not durable; for profiling the server)")
 		fs.IntVar(&bc.Shards, "journal-shards", 0, "journal shards of the server's fresh database (0: its default)")
 		fs.StringVar(&bc.DBMode, "db-mode", "", "the server's writer mode: postgres or cockroach (the CockroachDB path); empty: by the database")
+		fs.DurationVar(&bc.SealInterval, "seal-interval", DefaultConfig().SealInterval, "the server's --seal-interval: it seals the journal as in production (its cost is in the figures); 0: no sealing")
 	}}, args, stderr)
 	if err != nil {
 		return err
@@ -187,7 +192,8 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 		return nil, err
 	}
 	rep := &benchReport{Config: map[string]any{"trades": bc.Trades, "users": bc.Users, "depth": bc.Depth, "clients": bc.Clients, "batch": bc.Batch,
-		"duration": bc.Duration.String(), "database": map[bool]string{true: "private PostgreSQL", false: "--url"}[bc.URL == ""], "fast_db": bc.FastDB}}
+		"duration": bc.Duration.String(), "database": map[bool]string{true: "private PostgreSQL", false: "--url"}[bc.URL == ""], "fast_db": bc.FastDB,
+		"seal_interval": bc.SealInterval.String()}}
 	cost0, err := readDBCost(ctx, db)
 	if err != nil {
 		return nil, err
@@ -246,11 +252,12 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 
 // benchServer is a `folio serve` child process.
 type benchServer struct {
-	cmd  *exec.Cmd
-	base string
-	key  string
-	peak atomic.Int64 // KiB, sampled
-	done chan struct{}
+	cmd    *exec.Cmd
+	base   string
+	key    string
+	keyDir string       // the server's checkpoint key (it seals as in production)
+	peak   atomic.Int64 // KiB, sampled
+	done   chan struct{}
 
 	mu      sync.Mutex
 	samples []rssSample // resident set every 200 ms
@@ -286,7 +293,13 @@ func startBenchServer(ctx context.Context, bin, url string, bc benchConfig) (*be
 		return nil, err
 	}
 	s := &benchServer{base: "http://" + addr, key: "bench_" + hex.EncodeToString(b), done: make(chan struct{})}
-	args := []string{"serve", "--database-url", url, "--migrate", "--listen", addr, "--admin-key", s.key, "--log-level", "warn"}
+	// The server seals every few seconds as in production, signing with a
+	// key of its own (not one in the working directory's data dir).
+	if s.keyDir, err = os.MkdirTemp("", "folio-bench-key-"); err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--database-url", url, "--migrate", "--listen", addr, "--admin-key", s.key, "--log-level", "warn",
+		"--checkpoint-key", filepath.Join(s.keyDir, "checkpoint.key"), "--seal-interval", bc.SealInterval.String()}
 	if bc.Shards > 0 {
 		args = append(args, "--journal-shards", strconv.Itoa(bc.Shards))
 	}
@@ -341,6 +354,7 @@ func (s *benchServer) stop() {
 	default:
 		close(s.done)
 	}
+	defer os.RemoveAll(s.keyDir)
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	waited := make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(waited) }()
@@ -674,6 +688,18 @@ func verifyBench(ctx context.Context, c *benchClient, db *schema.DB, start time.
 		check("verify", false, err.Error())
 	} else {
 		check("verify", v.OK, fmt.Sprintf("(%d entries, %d accounts, %.0f s)", v.EntriesChecked, v.AccountsChecked, time.Since(t0).Seconds()))
+	}
+	// The seals the server wrote while it ran: their chain, the Merkle log
+	// and the checkpoints' bodies (the signing key is the server's).
+	t0 = time.Now()
+	if probs, err := seal.Verify(ctx, db, nil, 10); err != nil {
+		check("seals", false, err.Error())
+	} else {
+		detail := fmt.Sprintf("(%.0f s)", time.Since(t0).Seconds())
+		if len(probs) > 0 {
+			detail = probs[0].Kind + ": " + probs[0].Detail
+		}
+		check("seals", len(probs) == 0, detail)
 	}
 	var tb struct {
 		Currencies []struct {

@@ -21,7 +21,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 	}{
 		{"defaults", serve, nil, nil,
 			func(c Config) bool {
-				return c == Config{DataDir: ".folio", Listen: "127.0.0.1:8080", Migrate: true, ShutdownTimeout: 30 * time.Second, LogLevel: "info"}
+				return c == Config{DataDir: ".folio", Listen: "127.0.0.1:8080", Migrate: true, ShutdownTimeout: 30 * time.Second, LogLevel: "info", SealInterval: 5 * time.Second}
 			}, "the defaults"},
 		{"env sets", serve, map[string]string{"FOLIO_LISTEN": "127.0.0.1:9000", "FOLIO_DATA_DIR": "/srv/folio", "FOLIO_DEMO": "true", "FOLIO_SHUTDOWN_TIMEOUT": "5s"}, nil,
 			func(c Config) bool {

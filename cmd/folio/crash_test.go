@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,6 +20,7 @@ import (
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/folioledger/folio/schema/schematest"
+	"github.com/folioledger/folio/seal"
 )
 
 // buildFolio compiles the folio binary for tests that run it as a process.
@@ -30,10 +34,23 @@ func buildFolio(t *testing.T) string {
 	return bin
 }
 
+// checkpointKeyFor is the checkpoint key file of the servers of one
+// database (every server of a database signs with the same key), removed
+// after the test.
+func checkpointKeyFor(t *testing.T, url string) string {
+	sum := sha256.Sum256([]byte(url))
+	path := filepath.Join(os.TempDir(), "folio-test-"+hex.EncodeToString(sum[:8])+".key")
+	t.Cleanup(func() { os.Remove(path); os.Remove(path + ".pub") })
+	return path
+}
+
 // startServeProcess runs `folio serve` on url and waits until it is ready.
+// It seals every 50ms.
 func startServeProcess(t *testing.T, bin, url, addr, key string, extra ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--database-url", url, "--listen", addr, "--admin-key", key, "--log-level", "warn"}, extra...)...)
+	args := []string{"serve", "--database-url", url, "--listen", addr, "--admin-key", key, "--log-level", "warn",
+		"--checkpoint-key", checkpointKeyFor(t, url), "--seal-interval", "50ms"}
+	cmd := exec.Command(bin, append(args, extra...)...)
 	cmd.Env = append(os.Environ(), "FOLIO_DATA_DIR=")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -148,6 +165,23 @@ func checkBooked(t *testing.T, db *schematest.DB, app *schema.DB, n int) {
 	rep, err := ledger.New(app).Verify(ctx)
 	if err != nil || !rep.OK {
 		t.Fatalf("Verify = %+v, %v", rep, err)
+	}
+	// The servers sealed while they wrote: one chain, every checkpoint
+	// signed by the database's key.
+	skey, err := os.ReadFile(checkpointKeyFor(t, db.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, verifier, _, err := seal.ParseKey(strings.TrimSpace(string(skey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := seal.Verify(ctx, app, verifier, 10); err != nil || len(n) != 0 {
+		t.Fatalf("seal.Verify = %+v, %v", n, err)
+	}
+	var seals int
+	if err := db.Admin.QueryRow(ctx, `SELECT count(*) FROM seals`).Scan(&seals); err != nil || seals == 0 {
+		t.Fatalf("%d seals (%v); the servers seal every 50ms while they write", seals, err)
 	}
 	if got := balanceOf(t, app, "101:USDT"); got != "0" {
 		t.Fatalf("101:USDT = %s, want 0", got)

@@ -24,6 +24,7 @@ import (
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/payouts"
 	"github.com/folioledger/folio/payouts/webhook"
+	"github.com/folioledger/folio/seal"
 )
 
 // Intervals of serve's background jobs.
@@ -37,7 +38,7 @@ const (
 // stops accepting connections, drains in-flight requests for up to
 // cfg.ShutdownTimeout, closes the pool and stops the private PostgreSQL.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	cfg, rest, err := parseArgs(command{name: "serve", groups: flagsDB | flagsServe | flagsLog}, args, stderr)
+	cfg, rest, err := parseArgs(command{name: "serve", groups: flagsDB | flagsServe | flagsCheckpoint | flagsLog}, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -77,6 +78,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		return err
 	}
 	ingester := ingest.New(db.App, svc, l, ingest.Options{Shards: shards})
+	// Checkpoints are signed with the operator's key (seal/doc.go).
+	skey, err := seal.LoadKey(cfg.checkpointKeyPath())
+	if err != nil {
+		return err
+	}
+	seals, err := seal.New(db.App, skey)
+	if err != nil {
+		return err
+	}
 	server := api.New(api.Config{
 		DB:        db.App,
 		Ledger:    l,
@@ -87,6 +97,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		Affiliate: svc,
 		Payouts:   pay,
 		Ingester:  ingester,
+		Seals:     seals,
 	})
 	ui, err := console.New(console.Config{API: server.Handler(), Identify: identify(server), Logger: log})
 	if err != nil {
@@ -148,6 +159,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	wg.Go(func() {
 		svc.RunFolder(bg, time.Second, func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) })
 	})
+	// Seals of the journal's shards; safe with several serve processes on
+	// one database (seal.Service.Seal).
+	if cfg.SealInterval > 0 {
+		wg.Go(func() {
+			seals.Run(bg, cfg.SealInterval, func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) })
+		})
+	}
 	// Always running: messages queued while a webhook was set keep its URL.
 	wg.Go(func() {
 		pay.RunOutbox(bg, outboxInterval, func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) })

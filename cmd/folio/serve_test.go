@@ -161,7 +161,7 @@ func TestServeEmbedded(t *testing.T) {
 	var entries int
 	for round := 1; round <= 2; round++ {
 		addr := freeAddr(t)
-		s := startServe(t, "--data-dir", dataDir, "--listen", addr, "--demo")
+		s := startServe(t, "--data-dir", dataDir, "--listen", addr, "--demo", "--seal-interval", "100ms")
 		s.waitFor(t, "/readyz to answer 200", func() bool {
 			code, _, _ := httpStatus("http://"+addr+"/readyz", "")
 			return code == http.StatusOK
@@ -182,6 +182,24 @@ func TestServeEmbedded(t *testing.T) {
 		}
 		if !decimalEqual(bal.Balance, "750") || !decimalEqual(bal.Available, "650") {
 			t.Fatalf("round %d: balance of %s = %+v, want balance 750 and available 650 (100 pending withdrawal)", round, bal.Account, bal)
+		}
+
+		// The sealing worker seals the demo's entries and signs with the
+		// key generated in the data dir on first start, kept for the next.
+		s.waitFor(t, "a signed checkpoint", func() bool {
+			code, _, _ := httpStatus("http://"+addr+"/v1/audit/checkpoint", got.key)
+			return code == http.StatusOK
+		})
+		if fi, err := os.Stat(filepath.Join(dataDir, "checkpoint.key")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("round %d: checkpoint key in the data dir: %v; want it, mode 0600", round, err)
+		}
+		pub, err := os.ReadFile(filepath.Join(dataDir, "checkpoint.key.pub"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body, err = httpStatus("http://"+addr+"/v1/audit/checkpoint-key", got.key)
+		if err != nil || code != http.StatusOK || !strings.Contains(string(body), `"verifier_key":"`+strings.TrimSpace(string(pub))+`"`) {
+			t.Fatalf("round %d: GET /v1/audit/checkpoint-key = %d %s, want the key of checkpoint.key.pub %s", round, code, body, pub)
 		}
 
 		n := entryCount(t, dataDir)

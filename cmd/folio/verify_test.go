@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/folioledger/folio/schema/schematest"
+	"github.com/folioledger/folio/seal"
 )
 
 // appDB returns an app-role pool on a fresh migrated database with the
@@ -123,4 +125,61 @@ func decodeReport(t *testing.T, stdout string) ledger.Report {
 		t.Fatalf("verify printed no JSON report: %v\n%s", err, stdout)
 	}
 	return rep
+}
+
+// TestVerifyCLIChecksSeals: folio verify checks the seal chain, the Merkle
+// log and the checkpoints' signatures with --checkpoint-key: clean with the
+// key that signed them, checkpoint_invalid with another key, an error for a
+// key file that is not there, and merkle_mismatch after a Merkle hash is
+// changed.
+func TestVerifyCLIChecksSeals(t *testing.T) {
+	clearEnv(t)
+	ctx := context.Background()
+	db, app := appDB(t)
+	l := ledger.New(app)
+	for i := 1; i <= 3; i++ {
+		e := ledger.NewEntry{IdempotencyKey: fmt.Sprintf("seal-%d", i), Kind: "manual", Postings: []ledger.NewPosting{
+			{Account: "110:USDT", Side: accounts.Debit, Amount: "1"},
+			{Account: "201:USDT:alice", Side: accounts.Credit, Amount: "1"},
+		}}
+		if res, err := l.Post(ctx, []ledger.NewEntry{e}, ledger.Options{}); err != nil || res[0].Err != nil {
+			t.Fatalf("Post = %v, %v", err, res)
+		}
+	}
+	dir := t.TempDir()
+	keyFile, otherFile := filepath.Join(dir, "checkpoint.key"), filepath.Join(dir, "other.key")
+	skey, err := seal.LoadKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seal.LoadKey(otherFile); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := seal.New(app, skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := svc.Seal(ctx); err != nil || !created {
+		t.Fatalf("Seal = %v, %v", created, err)
+	}
+	check := func(keyPath string, wantCode int, wantKind string) {
+		t.Helper()
+		stdout, stderr, code := cli(t, ctx, "verify", "--database-url", db.URL, "--checkpoint-key", keyPath)
+		if code != wantCode {
+			t.Fatalf("verify --checkpoint-key %s: exit %d, want %d\nstdout: %s\nstderr: %s", keyPath, code, wantCode, stdout, stderr)
+		}
+		if wantKind != "" {
+			rep := decodeReport(t, stdout)
+			if len(rep.Problems) == 0 || rep.Problems[0].Kind != wantKind {
+				t.Fatalf("verify --checkpoint-key %s = %+v, want a %s", keyPath, rep, wantKind)
+			}
+		}
+	}
+	check(keyFile, 0, "")
+	check(otherFile, 1, seal.ProblemCheckpoint)
+	check(filepath.Join(dir, "missing.key"), 2, "")
+	if _, err := db.Admin.Exec(ctx, `UPDATE merkle_hashes SET hash = sha256(hash) WHERE idx = 0`); err != nil {
+		t.Fatal(err)
+	}
+	check(keyFile, 1, seal.ProblemMerkle)
 }
