@@ -1,0 +1,24 @@
+-- Issue 15 item 10: the rest of the exchange admin manual's chart of
+-- accounts, next to the codes of 001 (accounts.Builtin lists both). The codes
+-- are built-in: their type, normal side and per-holder flag never change.
+-- Nothing posts to them yet; an operator books to them with manual entries.
+INSERT INTO account_codes (code, name, type, normal_side, per_holder, balance_rule, builtin) VALUES
+    ('200', 'Short-term liabilities (user spot balance)', 'liability', 'credit', true, '', true),
+    ('205', 'Staking liabilities, active (staked user funds)', 'liability', 'credit', true, '', true),
+    ('206', 'Staking liabilities, locked (unbonding)', 'liability', 'credit', true, '', true),
+    ('207', 'Staking rewards payable', 'liability', 'credit', true, '', true),
+    ('210', 'Liabilities to partners and liquidity providers', 'liability', 'credit', false, '', true),
+    ('400', 'Operating expenses', 'expense', 'debit', false, '', true),
+    ('401', 'Blockchain network fee expenses', 'expense', 'debit', false, '', true),
+    ('402', 'Bank and payment provider fee expenses', 'expense', 'debit', false, '', true),
+    ('403', 'Liquidity provider fee expenses', 'expense', 'debit', false, '', true),
+    ('404', 'Promotion and marketing expenses', 'expense', 'debit', false, '', true),
+    ('405', 'Exchange rate losses', 'expense', 'debit', false, '', true),
+    ('407', 'Staking reward expenses', 'expense', 'debit', false, '', true),
+    ('410', 'Other expenses', 'expense', 'debit', false, '', true),
+    ('600', 'Operating revenue', 'revenue', 'credit', false, '', true),
+    ('601', 'Deposit fee revenue', 'revenue', 'credit', false, '', true),
+    ('602', 'Withdrawal fee revenue', 'revenue', 'credit', false, '', true),
+    ('603', 'Listing fee revenue', 'revenue', 'credit', false, '', true),
+    ('604', 'Exchange rate gains', 'revenue', 'credit', false, '', true)
+ON CONFLICT (code) DO NOTHING;
