@@ -75,7 +75,7 @@ func (s *Service) DeliverOutbox(ctx context.Context) (int, error) {
 		}
 		msg := OutboxMessage{BatchID: b.ID, EntryID: d.entry}
 		for _, l := range b.Lines {
-			if l.Status == LinePaid {
+			if l.Status == LinePaid && l.EntryID == d.entry {
 				msg.Lines = append(msg.Lines, OutboxPayment{LineID: l.ID, Holder: l.Holder, Currency: l.Currency, Amount: ledger.Format(&l.Amount)})
 			}
 		}
@@ -132,10 +132,11 @@ func (s *Service) finishOutbox(ctx context.Context, batch, entry, outcome, detai
 		}
 		if outcome == OutboxRefused {
 			if _, err := tx.Exec(ctx, `UPDATE payout_accruals SET active = false WHERE batch_id = $1
-				AND line_id IN (SELECT id FROM payout_lines WHERE batch_id = $1 AND status = 'paid')`, batch); err != nil {
+				AND line_id IN (SELECT id FROM payout_lines WHERE batch_id = $1 AND status = 'paid' AND entry_id = $2::uuid)`, batch, entry); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'rejected', decided_by = 'exchange', decided_at = $2 WHERE batch_id = $1 AND status = 'paid'`, batch, now); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'rejected', decided_by = 'exchange', decided_at = $2
+				WHERE batch_id = $1 AND status = 'paid' AND entry_id = $3::uuid`, batch, now, entry); err != nil {
 				return err
 			}
 		}

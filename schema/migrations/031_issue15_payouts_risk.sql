@@ -22,3 +22,8 @@ INSERT INTO account_codes (code, name, type, normal_side, per_holder, balance_ru
     ('603', 'Listing fee revenue', 'revenue', 'credit', false, '', true),
     ('604', 'Exchange rate gains', 'revenue', 'credit', false, '', true)
 ON CONFLICT (code) DO NOTHING;
+
+-- Issue 15 item 6: where a payout line is paid. '' (default): Cr 201 and,
+-- with a transfer API configured, the outbox; '201' or '202': Cr that
+-- account of the affiliate in the journal, final at once (payouts/doc.go).
+ALTER TABLE payout_lines ADD COLUMN IF NOT EXISTS destination TEXT NOT NULL DEFAULT '';
