@@ -7,6 +7,7 @@ import (
 
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts/signing"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -104,7 +105,11 @@ func (s *Service) send(ctx context.Context, url, key string, msg OutboxMessage) 
 		return 0, "no deliverer is configured (payouts.Service.Deliver)"
 	}
 	body, _ := json.Marshal(msg)
-	return s.Deliver(ctx, url, key, body)
+	var header map[string]string
+	if secret := s.WebhookSecrets[url]; secret != "" {
+		header = signing.Headers(secret, s.now(), body)
+	}
+	return s.Deliver(ctx, url, key, header, body)
 }
 
 // finishOutbox posts or voids the pending payout entry and closes the
