@@ -833,4 +833,3 @@ func linePrograms(ctx context.Context, tx pgx.Tx, id string) (map[string][]strin
 	}
 	return out, rows.Err()
 }
-
