@@ -45,6 +45,9 @@ type Config struct {
 	// executed payout batches to it through the outbox, and their payout
 	// entries stay pending until it confirms (payouts.Service.Webhook).
 	PayoutWebhook string
+	// PayoutWebhookSecret, when set, signs every request to PayoutWebhook
+	// (Folio-Timestamp, Folio-Signature; package payouts/signing).
+	PayoutWebhookSecret string
 	// Pprof, when set, serves net/http/pprof on this separate address
 	// (profiling; keep it on localhost: it is unauthenticated).
 	Pprof string
@@ -106,6 +109,9 @@ func (c Config) Validate() error {
 	if c.JournalShards < 0 || c.JournalShards > ledger.MaxShards {
 		return fmt.Errorf("journal shards %d: want 1 to %d", c.JournalShards, ledger.MaxShards)
 	}
+	if c.PayoutWebhookSecret != "" && (c.PayoutWebhook == "" || len(c.PayoutWebhookSecret) < 16) {
+		return errors.New("payout webhook secret: needs --payout-webhook and at least 16 characters")
+	}
 	if c.PayoutWebhook != "" {
 		u, err := url.Parse(c.PayoutWebhook)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -156,6 +162,7 @@ var settings = []setting{
 	{"shutdown-timeout", "FOLIO_SHUTDOWN_TIMEOUT"},
 	{"log-level", "FOLIO_LOG_LEVEL"},
 	{"payout-webhook", "FOLIO_PAYOUT_WEBHOOK"},
+	{"payout-webhook-secret", "FOLIO_PAYOUT_WEBHOOK_SECRET"},
 	{"pprof", "FOLIO_PPROF"},
 	{"journal-shards", "FOLIO_JOURNAL_SHARDS"},
 	{"db-mode", "FOLIO_DB_MODE"},
@@ -187,6 +194,7 @@ func newFlagSet(name string, cfg *Config, groups int, out io.Writer) *flag.FlagS
 		fs.StringVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060; unauthenticated: keep it local); empty: off")
 		fs.IntVar(&cfg.JournalShards, "journal-shards", cfg.JournalShards, "journal shards of a fresh database (0: the default for this machine); a database with entries keeps its stored count")
 		fs.StringVar(&cfg.PayoutWebhook, "payout-webhook", cfg.PayoutWebhook, "the exchange's transfer API: executed payout batches are POSTed to it and stay pending until it answers 2xx; empty: payouts post at once")
+		fs.StringVar(&cfg.PayoutWebhookSecret, "payout-webhook-secret", cfg.PayoutWebhookSecret, "sign each payout webhook request with this secret (HMAC-SHA256, Folio-Signature header); prefer FOLIO_PAYOUT_WEBHOOK_SECRET")
 	}
 	if groups&flagsLog != 0 {
 		fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
