@@ -29,6 +29,38 @@
 // batches of programs on a daily, weekly or realtime schedule, each (program,
 // period) claimed once in scheduler_runs across servers.
 //
+// # Real-time payouts
+//
+// A program whose payout policy has schedule "realtime" is built by the
+// scheduler once per affiliate.RealtimeEvery (10 s; folio serve ticks at
+// that interval), so small lines are paid within seconds of accruing,
+// not as each accrual is written: a trade's transaction stays short and
+// the fraud rules see a line's sum, as for any batch. With
+// auto_approve_below (per currency; realtime only) the run splits the
+// lines after the fraud rules ran: those no rule flagged and strictly
+// below the limit of their currency form a batch built by AutoBuilder,
+// which payAuto approves as AutoApprover (the policy; audit
+// "payout.auto_approve" with the limits) and executes at once. The other
+// lines (at or above the limit, in a currency without a limit, or flagged)
+// form the usual draft batch built by "scheduler", which waits for an
+// admin: four-eyes is unchanged for them, and flagged lines stay held
+// until cleared. payAuto checks the policies again as they stand when it
+// approves; if a line no longer qualifies (the policy changed in between)
+// the auto batch is left a draft for an admin (audit "payout.auto_hold").
+// An auto batch a crash left unexecuted is finished at the next tick.
+//
+// # Destinations
+//
+// A policy's destination "201" (main balance) or "202" (trading balance)
+// pays inside the exchange's books: the line's Cr goes to that account of
+// the affiliate in an entry posted at once (idempotency key
+// "payout:<batch>:direct"), with no outbox message even when a transfer
+// API is configured: the journal is the exchange's balance. Without a
+// destination a line credits 201 and, with a Webhook, goes through the
+// outbox in the pending entry "payout:<batch>". A line whose accruals come
+// from programs with different destinations takes the default; the
+// destination is recorded on the line when the batch is built.
+//
 // # Fraud checks
 //
 // Each line is checked against FraudRules (stored as the fraud_rules
@@ -68,5 +100,11 @@
 // Idempotency-Key: the batch id, and records the outcome in one: a 2xx
 // posts the entry, a 4xx voids it and returns the lines' accruals to the
 // pool, anything else is retried with backoff (1 s doubling, capped at
-// 10 min). This package, not affiliate, holds the HTTP client.
+// 10 min). This package, not affiliate, holds the HTTP client. A message
+// to an endpoint with a secret in WebhookSecrets is signed (headers
+// Folio-Timestamp and Folio-Signature: v1=hex(HMAC-SHA256(secret,
+// timestamp + "." + body))); package signing documents the verification,
+// in Go and with openssl. ToPeatio maps a message onto an openware/Peatio
+// management API transfer (peatio.go documents the JSON mapping) for an
+// exchange that runs that API.
 package payouts
