@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -116,6 +117,7 @@ type pendingAccrual struct {
 	amount                        apd.Decimal
 	reported                      *apd.Decimal
 	tradeID                       string
+	trader                        string // whose trade or event the accrual pays for
 }
 
 // BuildBatch builds a draft batch from every payable accrual recorded up to
@@ -154,7 +156,7 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 			policies[p.ID] = p.Spec.Payout
 		}
 		rows, err := tx.Query(ctx, `SELECT a.id::text, a.beneficiary, a.currency, a.program_id, a.amount::text, a.reporting_amount::text, a.recorded_at,
-				coalesce(a.trade_id, '')
+				coalesce(a.trade_id, ''), a.trader_id
 			FROM accruals a
 			WHERE a.recorded_at <= $1 AND ($2 = '' OR a.program_id = $2)
 			AND NOT EXISTS (SELECT 1 FROM payout_accruals p WHERE p.accrual_id = a.id AND p.active)
@@ -168,7 +170,7 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 			var amt string
 			var rep *string
 			var at time.Time
-			if err := rows.Scan(&a.id, &a.holder, &a.currency, &a.program, &amt, &rep, &at, &a.tradeID); err != nil {
+			if err := rows.Scan(&a.id, &a.holder, &a.currency, &a.program, &amt, &rep, &at, &a.tradeID, &a.trader); err != nil {
 				rows.Close()
 				return err
 			}
@@ -423,6 +425,21 @@ func (s *Service) flagLines(ctx context.Context, tx pgx.Tx, now time.Time, lines
 			return err
 		}
 		l.Flags = append(l.Flags, checkFraud(rules, f)...)
+		// Signup risk: the line pays activity of users whose signup was
+		// flagged while the rules said hold.
+		var traders []string
+		for _, a := range links[i] {
+			if !slices.Contains(traders, a.trader) {
+				traders = append(traders, a.trader)
+			}
+		}
+		held, err := heldSignups(ctx, tx, traders)
+		if err != nil {
+			return err
+		}
+		for _, id := range sortedIDs(held) {
+			l.Flags = append(l.Flags, Flag{FlagSignupRisk, fmt.Sprintf("pays activity of %s, whose signup was flagged (%s)", id, strings.Join(held[id], ", "))})
+		}
 		if len(l.Flags) > 0 {
 			l.Status = LineHeld
 		}
@@ -812,6 +829,15 @@ func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Ba
 		return err
 	})
 	return out, replayed, err
+}
+
+func sortedIDs[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // linePrograms returns, per line of batch id, the programs of the accruals

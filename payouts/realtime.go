@@ -76,14 +76,15 @@ func (s *Service) RunSchedules(ctx context.Context, server string) ([]string, er
 	return built, nil
 }
 
-// autoHeld is the builder label of an auto batch the policy no longer
-// approves: it waits for an admin like any batch.
+// autoHeld marks (as its approval label, while it is a draft) an auto batch
+// the policy no longer approves: it waits for an admin like any batch, and
+// the admin's approval replaces the label.
 const autoHeld = "auto_approve_below: held for an admin"
 
 // unfinishedAuto lists the batches built by AutoBuilder that are not yet
 // executed, rejected by an admin, or held by payAuto.
 func (s *Service) unfinishedAuto(ctx context.Context) ([]string, error) {
-	rows, err := s.DB.Pool.Query(ctx, `SELECT id FROM payout_batches WHERE created_by = $1 AND status IN ('draft', 'approved') AND created_by_label = ''
+	rows, err := s.DB.Pool.Query(ctx, `SELECT id FROM payout_batches WHERE created_by = $1 AND (status = 'approved' OR (status = 'draft' AND approved_by_label = ''))
 		ORDER BY created_at, id`, AutoBuilder)
 	if err != nil {
 		return nil, err
@@ -97,7 +98,7 @@ func (s *Service) unfinishedAuto(ctx context.Context) ([]string, error) {
 // currency, and the line is strictly below the smallest of those limits,
 // as the policies stand now; otherwise the batch stays a draft that an
 // admin approves or rejects like any other (audit "payout.auto_hold", the
-// builder label autoHeld).
+// draft's approval label autoHeld).
 func (s *Service) payAuto(ctx context.Context, id string) (*Batch, error) {
 	b, err := s.changeBatch(ctx, id, s.DB.Tx, func(tx pgx.Tx, now time.Time, b *Batch) error {
 		if b.CreatedBy != AutoBuilder {
@@ -138,7 +139,7 @@ func (s *Service) payAuto(ctx context.Context, id string) (*Batch, error) {
 			}
 		}
 		if why != "" {
-			if _, err := tx.Exec(ctx, `UPDATE payout_batches SET created_by_label = $2 WHERE id = $1`, id, autoHeld); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE payout_batches SET approved_by_label = $2 WHERE id = $1`, id, autoHeld); err != nil {
 				return err
 			}
 			return audit(ctx, tx, now, AutoApprover, "payout.auto_hold", "payout_batch:"+id, nil, map[string]string{"reason": why})

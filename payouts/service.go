@@ -48,8 +48,13 @@ type Deliver func(ctx context.Context, url, idempotencyKey string, header map[st
 
 // NewService returns the payouts of a's accruals, on a's database and
 // ledger and by a's clock.
+//
+// It installs its signup check on a (a.SignupCheck = CheckSignup): the
+// fraud rules decide what happens to a risky signup.
 func NewService(a *affiliate.Service) *Service {
-	return &Service{DB: a.DB, Ledger: a.Ledger, Affiliate: a}
+	s := &Service{DB: a.DB, Ledger: a.Ledger, Affiliate: a}
+	a.SignupCheck = s.CheckSignup
+	return s
 }
 
 func (s *Service) now() time.Time {

@@ -62,5 +62,6 @@ func Owners() map[string]string {
 		"payout_outbox":   "payouts",
 		"scheduler_runs":  "payouts",
 		"settings":        "payouts",
+		"signup_risk":     "payouts", // issue 15 item 7: hashed signup signals and their flags
 	}
 }

@@ -27,3 +27,30 @@ ON CONFLICT (code) DO NOTHING;
 -- with a transfer API configured, the outbox; '201' or '202': Cr that
 -- account of the affiliate in the journal, final at once (payouts/doc.go).
 ALTER TABLE payout_lines ADD COLUMN IF NOT EXISTS destination TEXT NOT NULL DEFAULT '';
+
+-- Issue 15 item 7: signup risk, one row per user that signed up with
+-- signals, append-only (never updated or deleted). The signals are personal
+-- data: only keyed hashes (HMAC-SHA256 under the settings row
+-- signup_hash_key) are stored, enough to compare signups, never the raw
+-- values. matched: the users of the referral chain whose signals the signup
+-- shares. action: none (no flag), flag (recorded only) or hold (the payout
+-- lines that pay this user's activity are held); refused signups write
+-- nothing.
+CREATE TABLE IF NOT EXISTS signup_risk (
+    user_id         TEXT PRIMARY KEY,
+    referrer_id     TEXT NOT NULL DEFAULT '',
+    ip_hash         BYTEA,
+    device_hash     BYTEA,
+    user_agent_hash BYTEA,
+    score           BIGINT NOT NULL,
+    flags           JSONB NOT NULL DEFAULT '[]',
+    matched         TEXT[] NOT NULL DEFAULT '{}',
+    action          TEXT NOT NULL CHECK (action IN ('none', 'flag', 'hold')),
+    at              TIMESTAMPTZ NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS signup_risk_referrer ON signup_risk (referrer_id, at);
+
+CREATE INDEX IF NOT EXISTS signup_risk_ip ON signup_risk (ip_hash) WHERE ip_hash IS NOT NULL;
+
+CREATE INDEX IF NOT EXISTS signup_risk_device ON signup_risk (device_hash) WHERE device_hash IS NOT NULL;
