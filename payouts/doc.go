@@ -7,8 +7,8 @@
 // A Service is wired by plain assignment: NewService(a) takes the database,
 // the ledger and the clock of the affiliate service a; Webhook and
 // HTTPClient configure the outbox. It owns the tables payout_batches,
-// payout_lines, payout_accruals and payout_outbox and the fraud_rules
-// setting, reads the journal through ledger functions (the 208 balance of
+// payout_lines, payout_accruals, payout_outbox and signup_risk and the
+// fraud_rules and signup_hash_key settings, reads the journal through ledger functions (the 208 balance of
 // a line) and the engine's users, programs and trades through affiliate
 // functions (affiliate/for_payouts.go). Its entries are the engine's kinds
 // (affiliate.EntryPayout, affiliate.EntryForfeit), written with
@@ -74,6 +74,38 @@
 // the pool, or with forfeit its amount moves from 208 to 606 in a forfeit
 // entry). TaxTotals reports each affiliate's payouts of a calendar year in
 // the reporting currency.
+//
+// # Signup risk
+//
+// NewService installs CheckSignup as the affiliate service's SignupCheck:
+// every new user with signals (POST /v1/users ip, device, user_agent; the
+// older signup_ip and device_id stand in for a missing ip or device) is
+// scored in the transaction that creates it. Flags: same IP or device as
+// the referrer (same_ip_as_referrer, same_device_as_referrer) or as a user
+// of its upline up to 15 levels (same_ip_as_upline, same_device_as_upline),
+// and signup_farm: this signup makes farm_referees signups under one
+// referrer from one IP or device within farm_window (the fraud rules'
+// farm thresholds, shared with the batch-time farm rule). The score is the
+// sum of the flags' weights (device of the referrer 60, its IP 40, farm
+// 50, device of the upline 40, its IP 30), at most 100; the user agent is
+// stored but not scored: alone it says little. The fraud rules'
+// signup_risk decides: refuse (403 forbidden naming the flags; the
+// transaction writes nothing, not even the user), flag (the default: the
+// assessment is recorded), or hold (recorded, and every payout line
+// paying an accrual of the user's trades or events is held with flag
+// signup_risk until an admin clears it; the action is fixed when the user
+// signs up). One append-only signup_risk row per assessed user, read by
+// GET /v1/users/{id} (not for affiliate keys) and by SignupRisks for lists.
+//
+// The signals are personal data: only HMAC-SHA256 hashes keyed by a random
+// 32-byte key (the settings row signup_hash_key, created on first use so
+// every server hashes alike) are stored, enough to test equality, never
+// the values. The key sits in the same database: someone with the database
+// and the key can still test guesses (the IPv4 space is small), so the
+// hashes are pseudonyms, not anonymity; dropping the key row makes every
+// stored hash useless for new comparisons. IPs are canonicalized first
+// (netip: IPv4-mapped IPv6 is the IPv4 address). A signup registered again
+// with the same data answers the existing user and is not re-assessed.
 //
 // # Four eyes, by person
 //
