@@ -9,4 +9,6 @@ func (s *Service) BuildAutoForTest(ctx context.Context, program string) (*Batch,
 }
 
 // PayAutoForTest is payAuto.
-func (s *Service) PayAutoForTest(ctx context.Context, id string) (*Batch, error) { return s.payAuto(ctx, id) }
+func (s *Service) PayAutoForTest(ctx context.Context, id string) (*Batch, error) {
+	return s.payAuto(ctx, id)
+}
