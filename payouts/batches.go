@@ -221,11 +221,9 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 				}
 			}
 			if len(small) > 0 {
-				auto, _, err := insertBatch(ctx, tx, now, cutoff, Actor{ID: AutoBuilder}, opts.Program, small, smallLinks)
-				if err != nil {
+				if batch, created, err = insertBatch(ctx, tx, now, cutoff, Actor{ID: AutoBuilder}, opts.Program, small, smallLinks); err != nil {
 					return err
 				}
-				batch, created = auto, true
 			}
 			if len(rest) == 0 {
 				return nil
