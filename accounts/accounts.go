@@ -100,21 +100,40 @@ func (c Code) Validate() error {
 	return nil
 }
 
-// Builtin returns the built-in chart of docs/CONTRACT.md §1.1, in code order.
+// Builtin returns the built-in chart of docs/CONTRACT.md §1.1 with the
+// codes of the exchange admin manual's chart (migration 031), in code order.
 func Builtin() []Code {
 	return []Code{
 		{"101", "Deferred income (fees awaiting distribution)", Suspense, Credit, false, RuleNone, true},
 		{"110", "Hot system assets", Asset, Debit, false, RuleNone, true},
 		{"120", "User assets", Asset, Debit, false, RuleNone, true},
 		{"130", "Funds en route", Asset, Debit, false, RuleNone, true},
+		{"200", "Short-term liabilities (user spot balance)", Liability, Credit, true, RuleNone, true},
 		{"201", "Long-term liabilities (user main balance)", Liability, Credit, true, RuleNone, true},
 		{"202", "Advanced trading liabilities, active", Liability, Credit, true, RuleNone, true},
 		{"203", "Advanced trading liabilities, locked", Liability, Credit, true, RuleNone, true},
 		{"204", "Deferred liabilities", Liability, Credit, true, RuleNone, true},
+		{"205", "Staking liabilities, active (staked user funds)", Liability, Credit, true, RuleNone, true},
+		{"206", "Staking liabilities, locked (unbonding)", Liability, Credit, true, RuleNone, true},
+		{"207", "Staking rewards payable", Liability, Credit, true, RuleNone, true},
 		{"208", "Pending referral rewards (accrued, unpaid commissions)", Liability, Credit, true, RuleNone, true},
+		{"210", "Liabilities to partners and liquidity providers", Liability, Credit, false, RuleNone, true},
 		{"230", "Liabilities in transfer", Liability, Credit, true, RuleNonNegative, true},
+		{"400", "Operating expenses", Expense, Debit, false, RuleNone, true},
+		{"401", "Blockchain network fee expenses", Expense, Debit, false, RuleNone, true},
+		{"402", "Bank and payment provider fee expenses", Expense, Debit, false, RuleNone, true},
+		{"403", "Liquidity provider fee expenses", Expense, Debit, false, RuleNone, true},
+		{"404", "Promotion and marketing expenses", Expense, Debit, false, RuleNone, true},
+		{"405", "Exchange rate losses", Expense, Debit, false, RuleNone, true},
+		{"407", "Staking reward expenses", Expense, Debit, false, RuleNone, true},
+		{"410", "Other expenses", Expense, Debit, false, RuleNone, true},
 		{"420", "One-time reward expenses (bounties)", Expense, Debit, false, RuleNone, true},
 		{"421", "Referral commission expenses (commissions funded beyond the fee)", Expense, Debit, false, RuleNone, true},
+		{"600", "Operating revenue", Revenue, Credit, false, RuleNone, true},
+		{"601", "Deposit fee revenue", Revenue, Credit, false, RuleNone, true},
+		{"602", "Withdrawal fee revenue", Revenue, Credit, false, RuleNone, true},
+		{"603", "Listing fee revenue", Revenue, Credit, false, RuleNone, true},
+		{"604", "Exchange rate gains", Revenue, Credit, false, RuleNone, true},
 		{"605", "Trading profit (definitive fee revenue)", Revenue, Credit, false, RuleNone, true},
 		{"606", "Forfeited referral rewards", Revenue, Credit, false, RuleNone, true},
 	}

@@ -162,7 +162,8 @@ func TestChartParseAndResolve(t *testing.T) {
 	}
 }
 
-// TestBuiltinMatchesSpec pins the built-in chart to the table of docs/CONTRACT.md §1.1.
+// TestBuiltinMatchesSpec pins the built-in chart to the table of docs/CONTRACT.md §1.1
+// and the admin manual's codes (issue 15 item 10).
 func TestBuiltinMatchesSpec(t *testing.T) {
 	type row struct {
 		code, name string
@@ -175,14 +176,32 @@ func TestBuiltinMatchesSpec(t *testing.T) {
 		{"110", "Hot system assets", accounts.Asset, accounts.Debit, false},
 		{"120", "User assets", accounts.Asset, accounts.Debit, false},
 		{"130", "Funds en route", accounts.Asset, accounts.Debit, false},
+		{"200", "Short-term liabilities (user spot balance)", accounts.Liability, accounts.Credit, true},
 		{"201", "Long-term liabilities (user main balance)", accounts.Liability, accounts.Credit, true},
 		{"202", "Advanced trading liabilities, active", accounts.Liability, accounts.Credit, true},
 		{"203", "Advanced trading liabilities, locked", accounts.Liability, accounts.Credit, true},
 		{"204", "Deferred liabilities", accounts.Liability, accounts.Credit, true},
+		{"205", "Staking liabilities, active (staked user funds)", accounts.Liability, accounts.Credit, true},
+		{"206", "Staking liabilities, locked (unbonding)", accounts.Liability, accounts.Credit, true},
+		{"207", "Staking rewards payable", accounts.Liability, accounts.Credit, true},
 		{"208", "Pending referral rewards (accrued, unpaid commissions)", accounts.Liability, accounts.Credit, true},
+		{"210", "Liabilities to partners and liquidity providers", accounts.Liability, accounts.Credit, false},
 		{"230", "Liabilities in transfer", accounts.Liability, accounts.Credit, true},
+		{"400", "Operating expenses", accounts.Expense, accounts.Debit, false},
+		{"401", "Blockchain network fee expenses", accounts.Expense, accounts.Debit, false},
+		{"402", "Bank and payment provider fee expenses", accounts.Expense, accounts.Debit, false},
+		{"403", "Liquidity provider fee expenses", accounts.Expense, accounts.Debit, false},
+		{"404", "Promotion and marketing expenses", accounts.Expense, accounts.Debit, false},
+		{"405", "Exchange rate losses", accounts.Expense, accounts.Debit, false},
+		{"407", "Staking reward expenses", accounts.Expense, accounts.Debit, false},
+		{"410", "Other expenses", accounts.Expense, accounts.Debit, false},
 		{"420", "One-time reward expenses (bounties)", accounts.Expense, accounts.Debit, false},
 		{"421", "Referral commission expenses (commissions funded beyond the fee)", accounts.Expense, accounts.Debit, false},
+		{"600", "Operating revenue", accounts.Revenue, accounts.Credit, false},
+		{"601", "Deposit fee revenue", accounts.Revenue, accounts.Credit, false},
+		{"602", "Withdrawal fee revenue", accounts.Revenue, accounts.Credit, false},
+		{"603", "Listing fee revenue", accounts.Revenue, accounts.Credit, false},
+		{"604", "Exchange rate gains", accounts.Revenue, accounts.Credit, false},
 		{"605", "Trading profit (definitive fee revenue)", accounts.Revenue, accounts.Credit, false},
 		{"606", "Forfeited referral rewards", accounts.Revenue, accounts.Credit, false},
 	}

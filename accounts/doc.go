@@ -15,6 +15,13 @@
 // exchange's existing numbering: 101 (deferred income, suspense), 110, 120,
 // 130 (assets), 201–204, 208 and 230 (per-holder liabilities), 420, 421
 // (expenses), 605, 606 (revenue). The first migration seeds the same rows.
+// Migration 031 adds the rest of the exchange admin manual's chart as
+// built-in codes: 200 (short-term liabilities, per holder), the staking
+// accounts 205–207 (per holder: staked, unbonding, rewards payable) and
+// 407 (staking reward expenses), 210 (liabilities to partners), the
+// expenses 400–405 and 410 and the revenues 600–604. Nothing in Folio posts
+// to them; they are there so that an operator's manual entries use the
+// manual's numbering instead of inventing codes that later collide with it.
 //
 // # Account keys
 //

@@ -32,7 +32,29 @@ type PayoutPolicy struct {
 	HoldPeriod string `json:"hold_period,omitempty"`
 	// RequireKYC holds lines of affiliates without a verified KYC.
 	RequireKYC bool `json:"require_kyc,omitempty"`
+	// AutoApproveBelow (realtime schedule only): per currency, a line
+	// strictly below the amount that no fraud rule flagged is approved by
+	// the policy and paid at once, without a second person; every other
+	// line waits for an admin's approval as before (payouts/doc.go).
+	AutoApproveBelow map[string]string `json:"auto_approve_below,omitempty"`
+	// Destination: "" (default) pays to 201 and hands the batch to the
+	// exchange's transfer API (the outbox) when one is configured; "201"
+	// (main balance) or "202" (trading balance) credits that account of the
+	// affiliate in the journal and is final at once: no external transfer.
+	Destination string `json:"destination,omitempty"`
 }
+
+// Payout destinations: the per-holder liability codes a payout may credit
+// in the journal instead of an external transfer.
+const (
+	DestinationMain    = "201"
+	DestinationTrading = "202"
+)
+
+// RealtimeEvery is the period of a realtime payout schedule: the
+// scheduler builds (and auto-pays) a realtime program's batch at most once
+// per period, and folio serve ticks at this interval.
+const RealtimeEvery = 10 * time.Second
 
 var timeOfDay = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
@@ -64,7 +86,52 @@ func (p *PayoutPolicy) Validate() error {
 	if _, err := p.Hold(); err != nil {
 		return err
 	}
+	if len(p.AutoApproveBelow) > 0 && p.Schedule != ScheduleRealtime {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"payout.auto_approve_below"},
+			Message: "payout.auto_approve_below needs payout.schedule realtime: only the realtime scheduler pays without a second person"}
+	}
+	for cur, m := range p.AutoApproveBelow {
+		if !accounts.ValidCurrencyID(cur) {
+			return folio.Errorf(folio.EINVALID, "payout.auto_approve_below: %q is not a currency id", cur)
+		}
+		d, err := parseAmountField("payout.auto_approve_below."+cur, m)
+		if err != nil {
+			return err
+		}
+		if d.Sign() <= 0 {
+			return folio.Errorf(folio.EINVALID, "payout.auto_approve_below.%s must be positive", cur)
+		}
+	}
+	switch p.Destination {
+	case "", DestinationMain, DestinationTrading:
+	default:
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"payout.destination"},
+			Message: fmt.Sprintf("payout.destination %q must be \"201\" (main balance) or \"202\" (trading balance), or absent (external transfer)", p.Destination)}
+	}
 	return nil
+}
+
+// AutoApproveLimit returns the amount below which a line in currency is
+// paid without a second person, and whether the policy sets one.
+func (p *PayoutPolicy) AutoApproveLimit(currency string) (apd.Decimal, bool) {
+	var d apd.Decimal
+	if p == nil || p.Schedule != ScheduleRealtime {
+		return d, false
+	}
+	s, ok := p.AutoApproveBelow[currency]
+	if !ok {
+		return d, false
+	}
+	d, err := parseAmountField("auto_approve_below", s)
+	return d, err == nil && d.Sign() > 0
+}
+
+// PayoutDestination returns the policy's destination ("" for the default).
+func (p *PayoutPolicy) PayoutDestination() string {
+	if p == nil {
+		return ""
+	}
+	return p.Destination
 }
 
 // Hold returns the hold period.
@@ -93,7 +160,7 @@ func (p *PayoutPolicy) MinimumFor(currency string) apd.Decimal {
 
 // Due returns the period key of the scheduled run due at now ("" if none):
 // daily runs once per UTC day after TimeOfDay, weekly once per ISO week on
-// Weekday after TimeOfDay, realtime once per minute.
+// Weekday after TimeOfDay, realtime once per RealtimeEvery.
 func (p *PayoutPolicy) Due(now time.Time) string {
 	if p == nil {
 		return ""
@@ -101,7 +168,7 @@ func (p *PayoutPolicy) Due(now time.Time) string {
 	now = now.UTC()
 	switch p.Schedule {
 	case ScheduleRealtime:
-		return now.Format("2006-01-02T15:04")
+		return now.Truncate(RealtimeEvery).Format("2006-01-02T15:04:05")
 	case ScheduleDaily, ScheduleWeekly:
 		var h, m int
 		fmt.Sscanf(p.TimeOfDay, "%d:%d", &h, &m)

@@ -26,6 +26,9 @@ type Service struct {
 	ReportingCurrency string
 	// MaxCodes bounds the referral codes of one affiliate (default 20).
 	MaxCodes int
+	// SignupCheck, when set, assesses every new user's signup signals in
+	// its transaction (payouts.NewService sets it: the fraud rules decide).
+	SignupCheck SignupCheck
 
 	userCache userCache
 }

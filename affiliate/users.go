@@ -3,6 +3,8 @@ package affiliate
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -48,6 +50,52 @@ type NewUser struct {
 	RegisteredAt time.Time // zero: now
 	VIPLevel     int
 	UTM          UTM
+	// Signals are the signup's self-referral signals, handed to
+	// Service.SignupCheck and never stored by this package.
+	Signals SignupSignals
+}
+
+// SignupSignals are what a signup tells about where it came from (issue
+// 15 item 7): the client's IP address, a device id and its user agent.
+// Personal data: the payouts package keeps only keyed hashes of them.
+type SignupSignals struct {
+	IP        string // an IPv4 or IPv6 address, canonicalized by ValidateSignals
+	Device    string
+	UserAgent string
+}
+
+// SignupCheck assesses a new user inside the transaction that creates it,
+// after its row is written and before its signup bounty: an error refuses
+// the signup and the transaction writes nothing. signals are the checked
+// signals, with the user's signup_ip and device_id standing in for a
+// missing IP or device.
+type SignupCheck func(ctx context.Context, tx pgx.Tx, now time.Time, u *User, signals SignupSignals) error
+
+// ValidateSignals checks the signals and canonicalizes the IP address
+// (netip: "::ffff:10.0.0.1" is 10.0.0.1, IPv6 in its short form).
+func ValidateSignals(in SignupSignals) (SignupSignals, error) {
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"ip", in.IP, 64}, {"device", in.Device, 128}, {"user_agent", in.UserAgent, 512}} {
+		if len(f.v) > f.max {
+			return in, &folio.Error{Code: folio.EINVALID, Fields: []string{f.name}, Message: fmt.Sprintf("%s is longer than %d bytes", f.name, f.max)}
+		}
+		if err := checkText(f.name, f.v, text.SingleLine); err != nil {
+			return in, err
+		}
+		if f.v != "" && strings.TrimSpace(f.v) != f.v {
+			return in, &folio.Error{Code: folio.EINVALID, Fields: []string{f.name}, Message: f.name + " has leading or trailing white space"}
+		}
+	}
+	if in.IP != "" {
+		a, err := netip.ParseAddr(in.IP)
+		if err != nil || a.Zone() != "" {
+			return in, &folio.Error{Code: folio.EINVALID, Fields: []string{"ip"}, Message: fmt.Sprintf("ip %q is not an IPv4 or IPv6 address", in.IP)}
+		}
+		in.IP = a.Unmap().String()
+	}
+	return in, nil
 }
 
 var (
@@ -160,6 +208,18 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 	if err := checkSignupExtras(in); err != nil {
 		return nil, false, err
 	}
+	signals, err := ValidateSignals(in.Signals)
+	if err != nil {
+		return nil, false, err
+	}
+	if signals.IP == "" {
+		if a, err := netip.ParseAddr(in.SignupIP); err == nil && a.Zone() == "" {
+			signals.IP = a.Unmap().String()
+		}
+	}
+	if signals.Device == "" {
+		signals.Device = in.DeviceID
+	}
 	code := NormalizeCode(in.ReferralCode)
 	err = s.DB.Tx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
@@ -226,6 +286,11 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 			return err
 		}
 		created = true
+		if s.SignupCheck != nil {
+			if err := s.SignupCheck(ctx, tx, now, u, signals); err != nil {
+				return err
+			}
+		}
 		_, err = s.awardBounties(ctx, tx, now, u, Event{ID: "signup:" + u.ID, Type: EventSignup, At: reg})
 		return err
 	})

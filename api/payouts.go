@@ -46,6 +46,10 @@ type payoutLineJSON struct {
 	DecidedBy *string        `json:"decided_by"`
 	EntryID   *string        `json:"entry_id"`
 	Accruals  int64          `json:"accruals"`
+	// Destination: "201" or "202" when the line credits that account in
+	// the journal (the program's payout.destination), null for the default
+	// (201 through the transfer API when one is configured).
+	Destination *string `json:"destination"`
 }
 
 // payoutBatchJSON is a batch (docs/CONTRACT.md §3 shape, plus its review trail). Each
@@ -99,7 +103,8 @@ func newPayoutBatchJSON(b *payouts.Batch) payoutBatchJSON {
 			flags = []payouts.Flag{}
 		}
 		out.Lines[i] = payoutLineJSON{ID: l.ID, Holder: l.Holder, Currency: l.Currency, Amount: ledger.Format(&l.Amount), Status: l.Status,
-			Flags: flags, Forfeited: l.Forfeited, DecidedBy: optString(l.DecidedBy), EntryID: optString(l.EntryID), Accruals: l.Accruals}
+			Flags: flags, Forfeited: l.Forfeited, DecidedBy: optString(l.DecidedBy), EntryID: optString(l.EntryID), Accruals: l.Accruals,
+			Destination: optString(l.Destination)}
 	}
 	return out
 }

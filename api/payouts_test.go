@@ -829,7 +829,7 @@ func TestFraudRulesAPI(t *testing.T) {
 	f := newPayoutFixture(t)
 	got := f.call(http.StatusOK, req{Method: "GET", Path: "/v1/payouts/fraud-rules", Key: f.auditor.secret}).JSON(t)
 	want := map[string]any{"self_referral": true, "farm_referees": 5.0, "farm_window": "24h", "wash_share": "0.5", "wash_min_trades": 10.0,
-		"spike_factor": "5", "spike_min_history": 3.0, "tax_threshold": "600"}
+		"spike_factor": "5", "spike_min_history": 3.0, "tax_threshold": "600", "signup_risk": "flag"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("default rules = %v, want %v", got, want)
 	}

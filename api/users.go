@@ -16,6 +16,7 @@ import (
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts"
 )
 
 // userRequest is the body of POST /v1/users.
@@ -29,6 +30,11 @@ type userRequest struct {
 	Group        string   `json:"group"`
 	VIPLevel     int      `json:"vip_level"`
 	UTM          *utmJSON `json:"utm"`
+	// Signup risk signals (issue 15 item 7): scored against the referral
+	// chain and stored only as keyed hashes (payouts/signup_risk.go).
+	IP        string `json:"ip"`
+	Device    string `json:"device"`
+	UserAgent string `json:"user_agent"`
 }
 
 // utmJSON is the campaign a user signed up through.
@@ -39,7 +45,8 @@ type utmJSON struct {
 }
 
 func (q userRequest) toDomain() (affiliate.NewUser, error) {
-	u := affiliate.NewUser{ID: q.ID, ReferralCode: q.ReferralCode, Country: q.Country, SignupIP: q.SignupIP, DeviceID: q.DeviceID, Group: q.Group, VIPLevel: q.VIPLevel}
+	u := affiliate.NewUser{ID: q.ID, ReferralCode: q.ReferralCode, Country: q.Country, SignupIP: q.SignupIP, DeviceID: q.DeviceID, Group: q.Group, VIPLevel: q.VIPLevel,
+		Signals: affiliate.SignupSignals{IP: q.IP, Device: q.Device, UserAgent: q.UserAgent}}
 	if q.UTM != nil {
 		u.UTM = affiliate.UTM{Source: q.UTM.Source, Medium: q.UTM.Medium, Campaign: q.UTM.Campaign}
 	}
@@ -76,6 +83,44 @@ type userJSON struct {
 	Milestones   milestonesJSON `json:"milestones"`
 	VIPLevel     int            `json:"vip_level"`
 	UTM          utmJSON        `json:"utm"`
+	// SignupRisk is shown to every key but affiliate keys, for users whose
+	// signup carried signals.
+	SignupRisk *signupRiskJSON `json:"signup_risk,omitempty"`
+}
+
+// signupRiskJSON is a signup's risk assessment (payouts.SignupRisk).
+type signupRiskJSON struct {
+	Flagged    bool           `json:"flagged"`
+	Score      int64          `json:"score"`
+	Action     string         `json:"action"`
+	Flags      []payouts.Flag `json:"flags"`
+	Matched    []string       `json:"matched"`
+	AssessedAt string         `json:"assessed_at"`
+}
+
+func newSignupRiskJSON(r *payouts.SignupRisk) *signupRiskJSON {
+	if r == nil {
+		return nil
+	}
+	out := &signupRiskJSON{Flagged: r.Flagged(), Score: r.Score, Action: r.Action, Flags: r.Flags, Matched: r.Matched, AssessedAt: formatTime(r.At)}
+	if out.Flags == nil {
+		out.Flags = []payouts.Flag{}
+	}
+	if out.Matched == nil {
+		out.Matched = []string{}
+	}
+	return out
+}
+
+// withSignupRisk adds the user's signup risk for callers other than
+// affiliate keys.
+func (s *Server) withSignupRisk(r *http.Request, out *userJSON) error {
+	if masked(r) {
+		return nil
+	}
+	risk, err := s.payouts.SignupRisk(r.Context(), out.ID)
+	out.SignupRisk = newSignupRiskJSON(risk)
+	return err
 }
 
 func newUserJSON(u *affiliate.User, m *idMask) userJSON {
@@ -158,7 +203,11 @@ func (s *Server) postUser(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusCreated
 	}
 	w.Header().Set("Location", "/v1/users/"+u.ID)
-	writeJSON(w, status, newUserJSON(u, nil))
+	out := newUserJSON(u, nil)
+	if err := s.withSignupRisk(r, &out); err != nil {
+		return err
+	}
+	writeJSON(w, status, out)
 	return nil
 }
 
@@ -176,7 +225,11 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newUserJSON(u, m))
+	out := newUserJSON(u, m)
+	if err := s.withSignupRisk(r, &out); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -47,6 +47,10 @@ type Line struct {
 	DecidedBy string
 	EntryID   string
 	Accruals  int64
+	// Destination is where the line is paid: "" (Cr 201, through the
+	// outbox when a transfer API is configured), "201" or "202" (Cr that
+	// account in the journal, final at once). See affiliate.PayoutPolicy.
+	Destination string
 }
 
 // Batch is a batch of payout lines. Each decision records its actor
@@ -91,16 +95,29 @@ func (a Actor) person() string {
 type BuildOptions struct {
 	Cutoff  time.Time // zero: now
 	Program string    // only accruals of this program ("" = all)
+	// autoPay (the scheduler's realtime runs, with Program set) puts the
+	// lines the program's auto_approve_below covers in a batch of their own
+	// built by AutoBuilder.
+	autoPay bool
 }
 
 // ErrNothingPayable is returned when no accrual is payable.
 var ErrNothingPayable = folio.Errorf(folio.ENOTFOUND, "no payable accruals up to the cut-off")
+
+// The actors of real-time payouts: AutoBuilder builds the batch of the
+// lines a realtime program's auto_approve_below covers, and AutoApprover,
+// the policy, approves it; neither is a person of the API.
+const (
+	AutoBuilder  = "auto-payout"
+	AutoApprover = "policy:auto_approve_below"
+)
 
 type pendingAccrual struct {
 	id, holder, currency, program string
 	amount                        apd.Decimal
 	reported                      *apd.Decimal
 	tradeID                       string
+	trader                        string // whose trade or event the accrual pays for
 }
 
 // BuildBatch builds a draft batch from every payable accrual recorded up to
@@ -119,7 +136,6 @@ func (s *Service) BuildBatch(ctx context.Context, opts BuildOptions, actor strin
 // BuildBatchAs is BuildBatch by act, whose person is recorded as the
 // batch's builder for four-eyes.
 func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor) (*Batch, bool, error) {
-	actor := act.ID
 	var batch *Batch
 	var created bool
 	err := s.DB.Tx(ctx, func(tx pgx.Tx) error {
@@ -140,7 +156,7 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 			policies[p.ID] = p.Spec.Payout
 		}
 		rows, err := tx.Query(ctx, `SELECT a.id::text, a.beneficiary, a.currency, a.program_id, a.amount::text, a.reporting_amount::text, a.recorded_at,
-				coalesce(a.trade_id, '')
+				coalesce(a.trade_id, ''), a.trader_id
 			FROM accruals a
 			WHERE a.recorded_at <= $1 AND ($2 = '' OR a.program_id = $2)
 			AND NOT EXISTS (SELECT 1 FROM payout_accruals p WHERE p.accrual_id = a.id AND p.active)
@@ -154,7 +170,7 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 			var amt string
 			var rep *string
 			var at time.Time
-			if err := rows.Scan(&a.id, &a.holder, &a.currency, &a.program, &amt, &rep, &at, &a.tradeID); err != nil {
+			if err := rows.Scan(&a.id, &a.holder, &a.currency, &a.program, &amt, &rep, &at, &a.tradeID, &a.trader); err != nil {
 				rows.Close()
 				return err
 			}
@@ -183,72 +199,106 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 		if len(lines) == 0 {
 			return ErrNothingPayable
 		}
-		var ids []string
-		for _, l := range links {
-			for _, a := range l {
-				ids = append(ids, a.id)
-			}
-		}
-		sort.Strings(ids)
-		h := sha256.Sum256([]byte(cutoff.Format(time.RFC3339Nano) + "|" + strings.Join(ids, ",")))
-		id := "pb_" + hex.EncodeToString(h[:16])
-		// The same accruals at the same cut-off are the same batch; after a
-		// rejection they form a new one (id suffixed with its generation).
-		for gen := 1; ; gen++ {
-			existing, err := getBatch(ctx, tx, id)
-			if folio.ErrorCode(err) == folio.ENOTFOUND {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			if existing.Status != BatchRejected {
-				batch, created = existing, false
-				return nil
-			}
-			id = fmt.Sprintf("pb_%s_%d", hex.EncodeToString(h[:16]), gen+1)
+		if opts.autoPay && policies[opts.Program] == nil {
+			return notFound("program", opts.Program)
 		}
 		if err := s.flagLines(ctx, tx, now, lines, links, policies); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO payout_batches (id, status, created_by, created_by_person, created_by_label, cutoff, created_at)
-			VALUES ($1, 'draft', $2, $3, $4, $5, $6)`,
-			id, actor, act.person(), act.Label, cutoff, now); err != nil {
-			return err
-		}
-		var lIDs, holders, curs, amounts, statuses, flags []string
-		var aIDs, aLines []string
-		for i := range lines {
-			l := &lines[i]
-			l.ID, l.BatchID = uuid.NewString(), id
-			fj, _ := json.Marshal(l.Flags)
-			if l.Flags == nil {
-				fj = []byte("[]")
+		if opts.autoPay {
+			// Real-time payouts: the lines no rule flagged and below the
+			// program's auto_approve_below form a batch of their own, built
+			// by AutoBuilder and approved by the policy (payAuto); the rest
+			// form the usual batch, which waits for an admin.
+			var small, rest []Line
+			var smallLinks, restLinks [][]pendingAccrual
+			for i, l := range lines {
+				limit, ok := policies[opts.Program].AutoApproveLimit(l.Currency)
+				if ok && l.Status == LineOK && l.Amount.Cmp(&limit) < 0 {
+					small, smallLinks = append(small, l), append(smallLinks, links[i])
+				} else {
+					rest, restLinks = append(rest, l), append(restLinks, links[i])
+				}
 			}
-			lIDs, holders, curs = append(lIDs, l.ID), append(holders, l.Holder), append(curs, l.Currency)
-			amounts, statuses, flags = append(amounts, ledger.Format(&l.Amount)), append(statuses, l.Status), append(flags, string(fj))
-			for _, a := range links[i] {
-				aIDs, aLines = append(aIDs, a.id), append(aLines, l.ID)
+			if len(small) > 0 {
+				if batch, created, err = insertBatch(ctx, tx, now, cutoff, Actor{ID: AutoBuilder}, opts.Program, small, smallLinks); err != nil {
+					return err
+				}
 			}
+			if len(rest) == 0 {
+				return nil
+			}
+			lines, links = rest, restLinks
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO payout_lines (id, batch_id, holder, currency, amount, status, flags)
-			SELECT i::uuid, $1, h, c, a::numeric, s, f::jsonb FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(i, h, c, a, s, f)`,
-			id, lIDs, holders, curs, amounts, statuses, flags); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO payout_accruals (accrual_id, line_id, batch_id, active)
-			SELECT a::uuid, l::uuid, $1, true FROM unnest($2::text[], $3::text[]) AS u(a, l)`, id, aIDs, aLines); err != nil {
-			return err
-		}
-		if err := audit(ctx, tx, now, actor, "payout.build", "payout_batch:"+id, nil, map[string]any{"cutoff": cutoff, "lines": len(lines), "program": opts.Program,
-			"created_by_person": act.person(), "created_by_person_label": act.Label}); err != nil {
-			return err
-		}
-		batch, created = &Batch{ID: id, Status: BatchDraft, CreatedBy: actor, CreatedByPerson: act.person(), CreatedByLabel: act.Label,
-			Cutoff: cutoff, CreatedAt: now, Lines: lines}, true
-		return nil
+		batch, created, err = insertBatch(ctx, tx, now, cutoff, act, opts.Program, lines, links)
+		return err
 	})
 	return batch, created, err
+}
+
+// insertBatch stores a draft batch of lines built by act at cut-off, or
+// answers the existing batch of the same accruals (created=false).
+func insertBatch(ctx context.Context, tx pgx.Tx, now, cutoff time.Time, act Actor, program string, lines []Line, links [][]pendingAccrual) (*Batch, bool, error) {
+	var ids []string
+	for _, l := range links {
+		for _, a := range l {
+			ids = append(ids, a.id)
+		}
+	}
+	sort.Strings(ids)
+	h := sha256.Sum256([]byte(cutoff.Format(time.RFC3339Nano) + "|" + strings.Join(ids, ",")))
+	id := "pb_" + hex.EncodeToString(h[:16])
+	// The same accruals at the same cut-off are the same batch; after a
+	// rejection they form a new one (id suffixed with its generation).
+	for gen := 1; ; gen++ {
+		existing, err := getBatch(ctx, tx, id)
+		if folio.ErrorCode(err) == folio.ENOTFOUND {
+			break
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if existing.Status != BatchRejected {
+			return existing, false, nil
+		}
+		id = fmt.Sprintf("pb_%s_%d", hex.EncodeToString(h[:16]), gen+1)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO payout_batches (id, status, created_by, created_by_person, created_by_label, cutoff, created_at)
+		VALUES ($1, 'draft', $2, $3, $4, $5, $6)`,
+		id, act.ID, act.person(), act.Label, cutoff, now); err != nil {
+		return nil, false, err
+	}
+	var lIDs, holders, curs, amounts, statuses, flags, dests []string
+	var aIDs, aLines []string
+	for i := range lines {
+		l := &lines[i]
+		l.ID, l.BatchID = uuid.NewString(), id
+		fj, _ := json.Marshal(l.Flags)
+		if l.Flags == nil {
+			fj = []byte("[]")
+		}
+		lIDs, holders, curs = append(lIDs, l.ID), append(holders, l.Holder), append(curs, l.Currency)
+		amounts, statuses, flags = append(amounts, ledger.Format(&l.Amount)), append(statuses, l.Status), append(flags, string(fj))
+		dests = append(dests, l.Destination)
+		for _, a := range links[i] {
+			aIDs, aLines = append(aIDs, a.id), append(aLines, l.ID)
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO payout_lines (id, batch_id, holder, currency, amount, status, flags, destination)
+		SELECT i::uuid, $1, h, c, a::numeric, s, f::jsonb, d FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(i, h, c, a, s, f, d)`,
+		id, lIDs, holders, curs, amounts, statuses, flags, dests); err != nil {
+		return nil, false, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO payout_accruals (accrual_id, line_id, batch_id, active)
+		SELECT a::uuid, l::uuid, $1, true FROM unnest($2::text[], $3::text[]) AS u(a, l)`, id, aIDs, aLines); err != nil {
+		return nil, false, err
+	}
+	if err := audit(ctx, tx, now, act.ID, "payout.build", "payout_batch:"+id, nil, map[string]any{"cutoff": cutoff, "lines": len(lines), "program": program,
+		"created_by_person": act.person(), "created_by_person_label": act.Label}); err != nil {
+		return nil, false, err
+	}
+	return &Batch{ID: id, Status: BatchDraft, CreatedBy: act.ID, CreatedByPerson: act.person(), CreatedByLabel: act.Label,
+		Cutoff: cutoff, CreatedAt: now, Lines: lines}, true, nil
 }
 
 // groupLines sums pending accruals per (holder, currency) and applies the
@@ -281,7 +331,14 @@ func (s *Service) groupLines(ctx context.Context, tx pgx.Tx, pending []pendingAc
 		if balance.Sign() <= 0 {
 			continue
 		}
-		l := Line{Holder: group[0].holder, Currency: group[0].currency, Amount: sum, Status: LineOK, Accruals: int64(len(group))}
+		l := Line{Holder: group[0].holder, Currency: group[0].currency, Amount: sum, Status: LineOK, Accruals: int64(len(group)),
+			Destination: policies[group[0].program].PayoutDestination()}
+		for _, a := range group {
+			// Accruals of programs with different destinations: the default.
+			if policies[a.program].PayoutDestination() != l.Destination {
+				l.Destination = ""
+			}
+		}
 		if balance.Cmp(&sum) < 0 {
 			l.Flags = append(l.Flags, Flag{FlagBalance, fmt.Sprintf("the accrued balance %s is below the line amount", ledger.Format(&balance))})
 		}
@@ -366,6 +423,21 @@ func (s *Service) flagLines(ctx context.Context, tx pgx.Tx, now time.Time, lines
 			return err
 		}
 		l.Flags = append(l.Flags, checkFraud(rules, f)...)
+		// Signup risk: the line pays activity of users whose signup was
+		// flagged while the rules said hold.
+		var traders []string
+		for _, a := range links[i] {
+			if !slices.Contains(traders, a.trader) {
+				traders = append(traders, a.trader)
+			}
+		}
+		held, err := heldSignups(ctx, tx, traders)
+		if err != nil {
+			return err
+		}
+		for _, id := range sortedIDs(held) {
+			l.Flags = append(l.Flags, Flag{FlagSignupRisk, fmt.Sprintf("pays activity of %s, whose signup was flagged (%s)", id, strings.Join(held[id], ", "))})
+		}
 		if len(l.Flags) > 0 {
 			l.Status = LineHeld
 		}
@@ -448,7 +520,7 @@ func getBatch(ctx context.Context, q pgx.Tx, id string) (*Batch, error) {
 		b.EntryID = *entry
 	}
 	rows, err := q.Query(ctx, `SELECT l.id::text, l.holder, l.currency, l.amount::text, l.status, l.flags::text, l.forfeited, coalesce(l.decided_by, ''),
-			coalesce(l.entry_id::text, ''), (SELECT count(*) FROM payout_accruals p WHERE p.line_id = l.id)
+			coalesce(l.entry_id::text, ''), (SELECT count(*) FROM payout_accruals p WHERE p.line_id = l.id), l.destination
 		FROM payout_lines l WHERE l.batch_id = $1 ORDER BY l.holder, l.currency`, id)
 	if err != nil {
 		return nil, err
@@ -457,7 +529,7 @@ func getBatch(ctx context.Context, q pgx.Tx, id string) (*Batch, error) {
 	for rows.Next() {
 		l := Line{BatchID: id}
 		var amt, flags string
-		if err := rows.Scan(&l.ID, &l.Holder, &l.Currency, &amt, &l.Status, &flags, &l.Forfeited, &l.DecidedBy, &l.EntryID, &l.Accruals); err != nil {
+		if err := rows.Scan(&l.ID, &l.Holder, &l.Currency, &amt, &l.Status, &flags, &l.Forfeited, &l.DecidedBy, &l.EntryID, &l.Accruals, &l.Destination); err != nil {
 			return nil, err
 		}
 		if l.Amount, err = ledger.ParseStored(amt); err != nil {
@@ -687,22 +759,38 @@ func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Ba
 		if b.Status != BatchApproved {
 			return folio.Errorf(folio.ECONFLICT, "batch %s is %s; approve it first", id, b.Status)
 		}
-		ne := ledger.NewEntry{IdempotencyKey: "payout:" + id, Kind: affiliate.EntryPayout, BatchID: id, Description: "Payout batch " + id}
-		var paid []string
+		// Lines paid to the default destination credit 201 and go through
+		// the outbox when a transfer API is configured (entry pending until
+		// it confirms); lines with a destination (201 or 202) credit that
+		// account in an entry of their own, posted at once.
+		external := ledger.NewEntry{IdempotencyKey: affiliate.KeyPrefixPayout + id, Kind: affiliate.EntryPayout, BatchID: id, Description: "Payout batch " + id,
+			Pending: s.Webhook != ""}
+		direct := ledger.NewEntry{IdempotencyKey: affiliate.KeyPrefixPayout + id + ":direct", Kind: affiliate.EntryPayout, BatchID: id,
+			Description: "Payout batch " + id + " to the affiliates' balances"}
+		var paidExternal, paidDirect []string
 		for _, l := range b.Lines {
 			if l.Status != LineOK {
 				continue
 			}
 			amt := ledger.Format(&l.Amount)
+			ne, to, paid := &external, "201", &paidExternal
+			if l.Destination != "" {
+				ne, to, paid = &direct, l.Destination, &paidDirect
+			}
 			ne.Postings = append(ne.Postings,
 				ledger.NewPosting{Account: "208:" + l.Currency + ":" + l.Holder, Side: accounts.Debit, Amount: amt},
-				ledger.NewPosting{Account: "201:" + l.Currency + ":" + l.Holder, Side: accounts.Credit, Amount: amt})
-			paid = append(paid, l.ID)
+				ledger.NewPosting{Account: to + ":" + l.Currency + ":" + l.Holder, Side: accounts.Credit, Amount: amt})
+			*paid = append(*paid, l.ID)
 		}
 		var entryID *string
-		if len(paid) > 0 {
-			ne.Pending = s.Webhook != ""
-			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: &ne}}, ledger.Options{Atomic: true, Owner: affiliate.Owner})
+		for _, part := range []struct {
+			ne   *ledger.NewEntry
+			paid []string
+		}{{&direct, paidDirect}, {&external, paidExternal}} {
+			if len(part.paid) == 0 {
+				continue
+			}
+			res, err := s.Ledger.ApplyTx(ctx, tx, []ledger.Op{{New: part.ne}}, ledger.Options{Atomic: true, Owner: affiliate.Owner})
 			if err != nil {
 				if len(res) > 0 && res[0].Err != nil {
 					return res[0].Err
@@ -710,10 +798,10 @@ func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Ba
 				return err
 			}
 			entryID = &res[0].Entry.ID
-			if _, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'paid', entry_id = $2::uuid WHERE id = ANY($1::uuid[])`, paid, *entryID); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'paid', entry_id = $2::uuid WHERE id = ANY($1::uuid[])`, part.paid, *entryID); err != nil {
 				return err
 			}
-			if ne.Pending {
+			if part.ne.Pending {
 				if _, err := tx.Exec(ctx, `INSERT INTO payout_outbox (batch_id, url, status, next_attempt_at, entry_id, updated_at) VALUES ($1, $2, 'pending', $3, $4, $3)`,
 					id, s.Webhook, now, *entryID); err != nil {
 					return err
@@ -741,37 +829,31 @@ func (s *Service) ExecuteBatchAs(ctx context.Context, id string, act Actor) (*Ba
 	return out, replayed, err
 }
 
-// RunSchedules builds the batches of scheduled programs that are due at
-// now. Each (program, period) run is claimed by inserting a scheduler_runs
-// row, so several servers running the scheduler build each batch once.
-func (s *Service) RunSchedules(ctx context.Context, server string) ([]string, error) {
-	progs, err := s.Affiliate.ListPrograms(ctx)
+func sortedIDs[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// linePrograms returns, per line of batch id, the programs of the accruals
+// it pays.
+func linePrograms(ctx context.Context, tx pgx.Tx, id string) (map[string][]string, error) {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT p.line_id::text, a.program_id FROM payout_accruals p JOIN accruals a ON a.id = p.accrual_id
+		WHERE p.batch_id = $1 ORDER BY 1, 2`, id)
 	if err != nil {
 		return nil, err
 	}
-	var built []string
-	now := s.now()
-	for _, p := range progs {
-		period := p.Spec.Payout.Due(now)
-		if period == "" {
-			continue
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var line, program string
+		if err := rows.Scan(&line, &program); err != nil {
+			return nil, err
 		}
-		tag, err := s.DB.Pool.Exec(ctx, `INSERT INTO scheduler_runs (job, period, claimed_by, claimed_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			"payout:"+p.ID, period, server, now)
-		if err != nil {
-			return built, err
-		}
-		if tag.RowsAffected() == 0 {
-			continue
-		}
-		b, _, err := s.BuildBatch(ctx, BuildOptions{Program: p.ID}, "scheduler")
-		if errors.Is(err, ErrNothingPayable) {
-			continue
-		}
-		if err != nil {
-			return built, err
-		}
-		built = append(built, b.ID)
+		out[line] = append(out[line], program)
 	}
-	return built, nil
+	return out, rows.Err()
 }

@@ -33,13 +33,17 @@ type FraudRules struct {
 	// Tax: payouts in the calendar year (reporting currency) above
 	// TaxThreshold need a tax id on file.
 	TaxThreshold string `json:"tax_threshold"`
+	// SignupRisk: what POST /v1/users does with a signup whose signals
+	// match its referral chain or a farm (signup_risk.go): refuse, flag
+	// (the default) or hold (payout lines paying the user are held).
+	SignupRisk string `json:"signup_risk"`
 }
 
 // DefaultFraudRules returns the thresholds used until an operator sets
 // others.
 func DefaultFraudRules() FraudRules {
 	return FraudRules{SelfReferral: true, FarmReferees: 5, FarmWindow: "24h", WashShare: "0.5", WashMinTrades: 10,
-		SpikeFactor: "5", SpikeMinHistory: 3, TaxThreshold: "600"}
+		SpikeFactor: "5", SpikeMinHistory: 3, TaxThreshold: "600", SignupRisk: SignupFlag}
 }
 
 // parsed is FraudRules with typed values.
@@ -66,6 +70,11 @@ func (r FraudRules) parse() (*parsedFraud, error) {
 	}
 	if p.taxThreshold, err = affiliate.ParseAmountField("tax_threshold", r.TaxThreshold); err != nil {
 		return nil, err
+	}
+	switch r.SignupRisk {
+	case SignupRefuse, SignupFlag, SignupHold:
+	default:
+		return nil, &folio.Error{Code: folio.EINVALID, Fields: []string{"signup_risk"}, Message: fmt.Sprintf("signup_risk %q must be refuse, flag or hold", r.SignupRisk)}
 	}
 	if r.FarmReferees < 2 || r.WashMinTrades < 1 || r.SpikeMinHistory < 1 {
 		return nil, folio.Errorf(folio.EINVALID, "farm_referees must be at least 2, wash_min_trades and spike_min_history at least 1")

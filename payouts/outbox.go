@@ -7,6 +7,7 @@ import (
 
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts/signing"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -75,7 +76,7 @@ func (s *Service) DeliverOutbox(ctx context.Context) (int, error) {
 		}
 		msg := OutboxMessage{BatchID: b.ID, EntryID: d.entry}
 		for _, l := range b.Lines {
-			if l.Status == LinePaid {
+			if l.Status == LinePaid && l.EntryID == d.entry {
 				msg.Lines = append(msg.Lines, OutboxPayment{LineID: l.ID, Holder: l.Holder, Currency: l.Currency, Amount: ledger.Format(&l.Amount)})
 			}
 		}
@@ -104,7 +105,11 @@ func (s *Service) send(ctx context.Context, url, key string, msg OutboxMessage) 
 		return 0, "no deliverer is configured (payouts.Service.Deliver)"
 	}
 	body, _ := json.Marshal(msg)
-	return s.Deliver(ctx, url, key, body)
+	var header map[string]string
+	if secret := s.WebhookSecrets[url]; secret != "" {
+		header = signing.Headers(secret, s.now(), body)
+	}
+	return s.Deliver(ctx, url, key, header, body)
 }
 
 // finishOutbox posts or voids the pending payout entry and closes the
@@ -132,10 +137,11 @@ func (s *Service) finishOutbox(ctx context.Context, batch, entry, outcome, detai
 		}
 		if outcome == OutboxRefused {
 			if _, err := tx.Exec(ctx, `UPDATE payout_accruals SET active = false WHERE batch_id = $1
-				AND line_id IN (SELECT id FROM payout_lines WHERE batch_id = $1 AND status = 'paid')`, batch); err != nil {
+				AND line_id IN (SELECT id FROM payout_lines WHERE batch_id = $1 AND status = 'paid' AND entry_id = $2::uuid)`, batch, entry); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'rejected', decided_by = 'exchange', decided_at = $2 WHERE batch_id = $1 AND status = 'paid'`, batch, now); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE payout_lines SET status = 'rejected', decided_by = 'exchange', decided_at = $2
+				WHERE batch_id = $1 AND status = 'paid' AND entry_id = $3::uuid`, batch, now, entry); err != nil {
 				return err
 			}
 		}

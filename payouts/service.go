@@ -33,18 +33,28 @@ type Service struct {
 	// HTTP in folio serve); nil leaves messages pending, each attempt
 	// logged as undeliverable.
 	Deliver Deliver
+	// WebhookSecrets are the signing secrets of the transfer API
+	// endpoints, by URL: a message to an endpoint with a secret carries the
+	// Folio-Timestamp and Folio-Signature headers (package signing).
+	WebhookSecrets map[string]string
 }
 
 // Deliver sends an outbox message's JSON body to url with the idempotency
-// key and returns the receiver's HTTP status (0 when no answer came) and a
+// key and the extra headers (the signature's, when the endpoint has a
+// secret) and returns the receiver's HTTP status (0 when no answer came) and a
 // short detail for the outbox's log. 2xx confirms the payout, 4xx refuses
 // it, anything else is retried with backoff.
-type Deliver func(ctx context.Context, url, idempotencyKey string, body []byte) (status int, detail string)
+type Deliver func(ctx context.Context, url, idempotencyKey string, header map[string]string, body []byte) (status int, detail string)
 
 // NewService returns the payouts of a's accruals, on a's database and
 // ledger and by a's clock.
+//
+// It installs its signup check on a (a.SignupCheck = CheckSignup): the
+// fraud rules decide what happens to a risky signup.
 func NewService(a *affiliate.Service) *Service {
-	return &Service{DB: a.DB, Ledger: a.Ledger, Affiliate: a}
+	s := &Service{DB: a.DB, Ledger: a.Ledger, Affiliate: a}
+	a.SignupCheck = s.CheckSignup
+	return s
 }
 
 func (s *Service) now() time.Time {

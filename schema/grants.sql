@@ -83,6 +83,9 @@ GRANT UPDATE (status, forfeited, decided_by, decided_at, entry_id) ON payout_lin
 GRANT UPDATE (active) ON payout_accruals TO folio_app;
 GRANT UPDATE (status, attempts, next_attempt_at, last_error, updated_at) ON payout_outbox TO folio_app;
 
+-- Signup risk: one assessment per signup, history (never changed).
+GRANT SELECT, INSERT ON signup_risk TO folio_app;
+
 -- Rollups: their figures are upserted by the statistics folder
 -- (affiliate/fold.go), which also moves its watermark per journal shard.
 GRANT SELECT, INSERT ON referred_volume_daily, affiliate_stats_hourly, affiliate_stats_day, affiliate_referee_daily TO folio_app;

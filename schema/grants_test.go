@@ -60,6 +60,7 @@ var appGrants = map[string]grant{
 	"payout_lines":    {table: []string{"SELECT", "INSERT"}, update: []string{"status", "forfeited", "decided_by", "decided_at", "entry_id"}},
 	"payout_accruals": {table: []string{"SELECT", "INSERT"}, update: []string{"active"}},
 	"payout_outbox":   {table: []string{"SELECT", "INSERT"}, update: []string{"status", "attempts", "next_attempt_at", "last_error", "updated_at"}},
+	"signup_risk":     {table: []string{"SELECT", "INSERT"}},
 
 	"referred_volume_daily":   {table: []string{"SELECT", "INSERT"}, update: []string{"volume", "trades"}},
 	"affiliate_stats_hourly":  {table: []string{"SELECT", "INSERT"}, update: rollupFigures},

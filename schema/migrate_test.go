@@ -158,8 +158,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		t.Errorf("second Migrate changed schema_migrations:\n got %v\nwant %v", second, first)
 	}
 	var codes int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM account_codes`).Scan(&codes); err != nil || codes != 14 {
-		t.Errorf("account_codes after two runs: %d rows (%v), want the 14 built-in codes", codes, err)
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM account_codes`).Scan(&codes); err != nil || codes != 32 {
+		t.Errorf("account_codes after two runs: %d rows (%v), want the 32 built-in codes (14 of 001, 18 of 031)", codes, err)
 	}
 }
 
@@ -214,8 +214,8 @@ func TestMigrateRerunsEveryStep(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM account_codes), (SELECT count(*) FROM currencies)`).Scan(&codes, &currencies); err != nil {
 		t.Fatal(err)
 	}
-	if codes != 14 || currencies != 1 {
-		t.Errorf("after re-running every step: %d account codes, %d currencies, want 14 and 1", codes, currencies)
+	if codes != 32 || currencies != 1 {
+		t.Errorf("after re-running every step: %d account codes, %d currencies, want 32 (14 of 001, 18 of 031) and 1", codes, currencies)
 	}
 }
 

@@ -75,5 +75,6 @@ func Owners() map[string]string {
 		"payout_outbox":   "payouts",
 		"scheduler_runs":  "payouts",
 		"settings":        "payouts",
+		"signup_risk":     "payouts", // issue 15 item 7: hashed signup signals and their flags
 	}
 }

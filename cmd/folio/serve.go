@@ -29,9 +29,9 @@ import (
 
 // Intervals of serve's background jobs.
 const (
-	expiryInterval   = 10 * time.Second // void expired pending entries
-	scheduleInterval = time.Minute      // build the batches of scheduled payout programs
-	outboxInterval   = 5 * time.Second  // deliver executed payout batches to the webhook
+	expiryInterval   = 10 * time.Second        // void expired pending entries
+	scheduleInterval = affiliate.RealtimeEvery // build the batches of scheduled payout programs; realtime ones at every tick
+	outboxInterval   = 5 * time.Second         // deliver executed payout batches to the webhook
 )
 
 // runServe serves the HTTP API until ctx is done (SIGINT/SIGTERM), then
@@ -71,6 +71,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	pay := payouts.NewService(svc)
 	pay.Deliver = webhook.Post
 	pay.Webhook = cfg.PayoutWebhook
+	if cfg.PayoutWebhookSecret != "" {
+		pay.WebhookSecrets = map[string]string{cfg.PayoutWebhook: cfg.PayoutWebhookSecret}
+	}
 	// Group commit: one writer coalesces concurrent trade and entry
 	// requests into shared transactions (docs/CONTRACT.md §8).
 	shards, err := journalShards(ctx, db.App, cfg.JournalShards, log)

@@ -18,16 +18,19 @@ import (
 var client = &http.Client{Timeout: 10 * time.Second}
 
 // Post sends body as a JSON POST to url with the Idempotency-Key header and
-// returns the receiver's status (0 when no answer was received) and a short
+// the extra headers (the signature's, see package signing) and returns the receiver's status (0 when no answer was received) and a short
 // detail for the outbox's log: "HTTP 200: <first 512 bytes of the answer>"
 // or the transport error.
-func Post(ctx context.Context, url, idempotencyKey string, body []byte) (int, string) {
+func Post(ctx context.Context, url, idempotencyKey string, header map[string]string, body []byte) (int, string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err.Error()
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", idempotencyKey)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err.Error()
