@@ -12,7 +12,10 @@ import (
 
 // Record is one configuration change.
 type Record struct {
-	ID     string          `json:"id"`
+	ID string `json:"id"`
+	// Pos is the record's position in the log: gapless and in commit
+	// order (see doc.go, "Position"); the event feed resumes from it.
+	Pos    int64           `json:"-"`
 	At     time.Time       `json:"at"`
 	Actor  string          `json:"actor"`
 	Action string          `json:"action"`
@@ -23,11 +26,37 @@ type Record struct {
 
 // Write appends r to the configuration audit log in the caller's
 // transaction, so the record commits or rolls back with the change it
-// describes. r.ID is ignored: the database assigns it.
+// describes. r.ID and r.Pos are ignored: the database assigns the id, and
+// the position is the log's last plus one. Two transactions appending at
+// once take the same position; the unique index makes the later one fail
+// with a serialization failure (or, at READ COMMITTED, a unique
+// violation), which the runners retry, so positions are gapless and
+// commit-ordered.
 func Write(ctx context.Context, tx pgx.Tx, r Record) error {
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, object, before, after) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := tx.Exec(ctx, `INSERT INTO audit_log (pos, at, actor, action, object, before, after)
+		SELECT coalesce(max(pos), 0) + 1, $1, $2, $3, $4, $5, $6 FROM audit_log`,
 		r.At, r.Actor, r.Action, r.Object, nullJSON(r.Before), nullJSON(r.After))
 	return err
+}
+
+// After returns up to limit records with a position greater than after, in
+// position order, as of q's snapshot. Positions are commit-ordered, so a
+// snapshot holds every record up to the largest position it shows: a
+// reader resuming from the last position it saw misses none.
+func After(ctx context.Context, q schema.Querier, after int64, limit int) ([]Record, error) {
+	rows, err := q.Query(ctx, `SELECT id::text, pos, at, actor, action, object, before, after FROM audit_log
+		WHERE pos > $1 ORDER BY pos LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Record, error) {
+		var a Record
+		var before, after []byte
+		err := r.Scan(&a.ID, &a.Pos, &a.At, &a.Actor, &a.Action, &a.Object, &before, &after)
+		a.At = a.At.UTC()
+		a.Before, a.After = before, after
+		return a, err
+	})
 }
 
 // Change writes the record of a change whose before and after states are

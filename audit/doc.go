@@ -14,6 +14,18 @@
 // [List] pages through the log in (time, id) order with an (AfterAt,
 // AfterID) cursor, optionally filtered by object or action.
 //
+// # Position
+//
+// Each record has a position (Pos): the log's last position plus one,
+// taken in the writer's transaction. A concurrent writer that took the
+// same position conflicts on the unique index and is retried whole, so
+// positions are gapless and a position is only taken once every smaller
+// one is committed: any snapshot holds a prefix of the log by position.
+// [After] reads past a position; the event feed (package events) uses it
+// as its resumable cursor into the log. Configuration changes are rare, so
+// serializing their appends costs nothing that matters; the journal's
+// write path writes no audit record.
+//
 // The log is append-only: the server's database role may insert into
 // audit_log but not update, delete or truncate it (schema's grants), so the
 // server cannot rewrite history even if its code is wrong.

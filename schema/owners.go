@@ -62,5 +62,12 @@ func Owners() map[string]string {
 		"payout_outbox":   "payouts",
 		"scheduler_runs":  "payouts",
 		"settings":        "payouts",
+
+		// Events out: webhook subscriptions, their feed cursors, the
+		// delivery outbox and its append-only attempt log.
+		"webhook_subscriptions": "events",
+		"webhook_cursors":       "events",
+		"webhook_deliveries":    "events",
+		"webhook_attempts":      "events",
 	}
 }
