@@ -119,3 +119,11 @@ func nullJSON(b json.RawMessage) any {
 	}
 	return []byte(b)
 }
+
+// LastPos returns the position of the log's last record as q sees it (0
+// when the log is empty).
+func LastPos(ctx context.Context, q schema.Querier) (int64, error) {
+	var p int64
+	err := q.QueryRow(ctx, `SELECT coalesce(max(pos), 0) FROM audit_log`).Scan(&p)
+	return p, err
+}
