@@ -113,7 +113,7 @@ func TestFeedResumesWithoutMissOrRepeat(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := range 10 {
-			if _, err := e.Svc.CreateCode(ctx, "A", affiliate.NewCode{Code: "CFGXX"+string("ABCDEFGHJK"[i])}, "test"); err != nil {
+			if _, err := e.Svc.CreateCode(ctx, "A", affiliate.NewCode{Code: "CFGXX" + string("ABCDEFGHJK"[i])}, "test"); err != nil {
 				errs <- err
 				return
 			}

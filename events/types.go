@@ -100,4 +100,3 @@ func wantsFamily(types []string, family string) bool {
 	}
 	return false
 }
-
