@@ -36,6 +36,9 @@ const (
 	// accessReadOwnID: as accessRead, plus affiliate keys whose holder is
 	// the route's {id} parameter (a user or affiliate id).
 	accessReadOwnID
+	// accessReadScoped: as accessRead, plus affiliate keys with a holder,
+	// whose answer the handler scopes to that holder (the event feed).
+	accessReadScoped
 )
 
 func (a access) String() string {
@@ -52,6 +55,8 @@ func (a access) String() string {
 		return "poster"
 	case accessReadOwnID:
 		return "auditor, affiliate (own id)"
+	case accessReadScoped:
+		return "auditor, affiliate (own data)"
 	}
 	return "undeclared"
 }
@@ -63,7 +68,7 @@ func (a access) roles() []string {
 		return []string{keys.RoleAdmin}
 	case accessRead:
 		return []string{keys.RoleAdmin, keys.RoleAuditor}
-	case accessReadOwn, accessReadOwnID:
+	case accessReadOwn, accessReadOwnID, accessReadScoped:
 		return []string{keys.RoleAdmin, keys.RoleAuditor, keys.RoleAffiliate}
 	case accessPost:
 		return []string{keys.RoleAdmin, keys.RolePoster}
@@ -167,6 +172,11 @@ func authorize(r *http.Request, a access, p principal) error {
 	case accessReadOwnID:
 		if p.Holder == "" || pathParam(r, "id") != p.Holder {
 			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key may only read its own holder's data")
+		}
+		return nil
+	case accessReadScoped:
+		if p.Holder == "" {
+			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key without a holder may not call %s %s", r.Method, routePattern(r))
 		}
 		return nil
 	}

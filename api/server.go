@@ -24,6 +24,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/events"
 	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/payouts"
@@ -61,6 +62,7 @@ type Server struct {
 	affiliate    *affiliate.Service
 	payouts      *payouts.Service
 	ingester     *ingest.Ingester
+	feed         *events.Feed
 	log          *slog.Logger
 	registry     *prometheus.Registry
 	metrics      *metrics
@@ -130,6 +132,7 @@ func New(cfg Config) *Server {
 		s.payouts.Deliver = webhook.Post
 	}
 	s.ingester = cfg.Ingester
+	s.feed = &events.Feed{DB: cfg.DB}
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = sum[:]
@@ -232,6 +235,8 @@ func (s *Server) buildRouter() chi.Router {
 
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/stats", accessReadOwnID, s.getAffiliateStats, "format", "from", "group_by", "interval", "to")
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals, "cursor", "format", "limit")
+
+		s.route(r, http.MethodGet, "/v1/events", accessReadScoped, s.getEvents, "after", "limit", "types")
 	})
 	return r
 }
