@@ -3,9 +3,9 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
