@@ -52,6 +52,8 @@ type Config struct {
 	// into shared transactions (its Run must be running); a full queue
 	// answers 503 with Retry-After. nil = each request its own transaction.
 	Ingester *ingest.Ingester
+	// Stream tunes GET /v1/events/stream (zero: the defaults).
+	Stream StreamConfig
 }
 
 // Server is the HTTP API: the router, its middleware and handlers. It holds
@@ -63,6 +65,7 @@ type Server struct {
 	payouts      *payouts.Service
 	ingester     *ingest.Ingester
 	feed         *events.Feed
+	stream       StreamConfig
 	log          *slog.Logger
 	registry     *prometheus.Registry
 	metrics      *metrics
@@ -133,6 +136,8 @@ func New(cfg Config) *Server {
 	}
 	s.ingester = cfg.Ingester
 	s.feed = &events.Feed{DB: cfg.DB}
+	s.stream = cfg.Stream
+	s.stream.defaults()
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = sum[:]
@@ -237,6 +242,7 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals, "cursor", "format", "limit")
 
 		s.route(r, http.MethodGet, "/v1/events", accessReadScoped, s.getEvents, "after", "limit", "types")
+		s.route(r, http.MethodGet, "/v1/events/stream", accessReadScoped, s.getEventStream, "after", "types")
 	})
 	return r
 }
