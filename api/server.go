@@ -65,6 +65,7 @@ type Server struct {
 	payouts      *payouts.Service
 	ingester     *ingest.Ingester
 	feed         *events.Feed
+	webhooks     *events.Webhooks
 	stream       StreamConfig
 	log          *slog.Logger
 	registry     *prometheus.Registry
@@ -136,6 +137,7 @@ func New(cfg Config) *Server {
 	}
 	s.ingester = cfg.Ingester
 	s.feed = &events.Feed{DB: cfg.DB}
+	s.webhooks = &events.Webhooks{DB: cfg.DB, Feed: s.feed, Now: s.now}
 	s.stream = cfg.Stream
 	s.stream.defaults()
 	if cfg.AdminKey != "" {
@@ -243,6 +245,11 @@ func (s *Server) buildRouter() chi.Router {
 
 		s.route(r, http.MethodGet, "/v1/events", accessReadScoped, s.getEvents, "after", "limit", "types")
 		s.route(r, http.MethodGet, "/v1/events/stream", accessReadScoped, s.getEventStream, "after", "types")
+		s.route(r, http.MethodPost, "/v1/webhooks", accessAdmin, s.postWebhook)
+		s.route(r, http.MethodGet, "/v1/webhooks", accessAdmin, s.getWebhooks)
+		s.route(r, http.MethodDelete, "/v1/webhooks/{id}", accessAdmin, s.deleteWebhook)
+		s.route(r, http.MethodGet, "/v1/webhooks/{id}/deliveries", accessAdmin, s.getWebhookDeliveries, "cursor", "limit")
+		s.route(r, http.MethodPost, "/v1/webhooks/{id}/deliveries/{delivery}/redeliver", accessAdmin, s.redeliverWebhook)
 	})
 	return r
 }

@@ -183,7 +183,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, s *Subscription) error {
 			ids[i], eventIDs[i], types[i], created[i] = uuid.NewString(), ev.ID, ev.Type, now.Add(time.Duration(i)*time.Microsecond)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, body, created_at, status, next_attempt_at, updated_at)
-			SELECT u.id::uuid, $1, u.ev, u.typ, u.body, u.at, 'pending', u.at, $6
+			SELECT u.id::uuid, $1, u.ev, u.typ, u.body, u.at, 'pending', $6, $6
 			FROM unnest($2::text[], $3::text[], $4::text[], $5::bytea[], $7::timestamptz[]) AS u(id, ev, typ, body, at)`,
 			s.ID, ids, eventIDs, types, bodies, now, created)
 		return err
