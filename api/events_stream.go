@@ -118,6 +118,8 @@ func (s *Server) getEventStream(w http.ResponseWriter, r *http.Request) error {
 	for {
 		var err error
 		select {
+		case <-s.streamsStopped:
+			return nil
 		case <-ctx.Done():
 			if cause := context.Cause(ctx); errors.Is(cause, errSlowClient) {
 				s.log.LogAttrs(r.Context(), slog.LevelWarn, "event stream client dropped",
@@ -194,3 +196,9 @@ func (s *Server) produceEvents(ctx context.Context, cancel context.CancelCauseFu
 		}
 	}
 }
+
+// StopStreams ends every open event stream (and those opened afterwards):
+// http.Server.Shutdown waits for in-flight requests, and a stream would
+// otherwise hold it until its timeout. Clients resume elsewhere with
+// Last-Event-ID.
+func (s *Server) StopStreams() { s.stopStreams.Do(func() { close(s.streamsStopped) }) }

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -64,15 +65,20 @@ type Server struct {
 	affiliate    *affiliate.Service
 	payouts      *payouts.Service
 	ingester     *ingest.Ingester
-	feed         *events.Feed
-	webhooks     *events.Webhooks
-	stream       StreamConfig
 	log          *slog.Logger
 	registry     *prometheus.Registry
 	metrics      *metrics
 	maxBody      int64
 	now          func() time.Time
 	adminKeyHash []byte // SHA-256 of the bootstrap admin key; nil = none
+
+	// Events out (events.go, events_stream.go, webhooks.go).
+	feed     *events.Feed
+	webhooks *events.Webhooks
+	stream   StreamConfig
+	// streamsStopped is closed by StopStreams (server shutdown).
+	streamsStopped chan struct{}
+	stopStreams    sync.Once
 
 	router chi.Router
 	routes []routeInfo         // in registration order
@@ -137,6 +143,7 @@ func New(cfg Config) *Server {
 	}
 	s.ingester = cfg.Ingester
 	s.feed = &events.Feed{DB: cfg.DB}
+	s.streamsStopped = make(chan struct{})
 	s.webhooks = &events.Webhooks{DB: cfg.DB, Feed: s.feed, Now: s.now}
 	s.stream = cfg.Stream
 	s.stream.defaults()
