@@ -63,4 +63,54 @@
 // payout events of batches in which it has a line, with that holder's
 // lines as they are when read; entries and configuration changes are not
 // shown. The cursor still advances over everything it skipped.
+//
+// # Webhooks
+//
+// A subscription (POST /v1/webhooks) starts at the feed's end when it is
+// created. The [Dispatcher], run by every `folio serve`, makes rounds:
+//
+//  1. Copy: for each enabled subscription, read the feed after its cursor
+//     (webhook_cursors) with its types, render each event as GET
+//     /v1/events shows it to an admin, and in one transaction insert one
+//     delivery per event (webhook_deliveries, the outbox) and move the
+//     cursor — by compare-and-set on the value read, so when two servers
+//     copy the same stretch only one commits it.
+//  2. Deliver: claim due deliveries (status pending, next_attempt_at
+//     passed, subscription enabled) in one serializable transaction that
+//     pushes their due time past a lease (30 s): a second server's claim of
+//     the same rows conflicts and, retried, finds them no longer due; a
+//     server that dies mid-delivery leaves them due again after the lease.
+//     POST each; append the attempt to webhook_attempts (never changed);
+//     mark the delivery delivered on a 2xx, else due again after a backoff
+//     of 1 s doubling per attempt, capped at 10 min, and failed after 20
+//     attempts (a manual redelivery sends it again).
+//
+// Delivery is at least once: an attempt whose answer was lost (timeout,
+// crash after the receiver's 2xx) is sent again. Each POST carries
+//
+//	Folio-Webhook-Id: <delivery id>          (a redelivery has its own)
+//	Folio-Event-Id: <event id>               (stable: de-duplicate by it)
+//	Folio-Webhook-Timestamp: <Unix seconds>  (when this attempt was signed)
+//	Folio-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+//
+// Verification recipe (receivers): recompute the HMAC-SHA256 of the
+// timestamp header, a dot and the raw body bytes with the subscription's
+// secret, hex-encode it, prefix "v1=", compare in constant time with
+// Folio-Signature, and refuse a timestamp more than 5 minutes from your
+// clock (the replay window: a captured delivery cannot be replayed later,
+// and within the window the event id de-duplicates it). [Verify] is the
+// recipe in Go; in a shell:
+//
+//	{ printf '%s.' "$TIMESTAMP"; cat body.json; } | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1
+//
+// The secret is stored in the clear (the server must sign with it) and
+// shown once, on creation. Disabling (DELETE) keeps the subscription and
+// its log; nothing more is copied or delivered for it.
+//
+// Mutable rows, justified: webhook_cursors is a working position, not
+// history (the deliveries it produced are the history); a delivery's
+// status, attempt count, due time and claimant move as the outbox works
+// (like payouts' payout_outbox), while every attempt is appended to
+// webhook_attempts and never changed. Subscriptions change only to be
+// disabled.
 package events
