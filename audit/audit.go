@@ -27,14 +27,14 @@ type Record struct {
 // Write appends r to the configuration audit log in the caller's
 // transaction, so the record commits or rolls back with the change it
 // describes. r.ID and r.Pos are ignored: the database assigns the id, and
-// the position is the log's last plus one. Two transactions appending at
-// once take the same position; the unique index makes the later one fail
-// with a serialization failure (or, at READ COMMITTED, a unique
-// violation), which the runners retry, so positions are gapless and
-// commit-ordered.
+// the position is the next of the log's head row, which stays locked until
+// the caller's transaction ends: concurrent appenders wait for each other
+// (or, at SERIALIZABLE, one fails with a serialization failure that the
+// runners retry), so positions are gapless and commit-ordered.
 func Write(ctx context.Context, tx pgx.Tx, r Record) error {
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (pos, at, actor, action, object, before, after)
-		SELECT coalesce(max(pos), 0) + 1, $1, $2, $3, $4, $5, $6 FROM audit_log`,
+	_, err := tx.Exec(ctx, `WITH h AS (UPDATE audit_head SET pos = pos + 1 WHERE id = 1 RETURNING pos)
+		INSERT INTO audit_log (pos, at, actor, action, object, before, after)
+		SELECT h.pos, $1, $2, $3, $4, $5, $6 FROM h`,
 		r.At, r.Actor, r.Action, r.Object, nullJSON(r.Before), nullJSON(r.After))
 	return err
 }

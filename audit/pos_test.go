@@ -19,7 +19,7 @@ func TestPositionsGaplessUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	app := newApp(t)
 	ctx := context.Background()
-	const writers, each = 8, 10
+	const writers, each = 6, 6
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each)
 	for w := range writers {

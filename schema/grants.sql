@@ -87,6 +87,10 @@ GRANT SELECT, INSERT ON accrual_revaluations TO folio_app;
 GRANT SELECT ON cache_versions TO folio_app;
 GRANT UPDATE (version) ON cache_versions TO folio_app;
 
+-- The audit log's position counter (audit/doc.go, "Position").
+GRANT SELECT ON audit_head TO folio_app;
+GRANT UPDATE (pos) ON audit_head TO folio_app;
+
 -- Webhooks (events): subscriptions are disabled, never deleted; the feed
 -- cursor moves; the delivery outbox moves through its statuses; the
 -- attempt log is history.

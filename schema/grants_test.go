@@ -57,6 +57,7 @@ var appGrants = map[string]grant{
 	"payout_accruals": {table: []string{"SELECT", "INSERT"}, update: []string{"active"}},
 	"payout_outbox":   {table: []string{"SELECT", "INSERT"}, update: []string{"status", "attempts", "next_attempt_at", "last_error", "updated_at"}},
 
+	"audit_head":            {table: []string{"SELECT"}, update: []string{"pos"}},
 	"webhook_subscriptions": {table: []string{"SELECT", "INSERT"}, update: []string{"disabled_by", "disabled_at"}},
 	"webhook_cursors":       {table: []string{"SELECT", "INSERT"}, update: []string{"cursor", "updated_at"}},
 	"webhook_deliveries":    {table: []string{"SELECT", "INSERT"}, update: []string{"status", "attempts", "next_attempt_at", "claimed_by", "updated_at"}},

@@ -21,7 +21,8 @@ func Owners() map[string]string {
 		"currencies":    "accounts",
 
 		// The configuration audit log.
-		"audit_log": "audit",
+		"audit_log":  "audit",
+		"audit_head": "audit",
 
 		// The journal.
 		"journal_shards": "ledger",

@@ -2,11 +2,12 @@
 -- audit log, and webhook subscriptions with their cursor, delivery outbox
 -- and append-only attempt log.
 
--- The audit log's position: gapless and commit-ordered (audit.Write takes
--- max(pos)+1, and the unique index makes two concurrent writers conflict),
--- so a reader's snapshot holds every record up to its largest pos and the
--- event feed can resume from a pos without missing a late commit. Existing
--- records are numbered in (at, id) order.
+-- The audit log's position: gapless and commit-ordered. audit.Write takes
+-- the next position from the audit_head row (UPDATE … RETURNING), whose row
+-- lock makes concurrent appenders wait for each other's commit, so a
+-- reader's snapshot holds every record up to its largest position and the
+-- event feed can resume from a position without missing a late commit.
+-- Existing records are numbered in (at, id) order.
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS pos BIGINT;
 
 UPDATE audit_log SET pos = r.n
@@ -16,6 +17,15 @@ WHERE audit_log.id = r.id AND audit_log.pos IS NULL;
 ALTER TABLE audit_log ALTER COLUMN pos SET NOT NULL;
 
 CREATE UNIQUE INDEX IF NOT EXISTS audit_log_pos ON audit_log (pos);
+
+-- One row: the audit log's last position.
+CREATE TABLE IF NOT EXISTS audit_head (
+    id  BIGINT PRIMARY KEY CHECK (id = 1),
+    pos BIGINT NOT NULL
+);
+
+INSERT INTO audit_head (id, pos) SELECT 1, coalesce(max(pos), 0) FROM audit_log
+ON CONFLICT (id) DO NOTHING;
 
 -- A webhook subscription: where to POST which event types, signed with its
 -- secret. Disabled, never deleted: its deliveries stay readable.
