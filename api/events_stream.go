@@ -121,10 +121,15 @@ func (s *Server) getEventStream(w http.ResponseWriter, r *http.Request) error {
 		case <-s.streamsStopped:
 			return nil
 		case <-ctx.Done():
-			if cause := context.Cause(ctx); errors.Is(cause, errSlowClient) {
-				s.log.LogAttrs(r.Context(), slog.LevelWarn, "event stream client dropped",
-					slog.String("request_id", requestIDFrom(r.Context())), slog.String("reason", cause.Error()))
+			// The client went away, or the server gave up on it (a write
+			// past its deadline breaks the connection and cancels the
+			// request), or it fell too far behind.
+			level, reason := slog.LevelInfo, context.Cause(ctx).Error()
+			if errors.Is(context.Cause(ctx), errSlowClient) {
+				level = slog.LevelWarn
 			}
+			s.log.LogAttrs(r.Context(), level, "event stream ended",
+				slog.String("request_id", requestIDFrom(r.Context())), slog.String("reason", reason))
 			return nil
 		case b := <-buf:
 			err = write(b)

@@ -242,7 +242,7 @@ func TestEventStreamDropsSlowClient(t *testing.T) {
 	// The server has given up on the client: reading now drains what was
 	// buffered and then meets the end of the connection.
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(logs.String(), "event stream") {
+	for !strings.Contains(logs.String(), `"msg":"event stream ended"`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the slow client was not dropped; logs:\n%s", logs.String())
 		}
@@ -252,9 +252,6 @@ func TestEventStreamDropsSlowClient(t *testing.T) {
 	n, err := io.Copy(io.Discard, conn)
 	if err != nil {
 		t.Fatalf("after %d bytes the connection did not end: %v", n, err)
-	}
-	if !strings.Contains(logs.String(), `"msg":"event stream ended"`) && !strings.Contains(logs.String(), `"msg":"event stream client dropped"`) {
-		t.Errorf("no drop logged:\n%s", logs.String())
 	}
 	// The feed itself holds every event: nothing was lost for a client
 	// that resumes.
