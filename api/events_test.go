@@ -142,7 +142,7 @@ func TestEventsHostileInput(t *testing.T) {
 	e := newEnv(t)
 	e.currencies()
 	for _, q := range []string{
-		"after=garbage", "after=" + strings.Repeat("A", 5000), "after=djIsYT0x", "after=%00", "after=djEsYT0xLHM5OTk9MQ",
+		"after=garbage", "after=" + strings.Repeat("A", 5000), "after=djIsYT0x", "after=%00", "after=djEsYT0xLHM5OTk9MQ", "after=djEsYT05OTk", "after=djEsYT0wLHMwPTk5OQ", "after=djEsYT0wLHM1PTA",
 		"limit=0", "limit=100000", "limit=-1", "limit=x", "types=unknown", "types=entry.reversed", "types=payout,", "types=config..x",
 		"cursor=x", "after=a&after=b",
 	} {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/audit"
 	"github.com/folioledger/folio/ledger"
@@ -149,12 +150,19 @@ func read(ctx context.Context, q schema.Querier, after Cursor, f Filter, limit i
 	if err != nil {
 		return nil, err
 	}
+	lastAudit, err := audit.LastPos(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkReachable(after, heads, lastAudit); err != nil {
+		return nil, err
+	}
 	var sources []*source
 	cur := after.clone()
 	for _, h := range heads {
 		p := after.shard(h.Shard)
-		if p.seq > h.Seq || p.seq == h.Seq && p.sub == subDone {
-			continue // nothing new (a cursor past the head is a future position)
+		if p.seq == h.Seq && p.sub == subDone {
+			continue // nothing new
 		}
 		lo := p.seq
 		if p.sub != subDone {
@@ -187,10 +195,7 @@ func read(ctx context.Context, q schema.Querier, after Cursor, f Filter, limit i
 		sources = append(sources, src)
 	} else {
 		// No audit event is wanted: skip the log to its end.
-		if cur.audit, err = audit.LastPos(ctx, q); err != nil {
-			return nil, err
-		}
-		cur.audit = max(cur.audit, after.audit)
+		cur.audit = lastAudit
 	}
 
 	page := &Page{}
@@ -236,6 +241,27 @@ func read(ctx context.Context, q schema.Querier, after Cursor, f Filter, limit i
 	}
 	page.Next = cur
 	return page, nil
+}
+
+// checkReachable refuses a cursor that names a shard the journal does not
+// have or a position past a source's end: the feed never made it.
+func checkReachable(c Cursor, heads []ledger.Head, lastAudit int64) error {
+	bad := &folio.Error{Code: folio.EINVALID, Fields: []string{"after"},
+		Message: "the cursor is ahead of the feed or names a journal shard it does not have; pass back a cursor exactly as received"}
+	if c.audit > lastAudit {
+		return bad
+	}
+	seqs := make(map[int]int64, len(heads))
+	for _, h := range heads {
+		seqs[h.Shard] = h.Seq
+	}
+	for n, p := range c.shards {
+		head, ok := seqs[n]
+		if !ok || p.seq > head {
+			return bad
+		}
+	}
+	return nil
 }
 
 func setPos(c *Cursor, s *source, p pos) {
