@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/folioledger/folio/events"
 )
 
@@ -50,6 +52,22 @@ func (c *StreamConfig) defaults() {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = defaultStreamWriteTimeout
 	}
+}
+
+// streamMetrics count the open event streams and the slow clients dropped.
+type streamMetrics struct {
+	open    prometheus.Gauge
+	dropped prometheus.Counter
+}
+
+func newStreamMetrics(reg *prometheus.Registry) *streamMetrics {
+	m := &streamMetrics{
+		open: prometheus.NewGauge(prometheus.GaugeOpts{Name: "folio_event_streams_open", Help: "Open GET /v1/events/stream connections."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "folio_event_streams_dropped_total",
+			Help: "Event streams ended by the server because the client did not keep up (write deadline or full buffer)."}),
+	}
+	reg.MustRegister(m.open, m.dropped)
+	return m
 }
 
 // errSlowClient ends a stream whose client fell more than the buffer behind.
@@ -95,6 +113,8 @@ func (s *Server) getEventStream(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	s.streamMetrics.open.Inc()
+	defer s.streamMetrics.open.Dec()
 
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
@@ -127,6 +147,7 @@ func (s *Server) getEventStream(w http.ResponseWriter, r *http.Request) error {
 			level, reason := slog.LevelInfo, context.Cause(ctx).Error()
 			if errors.Is(context.Cause(ctx), errSlowClient) {
 				level = slog.LevelWarn
+				s.streamMetrics.dropped.Inc()
 			}
 			s.log.LogAttrs(r.Context(), level, "event stream ended",
 				slog.String("request_id", requestIDFrom(r.Context())), slog.String("reason", reason))
@@ -140,6 +161,7 @@ func (s *Server) getEventStream(w http.ResponseWriter, r *http.Request) error {
 			// The client went away or stopped reading: end the stream (it
 			// resumes with Last-Event-ID).
 			cancel(errSlowClient)
+			s.streamMetrics.dropped.Inc()
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "event stream ended",
 				slog.String("request_id", requestIDFrom(r.Context())), slog.String("reason", err.Error()))
 			return nil

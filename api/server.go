@@ -79,6 +79,7 @@ type Server struct {
 	// streamsStopped is closed by StopStreams (server shutdown).
 	streamsStopped chan struct{}
 	stopStreams    sync.Once
+	streamMetrics  *streamMetrics
 
 	router chi.Router
 	routes []routeInfo         // in registration order
@@ -152,6 +153,7 @@ func New(cfg Config) *Server {
 		s.adminKeyHash = sum[:]
 	}
 	s.metrics = newMetrics(s.registry, s.db)
+	s.streamMetrics = newStreamMetrics(s.registry)
 	s.router = s.buildRouter()
 	return s
 }
