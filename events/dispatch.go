@@ -100,14 +100,19 @@ func (d *Dispatcher) backoff(n int) time.Duration {
 	return min(b, d.MaxBackoff)
 }
 
-// Run runs rounds every interval until ctx is done; errors are passed to
-// logf and retried at the next round.
+// Run runs rounds every interval until ctx is done (at once again while
+// a round finds a full batch to deliver); errors are passed to logf and
+// retried at the next round.
 func (d *Dispatcher) Run(ctx context.Context, every time.Duration, logf func(format string, args ...any)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := d.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		n, err := d.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
 			logf("webhooks: %v", err)
+		}
+		if err == nil && n >= d.Batch && ctx.Err() == nil {
+			continue // a backlog: no pause between rounds
 		}
 		select {
 		case <-ctx.Done():
