@@ -2,15 +2,23 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/keys"
+	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
 )
 
 // readAllEvents pages through GET /v1/events with key (query q added) and
@@ -154,4 +162,42 @@ func TestEventsHostileInput(t *testing.T) {
 	if !slices.Contains(accessReadScoped.roles(), keys.RoleAffiliate) {
 		t.Error("the feed does not admit affiliate keys")
 	}
+}
+
+// TestEventsOutage: with the database unreachable, the feed, the stream
+// and the webhook routes are 503 with Retry-After.
+func TestEventsOutage(t *testing.T) {
+	pool, err := pgxpool.New(t.Context(), freePortURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	db := &schema.DB{Pool: pool, MaxRetries: 1}
+	srv := New(Config{DB: db, Ledger: ledger.New(db), AdminKey: bootstrapKey, Registry: prometheus.NewRegistry()})
+	for _, q := range []req{
+		{Method: "GET", Path: "/v1/events"},
+		{Method: "GET", Path: "/v1/events/stream?after=now"},
+		{Method: "GET", Path: "/v1/webhooks"},
+		{Method: "POST", Path: "/v1/webhooks", Body: `{"url": "https://example.com/"}`},
+	} {
+		r := httptest.NewRequest(q.Method, q.Path, strings.NewReader(fmt.Sprint(q.Body)))
+		r.Header.Set("Authorization", "Bearer "+bootstrapKey)
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, r)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+			t.Errorf("%s %s with the database unreachable = %d %s, want 503 with Retry-After", q.Method, q.Path, w.Code, w.Body)
+		}
+	}
+}
+
+// freePortURL is a PostgreSQL URL of a port nothing listens on.
+func freePortURL(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "postgres://folio@" + addr + "/folio?connect_timeout=2"
 }
