@@ -8,7 +8,7 @@ import (
 
 // domainPackages are Folio's domain and storage packages: none of them may
 // depend on an HTTP stack or on the api package (docs/ARCHITECTURE.md).
-var domainPackages = []string{"./accounts", "./affiliate", "./audit", "./ingest", "./internal/...", "./keys", "./ledger", "./payouts", "./reconcile", "./schema", "./seal"}
+var domainPackages = []string{"./accounts", "./affiliate", "./audit", "./events", "./ingest", "./internal/...", "./keys", "./ledger", "./payouts", "./reconcile", "./schema", "./seal"}
 
 // TestDomainImportsNoHTTP lists the dependencies of every domain package
 // with `go list -deps` and fails on net/http, chi or the api and console

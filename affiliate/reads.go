@@ -142,42 +142,15 @@ func (s *Service) ListAccruals(ctx context.Context, f AccrualFilter) ([]Accrual,
 	if to.IsZero() {
 		to = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	rows, err := s.DB.Pool.Query(ctx, `SELECT id::text, source, coalesce(trade_id, ''), coalesce(event_id, ''), entry_id::text, beneficiary, trader_id, level,
-			program_id, kind, rate::text, basis::text, amount::text, currency, fx_rate::text, reporting_amount::text, reporting_currency, market, code,
-			coalesce(reverses::text, ''), recorded_at
-		FROM accruals WHERE beneficiary = $1 AND ($2 = '' OR currency = $2) AND ($3 = '' OR trade_id = $3) AND ($4 = '' OR source = $4)
+	rows, err := s.DB.Pool.Query(ctx, `SELECT `+accrualColumns+`
+		FROM accruals a WHERE beneficiary = $1 AND ($2 = '' OR currency = $2) AND ($3 = '' OR trade_id = $3) AND ($4 = '' OR source = $4)
 			AND recorded_at >= $5 AND recorded_at < $6 AND (recorded_at, id) > ($7, $8::uuid)
 		ORDER BY recorded_at, id LIMIT $9`,
 		f.Beneficiary, f.Currency, f.TradeID, f.Source, f.From, to, f.AfterAt, f.AfterID, f.Limit)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Accrual
-	for rows.Next() {
-		var a Accrual
-		var level int64
-		var rate, basis, fx, rep *string
-		var amt string
-		if err := rows.Scan(&a.ID, &a.Source, &a.TradeID, &a.EventID, &a.EntryID, &a.Beneficiary, &a.TraderID, &level, &a.ProgramID, &a.Kind,
-			&rate, &basis, &amt, &a.Currency, &fx, &rep, &a.ReportingCurrency, &a.Market, &a.Code, &a.Reverses, &a.RecordedAt); err != nil {
-			return nil, err
-		}
-		a.Level, a.RecordedAt = int(level), a.RecordedAt.UTC()
-		for _, x := range []struct {
-			dst **apd.Decimal
-			s   *string
-		}{{&a.Rate, rate}, {&a.Basis, basis}, {&a.FXRate, fx}, {&a.ReportingAmount, rep}} {
-			if *x.dst, err = ledger.ParseStoredOptional(x.s); err != nil {
-				return nil, err
-			}
-		}
-		if a.Amount, err = ledger.ParseStored(amt); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return scanAccruals(rows)
 }
 
 // TradeInfo explains a booked trade: its fee, program, basis, why it paid
@@ -258,4 +231,79 @@ func (s *Service) RegisteredUsers(ctx context.Context, ids []string) ([]string, 
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// accrualColumns are the columns scanAccruals reads, for an accruals table
+// aliased a.
+const accrualColumns = `a.id::text, a.source, coalesce(a.trade_id, ''), coalesce(a.event_id, ''), a.entry_id::text, a.beneficiary, a.trader_id, a.level,
+	a.program_id, a.kind, a.rate::text, a.basis::text, a.amount::text, a.currency, a.fx_rate::text, a.reporting_amount::text, a.reporting_currency,
+	a.market, a.code, coalesce(a.reverses::text, ''), a.recorded_at`
+
+// scanAccruals reads rows of accrualColumns, closing rows.
+func scanAccruals(rows pgx.Rows) ([]Accrual, error) {
+	out, _, err := scanAccrualRows(rows, false)
+	return out, err
+}
+
+// scanAccrualRows reads rows of accrualColumns, preceded by a BIGINT
+// position when withPos, closing rows.
+func scanAccrualRows(rows pgx.Rows, withPos bool) ([]Accrual, []int64, error) {
+	defer rows.Close()
+	var out []Accrual
+	var positions []int64
+	for rows.Next() {
+		var a Accrual
+		var level, pos int64
+		var rate, basis, fx, rep *string
+		var amt string
+		dst := []any{&a.ID, &a.Source, &a.TradeID, &a.EventID, &a.EntryID, &a.Beneficiary, &a.TraderID, &level, &a.ProgramID, &a.Kind,
+			&rate, &basis, &amt, &a.Currency, &fx, &rep, &a.ReportingCurrency, &a.Market, &a.Code, &a.Reverses, &a.RecordedAt}
+		if withPos {
+			dst = append([]any{&pos}, dst...)
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, nil, err
+		}
+		a.Level, a.RecordedAt = int(level), a.RecordedAt.UTC()
+		var err error
+		for _, x := range []struct {
+			dst **apd.Decimal
+			s   *string
+		}{{&a.Rate, rate}, {&a.Basis, basis}, {&a.FXRate, fx}, {&a.ReportingAmount, rep}} {
+			if *x.dst, err = ledger.ParseStoredOptional(x.s); err != nil {
+				return nil, nil, err
+			}
+		}
+		if a.Amount, err = ledger.ParseStored(amt); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, a)
+		positions = append(positions, pos)
+	}
+	return out, positions, rows.Err()
+}
+
+// AccrualsAt returns the accruals booked by the journal entries of one
+// shard with after < seq <= through, as q sees them, ordered by the seq of
+// the entry that booked them (Accrual.EntryID), then level and id. A
+// trade's accruals carry the position of its commission entry (through
+// the trade row), a bounty's or reversal's their own: both are the
+// position of the entry named by EntryID. beneficiary, when not "", keeps
+// only that beneficiary's accruals. The event feed (package events) reads
+// accruals through this, beside ledger.ShardEntries over the same range.
+// seqs[i] is the seq of the entry that booked accruals[i].
+func AccrualsAt(ctx context.Context, q schema.Querier, shard int, after, through int64, beneficiary string) (accruals []Accrual, seqs []int64, err error) {
+	rows, err := q.Query(ctx, `SELECT a.pos, `+accrualColumns+` FROM (
+			SELECT t.seq AS pos, a.* FROM trades t JOIN accruals a ON a.trade_id = t.id AND a.source = 'trade'
+			WHERE t.shard = $1 AND t.seq > $2 AND t.seq <= $3
+			UNION ALL
+			SELECT a.seq AS pos, a.* FROM accruals a
+			WHERE a.source <> 'trade' AND a.shard = $1 AND a.seq > $2 AND a.seq <= $3
+		) AS a
+		WHERE $4 = '' OR a.beneficiary = $4
+		ORDER BY a.pos, a.level, a.id`, shard, after, through, beneficiary)
+	if err != nil {
+		return nil, nil, err
+	}
+	return scanAccrualRows(rows, true)
 }

@@ -41,6 +41,9 @@ const (
 	// consistency proofs) or its own (inclusion proofs of entries that
 	// post to its holder's accounts).
 	accessReadProof
+	// accessReadScoped: as accessRead, plus affiliate keys with a holder,
+	// whose answer the handler scopes to that holder (the event feed).
+	accessReadScoped
 )
 
 func (a access) String() string {
@@ -59,6 +62,8 @@ func (a access) String() string {
 		return "auditor, affiliate (own id)"
 	case accessReadProof:
 		return "auditor, affiliate (own entries)"
+	case accessReadScoped:
+		return "auditor, affiliate (own data)"
 	}
 	return "undeclared"
 }
@@ -70,7 +75,7 @@ func (a access) roles() []string {
 		return []string{keys.RoleAdmin}
 	case accessRead:
 		return []string{keys.RoleAdmin, keys.RoleAuditor}
-	case accessReadOwn, accessReadOwnID, accessReadProof:
+	case accessReadOwn, accessReadOwnID, accessReadProof, accessReadScoped:
 		return []string{keys.RoleAdmin, keys.RoleAuditor, keys.RoleAffiliate}
 	case accessPost:
 		return []string{keys.RoleAdmin, keys.RolePoster}
@@ -179,6 +184,11 @@ func authorize(r *http.Request, a access, p principal) error {
 	case accessReadOwnID:
 		if p.Holder == "" || pathParam(r, "id") != p.Holder {
 			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key may only read its own holder's data")
+		}
+		return nil
+	case accessReadScoped:
+		if p.Holder == "" {
+			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key without a holder may not call %s %s", r.Method, routePattern(r))
 		}
 		return nil
 	}

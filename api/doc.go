@@ -55,6 +55,10 @@
 //	PUT    /v1/payouts/fraud-rules               yes    -        -           -
 //	GET    /v1/reports/reconciliation, /v1/reports/tax  yes  yes  -          -
 //	GET    /v1/affiliates/{id}/stats|referrals   yes    yes      own id      -
+//	GET    /v1/events, /v1/events/stream         yes    yes      own data    -
+//	POST   /v1/webhooks, GET /v1/webhooks, DELETE /v1/webhooks/{id},
+//	GET    /v1/webhooks/{id}/deliveries, POST …/deliveries/{delivery}/redeliver
+//	                                             yes    -        -           -
 //
 // A missing, malformed, unknown or revoked key is 401 unauthorized (with
 // WWW-Authenticate: Bearer); a key whose role the route does not admit is
@@ -287,6 +291,24 @@
 // totals per affiliate and calendar year in the reporting currency (the
 // current year by default), with over_threshold=true only those above the
 // fraud rules' tax_threshold without a tax id on file.
+//
+// # Events
+//
+// events.go serves the feed of package events (GET /v1/events) and renders
+// its events: an entry as newEntryJSON (the recorded content of GET
+// /v1/entries/{id}; its status, which changes later, is not part of the
+// event), an accrual as newAccrualJSON (masked for affiliate keys), a
+// configuration change as its audit record, a payout decision as the
+// batch, its new state and the record (an affiliate: its own lines, no
+// actor). "Own data" (accessReadScoped) admits affiliate keys with a
+// holder and leaves the scoping to the handler, which passes the holder to
+// the feed. events_stream.go is the same feed as Server-Sent Events: a
+// producer goroutine polls the feed into a bounded buffer, the handler
+// writes it with a deadline per write (the server's WriteTimeout is lifted
+// through http.ResponseController), heartbeats keep it alive, and a client
+// that does not keep up is disconnected. webhooks.go is thin over
+// events.Webhooks; EventBody is the rendering the dispatcher (run by folio
+// serve) delivers.
 //
 // # CSV
 //

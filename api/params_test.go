@@ -82,6 +82,7 @@ func TestDeclaredQueryParametersAreRead(t *testing.T) {
 	invalid := map[string]string{
 		"account":         "nonsense",
 		"action":          strings.Repeat("a", 201),
+		"after":           "not-a-cursor",
 		"as_of":           "tomorrow",
 		"as_of_effective": "tomorrow",
 		"as_of_seq":       "x",
@@ -104,6 +105,7 @@ func TestDeclaredQueryParametersAreRead(t *testing.T) {
 		"to":              "March",
 		"to_seq":          "0",
 		"trade_id":        strings.Repeat("t", 129),
+		"types":           "unknown",
 		"year":            "1066",
 	}
 	pathParam := regexp.MustCompile(`\{([a-z_]+)\}`)

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/events"
 	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/payouts"
@@ -59,6 +61,8 @@ type Config struct {
 	// this server alone (tests: its checkpoints verify only with
 	// Server.Seals().VerifierKey).
 	Seals *seal.Service
+	// Stream tunes GET /v1/events/stream (zero: the defaults).
+	Stream StreamConfig
 }
 
 // Server is the HTTP API: the router, its middleware and handlers. It holds
@@ -77,6 +81,15 @@ type Server struct {
 	maxBody      int64
 	now          func() time.Time
 	adminKeyHash []byte // SHA-256 of the bootstrap admin key; nil = none
+
+	// Events out (events.go, events_stream.go, webhooks.go).
+	feed     *events.Feed
+	webhooks *events.Webhooks
+	stream   StreamConfig
+	// streamsStopped is closed by StopStreams (server shutdown).
+	streamsStopped chan struct{}
+	stopStreams    sync.Once
+	streamMetrics  *streamMetrics
 
 	router chi.Router
 	routes []routeInfo         // in registration order
@@ -145,11 +158,17 @@ func New(cfg Config) *Server {
 	if s.seals == nil {
 		s.seals = ephemeralSeals(cfg.DB)
 	}
+	s.feed = &events.Feed{DB: cfg.DB}
+	s.streamsStopped = make(chan struct{})
+	s.webhooks = &events.Webhooks{DB: cfg.DB, Feed: s.feed, Now: s.now}
+	s.stream = cfg.Stream
+	s.stream.defaults()
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = sum[:]
 	}
 	s.metrics = newMetrics(s.registry, s.db)
+	s.streamMetrics = newStreamMetrics(s.registry)
 	s.router = s.buildRouter()
 	return s
 }
@@ -282,6 +301,14 @@ func (s *Server) buildRouter() chi.Router {
 
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/stats", accessReadOwnID, s.getAffiliateStats, "format", "from", "group_by", "interval", "to")
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals, "cursor", "format", "limit")
+
+		s.route(r, http.MethodGet, "/v1/events", accessReadScoped, s.getEvents, "after", "limit", "types")
+		s.route(r, http.MethodGet, "/v1/events/stream", accessReadScoped, s.getEventStream, "after", "types")
+		s.route(r, http.MethodPost, "/v1/webhooks", accessAdmin, s.postWebhook)
+		s.route(r, http.MethodGet, "/v1/webhooks", accessAdmin, s.getWebhooks)
+		s.route(r, http.MethodDelete, "/v1/webhooks/{id}", accessAdmin, s.deleteWebhook)
+		s.route(r, http.MethodGet, "/v1/webhooks/{id}/deliveries", accessAdmin, s.getWebhookDeliveries, "cursor", "limit")
+		s.route(r, http.MethodPost, "/v1/webhooks/{id}/deliveries/{delivery}/redeliver", accessAdmin, s.redeliverWebhook)
 	})
 	return r
 }

@@ -12,7 +12,10 @@ import (
 
 // Record is one configuration change.
 type Record struct {
-	ID     string          `json:"id"`
+	ID string `json:"id"`
+	// Pos is the record's position in the log: gapless and in commit
+	// order (see doc.go, "Position"); the event feed resumes from it.
+	Pos    int64           `json:"-"`
 	At     time.Time       `json:"at"`
 	Actor  string          `json:"actor"`
 	Action string          `json:"action"`
@@ -23,11 +26,37 @@ type Record struct {
 
 // Write appends r to the configuration audit log in the caller's
 // transaction, so the record commits or rolls back with the change it
-// describes. r.ID is ignored: the database assigns it.
+// describes. r.ID and r.Pos are ignored: the database assigns the id, and
+// the position is the next of the log's head row, which stays locked until
+// the caller's transaction ends: concurrent appenders wait for each other
+// (or, at SERIALIZABLE, one fails with a serialization failure that the
+// runners retry), so positions are gapless and commit-ordered.
 func Write(ctx context.Context, tx pgx.Tx, r Record) error {
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, object, before, after) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := tx.Exec(ctx, `WITH h AS (UPDATE audit_head SET pos = pos + 1 WHERE id = 1 RETURNING pos)
+		INSERT INTO audit_log (pos, at, actor, action, object, before, after)
+		SELECT h.pos, $1, $2, $3, $4, $5, $6 FROM h`,
 		r.At, r.Actor, r.Action, r.Object, nullJSON(r.Before), nullJSON(r.After))
 	return err
+}
+
+// After returns up to limit records with a position greater than after, in
+// position order, as of q's snapshot. Positions are commit-ordered, so a
+// snapshot holds every record up to the largest position it shows: a
+// reader resuming from the last position it saw misses none.
+func After(ctx context.Context, q schema.Querier, after int64, limit int) ([]Record, error) {
+	rows, err := q.Query(ctx, `SELECT id::text, pos, at, actor, action, object, before, after FROM audit_log
+		WHERE pos > $1 ORDER BY pos LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Record, error) {
+		var a Record
+		var before, after []byte
+		err := r.Scan(&a.ID, &a.Pos, &a.At, &a.Actor, &a.Action, &a.Object, &before, &after)
+		a.At = a.At.UTC()
+		a.Before, a.After = before, after
+		return a, err
+	})
 }
 
 // Change writes the record of a change whose before and after states are
@@ -89,4 +118,12 @@ func nullJSON(b json.RawMessage) any {
 		return nil
 	}
 	return []byte(b)
+}
+
+// LastPos returns the position of the log's last record as q sees it (0
+// when the log is empty).
+func LastPos(ctx context.Context, q schema.Querier) (int64, error) {
+	var p int64
+	err := q.QueryRow(ctx, `SELECT coalesce(max(pos), 0) FROM audit_log`).Scan(&p)
+	return p, err
 }

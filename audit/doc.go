@@ -14,6 +14,19 @@
 // [List] pages through the log in (time, id) order with an (AfterAt,
 // AfterID) cursor, optionally filtered by object or action.
 //
+// # Position
+//
+// Each record has a position (Pos), taken from the one-row table
+// audit_head (UPDATE … RETURNING) in the writer's transaction. The row lock
+// is held until that transaction ends, so a position is only taken once
+// every smaller one is committed (or rolled back, and then reused):
+// positions are gapless, and any snapshot holds a prefix of the log by
+// position. [After] reads past a position; the event feed (package events)
+// uses it as its resumable cursor into the log. Configuration changes are
+// rare, so serializing their appends costs nothing that matters; the
+// journal's write path writes no audit record. audit_head is a counter,
+// not history: the only table of this package the server may update.
+//
 // The log is append-only: the server's database role may insert into
 // audit_log but not update, delete or truncate it (schema's grants), so the
 // server cannot rewrite history even if its code is wrong.

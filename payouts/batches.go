@@ -16,6 +16,7 @@ import (
 	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -854,6 +855,32 @@ func linePrograms(ctx context.Context, tx pgx.Tx, id string) (map[string][]strin
 			return nil, err
 		}
 		out[line] = append(out[line], program)
+	}
+	return out, rows.Err()
+}
+
+// HolderLines returns the lines of one holder in a batch (none when the
+// batch has no line of theirs or does not exist), as q sees them, without
+// their fraud flags. The event feed (package events) reads them to show an
+// affiliate its own part of a batch's state changes.
+func HolderLines(ctx context.Context, q schema.Querier, batchID, holder string) ([]Line, error) {
+	rows, err := q.Query(ctx, `SELECT id::text, currency, amount::text, status, forfeited FROM payout_lines
+		WHERE batch_id = $1 AND holder = $2 ORDER BY currency`, batchID, holder)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Line
+	for rows.Next() {
+		l := Line{BatchID: batchID, Holder: holder}
+		var amt string
+		if err := rows.Scan(&l.ID, &l.Currency, &amt, &l.Status, &l.Forfeited); err != nil {
+			return nil, err
+		}
+		if l.Amount, err = ledger.ParseStored(amt); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
 	}
 	return out, rows.Err()
 }

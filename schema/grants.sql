@@ -104,5 +104,16 @@ GRANT UPDATE (version) ON cache_versions TO folio_app;
 -- Accounting periods: state changes are events, closes store snapshots;
 -- both append-only.
 GRANT SELECT, INSERT ON period_events, period_snapshots TO folio_app;
+-- The audit log's position counter (audit/doc.go, "Position").
+GRANT SELECT ON audit_head TO folio_app;
+GRANT UPDATE (pos) ON audit_head TO folio_app;
+
+-- Webhooks (events): subscriptions are disabled, never deleted; the feed
+-- cursor moves; the delivery outbox moves through its statuses; the
+-- attempt log is history.
+GRANT SELECT, INSERT ON webhook_subscriptions, webhook_cursors, webhook_deliveries, webhook_attempts TO folio_app;
+GRANT UPDATE (disabled_by, disabled_at) ON webhook_subscriptions TO folio_app;
+GRANT UPDATE (cursor, updated_at) ON webhook_cursors TO folio_app;
+GRANT UPDATE (status, attempts, next_attempt_at, claimed_by, updated_at) ON webhook_deliveries TO folio_app;
 
 COMMIT;

@@ -62,6 +62,12 @@ var appGrants = map[string]grant{
 	"payout_outbox":   {table: []string{"SELECT", "INSERT"}, update: []string{"status", "attempts", "next_attempt_at", "last_error", "updated_at"}},
 	"signup_risk":     {table: []string{"SELECT", "INSERT"}},
 
+	"audit_head":            {table: []string{"SELECT"}, update: []string{"pos"}},
+	"webhook_subscriptions": {table: []string{"SELECT", "INSERT"}, update: []string{"disabled_by", "disabled_at"}},
+	"webhook_cursors":       {table: []string{"SELECT", "INSERT"}, update: []string{"cursor", "updated_at"}},
+	"webhook_deliveries":    {table: []string{"SELECT", "INSERT"}, update: []string{"status", "attempts", "next_attempt_at", "claimed_by", "updated_at"}},
+	"webhook_attempts":      {table: []string{"SELECT", "INSERT"}},
+
 	"referred_volume_daily":   {table: []string{"SELECT", "INSERT"}, update: []string{"volume", "trades"}},
 	"affiliate_stats_hourly":  {table: []string{"SELECT", "INSERT"}, update: rollupFigures},
 	"affiliate_stats_day":     {table: []string{"SELECT", "INSERT"}, update: rollupFigures},

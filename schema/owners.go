@@ -21,7 +21,8 @@ func Owners() map[string]string {
 		"currencies":    "accounts",
 
 		// The configuration audit log.
-		"audit_log": "audit",
+		"audit_log":  "audit",
+		"audit_head": "audit",
 
 		// The journal.
 		"journal_shards": "ledger",
@@ -76,5 +77,12 @@ func Owners() map[string]string {
 		"scheduler_runs":  "payouts",
 		"settings":        "payouts",
 		"signup_risk":     "payouts", // issue 15 item 7: hashed signup signals and their flags
+
+		// Events out: webhook subscriptions, their feed cursors, the
+		// delivery outbox and its append-only attempt log.
+		"webhook_subscriptions": "events",
+		"webhook_cursors":       "events",
+		"webhook_deliveries":    "events",
+		"webhook_attempts":      "events",
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/api"
 	"github.com/folioledger/folio/console"
+	"github.com/folioledger/folio/events"
 	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/payouts"
@@ -32,6 +33,7 @@ const (
 	expiryInterval   = 10 * time.Second        // void expired pending entries
 	scheduleInterval = affiliate.RealtimeEvery // build the batches of scheduled payout programs; realtime ones at every tick
 	outboxInterval   = 5 * time.Second         // deliver executed payout batches to the webhook
+	webhookInterval  = time.Second             // copy the event feed into webhook outboxes and deliver them
 )
 
 // runServe serves the HTTP API until ctx is done (SIGINT/SIGTERM), then
@@ -137,11 +139,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
-		WriteTimeout:      5 * time.Minute, // reports and verify on a large journal take a while
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Reports and verify on a large journal take a while. The event
+		// stream (GET /v1/events/stream) lifts this deadline and sets one
+		// per write instead (http.ResponseController).
+		WriteTimeout:   5 * time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for in-flight requests: event streams end at once
+	// (clients reconnect elsewhere with Last-Event-ID).
+	hs.RegisterOnShutdown(server.StopStreams)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -172,6 +180,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	// Always running: messages queued while a webhook was set keep its URL.
 	wg.Go(func() {
 		pay.RunOutbox(bg, outboxInterval, func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) })
+	})
+	// Webhooks: copy the event feed into each subscription's outbox and
+	// deliver it; safe with several serve processes on one database.
+	host, _ := os.Hostname()
+	dispatcher := &events.Dispatcher{Webhooks: server.Webhooks(), Render: server.EventBody, Send: webhook.Send,
+		Server: fmt.Sprintf("%s:%d", host, os.Getpid())}
+	wg.Go(func() {
+		dispatcher.Run(bg, webhookInterval, func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) })
 	})
 	defer func() {
 		stopBackground()

@@ -1,7 +1,8 @@
-// Package webhook delivers payout outbox messages over HTTP: the transport
-// that payouts.Service.Deliver is given by the programs that wire it (folio
-// serve, the api package's default), so that the payouts package itself
-// imports no net/http.
+// Package webhook delivers payout outbox messages and event webhooks over
+// HTTP: the transport that payouts.Service.Deliver and
+// events.Dispatcher.Send are given by the programs that wire them (folio
+// serve, the api package's default), so that the domain packages import no
+// net/http.
 package webhook
 
 import (
@@ -22,13 +23,23 @@ var client = &http.Client{Timeout: 10 * time.Second}
 // detail for the outbox's log: "HTTP 200: <first 512 bytes of the answer>"
 // or the transport error.
 func Post(ctx context.Context, url, idempotencyKey string, header map[string]string, body []byte) (int, string) {
+	h := map[string]string{"Idempotency-Key": idempotencyKey}
+	for k, v := range header {
+		h[k] = v
+	}
+	return Send(ctx, url, h, body)
+}
+
+// Send sends body as a JSON POST to url with the given headers, and answers
+// like Post. It is also the transport of the event webhooks
+// (events.Dispatcher's Send), which add their signature headers.
+func Send(ctx context.Context, url string, headers map[string]string, body []byte) (int, string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err.Error()
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", idempotencyKey)
-	for k, v := range header {
+	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
 	resp, err := client.Do(req)
