@@ -3,6 +3,7 @@ package affiliate
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -18,21 +19,25 @@ import (
 
 // User is a user of the exchange as the affiliate engine knows it.
 type User struct {
-	ID             string
-	ReferrerID     string
-	ReferralCode   string
-	Country        string
-	SignupIP       string
-	DeviceID       string
-	Group          string
-	ProgramID      string
-	Rate           *apd.Decimal
-	KickbackRate   *apd.Decimal
-	TaxID          string
-	RegisteredAt   time.Time
-	KYCVerifiedAt  *time.Time
-	FirstDepositAt *time.Time
-	FirstTradeAt   *time.Time
+	ID           string
+	ReferrerID   string
+	ReferralCode string
+	Country      string
+	SignupIP     string
+	DeviceID     string
+	Group        string
+	ProgramID    string
+	Rate         *apd.Decimal
+	// RateFollowsCode: the rate is the default rate of the code the user
+	// joined with, and follows it when the code's owner raises it; false
+	// for a custom (pinned) rate or none.
+	RateFollowsCode bool
+	KickbackRate    *apd.Decimal
+	TaxID           string
+	RegisteredAt    time.Time
+	KYCVerifiedAt   *time.Time
+	FirstDepositAt  *time.Time
+	FirstTradeAt    *time.Time
 }
 
 // NewUser registers a user.
@@ -68,13 +73,13 @@ const CodeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 func NormalizeCode(c string) string { return strings.ToUpper(strings.TrimSpace(c)) }
 
 const userColumns = `id, coalesce(referrer_id, ''), coalesce(referral_code, ''), country, signup_ip, device_id, grp, coalesce(program_id, ''),
-	rate::text, kickback_rate::text, coalesce(tax_id, ''), registered_at, kyc_verified_at, first_deposit_at, first_trade_at`
+	rate::text, kickback_rate::text, coalesce(tax_id, ''), registered_at, kyc_verified_at, first_deposit_at, first_trade_at, rate_follows_code`
 
 func scanUser(row pgx.Row) (*User, error) {
 	u := &User{}
 	var rate, kick *string
 	if err := row.Scan(&u.ID, &u.ReferrerID, &u.ReferralCode, &u.Country, &u.SignupIP, &u.DeviceID, &u.Group, &u.ProgramID,
-		&rate, &kick, &u.TaxID, &u.RegisteredAt, &u.KYCVerifiedAt, &u.FirstDepositAt, &u.FirstTradeAt); err != nil {
+		&rate, &kick, &u.TaxID, &u.RegisteredAt, &u.KYCVerifiedAt, &u.FirstDepositAt, &u.FirstTradeAt, &u.RateFollowsCode); err != nil {
 		return nil, err
 	}
 	var err error
@@ -165,9 +170,10 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 		// with a different code, refused as a self-referral.
 		var referrer string
 		var rate *string
+		var disabled bool
 		if code != "" {
 			var codeRate *string
-			err := tx.QueryRow(ctx, `SELECT owner_id, rate::text FROM referral_codes WHERE code = $1`, code).Scan(&referrer, &codeRate)
+			err := tx.QueryRow(ctx, `SELECT owner_id, rate::text, disabled_at IS NOT NULL FROM referral_codes WHERE code = $1`, code).Scan(&referrer, &codeRate, &disabled)
 			if isNoRows(err) {
 				return folio.Errorf(folio.EINVALID, "referral code %q does not exist", in.ReferralCode)
 			}
@@ -191,8 +197,14 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 		if folio.ErrorCode(err) != folio.ENOTFOUND {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO users (id, referrer_id, signup_referrer, referral_code, country, signup_ip, device_id, grp, rate, registered_at, created_at)
-			VALUES ($1, NULLIF($2, ''), NULLIF($2, ''), NULLIF($3, ''), $4, $5, $6, $7, $8::numeric, $9, $10)`,
+		// A disabled code refuses new users only: its referees keep it, and
+		// a signup repeated by one of them answers it as it is (above).
+		if disabled {
+			return &folio.Error{Code: folio.EINVALID, Fields: []string{"referral_code"},
+				Message: fmt.Sprintf("referral code %q is disabled: it accepts no new signups", in.ReferralCode)}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO users (id, referrer_id, signup_referrer, referral_code, country, signup_ip, device_id, grp, rate, rate_follows_code, registered_at, created_at)
+			VALUES ($1, NULLIF($2, ''), NULLIF($2, ''), NULLIF($3, ''), $4, $5, $6, $7, $8::numeric, $8::numeric IS NOT NULL, $9, $10)`,
 			in.ID, referrer, code, in.Country, in.SignupIP, in.DeviceID, in.Group, rate, reg, now)
 		if err != nil {
 			return raced(err, "user %s was created by a concurrent request; send the request again", in.ID)
@@ -215,7 +227,10 @@ type Code struct {
 	Kickback  *apd.Decimal // kickback: share returned to the referee
 	Note      string
 	CreatedAt time.Time
-	Referrals int64
+	// DisabledAt is when the code stopped accepting signups (nil: it
+	// accepts them).
+	DisabledAt *time.Time
+	Referrals  int64
 }
 
 // NewCode requests a referral code; Code empty means generate one.
@@ -264,28 +279,8 @@ func (s *Service) CreateCode(ctx context.Context, owner string, in NewCode, acto
 			return err
 		}
 		p := progs.resolve(u)
-		if in.Rate != nil {
-			if p == nil || p.Kind != KindDifferential {
-				return folio.Errorf(folio.EINVALID, "a code rate applies to differential programs; %s's program is not one", owner)
-			}
-			if u.Rate == nil {
-				return folio.Errorf(folio.EINVALID, "affiliate %s has no rate yet; set it before giving codes a rate", owner)
-			}
-			if err := checkDifferentialRate(p, in.Rate, u.Rate); err != nil {
-				return err
-			}
-		}
-		if in.Kickback != nil {
-			if p == nil || p.Kind != KindKickback {
-				return folio.Errorf(folio.EINVALID, "a code kickback applies to kickback programs; %s's program is not one", owner)
-			}
-			r := p.Rate
-			if u.KickbackRate != nil {
-				r = *u.KickbackRate
-			}
-			if in.Kickback.Sign() < 0 || in.Kickback.Cmp(&r) > 0 {
-				return folio.Errorf(folio.EINVALID, "kickback %s must be between 0 and the affiliate's rate %s", ledger.Format(in.Kickback), ledger.Format(&r))
-			}
+		if err := checkCodeRates(p, u, in.Rate, in.Kickback); err != nil {
+			return err
 		}
 		if code == "" {
 			if code, err = generateCode(); err != nil {
@@ -306,6 +301,36 @@ func (s *Service) CreateCode(ctx context.Context, owner string, in NewCode, acto
 	return out, err
 }
 
+// checkCodeRates validates a code's default rate (differential: P ≤ rate ≤
+// the owner's rate) and kickback (kickback: 0 ≤ k ≤ the owner's rate R)
+// against the program p the owner u resolves to; nil ones are not checked.
+func checkCodeRates(p *Program, u *User, rate, kickback *apd.Decimal) error {
+	if rate != nil {
+		if p == nil || p.Kind != KindDifferential {
+			return folio.Errorf(folio.EINVALID, "a code rate applies to differential programs; %s's program is not one", u.ID)
+		}
+		if u.Rate == nil {
+			return folio.Errorf(folio.EINVALID, "affiliate %s has no rate yet; set it before giving codes a rate", u.ID)
+		}
+		if err := checkDifferentialRate(p, rate, u.Rate); err != nil {
+			return err
+		}
+	}
+	if kickback != nil {
+		if p == nil || p.Kind != KindKickback {
+			return folio.Errorf(folio.EINVALID, "a code kickback applies to kickback programs; %s's program is not one", u.ID)
+		}
+		r := p.Rate
+		if u.KickbackRate != nil {
+			r = *u.KickbackRate
+		}
+		if kickback.Sign() < 0 || kickback.Cmp(&r) > 0 {
+			return folio.Errorf(folio.EINVALID, "kickback %s must be between 0 and the affiliate's rate %s", ledger.Format(kickback), ledger.Format(&r))
+		}
+	}
+	return nil
+}
+
 func generateCode() (string, error) {
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {
@@ -322,7 +347,7 @@ func (s *Service) ListCodes(ctx context.Context, owner string) ([]Code, error) {
 	if _, err := s.GetUser(ctx, owner); err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.Pool.Query(ctx, `SELECT c.code, c.owner_id, c.rate::text, c.kickback::text, c.note, c.created_at,
+	rows, err := s.DB.Pool.Query(ctx, `SELECT c.code, c.owner_id, c.rate::text, c.kickback::text, c.note, c.created_at, c.disabled_at,
 			(SELECT count(*) FROM users u WHERE u.referral_code = c.code)
 		FROM referral_codes c WHERE c.owner_id = $1 ORDER BY c.created_at, c.code`, owner)
 	if err != nil {
@@ -333,7 +358,7 @@ func (s *Service) ListCodes(ctx context.Context, owner string) ([]Code, error) {
 	for rows.Next() {
 		var c Code
 		var rate, kick *string
-		if err := rows.Scan(&c.Code, &c.Owner, &rate, &kick, &c.Note, &c.CreatedAt, &c.Referrals); err != nil {
+		if err := rows.Scan(&c.Code, &c.Owner, &rate, &kick, &c.Note, &c.CreatedAt, &c.DisabledAt, &c.Referrals); err != nil {
 			return nil, err
 		}
 		if c.Rate, err = ledger.ParseStoredOptional(rate); err != nil {
@@ -343,6 +368,10 @@ func (s *Service) ListCodes(ctx context.Context, owner string) ([]Code, error) {
 			return nil, err
 		}
 		c.CreatedAt = c.CreatedAt.UTC()
+		if c.DisabledAt != nil {
+			t := c.DisabledAt.UTC()
+			c.DisabledAt = &t
+		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -474,10 +503,28 @@ func checkDifferentialRate(p *Program, rate, upstream *apd.Decimal) error {
 // the user; a decrease clamps every descendant (and their codes' default
 // rates) to max(P, min(X_child, X'_parent)), recursively. Every change is
 // audit-logged; accrued commissions are never recalculated.
+//
+// The rate set is custom: it no longer follows the code the user joined
+// with (see "Codes, rates and notes" in doc.go).
 func (s *Service) SetRate(ctx context.Context, id string, rate apd.Decimal, actor string) error {
+	return s.setRate(ctx, id, "", rate, actor)
+}
+
+// SetRefereeRate is SetRate by the referee's direct referrer (an
+// affiliate's own key): forbidden unless referrer is id's current
+// referrer — whether id exists or not, so the answer names no stranger.
+func (s *Service) SetRefereeRate(ctx context.Context, referrer, id string, rate apd.Decimal, actor string) error {
+	return s.setRate(ctx, id, referrer, rate, actor)
+}
+
+// setRate is SetRate; referrer, when set, must be id's direct referrer.
+func (s *Service) setRate(ctx context.Context, id, referrer string, rate apd.Decimal, actor string) error {
 	return s.DB.Tx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
 		u, err := getUser(ctx, tx, id, true)
+		if referrer != "" && (folio.ErrorCode(err) == folio.ENOTFOUND || (err == nil && u.ReferrerID != referrer)) {
+			return folio.Errorf(folio.EFORBIDDEN, "user %s is not a direct referee of %s: only its direct referrer (or an admin) sets its rate", id, referrer)
+		}
 		if err != nil {
 			return err
 		}
@@ -503,7 +550,7 @@ func (s *Service) SetRate(ctx context.Context, id string, rate apd.Decimal, acto
 		if err := checkDifferentialRate(p, &rate, upstream); err != nil {
 			return err
 		}
-		if err := execUserChange(ctx, tx, `UPDATE users SET rate = $2::numeric WHERE id = $1`, id, ledger.Format(&rate)); err != nil {
+		if err := execUserChange(ctx, tx, `UPDATE users SET rate = $2::numeric, rate_follows_code = false WHERE id = $1`, id, ledger.Format(&rate)); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, now, actor, "user.rate", "user:"+id, map[string]*string{"rate": decText(u.Rate)}, map[string]*string{"rate": decText(&rate)}); err != nil {

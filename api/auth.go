@@ -36,6 +36,14 @@ const (
 	// accessReadOwnID: as accessRead, plus affiliate keys whose holder is
 	// the route's {id} parameter (a user or affiliate id).
 	accessReadOwnID
+	// accessOwnID: admin keys, and affiliate keys whose holder is the
+	// route's {id}: an affiliate managing its own codes and referees.
+	accessOwnID
+	// accessReferrer: admin keys, and affiliate keys of the direct
+	// referrer of the route's {id} user. The handler checks the referrer
+	// (the service reads the tree in the transaction that writes); any
+	// other affiliate key is forbidden there.
+	accessReferrer
 )
 
 func (a access) String() string {
@@ -52,6 +60,10 @@ func (a access) String() string {
 		return "poster"
 	case accessReadOwnID:
 		return "auditor, affiliate (own id)"
+	case accessOwnID:
+		return "admin, affiliate (own id)"
+	case accessReferrer:
+		return "admin, affiliate (direct referrer)"
 	}
 	return "undeclared"
 }
@@ -67,6 +79,8 @@ func (a access) roles() []string {
 		return []string{keys.RoleAdmin, keys.RoleAuditor, keys.RoleAffiliate}
 	case accessPost:
 		return []string{keys.RoleAdmin, keys.RolePoster}
+	case accessOwnID, accessReferrer:
+		return []string{keys.RoleAdmin, keys.RoleAffiliate}
 	}
 	return nil
 }
@@ -167,6 +181,16 @@ func authorize(r *http.Request, a access, p principal) error {
 	case accessReadOwnID:
 		if p.Holder == "" || pathParam(r, "id") != p.Holder {
 			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key may only read its own holder's data")
+		}
+		return nil
+	case accessOwnID:
+		if p.Holder == "" || pathParam(r, "id") != p.Holder {
+			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key may only manage its own holder's codes and referees")
+		}
+		return nil
+	case accessReferrer:
+		if p.Holder == "" {
+			return folio.Errorf(folio.EFORBIDDEN, "this affiliate key has no holder")
 		}
 		return nil
 	}

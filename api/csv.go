@@ -45,10 +45,10 @@ func accrualCSVRow(a accrualJSON) []string {
 }
 
 // codesCSVHeader is the header of GET /v1/affiliates/{id}/codes in CSV.
-var codesCSVHeader = []string{"code", "owner", "rate", "kickback", "note", "created_at", "referrals"}
+var codesCSVHeader = []string{"code", "owner", "rate", "kickback", "note", "created_at", "disabled_at", "referrals"}
 
 func codeCSVRow(c referralCodeJSON) []string {
-	return []string{csvText(c.Code), csvText(c.Owner), csvOpt(c.Rate), csvOpt(c.Kickback), csvText(c.Note), c.CreatedAt, strconv.FormatInt(c.Referrals, 10)}
+	return []string{csvText(c.Code), csvText(c.Owner), csvOpt(c.Rate), csvOpt(c.Kickback), csvText(c.Note), c.CreatedAt, csvOpt(c.DisabledAt), strconv.FormatInt(c.Referrals, 10)}
 }
 
 // refereesCSVHeader is the header of GET /v1/affiliates/{id}/referees in

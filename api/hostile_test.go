@@ -104,7 +104,8 @@ func TestHostileCatalogue(t *testing.T) {
 		{"affiliate reads another's chain", req{Method: "GET", Path: "/v1/users/carol/chain"}, bobKey, 403, folio.EFORBIDDEN, false},
 		{"affiliate reads the journal", req{Method: "GET", Path: "/v1/entries"}, bobKey, 403, folio.EFORBIDDEN, false},
 		{"affiliate posts a trade", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"h-aff",` + validTrade + `}`)}, bobKey, 403, folio.EFORBIDDEN, false},
-		{"affiliate mints itself a code", req{Method: "POST", Path: "/v1/affiliates/bob/codes", Body: `{}`}, bobKey, 403, folio.EFORBIDDEN, false},
+		{"affiliate mints a code for another", req{Method: "POST", Path: "/v1/affiliates/carol/codes", Body: `{}`}, bobKey, 403, folio.EFORBIDDEN, false},
+		{"affiliate edits another's code", req{Method: "PATCH", Path: "/v1/affiliates/carol/codes/CAROLX", Body: `{"note": "x"}`}, bobKey, 403, folio.EFORBIDDEN, false},
 		// Trades (per-trade results).
 		{"trade fee NaN", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"h-t","user_id":"carol","market":"BTCUSDT","liquidity":"taker","fee":{"amount":"NaN","currency":"USDT"}}`)}, "", 200, folio.EINVALID, true},
 		{"trade fee negative", req{Method: "POST", Path: "/v1/trades", Body: rawTrade(`{"id":"h-t","user_id":"carol","market":"BTCUSDT","liquidity":"taker","fee":{"amount":"-1","currency":"USDT"}}`)}, "", 200, folio.EINVALID, true},

@@ -154,7 +154,7 @@ func (s *Server) buildRouter() chi.Router {
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 			if s.router.Match(chi.NewRouteContext(), m, r.URL.Path) {
 				allow = append(allow, m)
 			}
@@ -202,12 +202,14 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodPost, "/v1/users/{id}/events", accessPost, s.postEvent)
 		s.route(r, http.MethodGet, "/v1/users/{id}/chain", accessReadOwnID, s.getChain)
 		s.route(r, http.MethodPut, "/v1/users/{id}/program", accessAdmin, s.putUserProgram)
-		s.route(r, http.MethodPut, "/v1/users/{id}/rate", accessAdmin, s.putUserRate)
+		s.route(r, http.MethodPut, "/v1/users/{id}/rate", accessReferrer, s.putUserRate)
 		s.route(r, http.MethodPut, "/v1/users/{id}/kickback-rate", accessAdmin, s.putUserKickbackRate)
 		s.route(r, http.MethodPut, "/v1/users/{id}/revenue-share", accessAdmin, s.putUserRevenueShare)
 		s.route(r, http.MethodPut, "/v1/users/{id}/referrer", accessAdmin, s.putUserReferrer)
 		s.route(r, http.MethodPut, "/v1/users/{id}/tax-id", accessAdmin, s.putUserTaxID)
-		s.route(r, http.MethodPost, "/v1/affiliates/{id}/codes", accessAdmin, s.postCode)
+		s.route(r, http.MethodPost, "/v1/affiliates/{id}/codes", accessOwnID, s.postCode)
+		s.route(r, http.MethodPatch, "/v1/affiliates/{id}/codes/{code}", accessOwnID, s.patchCode)
+		s.route(r, http.MethodPut, "/v1/affiliates/{id}/referrals/{referee}/note", accessOwnID, s.putReferralNote)
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/codes", accessReadOwnID, s.getCodes, "format")
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referees", accessReadOwnID, s.getReferees, "cursor", "format", "limit")
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/accruals", accessReadOwnID, s.getAccruals, "currency", "cursor", "format", "from", "limit", "source", "to", "trade_id")

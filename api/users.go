@@ -49,35 +49,39 @@ type milestonesJSON struct {
 // userJSON is a user. For affiliate keys (which only read their own user)
 // the referrer's id and the referrer's code it joined with are masked.
 type userJSON struct {
-	ID           string         `json:"id"`
-	Referrer     *string        `json:"referrer"`
-	ReferralCode *string        `json:"referral_code"`
-	Country      string         `json:"country"`
-	SignupIP     string         `json:"signup_ip"`
-	DeviceID     string         `json:"device_id"`
-	Group        string         `json:"group"`
-	Program      *string        `json:"program"`
-	Rate         *string        `json:"rate"`
-	KickbackRate *string        `json:"kickback_rate"`
-	HasTaxID     bool           `json:"has_tax_id"`
-	RegisteredAt string         `json:"registered_at"`
-	Milestones   milestonesJSON `json:"milestones"`
+	ID           string  `json:"id"`
+	Referrer     *string `json:"referrer"`
+	ReferralCode *string `json:"referral_code"`
+	Country      string  `json:"country"`
+	SignupIP     string  `json:"signup_ip"`
+	DeviceID     string  `json:"device_id"`
+	Group        string  `json:"group"`
+	Program      *string `json:"program"`
+	Rate         *string `json:"rate"`
+	// RateFollowsCode: the rate is the default rate of the code the user
+	// joined with and follows it (false: custom, pinned, or none).
+	RateFollowsCode bool           `json:"rate_follows_code"`
+	KickbackRate    *string        `json:"kickback_rate"`
+	HasTaxID        bool           `json:"has_tax_id"`
+	RegisteredAt    string         `json:"registered_at"`
+	Milestones      milestonesJSON `json:"milestones"`
 }
 
 func newUserJSON(u *affiliate.User, m *idMask) userJSON {
 	out := userJSON{
-		ID:           u.ID,
-		Referrer:     optString(u.ReferrerID),
-		ReferralCode: optString(u.ReferralCode),
-		Country:      u.Country,
-		SignupIP:     u.SignupIP,
-		DeviceID:     u.DeviceID,
-		Group:        u.Group,
-		Program:      optString(u.ProgramID),
-		Rate:         optDecimal(u.Rate),
-		KickbackRate: optDecimal(u.KickbackRate),
-		HasTaxID:     u.TaxID != "",
-		RegisteredAt: formatTime(u.RegisteredAt),
+		ID:              u.ID,
+		Referrer:        optString(u.ReferrerID),
+		ReferralCode:    optString(u.ReferralCode),
+		Country:         u.Country,
+		SignupIP:        u.SignupIP,
+		DeviceID:        u.DeviceID,
+		Group:           u.Group,
+		Program:         optString(u.ProgramID),
+		Rate:            optDecimal(u.Rate),
+		RateFollowsCode: u.RateFollowsCode,
+		KickbackRate:    optDecimal(u.KickbackRate),
+		HasTaxID:        u.TaxID != "",
+		RegisteredAt:    formatTime(u.RegisteredAt),
 		Milestones: milestonesJSON{
 			KYCVerifiedAt:  optTime(u.KYCVerifiedAt),
 			FirstDepositAt: optTime(u.FirstDepositAt),
@@ -294,14 +298,53 @@ type rateRequest struct {
 // putUserRate: PUT /v1/users/{id}/rate {"rate": "0.50"}, a differential
 // rate (validated P ≤ rate ≤ the referrer's rate; decreases clamp the
 // subtree).
+//
+// An affiliate key sets the rate of a direct referee of its holder only
+// (a custom rate, within [P, its own rate]); the answer is the referee
+// with its id masked and without its signup data.
 func (s *Server) putUserRate(w http.ResponseWriter, r *http.Request) error {
-	return updateUser(s, w, r, func(ctx context.Context, id string, q rateRequest, actor string) error {
-		rate, err := parseRate("rate", q.Rate)
-		if err != nil {
-			return err
-		}
-		return s.affiliate.SetRate(ctx, id, rate, actor)
-	})
+	p := principalFrom(r.Context())
+	if p.Role != keys.RoleAffiliate {
+		return updateUser(s, w, r, func(ctx context.Context, id string, q rateRequest, actor string) error {
+			rate, err := parseRate("rate", q.Rate)
+			if err != nil {
+				return err
+			}
+			return s.affiliate.SetRate(ctx, id, rate, actor)
+		})
+	}
+	id, err := userIDParam(r)
+	if err != nil {
+		return err
+	}
+	var q rateRequest
+	if err := s.decodeJSON(w, r, &q, false); err != nil {
+		return err
+	}
+	rate, err := parseRate("rate", q.Rate)
+	if err != nil {
+		return err
+	}
+	if err := s.affiliate.SetRefereeRate(r.Context(), p.Holder, id, rate, actor(r)); err != nil {
+		return err
+	}
+	u, err := s.affiliate.GetUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	m, err := s.maskFor(r, nil, nil)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, refereeRateJSON{ID: m.id(u.ID), Rate: optDecimal(u.Rate), RateFollowsCode: u.RateFollowsCode})
+	return nil
+}
+
+// refereeRateJSON answers an affiliate key's PUT /v1/users/{id}/rate.
+type refereeRateJSON struct {
+	ID              string  `json:"id"`
+	Rate            *string `json:"rate"`
+	RateFollowsCode bool    `json:"rate_follows_code"`
 }
 
 // kickbackRateRequest is the body of PUT /v1/users/{id}/kickback-rate: a
