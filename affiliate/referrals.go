@@ -2,50 +2,427 @@ package affiliate
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/ledger"
 	"github.com/jackc/pgx/v5"
 )
 
-// Referral is one direct referee of an affiliate with its milestones and
-// what it generated (reporting currency, from the rollups).
+// Referral is one referee of an affiliate (at Level in its tree) with its
+// milestones and what it generated for the affiliate (reporting currency,
+// from the rollups).
 type Referral struct {
 	User       *User
+	Level      int
 	Volume     apd.Decimal
 	Commission apd.Decimal
 	Trades     int64
+	// Kickback is the share of the trading fee the code the referee joined
+	// with returns to it (kickback programs), while the code's owner still
+	// refers it; nil: none.
+	Kickback *apd.Decimal
+	// Note is the affiliate's private note on the referee (ReferralQuery.Notes).
+	Note string
 }
 
-// Referrals lists an affiliate's direct referees in registration order
-// after the cursor, with the volume, commission and trades each generated
-// for the affiliate (the per-referee daily rollup plus the unfolded tail,
-// refereeFigures).
-func (s *Service) Referrals(ctx context.Context, affiliateID string, afterAt time.Time, afterID string, limit int) ([]Referral, error) {
-	if _, err := s.GetUser(ctx, affiliateID); err != nil {
-		return nil, err
+// CommissionType is "shared" when the referee gets a kickback (> 0) from
+// its code — the commission is shared with it — and "rebate" when the
+// referrer keeps the whole commission.
+func (r *Referral) CommissionType() string {
+	if r.Kickback != nil && r.Kickback.Sign() > 0 {
+		return "shared"
 	}
-	users, err := s.DirectReferees(ctx, affiliateID, afterAt, afterID, limit)
-	if err != nil || len(users) == 0 {
-		return nil, err
+	return "rebate"
+}
+
+// Orders of the referral list; each lists the largest first.
+const (
+	ReferralsByRegistration = "registered_at"
+	ReferralsByCommission   = "commission"
+	ReferralsByVolume       = "volume"
+)
+
+// ReferralOrders are the orders ListReferrals takes.
+var ReferralOrders = []string{ReferralsByRegistration, ReferralsByCommission, ReferralsByVolume}
+
+// Milestones are the lifecycle milestones the referral list filters on.
+var Milestones = []string{"kyc_verified", "first_deposit", "first_trade"}
+
+// ReferralQuery selects and orders an affiliate's referral list. Time
+// ranges are [from, to); zero bounds are open.
+type ReferralQuery struct {
+	Affiliate string
+	// Level: 1 the direct referees, 2 theirs, …, up to DefaultMaxLevels;
+	// 0 every level.
+	Level                        int
+	Country                      string
+	Code                         string // the code the referee joined with
+	RegisteredFrom, RegisteredTo time.Time
+	Milestone                    string // one of Milestones, with its range
+	MilestoneFrom, MilestoneTo   time.Time
+	// Q matches a referee id (by prefix, or whole when QExactID) or, with
+	// Notes, a substring of the note (case-insensitive).
+	Q        string
+	QExactID bool
+	Notes    bool   // read the affiliate's notes (and search them with Q)
+	Order    string // one of ReferralOrders; "" is registered_at
+	After    *ReferralCursor
+	Limit    int
+}
+
+// ReferralCursor is a position in a referral list that names no referee:
+// the order figure and registration time of the last referee listed and
+// how many referees with exactly those two values were listed so far.
+type ReferralCursor struct {
+	Key string // ledger.Format of the figure; RFC 3339 of registered_at
+	At  time.Time
+	N   int
+}
+
+// maxReferralList bounds the referees one referral list reads: the list is
+// filtered and ordered in memory, so its cost grows with the affiliate's
+// tree; a larger tree must narrow it (level, dates, code, country).
+const maxReferralList = 100_000
+
+// ListReferrals answers an affiliate's referral list: the referees that
+// match q in q.Order, largest first — ties by registration time, newest
+// first, then by id — after q.After, at most q.Limit, and the cursor of
+// the last one listed. Figures (volume, commission, trades) are what each
+// referee generated for the affiliate, ever. The referees are read level
+// by level (one query per level), filtered by SQL, searched, given their
+// figures and ordered in memory: one page costs the affiliate's matching
+// referees, at most maxReferralList.
+func (s *Service) ListReferrals(ctx context.Context, q ReferralQuery) ([]Referral, *ReferralCursor, error) {
+	if q.Order == "" {
+		q.Order = ReferralsByRegistration
 	}
-	ids := make([]string, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
+	if !slices.Contains(ReferralOrders, q.Order) {
+		return nil, nil, folio.Errorf(folio.EINVALID, "order must be one of %s", strings.Join(ReferralOrders, ", "))
 	}
-	var sums map[string]Referral
-	err = s.DB.ReadTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		sums, err = refereeFigures(ctx, tx, affiliateID, ids)
-		return err
+	if q.Milestone != "" && !slices.Contains(Milestones, q.Milestone) {
+		return nil, nil, folio.Errorf(folio.EINVALID, "milestone must be one of %s", strings.Join(Milestones, ", "))
+	}
+	if q.Level < 0 || q.Level > DefaultMaxLevels {
+		return nil, nil, folio.Errorf(folio.EINVALID, "level must be 1 to %d", DefaultMaxLevels)
+	}
+	var out []Referral
+	var next *ReferralCursor
+	err := s.DB.ReadTx(ctx, func(tx pgx.Tx) error {
+		if _, err := getUser(ctx, tx, q.Affiliate, false); err != nil {
+			return err
+		}
+		levels, err := treeLevels(ctx, tx, q.Affiliate, q.Level)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(levels))
+		for id := range levels {
+			ids = append(ids, id)
+		}
+		users, err := filteredUsers(ctx, tx, ids, &q)
+		if err != nil {
+			return err
+		}
+		var notes map[string]string
+		if q.Notes {
+			if notes, err = referralNotes(ctx, tx, q.Affiliate, ids); err != nil {
+				return err
+			}
+		}
+		refs := make([]Referral, 0, len(users))
+		for _, u := range users {
+			r := Referral{User: u, Level: levels[u.ID], Note: notes[u.ID]}
+			if q.Q != "" && !matchesQ(&q, &r) {
+				continue
+			}
+			refs = append(refs, r)
+		}
+		if q.Order != ReferralsByRegistration {
+			// Every match needs its figures to be ordered.
+			if err := addFigures(ctx, tx, q.Affiliate, refs); err != nil {
+				return err
+			}
+		}
+		sortReferrals(refs, q.Order)
+		start := 0
+		if q.After != nil {
+			start = len(refs)
+			skipped := 0
+			for i := range refs {
+				c := cmpCursor(&refs[i], q.Order, q.After)
+				if c < 0 {
+					continue
+				}
+				if c == 0 && skipped < q.After.N {
+					skipped++
+					continue
+				}
+				start = i
+				break
+			}
+		}
+		refs = refs[start:]
+		if len(refs) > q.Limit {
+			refs = refs[:q.Limit]
+			last := &refs[len(refs)-1]
+			next = &ReferralCursor{Key: orderKey(last, q.Order), At: last.User.RegisteredAt}
+			// Referees listed so far with the last one's (key, at): those on
+			// this page, plus those skipped at the cursor when they are the
+			// same group.
+			for j := len(refs) - 1; j >= 0 && orderKey(&refs[j], q.Order) == next.Key && refs[j].User.RegisteredAt.Equal(next.At); j-- {
+				next.N++
+			}
+			if q.After != nil && q.After.Key == next.Key && q.After.At.Equal(next.At) {
+				next.N += q.After.N
+			}
+		}
+		if q.Order == ReferralsByRegistration {
+			if err := addFigures(ctx, tx, q.Affiliate, refs); err != nil {
+				return err
+			}
+		}
+		if err := addKickbacks(ctx, tx, refs); err != nil {
+			return err
+		}
+		out = refs
+		return nil
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, next, nil
+}
+
+// treeLevels returns the users of affiliate's tree with their level: the
+// given level only, or every level down to DefaultMaxLevels (level 0).
+func treeLevels(ctx context.Context, tx pgx.Tx, affiliateID string, level int) (map[string]int, error) {
+	out := map[string]int{}
+	deepest := level
+	if level == 0 {
+		deepest = DefaultMaxLevels
+	}
+	frontier := []string{affiliateID}
+	seen := map[string]bool{affiliateID: true}
+	for l := 1; l <= deepest && len(frontier) > 0; l++ {
+		rows, err := tx.Query(ctx, `SELECT id FROM users WHERE referrer_id = ANY($1)`, frontier)
+		if err != nil {
+			return nil, err
+		}
+		next, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		frontier = frontier[:0]
+		for _, id := range next {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			frontier = append(frontier, id)
+			if level == 0 || l == level {
+				out[id] = l
+			}
+		}
+		if len(seen) > maxReferralList {
+			return nil, folio.Errorf(folio.EINVALID, "affiliate %s has more than %d referees; narrow the list with level", affiliateID, maxReferralList)
+		}
+	}
+	return out, nil
+}
+
+// filteredUsers loads the users of ids that pass q's filters on the users
+// table (country, code, registration and milestone ranges).
+func filteredUsers(ctx context.Context, tx pgx.Tx, ids []string, q *ReferralQuery) ([]*User, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	where := []string{"id = ANY($1)"}
+	args := []any{ids}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if q.Country != "" {
+		add("country = $%d", q.Country)
+	}
+	if q.Code != "" {
+		add("referral_code = $%d", NormalizeCode(q.Code))
+	}
+	if !q.RegisteredFrom.IsZero() {
+		add("registered_at >= $%d", q.RegisteredFrom)
+	}
+	if !q.RegisteredTo.IsZero() {
+		add("registered_at < $%d", q.RegisteredTo)
+	}
+	if q.Milestone != "" {
+		col := q.Milestone + "_at" // one of Milestones, checked
+		where = append(where, col+" IS NOT NULL")
+		if !q.MilestoneFrom.IsZero() {
+			add(col+" >= $%d", q.MilestoneFrom)
+		}
+		if !q.MilestoneTo.IsZero() {
+			add(col+" < $%d", q.MilestoneTo)
+		}
+	}
+	rows, err := tx.Query(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND "), args...)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Referral, len(users))
-	for i, u := range users {
-		out[i] = sums[u.ID]
-		out[i].User = u
+	defer rows.Close()
+	var out []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
 	}
-	return out, nil
+	return out, rows.Err()
+}
+
+// matchesQ reports whether a referral matches q.Q: its id (whole, or by
+// prefix) or, when notes are read, its note (substring; both
+// case-insensitive but the whole id).
+func matchesQ(q *ReferralQuery, r *Referral) bool {
+	if q.QExactID {
+		if r.User.ID == q.Q {
+			return true
+		}
+	} else if strings.HasPrefix(strings.ToLower(r.User.ID), strings.ToLower(q.Q)) {
+		return true
+	}
+	return q.Notes && r.Note != "" && strings.Contains(strings.ToLower(r.Note), strings.ToLower(q.Q))
+}
+
+// addFigures sets what each referee generated for the affiliate.
+func addFigures(ctx context.Context, tx pgx.Tx, affiliateID string, refs []Referral) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(refs))
+	for i := range refs {
+		ids[i] = refs[i].User.ID
+	}
+	sums, err := refereeFigures(ctx, tx, affiliateID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range refs {
+		f := sums[refs[i].User.ID]
+		refs[i].Volume, refs[i].Commission, refs[i].Trades = f.Volume, f.Commission, f.Trades
+	}
+	return nil
+}
+
+// addKickbacks sets each referee's code kickback, while the code's owner
+// is still its referrer (as the kickback rule pays it).
+func addKickbacks(ctx context.Context, tx pgx.Tx, refs []Referral) error {
+	var codes []string
+	for i := range refs {
+		if c := refs[i].User.ReferralCode; c != "" && !slices.Contains(codes, c) {
+			codes = append(codes, c)
+		}
+	}
+	if len(codes) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT code, owner_id, kickback::text FROM referral_codes WHERE code = ANY($1) AND kickback IS NOT NULL`, codes)
+	if err != nil {
+		return err
+	}
+	type kick struct {
+		owner string
+		k     apd.Decimal
+	}
+	kicks := map[string]kick{}
+	for rows.Next() {
+		var code, owner, k string
+		if err := rows.Scan(&code, &owner, &k); err != nil {
+			rows.Close()
+			return err
+		}
+		d, err := ledger.ParseStored(k)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		kicks[code] = kick{owner, d}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range refs {
+		u := refs[i].User
+		if k, ok := kicks[u.ReferralCode]; ok && k.owner == u.ReferrerID {
+			d := k.k
+			refs[i].Kickback = &d
+		}
+	}
+	return nil
+}
+
+// orderKey is a referral's figure in order, as its cursor holds it.
+func orderKey(r *Referral, order string) string {
+	switch order {
+	case ReferralsByCommission:
+		return ledger.Format(&r.Commission)
+	case ReferralsByVolume:
+		return ledger.Format(&r.Volume)
+	}
+	return r.User.RegisteredAt.Format(time.RFC3339Nano)
+}
+
+// sortReferrals orders refs by order, largest first, then newest first,
+// then by id.
+func sortReferrals(refs []Referral, order string) {
+	slices.SortStableFunc(refs, func(a, b Referral) int {
+		if c := cmpFigure(&a, &b, order); c != 0 {
+			return -c
+		}
+		if c := b.User.RegisteredAt.Compare(a.User.RegisteredAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.User.ID, b.User.ID)
+	})
+}
+
+// cmpFigure compares two referrals' order figures.
+func cmpFigure(a, b *Referral, order string) int {
+	switch order {
+	case ReferralsByCommission:
+		return a.Commission.Cmp(&b.Commission)
+	case ReferralsByVolume:
+		return a.Volume.Cmp(&b.Volume)
+	}
+	return a.User.RegisteredAt.Compare(b.User.RegisteredAt)
+}
+
+// cmpCursor compares a referral's place in the list with the cursor's
+// (key, at): < 0 before it, 0 in its group, > 0 after it.
+func cmpCursor(r *Referral, order string, c *ReferralCursor) int {
+	var fig int
+	switch order {
+	case ReferralsByCommission, ReferralsByVolume:
+		k, _, err := apd.NewFromString(c.Key)
+		if err != nil {
+			return 1
+		}
+		v := r.Commission
+		if order == ReferralsByVolume {
+			v = r.Volume
+		}
+		fig = -v.Cmp(k)
+	default:
+		fig = 0 // registration time is the figure and the tie-break alike
+	}
+	if fig != 0 {
+		return fig
+	}
+	return c.At.Compare(r.User.RegisteredAt)
 }

@@ -99,6 +99,8 @@ func affiliateQueries() []string {
 	for _, s := range []string{"trade", "bounty", "reversal"} {
 		qs = append(qs, "source="+s)
 	}
+	// The referral list: every level, each order, a search of the notes.
+	qs = append(qs, "level=all&limit=1", "level=all&order=commission&limit=1", "level=all&order=volume&limit=1&format=csv", "level=all&q=sister", "level=2")
 	return qs
 }
 

@@ -202,3 +202,153 @@ func TestAffiliateSelfService(t *testing.T) {
 		}
 	}
 }
+
+// TestReferralListFilters: the referral list of a kickback affiliate R
+// (codes RRRRRR with a 5% kickback, RRRRR2 without; B's code for the
+// second level) filtered by level, country, code, registration and
+// milestone ranges and q (id, and note for R and admins but not
+// auditors), ordered by commission, volume and registration (largest
+// first), paged by cursors that stay stable; commission type and kickback
+// shown; the top-N of a period; CSV.
+func TestReferralListFilters(t *testing.T) {
+	e := newEnv(t)
+	e.currencies()
+	e.putProgram("bn", map[string]any{"kind": "kickback", "rate": "0.20", "default": true})
+	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/rates/USDT/USD", Key: bootstrapKey, Body: `{"rate": "1", "source": "feed", "at": "2026-01-01T00:00:00Z"}`})
+	e.user("R", "")
+	rKey := e.key(keys.RoleAffiliate, "R")
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/affiliates/R/codes", Key: rKey, Body: `{"code": "RRRRRR", "kickback": "0.05"}`})
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/affiliates/R/codes", Key: rKey, Body: `{"code": "RRRRR2"}`})
+	signup := func(id, code, country, at string) {
+		t.Helper()
+		e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/users", Key: bootstrapKey,
+			Body: map[string]string{"id": id, "referral_code": code, "country": country, "registered_at": at}})
+	}
+	signup("A", "RRRRRR", "DE", "2026-01-02T00:00:00Z")
+	signup("B", "RRRRRR", "FR", "2026-01-03T00:00:00Z")
+	signup("D", "RRRRR2", "DE", "2026-01-04T00:00:00Z")
+	e.code("B", "BBBBBB")
+	signup("C", "BBBBBB", "DE", "2026-01-05T00:00:00Z")
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/users/A/events", Key: bootstrapKey, Body: `{"id": "kyc-A", "type": "kyc_verified", "at": "2026-01-06T00:00:00Z"}`})
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/users/D/events", Key: bootstrapKey, Body: `{"id": "kyc-D", "type": "kyc_verified", "at": "2026-01-08T00:00:00Z"}`})
+	withVolume := func(tr map[string]any, volume string) map[string]any {
+		tr["volume"] = map[string]string{"amount": volume, "currency": "USDT"}
+		return tr
+	}
+	// R earns A: 100 × (0.20 − 0.05) = 15, D: 200 × 0.20 = 40; C's trades pay B.
+	e.book(withVolume(trade("ta", "A", "100"), "90000"), withVolume(trade("td", "D", "200"), "10000"), withVolume(trade("tc", "C", "100"), "5000"))
+	e.must(http.StatusOK, req{Method: "PUT", Path: "/v1/affiliates/R/referrals/D/note", Key: rKey, Body: `{"note": "VIP prospect"}`})
+	auditor := e.key(keys.RoleAuditor, "")
+
+	list := func(key, query string) listJSON[referralJSON] {
+		t.Helper()
+		var page listJSON[referralJSON]
+		e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/R/referrals?" + query, Key: key}).Decode(t, &page)
+		return page
+	}
+	ids := func(page listJSON[referralJSON]) string {
+		var out []string
+		for _, r := range page.Data {
+			out = append(out, r.Referee)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct{ query, want string }{
+		{"", "D,B,A"},
+		{"level=1", "D,B,A"},
+		{"level=2", "C"},
+		{"level=all", "C,D,B,A"},
+		{"level=3", ""},
+		{"country=DE", "D,A"},
+		{"country=DE&level=all", "C,D,A"},
+		{"code=rrrrrr", "B,A"},
+		{"registered_from=2026-01-03T00:00:00Z&registered_to=2026-01-04T00:00:00Z", "B"},
+		{"milestone=kyc_verified", "D,A"},
+		{"milestone=kyc_verified&milestone_from=2026-01-07T00:00:00Z", "D"},
+		{"milestone=first_trade", "D,A"},
+		{"q=vip", "D"},
+		{"q=A", "A"},
+		{"order=commission", "D,A,B"},
+		{"order=volume", "A,D,B"},
+		{"order=commission&level=all", "D,A,C,B"},
+		{"order=registered_at", "D,B,A"},
+	} {
+		if got := ids(list(bootstrapKey, tc.query)); got != tc.want {
+			t.Errorf("referrals?%s = %s, want %s", tc.query, got, tc.want)
+		}
+	}
+	// Notes: the affiliate searches them; an auditor neither sees nor searches them.
+	if got := list(rKey, "q=vip"); len(got.Data) != 1 || got.Data[0].Note != "VIP prospect" || got.Data[0].Referee != maskID("D") {
+		t.Errorf("R's search of its notes = %+v", got.Data)
+	}
+	if got := list(rKey, "q=A"); len(got.Data) != 1 || got.Data[0].Referee != maskID("A") {
+		t.Errorf("R's search of a whole id = %+v", got.Data)
+	}
+	if got := list(rKey, "q=AB"); len(got.Data) != 0 {
+		t.Errorf("R's search by a prefix that is no whole id = %+v, want none (ids are masked for it)", got.Data)
+	}
+	if got := list(auditor, "q=vip"); len(got.Data) != 0 {
+		t.Errorf("an auditor's search of the notes = %+v, want none", got.Data)
+	}
+	for _, r := range list(auditor, "").Data {
+		if r.Note != "" {
+			t.Errorf("an auditor sees a note: %+v", r)
+		}
+	}
+	// Figures, commission type and kickback.
+	byID := map[string]referralJSON{}
+	for _, r := range list(bootstrapKey, "level=all").Data {
+		byID[r.Referee] = r
+	}
+	if a := byID["A"]; a.Commission != "15" || a.Volume != "90000" || a.CommissionType != "shared" || a.Kickback == nil || *a.Kickback != "0.05" || a.Level != 1 {
+		t.Errorf("A = %+v", a)
+	}
+	if d := byID["D"]; d.Commission != "40" || d.CommissionType != "rebate" || d.Kickback != nil || d.Note != "VIP prospect" {
+		t.Errorf("D = %+v", d)
+	}
+	if c := byID["C"]; c.Level != 2 || c.Commission != "0" {
+		t.Errorf("C = %+v", c)
+	}
+	// Paging one at a time in each order, as R (masked) and as the admin,
+	// gives the unpaged order, each referee once.
+	for _, order := range []string{"registered_at", "commission", "volume"} {
+		for _, key := range []string{bootstrapKey, rKey} {
+			want := ids(list(key, "level=all&order="+order))
+			var got []string
+			cursor := ""
+			for range 10 {
+				q := "level=all&limit=1&order=" + order
+				if cursor != "" {
+					q += "&cursor=" + cursor
+				}
+				page := list(key, q)
+				got = append(got, ids(page))
+				if cursor = page.NextCursor; cursor == "" {
+					break
+				}
+			}
+			if strings.Join(got, ",") != want {
+				t.Errorf("paged by %s = %v, want %s", order, got, want)
+			}
+		}
+	}
+	// Top referees of the period, and CSV.
+	var top topReferralsJSON
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/R/referrals/top?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z&limit=1", Key: rKey}).Decode(t, &top)
+	if len(top.Data) != 1 || top.Data[0].Referee != maskID("D") || top.Data[0].Commission != "40" || top.Data[0].Rank != 1 || len(top.Unpriced) != 0 {
+		t.Errorf("top 1 = %+v", top)
+	}
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/R/referrals/top?from=2026-02-01T00:00:00Z&to=2026-03-01T00:00:00Z", Key: bootstrapKey}).Decode(t, &top)
+	if len(top.Data) != 0 {
+		t.Errorf("top of a period without trades = %+v", top)
+	}
+	res := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/R/referrals?country=DE&order=commission&format=csv", Key: rKey})
+	if body := string(res.Body); !strings.HasPrefix(body, strings.Join(referralsCSVHeader, ",")+"\r\n") || !strings.Contains(body, maskID("D")+",1,RRRRR2,,2026-01-04T00:00:00Z") ||
+		!strings.Contains(body, "VIP prospect") || strings.Count(body, "\r\n") != 3 {
+		t.Errorf("CSV =\n%s", body)
+	}
+	res = e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/R/referrals/top", Key: rKey, Header: map[string]string{"Accept": "text/csv"}})
+	if body := string(res.Body); !strings.HasPrefix(body, "rank,referee,currency,commission,fees,volume,trades\r\n1,"+maskID("D")+",USD,40,") {
+		t.Errorf("top CSV =\n%s", body)
+	}
+}

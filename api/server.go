@@ -233,7 +233,9 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodPut, "/v1/payouts/fraud-rules", accessAdmin, s.putFraudRules)
 
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/stats", accessReadOwnID, s.getAffiliateStats, "format", "from", "group_by", "interval", "to")
-		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals, "cursor", "format", "limit")
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals,
+			"code", "country", "cursor", "format", "level", "limit", "milestone", "milestone_from", "milestone_to", "order", "q", "registered_from", "registered_to")
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals/top", accessReadOwnID, s.getTopReferrals, "format", "from", "limit", "to")
 	})
 	return r
 }
