@@ -170,9 +170,9 @@ func (s *Server) buildRouter() chi.Router {
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.guard)
-		s.route(r, http.MethodGet, "/v1/chart", accessRead, s.getChart)
+		s.route(r, http.MethodGet, "/v1/chart", accessRead, s.getChart, "format")
 		s.route(r, http.MethodPost, "/v1/chart", accessAdmin, s.postChart)
-		s.route(r, http.MethodGet, "/v1/currencies", accessRead, s.getCurrencies)
+		s.route(r, http.MethodGet, "/v1/currencies", accessRead, s.getCurrencies, "format")
 		s.route(r, http.MethodPut, "/v1/currencies/{id}", accessAdmin, s.putCurrency)
 
 		s.route(r, http.MethodPost, "/v1/entries", accessAdmin, s.postEntry)
@@ -194,7 +194,7 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodGet, "/v1/audit/log", accessRead, s.getAuditLog, "action", "cursor", "format", "limit", "object")
 
 		s.route(r, http.MethodPost, "/v1/keys", accessAdmin, s.postKey)
-		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys)
+		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys, "format")
 		s.route(r, http.MethodDelete, "/v1/keys/{id}", accessAdmin, s.deleteKey)
 
 		s.route(r, http.MethodPost, "/v1/users", accessPost, s.postUser)
@@ -214,7 +214,7 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referees", accessReadOwnID, s.getReferees, "cursor", "format", "limit")
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/accruals", accessReadOwnID, s.getAccruals, "currency", "cursor", "format", "from", "limit", "source", "to", "trade_id")
 		s.route(r, http.MethodPut, "/v1/programs/{id}", accessAdmin, s.putProgram)
-		s.route(r, http.MethodGet, "/v1/programs", accessRead, s.getPrograms)
+		s.route(r, http.MethodGet, "/v1/programs", accessRead, s.getPrograms, "format")
 		s.route(r, http.MethodPost, "/v1/trades", accessPost, s.postTrades)
 		s.route(r, http.MethodGet, "/v1/trades/{id}", accessRead, s.getTrade)
 		s.route(r, http.MethodPost, "/v1/trades/{id}/reverse", accessPost, s.reverseTrade)
