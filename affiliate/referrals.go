@@ -28,6 +28,10 @@ type Referral struct {
 	Kickback *apd.Decimal
 	// Note is the affiliate's private note on the referee (ReferralQuery.Notes).
 	Note string
+	// Unpriced is, per accrual currency, the commission (and fees) whose
+	// reporting-currency amount is not known yet: Commission counts it 0
+	// (ListReferrals fills it for the page).
+	Unpriced []UnpricedAmount
 }
 
 // CommissionType is "shared" when the referee gets a kickback (> 0) from
@@ -187,6 +191,9 @@ func (s *Service) ListReferrals(ctx context.Context, q ReferralQuery) ([]Referra
 			}
 		}
 		if err := addKickbacks(ctx, tx, refs); err != nil {
+			return err
+		}
+		if err := addUnpriced(ctx, tx, q.Affiliate, refs); err != nil {
 			return err
 		}
 		out = refs
@@ -425,4 +432,98 @@ func cmpCursor(r *Referral, order string, c *ReferralCursor) int {
 		return fig
 	}
 	return c.At.Compare(r.User.RegisteredAt)
+}
+
+// addUnpriced sets, per referee, what its figures could not convert into
+// the reporting currency (accruals with no FX rate in force at their
+// business time, which count 0 in Commission until the folder revalues
+// them), per accrual currency: the per-referee rollup plus the unfolded
+// tail, as refereeFigures reads them.
+func addUnpriced(ctx context.Context, tx pgx.Tx, affiliateID string, refs []Referral) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(refs))
+	for i := range refs {
+		ids[i] = refs[i].User.ID
+	}
+	type key struct{ referee, currency string }
+	sums := map[key]*UnpricedAmount{}
+	var order []key
+	add := func(k key, com, fees *apd.Decimal) error {
+		u := sums[k]
+		if u == nil {
+			u = &UnpricedAmount{Currency: k.currency}
+			sums[k] = u
+			order = append(order, k)
+		}
+		for _, x := range []struct{ dst, v *apd.Decimal }{{&u.Commission, com}, {&u.Fees, fees}} {
+			if x.v == nil {
+				continue
+			}
+			if _, err := exact.Add(x.dst, x.dst, x.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT referee_id, currency, sum(unpriced_commission)::text, sum(unpriced_fees)::text FROM affiliate_referee_daily
+		WHERE affiliate_id = $1 AND referee_id = ANY($2) GROUP BY 1, 2 ORDER BY 1, 2`, affiliateID, ids)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k key
+		var c, f string
+		if err := rows.Scan(&k.referee, &k.currency, &c, &f); err != nil {
+			rows.Close()
+			return err
+		}
+		com, err := ledger.ParseStored(c)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		fees, err := ledger.ParseStored(f)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		if err := add(k, &com, &fees); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	heads, marks, err := foldPosition(ctx, tx)
+	if err != nil {
+		return err
+	}
+	tradeTail, tailArgs := tailWhere("t.", heads, marks, 3)
+	otherTail, _ := tailWhere("a.", heads, marks, 3)
+	tail, err := readFoldRows(ctx, tx, `a.beneficiary = $1 AND a.trader_id = ANY($2) AND `+tradeTail,
+		`a.beneficiary = $1 AND a.trader_id = ANY($2) AND `+otherTail, append([]any{affiliateID, ids}, tailArgs...)...)
+	if err != nil {
+		return err
+	}
+	for i := range tail {
+		if f := &tail[i]; f.rep == nil {
+			if err := add(key{f.trader, f.currency}, &f.amount, f.fee); err != nil {
+				return err
+			}
+		}
+	}
+	byReferee := map[string][]UnpricedAmount{}
+	for _, k := range order {
+		if u := sums[k]; !u.Commission.IsZero() || !u.Fees.IsZero() {
+			byReferee[k.referee] = append(byReferee[k.referee], *u)
+		}
+	}
+	for i := range refs {
+		refs[i].Unpriced = byReferee[refs[i].User.ID]
+	}
+	return nil
 }

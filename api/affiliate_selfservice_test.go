@@ -342,6 +342,24 @@ func TestReferralListFilters(t *testing.T) {
 	if len(top.Data) != 0 {
 		t.Errorf("top of a period without trades = %+v", top)
 	}
+	// A fee in a currency without an FX rate: R's share counts 0 in A's
+	// commission and is reported, per currency, as unpriced.
+	e.must(http.StatusCreated, req{Method: "PUT", Path: "/v1/currencies/EURT", Key: bootstrapKey, Body: map[string]any{"precision": 2}})
+	eurt := trade("ta-eurt", "A", "10")
+	eurt["fee"] = map[string]string{"amount": "10", "currency": "EURT"}
+	e.book(eurt)
+	for _, r := range list(bootstrapKey, "q=A").Data {
+		if r.Commission != "15" || len(r.Unpriced) != 1 || r.Unpriced[0] != (statsUnpricedJSON{Currency: "EURT", Commission: "1.5", Fees: "10"}) {
+			t.Errorf("A with an unpriced EURT share = %+v", r)
+		}
+	}
+	if d := list(bootstrapKey, "q=D").Data; len(d) != 1 || d[0].Unpriced == nil || len(d[0].Unpriced) != 0 {
+		t.Errorf("D, all priced = %+v, want unpriced []", d)
+	}
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/R/referrals/top", Key: bootstrapKey}).Decode(t, &top)
+	if len(top.Unpriced) != 1 || top.Unpriced[0].Currency != "EURT" || top.Unpriced[0].Commission != "1.5" {
+		t.Errorf("top with an unpriced share: unpriced = %+v", top.Unpriced)
+	}
 	res := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/R/referrals?country=DE&order=commission&format=csv", Key: rKey})
 	if body := string(res.Body); !strings.HasPrefix(body, strings.Join(referralsCSVHeader, ",")+"\r\n") || !strings.Contains(body, maskID("D")+",1,RRRRR2,,2026-01-04T00:00:00Z") ||
 		!strings.Contains(body, "VIP prospect") || strings.Count(body, "\r\n") != 3 {

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -291,6 +292,10 @@ type referralJSON struct {
 	CommissionType string  `json:"commission_type"`
 	Kickback       *string `json:"kickback"`
 	Note           string  `json:"note,omitempty"`
+	// Unpriced: per accrual currency, the commission and fees of this
+	// referee's accruals that no FX rate converted yet (counted 0 in
+	// commission); empty when everything is priced.
+	Unpriced []statsUnpricedJSON `json:"unpriced"`
 }
 
 // referralQuery reads the query of GET /v1/affiliates/{id}/referrals.
@@ -430,7 +435,8 @@ func (s *Server) getAffiliateReferrals(w http.ResponseWriter, r *http.Request) e
 		out.Data = append(out.Data, referralJSON{Referee: referee, Level: ref.Level, Code: m.optCode(optString(u.ReferralCode)), Country: country,
 			RegisteredAt: formatTime(u.RegisteredAt), KYCVerifiedAt: optTime(u.KYCVerifiedAt), FirstDepositAt: optTime(u.FirstDepositAt),
 			FirstTradeAt: optTime(u.FirstTradeAt), Currency: s.reportingCurrency(), Volume: ledger.Format(&ref.Volume), Commission: ledger.Format(&ref.Commission),
-			Trades: ref.Trades, CommissionType: ref.CommissionType(), Kickback: optDecimal(ref.Kickback), Note: m.text(ref.Note)})
+			Trades: ref.Trades, CommissionType: ref.CommissionType(), Kickback: optDecimal(ref.Kickback), Note: m.text(ref.Note),
+			Unpriced: unpricedJSON(ref.Unpriced)})
 	}
 	if asCSV {
 		writeReferralsCSV(w, r, id, out.Data, out.NextCursor)
@@ -441,15 +447,36 @@ func (s *Server) getAffiliateReferrals(w http.ResponseWriter, r *http.Request) e
 }
 
 var referralsCSVHeader = []string{"referee", "level", "code", "country", "registered_at", "kyc_verified_at", "first_deposit_at", "first_trade_at",
-	"currency", "volume", "commission", "trades", "commission_type", "kickback", "note"}
+	"currency", "volume", "commission", "trades", "commission_type", "kickback", "note", "unpriced"}
+
+// unpricedJSON converts unpriced amounts (never nil: [] when none).
+func unpricedJSON(us []affiliate.UnpricedAmount) []statsUnpricedJSON {
+	out := make([]statsUnpricedJSON, 0, len(us))
+	for i := range us {
+		u := &us[i]
+		out = append(out, statsUnpricedJSON{Currency: u.Currency, Commission: ledger.Format(&u.Commission), Fees: ledger.Format(&u.Fees)})
+	}
+	return out
+}
 
 func writeReferralsCSV(w http.ResponseWriter, r *http.Request, affiliateID string, refs []referralJSON, next string) {
 	rows := make([][]string, len(refs))
 	for i, x := range refs {
 		rows[i] = []string{csvText(x.Referee), strconv.Itoa(x.Level), csvOpt(x.Code), x.Country, x.RegisteredAt, csvOpt(x.KYCVerifiedAt), csvOpt(x.FirstDepositAt),
-			csvOpt(x.FirstTradeAt), x.Currency, x.Volume, x.Commission, strconv.FormatInt(x.Trades, 10), x.CommissionType, csvOpt(x.Kickback), csvText(x.Note)}
+			csvOpt(x.FirstTradeAt), x.Currency, x.Volume, x.Commission, strconv.FormatInt(x.Trades, 10), x.CommissionType, csvOpt(x.Kickback), csvText(x.Note),
+			unpricedCell(x.Unpriced)}
 	}
 	writeListCSV(w, r, "referrals-"+affiliateID+".csv", referralsCSVHeader, rows, next)
+}
+
+// unpricedCell is a referral's unpriced amounts as a CSV cell: their
+// compact JSON, as the JSON answer carries them.
+func unpricedCell(us []statsUnpricedJSON) string {
+	raw, err := json.Marshal(us)
+	if err != nil {
+		return ""
+	}
+	return string(raw)
 }
 
 // topReferralJSON is one referee of a top list.
@@ -538,10 +565,7 @@ func (s *Server) getTopReferrals(w http.ResponseWriter, r *http.Request) error {
 		g := &groups[i]
 		out.Data = append(out.Data, topReferralJSON{Rank: i + 1, Referee: m.id(g.Key), Commission: f(&g.Commission), Fees: f(&g.Fees), Volume: f(&g.Volume), Trades: g.Trades})
 	}
-	for i := range st.Unpriced {
-		u := &st.Unpriced[i]
-		out.Unpriced = append(out.Unpriced, statsUnpricedJSON{Currency: u.Currency, Commission: f(&u.Commission), Fees: f(&u.Fees)})
-	}
+	out.Unpriced = unpricedJSON(st.Unpriced)
 	if asCSV {
 		rows := make([][]string, len(out.Data))
 		for i, x := range out.Data {
