@@ -152,39 +152,7 @@ func (s *Service) ListReferrals(ctx context.Context, q ReferralQuery) ([]Referra
 				return err
 			}
 		}
-		sortReferrals(refs, q.Order)
-		start := 0
-		if q.After != nil {
-			start = len(refs)
-			skipped := 0
-			for i := range refs {
-				c := cmpCursor(&refs[i], q.Order, q.After)
-				if c < 0 {
-					continue
-				}
-				if c == 0 && skipped < q.After.N {
-					skipped++
-					continue
-				}
-				start = i
-				break
-			}
-		}
-		refs = refs[start:]
-		if len(refs) > q.Limit {
-			refs = refs[:q.Limit]
-			last := &refs[len(refs)-1]
-			next = &ReferralCursor{Key: orderKey(last, q.Order), At: last.User.RegisteredAt}
-			// Referees listed so far with the last one's (key, at): those on
-			// this page, plus those skipped at the cursor when they are the
-			// same group.
-			for j := len(refs) - 1; j >= 0 && orderKey(&refs[j], q.Order) == next.Key && refs[j].User.RegisteredAt.Equal(next.At); j-- {
-				next.N++
-			}
-			if q.After != nil && q.After.Key == next.Key && q.After.At.Equal(next.At) {
-				next.N += q.After.N
-			}
-		}
+		refs, next = pageReferrals(refs, q.Order, q.After, q.Limit)
 		if q.Order == ReferralsByRegistration {
 			if err := addFigures(ctx, tx, q.Affiliate, refs); err != nil {
 				return err
@@ -203,6 +171,48 @@ func (s *Service) ListReferrals(ctx context.Context, q ReferralQuery) ([]Referra
 		return nil, nil, err
 	}
 	return out, next, nil
+}
+
+// pageReferrals orders refs (sortReferrals) and returns the page after
+// the cursor after (nil: the first), at most limit referrals, and the
+// cursor of the next page (nil: none). It never names a referee: groups of
+// referrals with the same (order figure, registration time) are skipped by
+// count, in id order.
+func pageReferrals(refs []Referral, order string, after *ReferralCursor, limit int) ([]Referral, *ReferralCursor) {
+	sortReferrals(refs, order)
+	start := 0
+	if after != nil {
+		start = len(refs)
+		skipped := 0
+		for i := range refs {
+			c := cmpCursor(&refs[i], order, after)
+			if c < 0 {
+				continue
+			}
+			if c == 0 && skipped < after.N {
+				skipped++
+				continue
+			}
+			start = i
+			break
+		}
+	}
+	refs = refs[start:]
+	if len(refs) <= limit {
+		return refs, nil
+	}
+	refs = refs[:limit]
+	last := &refs[len(refs)-1]
+	next := &ReferralCursor{Key: orderKey(last, order), At: last.User.RegisteredAt}
+	// Referrals listed so far with the last one's (key, at): those on this
+	// page, plus those skipped at the cursor when they are the same group.
+	for j := len(refs) - 1; j >= 0 && orderKey(&refs[j], order) == next.Key && refs[j].User.RegisteredAt.Equal(next.At); j-- {
+		next.N++
+	}
+	if after != nil && after.Key == next.Key && after.At.Equal(next.At) {
+		next.N += after.N
+	}
+	return refs, next
 }
 
 // treeLevels returns the users of affiliate's tree with their level: the
