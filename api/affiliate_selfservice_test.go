@@ -309,6 +309,16 @@ func TestReferralListFilters(t *testing.T) {
 	if c := byID["C"]; c.Level != 2 || c.Commission != "0" {
 		t.Errorf("C = %+v", c)
 	}
+	// A kickback edited by R reaches A's next trade and the list.
+	e.must(http.StatusOK, req{Method: "PATCH", Path: "/v1/affiliates/R/codes/RRRRRR", Key: rKey, Body: `{"kickback": "0.10"}`})
+	e.book(trade("ta2", "A", "100"))
+	if got := e.shares("ta2"); got["R"] != "10" || got["A"] != "10" {
+		t.Errorf("ta2 shares after the kickback edit = %v, want R 10, A 10", got)
+	}
+	if a := list(bootstrapKey, "q=A").Data; len(a) != 1 || a[0].Kickback == nil || *a[0].Kickback != "0.1" || a[0].Commission != "25" {
+		t.Errorf("A after the kickback edit = %+v", a)
+	}
+	e.must(http.StatusBadRequest, req{Method: "PATCH", Path: "/v1/affiliates/R/codes/RRRRRR", Key: rKey, Body: `{"kickback": "0.21"}`})
 	// Paging one at a time in each order, as R (masked) and as the admin,
 	// gives the unpaged order, each referee once.
 	for _, order := range []string{"registered_at", "commission", "volume"} {
@@ -342,14 +352,15 @@ func TestReferralListFilters(t *testing.T) {
 	if len(top.Data) != 0 {
 		t.Errorf("top of a period without trades = %+v", top)
 	}
-	// A fee in a currency without an FX rate: R's share counts 0 in A's
+	// A fee in a currency without an FX rate: R's share (10 × (0.20 −
+	// 0.10)) counts 0 in A's
 	// commission and is reported, per currency, as unpriced.
 	e.must(http.StatusCreated, req{Method: "PUT", Path: "/v1/currencies/EURT", Key: bootstrapKey, Body: map[string]any{"precision": 2}})
 	eurt := trade("ta-eurt", "A", "10")
 	eurt["fee"] = map[string]string{"amount": "10", "currency": "EURT"}
 	e.book(eurt)
 	for _, r := range list(bootstrapKey, "q=A").Data {
-		if r.Commission != "15" || len(r.Unpriced) != 1 || r.Unpriced[0] != (statsUnpricedJSON{Currency: "EURT", Commission: "1.5", Fees: "10"}) {
+		if r.Commission != "25" || len(r.Unpriced) != 1 || r.Unpriced[0] != (statsUnpricedJSON{Currency: "EURT", Commission: "1", Fees: "10"}) {
 			t.Errorf("A with an unpriced EURT share = %+v", r)
 		}
 	}
@@ -357,7 +368,7 @@ func TestReferralListFilters(t *testing.T) {
 		t.Errorf("D, all priced = %+v, want unpriced []", d)
 	}
 	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/R/referrals/top", Key: bootstrapKey}).Decode(t, &top)
-	if len(top.Unpriced) != 1 || top.Unpriced[0].Currency != "EURT" || top.Unpriced[0].Commission != "1.5" {
+	if len(top.Unpriced) != 1 || top.Unpriced[0].Currency != "EURT" || top.Unpriced[0].Commission != "1" {
 		t.Errorf("top with an unpriced share: unpriced = %+v", top.Unpriced)
 	}
 	res := e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/R/referrals?country=DE&order=commission&format=csv", Key: rKey})
