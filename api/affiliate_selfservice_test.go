@@ -353,8 +353,8 @@ func TestReferralListFilters(t *testing.T) {
 		t.Errorf("top of a period without trades = %+v", top)
 	}
 	// A fee in a currency without an FX rate: R's share (10 × (0.20 −
-	// 0.10)) counts 0 in A's
-	// commission and is reported, per currency, as unpriced.
+	// 0.10)) counts 0 in A's commission and is reported, per currency, as
+	// unpriced.
 	e.must(http.StatusCreated, req{Method: "PUT", Path: "/v1/currencies/EURT", Key: bootstrapKey, Body: map[string]any{"precision": 2}})
 	eurt := trade("ta-eurt", "A", "10")
 	eurt["fee"] = map[string]string{"amount": "10", "currency": "EURT"}
