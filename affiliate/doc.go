@@ -76,6 +76,25 @@
 // log records only that a note was set or cleared, since auditors read
 // the log and a note is the affiliate's.
 //
+// # The referral list
+//
+// Service.ListReferrals lists an affiliate's referees at one level of its
+// tree (or every level down to DefaultMaxLevels) with what each generated
+// for it, ever: filters by country, code, registration and milestone
+// ranges run in SQL, the search q (an id prefix, a whole id for affiliate
+// keys whose ids are masked, or a word of the affiliate's note) and the
+// order (registration, commission or volume, largest first; ties newest
+// first, then by id) in memory, so a page costs the affiliate's matching
+// referees (at most 100,000; a larger tree is asked to narrow the level)
+// and figures are read for the page only when ordering by registration.
+// The cursor names no referee: it holds the last one's order figure and
+// registration time and how many with exactly those were listed
+// (pageReferrals), so paging is stable through ties. Commission is in the
+// reporting currency; what no FX rate converted yet is given per referee
+// and currency (Referral.Unpriced), never silently counted as 0. A referee
+// whose code returns it a kickback above zero is "shared", else "rebate".
+// The top referees of a period are Stats grouped by referee, sorted.
+//
 // # Custom rules
 //
 // An integrator adds a commission model by implementing Rule and
