@@ -114,8 +114,16 @@ func TestAffiliateSelfService(t *testing.T) {
 		t.Fatalf("t3 shares = %v, want B 20 R 30", got)
 	}
 
-	// Refusals, each writing nothing.
-	before := e.affiliateSnapshot()
+	// Refusals, each writing nothing (the audit log included).
+	auditRows := func() int {
+		var n int
+		if err := e.db.Admin.QueryRow(context.Background(), `SELECT count(*) FROM audit_log`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	posterKey, auditorKey := e.key(keys.RolePoster, ""), e.key(keys.RoleAuditor, "")
+	before, auditBefore := e.affiliateSnapshot(), auditRows()
 	for _, tc := range []struct {
 		name   string
 		q      req
@@ -139,8 +147,8 @@ func TestAffiliateSelfService(t *testing.T) {
 		{"note of another's referee", req{Method: "PUT", Path: "/v1/affiliates/B/referrals/C/note", Key: rKey, Body: `{"note": "x"}`}, 403, folio.EFORBIDDEN},
 		{"note outside the tree", req{Method: "PUT", Path: "/v1/affiliates/B/referrals/A/note", Key: bKey, Body: `{"note": "x"}`}, 404, folio.ENOTFOUND},
 		{"note on oneself", req{Method: "PUT", Path: "/v1/affiliates/R/referrals/R/note", Key: rKey, Body: `{"note": "x"}`}, 404, folio.ENOTFOUND},
-		{"poster key", req{Method: "PATCH", Path: "/v1/affiliates/R/codes/RRRRRR", Key: e.key(keys.RolePoster, ""), Body: `{"note": "x"}`}, 403, folio.EFORBIDDEN},
-		{"auditor key", req{Method: "PUT", Path: "/v1/users/A/rate", Key: e.key(keys.RoleAuditor, ""), Body: `{"rate": "0.3"}`}, 403, folio.EFORBIDDEN},
+		{"poster key", req{Method: "PATCH", Path: "/v1/affiliates/R/codes/RRRRRR", Key: posterKey, Body: `{"note": "x"}`}, 403, folio.EFORBIDDEN},
+		{"auditor key", req{Method: "PUT", Path: "/v1/users/A/rate", Key: auditorKey, Body: `{"rate": "0.3"}`}, 403, folio.EFORBIDDEN},
 	} {
 		res := e.do(tc.q)
 		if res.Status != tc.status || problemCode(t, res) != tc.code {
@@ -149,6 +157,9 @@ func TestAffiliateSelfService(t *testing.T) {
 	}
 	if after := e.affiliateSnapshot(); after != before {
 		t.Errorf("refused requests wrote:\n%s\n%s", before, after)
+	}
+	if n := auditRows(); n != auditBefore {
+		t.Errorf("refused requests wrote %d audit records", n-auditBefore)
 	}
 
 	// Disabling refuses new signups; referees keep the code and replay.
