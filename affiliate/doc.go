@@ -87,6 +87,8 @@
 // first, then by id) in memory, so a page costs the affiliate's matching
 // referees (at most 100,000; a larger tree is asked to narrow the level)
 // and figures are read for the page only when ordering by registration.
+// The dashboard's default — direct referees, newest first, no search — is
+// paged by SQL instead and costs one page whatever the tree.
 // The cursor names no referee: it holds the last one's order figure and
 // registration time and how many with exactly those were listed
 // (pageReferrals), so paging is stable through ties. Commission is in the

@@ -120,39 +120,58 @@ func (s *Service) ListReferrals(ctx context.Context, q ReferralQuery) ([]Referra
 		if _, err := getUser(ctx, tx, q.Affiliate, false); err != nil {
 			return err
 		}
-		levels, err := treeLevels(ctx, tx, q.Affiliate, q.Level)
-		if err != nil {
-			return err
-		}
-		ids := make([]string, 0, len(levels))
-		for id := range levels {
-			ids = append(ids, id)
-		}
-		users, err := filteredUsers(ctx, tx, ids, &q)
-		if err != nil {
-			return err
-		}
-		var notes map[string]string
-		if q.Notes {
-			if notes, err = referralNotes(ctx, tx, q.Affiliate, ids); err != nil {
+		var refs []Referral
+		if q.Level == 1 && q.Order == ReferralsByRegistration && q.Q == "" {
+			// The dashboard's default: direct referees, newest first, no
+			// search. SQL reads the page (and the cursor's group), not the
+			// whole list.
+			users, err := queryUsers(ctx, tx, &q, "referrer_id = $1", q.Affiliate, q.After, q.Limit)
+			if err != nil {
 				return err
 			}
-		}
-		refs := make([]Referral, 0, len(users))
-		for _, u := range users {
-			r := Referral{User: u, Level: levels[u.ID], Note: notes[u.ID]}
-			if q.Q != "" && !matchesQ(&q, &r) {
-				continue
+			for _, u := range users {
+				refs = append(refs, Referral{User: u, Level: 1})
 			}
-			refs = append(refs, r)
-		}
-		if q.Order != ReferralsByRegistration {
-			// Every match needs its figures to be ordered.
-			if err := addFigures(ctx, tx, q.Affiliate, refs); err != nil {
+			refs, next = pageReferrals(refs, q.Order, q.After, q.Limit)
+			if q.Notes {
+				if err := addNotes(ctx, tx, q.Affiliate, refs); err != nil {
+					return err
+				}
+			}
+		} else {
+			levels, err := treeLevels(ctx, tx, q.Affiliate, q.Level)
+			if err != nil {
 				return err
 			}
+			ids := make([]string, 0, len(levels))
+			for id := range levels {
+				ids = append(ids, id)
+			}
+			users, err := queryUsers(ctx, tx, &q, "id = ANY($1)", ids, nil, 0)
+			if err != nil {
+				return err
+			}
+			var notes map[string]string
+			if q.Notes {
+				if notes, err = referralNotes(ctx, tx, q.Affiliate, ids); err != nil {
+					return err
+				}
+			}
+			for _, u := range users {
+				r := Referral{User: u, Level: levels[u.ID], Note: notes[u.ID]}
+				if q.Q != "" && !matchesQ(&q, &r) {
+					continue
+				}
+				refs = append(refs, r)
+			}
+			if q.Order != ReferralsByRegistration {
+				// Every match needs its figures to be ordered.
+				if err := addFigures(ctx, tx, q.Affiliate, refs); err != nil {
+					return err
+				}
+			}
+			refs, next = pageReferrals(refs, q.Order, q.After, q.Limit)
 		}
-		refs, next = pageReferrals(refs, q.Order, q.After, q.Limit)
 		if q.Order == ReferralsByRegistration {
 			if err := addFigures(ctx, tx, q.Affiliate, refs); err != nil {
 				return err
@@ -252,14 +271,19 @@ func treeLevels(ctx context.Context, tx pgx.Tx, affiliateID string, level int) (
 	return out, nil
 }
 
-// filteredUsers loads the users of ids that pass q's filters on the users
-// table (country, code, registration and milestone ranges).
-func filteredUsers(ctx context.Context, tx pgx.Tx, ids []string, q *ReferralQuery) ([]*User, error) {
-	if len(ids) == 0 {
+// queryUsers loads the users matching base (over $1 = arg) that pass q's
+// filters on the users table (country, code, registration and milestone
+// ranges). With limit > 0 it reads one page in registration order, newest
+// first: the referees registered at or before the cursor's time (all of
+// them without one), at most the cursor's count plus limit plus one — what
+// pageReferrals needs to skip the cursor's group, fill the page and see a
+// next one.
+func queryUsers(ctx context.Context, tx pgx.Tx, q *ReferralQuery, base string, arg any, after *ReferralCursor, limit int) ([]*User, error) {
+	if ids, ok := arg.([]string); ok && len(ids) == 0 {
 		return nil, nil
 	}
-	where := []string{"id = ANY($1)"}
-	args := []any{ids}
+	where := []string{base}
+	args := []any{arg}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, fmt.Sprintf(cond, len(args)))
@@ -286,7 +310,19 @@ func filteredUsers(ctx context.Context, tx pgx.Tx, ids []string, q *ReferralQuer
 			add(col+" < $%d", q.MilestoneTo)
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND "), args...)
+	sql := `SELECT ` + userColumns + ` FROM users WHERE `
+	if limit > 0 {
+		n := limit + 1
+		if after != nil {
+			add("registered_at <= $%d", after.At)
+			n += after.N
+		}
+		args = append(args, n)
+		sql += strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY registered_at DESC, id LIMIT $%d`, len(args))
+	} else {
+		sql += strings.Join(where, " AND ")
+	}
+	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -300,6 +336,22 @@ func filteredUsers(ctx context.Context, tx pgx.Tx, ids []string, q *ReferralQuer
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// addNotes sets the affiliate's notes on refs.
+func addNotes(ctx context.Context, tx pgx.Tx, affiliateID string, refs []Referral) error {
+	ids := make([]string, len(refs))
+	for i := range refs {
+		ids[i] = refs[i].User.ID
+	}
+	notes, err := referralNotes(ctx, tx, affiliateID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range refs {
+		refs[i].Note = notes[refs[i].User.ID]
+	}
+	return nil
 }
 
 // matchesQ reports whether a referral matches q.Q: its id (whole, or by
