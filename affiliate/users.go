@@ -19,25 +19,26 @@ import (
 
 // User is a user of the exchange as the affiliate engine knows it.
 type User struct {
-	ID           string
-	ReferrerID   string
-	ReferralCode string
-	Country      string
-	SignupIP     string
-	DeviceID     string
-	Group        string
-	ProgramID    string
-	Rate         *apd.Decimal
+	ID             string
+	ReferrerID     string
+	ReferralCode   string
+	Country        string
+	SignupIP       string
+	DeviceID       string
+	Group          string
+	ProgramID      string
+	Rate           *apd.Decimal
+	KickbackRate   *apd.Decimal
+	TaxID          string
+	RegisteredAt   time.Time
+	KYCVerifiedAt  *time.Time
+	FirstDepositAt *time.Time
+	FirstTradeAt   *time.Time
+
 	// RateFollowsCode: the rate is the default rate of the code the user
-	// joined with, and follows it when the code's owner raises it; false
+	// joined with, and follows it when the code's owner changes it; false
 	// for a custom (pinned) rate or none.
 	RateFollowsCode bool
-	KickbackRate    *apd.Decimal
-	TaxID           string
-	RegisteredAt    time.Time
-	KYCVerifiedAt   *time.Time
-	FirstDepositAt  *time.Time
-	FirstTradeAt    *time.Time
 }
 
 // NewUser registers a user.
@@ -227,10 +228,11 @@ type Code struct {
 	Kickback  *apd.Decimal // kickback: share returned to the referee
 	Note      string
 	CreatedAt time.Time
+	Referrals int64
+
 	// DisabledAt is when the code stopped accepting signups (nil: it
 	// accepts them).
 	DisabledAt *time.Time
-	Referrals  int64
 }
 
 // NewCode requests a referral code; Code empty means generate one.

@@ -231,14 +231,16 @@ func (q referralCodeRequest) toDomain() (affiliate.NewCode, error) {
 // referralCodeJSON is a referral code. disabled_at is when it stopped
 // accepting signups (null: it accepts them).
 type referralCodeJSON struct {
-	Code       string  `json:"code"`
-	Owner      string  `json:"owner"`
-	Rate       *string `json:"rate"`
-	Kickback   *string `json:"kickback"`
-	Note       string  `json:"note"`
-	CreatedAt  string  `json:"created_at"`
+	Code      string  `json:"code"`
+	Owner     string  `json:"owner"`
+	Rate      *string `json:"rate"`
+	Kickback  *string `json:"kickback"`
+	Note      string  `json:"note"`
+	CreatedAt string  `json:"created_at"`
+	Referrals int64   `json:"referrals"`
+
+	// DisabledAt: when it stopped accepting signups (null: it accepts them).
 	DisabledAt *string `json:"disabled_at"`
-	Referrals  int64   `json:"referrals"`
 }
 
 func newReferralCodeJSON(c *affiliate.Code) referralCodeJSON {

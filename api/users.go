@@ -49,45 +49,46 @@ type milestonesJSON struct {
 // userJSON is a user. For affiliate keys (which only read their own user)
 // the referrer's id and the referrer's code it joined with are masked.
 type userJSON struct {
-	ID           string  `json:"id"`
-	Referrer     *string `json:"referrer"`
-	ReferralCode *string `json:"referral_code"`
-	Country      string  `json:"country"`
-	SignupIP     string  `json:"signup_ip"`
-	DeviceID     string  `json:"device_id"`
-	Group        string  `json:"group"`
-	Program      *string `json:"program"`
-	Rate         *string `json:"rate"`
+	ID           string         `json:"id"`
+	Referrer     *string        `json:"referrer"`
+	ReferralCode *string        `json:"referral_code"`
+	Country      string         `json:"country"`
+	SignupIP     string         `json:"signup_ip"`
+	DeviceID     string         `json:"device_id"`
+	Group        string         `json:"group"`
+	Program      *string        `json:"program"`
+	Rate         *string        `json:"rate"`
+	KickbackRate *string        `json:"kickback_rate"`
+	HasTaxID     bool           `json:"has_tax_id"`
+	RegisteredAt string         `json:"registered_at"`
+	Milestones   milestonesJSON `json:"milestones"`
+
 	// RateFollowsCode: the rate is the default rate of the code the user
 	// joined with and follows it (false: custom, pinned, or none).
-	RateFollowsCode bool           `json:"rate_follows_code"`
-	KickbackRate    *string        `json:"kickback_rate"`
-	HasTaxID        bool           `json:"has_tax_id"`
-	RegisteredAt    string         `json:"registered_at"`
-	Milestones      milestonesJSON `json:"milestones"`
+	RateFollowsCode bool `json:"rate_follows_code"`
 }
 
 func newUserJSON(u *affiliate.User, m *idMask) userJSON {
 	out := userJSON{
-		ID:              u.ID,
-		Referrer:        optString(u.ReferrerID),
-		ReferralCode:    optString(u.ReferralCode),
-		Country:         u.Country,
-		SignupIP:        u.SignupIP,
-		DeviceID:        u.DeviceID,
-		Group:           u.Group,
-		Program:         optString(u.ProgramID),
-		Rate:            optDecimal(u.Rate),
-		RateFollowsCode: u.RateFollowsCode,
-		KickbackRate:    optDecimal(u.KickbackRate),
-		HasTaxID:        u.TaxID != "",
-		RegisteredAt:    formatTime(u.RegisteredAt),
+		ID:           u.ID,
+		Referrer:     optString(u.ReferrerID),
+		ReferralCode: optString(u.ReferralCode),
+		Country:      u.Country,
+		SignupIP:     u.SignupIP,
+		DeviceID:     u.DeviceID,
+		Group:        u.Group,
+		Program:      optString(u.ProgramID),
+		Rate:         optDecimal(u.Rate),
+		KickbackRate: optDecimal(u.KickbackRate),
+		HasTaxID:     u.TaxID != "",
+		RegisteredAt: formatTime(u.RegisteredAt),
 		Milestones: milestonesJSON{
 			KYCVerifiedAt:  optTime(u.KYCVerifiedAt),
 			FirstDepositAt: optTime(u.FirstDepositAt),
 			FirstTradeAt:   optTime(u.FirstTradeAt),
 		},
 	}
+	out.RateFollowsCode = u.RateFollowsCode
 	if m != nil {
 		out.Referrer, out.ReferralCode = optString(m.id(u.ReferrerID)), m.optCode(out.ReferralCode)
 	}
@@ -300,19 +301,25 @@ type rateRequest struct {
 // subtree).
 //
 // An affiliate key sets the rate of a direct referee of its holder only
-// (a custom rate, within [P, its own rate]); the answer is the referee
-// with its id masked and without its signup data.
+// (putRefereeRate).
 func (s *Server) putUserRate(w http.ResponseWriter, r *http.Request) error {
-	p := principalFrom(r.Context())
-	if p.Role != keys.RoleAffiliate {
-		return updateUser(s, w, r, func(ctx context.Context, id string, q rateRequest, actor string) error {
-			rate, err := parseRate("rate", q.Rate)
-			if err != nil {
-				return err
-			}
-			return s.affiliate.SetRate(ctx, id, rate, actor)
-		})
+	if principalFrom(r.Context()).Role == keys.RoleAffiliate {
+		return s.putRefereeRate(w, r)
 	}
+	return updateUser(s, w, r, func(ctx context.Context, id string, q rateRequest, actor string) error {
+		rate, err := parseRate("rate", q.Rate)
+		if err != nil {
+			return err
+		}
+		return s.affiliate.SetRate(ctx, id, rate, actor)
+	})
+}
+
+// putRefereeRate is PUT /v1/users/{id}/rate with an affiliate key: a
+// custom rate for a direct referee of its holder, within [P, its own
+// rate] (affiliate.SetRefereeRate; any other user is 403). The answer is
+// the referee with its id masked and without its signup data.
+func (s *Server) putRefereeRate(w http.ResponseWriter, r *http.Request) error {
 	id, err := userIDParam(r)
 	if err != nil {
 		return err
@@ -325,7 +332,7 @@ func (s *Server) putUserRate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.affiliate.SetRefereeRate(r.Context(), p.Holder, id, rate, actor(r)); err != nil {
+	if err := s.affiliate.SetRefereeRate(r.Context(), principalFrom(r.Context()).Holder, id, rate, actor(r)); err != nil {
 		return err
 	}
 	u, err := s.affiliate.GetUser(r.Context(), id)
