@@ -13,9 +13,8 @@ ALTER TABLE users ADD COLUMN IF NOT EXISTS rate_follows_code BOOLEAN NOT NULL DE
 
 -- Existing referees whose rate equals their code's (still owned by their
 -- referrer) joined on it and were never given a custom rate: they follow.
-UPDATE users SET rate_follows_code = true
-WHERE rate IS NOT NULL AND referral_code IS NOT NULL AND rate_follows_code = false
-  AND rate = (SELECT c.rate FROM referral_codes c WHERE c.code = users.referral_code AND c.owner_id = users.referrer_id);
+UPDATE users SET rate_follows_code = true FROM referral_codes c
+WHERE c.code = users.referral_code AND c.owner_id = users.referrer_id AND c.rate = users.rate AND users.rate_follows_code = false;
 
 -- An affiliate's private note on a referee: append-only, the newest row
 -- per (affiliate, referee) is the note; an empty note clears it.
