@@ -43,6 +43,60 @@
 // decrease to X' clamps every descendant and their codes' default rates to
 // max(P, min(X_child, X'_parent)), level by level, each clamp audit-logged.
 //
+// # Codes, rates and notes
+//
+// Affiliates manage their own codes and referees (the API admits their
+// own key; the service applies the admins' validation and audit log, the
+// calling key as actor): Service.CreateCode, Service.UpdateCode (rate,
+// kickback, note, disabled), Service.SetRefereeRate (a direct referee's
+// custom rate, within [P, own rate]) and Service.SetReferralNote.
+//
+// Orderly's default-rate semantics: a referee that joined with a code
+// that has a default rate gets that rate and follows the code
+// (User.RateFollowsCode): when the owner changes the code's rate, every
+// follower still referred by the owner moves to it in the same
+// transaction — one UPDATE, one user-cache invalidation, one
+// "user.rate.follow" audit row each — so an increase reaches them at their
+// next trade while the trade path keeps reading one rate per user from the
+// cache, with no join to the codes. A custom rate (SetRate,
+// SetRefereeRate) pins the referee: code changes no longer move it.
+// Decreases cascade as before: a lower code rate clamps each follower's
+// subtree, and an owner's decrease clamps codes and referees alike (a
+// follower clamped with its code keeps following it). Migration 030 made
+// the existing referees whose rate equals their code's followers.
+//
+// users and referral_codes hold the current state, updated in place (only
+// the columns grants.sql lists): the trade path reads it through the user
+// cache and must find one row per user and code. Their history is the
+// audit log, append-only, which records every change (creation, edits,
+// follows, clamps, disables) with before, after, actor and time in the
+// same transaction; accruals snapshot the rates each trade paid. A
+// disabled code keeps its row (disabled_at) and its referees. Notes are
+// history themselves (referral_notes, appended, the newest wins); the audit
+// log records only that a note was set or cleared, since auditors read
+// the log and a note is the affiliate's.
+//
+// # The referral list
+//
+// Service.ListReferrals lists an affiliate's referees at one level of its
+// tree (or every level down to DefaultMaxLevels) with what each generated
+// for it, ever: filters by country, code, registration and milestone
+// ranges run in SQL, the search q (an id prefix, a whole id for affiliate
+// keys whose ids are masked, or a word of the affiliate's note) and the
+// order (registration, commission or volume, largest first; ties newest
+// first, then by id) in memory, so a page costs the affiliate's matching
+// referees (at most 100,000; a larger tree is asked to narrow the level)
+// and figures are read for the page only when ordering by registration.
+// The dashboard's default — direct referees, newest first, no search — is
+// paged by SQL instead and costs one page whatever the tree.
+// The cursor names no referee: it holds the last one's order figure and
+// registration time and how many with exactly those were listed
+// (pageReferrals), so paging is stable through ties. Commission is in the
+// reporting currency; what no FX rate converted yet is given per referee
+// and currency (Referral.Unpriced), never silently counted as 0. A referee
+// whose code returns it a kickback above zero is "shared", else "rebate".
+// The top referees of a period are Stats grouped by referee, sorted.
+//
 // # Custom rules
 //
 // An integrator adds a commission model by implementing Rule and

@@ -187,3 +187,54 @@ func TestMigration032DefaultsExistingData(t *testing.T) {
 		}
 	}
 }
+
+// TestMigration030FollowCodes: migration 030 makes followers of their code
+// exactly the referees whose rate equals the rate of the code they joined
+// with, while its owner still refers them; a custom rate, a code without
+// a rate, a re-parented referee and a user without a code stay pinned.
+func TestMigration030FollowCodes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO referral_codes (code, owner_id, rate, note, created_at) VALUES ('RRRRRR', 'R', 0.3, '', now()), ('NQRATE', 'R', NULL, '', now())`,
+		`INSERT INTO users (id, referrer_id, referral_code, rate, registered_at, created_at) VALUES
+			('R', NULL, NULL, 0.5, now(), now()),
+			('same', 'R', 'RRRRRR', 0.300, now(), now()),
+			('custom', 'R', 'RRRRRR', 0.25, now(), now()),
+			('norate', 'R', 'NQRATE', 0.2, now(), now()),
+			('moved', 'X', 'RRRRRR', 0.3, now(), now()),
+			('none', 'R', NULL, 0.3, now(), now()),
+			('unrated', 'R', 'RRRRRR', NULL, now(), now())`,
+		`UPDATE users SET rate_follows_code = false`,
+	} {
+		if _, err := f.db.Admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps, err := schema.Steps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, st := range steps {
+		if st.Version != 30 {
+			continue
+		}
+		if _, err := f.db.Admin.Exec(ctx, st.SQL); err != nil {
+			t.Fatalf("%s step %d: %v", st.Name, st.Index, err)
+		}
+		ran++
+	}
+	if ran == 0 {
+		t.Fatal("no step of migration 030")
+	}
+	for id, want := range map[string]bool{"R": false, "same": true, "custom": false, "norate": false, "moved": false, "none": false, "unrated": false} {
+		var got bool
+		if err := f.db.Admin.QueryRow(ctx, `SELECT rate_follows_code FROM users WHERE id = $1`, id).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s: rate_follows_code = %v after migration 030, want %v", id, got, want)
+		}
+	}
+}

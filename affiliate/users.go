@@ -37,6 +37,11 @@ type User struct {
 	FirstTradeAt   *time.Time
 	VIPLevel       int // see SetVIPLevel
 	UTM            UTM // the campaign it signed up through
+
+	// RateFollowsCode: the rate is the default rate of the code the user
+	// joined with, and follows it when the code's owner changes it; false
+	// for a custom (pinned) rate or none.
+	RateFollowsCode bool
 }
 
 // NewUser registers a user.
@@ -121,7 +126,7 @@ func NormalizeCode(c string) string { return strings.ToUpper(strings.TrimSpace(c
 
 const userColumns = `id, coalesce(referrer_id, ''), coalesce(referral_code, ''), country, signup_ip, device_id, grp, coalesce(program_id, ''),
 	rate::text, kickback_rate::text, coalesce(tax_id, ''), registered_at, kyc_verified_at, first_deposit_at, first_trade_at,
-	vip_level, utm_source, utm_medium, utm_campaign`
+	vip_level, utm_source, utm_medium, utm_campaign, rate_follows_code`
 
 func scanUser(row pgx.Row) (*User, error) {
 	u := &User{}
@@ -129,7 +134,7 @@ func scanUser(row pgx.Row) (*User, error) {
 	var vip int64
 	if err := row.Scan(&u.ID, &u.ReferrerID, &u.ReferralCode, &u.Country, &u.SignupIP, &u.DeviceID, &u.Group, &u.ProgramID,
 		&rate, &kick, &u.TaxID, &u.RegisteredAt, &u.KYCVerifiedAt, &u.FirstDepositAt, &u.FirstTradeAt,
-		&vip, &u.UTM.Source, &u.UTM.Medium, &u.UTM.Campaign); err != nil {
+		&vip, &u.UTM.Source, &u.UTM.Medium, &u.UTM.Campaign, &u.RateFollowsCode); err != nil {
 		return nil, err
 	}
 	u.VIPLevel = int(vip)
@@ -236,9 +241,10 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 		// with a different code, refused as a self-referral.
 		var referrer string
 		var rate *string
+		var disabled bool
 		if code != "" {
 			var codeRate *string
-			err := tx.QueryRow(ctx, `SELECT owner_id, rate::text FROM referral_codes WHERE code = $1`, code).Scan(&referrer, &codeRate)
+			err := tx.QueryRow(ctx, `SELECT owner_id, rate::text, disabled_at IS NOT NULL FROM referral_codes WHERE code = $1`, code).Scan(&referrer, &codeRate, &disabled)
 			if isNoRows(err) {
 				return folio.Errorf(folio.EINVALID, "referral code %q does not exist", in.ReferralCode)
 			}
@@ -271,9 +277,15 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (u *User, created 
 		if folio.ErrorCode(err) != folio.ENOTFOUND {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO users (id, referrer_id, signup_referrer, referral_code, country, signup_ip, device_id, grp, rate, registered_at, created_at,
+		// A disabled code refuses new users only: its referees keep it, and
+		// a signup repeated by one of them answers it as it is (above).
+		if disabled {
+			return &folio.Error{Code: folio.EINVALID, Fields: []string{"referral_code"},
+				Message: fmt.Sprintf("referral code %q is disabled: it accepts no new signups", in.ReferralCode)}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO users (id, referrer_id, signup_referrer, referral_code, country, signup_ip, device_id, grp, rate, rate_follows_code, registered_at, created_at,
 				vip_level, utm_source, utm_medium, utm_campaign)
-			VALUES ($1, NULLIF($2, ''), NULLIF($2, ''), NULLIF($3, ''), $4, $5, $6, $7, $8::numeric, $9, $10, $11, $12, $13, $14)`,
+			VALUES ($1, NULLIF($2, ''), NULLIF($2, ''), NULLIF($3, ''), $4, $5, $6, $7, $8::numeric, $8::numeric IS NOT NULL, $9, $10, $11, $12, $13, $14)`,
 			in.ID, referrer, code, in.Country, in.SignupIP, in.DeviceID, in.Group, rate, reg, now,
 			in.VIPLevel, in.UTM.Source, in.UTM.Medium, in.UTM.Campaign)
 		if err != nil {
@@ -306,6 +318,10 @@ type Code struct {
 	Note      string
 	CreatedAt time.Time
 	Referrals int64
+
+	// DisabledAt is when the code stopped accepting signups (nil: it
+	// accepts them).
+	DisabledAt *time.Time
 }
 
 // NewCode requests a referral code; Code empty means generate one.
@@ -360,28 +376,8 @@ func (s *Service) CreateCode(ctx context.Context, owner string, in NewCode, acto
 			}
 			return folio.Errorf(folio.ECONFLICT, "affiliate %s already has %d codes, the limit", owner, limit)
 		}
-		if in.Rate != nil {
-			if p == nil || p.Kind != KindDifferential {
-				return folio.Errorf(folio.EINVALID, "a code rate applies to differential programs; %s's program is not one", owner)
-			}
-			if u.Rate == nil {
-				return folio.Errorf(folio.EINVALID, "affiliate %s has no rate yet; set it before giving codes a rate", owner)
-			}
-			if err := checkDifferentialRate(p, in.Rate, u.Rate); err != nil {
-				return err
-			}
-		}
-		if in.Kickback != nil {
-			if p == nil || p.Kind != KindKickback {
-				return folio.Errorf(folio.EINVALID, "a code kickback applies to kickback programs; %s's program is not one", owner)
-			}
-			r := p.Rate
-			if u.KickbackRate != nil {
-				r = *u.KickbackRate
-			}
-			if in.Kickback.Sign() < 0 || in.Kickback.Cmp(&r) > 0 {
-				return folio.Errorf(folio.EINVALID, "kickback %s must be between 0 and the affiliate's rate %s", ledger.Format(in.Kickback), ledger.Format(&r))
-			}
+		if err := checkCodeRates(p, u, in.Rate, in.Kickback); err != nil {
+			return err
 		}
 		if code == "" {
 			if code, err = generateCode(); err != nil {
@@ -402,6 +398,36 @@ func (s *Service) CreateCode(ctx context.Context, owner string, in NewCode, acto
 	return out, err
 }
 
+// checkCodeRates validates a code's default rate (differential: P ≤ rate ≤
+// the owner's rate) and kickback (kickback: 0 ≤ k ≤ the owner's rate R)
+// against the program p the owner u resolves to; nil ones are not checked.
+func checkCodeRates(p *Program, u *User, rate, kickback *apd.Decimal) error {
+	if rate != nil {
+		if p == nil || p.Kind != KindDifferential {
+			return folio.Errorf(folio.EINVALID, "a code rate applies to differential programs; %s's program is not one", u.ID)
+		}
+		if u.Rate == nil {
+			return folio.Errorf(folio.EINVALID, "affiliate %s has no rate yet; set it before giving codes a rate", u.ID)
+		}
+		if err := checkDifferentialRate(p, rate, u.Rate); err != nil {
+			return err
+		}
+	}
+	if kickback != nil {
+		if p == nil || p.Kind != KindKickback {
+			return folio.Errorf(folio.EINVALID, "a code kickback applies to kickback programs; %s's program is not one", u.ID)
+		}
+		r := p.Rate
+		if u.KickbackRate != nil {
+			r = *u.KickbackRate
+		}
+		if kickback.Sign() < 0 || kickback.Cmp(&r) > 0 {
+			return folio.Errorf(folio.EINVALID, "kickback %s must be between 0 and the affiliate's rate %s", ledger.Format(kickback), ledger.Format(&r))
+		}
+	}
+	return nil
+}
+
 func generateCode() (string, error) {
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {
@@ -418,7 +444,7 @@ func (s *Service) ListCodes(ctx context.Context, owner string) ([]Code, error) {
 	if _, err := s.GetUser(ctx, owner); err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.Pool.Query(ctx, `SELECT c.code, c.owner_id, c.rate::text, c.kickback::text, c.note, c.created_at,
+	rows, err := s.DB.Pool.Query(ctx, `SELECT c.code, c.owner_id, c.rate::text, c.kickback::text, c.note, c.created_at, c.disabled_at,
 			(SELECT count(*) FROM users u WHERE u.referral_code = c.code)
 		FROM referral_codes c WHERE c.owner_id = $1 ORDER BY c.created_at, c.code`, owner)
 	if err != nil {
@@ -429,7 +455,7 @@ func (s *Service) ListCodes(ctx context.Context, owner string) ([]Code, error) {
 	for rows.Next() {
 		var c Code
 		var rate, kick *string
-		if err := rows.Scan(&c.Code, &c.Owner, &rate, &kick, &c.Note, &c.CreatedAt, &c.Referrals); err != nil {
+		if err := rows.Scan(&c.Code, &c.Owner, &rate, &kick, &c.Note, &c.CreatedAt, &c.DisabledAt, &c.Referrals); err != nil {
 			return nil, err
 		}
 		if c.Rate, err = ledger.ParseStoredOptional(rate); err != nil {
@@ -439,6 +465,10 @@ func (s *Service) ListCodes(ctx context.Context, owner string) ([]Code, error) {
 			return nil, err
 		}
 		c.CreatedAt = c.CreatedAt.UTC()
+		if c.DisabledAt != nil {
+			t := c.DisabledAt.UTC()
+			c.DisabledAt = &t
+		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -570,10 +600,28 @@ func checkDifferentialRate(p *Program, rate, upstream *apd.Decimal) error {
 // the user; a decrease clamps every descendant (and their codes' default
 // rates) to max(P, min(X_child, X'_parent)), recursively. Every change is
 // audit-logged; accrued commissions are never recalculated.
+//
+// The rate set is custom: it no longer follows the code the user joined
+// with (see "Codes, rates and notes" in doc.go).
 func (s *Service) SetRate(ctx context.Context, id string, rate apd.Decimal, actor string) error {
+	return s.setRate(ctx, id, "", rate, actor)
+}
+
+// SetRefereeRate is SetRate by the referee's direct referrer (an
+// affiliate's own key): forbidden unless referrer is id's current
+// referrer — whether id exists or not, so the answer names no stranger.
+func (s *Service) SetRefereeRate(ctx context.Context, referrer, id string, rate apd.Decimal, actor string) error {
+	return s.setRate(ctx, id, referrer, rate, actor)
+}
+
+// setRate is SetRate; referrer, when set, must be id's direct referrer.
+func (s *Service) setRate(ctx context.Context, id, referrer string, rate apd.Decimal, actor string) error {
 	return s.DB.Tx(ctx, func(tx pgx.Tx) error {
 		now := s.now()
 		u, err := getUser(ctx, tx, id, true)
+		if referrer != "" && (folio.ErrorCode(err) == folio.ENOTFOUND || (err == nil && u.ReferrerID != referrer)) {
+			return folio.Errorf(folio.EFORBIDDEN, "user %s is not a direct referee of %s: only its direct referrer (or an admin) sets its rate", id, referrer)
+		}
 		if err != nil {
 			return err
 		}
@@ -599,7 +647,7 @@ func (s *Service) SetRate(ctx context.Context, id string, rate apd.Decimal, acto
 		if err := checkDifferentialRate(p, &rate, upstream); err != nil {
 			return err
 		}
-		if err := execUserChange(ctx, tx, `UPDATE users SET rate = $2::numeric WHERE id = $1`, id, ledger.Format(&rate)); err != nil {
+		if err := execUserChange(ctx, tx, `UPDATE users SET rate = $2::numeric, rate_follows_code = false WHERE id = $1`, id, ledger.Format(&rate)); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, now, actor, "user.rate", "user:"+id, map[string]*string{"rate": decText(u.Rate)}, map[string]*string{"rate": decText(&rate)}); err != nil {

@@ -99,6 +99,8 @@ func affiliateQueries() []string {
 	for _, s := range []string{"trade", "bounty", "reversal"} {
 		qs = append(qs, "source="+s)
 	}
+	// The referral list: every level, each order, a search of the notes.
+	qs = append(qs, "level=all&limit=1", "level=all&order=commission&limit=1", "level=all&order=volume&limit=1&format=csv", "level=all&q=sister", "level=2")
 	return qs
 }
 
@@ -192,6 +194,24 @@ func TestAffiliateRoutesLeakNoOtherIDs(t *testing.T) {
 	}
 }
 
+// affiliateWrite is a request an affiliate key sends to a write route.
+type affiliateWrite struct {
+	path string
+	body any
+}
+
+// affiliateWrites are the writes the walk sends for holder (carol of
+// maskingTree): each answer is scanned like a read; notes and bodies
+// name other users, whose ids must come back masked.
+func affiliateWrites(f *payoutFixture, holder string) map[string]affiliateWrite {
+	return map[string]affiliateWrite{
+		"POST /v1/affiliates/{id}/codes":                   {"/v1/affiliates/" + holder + "/codes", `{"note": "for dave_k and bob.m"}`},
+		"PATCH /v1/affiliates/{id}/codes/{code}":           {"/v1/affiliates/" + holder + "/codes/" + f.code(holder), `{"note": "zoe.q asked"}`},
+		"PUT /v1/affiliates/{id}/referrals/{referee}/note": {"/v1/affiliates/" + holder + "/referrals/erin-99/note", `{"note": "sister of yann7"}`},
+		"PUT /v1/users/{id}/rate":                          {"/v1/users/dave_k/rate", `{"rate": "0.1"}`},
+	}
+}
+
 // walkAffiliateRoutes reads, with key, every route that admits affiliate
 // keys as the affiliate holder would, and returns where each of others
 // appeared (id → "GET path: body excerpt").
@@ -227,7 +247,22 @@ func walkAffiliateRoutes(t *testing.T, f *payoutFixture, key, holder string, oth
 			continue // never ends; the same events as /v1/events (TestEventStreamScoped)
 		}
 		if rt.Method != http.MethodGet {
-			t.Errorf("%s %s admits affiliate keys: teach this test what to send to it", rt.Method, rt.Pattern)
+			w, ok := affiliateWrites(f, holder)[rt.Method+" "+rt.Pattern]
+			if !ok {
+				t.Errorf("%s %s admits affiliate keys: teach this test what to send to it", rt.Method, rt.Pattern)
+				continue
+			}
+			res := f.do(req{Method: rt.Method, Path: w.path, Body: w.body, Key: key})
+			scanned++
+			if res.Status >= 500 {
+				t.Errorf("%s %s = %d %s", rt.Method, w.path, res.Status, res.Body)
+			}
+			for _, id := range leaked(res, others) {
+				// An id the request itself names is the caller's to know.
+				if !strings.Contains(w.path, id) {
+					seen[id] = append(seen[id], fmt.Sprintf("%s %s: %.300s", rt.Method, w.path, res.Body))
+				}
+			}
 			continue
 		}
 		paths := []string{rt.Pattern}

@@ -251,7 +251,7 @@ func (e *env) adminKey() (id, secret string) {
 func (e *env) affiliateSnapshot() string {
 	e.t.Helper()
 	tables := []string{"users", "referral_codes", "programs", "revenue_shares", "user_events", "bounty_awards", "trades",
-		"trade_reversals", "accruals", "fx_rates", "fee_schedules", "referred_volume_daily", "user_vip_levels", "program_versions"}
+		"trade_reversals", "accruals", "fx_rates", "fee_schedules", "referred_volume_daily", "user_vip_levels", "program_versions", "referral_notes"}
 	var parts []string
 	for _, tbl := range tables {
 		var digest string

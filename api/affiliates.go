@@ -228,7 +228,8 @@ func (q referralCodeRequest) toDomain() (affiliate.NewCode, error) {
 	return c, nil
 }
 
-// referralCodeJSON is a referral code.
+// referralCodeJSON is a referral code. disabled_at is when it stopped
+// accepting signups (null: it accepts them).
 type referralCodeJSON struct {
 	Code      string  `json:"code"`
 	Owner     string  `json:"owner"`
@@ -237,11 +238,120 @@ type referralCodeJSON struct {
 	Note      string  `json:"note"`
 	CreatedAt string  `json:"created_at"`
 	Referrals int64   `json:"referrals"`
+
+	// DisabledAt: when it stopped accepting signups (null: it accepts them).
+	DisabledAt *string `json:"disabled_at"`
 }
 
 func newReferralCodeJSON(c *affiliate.Code) referralCodeJSON {
 	return referralCodeJSON{Code: c.Code, Owner: c.Owner, Rate: optDecimal(c.Rate), Kickback: optDecimal(c.Kickback), Note: c.Note,
-		CreatedAt: formatTime(c.CreatedAt), Referrals: c.Referrals}
+		CreatedAt: formatTime(c.CreatedAt), DisabledAt: optTime(c.DisabledAt), Referrals: c.Referrals}
+}
+
+// codePatchRequest is the body of PATCH /v1/affiliates/{id}/codes/{code}:
+// the members given change, absent (or null) ones stay.
+type codePatchRequest struct {
+	Rate     *string `json:"rate"`
+	Kickback *string `json:"kickback"`
+	Note     *string `json:"note"`
+	Disabled *bool   `json:"disabled"`
+}
+
+func (q codePatchRequest) toDomain() (affiliate.CodeChange, error) {
+	c := affiliate.CodeChange{Note: q.Note, Disabled: q.Disabled}
+	if q.Rate != nil {
+		d, err := parseRate("rate", *q.Rate)
+		if err != nil {
+			return c, err
+		}
+		c.Rate = &d
+	}
+	if q.Kickback != nil {
+		d, err := parseRate("kickback", *q.Kickback)
+		if err != nil {
+			return c, err
+		}
+		c.Kickback = &d
+	}
+	return c, nil
+}
+
+// patchCode: PATCH /v1/affiliates/{id}/codes/{code} {rate?, kickback?,
+// note?, disabled?} edits the affiliate's code (affiliate.UpdateCode): a
+// new default rate reaches the referees that follow the code; disabled
+// refuses new signups with it. Another affiliate's code is 404.
+func (s *Server) patchCode(w http.ResponseWriter, r *http.Request) error {
+	id, err := userIDParam(r)
+	if err != nil {
+		return err
+	}
+	code := affiliate.NormalizeCode(pathParam(r, "code"))
+	if len(code) > 64 || !accounts.ValidHolder(code) {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"code"}, Message: "code must be 6 to 12 characters of " + affiliate.CodeAlphabet}
+	}
+	var req codePatchRequest
+	if err := s.decodeJSON(w, r, &req, false); err != nil {
+		return err
+	}
+	ch, err := req.toDomain()
+	if err != nil {
+		return err
+	}
+	c, err := s.affiliate.UpdateCode(r.Context(), id, code, ch, actor(r))
+	if err != nil {
+		return err
+	}
+	m, err := s.maskFor(r, []string{c.Note}, nil)
+	if err != nil {
+		return err
+	}
+	out := newReferralCodeJSON(c)
+	out.Note = m.text(out.Note)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// referralNoteRequest is the body of PUT
+// /v1/affiliates/{id}/referrals/{referee}/note; "" clears the note.
+type referralNoteRequest struct {
+	Note *string `json:"note"`
+}
+
+// referralNoteJSON answers PUT /v1/affiliates/{id}/referrals/{referee}/note.
+type referralNoteJSON struct {
+	Referee string `json:"referee"`
+	Note    string `json:"note"`
+}
+
+// putReferralNote: PUT /v1/affiliates/{id}/referrals/{referee}/note
+// {"note": "…"} records the affiliate's private note on a user of its
+// referral tree (affiliate.SetReferralNote): shown in its referral list to
+// itself and to admins. A user outside its tree is 404.
+func (s *Server) putReferralNote(w http.ResponseWriter, r *http.Request) error {
+	id, err := userIDParam(r)
+	if err != nil {
+		return err
+	}
+	referee := pathParam(r, "referee")
+	if !accounts.ValidHolder(referee) {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"referee"}, Message: "referee must be a user id: 1 to 64 characters of A-Z a-z 0-9 . _ -"}
+	}
+	var req referralNoteRequest
+	if err := s.decodeJSON(w, r, &req, false); err != nil {
+		return err
+	}
+	if req.Note == nil {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"note"}, Message: "note is required: a string, \"\" to clear it"}
+	}
+	if err := s.affiliate.SetReferralNote(r.Context(), id, referee, *req.Note, actor(r)); err != nil {
+		return err
+	}
+	m, err := s.maskFor(r, []string{*req.Note}, []string{referee})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, referralNoteJSON{Referee: m.id(referee), Note: m.text(*req.Note)})
+	return nil
 }
 
 // postCode: POST /v1/affiliates/{id}/codes gives the affiliate a referral
@@ -264,7 +374,14 @@ func (s *Server) postCode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newReferralCodeJSON(c))
+	// An affiliate key reads its note as GET .../codes shows it.
+	m, err := s.maskFor(r, []string{c.Note}, nil)
+	if err != nil {
+		return err
+	}
+	out := newReferralCodeJSON(c)
+	out.Note = m.text(out.Note)
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 

@@ -44,6 +44,14 @@ const (
 	// accessReadScoped: as accessRead, plus affiliate keys with a holder,
 	// whose answer the handler scopes to that holder (the event feed).
 	accessReadScoped
+	// accessOwnID: admin keys, and affiliate keys whose holder is the
+	// route's {id}: an affiliate managing its own codes and referees.
+	accessOwnID
+	// accessReferrer: admin keys, and affiliate keys of the direct
+	// referrer of the route's {id} user. The handler checks the referrer
+	// (the service reads the tree in the transaction that writes); any
+	// other affiliate key is forbidden there.
+	accessReferrer
 )
 
 func (a access) String() string {
@@ -64,6 +72,10 @@ func (a access) String() string {
 		return "auditor, affiliate (own entries)"
 	case accessReadScoped:
 		return "auditor, affiliate (own data)"
+	case accessOwnID:
+		return "admin, affiliate (own id)"
+	case accessReferrer:
+		return "admin, affiliate (direct referrer)"
 	}
 	return "undeclared"
 }
@@ -79,6 +91,8 @@ func (a access) roles() []string {
 		return []string{keys.RoleAdmin, keys.RoleAuditor, keys.RoleAffiliate}
 	case accessPost:
 		return []string{keys.RoleAdmin, keys.RolePoster}
+	case accessOwnID, accessReferrer:
+		return []string{keys.RoleAdmin, keys.RoleAffiliate}
 	}
 	return nil
 }
@@ -189,6 +203,16 @@ func authorize(r *http.Request, a access, p principal) error {
 	case accessReadScoped:
 		if p.Holder == "" {
 			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key without a holder may not call %s %s", r.Method, routePattern(r))
+		}
+		return nil
+	case accessOwnID:
+		if p.Holder == "" || pathParam(r, "id") != p.Holder {
+			return folio.Errorf(folio.EFORBIDDEN, "an affiliate key may only manage its own holder's codes and referees")
+		}
+		return nil
+	case accessReferrer:
+		if p.Holder == "" {
+			return folio.Errorf(folio.EFORBIDDEN, "this affiliate key has no holder")
 		}
 		return nil
 	}

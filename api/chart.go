@@ -25,8 +25,12 @@ func newCodeJSON(c accounts.Code) codeJSON {
 		PerHolder: c.PerHolder, BalanceRule: string(c.Rule), Builtin: c.Builtin}
 }
 
-// getChart: GET /v1/chart, every code in code order.
+// getChart: GET /v1/chart, every code in code order; JSON or CSV.
 func (s *Server) getChart(w http.ResponseWriter, r *http.Request) error {
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	chart, err := accounts.LoadChart(r.Context(), s.db.Pool)
 	if err != nil {
 		return err
@@ -34,6 +38,9 @@ func (s *Server) getChart(w http.ResponseWriter, r *http.Request) error {
 	out := listJSON[codeJSON]{Data: []codeJSON{}}
 	for _, c := range chart.Codes() {
 		out.Data = append(out.Data, newCodeJSON(c))
+	}
+	if asCSV {
+		return writeItemsCSV(w, r, "chart.csv", out.Data)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

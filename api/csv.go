@@ -5,7 +5,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -45,10 +47,10 @@ func accrualCSVRow(a accrualJSON) []string {
 }
 
 // codesCSVHeader is the header of GET /v1/affiliates/{id}/codes in CSV.
-var codesCSVHeader = []string{"code", "owner", "rate", "kickback", "note", "created_at", "referrals"}
+var codesCSVHeader = []string{"code", "owner", "rate", "kickback", "note", "created_at", "disabled_at", "referrals"}
 
 func codeCSVRow(c referralCodeJSON) []string {
-	return []string{csvText(c.Code), csvText(c.Owner), csvOpt(c.Rate), csvOpt(c.Kickback), csvText(c.Note), c.CreatedAt, strconv.FormatInt(c.Referrals, 10)}
+	return []string{csvText(c.Code), csvText(c.Owner), csvOpt(c.Rate), csvOpt(c.Kickback), csvText(c.Note), c.CreatedAt, csvOpt(c.DisabledAt), strconv.FormatInt(c.Referrals, 10)}
 }
 
 // refereesCSVHeader is the header of GET /v1/affiliates/{id}/referees in
@@ -94,4 +96,67 @@ func jsonCell(raw []byte) string {
 		return ""
 	}
 	return buf.String()
+}
+
+// writeItemsCSV writes a small, unpaged list (the chart, currencies, keys,
+// programs) as CSV with one column per JSON field of its items: "id" or
+// "code" first when present, then the others in name order (the union over
+// the items, so a field only some items carry still gets its column).
+// Cells hold what the JSON holds: strings unquoted (through csvText),
+// numbers and booleans as written, null or an absent field empty, objects
+// and arrays as their compact JSON text. A field added to the JSON is a
+// column without touching this.
+func writeItemsCSV[T any](w http.ResponseWriter, r *http.Request, filename string, items []T) error {
+	objs := make([]map[string]json.RawMessage, len(items))
+	seen := map[string]bool{}
+	var cols []string
+	for i := range items {
+		raw, err := json.Marshal(items[i])
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, &objs[i]); err != nil {
+			return err
+		}
+		for k := range objs[i] {
+			if !seen[k] {
+				seen[k] = true
+				cols = append(cols, k)
+			}
+		}
+	}
+	slices.SortFunc(cols, func(a, b string) int {
+		rank := func(s string) int {
+			if s == "id" || s == "code" {
+				return 0
+			}
+			return 1
+		}
+		if c := rank(a) - rank(b); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	rows := make([][]string, len(objs))
+	for i, o := range objs {
+		row := make([]string, len(cols))
+		for j, c := range cols {
+			row[j] = rawCell(o[c])
+		}
+		rows[i] = row
+	}
+	writeListCSV(w, r, filename, cols, rows, "")
+	return nil
+}
+
+// rawCell is a JSON value as a CSV cell (see writeItemsCSV).
+func rawCell(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return csvText(s)
+	}
+	return csvText(jsonCell(raw))
 }

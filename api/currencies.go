@@ -18,8 +18,12 @@ type currencyJSON struct {
 	Enabled   bool   `json:"enabled"`
 }
 
-// getCurrencies: GET /v1/currencies, in id order.
+// getCurrencies: GET /v1/currencies, in id order; JSON or CSV.
 func (s *Server) getCurrencies(w http.ResponseWriter, r *http.Request) error {
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	chart, err := accounts.LoadChart(r.Context(), s.db.Pool)
 	if err != nil {
 		return err
@@ -27,6 +31,9 @@ func (s *Server) getCurrencies(w http.ResponseWriter, r *http.Request) error {
 	out := listJSON[currencyJSON]{Data: []currencyJSON{}}
 	for _, c := range chart.Currencies() {
 		out.Data = append(out.Data, currencyJSON(c))
+	}
+	if asCSV {
+		return writeItemsCSV(w, r, "currencies.csv", out.Data)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -38,9 +38,13 @@
 //	POST   /v1/keys, GET /v1/keys, DELETE /v1/keys/{id}  yes  -  -           -
 //	POST   /v1/users, /v1/users/{id}/events      yes    -        -           yes
 //	GET    /v1/users/{id}, /v1/users/{id}/chain  yes    yes      own id      -
-//	PUT    /v1/users/{id}/program|rate|kickback-rate|revenue-share|referrer|tax-id
+//	PUT    /v1/users/{id}/program|kickback-rate|revenue-share|referrer|tax-id
 //	                                             yes    -        -           -
-//	POST   /v1/affiliates/{id}/codes             yes    -        -           -
+//	PUT    /v1/users/{id}/rate                   yes    -        referrer    -
+//	POST   /v1/affiliates/{id}/codes, PATCH /v1/affiliates/{id}/codes/{code}
+//	                                             yes    -        own id      -
+//	PUT    /v1/affiliates/{id}/referrals/{referee}/note
+//	                                             yes    -        own id      -
 //	GET    /v1/affiliates/{id}/codes|referees|accruals
 //	                                             yes    yes      own id      -
 //	PUT    /v1/programs/{id}                     yes    -        -           -
@@ -54,7 +58,8 @@
 //	                                             yes    yes      -           -
 //	PUT    /v1/payouts/fraud-rules               yes    -        -           -
 //	GET    /v1/reports/reconciliation, /v1/reports/tax  yes  yes  -          -
-//	GET    /v1/affiliates/{id}/stats|referrals   yes    yes      own id      -
+//	GET    /v1/affiliates/{id}/stats|referrals|referrals/top
+//	                                             yes    yes      own id      -
 //	GET    /v1/events, /v1/events/stream         yes    yes      own data    -
 //	POST   /v1/webhooks, GET /v1/webhooks, DELETE /v1/webhooks/{id},
 //	GET    /v1/webhooks/{id}/deliveries, POST …/deliveries/{delivery}/redeliver
@@ -65,7 +70,11 @@
 // 403 forbidden. Affiliate keys read only accounts whose holder is the key's
 // holder ({account} routes) and the routes whose {id} is the key's holder
 // ("own id": compared exactly, after percent-decoding); anything else is
-// 403, before the handler runs.
+// 403, before the handler runs. The one exception is "referrer": an
+// affiliate key sets the rate of a direct referee of its holder only,
+// which the service checks in the transaction that writes (any other
+// user, existing or not, is 403 from there). Affiliates write with the
+// admins' validation and audit log, their key as the actor.
 //
 // An affiliate key sees no other user's id: in everything it can read,
 // JSON and CSV, each one is masked by one rule, affiliate.MaskID (the

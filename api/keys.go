@@ -77,6 +77,10 @@ func (s *Server) postKey(w http.ResponseWriter, r *http.Request) error {
 
 // getKeys: GET /v1/keys, every key without secrets or hashes.
 func (s *Server) getKeys(w http.ResponseWriter, r *http.Request) error {
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	list, err := keys.List(r.Context(), s.db)
 	if err != nil {
 		return err
@@ -84,6 +88,9 @@ func (s *Server) getKeys(w http.ResponseWriter, r *http.Request) error {
 	out := listJSON[keyJSON]{Data: []keyJSON{}}
 	for _, k := range list {
 		out.Data = append(out.Data, newKeyJSON(k))
+	}
+	if asCSV {
+		return writeItemsCSV(w, r, "keys.csv", out.Data)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,11 +37,20 @@ func TestListsAnswerCSV(t *testing.T) {
 		{f.auditor.secret, "/v1/entries", "postings", true},
 		{f.auditor.secret, "/v1/audit/log", "", true},
 		{f.auditor.secret, "/v1/payouts/batches", "lines", false},
+		{f.auditor.secret, "/v1/affiliates/" + me + "/referrals?level=all&order=commission", "", false},
+		{f.auditor.secret, "/v1/chart", "", false},
+		{f.auditor.secret, "/v1/currencies", "", false},
+		{f.auditor.secret, "/v1/programs", "", false},
+		{f.admin1.secret, "/v1/keys", "", false},
 	} {
 		t.Run(strings.ReplaceAll(tc.path, "/", "_")+"_"+tc.key[:8], func(t *testing.T) {
 			path := tc.path
 			if tc.paged {
 				path += "?limit=2"
+			}
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
 			}
 			var page struct {
 				Data       []map[string]json.RawMessage `json:"data"`
@@ -54,10 +64,6 @@ func TestListsAnswerCSV(t *testing.T) {
 			}
 			if tc.paged && page.NextCursor == "" {
 				t.Fatalf("GET %s: no next_cursor: the fixture no longer pages", path)
-			}
-			sep := "?"
-			if tc.paged {
-				sep = "&"
 			}
 			for _, q := range []req{
 				{Method: "GET", Path: path + sep + "format=csv", Key: tc.key},
@@ -163,4 +169,54 @@ func equalRows(a, b [][]string) bool {
 		}
 	}
 	return true
+}
+
+// TestEveryListAnswersCSV walks the route table: every GET route that
+// answers a list ({"data": [...]}) when called as an admin — {id} filled
+// with an affiliate of the fixture, {account} with one of its accounts —
+// takes format and answers text/csv to ?format=csv and to Accept:
+// text/csv, with a header row and a row per item at least. A new list
+// route without CSV fails here without touching this test.
+func TestEveryListAnswersCSV(t *testing.T) {
+	f := newPayoutFixture(t)
+	me := maskingTree(f)
+	lists := 0
+	for _, rt := range f.srv.routes {
+		if rt.Method != http.MethodGet || !strings.HasPrefix(rt.Pattern, "/v1/") {
+			continue
+		}
+		path := strings.ReplaceAll(strings.ReplaceAll(rt.Pattern, "{id}", me), "{account}", "208:USDT:"+me)
+		if strings.Contains(path, "{") || strings.HasPrefix(rt.Pattern, "/v1/payouts/batches/") || strings.HasPrefix(rt.Pattern, "/v1/entries/") {
+			continue // single items
+		}
+		res := f.do(req{Method: "GET", Path: path, Key: f.admin1.secret})
+		var page struct {
+			Data *[]json.RawMessage `json:"data"`
+		}
+		if res.Status != http.StatusOK || json.Unmarshal(res.Body, &page) != nil || page.Data == nil {
+			continue
+		}
+		lists++
+		if !slices.Contains(rt.Params, "format") {
+			t.Errorf("GET %s answers a list but takes no format: add CSV", rt.Pattern)
+			continue
+		}
+		for _, q := range []req{
+			{Method: "GET", Path: path + "?format=csv", Key: f.admin1.secret},
+			{Method: "GET", Path: path, Key: f.admin1.secret, Header: map[string]string{"Accept": "text/csv"}},
+		} {
+			res := f.must(http.StatusOK, q)
+			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+				t.Errorf("GET %s (Accept %q): Content-Type = %q", q.Path, q.Header["Accept"], ct)
+				continue
+			}
+			rows, err := csv.NewReader(bytes.NewReader(res.Body)).ReadAll()
+			if err != nil || len(rows) == 0 || len(rows)-1 < min(len(*page.Data), 1) {
+				t.Errorf("GET %s: %d CSV rows for %d items (%v)\n%s", q.Path, len(rows), len(*page.Data), err, res.Body)
+			}
+		}
+	}
+	if lists < 12 {
+		t.Errorf("only %d list routes found: the walk no longer reaches them", lists)
+	}
 }

@@ -56,8 +56,13 @@ func (s *Server) putProgram(w http.ResponseWriter, r *http.Request) error {
 	return folio.Errorf(folio.EINTERNAL, "program %s vanished after it was written", id)
 }
 
-// getPrograms: GET /v1/programs, every program in id order.
+// getPrograms: GET /v1/programs, every program in id order; JSON or CSV
+// (one column per field of the programs, their nested settings as JSON).
 func (s *Server) getPrograms(w http.ResponseWriter, r *http.Request) error {
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	all, err := s.affiliate.ListPrograms(r.Context())
 	if err != nil {
 		return err
@@ -65,6 +70,9 @@ func (s *Server) getPrograms(w http.ResponseWriter, r *http.Request) error {
 	out := listJSON[programJSON]{Data: []programJSON{}}
 	for i := range all {
 		out.Data = append(out.Data, newProgramJSON(&all[i]))
+	}
+	if asCSV {
+		return writeItemsCSV(w, r, "programs.csv", out.Data)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

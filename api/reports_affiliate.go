@@ -3,8 +3,11 @@ package api
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +16,10 @@ import (
 	"github.com/cockroachdb/apd/v3"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/internal/text"
+	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/reconcile"
 )
@@ -263,11 +269,16 @@ func writeStatsCSV(w http.ResponseWriter, st statsJSON) {
 	cw.Flush()
 }
 
-// referralJSON is one direct referee of an affiliate; the volume, commission
-// and trades of its own trades (not its downline's), in the reporting
-// currency. Affiliate keys get the referee masked and no country.
+// referralJSON is one referee of an affiliate (level 1: direct); the
+// volume, commission and trades of its own trades (not its downline's), in
+// the reporting currency, as earned by the affiliate. Affiliate keys get
+// the referee masked and no country. kickback is the share its code
+// returns to it (kickback programs) and commission_type "shared" when that
+// share is above zero, else "rebate". note is the affiliate's private
+// note, shown to the affiliate and to admins only.
 type referralJSON struct {
 	Referee        string  `json:"referee"`
+	Level          int     `json:"level"`
 	Code           *string `json:"code"`
 	Country        string  `json:"country,omitempty"`
 	RegisteredAt   string  `json:"registered_at"`
@@ -278,81 +289,154 @@ type referralJSON struct {
 	Volume         string  `json:"volume"`
 	Commission     string  `json:"commission"`
 	Trades         int64   `json:"trades"`
+	CommissionType string  `json:"commission_type"`
+	Kickback       *string `json:"kickback"`
+	Note           string  `json:"note,omitempty"`
+	// Unpriced: per accrual currency, the commission and fees of this
+	// referee's accruals that no FX rate converted yet (counted 0 in
+	// commission); empty when everything is priced.
+	Unpriced []statsUnpricedJSON `json:"unpriced"`
 }
 
-// getAffiliateReferrals: GET /v1/affiliates/{id}/referrals?limit=&cursor=&format=,
-// the direct referees in registration order. Referee ids are masked for
-// affiliate keys; so that the cursor does not give them away, it holds the
-// last registration time and how many referees registered at that very
-// time were already listed, never an id.
+// referralQuery reads the query of GET /v1/affiliates/{id}/referrals.
+func referralQuery(id string, q url.Values) (affiliate.ReferralQuery, int, error) {
+	rq := affiliate.ReferralQuery{Affiliate: id, Level: 1, Country: q.Get("country"), Code: q.Get("code"), Milestone: q.Get("milestone"),
+		Q: q.Get("q"), Order: q.Get("order")}
+	bad := func(field, msg string) error {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{field}, Message: msg}
+	}
+	switch l := q.Get("level"); l {
+	case "":
+	case "all":
+		rq.Level = 0
+	default:
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > affiliate.DefaultMaxLevels {
+			return rq, 0, bad("level", fmt.Sprintf("level must be 1 to %d, or all", affiliate.DefaultMaxLevels))
+		}
+		rq.Level = n
+	}
+	if rq.Country != "" && !countryCode.MatchString(rq.Country) {
+		return rq, 0, bad("country", "country must be an ISO 3166 alpha-2 code such as DE")
+	}
+	if rq.Code != "" && (len(rq.Code) > 12 || !accounts.ValidHolder(rq.Code)) {
+		return rq, 0, bad("code", "code must be 6 to 12 characters of "+affiliate.CodeAlphabet)
+	}
+	if len(rq.Q) > 64 || text.TextProblem(rq.Q, text.SingleLine) != "" {
+		return rq, 0, bad("q", "q must be up to 64 characters of one line")
+	}
+	if rq.Order != "" && !slices.Contains(affiliate.ReferralOrders, rq.Order) {
+		return rq, 0, bad("order", "order must be one of "+strings.Join(affiliate.ReferralOrders, ", "))
+	}
+	if rq.Order == "" {
+		rq.Order = affiliate.ReferralsByRegistration
+	}
+	if rq.Milestone != "" && !slices.Contains(affiliate.Milestones, rq.Milestone) {
+		return rq, 0, bad("milestone", "milestone must be one of "+strings.Join(affiliate.Milestones, ", "))
+	}
+	if rq.Milestone == "" && (q.Get("milestone_from") != "" || q.Get("milestone_to") != "") {
+		return rq, 0, bad("milestone", "milestone_from and milestone_to need milestone: one of "+strings.Join(affiliate.Milestones, ", "))
+	}
+	for _, r := range []struct {
+		from, to   string
+		fromT, toT *time.Time
+	}{{"registered_from", "registered_to", &rq.RegisteredFrom, &rq.RegisteredTo}, {"milestone_from", "milestone_to", &rq.MilestoneFrom, &rq.MilestoneTo}} {
+		var err error
+		if *r.fromT, err = optionalTime(r.from, q.Get(r.from)); err != nil {
+			return rq, 0, err
+		}
+		if *r.toT, err = optionalTime(r.to, q.Get(r.to)); err != nil {
+			return rq, 0, err
+		}
+		if !r.fromT.IsZero() && !r.toT.IsZero() && !r.fromT.Before(*r.toT) {
+			return rq, 0, &folio.Error{Code: folio.EINVALID, Fields: []string{r.from, r.to}, Message: r.from + " must be before " + r.to}
+		}
+	}
+	limit, err := parseLimit(q)
+	if err != nil {
+		return rq, 0, err
+	}
+	rq.Limit = limit
+	if c := q.Get("cursor"); c != "" {
+		pos, err := decodeCursor("referrals", c)
+		if err != nil {
+			return rq, 0, err
+		}
+		parts := strings.Split(pos, "|")
+		badCursor := bad("cursor", "bad cursor: pass back a next_cursor value unchanged, with the same order")
+		if len(parts) != 4 || parts[0] != rq.Order {
+			return rq, 0, badCursor
+		}
+		at, terr := time.Parse(time.RFC3339Nano, parts[2])
+		n, nerr := strconv.Atoi(parts[3])
+		_, _, kerr := apd.NewFromString(parts[1])
+		if rq.Order == affiliate.ReferralsByRegistration {
+			_, kerr = time.Parse(time.RFC3339Nano, parts[1])
+		}
+		if terr != nil || nerr != nil || kerr != nil || n < 1 {
+			return rq, 0, badCursor
+		}
+		rq.After = &affiliate.ReferralCursor{Key: parts[1], At: at, N: n}
+	}
+	return rq, limit, nil
+}
+
+var countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
+
+// getAffiliateReferrals: GET /v1/affiliates/{id}/referrals?level=&country=
+// &code=&registered_from=&registered_to=&milestone=&milestone_from=
+// &milestone_to=&q=&order=&limit=&cursor=&format=, the affiliate's
+// referees (level 1 unless level says otherwise; "all" every level) that
+// match every filter given, in order (registered_at, commission or volume,
+// largest first; ties newest first). Referee ids are masked for affiliate
+// keys, whose q matches a whole id (or a note); so that the cursor does not
+// give them away, it holds the last referee's order figure and
+// registration time and how many referees with exactly those were already
+// listed, never an id.
 func (s *Server) getAffiliateReferrals(w http.ResponseWriter, r *http.Request) error {
 	id, err := userIDParam(r)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
 	asCSV, err := wantCSV(r)
 	if err != nil {
 		return err
 	}
-	limit, err := parseLimit(q)
+	rq, _, err := referralQuery(id, r.URL.Query())
 	if err != nil {
 		return err
 	}
-	var afterAt time.Time
-	skip := 0
-	if c := q.Get("cursor"); c != "" {
-		pos, err := decodeCursor("referrals", c)
-		if err != nil {
-			return err
-		}
-		at, n, _ := strings.Cut(pos, "|")
-		t, terr := time.Parse(time.RFC3339Nano, at)
-		k, nerr := strconv.Atoi(n)
-		if terr != nil || nerr != nil || k < 1 {
-			return &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
-		}
-		afterAt, skip = t, k
-	}
-	// (registered_at, id) > (afterAt, "") selects registered_at >= afterAt;
-	// the first skip referees registered at afterAt were on earlier pages.
-	refs, err := s.affiliate.Referrals(r.Context(), id, afterAt, "", skip+limit+1)
+	p := principalFrom(r.Context())
+	rq.QExactID = masked(r)
+	rq.Notes = p.Role != keys.RoleAuditor
+	refs, next, err := s.affiliate.ListReferrals(r.Context(), rq)
 	if err != nil {
 		return err
 	}
-	skipped := 0
-	for skipped < len(refs) && skipped < skip && refs[skipped].User.RegisteredAt.Equal(afterAt) {
-		skipped++
-	}
-	refs = refs[skipped:]
-	m, err := s.maskFor(r, nil, nil)
-	if err != nil {
-		return err
-	}
-	out := listJSON[referralJSON]{Data: make([]referralJSON, 0, min(len(refs), limit))}
+	var notes []string
 	for i := range refs {
-		if i == limit {
-			last := refs[i-1].User.RegisteredAt
-			n := 0
-			for j := i - 1; j >= 0 && refs[j].User.RegisteredAt.Equal(last); j-- {
-				n++
-			}
-			if last.Equal(afterAt) {
-				n += skipped
-			}
-			out.NextCursor = encodeCursor("referrals", formatTime(last)+"|"+strconv.Itoa(n))
-			break
-		}
+		notes = append(notes, refs[i].Note)
+	}
+	m, err := s.maskFor(r, notes, nil)
+	if err != nil {
+		return err
+	}
+	out := listJSON[referralJSON]{Data: make([]referralJSON, 0, len(refs))}
+	if next != nil {
+		out.NextCursor = encodeCursor("referrals", rq.Order+"|"+next.Key+"|"+formatTime(next.At)+"|"+strconv.Itoa(next.N))
+	}
+	for i := range refs {
 		ref := &refs[i]
 		u := ref.User
 		referee, country := u.ID, u.Country
 		if m != nil {
 			referee, country = m.id(referee), ""
 		}
-		out.Data = append(out.Data, referralJSON{Referee: referee, Code: m.optCode(optString(u.ReferralCode)), Country: country,
+		out.Data = append(out.Data, referralJSON{Referee: referee, Level: ref.Level, Code: m.optCode(optString(u.ReferralCode)), Country: country,
 			RegisteredAt: formatTime(u.RegisteredAt), KYCVerifiedAt: optTime(u.KYCVerifiedAt), FirstDepositAt: optTime(u.FirstDepositAt),
 			FirstTradeAt: optTime(u.FirstTradeAt), Currency: s.reportingCurrency(), Volume: ledger.Format(&ref.Volume), Commission: ledger.Format(&ref.Commission),
-			Trades: ref.Trades})
+			Trades: ref.Trades, CommissionType: ref.CommissionType(), Kickback: optDecimal(ref.Kickback), Note: m.text(ref.Note),
+			Unpriced: unpricedJSON(ref.Unpriced)})
 	}
 	if asCSV {
 		writeReferralsCSV(w, r, id, out.Data, out.NextCursor)
@@ -362,17 +446,141 @@ func (s *Server) getAffiliateReferrals(w http.ResponseWriter, r *http.Request) e
 	return nil
 }
 
-var referralsCSVHeader = []string{"referee", "code", "country", "registered_at", "kyc_verified_at", "first_deposit_at", "first_trade_at",
-	"currency", "volume", "commission", "trades"}
+var referralsCSVHeader = []string{"referee", "level", "code", "country", "registered_at", "kyc_verified_at", "first_deposit_at", "first_trade_at",
+	"currency", "volume", "commission", "trades", "commission_type", "kickback", "note", "unpriced"}
+
+// unpricedJSON converts unpriced amounts (never nil: [] when none).
+func unpricedJSON(us []affiliate.UnpricedAmount) []statsUnpricedJSON {
+	out := make([]statsUnpricedJSON, 0, len(us))
+	for i := range us {
+		u := &us[i]
+		out = append(out, statsUnpricedJSON{Currency: u.Currency, Commission: ledger.Format(&u.Commission), Fees: ledger.Format(&u.Fees)})
+	}
+	return out
+}
 
 func writeReferralsCSV(w http.ResponseWriter, r *http.Request, affiliateID string, refs []referralJSON, next string) {
 	rows := make([][]string, len(refs))
 	for i, x := range refs {
-		rows[i] = []string{csvText(x.Referee), csvOpt(x.Code), x.Country, x.RegisteredAt, csvOpt(x.KYCVerifiedAt), csvOpt(x.FirstDepositAt),
-			csvOpt(x.FirstTradeAt), x.Currency, x.Volume, x.Commission, strconv.FormatInt(x.Trades, 10)}
+		rows[i] = []string{csvText(x.Referee), strconv.Itoa(x.Level), csvOpt(x.Code), x.Country, x.RegisteredAt, csvOpt(x.KYCVerifiedAt), csvOpt(x.FirstDepositAt),
+			csvOpt(x.FirstTradeAt), x.Currency, x.Volume, x.Commission, strconv.FormatInt(x.Trades, 10), x.CommissionType, csvOpt(x.Kickback), csvText(x.Note),
+			unpricedCell(x.Unpriced)}
 	}
 	writeListCSV(w, r, "referrals-"+affiliateID+".csv", referralsCSVHeader, rows, next)
 }
+
+// unpricedCell is a referral's unpriced amounts as a CSV cell: their
+// compact JSON, as the JSON answer carries them.
+func unpricedCell(us []statsUnpricedJSON) string {
+	raw, err := json.Marshal(us)
+	if err != nil {
+		return ""
+	}
+	return string(raw)
+}
+
+// topReferralJSON is one referee of a top list.
+type topReferralJSON struct {
+	Rank       int    `json:"rank"`
+	Referee    string `json:"referee"`
+	Commission string `json:"commission"`
+	Fees       string `json:"fees"`
+	Volume     string `json:"volume"`
+	Trades     int64  `json:"trades"`
+}
+
+// topReferralsJSON is GET /v1/affiliates/{id}/referrals/top.
+type topReferralsJSON struct {
+	Affiliate string              `json:"affiliate"`
+	From      string              `json:"from"`
+	To        string              `json:"to"`
+	Currency  string              `json:"currency"`
+	Data      []topReferralJSON   `json:"data"`
+	Unpriced  []statsUnpricedJSON `json:"unpriced"`
+}
+
+// defaultTopReferrals is the length of a top list without limit.
+const defaultTopReferrals = 10
+
+// getTopReferrals: GET /v1/affiliates/{id}/referrals/top?from=&to=&limit=
+// &format=, the referees (any level) that earned the affiliate the most
+// commission in the period, largest first (ties by id), limit of them
+// (default 10, at most the list limit). The period is as in
+// GET .../stats grouped by referee: without to, now; without from, 30 days
+// before to; widened to whole days (the answer gives the range used).
+// unpriced is what the period's figures could not convert into the
+// reporting currency. Referee ids are masked for affiliate keys.
+func (s *Server) getTopReferrals(w http.ResponseWriter, r *http.Request) error {
+	id, err := userIDParam(r)
+	if err != nil {
+		return err
+	}
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	sq := affiliate.StatsQuery{Affiliate: id, GroupBy: "referee"}
+	if sq.To, err = optionalTime("to", q.Get("to")); err != nil {
+		return err
+	}
+	if sq.To.IsZero() {
+		sq.To = s.clock()
+	}
+	if sq.From, err = optionalTime("from", q.Get("from")); err != nil {
+		return err
+	}
+	if sq.From.IsZero() {
+		sq.From = sq.To.Add(-defaultStatsPeriod)
+	}
+	if !sq.From.Before(sq.To) {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"from", "to"}, Message: "from must be before to"}
+	}
+	limit := defaultTopReferrals
+	if q.Get("limit") != "" {
+		if limit, err = parseLimit(q); err != nil {
+			return err
+		}
+	}
+	st, err := s.affiliate.Stats(r.Context(), sq)
+	if err != nil {
+		return err
+	}
+	groups := slices.Clone(st.Groups)
+	slices.SortStableFunc(groups, func(a, b affiliate.StatsPoint) int {
+		if c := b.Commission.Cmp(&a.Commission); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	groups = groups[:min(limit, len(groups))]
+	m, err := s.maskFor(r, nil, nil)
+	if err != nil {
+		return err
+	}
+	f := func(d *apd.Decimal) string { return ledger.Format(d) }
+	out := topReferralsJSON{Affiliate: id, From: formatTime(st.From), To: formatTime(st.To), Currency: st.Currency,
+		Data: make([]topReferralJSON, 0, len(groups)), Unpriced: make([]statsUnpricedJSON, 0, len(st.Unpriced))}
+	for i := range groups {
+		g := &groups[i]
+		out.Data = append(out.Data, topReferralJSON{Rank: i + 1, Referee: m.id(g.Key), Commission: f(&g.Commission), Fees: f(&g.Fees), Volume: f(&g.Volume), Trades: g.Trades})
+	}
+	out.Unpriced = unpricedJSON(st.Unpriced)
+	if asCSV {
+		rows := make([][]string, len(out.Data))
+		for i, x := range out.Data {
+			rows[i] = []string{strconv.Itoa(x.Rank), csvText(x.Referee), out.Currency, x.Commission, x.Fees, x.Volume, strconv.FormatInt(x.Trades, 10)}
+		}
+		writeListCSV(w, r, "top-referrals-"+id+".csv", topReferralsCSVHeader, rows, "")
+		return nil
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// topReferralsCSVHeader is the header of the top list in CSV; the
+// unpriced amounts are JSON only.
+var topReferralsCSVHeader = []string{"rank", "referee", "currency", "commission", "fees", "volume", "trades"}
 
 // taxTotalJSON is one affiliate's payouts in a calendar year.
 type taxTotalJSON struct {

@@ -240,13 +240,14 @@ func TestAffiliateReferrals(t *testing.T) {
 	if len(page.Data) != 3 || page.NextCursor != "" {
 		t.Fatalf("referrals = %+v, want 3 on one page", page)
 	}
-	r1 := page.Data[0]
+	// Newest first; ref002 and ref003 registered at the same instant, by id.
+	r1 := page.Data[2]
 	code := f.code("amber")
 	if r1.Referee != "ref001" || r1.Code == nil || *r1.Code != code || r1.RegisteredAt != "2026-01-05T00:00:00Z" || r1.KYCVerifiedAt == nil ||
 		r1.FirstDepositAt == nil || r1.Currency != "USD" || r1.Volume != "10000" || r1.Commission != "25" || r1.Trades != 1 {
 		t.Errorf("first referral = %+v", r1)
 	}
-	if r2 := page.Data[1]; r2.KYCVerifiedAt != nil || r2.Volume != "0" || r2.Commission != "0" || r2.Trades != 0 {
+	if r2 := page.Data[0]; r2.Referee != "ref002" || r2.KYCVerifiedAt != nil || r2.Volume != "0" || r2.Commission != "0" || r2.Trades != 0 {
 		t.Errorf("a referee without activity = %+v", r2)
 	}
 
@@ -284,9 +285,9 @@ func TestAffiliateReferrals(t *testing.T) {
 				break
 			}
 		}
-		want := []string{"ref001", "ref002", "ref003"}
+		want := []string{"ref002", "ref003", "ref001"}
 		if who.masked {
-			want = []string{maskID("ref001"), maskID("ref002"), maskID("ref003")}
+			want = []string{maskID("ref002"), maskID("ref003"), maskID("ref001")}
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("paged referrals (masked %v) = %v, want %v", who.masked, got, want)
@@ -298,8 +299,8 @@ func TestAffiliateReferrals(t *testing.T) {
 	f.call(http.StatusBadRequest, req{Method: "GET", Path: "/v1/affiliates/amber/referrals?cursor=" + encodeCursor("referrals", "x|1")})
 	f.call(http.StatusBadRequest, req{Method: "GET", Path: "/v1/affiliates/amber/referrals?limit=0"})
 
-	// CSV, masked for amber, two pages linked.
-	res := f.call(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/amber/referrals?format=csv&limit=2", Key: amberKey.secret})
+	// CSV by commission, masked for amber, two pages linked.
+	res := f.call(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/amber/referrals?format=csv&limit=2&order=commission", Key: amberKey.secret})
 	rows := parseCSV(t, res)
 	if !slices.Equal(rows[0], referralsCSVHeader) || len(rows) != 3 {
 		t.Fatalf("CSV = %v", rows)

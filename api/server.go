@@ -204,7 +204,7 @@ func (s *Server) buildRouter() chi.Router {
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 			if s.router.Match(chi.NewRouteContext(), m, r.URL.Path) {
 				allow = append(allow, m)
 			}
@@ -220,9 +220,9 @@ func (s *Server) buildRouter() chi.Router {
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.guard)
-		s.route(r, http.MethodGet, "/v1/chart", accessRead, s.getChart)
+		s.route(r, http.MethodGet, "/v1/chart", accessRead, s.getChart, "format")
 		s.route(r, http.MethodPost, "/v1/chart", accessAdmin, s.postChart)
-		s.route(r, http.MethodGet, "/v1/currencies", accessRead, s.getCurrencies)
+		s.route(r, http.MethodGet, "/v1/currencies", accessRead, s.getCurrencies, "format")
 		s.route(r, http.MethodPut, "/v1/currencies/{id}", accessAdmin, s.putCurrency)
 
 		s.route(r, http.MethodPost, "/v1/entries", accessAdmin, s.postEntry)
@@ -250,7 +250,7 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodGet, "/v1/audit/proofs/consistency", accessReadProof, s.getConsistencyProof, "from", "to")
 
 		s.route(r, http.MethodPost, "/v1/keys", accessAdmin, s.postKey)
-		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys)
+		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys, "format")
 		s.route(r, http.MethodDelete, "/v1/keys/{id}", accessAdmin, s.deleteKey)
 
 		s.route(r, http.MethodPost, "/v1/users", accessPost, s.postUser)
@@ -258,17 +258,19 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodPost, "/v1/users/{id}/events", accessPost, s.postEvent)
 		s.route(r, http.MethodGet, "/v1/users/{id}/chain", accessReadOwnID, s.getChain)
 		s.route(r, http.MethodPut, "/v1/users/{id}/program", accessAdmin, s.putUserProgram)
-		s.route(r, http.MethodPut, "/v1/users/{id}/rate", accessAdmin, s.putUserRate)
+		s.route(r, http.MethodPut, "/v1/users/{id}/rate", accessReferrer, s.putUserRate)
 		s.route(r, http.MethodPut, "/v1/users/{id}/kickback-rate", accessAdmin, s.putUserKickbackRate)
 		s.route(r, http.MethodPut, "/v1/users/{id}/revenue-share", accessAdmin, s.putUserRevenueShare)
 		s.route(r, http.MethodPut, "/v1/users/{id}/referrer", accessAdmin, s.putUserReferrer)
 		s.route(r, http.MethodPut, "/v1/users/{id}/tax-id", accessAdmin, s.putUserTaxID)
-		s.route(r, http.MethodPost, "/v1/affiliates/{id}/codes", accessAdmin, s.postCode)
+		s.route(r, http.MethodPost, "/v1/affiliates/{id}/codes", accessOwnID, s.postCode)
+		s.route(r, http.MethodPatch, "/v1/affiliates/{id}/codes/{code}", accessOwnID, s.patchCode)
+		s.route(r, http.MethodPut, "/v1/affiliates/{id}/referrals/{referee}/note", accessOwnID, s.putReferralNote)
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/codes", accessReadOwnID, s.getCodes, "format")
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referees", accessReadOwnID, s.getReferees, "cursor", "format", "limit")
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/accruals", accessReadOwnID, s.getAccruals, "currency", "cursor", "format", "from", "limit", "source", "to", "trade_id")
 		s.route(r, http.MethodPut, "/v1/programs/{id}", accessAdmin, s.putProgram)
-		s.route(r, http.MethodGet, "/v1/programs", accessRead, s.getPrograms)
+		s.route(r, http.MethodGet, "/v1/programs", accessRead, s.getPrograms, "format")
 		s.route(r, http.MethodDelete, "/v1/programs/{id}", accessAdmin, s.deleteProgram)
 		s.route(r, http.MethodGet, "/v1/programs/{id}/versions", accessRead, s.getProgramVersions)
 		s.route(r, http.MethodPut, "/v1/users/{id}/vip-level", accessAdmin, s.putUserVIPLevel)
@@ -300,7 +302,9 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodGet, "/v1/periods/{period}/adjustments", accessRead, s.getPeriodAdjustments)
 
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/stats", accessReadOwnID, s.getAffiliateStats, "format", "from", "group_by", "interval", "to")
-		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals, "cursor", "format", "limit")
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals,
+			"code", "country", "cursor", "format", "level", "limit", "milestone", "milestone_from", "milestone_to", "order", "q", "registered_from", "registered_to")
+		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals/top", accessReadOwnID, s.getTopReferrals, "format", "from", "limit", "to")
 
 		s.route(r, http.MethodGet, "/v1/events", accessReadScoped, s.getEvents, "after", "limit", "types")
 		s.route(r, http.MethodGet, "/v1/events/stream", accessReadScoped, s.getEventStream, "after", "types")

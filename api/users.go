@@ -83,6 +83,9 @@ type userJSON struct {
 	Milestones   milestonesJSON `json:"milestones"`
 	VIPLevel     int            `json:"vip_level"`
 	UTM          utmJSON        `json:"utm"`
+	// RateFollowsCode: the rate is the default rate of the code the user
+	// joined with and follows it (false: custom, pinned, or none).
+	RateFollowsCode bool `json:"rate_follows_code"`
 	// SignupRisk is shown to every key but affiliate keys, for users whose
 	// signup carried signals.
 	SignupRisk *signupRiskJSON `json:"signup_risk,omitempty"`
@@ -145,6 +148,7 @@ func newUserJSON(u *affiliate.User, m *idMask) userJSON {
 			FirstTradeAt:   optTime(u.FirstTradeAt),
 		},
 	}
+	out.RateFollowsCode = u.RateFollowsCode
 	if m != nil {
 		out.Referrer, out.ReferralCode = optString(m.id(u.ReferrerID)), m.optCode(out.ReferralCode)
 	}
@@ -363,7 +367,13 @@ type rateRequest struct {
 // putUserRate: PUT /v1/users/{id}/rate {"rate": "0.50"}, a differential
 // rate (validated P ≤ rate ≤ the referrer's rate; decreases clamp the
 // subtree).
+//
+// An affiliate key sets the rate of a direct referee of its holder only
+// (putRefereeRate).
 func (s *Server) putUserRate(w http.ResponseWriter, r *http.Request) error {
+	if principalFrom(r.Context()).Role == keys.RoleAffiliate {
+		return s.putRefereeRate(w, r)
+	}
 	return updateUser(s, w, r, func(ctx context.Context, id string, q rateRequest, actor string) error {
 		rate, err := parseRate("rate", q.Rate)
 		if err != nil {
@@ -371,6 +381,45 @@ func (s *Server) putUserRate(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.affiliate.SetRate(ctx, id, rate, actor)
 	})
+}
+
+// putRefereeRate is PUT /v1/users/{id}/rate with an affiliate key: a
+// custom rate for a direct referee of its holder, within [P, its own
+// rate] (affiliate.SetRefereeRate; any other user is 403). The answer is
+// the referee with its id masked and without its signup data.
+func (s *Server) putRefereeRate(w http.ResponseWriter, r *http.Request) error {
+	id, err := userIDParam(r)
+	if err != nil {
+		return err
+	}
+	var q rateRequest
+	if err := s.decodeJSON(w, r, &q, false); err != nil {
+		return err
+	}
+	rate, err := parseRate("rate", q.Rate)
+	if err != nil {
+		return err
+	}
+	if err := s.affiliate.SetRefereeRate(r.Context(), principalFrom(r.Context()).Holder, id, rate, actor(r)); err != nil {
+		return err
+	}
+	u, err := s.affiliate.GetUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	m, err := s.maskFor(r, nil, nil)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, refereeRateJSON{ID: m.id(u.ID), Rate: optDecimal(u.Rate), RateFollowsCode: u.RateFollowsCode})
+	return nil
+}
+
+// refereeRateJSON answers an affiliate key's PUT /v1/users/{id}/rate.
+type refereeRateJSON struct {
+	ID              string  `json:"id"`
+	Rate            *string `json:"rate"`
+	RateFollowsCode bool    `json:"rate_follows_code"`
 }
 
 // kickbackRateRequest is the body of PUT /v1/users/{id}/kickback-rate: a

@@ -43,7 +43,7 @@ GRANT UPDATE (revoked_at) ON api_keys TO folio_app;
 -- Users: re-parenting, program, rates and tax id (audit-logged) and the
 -- lifecycle times; id, signup data and registration stay as written.
 GRANT SELECT, INSERT ON users TO folio_app;
-GRANT UPDATE (referrer_id, program_id, rate, kickback_rate, tax_id, kyc_verified_at, first_deposit_at, first_trade_at) ON users TO folio_app;
+GRANT UPDATE (referrer_id, program_id, rate, kickback_rate, tax_id, kyc_verified_at, first_deposit_at, first_trade_at, rate_follows_code) ON users TO folio_app;
 -- A user's VIP level (admin, audit-logged; each change is a row of
 -- user_vip_levels).
 GRANT UPDATE (vip_level) ON users TO folio_app;
@@ -53,9 +53,14 @@ GRANT SELECT, INSERT ON user_vip_levels, program_versions TO folio_app;
 GRANT SELECT, INSERT ON user_volume TO folio_app;
 GRANT UPDATE (volume, trades) ON user_volume TO folio_app;
 
--- Referral codes: their rate is clamped when the owner's rate drops.
+-- Referral codes: their rate is clamped when the owner's rate drops; the
+-- owner (or an admin) edits rate, kickback and note and disables them
+-- (audit-logged with before and after). Code and owner never change.
 GRANT SELECT, INSERT ON referral_codes TO folio_app;
-GRANT UPDATE (rate) ON referral_codes TO folio_app;
+GRANT UPDATE (rate, kickback, note, disabled_at) ON referral_codes TO folio_app;
+
+-- Notes on referees: history, the newest row is the note.
+GRANT SELECT, INSERT ON referral_notes TO folio_app;
 
 -- Programs: upserted by admins (audit-logged).
 GRANT SELECT, INSERT ON programs TO folio_app;

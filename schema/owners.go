@@ -47,6 +47,7 @@ func Owners() map[string]string {
 		// accruals, rates and fee schedules, statistics.
 		"users":                   "affiliate",
 		"referral_codes":          "affiliate",
+		"referral_notes":          "affiliate",
 		"programs":                "affiliate",
 		"revenue_shares":          "affiliate",
 		"user_events":             "affiliate",
