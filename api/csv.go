@@ -105,7 +105,8 @@ func jsonCell(raw []byte) string {
 // Cells hold what the JSON holds: strings unquoted (through csvText),
 // numbers and booleans as written, null or an absent field empty, objects
 // and arrays as their compact JSON text. A field added to the JSON is a
-// column without touching this.
+// column without touching this. An empty list answers the header row of
+// its item type's fields.
 func writeItemsCSV[T any](w http.ResponseWriter, r *http.Request, filename string, items []T) error {
 	objs := make([]map[string]json.RawMessage, len(items))
 	seen := map[string]bool{}
@@ -121,6 +122,16 @@ func writeItemsCSV[T any](w http.ResponseWriter, r *http.Request, filename strin
 		for k := range objs[i] {
 			if !seen[k] {
 				seen[k] = true
+				cols = append(cols, k)
+			}
+		}
+	}
+	if len(items) == 0 {
+		// An empty list still gets its header: the columns of a zero item.
+		var zero T
+		var obj map[string]json.RawMessage
+		if raw, err := json.Marshal(zero); err == nil && json.Unmarshal(raw, &obj) == nil {
+			for k := range obj {
 				cols = append(cols, k)
 			}
 		}

@@ -37,6 +37,10 @@ type vipLevelJSON struct {
 // getUserVIPLevels: GET /v1/users/{id}/vip-levels, the user's VIP level
 // history, oldest first (the signup's level, then every change).
 func (s *Server) getUserVIPLevels(w http.ResponseWriter, r *http.Request) error {
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	id, err := userIDParam(r)
 	if err != nil {
 		return err
@@ -48,6 +52,9 @@ func (s *Server) getUserVIPLevels(w http.ResponseWriter, r *http.Request) error 
 	out := listJSON[vipLevelJSON]{Data: []vipLevelJSON{}}
 	for _, h := range hist {
 		out.Data = append(out.Data, vipLevelJSON{VIPLevel: h.Level, Actor: h.Actor, RecordedAt: formatTime(h.RecordedAt)})
+	}
+	if asCSV {
+		return writeItemsCSV(w, r, "vip-levels.csv", out.Data)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
