@@ -87,4 +87,7 @@ GRANT SELECT, INSERT ON accrual_revaluations TO folio_app;
 GRANT SELECT ON cache_versions TO folio_app;
 GRANT UPDATE (version) ON cache_versions TO folio_app;
 
+-- Dead letters of the message-bus consumers: history, appended once.
+GRANT SELECT, INSERT ON ingest_dead_letters TO folio_app;
+
 COMMIT;

@@ -62,5 +62,8 @@ func Owners() map[string]string {
 		"payout_outbox":   "payouts",
 		"scheduler_runs":  "payouts",
 		"settings":        "payouts",
+
+		// The message-bus consumers: what they could never book.
+		"ingest_dead_letters": "stream",
 	}
 }

@@ -1,0 +1,179 @@
+// Package streamtest starts the message brokers that the stream tests run
+// against: a private RabbitMQ node (Debian's rabbitmq-server) and an
+// in-process Kafka cluster (franz-go's kfake), or a real Kafka broker
+// named by FOLIO_TEST_KAFKA_BROKERS.
+package streamtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// RabbitServer is the rabbitmq-server script run for a private node; the
+// Debian package installs it there (make rabbitmq). It is the script
+// /usr/sbin/rabbitmq-server wraps, which would switch to the rabbitmq
+// user and its HOME.
+var RabbitServer = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+// Rabbit is a private RabbitMQ node.
+type Rabbit struct {
+	URL  string // amqp://guest:guest@127.0.0.1:PORT/
+	Port int
+	Dir  string // its data, logs and HOME (the Erlang cookie)
+	cmd  *exec.Cmd
+}
+
+// StartRabbit starts a private RabbitMQ node on free ports, with its data,
+// logs, Erlang cookie (a per-test HOME) and an empty plugin list in a
+// temporary directory, waits until it accepts AMQP connections and stops
+// it when the test ends. A node that cannot start fails the test.
+func StartRabbit(t testing.TB) *Rabbit {
+	t.Helper()
+	if _, err := os.Stat(RabbitServer); err != nil {
+		t.Fatalf("RabbitMQ is not installed (%v): run `make rabbitmq` (apt-get install rabbitmq-server)", err)
+	}
+	dir, err := os.MkdirTemp("", "folio-rabbit-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugins := filepath.Join(dir, "enabled_plugins")
+	if err := os.WriteFile(plugins, []byte("[].\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port, dist := freePort(t), freePort(t)
+	suffix := make([]byte, 6)
+	rand.Read(suffix)
+	env := append(os.Environ(),
+		"HOME="+dir,
+		"RABBITMQ_NODENAME=folio-test-"+hex.EncodeToString(suffix)+"@localhost",
+		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
+		"RABBITMQ_NODE_PORT="+strconv.Itoa(port),
+		"RABBITMQ_DIST_PORT="+strconv.Itoa(dist),
+		"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"),
+		"RABBITMQ_LOG_BASE="+filepath.Join(dir, "log"),
+		"RABBITMQ_ENABLED_PLUGINS_FILE="+plugins,
+		"RABBITMQ_PID_FILE="+filepath.Join(dir, "pid"),
+		"RABBITMQ_CONFIG_FILE="+filepath.Join(dir, "rabbitmq"),
+		"RABBITMQ_CONF_ENV_FILE="+filepath.Join(dir, "rabbitmq-env.conf"),
+		"RABBITMQ_ADVANCED_CONFIG_FILE="+filepath.Join(dir, "advanced.config"),
+	)
+	out, err := os.Create(filepath.Join(dir, "server.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(RabbitServer)
+	cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = env, out, out, dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start rabbitmq-server: %v", err)
+	}
+	r := &Rabbit{URL: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port), Port: port, Dir: dir, cmd: cmd}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		// The node and its helpers (erl_child_setup, inet_gethost) are
+		// one process group; epmd, a daemon shared with other nodes, is
+		// not in it and stays.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+		out.Close()
+		if !t.Failed() {
+			os.RemoveAll(dir)
+		}
+	})
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "server.out"))
+			t.Fatalf("rabbitmq-server exited before accepting connections: %v\n%s", err, tail(string(log), 3000))
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+			c.Close()
+			return r
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "server.out"))
+			t.Fatalf("rabbitmq-server did not accept connections within 3 minutes\n%s", tail(string(log), 3000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// KafkaBrokersEnv names a real Kafka cluster to run the tests against
+// instead of kfake: FOLIO_TEST_KAFKA_BROKERS=host1:9092,host2:9092. The
+// tests then create topics of their own names (a random suffix), so they
+// need auto-creation of topics on the brokers.
+const KafkaBrokersEnv = "FOLIO_TEST_KAFKA_BROKERS"
+
+// Kafka returns the seed brokers of a Kafka cluster for a test: those of
+// FOLIO_TEST_KAFKA_BROKERS when set, else of an in-process kfake cluster
+// (the Kafka protocol over TCP on 127.0.0.1) closed when the test ends,
+// seeded with topics, each of partitions partitions.
+func Kafka(t testing.TB, partitions int32, topics ...string) []string {
+	t.Helper()
+	if env := os.Getenv(KafkaBrokersEnv); env != "" {
+		brokers := strings.Split(env, ",")
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := cl.Ping(ctx); err != nil {
+			t.Fatalf("%s=%s: %v", KafkaBrokersEnv, env, err)
+		}
+		return brokers
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+// Suffix is a random name suffix, for topics and queues of one test.
+func Suffix() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
