@@ -68,7 +68,12 @@ func (b *Booker) RunKafka(ctx context.Context, cfg KafkaConfig, log *slog.Logger
 	if err != nil {
 		return fmt.Errorf("kafka %s: %w", cfg.Topic, err)
 	}
-	defer cl.Close()
+	defer func() {
+		// Leaving the group waits for the poll being processed to allow
+		// rebalancing; nothing uncommitted is committed (autocommit off).
+		cl.AllowRebalance()
+		cl.Close()
+	}()
 	log.Info("consuming")
 	var bo backoff
 	for {

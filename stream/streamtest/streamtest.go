@@ -35,6 +35,8 @@ type Rabbit struct {
 	Port int
 	Dir  string // its data, logs and HOME (the Erlang cookie)
 	cmd  *exec.Cmd
+	node string   // its Erlang node name
+	env  []string // its environment, for rabbitmqctl
 }
 
 // StartRabbit starts a private RabbitMQ node on free ports, with its data,
@@ -57,9 +59,10 @@ func StartRabbit(t testing.TB) *Rabbit {
 	port, dist := freePort(t), freePort(t)
 	suffix := make([]byte, 6)
 	rand.Read(suffix)
+	node := "folio-test-" + hex.EncodeToString(suffix) + "@localhost"
 	env := append(os.Environ(),
 		"HOME="+dir,
-		"RABBITMQ_NODENAME=folio-test-"+hex.EncodeToString(suffix)+"@localhost",
+		"RABBITMQ_NODENAME="+node,
 		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
 		"RABBITMQ_NODE_PORT="+strconv.Itoa(port),
 		"RABBITMQ_DIST_PORT="+strconv.Itoa(dist),
@@ -81,7 +84,7 @@ func StartRabbit(t testing.TB) *Rabbit {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start rabbitmq-server: %v", err)
 	}
-	r := &Rabbit{URL: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port), Port: port, Dir: dir, cmd: cmd}
+	r := &Rabbit{URL: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port), Port: port, Dir: dir, cmd: cmd, node: node, env: env}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
@@ -176,4 +179,17 @@ func Suffix() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// CloseConnections makes the node close every client connection
+// (rabbitmqctl close_all_connections), as a broker restart or a network
+// cut would.
+func (r *Rabbit) CloseConnections(t testing.TB) {
+	t.Helper()
+	ctl := filepath.Join(filepath.Dir(RabbitServer), "rabbitmqctl")
+	cmd := exec.Command(ctl, "-n", r.node, "close_all_connections", "test")
+	cmd.Env = r.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rabbitmqctl close_all_connections: %v\n%s", err, out)
+	}
 }
