@@ -192,6 +192,7 @@ func (s *Server) buildRouter() chi.Router {
 
 		s.route(r, http.MethodGet, "/v1/audit/verify", accessRead, s.getVerify)
 		s.route(r, http.MethodGet, "/v1/audit/log", accessRead, s.getAuditLog, "action", "cursor", "format", "limit", "object")
+		s.route(r, http.MethodGet, "/v1/ingest/dead-letters", accessRead, s.getDeadLetters, "cursor", "format", "limit")
 
 		s.route(r, http.MethodPost, "/v1/keys", accessAdmin, s.postKey)
 		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys)
