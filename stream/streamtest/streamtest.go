@@ -31,32 +31,57 @@ var RabbitServer = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 
 // Rabbit is a private RabbitMQ node.
 type Rabbit struct {
-	URL  string // amqp://guest:guest@127.0.0.1:PORT/
-	Port int
-	Dir  string // its data, logs and HOME (the Erlang cookie)
-	cmd  *exec.Cmd
-	node string   // its Erlang node name
-	env  []string // its environment, for rabbitmqctl
+	URL    string // amqp://guest:guest@127.0.0.1:PORT/
+	Port   int
+	Dir    string // its data, logs and HOME (the Erlang cookie)
+	cmd    *exec.Cmd
+	node   string   // its Erlang node name
+	env    []string // its environment, for rabbitmqctl
+	out    *os.File
+	exited chan struct{}
 }
 
-// StartRabbit starts a private RabbitMQ node on free ports, with its data,
-// logs, Erlang cookie (a per-test HOME) and an empty plugin list in a
-// temporary directory, waits until it accepts AMQP connections and stops
-// it when the test ends. A node that cannot start fails the test.
+// StartRabbit starts a private RabbitMQ node (StartRabbitNode) in a
+// temporary directory and stops it when the test ends. A node that cannot
+// start fails the test.
 func StartRabbit(t testing.TB) *Rabbit {
 	t.Helper()
-	if _, err := os.Stat(RabbitServer); err != nil {
-		t.Fatalf("RabbitMQ is not installed (%v): run `make rabbitmq` (apt-get install rabbitmq-server)", err)
-	}
 	dir, err := os.MkdirTemp("", "folio-rabbit-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	plugins := filepath.Join(dir, "enabled_plugins")
-	if err := os.WriteFile(plugins, []byte("[].\n"), 0o600); err != nil {
+	r, err := StartRabbitNode(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	port, dist := freePort(t), freePort(t)
+	t.Cleanup(func() {
+		r.Stop()
+		if !t.Failed() {
+			os.RemoveAll(dir)
+		}
+	})
+	return r
+}
+
+// StartRabbitNode starts a private RabbitMQ node on free ports, with its
+// data, logs, Erlang cookie (HOME) and an empty plugin list in dir, and
+// waits until it accepts AMQP connections (up to 3 minutes). Stop stops it.
+func StartRabbitNode(dir string) (*Rabbit, error) {
+	if _, err := os.Stat(RabbitServer); err != nil {
+		return nil, fmt.Errorf("RabbitMQ is not installed (%v): run `make rabbitmq` (apt-get install rabbitmq-server)", err)
+	}
+	plugins := filepath.Join(dir, "enabled_plugins")
+	if err := os.WriteFile(plugins, []byte("[].\n"), 0o600); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dist, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	suffix := make([]byte, 6)
 	rand.Read(suffix)
 	node := "folio-test-" + hex.EncodeToString(suffix) + "@localhost"
@@ -76,51 +101,52 @@ func StartRabbit(t testing.TB) *Rabbit {
 	)
 	out, err := os.Create(filepath.Join(dir, "server.out"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cmd := exec.Command(RabbitServer)
 	cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = env, out, out, dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start rabbitmq-server: %v", err)
-	}
-	r := &Rabbit{URL: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port), Port: port, Dir: dir, cmd: cmd, node: node, env: env}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		// The node and its helpers (erl_child_setup, inet_gethost) are
-		// one process group; epmd, a daemon shared with other nodes, is
-		// not in it and stays.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
 		out.Close()
-		if !t.Failed() {
-			os.RemoveAll(dir)
-		}
-	})
+		return nil, fmt.Errorf("start rabbitmq-server: %w", err)
+	}
+	r := &Rabbit{URL: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port), Port: port, Dir: dir, cmd: cmd, node: node, env: env,
+		out: out, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(r.exited) }()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		select {
-		case err := <-exited:
+		case <-r.exited:
+			r.Stop()
 			log, _ := os.ReadFile(filepath.Join(dir, "server.out"))
-			t.Fatalf("rabbitmq-server exited before accepting connections: %v\n%s", err, tail(string(log), 3000))
+			return nil, fmt.Errorf("rabbitmq-server exited before accepting connections\n%s", tail(string(log), 3000))
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 			c.Close()
-			return r
+			return r, nil
 		}
 		if time.Now().After(deadline) {
+			r.Stop()
 			log, _ := os.ReadFile(filepath.Join(dir, "server.out"))
-			t.Fatalf("rabbitmq-server did not accept connections within 3 minutes\n%s", tail(string(log), 3000))
+			return nil, fmt.Errorf("rabbitmq-server did not accept connections within 3 minutes\n%s", tail(string(log), 3000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// Stop stops the node: its process group (the node and its helpers,
+// erl_child_setup and inet_gethost; epmd, a daemon shared with other
+// nodes, is not in it and stays), SIGTERM then, after 20 s, SIGKILL.
+func (r *Rabbit) Stop() {
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+		<-r.exited
+	}
+	r.out.Close()
 }
 
 func tail(s string, n int) string {
@@ -130,14 +156,13 @@ func tail(s string, n int) string {
 	return s
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // KafkaBrokersEnv names a real Kafka cluster to run the tests against
