@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -28,9 +29,9 @@ const depthInterval = 5 * time.Second
 // reconnecting with backoff whenever the connection or channel is lost.
 //
 // It takes the messages delivered so far (at most Prefetch are
-// unacknowledged at any time), books them together, publishes their dead
-// letters to the dead-letter queue with publisher confirms, and only then
-// acknowledges them (one multiple ack). Messages unacknowledged when the
+// unacknowledged at any time) as a batch, books it — up to four batches
+// side by side — publishes its dead letters to the dead-letter queue with
+// publisher confirms, and only then acknowledges its messages. Messages unacknowledged when the
 // connection drops or the process dies are redelivered by the broker;
 // booking them again is harmless.
 func (b *Booker) RunAMQP(ctx context.Context, cfg AMQPConfig, log *slog.Logger) error {
@@ -93,6 +94,18 @@ func (b *Booker) amqpSession(ctx context.Context, cfg AMQPConfig, log *slog.Logg
 	depth := time.NewTicker(depthInterval)
 	defer depth.Stop()
 	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	// Batches are booked side by side (their trades share group commits),
+	// each acknowledging its own messages once booked; a failure of one
+	// (a dead letter not confirmed, an ack refused) ends the session.
+	inFlight := make(chan struct{}, amqpBatchesInFlight)
+	failed := make(chan error, 1)
+	var pubMu sync.Mutex
+	var wg sync.WaitGroup
+	// When the session ends, its batches stop too (unacknowledged: the
+	// broker redelivers them on the next connection).
+	sctx, cancel := context.WithCancel(ctx)
+	defer wg.Wait()
+	defer cancel()
 	for {
 		var first amqp.Delivery
 		var ok bool
@@ -101,6 +114,8 @@ func (b *Booker) amqpSession(ctx context.Context, cfg AMQPConfig, log *slog.Logg
 			return true, nil
 		case e := <-closed:
 			return true, e
+		case err := <-failed:
+			return true, err
 		case <-depth.C:
 			b.queueDepth(pub, cfg.Queue)
 			continue
@@ -122,36 +137,69 @@ func (b *Booker) amqpSession(ctx context.Context, cfg AMQPConfig, log *slog.Logg
 				break more
 			}
 		}
-		msgs := make([]Message, len(batch))
-		for i, d := range batch {
-			key := d.MessageId
-			if key == "" {
-				key = contentKey(d.Body)
-			}
-			msgs[i] = Message{Source: SourceAMQP, Destination: cfg.Queue, Position: strconv.FormatUint(d.DeliveryTag, 10),
-				Key: cfg.Queue + "/" + key, Body: d.Body}
+		select {
+		case inFlight <- struct{}{}:
+		case <-ctx.Done():
+			return true, nil
+		case err := <-failed:
+			return true, err
 		}
-		dead, err := b.bookAll(ctx, msgs, log)
+		wg.Go(func() {
+			defer func() { <-inFlight }()
+			if err := b.amqpBatch(sctx, pub, &pubMu, cfg, batch, log); err != nil {
+				select {
+				case failed <- err:
+				default:
+				}
+			}
+		})
+	}
+}
+
+// amqpBatchesInFlight bounds the batches of deliveries being booked at
+// once on one connection (all within the prefetch window).
+const amqpBatchesInFlight = 4
+
+// amqpBatch books a batch of deliveries, publishes its dead letters
+// (confirmed) and acknowledges its messages; it returns nil without
+// acknowledging anything when ctx ends first (the broker redelivers).
+func (b *Booker) amqpBatch(ctx context.Context, pub *amqp.Channel, pubMu *sync.Mutex, cfg AMQPConfig, batch []amqp.Delivery, log *slog.Logger) error {
+	msgs := make([]Message, len(batch))
+	for i, d := range batch {
+		key := d.MessageId
+		if key == "" {
+			key = contentKey(d.Body)
+		}
+		msgs[i] = Message{Source: SourceAMQP, Destination: cfg.Queue, Position: strconv.FormatUint(d.DeliveryTag, 10),
+			Key: cfg.Queue + "/" + key, Body: d.Body}
+	}
+	dead, err := b.bookAll(ctx, msgs, log)
+	if err != nil {
+		return nil // ctx ended: unacknowledged, redelivered
+	}
+	if len(dead) > 0 {
+		pubMu.Lock()
+		defer pubMu.Unlock()
+	}
+	for _, d := range dead {
+		conf, err := pub.PublishWithDeferredConfirmWithContext(ctx, "", cfg.DeadLetterQueue, false, false, amqp.Publishing{
+			ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: d.Raw(),
+			Headers: amqp.Table{headerReason: d.Reason, headerCode: d.Code, headerSource: d.Destination,
+				headerPosition: d.Position, headerTradeID: d.TradeID},
+		})
 		if err != nil {
-			return true, nil // ctx ended: unacknowledged, redelivered
+			return fmt.Errorf("publish a dead letter: %w", err)
 		}
-		for _, d := range dead {
-			conf, err := pub.PublishWithDeferredConfirmWithContext(ctx, "", cfg.DeadLetterQueue, false, false, amqp.Publishing{
-				ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: d.Raw(),
-				Headers: amqp.Table{headerReason: d.Reason, headerCode: d.Code, headerSource: d.Destination,
-					headerPosition: d.Position, headerTradeID: d.TradeID},
-			})
-			if err != nil {
-				return true, fmt.Errorf("publish a dead letter: %w", err)
-			}
-			if ok, err := conf.WaitContext(ctx); err != nil || !ok {
-				return true, fmt.Errorf("publish a dead letter: not confirmed (%v)", err)
-			}
-		}
-		if err := batch[len(batch)-1].Ack(true); err != nil {
-			return true, fmt.Errorf("ack: %w", err)
+		if ok, err := conf.WaitContext(ctx); err != nil || !ok {
+			return fmt.Errorf("publish a dead letter: not confirmed (%v)", err)
 		}
 	}
+	for _, d := range batch {
+		if err := d.Ack(false); err != nil {
+			return fmt.Errorf("ack: %w", err)
+		}
+	}
+	return nil
 }
 
 // queueDepth sets the lag metric to the queue's ready messages.

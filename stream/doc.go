@@ -36,10 +36,17 @@
 // at committed offsets. Nothing is committed on revocation: a poll not
 // fully booked is consumed again by the partition's next owner.
 //
-// RabbitMQ: manual acknowledgements, a bounded prefetch (basic.qos), the
-// messages delivered so far booked together and acknowledged with one
-// multiple ack; on a lost connection or channel the consumer reconnects
-// with backoff, and the broker redelivers what was unacknowledged.
+// RabbitMQ: manual acknowledgements and a bounded prefetch (basic.qos);
+// the messages delivered so far are booked as a batch (up to four batches
+// side by side, all within the prefetch window), and each message is
+// acknowledged once its batch is committed. On a lost connection or
+// channel the consumer reconnects with backoff, and the broker redelivers
+// what was unacknowledged.
+//
+// Within one call of [Booker.Book], trades go to the writer in chunks of
+// 1000 side by side (at most 16 at once), so that they share its group
+// commits; a message's trades are acknowledged only when every chunk is
+// committed.
 //
 // # Dead letters
 //

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -51,6 +52,11 @@ const (
 	SourceKafka = "kafka"
 	SourceAMQP  = "amqp"
 )
+
+// maxChunksInFlight bounds the chunks of affiliate.MaxTradesPerBatch
+// trades that one Book call has queued for the writer at once, well under
+// its queue (ingest.Options.QueueSize).
+const maxChunksInFlight = 16
 
 // maxPayload bounds the payload kept with a dead letter, in bytes.
 const maxPayload = 4096
@@ -106,13 +112,34 @@ func (b *Booker) Book(ctx context.Context, msgs []Message) ([]DeadLetter, error)
 			refs = append(refs, ref{i, k})
 		}
 	}
-	var created, exists int
-	for start := 0; start < len(trades); start += affiliate.MaxTradesPerBatch {
+	// The chunks go to the writer side by side, so that they share its
+	// group commits; their trades are independent, and nothing is
+	// acknowledged before all are committed.
+	n := (len(trades) + affiliate.MaxTradesPerBatch - 1) / affiliate.MaxTradesPerBatch
+	chunks, errs := make([][]affiliate.TradeResult, n), make([]error, n)
+	var wg sync.WaitGroup
+	inFlight := make(chan struct{}, maxChunksInFlight)
+	for k := range n {
+		start := k * affiliate.MaxTradesPerBatch
 		end := min(start+affiliate.MaxTradesPerBatch, len(trades))
-		res, err := b.Ingester.SubmitTrades(ctx, trades[start:end])
-		if err != nil {
-			return nil, err
+		inFlight <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-inFlight }()
+			chunks[k], errs[k] = b.Ingester.SubmitTrades(ctx, trades[start:end])
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, e := range errs {
+			if e != nil && Transient(e) {
+				return nil, e // an outage: pause, not a poison message
+			}
 		}
+		return nil, err
+	}
+	var created, exists int
+	for k, res := range chunks {
+		start := k * affiliate.MaxTradesPerBatch
 		for j, r := range res {
 			switch {
 			case r.Err != nil && folio.ErrorCode(r.Err) == folio.EUNAVAILABLE:
