@@ -271,7 +271,7 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	rep.TradesPerSecFirstTenth, rep.TradesPerSecLastTenth = progressed.rate(0, 0.1), progressed.rate(0.9, 1)
 	rep.JournalEntries = entries1
 	if bus != nil {
-		if err := streamBus(ctx, bus, db, bc, users, rep, progress); err != nil {
+		if err := streamBus(ctx, bus, srv, bc, users, rep, progress); err != nil {
 			return nil, err
 		}
 	}

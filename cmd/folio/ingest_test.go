@@ -14,7 +14,8 @@ import (
 
 // TestIngestCommand: `folio ingest URL` on the database of servers books a
 // topic's trades through its own writer and stops on its context (SIGINT);
-// bad URLs and a missing URL are usage errors.
+// bad URLs and a missing URL are usage errors, as are a bench --via
+// transport it does not know and --via with --duration.
 func TestIngestCommand(t *testing.T) {
 	clearEnv(t)
 	db, app := appDB(t)
@@ -66,6 +67,8 @@ func TestIngestCommand(t *testing.T) {
 		{"ingest", "--database-url", db.URL, "amqp://h/vh"},
 		{"ingest", "--database-url", db.URL, "--ingest", "http://x/y"},
 		{"serve", "--database-url", db.URL, "--ingest", "kafka://b1/t?bogus=1"},
+		{"bench", "--via", "pigeon"},
+		{"bench", "--via", "kafka", "--duration", "1s"},
 	} {
 		if _, stderr, code := cli(t, context.Background(), args...); code != exitFailure {
 			t.Errorf("%q = exit %d, want %d\n%s", args, code, exitFailure, stderr)
