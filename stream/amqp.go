@@ -29,7 +29,7 @@ const depthInterval = 5 * time.Second
 // reconnecting with backoff whenever the connection or channel is lost.
 //
 // It takes the messages delivered so far (at most Prefetch are
-// unacknowledged at any time) as a batch, books it — up to four batches
+// unacknowledged at any time) as a batch, books it — up to eight batches
 // side by side — publishes its dead letters to the dead-letter queue with
 // publisher confirms, and only then acknowledges its messages. Messages unacknowledged when the
 // connection drops or the process dies are redelivered by the broker;
@@ -158,7 +158,7 @@ func (b *Booker) amqpSession(ctx context.Context, cfg AMQPConfig, log *slog.Logg
 
 // amqpBatchesInFlight bounds the batches of deliveries being booked at
 // once on one connection (all within the prefetch window).
-const amqpBatchesInFlight = 4
+const amqpBatchesInFlight = 8
 
 // amqpBatch books a batch of deliveries, publishes its dead letters
 // (confirmed) and acknowledges its messages; it returns nil without

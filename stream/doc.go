@@ -37,7 +37,7 @@
 // fully booked is consumed again by the partition's next owner.
 //
 // RabbitMQ: manual acknowledgements and a bounded prefetch (basic.qos);
-// the messages delivered so far are booked as a batch (up to four batches
+// the messages delivered so far are booked as a batch (up to eight batches
 // side by side, all within the prefetch window), and each message is
 // acknowledged once its batch is committed. On a lost connection or
 // channel the consumer reconnects with backoff, and the broker redelivers
