@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -127,4 +128,35 @@ func TestKafkaBooksAndDeadLetters(t *testing.T) {
 	if got := f.env.Balance(t, "101:USDT"); got != "0" && got != "0.000000" {
 		t.Errorf("101:USDT = %s, want 0", got)
 	}
+}
+
+// TestKafkaRebalance: two consumers of one group share four partitions
+// while trades stream in — the second joins midway, the first leaves
+// midway — and every trade is booked (none lost across the rebalances,
+// each once: the ledger verifies and 101 is zero).
+func TestKafkaRebalance(t *testing.T) {
+	f := newFixture(t)
+	topic := "trades-" + streamtest.Suffix()
+	brokers := streamtest.Kafka(t, 4, topic)
+	cfg := stream.KafkaConfig{Brokers: brokers, Topic: topic, Group: "g-" + streamtest.Suffix(), MaxPollRecords: 20}
+	const rounds, per = 6, 150
+	stopA := f.runKafka(t, cfg)
+	var stopB func()
+	for r := range rounds {
+		produce(t, brokers, topic, messages(fmt.Sprintf("r%d", r), per))
+		switch r {
+		case 1:
+			stopB = f.runKafka(t, cfg) // joins: the partitions are shared out again
+		case 3:
+			stopA() // leaves: B takes every partition
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	f.waitFor(t, rounds*per, 0, 2*time.Minute)
+	stopB()
+	f.env.Verify(t)
+	if got := f.env.Balance(t, "101:USDT"); got != "0" && got != "0.000000" {
+		t.Errorf("101:USDT = %s, want 0", got)
+	}
+	t.Logf("%v trades consumed again after a rebalance (exists)", testCounter(f.metrics.Trades.WithLabelValues("kafka", "exists")))
 }
