@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/api"
@@ -76,12 +79,19 @@ func newBooker(db *schema.DB, ingester *ingest.Ingester, reg prometheus.Register
 // commit writer of their own, until SIGINT/SIGTERM.
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var more urlList
+	var metricsAddr string
 	cfg, rest, err := parseArgs(command{name: "ingest", args: " URL...", groups: flagsDB | flagsLog,
 		flags: func(fs *flag.FlagSet) {
 			fs.Var(&more, "ingest", "a message-bus URL to consume (repeatable; or give URLs as arguments)")
+			fs.StringVar(&metricsAddr, "metrics-listen", "", "serve Prometheus /metrics (consumer lag, trades, dead letters) on this address, e.g. 127.0.0.1:9091; empty: off")
 		}}, args, stderr)
 	if err != nil {
 		return err
+	}
+	if metricsAddr != "" {
+		if err := validListen(metricsAddr); err != nil {
+			return &exitError{code: exitFailure, err: fmt.Errorf("ingest: --metrics-listen: %w", err)}
+		}
 	}
 	urls := append(rest, more...)
 	if len(urls) == 0 {
@@ -108,6 +118,16 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	registry.MustRegister(collectors.NewGoCollector())
 	booker := newBooker(db.App, ingester, registry)
 
+	if metricsAddr != "" {
+		ln, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			return fmt.Errorf("ingest: metrics listen: %w", err)
+		}
+		hs := &http.Server{Handler: promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry}), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(ln) }()
+		defer hs.Close()
+		fmt.Fprintf(stdout, "folio ingest: metrics at http://%s/metrics\n", dialable(ln.Addr().String()))
+	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var writer sync.WaitGroup
 	writer.Go(func() { ingester.Run(bg) })

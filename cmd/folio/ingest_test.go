@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +15,8 @@ import (
 )
 
 // TestIngestCommand: `folio ingest URL` on the database of servers books a
-// topic's trades through its own writer and stops on its context (SIGINT);
+// topic's trades through its own writer, serves its metrics on
+// --metrics-listen and stops on its context (SIGINT);
 // bad URLs and a missing URL are usage errors, as are a bench --via
 // transport it does not know and --via with --duration.
 func TestIngestCommand(t *testing.T) {
@@ -41,8 +44,9 @@ func TestIngestCommand(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	url := fmt.Sprintf("kafka://%s/%s?group=g-%s", strings.Join(brokers, ","), topic, streamtest.Suffix())
+	metricsAddr := freeAddr(t)
 	go func() {
-		out, errs, code := cli(t, ctx, "ingest", "--database-url", db.URL, "--log-level", "warn", url)
+		out, errs, code := cli(t, ctx, "ingest", "--database-url", db.URL, "--log-level", "warn", "--metrics-listen", metricsAddr, url)
 		done <- result{out, errs, code}
 	}()
 	deadline := time.Now().Add(2 * time.Minute)
@@ -53,6 +57,19 @@ func TestIngestCommand(t *testing.T) {
 			t.Fatalf("%d of 200 trades booked after 2 minutes; folio ingest: %d %s %s", booked(t, db), r.code, r.stdout, r.stderr)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// Its own /metrics: the trades it booked.
+	var metrics string
+	for time.Now().Before(deadline) && !strings.Contains(metrics, `folio_ingest_trades_total{source="kafka",status="created"} 200`) {
+		if resp, err := http.Get("http://" + metricsAddr + "/metrics"); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			metrics = string(body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(metrics, `folio_ingest_trades_total{source="kafka",status="created"} 200`) || !strings.Contains(metrics, "folio_ingest_consumer_lag{") {
+		t.Errorf("folio ingest /metrics lacks the 200 trades created or the lag:\n%s", metrics)
 	}
 	cancel()
 	r := <-done
@@ -67,6 +84,7 @@ func TestIngestCommand(t *testing.T) {
 		{"ingest", "--database-url", db.URL, "amqp://h/vh"},
 		{"ingest", "--database-url", db.URL, "--ingest", "http://x/y"},
 		{"serve", "--database-url", db.URL, "--ingest", "kafka://b1/t?bogus=1"},
+		{"ingest", "--database-url", db.URL, "--metrics-listen", "nowhere", "kafka://b1/t"},
 		{"bench", "--via", "pigeon"},
 		{"bench", "--via", "kafka", "--duration", "1s"},
 	} {

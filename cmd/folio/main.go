@@ -117,9 +117,9 @@ Commands:
   bench         [--trades N --users U --depth D --clients C --batch B --duration T
                 --journal-shards S --db-mode M --json --url URL]: throughput benchmark
                 through the HTTP API (docs/CONTRACT.md §8)
-  ingest        URL...: consume trades from Kafka or RabbitMQ beside the servers, on
-                the same database (the consumers of serve --ingest; README, "Wiring
-                an exchange's trade feed")
+  ingest        [--metrics-listen ADDR] URL...: consume trades from Kafka or RabbitMQ
+                beside the servers, on the same database (the consumers of serve
+                --ingest; README, "Wiring an exchange's trade feed")
   help          this text
 
 'folio <command> -h' lists a command's flags.
