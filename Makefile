@@ -6,7 +6,7 @@ BIN   := bin/folio
 ARGS  ?=
 PGBIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb 2>/dev/null))
 
-.PHONY: run test bench gobench lint build postgres chromium screenshots
+.PHONY: run test bench gobench lint build postgres chromium rabbitmq screenshots
 
 build:
 	$(GO) build -o $(BIN) ./cmd/folio
@@ -18,6 +18,15 @@ postgres:
 		echo "PostgreSQL binaries not found: installing postgresql"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
+	fi
+
+# The stream tests start a private RabbitMQ node (Debian's rabbitmq-server,
+# stream/streamtest); a test that cannot start it fails.
+rabbitmq:
+	@if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then \
+		echo "RabbitMQ not found: installing rabbitmq-server"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q rabbitmq-server; \
 	fi
 
 # The console's browser tests drive Debian's Chromium (headless, through
@@ -34,7 +43,7 @@ run: postgres build
 	$(BIN) serve --demo $(ARGS)
 
 # The whole suite; it starts its own PostgreSQL (or uses FOLIO_TEST_DATABASE_URL).
-test: postgres chromium
+test: postgres chromium rabbitmq
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 	# The journal's concurrency tests again on four shards, on the CockroachDB path.

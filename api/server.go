@@ -248,6 +248,7 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodGet, "/v1/audit/checkpoint-key", accessReadProof, s.getCheckpointKey)
 		s.route(r, http.MethodGet, "/v1/audit/proofs/inclusion", accessReadProof, s.getInclusionProof, "entry", "size")
 		s.route(r, http.MethodGet, "/v1/audit/proofs/consistency", accessReadProof, s.getConsistencyProof, "from", "to")
+		s.route(r, http.MethodGet, "/v1/ingest/dead-letters", accessRead, s.getDeadLetters, "cursor", "format", "limit")
 
 		s.route(r, http.MethodPost, "/v1/keys", accessAdmin, s.postKey)
 		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys, "format")

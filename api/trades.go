@@ -13,6 +13,7 @@ import (
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/stream"
 )
 
 // moneyRequest is an amount in a currency.
@@ -82,6 +83,59 @@ func decodeTrade(raw json.RawMessage) (affiliate.NewTrade, error) {
 		return affiliate.NewTrade{}, folio.Errorf(folio.EINVALID, "unexpected data after the trade")
 	}
 	return q.toDomain()
+}
+
+// DecodeTradeMessage is the stream.Decoder of `folio serve --ingest` and
+// `folio ingest`: a message of a message bus holds one trade (a JSON
+// object), an array of trades or {"trades": [...]}, 1 to
+// affiliate.MaxTradesPerBatch trades in the JSON of POST /v1/trades, each
+// decoded by the same decodeTrade, so a trade means the same on every
+// path. A message that is none of these, or that checkJSON refuses
+// (duplicate keys, invalid UTF-8), is an error; a trade that does not
+// decode is an item with its error, and the others stand.
+func DecodeTradeMessage(msg []byte) ([]stream.Item, error) {
+	trimmed := bytes.TrimSpace(msg)
+	if len(trimmed) == 0 {
+		return nil, folio.Errorf(folio.EINVALID, "the message is empty; send a trade, an array of trades or {\"trades\": [...]}")
+	}
+	if err := checkJSON(trimmed); err != nil {
+		return nil, err
+	}
+	var raws []json.RawMessage
+	switch trimmed[0] {
+	case '[':
+		if err := json.Unmarshal(trimmed, &raws); err != nil {
+			return nil, decodeError(err)
+		}
+	case '{':
+		var probe map[string]json.RawMessage
+		if err := json.Unmarshal(trimmed, &probe); err != nil {
+			return nil, decodeError(err)
+		}
+		if _, ok := probe["trades"]; ok && len(probe) == 1 {
+			var req tradesRequest
+			if err := json.Unmarshal(trimmed, &req); err != nil {
+				return nil, decodeError(err)
+			}
+			raws = req.Trades
+		} else {
+			raws = []json.RawMessage{trimmed}
+		}
+	default:
+		return nil, folio.Errorf(folio.EINVALID, "a message must be a trade (a JSON object), an array of trades or {\"trades\": [...]}")
+	}
+	if n := len(raws); n == 0 || n > affiliate.MaxTradesPerBatch {
+		return nil, folio.Errorf(folio.EINVALID, "a message must hold 1 to %d trades, got %d", affiliate.MaxTradesPerBatch, n)
+	}
+	items := make([]stream.Item, len(raws))
+	for i, raw := range raws {
+		t, err := decodeTrade(raw)
+		items[i] = stream.Item{ID: t.ID, Raw: raw, Trade: t, Err: err}
+		if err != nil {
+			items[i].ID = rawTradeID(raw)
+		}
+	}
+	return items, nil
 }
 
 // rawTradeID returns the id of a trade that failed decoding, when it has a

@@ -120,5 +120,7 @@ GRANT SELECT, INSERT ON webhook_subscriptions, webhook_cursors, webhook_deliveri
 GRANT UPDATE (disabled_by, disabled_at) ON webhook_subscriptions TO folio_app;
 GRANT UPDATE (cursor, updated_at) ON webhook_cursors TO folio_app;
 GRANT UPDATE (status, attempts, next_attempt_at, claimed_by, updated_at) ON webhook_deliveries TO folio_app;
+-- Dead letters of the message-bus consumers: history, appended once.
+GRANT SELECT, INSERT ON ingest_dead_letters TO folio_app;
 
 COMMIT;

@@ -43,6 +43,8 @@ var appGrants = map[string]grant{
 	"merkle_hashes":   {table: []string{"SELECT", "INSERT"}},
 	"merkle_leaves":   {table: []string{"SELECT", "INSERT"}},
 
+	"ingest_dead_letters": {table: []string{"SELECT", "INSERT"}},
+
 	"journal_shards": {table: []string{"SELECT", "INSERT", "UPDATE"}},
 	"balances":       {table: []string{"SELECT", "INSERT"}, update: []string{"debits", "credits", "pending_debits", "pending_credits", "balance", "last_seq"}},
 	"currencies":     {table: []string{"SELECT", "INSERT"}, update: []string{"precision", "enabled", "updated_at"}},

@@ -85,5 +85,8 @@ func Owners() map[string]string {
 		"webhook_cursors":       "events",
 		"webhook_deliveries":    "events",
 		"webhook_attempts":      "events",
+
+		// The message-bus consumers: what they could never book.
+		"ingest_dead_letters": "stream",
 	}
 }

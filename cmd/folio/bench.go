@@ -51,6 +51,12 @@ type benchConfig struct {
 	// SealInterval is the server's --seal-interval: it seals as in
 	// production unless 0.
 	SealInterval time.Duration
+	// Via is the transport of a second stream measured after the HTTP one:
+	// http (none), kafka or rabbitmq (bench_via.go).
+	Via          string
+	KafkaBrokers string // --via kafka: these brokers; empty: an in-process kfake cluster
+	AMQPURL      string // --via rabbitmq: this broker; empty: a private node
+	ingest       string // the server's --ingest URL
 }
 
 // benchReport is the outcome; its JSON keys are those of docs/CONTRACT.md §8.
@@ -91,6 +97,13 @@ type benchReport struct {
 	DBMode            string `json:"db_mode"`
 	Batches           int64  `json:"journal_batches"`
 	MultiShardBatches int64  `json:"multi_shard_batches"`
+	// --via kafka|rabbitmq: the transport, and the same number of trades
+	// published to the bus in messages of --batch trades, from the first
+	// publish until the last is booked.
+	Via             string  `json:"via"`
+	BusTrades       int64   `json:"bus_trades,omitempty"`
+	BusSeconds      float64 `json:"bus_seconds,omitempty"`
+	BusTradesPerSec float64 `json:"bus_trades_per_sec,omitempty"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -108,12 +121,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.IntVar(&bc.Shards, "journal-shards", 0, "journal shards of the server's fresh database (0: its default)")
 		fs.StringVar(&bc.DBMode, "db-mode", "", "the server's writer mode: postgres or cockroach (the CockroachDB path); empty: by the database")
 		fs.DurationVar(&bc.SealInterval, "seal-interval", DefaultConfig().SealInterval, "the server's --seal-interval: it seals the journal as in production (its cost is in the figures); 0: no sealing")
+		fs.StringVar(&bc.Via, "via", viaHTTP, "http, or kafka or rabbitmq: after the HTTP stream, publish as many trades to that bus (the server consumes it with --ingest) and report both figures")
+		fs.StringVar(&bc.KafkaBrokers, "kafka-brokers", "", "--via kafka: these brokers (host:port,...); empty: an in-process Kafka cluster (kfake)")
+		fs.StringVar(&bc.AMQPURL, "amqp-url", "", "--via rabbitmq: this broker (amqp://user:pass@host:port/vhost); empty: a private RabbitMQ node")
 	}}, args, stderr)
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 || bc.Clients < 1 || bc.Batch < 1 || bc.Batch > 1000 || bc.Users < 2 || bc.Depth < 1 || (bc.Trades < 1 && bc.Duration <= 0) {
 		return &exitError{code: exitFailure, err: errors.New("bench: need --clients ≥ 1, 1 ≤ --batch ≤ 1000, --users ≥ 2, --depth ≥ 1 and --trades or --duration")}
+	}
+	if bc.Via != viaHTTP && bc.Via != viaKafka && bc.Via != viaRabbitMQ {
+		return &exitError{code: exitFailure, err: fmt.Errorf("bench: --via %q: want http, kafka or rabbitmq", bc.Via)}
+	}
+	if bc.Via != viaHTTP && bc.Duration > 0 {
+		return &exitError{code: exitFailure, err: errors.New("bench: --via kafka|rabbitmq measures --trades, not --duration")}
 	}
 	if bc.Duration > 0 && !flagGiven(args, "trades") {
 		bc.Trades = math.MaxInt32
@@ -170,6 +192,15 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 		}
 		url = pg.URL("folio_bench")
 	}
+	var bus *benchBus
+	if bc.Via != viaHTTP {
+		var err error
+		if bus, err = startBenchBus(bc, progress); err != nil {
+			return nil, err
+		}
+		defer bus.stop()
+		bc.ingest = bus.ingest
+	}
 	srv, err := startBenchServer(ctx, bc.Serve, url, bc)
 	if err != nil {
 		return nil, err
@@ -191,7 +222,7 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	if entries0, postings0, err = ledger.Counts(ctx, db.Pool); err != nil {
 		return nil, err
 	}
-	rep := &benchReport{Config: map[string]any{"trades": bc.Trades, "users": bc.Users, "depth": bc.Depth, "clients": bc.Clients, "batch": bc.Batch,
+	rep := &benchReport{Via: bc.Via, Config: map[string]any{"trades": bc.Trades, "users": bc.Users, "depth": bc.Depth, "clients": bc.Clients, "batch": bc.Batch,
 		"duration": bc.Duration.String(), "database": map[bool]string{true: "private PostgreSQL", false: "--url"}[bc.URL == ""], "fast_db": bc.FastDB,
 		"seal_interval": bc.SealInterval.String()}}
 	cost0, err := readDBCost(ctx, db)
@@ -245,6 +276,11 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	rep.RSSLastFifthMB = srv.rssWindowMB(start.Add(elapsed-fifth), start.Add(elapsed+time.Second))
 	rep.TradesPerSecFirstTenth, rep.TradesPerSecLastTenth = progressed.rate(0, 0.1), progressed.rate(0.9, 1)
 	rep.JournalEntries = entries1
+	if bus != nil {
+		if err := streamBus(ctx, bus, srv, bc, users, rep, progress); err != nil {
+			return nil, err
+		}
+	}
 	fmt.Fprintf(progress, "verifying the books\n")
 	rep.Verified, rep.Checks = verifyBench(ctx, c, db, start)
 	return rep, nil
@@ -305,6 +341,9 @@ func startBenchServer(ctx context.Context, bin, url string, bc benchConfig) (*be
 	}
 	if bc.DBMode != "" {
 		args = append(args, "--db-mode", bc.DBMode)
+	}
+	if bc.ingest != "" {
+		args = append(args, "--ingest", bc.ingest)
 	}
 	s.cmd = exec.CommandContext(ctx, bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, os.Stderr
@@ -739,6 +778,10 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 	fmt.Fprintf(w, "  %.0f trades/s in the first tenth of the stream, %.0f in the last (journal: %d entries at the end)\n", r.TradesPerSecFirstTenth, r.TradesPerSecLastTenth, r.JournalEntries)
 	fmt.Fprintf(w, "  per trade: %.0f bytes of WAL in %.1f records, %.1f rows written\n", r.WALBytesPerTrade, r.WALRecordsPerTrade, r.RowsPerTrade)
 	fmt.Fprintf(w, "  journal: %d shards, %s writers, %d batches, %d of them over more than one shard\n", r.Shards, r.DBMode, r.Batches, r.MultiShardBatches)
+	if r.Via != viaHTTP {
+		fmt.Fprintf(w, "  via %s: %.0f trades/s (%d trades in messages of %d, %.1f s from the first publish to the last booked); HTTP: %.0f trades/s\n",
+			r.Via, r.BusTradesPerSec, r.BusTrades, bc.Batch, r.BusSeconds, r.TradesPerSec)
+	}
 	for _, c := range r.Checks {
 		fmt.Fprintf(w, "  %s\n", c)
 	}

@@ -82,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "ingest":
+		return runIngest(ctx, rest, stdout, stderr)
 	case "journal-shards":
 		return runJournalShards(ctx, rest, stdout, stderr)
 	case "export":
@@ -123,6 +125,9 @@ Commands:
   bench         [--trades N --users U --depth D --clients C --batch B --duration T
                 --journal-shards S --db-mode M --json --url URL]: throughput benchmark
                 through the HTTP API (docs/CONTRACT.md §8)
+  ingest        [--metrics-listen ADDR] URL...: consume trades from Kafka or RabbitMQ
+                beside the servers, on the same database (the consumers of serve
+                --ingest; README, "Wiring an exchange's trade feed")
   help          this text
 
 'folio <command> -h' lists a command's flags.

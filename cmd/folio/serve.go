@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,9 +41,16 @@ const (
 // stops accepting connections, drains in-flight requests for up to
 // cfg.ShutdownTimeout, closes the pool and stops the private PostgreSQL.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	cfg, rest, err := parseArgs(command{name: "serve", groups: flagsDB | flagsServe | flagsCheckpoint | flagsLog}, args, stderr)
+	var ingestURLs urlList
+	cfg, rest, err := parseArgs(command{name: "serve", groups: flagsDB | flagsServe | flagsCheckpoint | flagsLog, flags: func(fs *flag.FlagSet) {
+		fs.Var(&ingestURLs, "ingest", "consume trades from a message bus: kafka://b1:9092,b2:9092/topic?group=G&dlq=T or amqp://user:pass@host:5672/vhost?queue=Q&dlq=Q2&prefetch=N (repeatable)")
+	}}, args, stderr)
 	if err != nil {
 		return err
+	}
+	sources, err := parseSources(ingestURLs)
+	if err != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("serve: %w", err)}
 	}
 	if len(rest) > 0 {
 		return &exitError{code: exitFailure, err: fmt.Errorf("serve: unexpected arguments %q", rest)}
@@ -163,6 +171,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		wg.Go(func() { e.pg.Supervise(bg, log) })
 	}
 	wg.Go(func() { ingester.Run(bg) })
+	// Trades from message buses (--ingest) go through the same writer.
+	runSources(bg, &wg, newBooker(db.App, ingester, registry), sources, log)
 	wg.Go(func() { server.RunExpiry(bg, expiryInterval) })
 	wg.Go(func() { runPayoutSchedules(bg, pay, scheduleInterval, log) })
 	// Statistics rollups are folded off the writer (affiliate/fold.go);

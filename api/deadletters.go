@@ -1,0 +1,69 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/stream"
+)
+
+// getDeadLetters: GET /v1/ingest/dead-letters?limit=&cursor=&format=, the
+// messages (or trades of batch messages) that the Kafka and RabbitMQ
+// consumers could never book, with the reason, in (time, id) order.
+func (s *Server) getDeadLetters(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
+	limit, err := parseLimit(q)
+	if err != nil {
+		return err
+	}
+	var f stream.Filter
+	if c := q.Get("cursor"); c != "" {
+		pos, err := decodeCursor("dead", c)
+		if err != nil {
+			return err
+		}
+		at, id, _ := strings.Cut(pos, "|")
+		t, terr := time.Parse(time.RFC3339Nano, at)
+		if terr != nil || !ledger.ValidUUID(id) {
+			return &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
+		}
+		f.AfterAt, f.AfterID = t, id
+	}
+	f.Limit = limit + 1
+	recs, err := stream.List(r.Context(), s.db.Pool, f)
+	if err != nil {
+		return err
+	}
+	out := listJSON[stream.DeadLetter]{Data: []stream.DeadLetter{}}
+	for i, rec := range recs {
+		if i == limit {
+			last := recs[i-1]
+			out.NextCursor = encodeCursor("dead", last.At.UTC().Format(time.RFC3339Nano)+"|"+last.ID)
+			break
+		}
+		out.Data = append(out.Data, rec)
+	}
+	if asCSV {
+		rows := make([][]string, len(out.Data))
+		for i, d := range out.Data {
+			rows[i] = []string{d.ID, d.At.Format(time.RFC3339Nano), d.Source, csvText(d.Destination), csvText(d.Position),
+				csvText(d.TradeID), d.Code, csvText(d.Reason), csvText(d.Payload), strconv.FormatBool(d.Truncated)}
+		}
+		writeListCSV(w, r, "dead-letters.csv", deadLettersCSVHeader, rows, out.NextCursor)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// deadLettersCSVHeader is the header of GET /v1/ingest/dead-letters in
+// CSV: the fields of stream.DeadLetter in order.
+var deadLettersCSVHeader = []string{"id", "at", "source", "destination", "position", "trade_id", "code", "reason", "payload", "truncated"}
