@@ -145,6 +145,7 @@ func New(cfg Config) *Server {
 	if s.seals == nil {
 		s.seals = ephemeralSeals(cfg.DB)
 	}
+	s.periods.Seals = s.seals
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = sum[:]
@@ -229,6 +230,7 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodGet, "/v1/audit/checkpoint-key", accessReadProof, s.getCheckpointKey)
 		s.route(r, http.MethodGet, "/v1/audit/proofs/inclusion", accessReadProof, s.getInclusionProof, "entry", "size")
 		s.route(r, http.MethodGet, "/v1/audit/proofs/consistency", accessReadProof, s.getConsistencyProof, "from", "to")
+		s.route(r, http.MethodGet, "/v1/audit/proofs/balance", accessReadProof, s.getBalanceProof, "account", "period")
 
 		s.route(r, http.MethodPost, "/v1/keys", accessAdmin, s.postKey)
 		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys)
