@@ -273,15 +273,19 @@ type balanceProofJSON struct {
 // account gets the same not_found as an account without a balance.
 func (s *Server) getBalanceProof(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	m, err := periods.ParseMonth(q.Get("period"))
-	if err != nil {
-		return err
-	}
-	account := q.Get("account")
+	account, period := q.Get("account"), q.Get("period")
 	k, err := accounts.ParseKey(account)
-	if err != nil || k.String() != account {
+	if account != "" && (err != nil || k.String() != account) {
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"account"},
 			Message: fmt.Sprintf("account %q must be an account key CODE:CURRENCY[:HOLDER]", truncate(account, 64))}
+	}
+	m, perr := periods.ParseMonth(period)
+	if period != "" && perr != nil {
+		return perr
+	}
+	if account == "" || period == "" {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"account", "period"},
+			Message: "account and period are required: an account key (CODE:CURRENCY[:HOLDER]) and a closed period (YYYY-MM)"}
 	}
 	if p := principalFrom(r.Context()); p.Role == keys.RoleAffiliate && (p.Holder == "" || k.Holder != p.Holder) {
 		return folio.Errorf(folio.ENOTFOUND, "account %s has no closing balance in period %s", truncate(account, 64), m)
