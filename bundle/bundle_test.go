@@ -76,7 +76,7 @@ func month(t *testing.T) string {
 	now = time.Date(2026, 2, 28, 12, 0, 0, 0, time.UTC)
 	pay := payouts.NewService(env.Svc)
 	pay.Webhook = "http://exchange.invalid/transfers"
-	pay.Deliver = func(context.Context, string, string, []byte) (int, string) { return 200, "ok" }
+	pay.Deliver = func(context.Context, string, string, map[string]string, []byte) (int, string) { return 200, "ok" }
 	b, _, err := pay.BuildBatch(ctx, payouts.BuildOptions{}, "admin-1")
 	if err != nil {
 		t.Fatal(err)

@@ -233,3 +233,53 @@ func (s *Service) ProveBalance(ctx context.Context, m Month, account string) (*B
 	}
 	return out, nil
 }
+
+// Checkpoint is a closed period's signed checkpoint and the journal
+// checkpoint of the seal made at its close.
+type Checkpoint struct {
+	Period            Month
+	Checkpoint        string
+	JournalCheckpoint string
+}
+
+// CheckpointsIn returns the checkpoints of the periods that count as
+// closed (their last close) and overlap [from, to), in month order;
+// periods closed without a checkpoint are left out.
+func CheckpointsIn(ctx context.Context, db *schema.DB, from, to time.Time) ([]Checkpoint, error) {
+	var out []Checkpoint
+	err := db.ReadTx(ctx, func(tx pgx.Tx) error {
+		out = out[:0]
+		b, err := load(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var ms []Month
+		for m, p := range b {
+			if p.closed() && m.From().Before(to) && from.Before(m.To()) {
+				ms = append(ms, m)
+			}
+		}
+		slices.SortFunc(ms, func(a, b Month) int {
+			if a.Before(b) {
+				return -1
+			}
+			if b.Before(a) {
+				return 1
+			}
+			return 0
+		})
+		for _, m := range ms {
+			c := Checkpoint{Period: m}
+			err := tx.QueryRow(ctx, `SELECT checkpoint, journal_checkpoint FROM period_checkpoints WHERE event_id = $1`, b[m].snapshot).Scan(&c.Checkpoint, &c.JournalCheckpoint)
+			if errors.Is(err, pgx.ErrNoRows) || (err == nil && c.Checkpoint == "") {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
+}
