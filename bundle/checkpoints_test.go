@@ -204,3 +204,33 @@ func (l *lineOf) v() any {
 	}
 	return l.p
 }
+
+// TestConsistentRewriteWithCheckpoints: the rewrite TestConsistentRewrite
+// shows passing a bundle without checkpoints — an entry changed, its
+// shard's later hashes and end anchor recomputed, fresh digests — fails
+// once the bundle carries checkpoints: the changed entry is not a leaf of
+// the signed tree.
+func TestConsistentRewriteWithCheckpoints(t *testing.T) {
+	dir, _ := sealedMonth(t)
+	entries, anchors := bundle.ReadBundle(t, dir)
+	entries[0].Description = "rewritten"
+	last := entries[0]
+	for i, e := range entries {
+		if e.Shard != entries[0].Shard {
+			break
+		}
+		if i > 0 {
+			e.PrevHash = entries[i-1].Hash
+		}
+		bundle.Rehash(t, e)
+		last = e
+	}
+	anchors[last.Shard].ToHash = last.Hash
+	bundle.Rewrite(t, dir, entries, anchors)
+	_, err := bundle.Verify(dir)
+	var p *bundle.Problem
+	if !errors.As(err, &p) || p.File != bundle.FileInclusion || p.Line != 1 || p.Field != "hashes" {
+		t.Fatalf("Verify of a consistently rewritten bundle with checkpoints = %v, want checkpoints/inclusion.jsonl:1: hashes", err)
+	}
+	t.Log(p)
+}
