@@ -114,6 +114,9 @@ func (w *writer) writeCheckpoints(ctx context.Context, db *schema.DB, vkey strin
 		for _, s := range page {
 			if before(s, anchors) {
 				chosen = []*seal.Seal{s} // the last seal before the bundle
+				if covers(s, anchors) {
+					goto found // a bundle without entries
+				}
 				continue
 			}
 			chosen = append(chosen, s)
