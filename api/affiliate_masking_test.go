@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/keys"
+	"github.com/folioledger/folio/periods"
 )
 
 // maskingTree seeds what an affiliate's dashboard shows in real life and
@@ -233,9 +235,18 @@ func walkAffiliateRoutes(t *testing.T, f *payoutFixture, key, holder string, oth
 	if len(st.Lines) == 0 {
 		t.Fatalf("%s's 208 has no entry to prove", holder)
 	}
+	// The balance proof: the fixture's month closed (once, by two admins),
+	// a proof of the holder's own 208 balance.
+	month := periods.MonthOf(f.clock.Now())
+	if f.periodState(month.String()) == "open" {
+		f.clock.Advance(month.To().Sub(f.clock.Now()) + time.Hour)
+		f.periodCall(http.StatusOK, f.admin1, "POST", "/v1/periods/"+month.String()+"/close", nil)
+		f.periodCall(http.StatusOK, f.admin2, "POST", "/v1/periods/"+month.String()+"/close/confirm", nil)
+	}
 	required := map[string]string{
 		"/v1/audit/proofs/inclusion":   "entry=" + st.Lines[0].EntryID,
 		"/v1/audit/proofs/consistency": "from=1&to=1",
+		"/v1/audit/proofs/balance":     "period=" + month.String() + "&account=208:USDT:" + holder,
 	}
 	seen := map[string][]string{}
 	scanned := 0

@@ -109,6 +109,7 @@ func TestDeclaredQueryParametersAreRead(t *testing.T) {
 		"kind":            strings.Repeat("k", 33),
 		"limit":           "0",
 		"object":          strings.Repeat("o", 201),
+		"period":          "2026-13",
 		"over_threshold":  "maybe",
 		"size":            "-1",
 		"source":          "x",

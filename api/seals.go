@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/periods"
 	"github.com/folioledger/folio/seal"
 )
 
@@ -252,4 +254,48 @@ func hashesJSON[H ~[32]byte](hs []H) []string {
 		out[i] = base64.StdEncoding.EncodeToString(h[:])
 	}
 	return out
+}
+
+type balanceProofJSON struct {
+	Period            string   `json:"period"`
+	Index             int64    `json:"index"`
+	Size              int64    `json:"size"`
+	Leaf              string   `json:"leaf"`
+	Hashes            []string `json:"hashes"`
+	Checkpoint        string   `json:"checkpoint"`
+	JournalCheckpoint string   `json:"journal_checkpoint"`
+}
+
+// getBalanceProof: GET /v1/audit/proofs/balance?account=KEY&period=YYYY-MM,
+// the proof of the account's closing balance in the closed period's
+// balance tree, with the period's signed checkpoint (package periods). An
+// affiliate key gets proofs only of accounts of its own holder; any other
+// account gets the same not_found as an account without a balance.
+func (s *Server) getBalanceProof(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	account, period := q.Get("account"), q.Get("period")
+	k, err := accounts.ParseKey(account)
+	if account != "" && (err != nil || k.String() != account) {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"account"},
+			Message: fmt.Sprintf("account %q must be an account key CODE:CURRENCY[:HOLDER]", truncate(account, 64))}
+	}
+	m, perr := periods.ParseMonth(period)
+	if period != "" && perr != nil {
+		return perr
+	}
+	if account == "" || period == "" {
+		return &folio.Error{Code: folio.EINVALID, Fields: []string{"account", "period"},
+			Message: "account and period are required: an account key (CODE:CURRENCY[:HOLDER]) and a closed period (YYYY-MM)"}
+	}
+	if p := principalFrom(r.Context()); p.Role == keys.RoleAffiliate && (p.Holder == "" || k.Holder != p.Holder) {
+		return folio.Errorf(folio.ENOTFOUND, "account %s has no closing balance in period %s", truncate(account, 64), m)
+	}
+	pr, err := s.periods.ProveBalance(r.Context(), m, account)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, balanceProofJSON{Period: m.String(), Index: pr.Proof.Index, Size: pr.Proof.Size,
+		Leaf: base64.StdEncoding.EncodeToString(pr.Proof.Leaf), Hashes: hashesJSON(pr.Proof.Hashes),
+		Checkpoint: pr.Checkpoint, JournalCheckpoint: pr.JournalCheckpoint})
+	return nil
 }

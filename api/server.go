@@ -163,6 +163,7 @@ func New(cfg Config) *Server {
 	s.webhooks = &events.Webhooks{DB: cfg.DB, Feed: s.feed, Now: s.now}
 	s.stream = cfg.Stream
 	s.stream.defaults()
+	s.periods.Seals = s.seals
 	if cfg.AdminKey != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = sum[:]
@@ -249,6 +250,7 @@ func (s *Server) buildRouter() chi.Router {
 		s.route(r, http.MethodGet, "/v1/audit/proofs/inclusion", accessReadProof, s.getInclusionProof, "entry", "size")
 		s.route(r, http.MethodGet, "/v1/audit/proofs/consistency", accessReadProof, s.getConsistencyProof, "from", "to")
 		s.route(r, http.MethodGet, "/v1/ingest/dead-letters", accessRead, s.getDeadLetters, "cursor", "format", "limit")
+		s.route(r, http.MethodGet, "/v1/audit/proofs/balance", accessReadProof, s.getBalanceProof, "account", "period")
 
 		s.route(r, http.MethodPost, "/v1/keys", accessAdmin, s.postKey)
 		s.route(r, http.MethodGet, "/v1/keys", accessAdmin, s.getKeys, "format")

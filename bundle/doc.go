@@ -32,9 +32,17 @@
 // each balances, the balances follow from them, the reconciliation's
 // figures follow from them. What it cannot prove alone is that the anchors
 // are Folio's: an auditor compares them with anchors obtained otherwise
-// (the previous bundle's end anchors, or signed checkpoints). The manifest
-// reserves the optional checkpoints part for those (files under
-// checkpoints/, listed in manifest "checkpoints"): a later version writes
-// signed checkpoints of the journal's Merkle log there and checks them;
-// this version writes none and checks only the digests of any listed.
+// (the previous bundle's end anchors, or signed checkpoints).
+//
+// The optional checkpoints part (files under checkpoints/, listed in
+// manifest "checkpoints"; [ExportWith] with a verifier key) closes that
+// gap: the verifier key, the signed journal checkpoints of the seals from
+// the last one before the bundle's entries through the first that holds
+// them all, with consistency proofs between consecutive ones, every
+// entry's inclusion proof in the last one's tree, and the signed period
+// checkpoints of closed periods that overlap the range. The verifier
+// checks them with the stock note and tlog functions, recomputing each
+// entry's leaf (seal.LeafBytes) from the entry. We store proofs rather
+// than every leaf since index 0: a bundle is one range of the journal.
+// Each inclusion proof costs the export one indexed read of the log.
 package bundle

@@ -34,6 +34,22 @@ const exportPage = 1000
 // journal's reads are by recorded time at the cuts before from and before
 // to. It returns the manifest written.
 func Export(ctx context.Context, db *schema.DB, from, to, now time.Time, dir string) (*Manifest, error) {
+	return ExportWith(ctx, db, from, to, now, dir, Options{})
+}
+
+// Options are the export's options.
+type Options struct {
+	// VerifierKey, when set, is the note verifier key of the journal's
+	// checkpoints: the export then writes the checkpoints part (see
+	// writeCheckpoints) when a seal holds every entry of the range.
+	VerifierKey string
+	// Unsealed is set by ExportWith when VerifierKey was given but no seal
+	// holds every entry of the range yet: no checkpoints were written.
+	Unsealed *bool
+}
+
+// ExportWith is Export with options.
+func ExportWith(ctx context.Context, db *schema.DB, from, to, now time.Time, dir string, opts Options) (*Manifest, error) {
 	from, to = from.UTC(), to.UTC()
 	if !from.Before(to) {
 		return nil, folio.Errorf(folio.EINVALID, "export: from must be before to")
@@ -160,6 +176,15 @@ func Export(ctx context.Context, db *schema.DB, from, to, now time.Time, dir str
 	}); err != nil {
 		return nil, err
 	}
+	if opts.VerifierKey != "" {
+		ok, err := w.writeCheckpoints(ctx, db, opts.VerifierKey, anchors, w.ids, m)
+		if err != nil {
+			return nil, err
+		}
+		if opts.Unsealed != nil {
+			*opts.Unsealed = !ok
+		}
+	}
 	raw, err := encodeManifest(m)
 	if err != nil {
 		return nil, err
@@ -198,6 +223,7 @@ func hashAt(ctx context.Context, q schema.Querier, shard int, seq int64) (string
 type writer struct {
 	dir string
 	m   *Manifest
+	ids []string // the bundle's entries, in entries.jsonl's order
 }
 
 // file creates name, lets fill write it, and records its size and digest.
@@ -279,6 +305,7 @@ func (w *writer) entries(ctx context.Context, db *schema.DB, anchors []Anchor) (
 					return fmt.Errorf("export: shard %d has %d entries in (%d, %d]", a.Shard, len(es), after, through)
 				}
 				for _, e := range es {
+					w.ids = append(w.ids, e.ID)
 					line := newEntry(e)
 					b, err := encodeLine(&line)
 					if err != nil {

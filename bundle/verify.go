@@ -52,9 +52,16 @@ type Summary struct {
 	Postings   int
 	Accounts   int
 	Currencies []string
-	// Checkpoints is the number of files of the optional checkpoints part
-	// (their digests are checked; their contents are not, in this version).
+	// Checkpoints is the number of files of the optional checkpoints part.
 	Checkpoints int
+	// When the checkpoints part is present: the verifier key it was checked
+	// with, the number of journal checkpoints (signatures and consistency
+	// checked), the last one's tree size (every entry's inclusion checked
+	// in it) and the number of period checkpoints (signatures checked).
+	CheckpointKey      string
+	JournalCheckpoints int
+	TreeSize           int64
+	PeriodCheckpoints  int
 }
 
 // Verify checks the bundle in dir with nothing but its files, and returns
@@ -72,8 +79,13 @@ type Summary struct {
 // problem names that changed file, with the inconsistency as its detail.
 // A changed file in which no check fails (a chart name, a discrepancy's
 // text) is reported by its digest.
-func Verify(dir string) (*Summary, error) {
-	v := &verifier{dir: dir, currencies: map[string]Currency{}, codes: map[string]Code{}}
+func Verify(dir string) (*Summary, error) { return VerifyWithKey(dir, "") }
+
+// VerifyWithKey is Verify that also requires the checkpoints part's
+// verifier key to be key (the auditor's copy of the operator's key), when
+// key is not empty.
+func VerifyWithKey(dir, key string) (*Summary, error) {
+	v := &verifier{dir: dir, key: key, currencies: map[string]Currency{}, codes: map[string]Code{}}
 	if err := v.manifest(); err != nil {
 		return nil, err
 	}
@@ -81,7 +93,7 @@ func Verify(dir string) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, step := range []func() error{v.chart, v.anchors, v.entries, v.referencedEntries, v.csvFiles, v.balances, v.reconciliation} {
+	for _, step := range []func() error{v.chart, v.anchors, v.entries, v.referencedEntries, v.csvFiles, v.balances, v.reconciliation, v.checkpoints} {
 		err := step()
 		if err == nil {
 			continue
@@ -98,7 +110,8 @@ func Verify(dir string) (*Summary, error) {
 	if len(changed) > 0 {
 		return nil, changed[0]
 	}
-	s := &Summary{From: v.m.From, To: v.m.To, Shards: len(v.anchorList), Entries: len(v.list), Accounts: len(v.closing), Checkpoints: len(v.m.Checkpoints)}
+	s := &Summary{From: v.m.From, To: v.m.To, Shards: len(v.anchorList), Entries: len(v.list), Accounts: len(v.closing), Checkpoints: len(v.m.Checkpoints),
+		CheckpointKey: v.sum.CheckpointKey, JournalCheckpoints: v.sum.JournalCheckpoints, TreeSize: v.sum.TreeSize, PeriodCheckpoints: v.sum.PeriodCheckpoints}
 	for _, e := range v.list {
 		s.Postings += len(e.Postings)
 	}
@@ -119,6 +132,8 @@ type figures struct{ debits, credits, balance apd.Decimal }
 
 type verifier struct {
 	dir        string
+	key        string  // the auditor's verifier key ("": the bundle's own)
+	sum        Summary // the checkpoints part's figures
 	m          Manifest
 	from, to   time.Time
 	currencies map[string]Currency

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
 )
@@ -72,4 +74,50 @@ func PositionOf(ctx context.Context, q schema.Querier, id string) (Position, err
 		return p, folio.Errorf(folio.ENOTFOUND, "entry %s not found", id)
 	}
 	return p, err
+}
+
+// AccountBalance is one account's posted balance on its normal side.
+type AccountBalance struct {
+	Account accounts.Key
+	Balance apd.Decimal
+}
+
+// ClosingBalancesAt returns every account's posted balance on its normal
+// side counting the postings effective before before whose entries lie
+// within cut (seq at or below their shard's seq in it): the closing
+// balances of an accounting period ending at before, as the journal stood
+// at cut (package periods). An account with such a posting is listed even
+// when its balance is zero. In account order. It reads the postings of
+// the whole cut once (no stored chain is by effective time at a cut).
+func ClosingBalancesAt(ctx context.Context, q schema.Querier, before time.Time, cut Cut) ([]AccountBalance, error) {
+	chart, err := accounts.LoadChart(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT account, sum(CASE WHEN side = 'debit' THEN amount ELSE -amount END)::text FROM postings
+		WHERE seq <= coalesce(($1::bigint[])[shard + 1], 0) AND effective_at < $2 AND NOT pending
+		GROUP BY account ORDER BY account`, []int64(cut), before)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AccountBalance
+	for rows.Next() {
+		var name, sum string
+		if err := rows.Scan(&name, &sum); err != nil {
+			return nil, err
+		}
+		var b AccountBalance
+		if b.Account, err = accounts.ParseKey(name); err != nil {
+			return nil, err
+		}
+		if b.Balance, err = ParseStored(sum); err != nil {
+			return nil, err
+		}
+		if c, ok := chart.Code(b.Account.Code); ok && c.Normal == accounts.Credit {
+			b.Balance.Neg(&b.Balance)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
 }

@@ -1,5 +1,6 @@
 // Package periods owns accounting periods and month-end close (tables
-// period_events and period_snapshots, migration 029).
+// period_events and period_snapshots, migration 029; period_checkpoints
+// and period_balances, migration 033).
 //
 // # Periods and their states
 //
@@ -68,6 +69,59 @@
 //     /v1/periods/{YYYY-MM}/adjustments) are the entries beyond M's cut
 //     effective in M (and, for the first of the consecutive closed
 //     periods, effective before it), each with the period it is booked in.
+//
+// # Balance trees and period checkpoints
+//
+// Confirming a close also builds, before it writes, a Merkle tree of every
+// account's closing balance (seal.NewBalanceTree) and publishes its root
+// in a signed period checkpoint:
+//
+//   - Which balance: each account's posted balance on its normal side by
+//     business time — the postings effective before the period's end —
+//     counting exactly the entries within the close's cut (the cut stored
+//     with the reconciliation; ledger.ClosingBalancesAt). These are the
+//     closing balances the stored reconciliation's roll-forward ends at:
+//     post-close adjustments recorded later are not in them (they are
+//     booked in a later period and do not change a published tree).
+//     Pending postings are not counted. One leaf per account that has such
+//     a posting, zero balances included; the account is the full key
+//     (208:USDT:aff1) and the currency its currency; the amount is
+//     ledger.Format's text (exact), hashed as stored.
+//
+//   - The journal is sealed at the close (seal.Service.Seal, after the
+//     reconciliation's snapshot, so the seal covers the cut) and the period
+//     checkpoint is a C2SP signed note, signed with the journal's key:
+//
+//     <origin>/period/YYYY-MM
+//     <number of balance leaves>
+//     <base64 balance root>
+//     cut <seq of shard 0> <seq of shard 1> …
+//     seal <n> <journal tree size> <base64 journal root>
+//
+//     The first three lines have the tlog-checkpoint shape (origin, size,
+//     root); the last two are extension lines: the cut the balances were
+//     computed at, and the seal made at the close, whose own journal
+//     checkpoint is stored beside (the same size and root).
+//
+//   - Stored append-only: the checkpoint, root and size in
+//     period_checkpoints and every leaf, in tree order, in period_balances
+//     (amount as TEXT, so the hashed digits come back). Both keyed by the
+//     "closed" event: a reopened period closed again gets a new tree and
+//     checkpoint, the old ones stay. A proof is recomputed from the stored
+//     leaves, and refused when they do not give the stored root.
+//
+//   - GET /v1/audit/proofs/balance?account=&period= serves the proof
+//     (index, size, leaf bytes, hashes) with the period and journal
+//     checkpoints; anyone holding the verifier key checks it with
+//     note.Open and tlog.CheckRecord. An affiliate key gets proofs of its
+//     holder's accounts only. Without a sealing service (Service.Seals nil)
+//     the tree is stored with no seal and no checkpoint, and no proof is
+//     served.
+//
+//   - Cost: the balances are one scan of the postings within the cut
+//     (grouped by account); the tree is built in memory, and rebuilt in
+//     memory for each proof from the stored leaves (a few MB per hundred
+//     thousand accounts).
 //
 // The plain reconciliation report (GET /v1/reports/reconciliation) is
 // unchanged: it bounds a period by effective or recorded time only. The

@@ -17,6 +17,7 @@ import (
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/reconcile"
 	"github.com/folioledger/folio/schema"
+	"github.com/folioledger/folio/seal"
 )
 
 // State is a period's state, derived from its last event.
@@ -101,6 +102,9 @@ func (a Actor) person() string {
 type Service struct {
 	DB  *schema.DB
 	Now func() time.Time // nil: time.Now
+	// Seals seals the journal at a close and signs the period checkpoint
+	// (nil: the balance tree is stored with no seal and no checkpoint).
+	Seals *seal.Service
 }
 
 // New returns a service on db reading the clock now (nil: time.Now).
@@ -366,6 +370,10 @@ func (s *Service) ConfirmClose(ctx context.Context, m Month, a Actor) (*Period, 
 	if err != nil {
 		return nil, err
 	}
+	ct, err := s.buildClose(ctx, m, rep.ToSeq)
+	if err != nil {
+		return nil, err
+	}
 	err = s.DB.Tx(ctx, func(tx pgx.Tx) error {
 		b, err := load(ctx, tx)
 		if err != nil {
@@ -388,7 +396,10 @@ func (s *Service) ConfirmClose(ctx context.Context, m Month, a Actor) (*Period, 
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO period_snapshots (event_id, period, cut, late_cut, reconciliation, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 			id, m.String(), []int64(rep.ToSeq), lateArg, body, s.now())
-		return err
+		if err != nil {
+			return err
+		}
+		return storeClose(ctx, tx, id, m, ct, s.now())
 	})
 	if err != nil {
 		return nil, err

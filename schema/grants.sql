@@ -107,8 +107,8 @@ GRANT SELECT ON cache_versions TO folio_app;
 GRANT UPDATE (version) ON cache_versions TO folio_app;
 
 -- Accounting periods: state changes are events, closes store snapshots;
--- both append-only.
-GRANT SELECT, INSERT ON period_events, period_snapshots TO folio_app;
+-- all append-only (the balance trees and checkpoints of closes too).
+GRANT SELECT, INSERT ON period_events, period_snapshots, period_checkpoints, period_balances TO folio_app;
 -- The audit log's position counter (audit/doc.go, "Position").
 GRANT SELECT ON audit_head TO folio_app;
 GRANT UPDATE (pos) ON audit_head TO folio_app;

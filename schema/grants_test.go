@@ -81,8 +81,10 @@ var appGrants = map[string]grant{
 	"program_versions":        {table: []string{"SELECT", "INSERT"}},
 	"user_volume":             {table: []string{"SELECT", "INSERT"}, update: []string{"volume", "trades"}},
 
-	"period_events":    {table: []string{"SELECT", "INSERT"}},
-	"period_snapshots": {table: []string{"SELECT", "INSERT"}},
+	"period_events":      {table: []string{"SELECT", "INSERT"}},
+	"period_snapshots":   {table: []string{"SELECT", "INSERT"}},
+	"period_checkpoints": {table: []string{"SELECT", "INSERT"}},
+	"period_balances":    {table: []string{"SELECT", "INSERT"}},
 
 	"cache_versions": {table: []string{"SELECT"}, update: []string{"version"}},
 }

@@ -33,6 +33,9 @@ func Owners() map[string]string {
 		// Accounting periods: their events and closing snapshots.
 		"period_events":    "periods",
 		"period_snapshots": "periods",
+		// Period checkpoints: balance trees of closes and their signed notes.
+		"period_checkpoints": "periods",
+		"period_balances":    "periods",
 		// Seals of the journal's shards, the Merkle log over the journal
 		// and its signed checkpoints.
 		"seals":         "seal",

@@ -125,5 +125,6 @@
 // account's [BalanceProof], which anyone holding the root checks with
 // tlog.CheckRecord(p.Hashes, p.Size, root, p.Index, tlog.RecordHash(p.Leaf)).
 // The package only computes: storing the tree's root with a period and
-// serving the proofs belong to the period close.
+// serving the proofs belong to the period close (package periods, whose
+// doc.go defines the balances and the period checkpoint's format).
 package seal

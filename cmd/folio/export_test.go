@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/folioledger/folio/seal"
 )
 
 // TestExportAndAuditVerify: a month of generated activity (trades in two
@@ -50,5 +52,56 @@ func TestExportAndAuditVerify(t *testing.T) {
 	}
 	if _, _, code := cli(t, ctx, "audit-verify"); code != exitFailure {
 		t.Errorf("audit-verify without a directory: exit %d, want %d", code, exitFailure)
+	}
+}
+
+// TestExportCheckpointsCLI: with --checkpoint-key, `folio export` writes
+// the checkpoints part of a sealed range; `folio audit-verify --key` with
+// the operator's published verifier key passes and checks the
+// checkpoints; with another key it exits 1 naming checkpoints/key.txt. An
+// unsealed range is exported without checkpoints and with a warning.
+func TestExportCheckpointsCLI(t *testing.T) {
+	clearEnv(t)
+	ctx := context.Background()
+	db, app, from, to := monthOfActivity(t)
+	keyFile := filepath.Join(t.TempDir(), "checkpoint.key")
+	skey, err := seal.LoadKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"export", "--database-url", db.URL, "--checkpoint-key", keyFile, "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339)}
+
+	unsealedDir := filepath.Join(t.TempDir(), "unsealed")
+	out, errOut, code := cli(t, ctx, append(args, unsealedDir)...)
+	if code != 0 || !strings.Contains(out, "0 checkpoint files") || !strings.Contains(errOut, "no seal holds every entry") {
+		t.Fatalf("export of an unsealed range: exit %d\n%s%s", code, out, errOut)
+	}
+
+	seals, err := seal.New(app, skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := seals.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "bundle")
+	out, errOut, code = cli(t, ctx, append(args, dir)...)
+	if code != 0 || !strings.Contains(out, "4 checkpoint files") {
+		t.Fatalf("folio export --checkpoint-key: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = cli(t, ctx, "audit-verify", "--key", keyFile+".pub", dir)
+	if code != 0 || !strings.HasPrefix(out, "ok: ") || !strings.Contains(out, "1 journal checkpoints") || !strings.Contains(out, "every entry's inclusion") {
+		t.Fatalf("folio audit-verify --key: exit %d\n%s%s", code, out, errOut)
+	}
+	other := filepath.Join(t.TempDir(), "other.key")
+	if _, err := seal.LoadKey(other); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = cli(t, ctx, "audit-verify", "--key", other+".pub", dir)
+	if code != exitProblems || !strings.HasPrefix(out, "problem: checkpoints/key.txt:1: ") {
+		t.Fatalf("audit-verify with another key: exit %d, want 1 naming checkpoints/key.txt\n%s", code, out)
+	}
+	if _, _, code := cli(t, ctx, "audit-verify", "--key", filepath.Join(t.TempDir(), "missing"), dir); code != exitFailure {
+		t.Errorf("audit-verify with a missing key file: exit %d, want %d", code, exitFailure)
 	}
 }
