@@ -307,6 +307,10 @@
 // revaluation too. The accrual list and payouts still show the accrual's
 // own (null) reporting amount.
 //
+// Amounts in texts (an ineligible trade's reason, payouts' flags) are shown
+// at their currency's precision by FormatAt ("137.00"); amounts in JSON,
+// audit records and the journal keep their exact canonical text.
+//
 // # Product lines, VIP levels and campaigns
 //
 // A trade carries a product line (NewTrade.Product: spot, futures, margin
