@@ -121,11 +121,11 @@ func TestReferralListVIPProductsRisk(t *testing.T) {
 	}
 	res = e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/R/referrals?vip_level=2&format=csv", Key: rKey})
 	lines := strings.Split(strings.TrimSuffix(string(res.Body), "\r\n"), "\r\n")
-	if len(lines) != 2 || lines[0] != header || !strings.HasPrefix(lines[1], maskID("A")+",1,RRRRRR,") || !strings.HasSuffix(lines[1], ",2,futures spot,true,") {
+	if len(lines) != 2 || lines[0] != header || !strings.HasPrefix(lines[1], maskID("A")+",1,RRRRRR,") || !strings.HasSuffix(lines[1], `,2,"[""futures"",""spot""]",true,`) {
 		t.Errorf("R's CSV =\n%s", res.Body)
 	}
 	res = e.must(http.StatusOK, req{Method: "GET", Path: "/v1/affiliates/R/referrals?vip_level=2", Key: bootstrapKey, Header: map[string]string{"Accept": "text/csv"}})
-	if body := string(res.Body); !strings.Contains(body, ",2,futures spot,true,") || !strings.Contains(body, payouts.RiskSameIPReferrer) || !strings.Contains(body, `""matched"":[""R""]`) {
+	if body := string(res.Body); !strings.Contains(body, `,2,"[""futures"",""spot""]",true,`) || !strings.Contains(body, payouts.RiskSameIPReferrer) || !strings.Contains(body, `""matched"":[""R""]`) {
 		t.Errorf("admin CSV =\n%s", body)
 	}
 

@@ -501,7 +501,7 @@ func writeReferralsCSV(w http.ResponseWriter, r *http.Request, affiliateID strin
 	for i, x := range refs {
 		rows[i] = []string{csvText(x.Referee), strconv.Itoa(x.Level), csvOpt(x.Code), x.Country, x.RegisteredAt, csvOpt(x.KYCVerifiedAt), csvOpt(x.FirstDepositAt),
 			csvOpt(x.FirstTradeAt), x.Currency, x.Volume, x.Commission, strconv.FormatInt(x.Trades, 10), x.CommissionType, csvOpt(x.Kickback), csvText(x.Note),
-			unpricedCell(x.Unpriced), strconv.Itoa(x.VIPLevel), strings.Join(x.Products, " "), strconv.FormatBool(x.SignupFlagged), riskCell(x.SignupRisk)}
+			unpricedCell(x.Unpriced), strconv.Itoa(x.VIPLevel), productsCell(x.Products), strconv.FormatBool(x.SignupFlagged), riskCell(x.SignupRisk)}
 	}
 	writeListCSV(w, r, "referrals-"+affiliateID+".csv", referralsCSVHeader, rows, next)
 }
@@ -510,6 +510,16 @@ func writeReferralsCSV(w http.ResponseWriter, r *http.Request, affiliateID strin
 // compact JSON, as the JSON answer carries them.
 func unpricedCell(us []statsUnpricedJSON) string {
 	raw, err := json.Marshal(us)
+	if err != nil {
+		return ""
+	}
+	return string(raw)
+}
+
+// productsCell is a referral's products as a CSV cell: their compact
+// JSON, as the JSON answer carries them.
+func productsCell(ps []string) string {
+	raw, err := json.Marshal(ps)
 	if err != nil {
 		return ""
 	}
