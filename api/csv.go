@@ -101,7 +101,8 @@ func jsonCell(raw []byte) string {
 // writeItemsCSV writes a small, unpaged list (the chart, currencies, keys,
 // programs) as CSV with one column per JSON field of its items: "id" or
 // "code" first when present, then the others in name order (the union over
-// the items, so a field only some items carry still gets its column).
+// the items, so a field only some items carry still gets its column; an
+// empty list's header comes from the zero item).
 // Cells hold what the JSON holds: strings unquoted (through csvText),
 // numbers and booleans as written, null or an absent field empty, objects
 // and arrays as their compact JSON text. A field added to the JSON is a
@@ -121,6 +122,16 @@ func writeItemsCSV[T any](w http.ResponseWriter, r *http.Request, filename strin
 		for k := range objs[i] {
 			if !seen[k] {
 				seen[k] = true
+				cols = append(cols, k)
+			}
+		}
+	}
+	if len(items) == 0 {
+		// No items: the header still names the columns, from the zero item.
+		var zero T
+		var obj map[string]json.RawMessage
+		if raw, err := json.Marshal(zero); err == nil && json.Unmarshal(raw, &obj) == nil {
+			for k := range obj {
 				cols = append(cols, k)
 			}
 		}

@@ -56,6 +56,10 @@ func periodsActor(r *http.Request) periods.Actor {
 // getPeriods: GET /v1/periods — every month from the first period with
 // events through the current one, with its state and events.
 func (s *Server) getPeriods(w http.ResponseWriter, r *http.Request) error {
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	list, err := s.periods.List(r.Context())
 	if err != nil {
 		return err
@@ -65,6 +69,9 @@ func (s *Server) getPeriods(w http.ResponseWriter, r *http.Request) error {
 	}{Data: []periodJSON{}}
 	for _, p := range list {
 		out.Data = append(out.Data, newPeriodJSON(p))
+	}
+	if asCSV {
+		return writeItemsCSV(w, r, "periods.csv", out.Data)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -41,6 +41,10 @@ func (s *Server) getUserVIPLevels(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	hist, err := s.affiliate.VIPLevels(r.Context(), id)
 	if err != nil {
 		return err
@@ -48,6 +52,9 @@ func (s *Server) getUserVIPLevels(w http.ResponseWriter, r *http.Request) error 
 	out := listJSON[vipLevelJSON]{Data: []vipLevelJSON{}}
 	for _, h := range hist {
 		out.Data = append(out.Data, vipLevelJSON{VIPLevel: h.Level, Actor: h.Actor, RecordedAt: formatTime(h.RecordedAt)})
+	}
+	if asCSV {
+		return writeItemsCSV(w, r, "vip-levels-"+id+".csv", out.Data)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -95,6 +95,10 @@ func (s *Server) postWebhook(w http.ResponseWriter, r *http.Request) error {
 
 // getWebhooks: GET /v1/webhooks, without secrets.
 func (s *Server) getWebhooks(w http.ResponseWriter, r *http.Request) error {
+	asCSV, err := wantCSV(r)
+	if err != nil {
+		return err
+	}
 	list, err := s.webhooks.List(r.Context())
 	if err != nil {
 		return err
@@ -102,6 +106,9 @@ func (s *Server) getWebhooks(w http.ResponseWriter, r *http.Request) error {
 	out := listJSON[webhookJSON]{Data: []webhookJSON{}}
 	for _, sub := range list {
 		out.Data = append(out.Data, newWebhookJSON(sub))
+	}
+	if asCSV {
+		return writeItemsCSV(w, r, "webhooks.csv", out.Data)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
