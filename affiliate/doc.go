@@ -95,6 +95,15 @@
 // reporting currency; what no FX rate converted yet is given per referee
 // and currency (Referral.Unpriced), never silently counted as 0. A referee
 // whose code returns it a kickback above zero is "shared", else "rebate".
+// Each referee shows its current VIP level and the product lines it
+// traded, ever (Referral.Products, one query over trades_user for the
+// page): a list, not commission per product, because the list's figures
+// cover all time and a per-product split of a period is what Stats grouped
+// by product answers. The filters vip_level and product (a referee that
+// traded it; an EXISTS over trades_user) run in SQL like the others, so
+// the dashboard's default stays paged by SQL. The signup-risk flag is
+// payouts' (it owns signup_risk, and affiliate does not import payouts):
+// the API reads it for the page with payouts.SignupRisks.
 // The top referees of a period are Stats grouped by referee, sorted.
 //
 // # Custom rules
@@ -297,6 +306,10 @@
 // the rollups in the same transaction; reads of the tail use the
 // revaluation too. The accrual list and payouts still show the accrual's
 // own (null) reporting amount.
+//
+// Amounts in texts (an ineligible trade's reason, payouts' flags) are shown
+// at their currency's precision by FormatAt ("137.00"); amounts in JSON,
+// audit records and the journal keep their exact canonical text.
 //
 // # Product lines, VIP levels and campaigns
 //

@@ -222,8 +222,9 @@ func (p *Program) validAt(t time.Time) (code, reason string) {
 
 // eligible explains why the direct referrer ref cannot earn under p's
 // eligibility ("" when it can); volume reads the referrer's own traded
-// volume in a currency.
-func (p *Program) eligible(ref *User, volume func(user, currency string) (apd.Decimal, error)) (code, reason string, err error) {
+// volume in a currency; places is a currency's precision (-1: unknown),
+// at which the reason shows amounts.
+func (p *Program) eligible(ref *User, volume func(user, currency string) (apd.Decimal, error), places func(currency string) int) (code, reason string, err error) {
 	e := p.Eligibility
 	if e == nil || ref == nil {
 		return "", "", nil
@@ -242,7 +243,7 @@ func (p *Program) eligible(ref *User, volume func(user, currency string) (apd.De
 		}
 		if v.Cmp(e.MinVolume) < 0 {
 			return "min_volume", fmt.Sprintf("the referrer %s has traded %s %s; program %s requires a traded volume of at least %s %s",
-				ref.ID, ledger.Format(&v), e.MinVolumeCurrency, p.ID, ledger.Format(e.MinVolume), e.MinVolumeCurrency), nil
+				ref.ID, FormatAt(&v, places(e.MinVolumeCurrency)), e.MinVolumeCurrency, p.ID, FormatAt(e.MinVolume, places(e.MinVolumeCurrency)), e.MinVolumeCurrency), nil
 		}
 	}
 	return "", "", nil
@@ -464,6 +465,11 @@ func (b *tradeBatch) eligible(ctx context.Context, tx pgx.Tx, w *tradeWork, p *P
 			b.look.volumes[k] = v
 		}
 		return v, err
+	}, func(currency string) int {
+		if c, ok := b.chart.Currency(currency); ok {
+			return c.Precision
+		}
+		return -1
 	})
 	if err != nil || code == "" {
 		return err == nil, err

@@ -32,6 +32,9 @@ type Referral struct {
 	// reporting-currency amount is not known yet: Commission counts it 0
 	// (ListReferrals fills it for the page).
 	Unpriced []UnpricedAmount
+	// Products are the product lines the referee traded, ever, sorted
+	// (User.VIPLevel is its VIP level).
+	Products []string
 }
 
 // CommissionType is "shared" when the referee gets a kickback (> 0) from
@@ -69,6 +72,8 @@ type ReferralQuery struct {
 	RegisteredFrom, RegisteredTo time.Time
 	Milestone                    string // one of Milestones, with its range
 	MilestoneFrom, MilestoneTo   time.Time
+	VIPLevel                     *int   // the referee's current VIP level; nil: any
+	Product                      string // a product line the referee traded, ever
 	// Q matches a referee id (by prefix, or whole when QExactID) or, with
 	// Notes, a substring of the note (case-insensitive).
 	Q        string
@@ -113,6 +118,12 @@ func (s *Service) ListReferrals(ctx context.Context, q ReferralQuery) ([]Referra
 	}
 	if q.Level < 0 || q.Level > DefaultMaxLevels {
 		return nil, nil, folio.Errorf(folio.EINVALID, "level must be 1 to %d", DefaultMaxLevels)
+	}
+	if q.VIPLevel != nil && (*q.VIPLevel < 0 || *q.VIPLevel > MaxVIPLevel) {
+		return nil, nil, folio.Errorf(folio.EINVALID, "vip_level must be between 0 and %d", MaxVIPLevel)
+	}
+	if q.Product != "" && !ValidProduct(q.Product) {
+		return nil, nil, folio.Errorf(folio.EINVALID, "product %q is not a product identifier", q.Product)
 	}
 	var out []Referral
 	var next *ReferralCursor
@@ -181,6 +192,9 @@ func (s *Service) ListReferrals(ctx context.Context, q ReferralQuery) ([]Referra
 			return err
 		}
 		if err := addUnpriced(ctx, tx, q.Affiliate, refs); err != nil {
+			return err
+		}
+		if err := addProducts(ctx, tx, refs); err != nil {
 			return err
 		}
 		out = refs
@@ -300,6 +314,13 @@ func queryUsers(ctx context.Context, tx pgx.Tx, q *ReferralQuery, base string, a
 	if !q.RegisteredTo.IsZero() {
 		add("registered_at < $%d", q.RegisteredTo)
 	}
+	if q.VIPLevel != nil {
+		add("vip_level = $%d", *q.VIPLevel)
+	}
+	if q.Product != "" {
+		// trades_user (user_id, executed_at) finds a referee's trades.
+		add("EXISTS (SELECT 1 FROM trades t WHERE t.user_id = users.id AND t.product = $%d)", q.Product)
+	}
 	if q.Milestone != "" {
 		col := q.Milestone + "_at" // one of Milestones, checked
 		where = append(where, col+" IS NOT NULL")
@@ -350,6 +371,38 @@ func addNotes(ctx context.Context, tx pgx.Tx, affiliateID string, refs []Referra
 	}
 	for i := range refs {
 		refs[i].Note = notes[refs[i].User.ID]
+	}
+	return nil
+}
+
+// addProducts sets the product lines each referee traded, ever (one
+// query over trades_user for the page).
+func addProducts(ctx context.Context, tx pgx.Tx, refs []Referral) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(refs))
+	for i := range refs {
+		ids[i] = refs[i].User.ID
+	}
+	rows, err := tx.Query(ctx, `SELECT DISTINCT user_id, product FROM trades WHERE user_id = ANY($1) ORDER BY 1, 2`, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	by := map[string][]string{}
+	for rows.Next() {
+		var id, product string
+		if err := rows.Scan(&id, &product); err != nil {
+			return err
+		}
+		by[id] = append(by[id], product)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range refs {
+		refs[i].Products = by[refs[i].User.ID]
 	}
 	return nil
 }

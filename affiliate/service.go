@@ -92,6 +92,23 @@ func decText(d *apd.Decimal) *string {
 	return &s
 }
 
+// FormatAt is an amount as people read it in a message or a flag's text:
+// at places decimal places (its currency's precision, "137.00"), rounded
+// half-even; exact (ledger.Format) when places is negative (the currency
+// is unknown) or the amount cannot be quantized. Stored amounts, JSON
+// amounts and ledger postings keep ledger.Format.
+func FormatAt(d *apd.Decimal, places int) string {
+	if places < 0 {
+		return ledger.Format(d)
+	}
+	ctx := apd.Context{Precision: 60, MaxExponent: apd.MaxExponent, MinExponent: apd.MinExponent, Traps: apd.DefaultTraps, Rounding: apd.RoundHalfEven}
+	var r apd.Decimal
+	if _, err := ctx.Quantize(&r, d, -int32(places)); err != nil {
+		return ledger.Format(d)
+	}
+	return r.Text('f')
+}
+
 func notFound(what, id string) error {
 	return folio.Errorf(folio.ENOTFOUND, "%s %q not found", what, id)
 }

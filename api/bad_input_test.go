@@ -114,7 +114,7 @@ func TestBadBytesAndValues(t *testing.T) {
 		// Query and path parameters follow the body's byte rules.
 		{"query parameter NUL", req{Method: "GET", Path: "/v1/audit/log?object=user:%00"}, folio.EINVALID, "object", "NUL"},
 		{"query parameter invalid UTF-8", req{Method: "GET", Path: "/v1/audit/log?object=user:%FF"}, folio.EINVALID, "object", "not valid UTF-8"},
-		{"unknown query parameter", req{Method: "GET", Path: "/v1/affiliates/alice/referrals?vip=1"}, folio.EINVALID, "vip", "unknown query parameter vip; this route takes: code, country, cursor, format, level, limit, milestone, milestone_from, milestone_to, order, q, registered_from, registered_to"},
+		{"unknown query parameter", req{Method: "GET", Path: "/v1/affiliates/alice/referrals?vip=1"}, folio.EINVALID, "vip", "unknown query parameter vip; this route takes: code, country, cursor, format, level, limit, milestone, milestone_from, milestone_to, order, product, q, registered_from, registered_to, vip_level"},
 		{"query parameter given twice", req{Method: "GET", Path: "/v1/audit/log?limit=1&limit=2"}, folio.EINVALID, "limit", "given 2 times"},
 		{"path parameter NUL", req{Method: "PUT", Path: "/v1/programs/a%00b", Body: bounty("TOKEN", `"5"`)}, folio.EINVALID, "id", "NUL"},
 		{"path parameter invalid UTF-8", req{Method: "GET", Path: "/v1/users/al%FFice"}, folio.EINVALID, "id", "not valid UTF-8"},

@@ -101,12 +101,12 @@ func jsonCell(raw []byte) string {
 // writeItemsCSV writes a small, unpaged list (the chart, currencies, keys,
 // programs) as CSV with one column per JSON field of its items: "id" or
 // "code" first when present, then the others in name order (the union over
-// the items, so a field only some items carry still gets its column).
+// the items, so a field only some items carry still gets its column; an
+// empty list's header comes from the zero item).
 // Cells hold what the JSON holds: strings unquoted (through csvText),
 // numbers and booleans as written, null or an absent field empty, objects
 // and arrays as their compact JSON text. A field added to the JSON is a
-// column without touching this. An empty list answers the header row of
-// its item type's fields.
+// column without touching this.
 func writeItemsCSV[T any](w http.ResponseWriter, r *http.Request, filename string, items []T) error {
 	objs := make([]map[string]json.RawMessage, len(items))
 	seen := map[string]bool{}
@@ -127,7 +127,7 @@ func writeItemsCSV[T any](w http.ResponseWriter, r *http.Request, filename strin
 		}
 	}
 	if len(items) == 0 {
-		// An empty list still gets its header: the columns of a zero item.
+		// No items: the header still names the columns, from the zero item.
 		var zero T
 		var obj map[string]json.RawMessage
 		if raw, err := json.Marshal(zero); err == nil && json.Unmarshal(raw, &obj) == nil {

@@ -190,7 +190,7 @@ func TestHostileCatalogue(t *testing.T) {
 		{"audit log filter too long", req{Method: "GET", Path: "/v1/audit/log?object=" + strings.Repeat("o", 201)}, "", 400, folio.EINVALID, false},
 		// Query parameters a route does not take, or takes once (issue 15, item 4):
 		// a filter that does nothing is refused rather than ignored.
-		{"referrals filtered by vip level", req{Method: "GET", Path: "/v1/affiliates/alice/referrals?vip_level=1"}, "", 400, folio.EINVALID, false},
+		{"referrals filtered by a tier (no such filter)", req{Method: "GET", Path: "/v1/affiliates/alice/referrals?tier=1"}, "", 400, folio.EINVALID, false},
 		{"referrals sorted by a typo", req{Method: "GET", Path: "/v1/affiliates/bob/referrals?sort=commission"}, bobKey, 400, folio.EINVALID, false},
 		// The referral list's filters (issue 15, item 4).
 		{"referrals country not ISO", req{Method: "GET", Path: "/v1/affiliates/alice/referrals?country=Germany"}, "", 400, folio.EINVALID, false},

@@ -37,11 +37,11 @@ type vipLevelJSON struct {
 // getUserVIPLevels: GET /v1/users/{id}/vip-levels, the user's VIP level
 // history, oldest first (the signup's level, then every change).
 func (s *Server) getUserVIPLevels(w http.ResponseWriter, r *http.Request) error {
-	asCSV, err := wantCSV(r)
+	id, err := userIDParam(r)
 	if err != nil {
 		return err
 	}
-	id, err := userIDParam(r)
+	asCSV, err := wantCSV(r)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (s *Server) getUserVIPLevels(w http.ResponseWriter, r *http.Request) error 
 		out.Data = append(out.Data, vipLevelJSON{VIPLevel: h.Level, Actor: h.Actor, RecordedAt: formatTime(h.RecordedAt)})
 	}
 	if asCSV {
-		return writeItemsCSV(w, r, "vip-levels.csv", out.Data)
+		return writeItemsCSV(w, r, "vip-levels-"+id+".csv", out.Data)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

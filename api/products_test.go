@@ -142,8 +142,11 @@ func TestMinVolumeEligibility(t *testing.T) {
 		"eligibility": map[string]any{"min_volume": map[string]string{"amount": "1000", "currency": "USDT"}}})
 	e.tree("alice>", "alice>bob")
 	e.book(trade("t-1", "bob", "10"))
+	// The reason shows amounts at USDT's precision (6 places), as every
+	// text does (issue 15, item 9).
 	tr := e.getTradeJSON("t-1")
-	if len(tr.Accruals) != 0 || tr.Explanation["ineligible"] != "min_volume" || tr.Reason == nil || !strings.Contains(*tr.Reason, "at least 1000 USDT") {
+	if len(tr.Accruals) != 0 || tr.Explanation["ineligible"] != "min_volume" || tr.Reason == nil ||
+		!strings.Contains(*tr.Reason, "has traded 0.000000 USDT") || !strings.Contains(*tr.Reason, "at least 1000.000000 USDT") {
 		t.Fatalf("below min_volume: accruals %v reason %v", tr.Accruals, tr.Reason)
 	}
 	own := func(id, amount string) map[string]any {
@@ -157,7 +160,8 @@ func TestMinVolumeEligibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.book(trade("t-2", "bob", "10"))
-	if tr := e.getTradeJSON("t-2"); len(tr.Accruals) != 0 || tr.Explanation["ineligible"] != "min_volume" {
+	if tr := e.getTradeJSON("t-2"); len(tr.Accruals) != 0 || tr.Explanation["ineligible"] != "min_volume" || tr.Reason == nil ||
+		!strings.Contains(*tr.Reason, "has traded 600.000000 USDT") {
 		t.Fatalf("600 of 1000 traded: %v %v", tr.Accruals, tr.Explanation)
 	}
 	e.book(own("a-2", "400"))

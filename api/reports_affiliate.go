@@ -21,6 +21,7 @@ import (
 	"github.com/folioledger/folio/internal/text"
 	"github.com/folioledger/folio/keys"
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/payouts"
 	"github.com/folioledger/folio/reconcile"
 )
 
@@ -275,7 +276,14 @@ func writeStatsCSV(w http.ResponseWriter, st statsJSON) {
 // the referee masked and no country. kickback is the share its code
 // returns to it (kickback programs) and commission_type "shared" when that
 // share is above zero, else "rebate". note is the affiliate's private
-// note, shown to the affiliate and to admins only.
+// note, shown to the affiliate and to admins only. vip_level is the
+// referee's current VIP level and products the product lines it traded,
+// ever (like the figures, which cover every time; the stats grouped by
+// product split commission by product over a period). signup_flagged says
+// whether its signup raised a self-referral flag; signup_risk (the score,
+// the rules and the matched users) is for keys other than affiliate keys,
+// which see the flag only: the matched users may be the affiliate's own
+// upline and the signals tell a farm which of its tricks were seen.
 type referralJSON struct {
 	Referee        string  `json:"referee"`
 	Level          int     `json:"level"`
@@ -295,7 +303,11 @@ type referralJSON struct {
 	// Unpriced: per accrual currency, the commission and fees of this
 	// referee's accruals that no FX rate converted yet (counted 0 in
 	// commission); empty when everything is priced.
-	Unpriced []statsUnpricedJSON `json:"unpriced"`
+	Unpriced      []statsUnpricedJSON `json:"unpriced"`
+	VIPLevel      int                 `json:"vip_level"`
+	Products      []string            `json:"products"`
+	SignupFlagged bool                `json:"signup_flagged"`
+	SignupRisk    *signupRiskJSON     `json:"signup_risk,omitempty"`
 }
 
 // referralQuery reads the query of GET /v1/affiliates/{id}/referrals.
@@ -324,6 +336,16 @@ func referralQuery(id string, q url.Values) (affiliate.ReferralQuery, int, error
 	}
 	if len(rq.Q) > 64 || text.TextProblem(rq.Q, text.SingleLine) != "" {
 		return rq, 0, bad("q", "q must be up to 64 characters of one line")
+	}
+	if v := q.Get("vip_level"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > affiliate.MaxVIPLevel {
+			return rq, 0, bad("vip_level", fmt.Sprintf("vip_level must be a whole number from 0 to %d", affiliate.MaxVIPLevel))
+		}
+		rq.VIPLevel = &n
+	}
+	if rq.Product = q.Get("product"); rq.Product != "" && !affiliate.ValidProduct(rq.Product) {
+		return rq, 0, bad("product", "product must be a product identifier such as spot or futures")
 	}
 	if rq.Order != "" && !slices.Contains(affiliate.ReferralOrders, rq.Order) {
 		return rq, 0, bad("order", "order must be one of "+strings.Join(affiliate.ReferralOrders, ", "))
@@ -421,6 +443,14 @@ func (s *Server) getAffiliateReferrals(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
+	ids := make([]string, len(refs))
+	for i := range refs {
+		ids[i] = refs[i].User.ID
+	}
+	risks, err := payouts.SignupRisks(r.Context(), s.payouts.DB.Pool, ids)
+	if err != nil {
+		return err
+	}
 	out := listJSON[referralJSON]{Data: make([]referralJSON, 0, len(refs))}
 	if next != nil {
 		out.NextCursor = encodeCursor("referrals", rq.Order+"|"+next.Key+"|"+formatTime(next.At)+"|"+strconv.Itoa(next.N))
@@ -436,7 +466,14 @@ func (s *Server) getAffiliateReferrals(w http.ResponseWriter, r *http.Request) e
 			RegisteredAt: formatTime(u.RegisteredAt), KYCVerifiedAt: optTime(u.KYCVerifiedAt), FirstDepositAt: optTime(u.FirstDepositAt),
 			FirstTradeAt: optTime(u.FirstTradeAt), Currency: s.reportingCurrency(), Volume: ledger.Format(&ref.Volume), Commission: ledger.Format(&ref.Commission),
 			Trades: ref.Trades, CommissionType: ref.CommissionType(), Kickback: optDecimal(ref.Kickback), Note: m.text(ref.Note),
-			Unpriced: unpricedJSON(ref.Unpriced)})
+			Unpriced: unpricedJSON(ref.Unpriced), VIPLevel: u.VIPLevel, Products: ref.Products, SignupFlagged: risks[u.ID].Flagged()})
+		x := &out.Data[len(out.Data)-1]
+		if x.Products == nil {
+			x.Products = []string{}
+		}
+		if m == nil {
+			x.SignupRisk = newSignupRiskJSON(risks[u.ID])
+		}
 	}
 	if asCSV {
 		writeReferralsCSV(w, r, id, out.Data, out.NextCursor)
@@ -447,7 +484,7 @@ func (s *Server) getAffiliateReferrals(w http.ResponseWriter, r *http.Request) e
 }
 
 var referralsCSVHeader = []string{"referee", "level", "code", "country", "registered_at", "kyc_verified_at", "first_deposit_at", "first_trade_at",
-	"currency", "volume", "commission", "trades", "commission_type", "kickback", "note", "unpriced"}
+	"currency", "volume", "commission", "trades", "commission_type", "kickback", "note", "unpriced", "vip_level", "products", "signup_flagged", "signup_risk"}
 
 // unpricedJSON converts unpriced amounts (never nil: [] when none).
 func unpricedJSON(us []affiliate.UnpricedAmount) []statsUnpricedJSON {
@@ -464,7 +501,7 @@ func writeReferralsCSV(w http.ResponseWriter, r *http.Request, affiliateID strin
 	for i, x := range refs {
 		rows[i] = []string{csvText(x.Referee), strconv.Itoa(x.Level), csvOpt(x.Code), x.Country, x.RegisteredAt, csvOpt(x.KYCVerifiedAt), csvOpt(x.FirstDepositAt),
 			csvOpt(x.FirstTradeAt), x.Currency, x.Volume, x.Commission, strconv.FormatInt(x.Trades, 10), x.CommissionType, csvOpt(x.Kickback), csvText(x.Note),
-			unpricedCell(x.Unpriced)}
+			unpricedCell(x.Unpriced), strconv.Itoa(x.VIPLevel), productsCell(x.Products), strconv.FormatBool(x.SignupFlagged), riskCell(x.SignupRisk)}
 	}
 	writeListCSV(w, r, "referrals-"+affiliateID+".csv", referralsCSVHeader, rows, next)
 }
@@ -473,6 +510,29 @@ func writeReferralsCSV(w http.ResponseWriter, r *http.Request, affiliateID strin
 // compact JSON, as the JSON answer carries them.
 func unpricedCell(us []statsUnpricedJSON) string {
 	raw, err := json.Marshal(us)
+	if err != nil {
+		return ""
+	}
+	return string(raw)
+}
+
+// productsCell is a referral's products as a CSV cell: their compact
+// JSON, as the JSON answer carries them.
+func productsCell(ps []string) string {
+	raw, err := json.Marshal(ps)
+	if err != nil {
+		return ""
+	}
+	return string(raw)
+}
+
+// riskCell is a referral's signup risk as a CSV cell: its compact JSON,
+// empty when none (or not shown).
+func riskCell(r *signupRiskJSON) string {
+	if r == nil {
+		return ""
+	}
+	raw, err := json.Marshal(r)
 	if err != nil {
 		return ""
 	}

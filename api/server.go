@@ -306,7 +306,8 @@ func (s *Server) buildRouter() chi.Router {
 
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/stats", accessReadOwnID, s.getAffiliateStats, "format", "from", "group_by", "interval", "to")
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals", accessReadOwnID, s.getAffiliateReferrals,
-			"code", "country", "cursor", "format", "level", "limit", "milestone", "milestone_from", "milestone_to", "order", "q", "registered_from", "registered_to")
+			"code", "country", "cursor", "format", "level", "limit", "milestone", "milestone_from", "milestone_to", "order", "product", "q", "registered_from", "registered_to",
+			"vip_level")
 		s.route(r, http.MethodGet, "/v1/affiliates/{id}/referrals/top", accessReadOwnID, s.getTopReferrals, "format", "from", "limit", "to")
 
 		s.route(r, http.MethodGet, "/v1/events", accessReadScoped, s.getEvents, "after", "limit", "types")

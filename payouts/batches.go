@@ -307,6 +307,7 @@ func insertBatch(ctx context.Context, tx pgx.Tx, now, cutoff time.Time, act Acto
 func (s *Service) groupLines(ctx context.Context, tx pgx.Tx, pending []pendingAccrual, policies map[string]*affiliate.PayoutPolicy) ([]Line, [][]pendingAccrual, error) {
 	var lines []Line
 	var links [][]pendingAccrual
+	var chart *accounts.Chart // loaded for the first flag's text
 	for i := 0; i < len(pending); {
 		j := i
 		var sum apd.Decimal
@@ -341,12 +342,27 @@ func (s *Service) groupLines(ctx context.Context, tx pgx.Tx, pending []pendingAc
 			}
 		}
 		if balance.Cmp(&sum) < 0 {
-			l.Flags = append(l.Flags, Flag{FlagBalance, fmt.Sprintf("the accrued balance %s is below the line amount", ledger.Format(&balance))})
+			if chart == nil {
+				if chart, err = accounts.LoadChart(ctx, tx); err != nil {
+					return nil, nil, err
+				}
+			}
+			p := currencyPlaces(chart, l.Currency)
+			l.Flags = append(l.Flags, Flag{FlagBalance, fmt.Sprintf("the accrued balance %s is below the line amount %s", formatAt(&balance, p), formatAt(&sum, p))})
 		}
 		lines = append(lines, l)
 		links = append(links, group)
 	}
 	return lines, links, nil
+}
+
+// currencyPlaces is a currency's precision in chart, -1 when unknown
+// (formatAt then shows the amount exactly).
+func currencyPlaces(chart *accounts.Chart, currency string) int {
+	if c, ok := chart.Currency(currency); ok {
+		return c.Precision
+	}
+	return -1
 }
 
 // flagLines runs the anti-fraud rules and holds flagged lines.
@@ -359,12 +375,7 @@ func (s *Service) flagLines(ctx context.Context, tx pgx.Tx, now time.Time, lines
 	if err != nil {
 		return err
 	}
-	places := func(currency string) int {
-		if c, ok := chart.Currency(currency); ok {
-			return c.Precision
-		}
-		return -1
-	}
+	places := func(currency string) int { return currencyPlaces(chart, currency) }
 	reportingPlaces := places(s.Affiliate.Reporting())
 	for i := range lines {
 		l := &lines[i]

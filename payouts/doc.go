@@ -75,6 +75,11 @@
 // entry). TaxTotals reports each affiliate's payouts of a calendar year in
 // the reporting currency.
 //
+// Texts people read — flag details, the auto-hold reason — show amounts at
+// their currency's precision (formatAt, affiliate.FormatAt: "137.00" for
+// USD, rounded half-even where a figure such as an average has more
+// places); the stored and JSON amounts stay exact (ledger.Format).
+//
 // # Signup risk
 //
 // NewService installs CheckSignup as the affiliate service's SignupCheck:

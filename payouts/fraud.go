@@ -127,16 +127,7 @@ type lineFacts struct {
 // formatAt is an amount as people read it in a flag's text: at places
 // decimal places (its currency's precision), rounded half-even; exact
 // (ledger.Format) when places is negative.
-func formatAt(d *apd.Decimal, places int) string {
-	var r apd.Decimal
-	if places < 0 {
-		return ledger.Format(d)
-	}
-	if _, err := ratio.Quantize(&r, d, -int32(places)); err != nil {
-		return ledger.Format(d)
-	}
-	return r.Text('f')
-}
+func formatAt(d *apd.Decimal, places int) string { return affiliate.FormatAt(d, places) }
 
 // checkFraud returns the flags of a line (none: the line is ok).
 func checkFraud(r *parsedFraud, f *lineFacts) []Flag {

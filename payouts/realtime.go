@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio"
+	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/jackc/pgx/v5"
@@ -129,7 +130,11 @@ func (s *Service) payAuto(ctx context.Context, id string) (*Batch, error) {
 			for _, prog := range byLine[l.ID] {
 				limit, ok := policies[prog].AutoApproveLimit(l.Currency)
 				if !ok || l.Amount.Cmp(&limit) >= 0 {
-					why = fmt.Sprintf("line %s (%s %s) is not below program %s's auto_approve_below", l.ID, ledger.Format(&l.Amount), l.Currency, prog)
+					chart, err := accounts.LoadChart(ctx, tx)
+					if err != nil {
+						return err
+					}
+					why = fmt.Sprintf("line %s (%s %s) is not below program %s's auto_approve_below", l.ID, formatAt(&l.Amount, currencyPlaces(chart, l.Currency)), l.Currency, prog)
 					break
 				}
 				limits[prog+":"+l.Currency] = ledger.Format(&limit)

@@ -2,6 +2,7 @@ package payouts_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/folioledger/folio/affiliate"
@@ -37,6 +38,12 @@ func TestAutoPayRechecksPolicy(t *testing.T) {
 	b, err := f.pay.PayAutoForTest(ctx, auto.ID)
 	if err != nil || b.Status != payouts.BatchDraft || b.ApprovedByLabel == "" {
 		t.Fatalf("payAuto after the limit dropped = %+v, %v; want a draft marked for an admin", b, err)
+	}
+	// The hold's reason shows the line's amount at USDT's precision (issue 15, item 9).
+	var reason string
+	if err := f.db.Admin.QueryRow(ctx, `SELECT after->>'reason' FROM audit_log WHERE action = 'payout.auto_hold'`).Scan(&reason); err != nil ||
+		!strings.Contains(reason, "(25.000000 USDT) is not below program broker's auto_approve_below") {
+		t.Errorf("auto_hold reason = %q, %v; want C's line shown as 25.000000 USDT", reason, err)
 	}
 	if built, err := f.pay.RunSchedules(ctx, "s1"); err != nil {
 		t.Fatal(err)
