@@ -46,17 +46,8 @@ func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if c := q.Get("cursor"); c != "" {
-		pos, err := decodeCursor("audit", c)
-		if err != nil {
-			return err
-		}
-		at, id, _ := strings.Cut(pos, "|")
-		t, terr := time.Parse(time.RFC3339Nano, at)
-		if terr != nil || !ledger.ValidUUID(id) {
-			return &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
-		}
-		f.AfterAt, f.AfterID = t, id
+	if f.AfterAt, f.AfterID, err = timeIDCursor(q.Get("cursor"), "audit"); err != nil {
+		return err
 	}
 	f.Limit = limit + 1
 	recs, err := audit.List(r.Context(), s.db.Pool, f)
@@ -67,7 +58,7 @@ func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 	for i, rec := range recs {
 		if i == limit {
 			last := recs[i-1]
-			out.NextCursor = encodeCursor("audit", last.At.UTC().Format(time.RFC3339Nano)+"|"+last.ID)
+			out.NextCursor = timeIDNext("audit", last.At, last.ID)
 			break
 		}
 		out.Data = append(out.Data, rec)
@@ -82,4 +73,27 @@ func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// timeIDCursor decodes a cursor of a list in (time, id) order (the audit
+// log, the dead letters) made by timeIDNext; "" is the first page.
+func timeIDCursor(c, kind string) (time.Time, string, error) {
+	if c == "" {
+		return time.Time{}, "", nil
+	}
+	pos, err := decodeCursor(kind, c)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	at, id, _ := strings.Cut(pos, "|")
+	t, terr := time.Parse(time.RFC3339Nano, at)
+	if terr != nil || !ledger.ValidUUID(id) {
+		return time.Time{}, "", &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
+	}
+	return t, id, nil
+}
+
+// timeIDNext is the cursor after the item (at, id) of a (time, id) list.
+func timeIDNext(kind string, at time.Time, id string) string {
+	return encodeCursor(kind, at.UTC().Format(time.RFC3339Nano)+"|"+id)
 }

@@ -3,11 +3,8 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/folioledger/folio"
-	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/stream"
 )
 
@@ -25,17 +22,8 @@ func (s *Server) getDeadLetters(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var f stream.Filter
-	if c := q.Get("cursor"); c != "" {
-		pos, err := decodeCursor("dead", c)
-		if err != nil {
-			return err
-		}
-		at, id, _ := strings.Cut(pos, "|")
-		t, terr := time.Parse(time.RFC3339Nano, at)
-		if terr != nil || !ledger.ValidUUID(id) {
-			return &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
-		}
-		f.AfterAt, f.AfterID = t, id
+	if f.AfterAt, f.AfterID, err = timeIDCursor(q.Get("cursor"), "dead"); err != nil {
+		return err
 	}
 	f.Limit = limit + 1
 	recs, err := stream.List(r.Context(), s.db.Pool, f)
@@ -46,7 +34,7 @@ func (s *Server) getDeadLetters(w http.ResponseWriter, r *http.Request) error {
 	for i, rec := range recs {
 		if i == limit {
 			last := recs[i-1]
-			out.NextCursor = encodeCursor("dead", last.At.UTC().Format(time.RFC3339Nano)+"|"+last.ID)
+			out.NextCursor = timeIDNext("dead", last.At, last.ID)
 			break
 		}
 		out.Data = append(out.Data, rec)
