@@ -91,6 +91,12 @@ type benchReport struct {
 	WALBytesPerTrade   float64 `json:"wal_bytes_per_trade"`
 	WALRecordsPerTrade float64 `json:"wal_records_per_trade"`
 	RowsPerTrade       float64 `json:"rows_per_trade"`
+	// CPU time per trade over the same window (bench_cpu.go): the server,
+	// the database (0 when it is not on this machine) and the bench's own
+	// clients. Unlike trades/s, it barely moves with the machine's load.
+	CPUServerUSPerTrade   float64 `json:"cpu_server_us_per_trade"`
+	CPUDatabaseUSPerTrade float64 `json:"cpu_database_us_per_trade"`
+	CPUBenchUSPerTrade    float64 `json:"cpu_bench_us_per_trade"`
 	// The journal's shard count and writer mode, and how many journal
 	// batches needed more than one shard (of all batches).
 	Shards            int    `json:"shards"`
@@ -229,6 +235,8 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	if err != nil {
 		return nil, err
 	}
+	postmaster := localPostmaster(ctx, db)
+	cpu0 := readCPU(srv.cmd.Process.Pid, postmaster)
 	start := time.Now()
 	lat, progressed, err := stream(ctx, c, bc, users, rep, srv, progress)
 	if err != nil {
@@ -239,6 +247,7 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	if err != nil {
 		return nil, err
 	}
+	rep.cpuPerTrade(cpu0, readCPU(srv.cmd.Process.Pid, postmaster))
 	if rep.Trades > 0 {
 		n := float64(rep.Trades)
 		rep.WALBytesPerTrade = float64(cost1.walBytes-cost0.walBytes) / n
@@ -777,6 +786,13 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 	fmt.Fprintf(w, "  server peak RSS %.0f MB (first fifth of the stream %.0f MB, last fifth %.0f MB)\n", r.PeakRSSMB, r.RSSFirstFifthMB, r.RSSLastFifthMB)
 	fmt.Fprintf(w, "  %.0f trades/s in the first tenth of the stream, %.0f in the last (journal: %d entries at the end)\n", r.TradesPerSecFirstTenth, r.TradesPerSecLastTenth, r.JournalEntries)
 	fmt.Fprintf(w, "  per trade: %.0f bytes of WAL in %.1f records, %.1f rows written\n", r.WALBytesPerTrade, r.WALRecordsPerTrade, r.RowsPerTrade)
+	if r.CPUServerUSPerTrade > 0 {
+		db := "not measured (not on this machine)"
+		if r.CPUDatabaseUSPerTrade > 0 {
+			db = fmt.Sprintf("%.0f µs", r.CPUDatabaseUSPerTrade)
+		}
+		fmt.Fprintf(w, "  CPU per trade: server %.0f µs, database %s, bench clients %.0f µs\n", r.CPUServerUSPerTrade, db, r.CPUBenchUSPerTrade)
+	}
 	fmt.Fprintf(w, "  journal: %d shards, %s writers, %d batches, %d of them over more than one shard\n", r.Shards, r.DBMode, r.Batches, r.MultiShardBatches)
 	if r.Via != viaHTTP {
 		fmt.Fprintf(w, "  via %s: %.0f trades/s (%d trades in messages of %d, %.1f s from the first publish to the last booked); HTTP: %.0f trades/s\n",

@@ -74,4 +74,11 @@ func TestBenchSmallRun(t *testing.T) {
 	if tps := rep["trades_per_sec"].(float64); !(tps > 0) || rep["p99_ms"].(float64) < rep["p50_ms"].(float64) {
 		t.Errorf("trades/s %v, p50 %v, p99 %v", tps, rep["p50_ms"], rep["p99_ms"])
 	}
+	// The test's PostgreSQL runs on this machine: the database's CPU is
+	// measured next to the server's, and a trade costs both something.
+	for _, k := range []string{"cpu_server_us_per_trade", "cpu_database_us_per_trade"} {
+		if v, _ := rep[k].(float64); !(v > 0) {
+			t.Errorf("%s = %v; want > 0", k, rep[k])
+		}
+	}
 }
