@@ -154,16 +154,17 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 			return 0, err
 		}
 	}
-	rows, err := readFoldRows(ctx, tx, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, `a.shard = $1 AND a.seq > $2 AND a.seq <= $3`,
-		int64(shard), mark, through)
+	// The rows go straight into the rollup as they are read (a batch is
+	// up to DefaultFoldBatch trades' accruals: collecting them first cost
+	// a fifth of the folder's CPU in growing the slice).
+	roll := newRollup()
+	folded := 0
+	err = eachFoldRow(ctx, tx, func(f *foldRow) error {
+		folded++
+		return roll.add(&f.accrualRow, f.rep, f.feeRep)
+	}, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, `a.shard = $1 AND a.seq > $2 AND a.seq <= $3`, int64(shard), mark, through)
 	if err != nil {
 		return 0, err
-	}
-	roll := newRollup()
-	for i := range rows {
-		if err := roll.add(&rows[i].accrualRow, rows[i].rep, rows[i].feeRep); err != nil {
-			return 0, err
-		}
 	}
 	if err := roll.write(ctx, tx); err != nil {
 		return 0, err
@@ -187,7 +188,7 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 	if tag.RowsAffected() != 1 {
 		return 0, errFoldRaced
 	}
-	return len(rows) + vol.trades + 1, nil
+	return folded + vol.trades + 1, nil
 }
 
 // foldRow is an accrual as the folder and the statistics tail read it.
@@ -202,6 +203,16 @@ type foldRow struct {
 // (over accruals a); both conditions take the same args. A trade's
 // accruals have the trade's position and business time (executed_at).
 func readFoldRows(ctx context.Context, q schema.Querier, tradeWhere, otherWhere string, args ...any) ([]foldRow, error) {
+	var out []foldRow
+	err := eachFoldRow(ctx, q, func(f *foldRow) error {
+		out = append(out, *f)
+		return nil
+	}, tradeWhere, otherWhere, args...)
+	return out, err
+}
+
+// eachFoldRow is readFoldRows handing each row to each as it is read.
+func eachFoldRow(ctx context.Context, q schema.Querier, each func(*foldRow) error, tradeWhere, otherWhere string, args ...any) error {
 	const cols = `a.source, a.beneficiary, a.trader_id, a.level, a.market, a.code, a.currency, a.program_id, a.country,
 			%s, a.amount::text, a.trade_fee::text, a.volume_reporting::text,
 			coalesce(a.reporting_amount, r.reporting_amount)::text, coalesce(a.fee_reporting, r.fee_reporting)::text`
@@ -213,10 +224,9 @@ func readFoldRows(ctx context.Context, q schema.Querier, tradeWhere, otherWhere 
 		SELECT `+fmt.Sprintf(cols, "a.business_at")+` FROM accruals a`+reval+`
 		WHERE a.source <> 'trade' AND `+otherWhere, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []foldRow
 	for rows.Next() {
 		var f foldRow
 		var level int64
@@ -224,7 +234,7 @@ func readFoldRows(ctx context.Context, q schema.Querier, tradeWhere, otherWhere 
 		var fee, vol, rep, feeRep *string
 		if err := rows.Scan(&f.source, &f.beneficiary, &f.trader, &level, &f.market, &f.code, &f.currency, &f.program, &f.country,
 			&f.at, &amt, &fee, &vol, &rep, &feeRep); err != nil {
-			return nil, err
+			return err
 		}
 		f.level = int(level)
 		switch f.source {
@@ -235,19 +245,21 @@ func readFoldRows(ctx context.Context, q schema.Querier, tradeWhere, otherWhere 
 		}
 		var err error
 		if f.amount, err = ledger.ParseStored(amt); err != nil {
-			return nil, err
+			return err
 		}
 		for _, x := range []struct {
 			dst **apd.Decimal
 			s   *string
 		}{{&f.fee, fee}, {&f.volumeRep, vol}, {&f.rep, rep}, {&f.feeRep, feeRep}} {
 			if *x.dst, err = ledger.ParseStoredOptional(x.s); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		out = append(out, f)
+		if err := each(&f); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // volumeFold is referred volume per (direct referrer, UTC day of
