@@ -89,12 +89,17 @@ func ParseStoredOptional(s *string) (*apd.Decimal, error) {
 // Format returns the canonical text of d: plain notation, no exponent, no
 // trailing fractional zeros ("25", "12.5", "0.000001").
 func Format(d *apd.Decimal) string {
-	var r apd.Decimal
-	r.Reduce(d)
-	if r.IsZero() {
+	if d.IsZero() {
 		return "0"
 	}
-	return r.Text('f')
+	// The plain text with its fractional zeros trimmed is what Reduce then
+	// Text gives, without Reduce's divisions by ten of the coefficient
+	// (two thirds of this function's time in the trade path's profile).
+	s := d.Text('f')
+	if strings.IndexByte(s, '.') >= 0 {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
 }
 
 func truncate(s string) string {

@@ -1,9 +1,11 @@
 package ledger_test
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/ledger"
@@ -105,6 +107,25 @@ func TestFormat(t *testing.T) {
 		}
 		if got := ledger.Format(&d); got != tt.want {
 			t.Errorf("Format(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+	// Against the definition (Reduce, then plain text) over random values
+	// of every scale and sign, with trailing zeros in the coefficient.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var d apd.Decimal
+		d.SetFinite(rng.Int64N(1_000_000_000_000)*[]int64{1, 10, 1000}[rng.IntN(3)], -int32(rng.IntN(25))+3)
+		if rng.IntN(2) == 0 {
+			d.Neg(&d)
+		}
+		var r apd.Decimal
+		r.Reduce(&d)
+		want := r.Text('f')
+		if r.IsZero() {
+			want = "0"
+		}
+		if got := ledger.Format(&d); got != want {
+			t.Fatalf("Format(%s) = %s, want %s", d.String(), got, want)
 		}
 	}
 }
