@@ -164,20 +164,8 @@ func (s *Server) getAffiliateStats(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	sq := affiliate.StatsQuery{Affiliate: id, Interval: q.Get("interval"), GroupBy: q.Get("group_by")}
-	if sq.To, err = optionalTime("to", q.Get("to")); err != nil {
+	if sq.From, sq.To, err = s.statsPeriod(q); err != nil {
 		return err
-	}
-	if sq.To.IsZero() {
-		sq.To = s.clock()
-	}
-	if sq.From, err = optionalTime("from", q.Get("from")); err != nil {
-		return err
-	}
-	if sq.From.IsZero() {
-		sq.From = sq.To.Add(-defaultStatsPeriod)
-	}
-	if !sq.From.Before(sq.To) {
-		return &folio.Error{Code: folio.EINVALID, Fields: []string{"from", "to"}, Message: "from must be before to"}
 	}
 	if sq.Interval != "" && !slices.Contains(affiliate.StatsIntervals, sq.Interval) {
 		return &folio.Error{Code: folio.EINVALID, Fields: []string{"interval"},
@@ -581,20 +569,8 @@ func (s *Server) getTopReferrals(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	sq := affiliate.StatsQuery{Affiliate: id, GroupBy: "referee"}
-	if sq.To, err = optionalTime("to", q.Get("to")); err != nil {
+	if sq.From, sq.To, err = s.statsPeriod(q); err != nil {
 		return err
-	}
-	if sq.To.IsZero() {
-		sq.To = s.clock()
-	}
-	if sq.From, err = optionalTime("from", q.Get("from")); err != nil {
-		return err
-	}
-	if sq.From.IsZero() {
-		sq.From = sq.To.Add(-defaultStatsPeriod)
-	}
-	if !sq.From.Before(sq.To) {
-		return &folio.Error{Code: folio.EINVALID, Fields: []string{"from", "to"}, Message: "from must be before to"}
 	}
 	limit := defaultTopReferrals
 	if q.Get("limit") != "" {
@@ -721,4 +697,26 @@ func (s *Server) getTaxReport(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// statsPeriod reads the from/to query parameters of the statistics routes:
+// to defaults to now, from to defaultStatsPeriod before to, and from must
+// be before to.
+func (s *Server) statsPeriod(q url.Values) (from, to time.Time, err error) {
+	if to, err = optionalTime("to", q.Get("to")); err != nil {
+		return from, to, err
+	}
+	if to.IsZero() {
+		to = s.clock()
+	}
+	if from, err = optionalTime("from", q.Get("from")); err != nil {
+		return from, to, err
+	}
+	if from.IsZero() {
+		from = to.Add(-defaultStatsPeriod)
+	}
+	if !from.Before(to) {
+		return from, to, &folio.Error{Code: folio.EINVALID, Fields: []string{"from", "to"}, Message: "from must be before to"}
+	}
+	return from, to, nil
 }

@@ -215,17 +215,25 @@ func (s *Server) postUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// userAndMask reads user id and the id mask of the request's key (nil:
+// the key sees raw ids), which every user route that answers with the
+// user needs.
+func (s *Server) userAndMask(r *http.Request, id string) (*affiliate.User, *idMask, error) {
+	u, err := s.affiliate.GetUser(r.Context(), id)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := s.maskFor(r, nil, nil)
+	return u, m, err
+}
+
 // getUser: GET /v1/users/{id}.
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	id, err := userIDParam(r)
 	if err != nil {
 		return err
 	}
-	u, err := s.affiliate.GetUser(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	m, err := s.maskFor(r, nil, nil)
+	u, m, err := s.userAndMask(r, id)
 	if err != nil {
 		return err
 	}
@@ -403,11 +411,7 @@ func (s *Server) putRefereeRate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.affiliate.SetRefereeRate(r.Context(), principalFrom(r.Context()).Holder, id, rate, actor(r)); err != nil {
 		return err
 	}
-	u, err := s.affiliate.GetUser(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	m, err := s.maskFor(r, nil, nil)
+	u, m, err := s.userAndMask(r, id)
 	if err != nil {
 		return err
 	}
