@@ -432,7 +432,7 @@ func (s *Service) loadChain(ctx context.Context, tx pgx.Tx, b *tradeBatch, u *Us
 	for i := 0; i < depth && cur.ReferrerID != ""; i++ {
 		a := b.users[cur.ReferrerID]
 		if a == nil {
-			more, err := s.tradeUsers(ctx, tx, []string{cur.ReferrerID})
+			more, err := s.tradeUsers(ctx, tx, b.usersVersion, []string{cur.ReferrerID})
 			if err != nil {
 				return err
 			}

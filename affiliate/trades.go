@@ -114,9 +114,12 @@ type tradeBatch struct {
 	repeats []int                 // later occurrences with the same content
 	rep     string                // the reporting currency
 	users   map[string]*User      // traders and their chains
-	progs   *programSet
-	look    *tradeLookups
-	rates   rateCache
+	// usersVersion is the user cache's version as the transaction sees
+	// it, read once by loadTradeContext (usersVersion).
+	usersVersion int64
+	progs        *programSet
+	look         *tradeLookups
+	rates        rateCache
 }
 
 // PostTradesTx books trades inside the caller's transaction: for each new
@@ -444,7 +447,10 @@ func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, b *tradeBatch
 	for i, w := range todo {
 		ids[i] = w.in.UserID
 	}
-	users, err := s.tradeUsers(ctx, tx, ids)
+	if b.usersVersion, err = usersVersion(ctx, tx); err != nil {
+		return err
+	}
+	users, err := s.tradeUsers(ctx, tx, b.usersVersion, ids)
 	if err != nil {
 		return err
 	}
@@ -458,7 +464,7 @@ func (s *Service) loadTradeContext(ctx context.Context, tx pgx.Tx, b *tradeBatch
 				}
 			}
 		}
-		more, err := s.tradeUsers(ctx, tx, next)
+		more, err := s.tradeUsers(ctx, tx, b.usersVersion, next)
 		if err != nil {
 			return err
 		}

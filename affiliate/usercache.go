@@ -42,13 +42,20 @@ func execUserChange(ctx context.Context, tx pgx.Tx, sql string, args ...any) err
 	return bumpUsers(ctx, tx)
 }
 
-// tradeUsers returns the users of ids as tx sees them: from the cache when
-// it is current, loading (and caching) the others.
-func (s *Service) tradeUsers(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*User, error) {
+// usersVersion reads the "users" row of cache_versions as tx sees it: the
+// version the cache must have been filled at to serve tx. A transaction
+// reads it once (tradeBatch.usersVersion), not once per level of the
+// referral chains it walks.
+func usersVersion(ctx context.Context, tx pgx.Tx) (int64, error) {
 	var version int64
-	if err := tx.QueryRow(ctx, `SELECT version FROM cache_versions WHERE name = 'users'`).Scan(&version); err != nil {
-		return nil, err
-	}
+	err := tx.QueryRow(ctx, `SELECT version FROM cache_versions WHERE name = 'users'`).Scan(&version)
+	return version, err
+}
+
+// tradeUsers returns the users of ids as tx sees them, tx having read
+// version (usersVersion): from the cache when it was filled at that
+// version, loading (and caching) the others.
+func (s *Service) tradeUsers(ctx context.Context, tx pgx.Tx, version int64, ids []string) (map[string]*User, error) {
 	c := &s.userCache
 	out := make(map[string]*User, len(ids))
 	var missing []string
