@@ -470,12 +470,7 @@ func (s *Server) getReferees(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	asCSV, err := wantCSV(r)
-	if err != nil {
-		return err
-	}
-	limit, err := parseLimit(q)
+	q, asCSV, limit, err := listRequest(r)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -75,9 +76,21 @@ func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// listRequest reads what every list route takes: its query, format=csv and
+// limit.
+func listRequest(r *http.Request) (q url.Values, asCSV bool, limit int, err error) {
+	q = r.URL.Query()
+	if asCSV, err = wantCSV(r); err != nil {
+		return q, false, 0, err
+	}
+	limit, err = parseLimit(q)
+	return q, asCSV, limit, err
+}
+
 // timeIDCursor decodes a cursor of a list in (time, id) order (the audit
-// log, the dead letters) made by timeIDNext; "" is the first page.
-func timeIDCursor(c, kind string) (time.Time, string, error) {
+// log, the dead letters, payout batches) made by timeIDNext; "" is the
+// first page. Ids are UUIDs unless validID says otherwise.
+func timeIDCursor(c, kind string, validID ...func(string) bool) (time.Time, string, error) {
 	if c == "" {
 		return time.Time{}, "", nil
 	}
@@ -87,7 +100,11 @@ func timeIDCursor(c, kind string) (time.Time, string, error) {
 	}
 	at, id, _ := strings.Cut(pos, "|")
 	t, terr := time.Parse(time.RFC3339Nano, at)
-	if terr != nil || !ledger.ValidUUID(id) {
+	valid := ledger.ValidUUID
+	if len(validID) > 0 {
+		valid = validID[0]
+	}
+	if terr != nil || !valid(id) {
 		return time.Time{}, "", &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
 	}
 	return t, id, nil

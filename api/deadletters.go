@@ -12,12 +12,7 @@ import (
 // messages (or trades of batch messages) that the Kafka and RabbitMQ
 // consumers could never book, with the reason, in (time, id) order.
 func (s *Server) getDeadLetters(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	asCSV, err := wantCSV(r)
-	if err != nil {
-		return err
-	}
-	limit, err := parseLimit(q)
+	q, asCSV, limit, err := listRequest(r)
 	if err != nil {
 		return err
 	}

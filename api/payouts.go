@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -165,28 +164,13 @@ func (s *Server) postPayoutBatch(w http.ResponseWriter, r *http.Request) error {
 // listPayoutBatches: GET /v1/payouts/batches?limit=&cursor=&format=, in
 // creation order.
 func (s *Server) listPayoutBatches(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	asCSV, err := wantCSV(r)
+	q, asCSV, limit, err := listRequest(r)
 	if err != nil {
 		return err
 	}
-	limit, err := parseLimit(q)
+	afterAt, afterID, err := timeIDCursor(q.Get("cursor"), "payout_batches", batchIDPattern.MatchString)
 	if err != nil {
 		return err
-	}
-	var afterAt time.Time
-	var afterID string
-	if c := q.Get("cursor"); c != "" {
-		pos, err := decodeCursor("payout_batches", c)
-		if err != nil {
-			return err
-		}
-		at, id, _ := strings.Cut(pos, "|")
-		t, terr := time.Parse(time.RFC3339Nano, at)
-		if terr != nil || !batchIDPattern.MatchString(id) {
-			return &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
-		}
-		afterAt, afterID = t, id
 	}
 	bs, err := s.payouts.ListBatches(r.Context(), afterAt, afterID, limit+1)
 	if err != nil {

@@ -52,12 +52,7 @@ var sealsCSVHeader = []string{"n", "sealed_at", "prev_hash", "hash", "tree_size"
 // getSeals: GET /v1/audit/seals?cursor=&limit=&format=, the seal chain in
 // order.
 func (s *Server) getSeals(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	asCSV, err := wantCSV(r)
-	if err != nil {
-		return err
-	}
-	limit, err := parseLimit(q)
+	q, asCSV, limit, err := listRequest(r)
 	if err != nil {
 		return err
 	}
