@@ -55,15 +55,7 @@ func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON[audit.Record]{Data: []audit.Record{}}
-	for i, rec := range recs {
-		if i == limit {
-			last := recs[i-1]
-			out.NextCursor = timeIDNext("audit", last.At, last.ID)
-			break
-		}
-		out.Data = append(out.Data, rec)
-	}
+	out := pageOf(recs, limit, identity, func(last audit.Record) string { return timeIDNext("audit", last.At, last.ID) })
 	if asCSV {
 		rows := make([][]string, len(out.Data))
 		for i, x := range out.Data {
@@ -109,6 +101,9 @@ func timeIDCursor(c, kind string, validID ...func(string) bool) (time.Time, stri
 	}
 	return t, id, nil
 }
+
+// identity is pageOf's toJSON for items that are their own JSON.
+func identity[T any](x T) T { return x }
 
 // timeIDNext is the cursor after the item (at, id) of a (time, id) list.
 func timeIDNext(kind string, at time.Time, id string) string {

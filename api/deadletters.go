@@ -25,15 +25,7 @@ func (s *Server) getDeadLetters(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON[stream.DeadLetter]{Data: []stream.DeadLetter{}}
-	for i, rec := range recs {
-		if i == limit {
-			last := recs[i-1]
-			out.NextCursor = timeIDNext("dead", last.At, last.ID)
-			break
-		}
-		out.Data = append(out.Data, rec)
-	}
+	out := pageOf(recs, limit, identity, func(last stream.DeadLetter) string { return timeIDNext("dead", last.At, last.ID) })
 	if asCSV {
 		rows := make([][]string, len(out.Data))
 		for i, d := range out.Data {

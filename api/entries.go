@@ -465,14 +465,9 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON[entryJSON]{Data: make([]entryJSON, 0, min(len(es), limit))}
-	for i, e := range es {
-		if i == limit {
-			out.NextCursor = encodeCursor("entries", strconv.FormatInt(es[i-1].Seq, 10)+"."+strconv.Itoa(es[i-1].Shard))
-			break
-		}
-		out.Data = append(out.Data, newEntryJSON(e))
-	}
+	out := pageOf(es, limit, newEntryJSON, func(last *ledger.Entry) string {
+		return encodeCursor("entries", strconv.FormatInt(last.Seq, 10)+"."+strconv.Itoa(last.Shard))
+	})
 	if asCSV {
 		var rows [][]string
 		for _, e := range out.Data {
@@ -502,6 +497,21 @@ func optionalSeq(q url.Values, name string) (int64, error) {
 type listJSON[T any] struct {
 	Data       []T    `json:"data"`
 	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// pageOf is the page of a list route whose store was asked for limit+1
+// items: the first limit of them as JSON and, when there was one more, the
+// cursor after the last item kept.
+func pageOf[S, T any](items []S, limit int, toJSON func(S) T, cursor func(last S) string) listJSON[T] {
+	out := listJSON[T]{Data: make([]T, 0, min(len(items), limit))}
+	for i, x := range items {
+		if i == limit {
+			out.NextCursor = cursor(items[i-1])
+			break
+		}
+		out.Data = append(out.Data, toJSON(x))
+	}
+	return out
 }
 
 // getEntry: GET /v1/entries/{id}.

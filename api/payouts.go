@@ -176,15 +176,9 @@ func (s *Server) listPayoutBatches(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	out := listJSON[payoutBatchJSON]{Data: make([]payoutBatchJSON, 0, min(len(bs), limit))}
-	for i, b := range bs {
-		if i == limit {
-			last := bs[i-1]
-			out.NextCursor = encodeCursor("payout_batches", formatTime(last.CreatedAt)+"|"+last.ID)
-			break
-		}
-		out.Data = append(out.Data, newPayoutBatchJSON(b))
-	}
+	out := pageOf(bs, limit, newPayoutBatchJSON, func(last *payouts.Batch) string {
+		return encodeCursor("payout_batches", formatTime(last.CreatedAt)+"|"+last.ID)
+	})
 	if asCSV {
 		setNextLink(w, r, out.NextCursor)
 		writePayoutLinesCSV(w, "payout-batches.csv", out.Data)

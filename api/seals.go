@@ -70,14 +70,7 @@ func (s *Server) getSeals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON[sealJSON]{Data: []sealJSON{}}
-	for i, x := range list {
-		if i == limit {
-			out.NextCursor = encodeCursor("seals", strconv.FormatInt(list[i-1].N, 10))
-			break
-		}
-		out.Data = append(out.Data, toSealJSON(x))
-	}
+	out := pageOf(list, limit, toSealJSON, func(last *seal.Seal) string { return encodeCursor("seals", strconv.FormatInt(last.N, 10)) })
 	if asCSV {
 		rows := make([][]string, len(out.Data))
 		for i, x := range out.Data {
