@@ -63,11 +63,10 @@ func (s *Service) UpdateCode(ctx context.Context, owner, code string, in CodeCha
 		if err != nil {
 			return err
 		}
-		progs, err := loadPrograms(ctx, tx, s.Rules)
+		p, err := s.programOf(ctx, tx, u)
 		if err != nil {
 			return err
 		}
-		p := progs.resolve(u)
 		if err := checkCodeRates(p, u, in.Rate, in.Kickback); err != nil {
 			return err
 		}

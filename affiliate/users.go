@@ -358,11 +358,10 @@ func (s *Service) CreateCode(ctx context.Context, owner string, in NewCode, acto
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM referral_codes WHERE owner_id = $1`, owner).Scan(&n); err != nil {
 			return err
 		}
-		progs, err := loadPrograms(ctx, tx, s.Rules)
+		p, err := s.programOf(ctx, tx, u)
 		if err != nil {
 			return err
 		}
-		p := progs.resolve(u)
 		limit := s.MaxCodes
 		if limit <= 0 {
 			limit = 20
@@ -541,11 +540,10 @@ func (s *Service) clampMoved(ctx context.Context, tx pgx.Tx, now time.Time, acto
 	if err != nil {
 		return err
 	}
-	progs, err := loadPrograms(ctx, tx, s.Rules)
+	p, err := s.programOf(ctx, tx, u)
 	if err != nil {
 		return err
 	}
-	p := progs.resolve(u)
 	if ref.Rate == nil || p == nil || p.Kind != KindDifferential || u.Rate.Cmp(ref.Rate) <= 0 {
 		return nil
 	}
@@ -625,11 +623,10 @@ func (s *Service) setRate(ctx context.Context, id, referrer string, rate apd.Dec
 		if err != nil {
 			return err
 		}
-		progs, err := loadPrograms(ctx, tx, s.Rules)
+		p, err := s.programOf(ctx, tx, u)
 		if err != nil {
 			return err
 		}
-		p := progs.resolve(u)
 		if p == nil || p.Kind != KindDifferential {
 			return folio.Errorf(folio.EINVALID, "user %s does not resolve to a differential program", id)
 		}
@@ -848,4 +845,14 @@ func (s *Service) SetTaxID(ctx context.Context, id, taxID, actor string) error {
 		}
 		return audit(ctx, tx, s.now(), actor, "user.tax_id", "user:"+id, map[string]bool{"set": u.TaxID != ""}, map[string]bool{"set": taxID != ""})
 	})
+}
+
+// programOf is the trade program that applies to u (its assignment, its
+// group's program or the default; nil if none), as tx sees the programs.
+func (s *Service) programOf(ctx context.Context, tx pgx.Tx, u *User) (*Program, error) {
+	progs, err := loadPrograms(ctx, tx, s.Rules)
+	if err != nil {
+		return nil, err
+	}
+	return progs.resolve(u), nil
 }
