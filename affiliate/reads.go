@@ -75,21 +75,8 @@ func (s *Service) DirectReferees(ctx context.Context, id string, afterAt time.Ti
 }
 
 func directReferees(ctx context.Context, q schema.Querier, id string, afterAt time.Time, afterID string, limit int) ([]*User, error) {
-	rows, err := q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE referrer_id = $1 AND (registered_at, id) > ($2, $3)
+	return collectUsers(ctx, q, `SELECT `+userColumns+` FROM users WHERE referrer_id = $1 AND (registered_at, id) > ($2, $3)
 		ORDER BY registered_at, id LIMIT $4`, id, afterAt, afterID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
 }
 
 // Accrual is one accrual line.

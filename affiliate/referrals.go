@@ -343,20 +343,7 @@ func queryUsers(ctx context.Context, tx pgx.Tx, q *ReferralQuery, base string, a
 	} else {
 		sql += strings.Join(where, " AND ")
 	}
-	rows, err := tx.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return collectUsers(ctx, tx, sql, args...)
 }
 
 // addNotes sets the affiliate's notes on refs.

@@ -172,6 +172,15 @@ func loadUsers(ctx context.Context, q schema.Querier, ids []string) (map[string]
 	return out, rows.Err()
 }
 
+// collectUsers runs a query of userColumns and returns its users in order.
+func collectUsers(ctx context.Context, q schema.Querier, sql string, args ...any) ([]*User, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*User, error) { return scanUser(r) })
+}
+
 func getUser(ctx context.Context, q schema.Querier, id string, lock bool) (*User, error) {
 	sql := `SELECT ` + userColumns + ` FROM users WHERE id = $1`
 	if lock {
