@@ -289,16 +289,21 @@ func TestConcurrentSealersOneChain(t *testing.T) {
 func TestVerifyDetectsTampering(t *testing.T) {
 	for _, c := range []struct {
 		name, sql, kind string
+		detail          string // in the problem's detail, when set
 	}{
-		{"seal time", `UPDATE seals SET sealed_at = sealed_at + interval '1 second' WHERE n = 1`, seal.ProblemSeal},
-		{"seal link", `UPDATE seals SET prev_hash = hash WHERE n = 2`, seal.ProblemSeal},
-		{"seal head", `UPDATE seal_heads SET hash = sha256(hash) WHERE seal = 1 AND shard = (SELECT max(shard) FROM seal_heads WHERE seal = 1 AND seq > 0)`, seal.ProblemSeal},
-		{"seal gone", `DELETE FROM seal_heads WHERE seal = 2; DELETE FROM seals WHERE n = 1`, seal.ProblemSeal},
-		{"merkle hash", `UPDATE merkle_hashes SET hash = sha256(hash) WHERE idx = 3`, seal.ProblemMerkle},
-		{"merkle root", `UPDATE seals SET root = sha256(root) WHERE n = 2`, seal.ProblemMerkle},
-		{"leaf index", `UPDATE merkle_leaves SET leaf = leaf + 100 WHERE leaf = 4`, seal.ProblemMerkle},
-		{"checkpoint", `UPDATE seals SET checkpoint = replace(checkpoint, E'\n5\n', E'\n6\n') WHERE n = 1`, seal.ProblemCheckpoint},
-		{"entry hash", `UPDATE seal_heads SET seq = seq - 1 WHERE seal = 2 AND seq > 1 AND shard = (SELECT min(shard) FROM seal_heads WHERE seal = 2 AND seq > 1)`, seal.ProblemSeal},
+		{"seal time", `UPDATE seals SET sealed_at = sealed_at + interval '1 second' WHERE n = 1`, seal.ProblemSeal, ""},
+		{"seal link", `UPDATE seals SET prev_hash = hash WHERE n = 2`, seal.ProblemSeal, ""},
+		{"seal head", `UPDATE seal_heads SET hash = sha256(hash) WHERE seal = 1 AND shard = (SELECT max(shard) FROM seal_heads WHERE seal = 1 AND seq > 0)`, seal.ProblemSeal, ""},
+		{"seal gone", `DELETE FROM seal_heads WHERE seal = 2; DELETE FROM seals WHERE n = 1`, seal.ProblemSeal, ""},
+		{"merkle hash", `UPDATE merkle_hash_runs SET hashes = overlay(hashes PLACING sha256(substring(hashes FROM 97 FOR 32)) FROM 97) WHERE first_idx = 0`, seal.ProblemMerkle, ""},
+		{"merkle run byte", `UPDATE merkle_hash_runs SET hashes = set_byte(hashes, 5, get_byte(hashes, 5) # 1) WHERE first_idx = (SELECT max(first_idx) FROM merkle_hash_runs)`, seal.ProblemMerkle, "in the run from"},
+		{"merkle run cut", `UPDATE merkle_hash_runs SET hashes = substring(hashes FROM 1 FOR length(hashes) - 32) WHERE first_idx = 0`, seal.ProblemMerkle, "are not stored"},
+		{"merkle run overlap", `INSERT INTO merkle_hash_runs (first_idx, hashes) SELECT first_idx + 1, substring(hashes FROM 33) FROM merkle_hash_runs WHERE first_idx = 0`, seal.ProblemMerkle, "overlaps"},
+		{"merkle run stray", `INSERT INTO merkle_hash_runs (first_idx, hashes) SELECT 1000000, hashes FROM merkle_hash_runs WHERE first_idx = 0`, seal.ProblemMerkle, "beyond the last seal"},
+		{"merkle tree size", `UPDATE seals SET tree_size = tree_size + 1 WHERE n = 2`, seal.ProblemMerkle, "heads moved past"},
+		{"merkle root", `UPDATE seals SET root = sha256(root) WHERE n = 2`, seal.ProblemMerkle, ""},
+		{"checkpoint", `UPDATE seals SET checkpoint = replace(checkpoint, E'\n5\n', E'\n6\n') WHERE n = 1`, seal.ProblemCheckpoint, ""},
+		{"entry hash", `UPDATE seal_heads SET seq = seq - 1 WHERE seal = 2 AND seq > 1 AND shard = (SELECT min(shard) FROM seal_heads WHERE seal = 2 AND seq > 1)`, seal.ProblemSeal, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -316,10 +321,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			probs := e.problems(t)
 			found := false
 			for _, p := range probs {
-				found = found || p.Kind == c.kind
+				found = found || (p.Kind == c.kind && strings.Contains(p.Detail, c.detail))
 			}
 			if !found {
-				t.Fatalf("Verify after %q = %+v; want a %s", c.sql, probs, c.kind)
+				t.Fatalf("Verify after %q = %+v; want a %s saying %q", c.sql, probs, c.kind, c.detail)
 			}
 		})
 	}
