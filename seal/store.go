@@ -205,6 +205,12 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (_ *Seal, created, more b
 	if err != nil {
 		return nil, false, false, err
 	}
+	// Leaf n's stored hashes start at storage index tlog.StoredHashCount(n)
+	// (= tlog.StoredHashIndex(0, n)), so a seal's new hashes are the
+	// consecutive indexes up to the new size's count: one run.
+	if m.base+int64(len(m.hashes)) != tlog.StoredHashCount(size) {
+		return nil, false, false, fmt.Errorf("seal: %d new merkle hashes from storage index %d do not end at %d, the stored hash count of %d leaves", len(m.hashes), m.base, tlog.StoredHashCount(size), size)
+	}
 	root, err := tlog.TreeHash(size, m)
 	if err != nil {
 		return nil, false, false, err
@@ -286,7 +292,8 @@ type dbHashes struct {
 func (d dbHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	rows, err := d.q.Query(d.ctx, `SELECT u.i, substring(r.hashes FROM ((u.i - r.first_idx) * 32 + 1)::INT FOR 32)
 		FROM unnest($1::bigint[]) AS u(i)
-		JOIN LATERAL (SELECT first_idx, hashes FROM merkle_hash_runs WHERE first_idx <= u.i ORDER BY first_idx DESC LIMIT 1) AS r ON true`, indexes)
+		JOIN LATERAL (SELECT first_idx, hashes FROM merkle_hash_runs WHERE first_idx <= u.i ORDER BY first_idx DESC LIMIT 1) AS r ON true
+		WHERE (u.i - r.first_idx + 1) * 32 <= length(r.hashes)`, indexes)
 	if err != nil {
 		return nil, fmt.Errorf("read merkle hashes: %w", err)
 	}
