@@ -115,24 +115,25 @@
 // migrated database; upgrade them all.
 //
 // What it costs (pg_stat_statements over `folio bench --trades 20000
-// --users 5000 --journal-shards 4`, 40,000 entries, on the 2-core
-// development machine, 2026-12-04):
+// --users 5000 --journal-shards 4`, 40,000 entries, two runs of each on
+// the 2-core development machine shared with other sessions, 2026-12-04):
 //
 //	layout                                  rows/trade   WAL/trade   time of its INSERTs
-//	028: a row per stored hash and entry    6.0          1,133 B     2,151 ms
-//	035: runs of hashes, nothing per entry  0.004          139 B        88 ms
+//	028: a row per stored hash and entry    6.0          1,133 B     1.1–2.2 s
+//	035: runs of hashes, nothing per entry  0.004        137–139 B   0.09–0.23 s
 //
 // Before: INSERT INTO merkle_hashes 79,995 rows and 12.97 MB of WAL,
 // INSERT INTO merkle_leaves 40,000 rows and 9.69 MB. After: INSERT INTO
-// merkle_hash_runs 79 rows and 2.77 MB — the hashes themselves (two of 32
-// bytes per entry) and 8% of row and TOAST overhead; the seal and its
-// heads add a few hundred bytes per seal. BenchmarkSeal (10,000 entries
-// over four shards in one seal, the machine shared with other sessions):
-// 36.5 µs of wall time per entry before, 18.8 µs after, now mostly reading
-// the entries' positions and hashing. What is left per entry is its two
-// hashes; storing only the interior ones (leaf hashes recomputed from the
-// entries when a proof needs one) would halve it, at the price of an
-// entry read per proof.
+// merkle_hash_runs 79–81 rows and 2.75–2.77 MB — the hashes themselves
+// (two of 32 bytes per entry) and 8% of row and TOAST overhead; the seal
+// and its heads add a few hundred bytes per seal. The bench's totals per
+// trade went from 10.3–10.4 KB of WAL and 24–25 rows to 9.3–9.5 KB and
+// 19 rows. BenchmarkSeal (10,000 entries over four shards in one seal):
+// 36.5 µs of wall time per entry before, 18.8 µs after, now mostly
+// reading the entries' positions and hashing. What is left per entry is
+// its two hashes; storing only the interior ones (leaf hashes recomputed
+// from the entries when a proof needs one) would halve it, at the price of
+// an entry read per proof.
 //
 // # Checkpoints
 //
