@@ -303,6 +303,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"merkle tree size", `UPDATE seals SET tree_size = tree_size + 1 WHERE n = 2`, seal.ProblemMerkle, "heads moved past"},
 		{"merkle root", `UPDATE seals SET root = sha256(root) WHERE n = 2`, seal.ProblemMerkle, ""},
 		{"checkpoint", `UPDATE seals SET checkpoint = replace(checkpoint, E'\n5\n', E'\n6\n') WHERE n = 1`, seal.ProblemCheckpoint, ""},
+		{"shard dropped", `DELETE FROM seal_heads WHERE seal = 2 AND shard = 0`, seal.ProblemSeal, "has no head of shard 0"},
 		{"entry hash", `UPDATE seal_heads SET seq = seq - 1 WHERE seal = 2 AND seq > 1 AND shard = (SELECT min(shard) FROM seal_heads WHERE seal = 2 AND seq > 1)`, seal.ProblemSeal, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -477,8 +478,44 @@ func TestSealsAcrossShardCountChanges(t *testing.T) {
 			t.Fatalf("seal after SetShards(%d) has %d heads, want 3 (retired shards stay)", n, len(s.Heads))
 		}
 	}
-	if last, err := e.seals.Latest(ctx); err != nil || last.TreeSize != 16 {
+	last, err := e.seals.Latest(ctx)
+	if err != nil || last.TreeSize != 16 {
 		t.Fatalf("Latest = %+v, %v; want 16 leaves", last, err)
+	}
+	// Every entry's leaf index, derived from the heads of seals with two
+	// and three shards, is its place in the global order.
+	_, _, root := openCheckpoint(t, last.Checkpoint, e.seals.Verifier)
+	seals, err := e.seals.List(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree memTree
+	prev := map[int]int64{}
+	for _, s := range seals {
+		for _, h := range s.Heads {
+			es, err := ledger.ShardEntries(ctx, e.app.Pool, h.Shard, prev[h.Shard], h.Seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, en := range es {
+				p := ledger.Position{ID: en.ID, Shard: en.Shard, Seq: en.Seq, Hash: en.Hash}
+				pr, err := e.seals.ProveInclusion(ctx, en.ID, 0)
+				if err != nil {
+					t.Fatalf("ProveInclusion(%s): %v", en.ID, err)
+				}
+				if pr.Index != tree.size {
+					t.Fatalf("entry %s (shard %d, seq %d, seal %d) is leaf %d, the global order puts it at %d", en.ID, en.Shard, en.Seq, s.N, pr.Index, tree.size)
+				}
+				if err := tlog.CheckRecord(pr.Hashes, pr.Size, root, pr.Index, tlog.RecordHash(pr.Leaf)); err != nil {
+					t.Fatalf("tlog.CheckRecord(%s): %v", en.ID, err)
+				}
+				tree.add(t, seal.LeafBytes(p))
+			}
+			prev[h.Shard] = h.Seq
+		}
+	}
+	if tree.size != 16 || tree.root(t) != root {
+		t.Fatalf("the entries in the global order make a tree of %d leaves, root %x; want 16, %x", tree.size, tree.root(t), root)
 	}
 	if probs := e.problems(t); len(probs) != 0 {
 		t.Fatalf("Verify found problems: %+v", probs)
