@@ -23,6 +23,14 @@ CREATE INDEX IF NOT EXISTS seal_heads_position ON seal_heads (shard, seq, seal);
 -- copied below) or fails from now on; none can add hashes after the copy.
 DROP TABLE IF EXISTS merkle_leaves;
 
+-- Here only so that the copy below can run again once the table is gone
+-- (a rerun of this file's steps, see schema/doc.go): it then copies
+-- nothing, and the table is dropped again.
+CREATE TABLE IF NOT EXISTS merkle_hashes (
+    idx  BIGINT PRIMARY KEY,
+    hash BYTEA NOT NULL
+);
+
 -- The stored hashes, 1024 storage indexes a run (the same bound as new
 -- runs), where the block holds every index from its first to its last
 -- (always, unless the table was tampered with); the hashes of any other
