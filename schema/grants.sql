@@ -19,7 +19,7 @@ GRANT SELECT ON schema_migrations, schema_lock TO folio_app;
 GRANT SELECT, INSERT ON entries, postings, audit_log, user_events, bounty_awards, trades, trade_reversals, accruals, scheduler_runs TO folio_app;
 
 -- Seals and the Merkle log (seal/doc.go): history, appended by sealers.
-GRANT SELECT, INSERT ON seals, seal_heads, merkle_hashes, merkle_leaves TO folio_app;
+GRANT SELECT, INSERT ON seals, seal_heads, merkle_hash_runs TO folio_app;
 
 -- The journal head: every journal writer updates it and locks the table
 -- (LOCK TABLE needs the table-level UPDATE privilege); its row is inserted

@@ -40,8 +40,8 @@ var appGrants = map[string]grant{
 	"scheduler_runs":  {table: []string{"SELECT", "INSERT"}},
 	"seals":           {table: []string{"SELECT", "INSERT"}},
 	"seal_heads":      {table: []string{"SELECT", "INSERT"}},
-	"merkle_hashes":   {table: []string{"SELECT", "INSERT"}},
-	"merkle_leaves":   {table: []string{"SELECT", "INSERT"}},
+
+	"merkle_hash_runs": {table: []string{"SELECT", "INSERT"}},
 
 	"ingest_dead_letters": {table: []string{"SELECT", "INSERT"}},
 

@@ -38,10 +38,9 @@ func Owners() map[string]string {
 		"period_balances":    "periods",
 		// Seals of the journal's shards, the Merkle log over the journal
 		// and its signed checkpoints.
-		"seals":         "seal",
-		"seal_heads":    "seal",
-		"merkle_hashes": "seal",
-		"merkle_leaves": "seal",
+		"seals":            "seal",
+		"seal_heads":       "seal",
+		"merkle_hash_runs": "seal",
 
 		// API keys and their people.
 		"api_keys": "keys",

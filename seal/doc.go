@@ -3,8 +3,8 @@
 // (golang.org/x/mod/sumdb/tlog, the certificate-transparency
 // construction) and signed checkpoints in the C2SP tlog-checkpoint /
 // signed-note format (golang.org/x/mod/sumdb/note). It owns the tables
-// seals, seal_heads, merkle_hashes and merkle_leaves (migration 028), all
-// append-only: the server's role may read and insert, never update or
+// seals, seal_heads (migration 028) and merkle_hash_runs (migration 035),
+// all append-only: the server's role may read and insert, never update or
 // delete. It reads the journal only through the ledger's functions
 // (ledger.Heads, ledger.ShardPositions, ledger.PositionOf).
 //
@@ -36,7 +36,9 @@
 // cannot both write n+1: the loser fails with a unique violation (or a
 // serialization failure) and retries against the winner's seal, which
 // usually leaves it nothing to do. The chain never forks and no entry is
-// appended twice (merkle_leaves' key is the entry id). `folio serve` seals
+// appended twice: seal n+1 appends exactly the entries past seal n's
+// heads up to its own, and Verify checks that each seal's tree grew by
+// exactly that many leaves. `folio serve` seals
 // every --seal-interval (5s) when a shard moved. The sealer only reads the
 // journal's rows: on PostgreSQL it never blocks a writer; on CockroachDB a
 // writer whose head it read may have to refresh its reads or retry.
@@ -64,24 +66,74 @@
 //
 // and its leaf hash tlog.RecordHash(text) = SHA-256(0x00 ‖ text). The chain
 // hash covers every stored column of the entry and its postings
-// (ledger/hash.go), so the leaf pins the whole entry. The log's hashes are
-// stored by tlog storage index (merkle_hashes: what tlog.StoredHashes
-// returns for each leaf) and read back through a tlog.HashReader; each
-// entry's leaf index is in merkle_leaves. A seal records the tree size and
-// root after its leaves.
+// (ledger/hash.go), so the leaf pins the whole entry. A seal records the
+// tree size and root after its leaves.
 //
-// What it costs: a seal writes about three rows per entry (two Merkle
-// hashes, at storage indexes that only grow, and the entry's leaf index)
-// and reads the entries' positions once. BenchmarkSeal, on the 2-core
-// development machine while other sessions loaded it: 90–120 µs of wall
-// time per entry (10,000 entries over four shards in 0.9–1.2 s), nearly
-// all of it the database inserting rows, which a server-side INSERT of
-// the same rows costs too. At the issue-14 rates (thousands of trades a
-// second, two entries each) the sealer is then a sizable share of the
-// database's work; storing the log as tlog tiles (256 hashes a row)
-// instead of one row per stored hash would leave about one row per entry
-// (its leaf index), and is the next step if it shows in `folio bench`
-// (`--seal-interval 0` measures without it).
+// Nothing stores an entry's leaf index: it follows from the seals
+// (leafIndex). The entry (shard s, seq q) was appended by the first seal k
+// whose head of s is at or past q (seal_heads' index (shard, seq, seal)
+// finds it), after the tree of seal k-1 and, within seal k, after the
+// entries of the lower shards and its own shard's before it:
+//
+//	leaf = size(k-1) + Σ_{s' < s} (head_k(s') - head_{k-1}(s')) + (q - head_{k-1}(s)) - 1
+//
+// (a shard absent from seal k-1 counts from 0; Verify checks that no shard
+// ever drops out of the heads, and that each tree grew by exactly the
+// entries its heads moved past, so the formula names the leaf the seal
+// appended).
+//
+// The log's hashes are those tlog.StoredHashes returns for each leaf, by
+// tlog storage index. The hashes a seal adds are consecutive storage
+// indexes (from tlog.StoredHashCount of the old size to that of the new),
+// so they are stored in runs: a row of merkle_hash_runs holds first_idx
+// and the concatenated 32-byte hashes at first_idx, first_idx+1, …; a seal
+// writes its hashes in runs of at most MaxRunHashes (1024, 32 KiB a row:
+// a seal of MaxSealLeaves entries writes about 200 rows). The hash at
+// storage index i is in the run with the greatest first_idx <= i; the
+// tlog.HashReader (dbHashes) finds that run for every index of a proof in
+// one statement (a LATERAL ... ORDER BY first_idx DESC LIMIT 1 on the
+// primary key) and has the database slice out the 32 bytes, so a proof
+// reads a few dozen short slices (PostgreSQL fetches only the TOAST chunks
+// a slice needs of an uncompressed value, and random hashes never
+// compress). Verify reads the runs in order and checks exactly what the
+// reader sees, and that runs neither overlap nor leave gaps. Runs rather
+// than tlog tiles: a tile is only final once full, so a seal that ends
+// inside a tile would have to rewrite it (an UPDATE on a history table)
+// or store every partial version again; a run is written once, holds
+// exactly the hashes its seal computed, and the primary key is sequential
+// only at the rate of a few rows per seal (no hash-sharded index needed on
+// CockroachDB).
+//
+// Migration 035 moved the log of 028 (one merkle_hashes row per stored
+// hash, one merkle_leaves row per entry) into runs, a run per 1024 storage
+// indexes (such a run may span seals; Verify and the reader do not care),
+// and dropped both tables. It drops merkle_leaves before copying: a sealer
+// of an older version, still running while the migration does, writes
+// merkle_leaves last in its transaction, so once the DROP has its lock
+// every such transaction either committed (its hashes are copied) or fails
+// from then on. Servers of older versions cannot seal or prove against a
+// migrated database; upgrade them all.
+//
+// What it costs (pg_stat_statements over `folio bench --trades 20000
+// --users 5000 --journal-shards 4`, 40,000 entries, two runs of each on
+// the 2-core development machine shared with other sessions, 2026-12-04):
+//
+//	layout                                  rows/trade   WAL/trade   time of its INSERTs
+//	028: a row per stored hash and entry    6.0          1,133 B     1.1–2.2 s
+//	035: runs of hashes, nothing per entry  0.004        137–139 B   0.09–0.23 s
+//
+// Before: INSERT INTO merkle_hashes 79,995 rows and 12.97 MB of WAL,
+// INSERT INTO merkle_leaves 40,000 rows and 9.69 MB. After: INSERT INTO
+// merkle_hash_runs 79–81 rows and 2.75–2.77 MB — the hashes themselves
+// (two of 32 bytes per entry) and 8% of row and TOAST overhead; the seal
+// and its heads add a few hundred bytes per seal. The bench's totals per
+// trade went from 10.3–10.4 KB of WAL and 24–25 rows to 9.3–9.5 KB and
+// 19 rows. BenchmarkSeal (10,000 entries over four shards in one seal):
+// 36.5 µs of wall time per entry before, 18.8 µs after, now mostly
+// reading the entries' positions and hashing. What is left per entry is
+// its two hashes; storing only the interior ones (leaf hashes recomputed
+// from the entries when a proof needs one) would halve it, at the price of
+// an entry read per proof.
 //
 // # Checkpoints
 //
@@ -108,8 +160,11 @@
 // Verify walks the seals in order and checks each one's number, link and
 // hash; that each recorded head is the entry at that position (the shard's
 // seqs since the previous seal gapless, ending at an entry with that
-// hash); that the entries' leaves, recomputed in the global order, give
-// the stored Merkle hashes, leaf indexes, tree size and root; and each
+// hash; no shard dropped from the heads); that the tree grew by exactly
+// the entries the heads moved past; that the entries' leaves, recomputed
+// in the global order, give the stored Merkle hashes (as the reader finds
+// them in the runs; runs that overlap, leave gaps, are not whole hashes or
+// lie beyond the last tree are problems too), tree size and root; and each
 // checkpoint's signature and body. `folio verify` and GET /v1/audit/verify
 // add its problems to the ledger's report.
 //

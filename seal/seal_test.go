@@ -289,16 +289,22 @@ func TestConcurrentSealersOneChain(t *testing.T) {
 func TestVerifyDetectsTampering(t *testing.T) {
 	for _, c := range []struct {
 		name, sql, kind string
+		detail          string // in the problem's detail, when set
 	}{
-		{"seal time", `UPDATE seals SET sealed_at = sealed_at + interval '1 second' WHERE n = 1`, seal.ProblemSeal},
-		{"seal link", `UPDATE seals SET prev_hash = hash WHERE n = 2`, seal.ProblemSeal},
-		{"seal head", `UPDATE seal_heads SET hash = sha256(hash) WHERE seal = 1 AND shard = (SELECT max(shard) FROM seal_heads WHERE seal = 1 AND seq > 0)`, seal.ProblemSeal},
-		{"seal gone", `DELETE FROM seal_heads WHERE seal = 2; DELETE FROM seals WHERE n = 1`, seal.ProblemSeal},
-		{"merkle hash", `UPDATE merkle_hashes SET hash = sha256(hash) WHERE idx = 3`, seal.ProblemMerkle},
-		{"merkle root", `UPDATE seals SET root = sha256(root) WHERE n = 2`, seal.ProblemMerkle},
-		{"leaf index", `UPDATE merkle_leaves SET leaf = leaf + 100 WHERE leaf = 4`, seal.ProblemMerkle},
-		{"checkpoint", `UPDATE seals SET checkpoint = replace(checkpoint, E'\n5\n', E'\n6\n') WHERE n = 1`, seal.ProblemCheckpoint},
-		{"entry hash", `UPDATE seal_heads SET seq = seq - 1 WHERE seal = 2 AND seq > 1 AND shard = (SELECT min(shard) FROM seal_heads WHERE seal = 2 AND seq > 1)`, seal.ProblemSeal},
+		{"seal time", `UPDATE seals SET sealed_at = sealed_at + interval '1 second' WHERE n = 1`, seal.ProblemSeal, ""},
+		{"seal link", `UPDATE seals SET prev_hash = hash WHERE n = 2`, seal.ProblemSeal, ""},
+		{"seal head", `UPDATE seal_heads SET hash = sha256(hash) WHERE seal = 1 AND shard = (SELECT max(shard) FROM seal_heads WHERE seal = 1 AND seq > 0)`, seal.ProblemSeal, ""},
+		{"seal gone", `DELETE FROM seal_heads WHERE seal = 2; DELETE FROM seals WHERE n = 1`, seal.ProblemSeal, ""},
+		{"merkle hash", `UPDATE merkle_hash_runs SET hashes = overlay(hashes PLACING sha256(substring(hashes FROM 97 FOR 32)) FROM 97) WHERE first_idx = 0`, seal.ProblemMerkle, ""},
+		{"merkle run byte", `UPDATE merkle_hash_runs SET hashes = set_byte(hashes, 5, get_byte(hashes, 5) # 1) WHERE first_idx = (SELECT max(first_idx) FROM merkle_hash_runs)`, seal.ProblemMerkle, "in the run from"},
+		{"merkle run cut", `UPDATE merkle_hash_runs SET hashes = substring(hashes FROM 1 FOR length(hashes) - 32) WHERE first_idx = 0`, seal.ProblemMerkle, "are not stored"},
+		{"merkle run overlap", `INSERT INTO merkle_hash_runs (first_idx, hashes) SELECT first_idx + 1, substring(hashes FROM 33) FROM merkle_hash_runs WHERE first_idx = 0`, seal.ProblemMerkle, "overlaps"},
+		{"merkle run stray", `INSERT INTO merkle_hash_runs (first_idx, hashes) SELECT 1000000, hashes FROM merkle_hash_runs WHERE first_idx = 0`, seal.ProblemMerkle, "beyond the last seal"},
+		{"merkle tree size", `UPDATE seals SET tree_size = tree_size + 1 WHERE n = 2`, seal.ProblemMerkle, "heads moved past"},
+		{"merkle root", `UPDATE seals SET root = sha256(root) WHERE n = 2`, seal.ProblemMerkle, ""},
+		{"checkpoint", `UPDATE seals SET checkpoint = replace(checkpoint, E'\n5\n', E'\n6\n') WHERE n = 1`, seal.ProblemCheckpoint, ""},
+		{"shard dropped", `DELETE FROM seal_heads WHERE seal = 2 AND shard = 0`, seal.ProblemSeal, "has no head of shard 0"},
+		{"entry hash", `UPDATE seal_heads SET seq = seq - 1 WHERE seal = 2 AND seq > 1 AND shard = (SELECT min(shard) FROM seal_heads WHERE seal = 2 AND seq > 1)`, seal.ProblemSeal, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -316,10 +322,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			probs := e.problems(t)
 			found := false
 			for _, p := range probs {
-				found = found || p.Kind == c.kind
+				found = found || (p.Kind == c.kind && strings.Contains(p.Detail, c.detail))
 			}
 			if !found {
-				t.Fatalf("Verify after %q = %+v; want a %s", c.sql, probs, c.kind)
+				t.Fatalf("Verify after %q = %+v; want a %s saying %q", c.sql, probs, c.kind, c.detail)
 			}
 		})
 	}
@@ -472,8 +478,44 @@ func TestSealsAcrossShardCountChanges(t *testing.T) {
 			t.Fatalf("seal after SetShards(%d) has %d heads, want 3 (retired shards stay)", n, len(s.Heads))
 		}
 	}
-	if last, err := e.seals.Latest(ctx); err != nil || last.TreeSize != 16 {
+	last, err := e.seals.Latest(ctx)
+	if err != nil || last.TreeSize != 16 {
 		t.Fatalf("Latest = %+v, %v; want 16 leaves", last, err)
+	}
+	// Every entry's leaf index, derived from the heads of seals with two
+	// and three shards, is its place in the global order.
+	_, _, root := openCheckpoint(t, last.Checkpoint, e.seals.Verifier)
+	seals, err := e.seals.List(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree memTree
+	prev := map[int]int64{}
+	for _, s := range seals {
+		for _, h := range s.Heads {
+			es, err := ledger.ShardEntries(ctx, e.app.Pool, h.Shard, prev[h.Shard], h.Seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, en := range es {
+				p := ledger.Position{ID: en.ID, Shard: en.Shard, Seq: en.Seq, Hash: en.Hash}
+				pr, err := e.seals.ProveInclusion(ctx, en.ID, 0)
+				if err != nil {
+					t.Fatalf("ProveInclusion(%s): %v", en.ID, err)
+				}
+				if pr.Index != tree.size {
+					t.Fatalf("entry %s (shard %d, seq %d, seal %d) is leaf %d, the global order puts it at %d", en.ID, en.Shard, en.Seq, s.N, pr.Index, tree.size)
+				}
+				if err := tlog.CheckRecord(pr.Hashes, pr.Size, root, pr.Index, tlog.RecordHash(pr.Leaf)); err != nil {
+					t.Fatalf("tlog.CheckRecord(%s): %v", en.ID, err)
+				}
+				tree.add(t, seal.LeafBytes(p))
+			}
+			prev[h.Shard] = h.Seq
+		}
+	}
+	if tree.size != 16 || tree.root(t) != root {
+		t.Fatalf("the entries in the global order make a tree of %d leaves, root %x; want 16, %x", tree.size, tree.root(t), root)
 	}
 	if probs := e.problems(t); len(probs) != 0 {
 		t.Fatalf("Verify found problems: %+v", probs)

@@ -197,10 +197,19 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (_ *Seal, created, more b
 	if len(fresh) == 0 {
 		return last, false, false, nil
 	}
-	m := &memHashes{base: tlog.StoredHashCount(next.TreeSize), next: dbHashes{ctx, tx}}
+	m, err := frontier(next.TreeSize, dbHashes{ctx, tx})
+	if err != nil {
+		return nil, false, false, err
+	}
 	size, err := appendLeaves(m, next.TreeSize, fresh)
 	if err != nil {
 		return nil, false, false, err
+	}
+	// Leaf n's stored hashes start at storage index tlog.StoredHashCount(n)
+	// (= tlog.StoredHashIndex(0, n)), so a seal's new hashes are the
+	// consecutive indexes up to the new size's count: one run.
+	if m.base+int64(len(m.hashes)) != tlog.StoredHashCount(size) {
+		return nil, false, false, fmt.Errorf("seal: %d new merkle hashes from storage index %d do not end at %d, the stored hash count of %d leaves", len(m.hashes), m.base, tlog.StoredHashCount(size), size)
 	}
 	root, err := tlog.TreeHash(size, m)
 	if err != nil {
@@ -230,27 +239,8 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (_ *Seal, created, more b
 		next.N, shards, seqs, hashes); err != nil {
 		return nil, false, false, err
 	}
-	for i := 0; i < len(m.hashes); i += pageSize {
-		chunk := m.hashes[i:min(len(m.hashes), i+pageSize)]
-		idx, hs := make([]int64, len(chunk)), make([][]byte, len(chunk))
-		for j := range chunk {
-			idx[j], hs[j] = m.base+int64(i+j), chunk[j][:]
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO merkle_hashes (idx, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, idx, hs); err != nil {
-			return nil, false, false, err
-		}
-	}
-	first := size - int64(len(fresh))
-	for i := 0; i < len(fresh); i += pageSize {
-		chunk := fresh[i:min(len(fresh), i+pageSize)]
-		ids, leaves := make([]string, len(chunk)), make([]int64, len(chunk))
-		for j, p := range chunk {
-			ids[j], leaves[j] = p.ID, first+int64(i+j)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO merkle_leaves (entry_id, leaf, seal) SELECT e, l, $3::bigint FROM unnest($1::uuid[], $2::bigint[]) AS u(e, l)`,
-			ids, leaves, next.N); err != nil {
-			return nil, false, false, err
-		}
+	if err := writeRuns(ctx, tx, m.base, m.hashes); err != nil {
+		return nil, false, false, err
 	}
 	return next, true, more, nil
 }
@@ -263,14 +253,47 @@ func (s *Service) now() time.Time {
 	return now().UTC().Truncate(time.Microsecond)
 }
 
-// dbHashes reads stored Merkle hashes in a transaction.
+// MaxRunHashes bounds the hashes of one row of merkle_hash_runs (32 KiB):
+// a seal writes its new hashes in runs of at most this many, so a row
+// stays small enough to read whole on CockroachDB (a proof touches a few
+// dozen runs) while the log costs a row per about 500 entries.
+const MaxRunHashes = 1024
+
+// writeRuns stores hashes, the Merkle hashes at storage indexes first,
+// first+1, …, in runs of at most MaxRunHashes.
+func writeRuns(ctx context.Context, tx pgx.Tx, first int64, hashes []tlog.Hash) error {
+	var firsts []int64
+	var runs [][]byte
+	for i := 0; i < len(hashes); i += MaxRunHashes {
+		chunk := hashes[i:min(len(hashes), i+MaxRunHashes)]
+		b := make([]byte, 0, len(chunk)*tlog.HashSize)
+		for _, h := range chunk {
+			b = append(b, h[:]...)
+		}
+		firsts, runs = append(firsts, first+int64(i)), append(runs, b)
+	}
+	for i := 0; i < len(runs); i += 64 {
+		j := min(len(runs), i+64)
+		if _, err := tx.Exec(ctx, `INSERT INTO merkle_hash_runs (first_idx, hashes) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, firsts[i:j], runs[i:j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dbHashes reads stored Merkle hashes in a transaction: the hash at
+// storage index i is in the run with the greatest first_idx <= i, the
+// database slicing out its 32 bytes.
 type dbHashes struct {
 	ctx context.Context
 	q   schema.Querier
 }
 
 func (d dbHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	rows, err := d.q.Query(d.ctx, `SELECT idx, hash FROM merkle_hashes WHERE idx = ANY($1)`, indexes)
+	rows, err := d.q.Query(d.ctx, `SELECT u.i, substring(r.hashes FROM ((u.i - r.first_idx) * 32 + 1)::INT FOR 32)
+		FROM unnest($1::bigint[]) AS u(i)
+		JOIN LATERAL (SELECT first_idx, hashes FROM merkle_hash_runs WHERE first_idx <= u.i ORDER BY first_idx DESC LIMIT 1) AS r ON true
+		WHERE (u.i - r.first_idx + 1) * 32 <= length(r.hashes)`, indexes)
 	if err != nil {
 		return nil, fmt.Errorf("read merkle hashes: %w", err)
 	}
@@ -282,10 +305,9 @@ func (d dbHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 		if err := rows.Scan(&ix, &h); err != nil {
 			return nil, err
 		}
-		if len(h) != tlog.HashSize {
-			return nil, fmt.Errorf("merkle hash %d has %d bytes", ix, len(h))
+		if len(h) == tlog.HashSize {
+			got[ix] = tlog.Hash(h)
 		}
-		got[ix] = tlog.Hash(h)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -432,11 +454,7 @@ func (s *Service) ProveInclusion(ctx context.Context, id string, size int64) (*I
 		if err != nil {
 			return err
 		}
-		var leaf int64
-		err = tx.QueryRow(ctx, `SELECT leaf FROM merkle_leaves WHERE entry_id = $1::uuid`, pos.ID).Scan(&leaf)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return folio.Errorf(folio.ECONFLICT, "entry %s is not sealed yet: its leaf is appended to the Merkle log at the next seal (seals run every few seconds, or POST /v1/audit/seals)", pos.ID)
-		}
+		leaf, err := leafIndex(ctx, tx, pos)
 		if err != nil {
 			return err
 		}
@@ -487,6 +505,54 @@ func (s *Service) ProveConsistency(ctx context.Context, from, to int64) ([]tlog.
 		return err
 	})
 	return out, err
+}
+
+// leafIndex returns the leaf index of the entry at pos in the Merkle log
+// (conflict when it is not sealed yet). Nothing stores it: the first seal
+// k whose head of the entry's shard reached its seq appended it, after the
+// tree of seal k-1 and, in the global order, after the entries seal k
+// appended of every lower shard and those of its own shard before it:
+//
+//	leaf = size(k-1) + Σ_{s' < s} (head_k(s') - head_{k-1}(s')) + (seq - head_{k-1}(s)) - 1
+//
+// (a head missing from seal k-1 is 0). Verify checks that each seal's tree
+// grew by exactly the entries its heads moved past, which makes this the
+// leaf the seal appended.
+func leafIndex(ctx context.Context, tx pgx.Tx, pos ledger.Position) (int64, error) {
+	var k int64
+	err := tx.QueryRow(ctx, `SELECT seal FROM seal_heads WHERE shard = $1 AND seq >= $2 ORDER BY seq, seal LIMIT 1`, pos.Shard, pos.Seq).Scan(&k)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, folio.Errorf(folio.ECONFLICT, "entry %s is not sealed yet: its leaf is appended to the Merkle log at the next seal (seals run every few seconds, or POST /v1/audit/seals)", pos.ID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find the seal of entry %s: %w", pos.ID, err)
+	}
+	after := max(0, k-2) // seals k-1 and k; k alone for the first
+	seals, err := list(ctx, tx, after, int(k-after))
+	if err != nil {
+		return 0, err
+	}
+	if len(seals) != int(k-after) || seals[len(seals)-1].N != k {
+		return 0, fmt.Errorf("seal %d, which recorded entry %s's shard head, is missing", k, pos.ID)
+	}
+	cur, prev := seals[len(seals)-1], map[int]int64{}
+	var leaf int64
+	if len(seals) == 2 {
+		leaf = seals[0].TreeSize
+		for _, h := range seals[0].Heads {
+			prev[h.Shard] = h.Seq
+		}
+	}
+	for _, h := range cur.Heads {
+		if h.Shard < pos.Shard {
+			leaf += h.Seq - prev[h.Shard]
+		}
+	}
+	leaf += pos.Seq - prev[pos.Shard] - 1
+	if leaf < 0 || leaf >= cur.TreeSize || pos.Seq <= prev[pos.Shard] {
+		return 0, fmt.Errorf("entry %s (shard %d, seq %d) gives leaf %d of seal %d's tree of %d: the seals' heads do not add up (folio verify)", pos.ID, pos.Shard, pos.Seq, leaf, k, cur.TreeSize)
+	}
+	return leaf, nil
 }
 
 // currentSize is the last seal's tree size (0 before the first seal).

@@ -19,8 +19,8 @@ const (
 	// ProblemSeal: a seal's hash, its link to the previous seal, its
 	// number, or a recorded head that is not the entry at that position.
 	ProblemSeal = "seal_mismatch"
-	// ProblemMerkle: a stored Merkle hash, leaf index, tree size or root
-	// that the entries do not produce.
+	// ProblemMerkle: a stored Merkle hash (or run of them), tree size or
+	// root that the entries do not produce.
 	ProblemMerkle = "merkle_mismatch"
 	// ProblemCheckpoint: a checkpoint whose signature does not verify or
 	// whose body is not the seal's tree.
@@ -31,10 +31,14 @@ const (
 // snapshot, seal by seal: that seals are numbered 1, 2, … and each links
 // to the previous one's hash; that each seal's hash is that of its columns
 // and heads; that each recorded (shard, seq, hash) is the entry at that
-// position (seqs gapless since the previous seal, heads never going back);
-// that recomputing the leaves of the entries each seal appended, in the
-// global order, gives exactly the stored Merkle hashes, leaf indexes, tree
-// size and root; that nothing is stored beyond the last seal; and that each
+// position (seqs gapless since the previous seal, heads never going back,
+// no shard dropped from the heads); that each seal's tree grew by exactly
+// the entries its heads moved past (so that every entry is one leaf, at the
+// index leafIndex derives); that recomputing the leaves of the entries each
+// seal appended, in the global order, gives exactly the stored Merkle
+// hashes (as proofs read them from the runs, which must neither overlap nor
+// leave gaps), tree size and root; that nothing is stored beyond the last
+// seal; and that each
 // checkpoint is the seal's tree signed by verifier (the body alone when
 // verifier is nil). It returns at most max problems, the first in seal
 // order first. Memory holds one seal's entries and hashes at a time (see
@@ -49,10 +53,10 @@ func Verify(ctx context.Context, db *schema.DB, verifier note.Verifier, max int)
 	return out, err
 }
 
-func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, max int) ([]ledger.Problem, error) {
+func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, limit int) ([]ledger.Problem, error) {
 	probs := []ledger.Problem{}
 	add := func(kind string, shard int, seq int64, format string, args ...any) {
-		if len(probs) < max {
+		if len(probs) < limit {
 			probs = append(probs, ledger.Problem{Kind: kind, Shard: shard, Seq: seq, Detail: fmt.Sprintf(format, args...)})
 		}
 	}
@@ -62,9 +66,10 @@ func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, max int) ([]
 	}
 	tree := &memHashes{}
 	prevHash := GenesisHash
-	var prevN, size int64
+	var prevN, size, prevSize int64
 	heads := map[int]int64{}   // shard → seq at the previous seal
 	hashes := map[int][]byte{} // shard → its hash there
+	runs := &runChecker{}
 	for {
 		page, err := list(ctx, tx, prevN, 500)
 		if err != nil {
@@ -83,7 +88,17 @@ func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, max int) ([]
 			if got := ComputeHash(s); !bytes.Equal(got, s.Hash) {
 				add(ProblemSeal, 0, 0, "seal %d: stored hash %x, its columns and heads hash to %x", s.N, s.Hash, got)
 			}
+			recorded := map[int]bool{}
+			for _, h := range s.Heads {
+				recorded[h.Shard] = true
+			}
+			for shard := range heads {
+				if !recorded[shard] {
+					add(ProblemSeal, shard, heads[shard], "seal %d has no head of shard %d, which the seals before it recorded", s.N, shard)
+				}
+			}
 			var fresh []ledger.Position
+			var moved int64 // entries the heads moved past since the previous seal
 			for _, h := range s.Heads {
 				from := heads[h.Shard]
 				want, ok := hashes[h.Shard]
@@ -94,6 +109,7 @@ func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, max int) ([]
 					add(ProblemSeal, h.Shard, h.Seq, "seal %d: shard %d at seq %d, behind the previous seal's %d", s.N, h.Shard, h.Seq, from)
 					continue
 				}
+				moved += h.Seq - from
 				for from < h.Seq {
 					ps, err := ledger.ShardPositions(ctx, tx, h.Shard, from, min(h.Seq, from+pageSize))
 					if err != nil {
@@ -111,20 +127,22 @@ func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, max int) ([]
 				}
 				heads[h.Shard], hashes[h.Shard] = h.Seq, h.Hash
 			}
+			// Leaf indexes are derived from the heads (leafIndex): the tree
+			// must grow by exactly the entries the heads moved past, so
+			// that each of them is one leaf, appended once.
+			if grew := s.TreeSize - prevSize; grew != moved {
+				add(ProblemMerkle, 0, 0, "seal %d: the tree grew by %d leaves (%d to %d), its heads moved past %d entries", s.N, grew, prevSize, s.TreeSize, moved)
+			}
 			// Only the previous tree's frontier is kept: memory is one
 			// seal's hashes plus log2 of the tree's size.
 			if tree, err = frontier(size, tree); err != nil {
 				return nil, err
 			}
-			oldSize := size
 			size, err = appendLeaves(tree, size, fresh)
 			if err != nil {
 				return nil, err
 			}
-			if err := checkStored(ctx, tx, s.N, tree.hashes, tree.base, add); err != nil {
-				return nil, err
-			}
-			if err := checkLeaves(ctx, tx, s.N, fresh, oldSize, add); err != nil {
+			if err := runs.check(ctx, tx, s.N, tree.hashes, tree.base, add); err != nil {
 				return nil, err
 			}
 			root, err := tlog.TreeHash(size, tree)
@@ -137,89 +155,107 @@ func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, max int) ([]
 				add(ProblemMerkle, 0, 0, "seal %d: root %x, its entries' tree hashes to %x", s.N, s.Root, root[:])
 			}
 			checkCheckpoint(s, verifiers, add)
-			prevHash, prevN = s.Hash, s.N
+			prevHash, prevN, prevSize = s.Hash, s.N, s.TreeSize
 		}
 	}
-	var strayHashes, strayLeaves int64
-	if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM merkle_hashes WHERE idx >= $1), (SELECT count(*) FROM merkle_leaves WHERE leaf >= $2)`,
-		tree.base+int64(len(tree.hashes)), size).Scan(&strayHashes, &strayLeaves); err != nil {
+	stored := tree.base + int64(len(tree.hashes))
+	var stray int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM merkle_hash_runs WHERE first_idx >= $1`, stored).Scan(&stray); err != nil {
 		return nil, err
 	}
-	if strayHashes+strayLeaves > 0 {
-		add(ProblemMerkle, 0, 0, "%d merkle hashes and %d leaves lie beyond the last seal's tree of %d leaves", strayHashes, strayLeaves, size)
+	if runs.last != nil && runs.last.end() > stored {
+		stray += runs.last.end() - max(stored, runs.last.first)
+	}
+	if stray > 0 {
+		add(ProblemMerkle, 0, 0, "merkle hash runs hold hashes beyond the last seal's tree of %d leaves (%d stored hashes): %d runs or hashes too many", size, stored, stray)
 	}
 	return probs, nil
 }
 
 type addFunc func(kind string, shard int, seq int64, format string, args ...any)
 
-// checkStored compares the stored Merkle hashes from storage index first
-// on with want.
-func checkStored(ctx context.Context, tx pgx.Tx, n int64, want []tlog.Hash, first int64, add addFunc) error {
+// run is one row of merkle_hash_runs.
+type run struct {
+	first  int64
+	hashes []byte
+}
+
+// end is the storage index after the run's last whole hash.
+func (r *run) end() int64 { return r.first + int64(len(r.hashes)/tlog.HashSize) }
+
+// runChecker compares the stored runs with the hashes the entries give,
+// seal by seal, in storage-index order. It checks what proofs read: the
+// hash at storage index i is the one the run with the greatest first_idx
+// <= i holds there; and it reports runs that overlap, leave gaps or are
+// not whole hashes. It keeps only the last run read (a run of older data,
+// migrated by 035, may span seals).
+type runChecker struct {
+	last *run
+}
+
+// check compares the stored hashes at storage indexes first, first+1, …
+// with want (seal n's new hashes).
+func (c *runChecker) check(ctx context.Context, tx pgx.Tx, n int64, want []tlog.Hash, first int64, add addFunc) error {
 	if len(want) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT idx, hash FROM merkle_hashes WHERE idx >= $1 AND idx < $2 ORDER BY idx`, first, first+int64(len(want)))
+	end := first + int64(len(want))
+	after := int64(-1)
+	if c.last != nil {
+		after = c.last.first
+	}
+	rows, err := tx.Query(ctx, `SELECT first_idx, hashes FROM merkle_hash_runs WHERE first_idx > $1 AND first_idx < $2 ORDER BY first_idx`, after, end)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	next := first
+	var fetched []*run
 	for rows.Next() {
-		var ix int64
-		var h []byte
-		if err := rows.Scan(&ix, &h); err != nil {
+		r := &run{}
+		if err := rows.Scan(&r.first, &r.hashes); err != nil {
+			rows.Close()
 			return err
 		}
-		if ix != next {
-			add(ProblemMerkle, 0, 0, "seal %d: merkle hash %d is missing", n, next)
-			return rows.Err()
-		}
-		if w := want[ix-first]; !bytes.Equal(h, w[:]) {
-			add(ProblemMerkle, 0, 0, "seal %d: merkle hash %d is %x, the entries give %x", n, ix, h, w[:])
-		}
-		next++
+		fetched = append(fetched, r)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if next != first+int64(len(want)) {
-		add(ProblemMerkle, 0, 0, "seal %d: merkle hash %d is missing", n, next)
-	}
-	return nil
-}
-
-// checkLeaves compares the stored leaf indexes of a seal's entries with
-// their places in the global order.
-func checkLeaves(ctx context.Context, tx pgx.Tx, n int64, fresh []ledger.Position, first int64, add addFunc) error {
-	if len(fresh) == 0 {
-		return nil
-	}
-	rows, err := tx.Query(ctx, `SELECT entry_id::text, leaf, seal FROM merkle_leaves WHERE leaf >= $1 AND leaf < $2 ORDER BY leaf`, first, first+int64(len(fresh)))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	next := first
-	for rows.Next() {
-		var id string
-		var leaf, seal int64
-		if err := rows.Scan(&id, &leaf, &seal); err != nil {
-			return err
+	next := first // the next storage index of this seal to compare
+	// compare checks the indexes [from, to) that run r answers for.
+	compare := func(r *run, to int64) {
+		from, to := max(r.first, first), min(r.end(), to, end)
+		if from >= to {
+			return
 		}
-		p := fresh[min(leaf-first, int64(len(fresh)-1))]
-		if leaf != next || id != p.ID || seal != n {
-			add(ProblemMerkle, p.Shard, p.Seq, "seal %d: leaf %d is entry %s of seal %d, the global order puts entry %s there", n, next, id, seal, fresh[next-first].ID)
-			return rows.Err()
+		if from > next {
+			add(ProblemMerkle, 0, 0, "seal %d: merkle hashes %d to %d are not stored", n, next, from-1)
 		}
-		next++
+		for i := from; i < to; i++ {
+			got, w := r.hashes[(i-r.first)*tlog.HashSize:][:tlog.HashSize], want[i-first]
+			if !bytes.Equal(got, w[:]) {
+				add(ProblemMerkle, 0, 0, "seal %d: merkle hash %d (in the run from %d) is %x, the entries give %x", n, i, r.first, got, w[:])
+			}
+		}
+		next = max(next, to)
 	}
-	if err := rows.Err(); err != nil {
-		return err
+	for _, r := range fetched {
+		if len(r.hashes)%tlog.HashSize != 0 || len(r.hashes) == 0 {
+			add(ProblemMerkle, 0, 0, "seal %d: the merkle hash run from %d has %d bytes, not a whole number of hashes", n, r.first, len(r.hashes))
+		}
+		if c.last != nil {
+			if e := c.last.end(); r.first < e {
+				add(ProblemMerkle, 0, 0, "seal %d: the merkle hash run from %d overlaps the run from %d (to %d)", n, r.first, c.last.first, e-1)
+			}
+			compare(c.last, r.first)
+		}
+		c.last = r
 	}
-	if next != first+int64(len(fresh)) {
-		p := fresh[next-first]
-		add(ProblemMerkle, p.Shard, p.Seq, "seal %d: entry %s has no leaf index %d", n, p.ID, next)
+	if c.last != nil {
+		compare(c.last, end)
+	}
+	if next < end {
+		add(ProblemMerkle, 0, 0, "seal %d: merkle hashes %d to %d are not stored", n, next, end-1)
 	}
 	return nil
 }

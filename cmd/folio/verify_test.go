@@ -178,7 +178,7 @@ func TestVerifyCLIChecksSeals(t *testing.T) {
 	check(keyFile, 0, "")
 	check(otherFile, 1, seal.ProblemCheckpoint)
 	check(filepath.Join(dir, "missing.key"), 2, "")
-	if _, err := db.Admin.Exec(ctx, `UPDATE merkle_hashes SET hash = sha256(hash) WHERE idx = 0`); err != nil {
+	if _, err := db.Admin.Exec(ctx, `UPDATE merkle_hash_runs SET hashes = set_byte(hashes, 0, get_byte(hashes, 0) # 1) WHERE first_idx = 0`); err != nil {
 		t.Fatal(err)
 	}
 	check(keyFile, 1, seal.ProblemMerkle)
