@@ -108,8 +108,10 @@ func TestStatsMatchBruteForce(t *testing.T) {
 		t.Fatalf("%d of %d accruals folded before the folder ran", folded, total)
 	}
 	checkStatsBruteForce(t, f, start, end, "folder stopped")
-	if _, err := f.svc.FoldStats(ctx, total/6); err != nil { // about half of the trades
-		t.Fatal(err)
+	// A round capped by its batch says so: RunFolder starts the next one at
+	// once instead of waiting for its idle period.
+	if _, more, err := f.svc.FoldRound(ctx, total/6); err != nil || !more { // about half of the trades
+		t.Fatalf("a half batch round: more %v, %v; want more", more, err)
 	}
 	countFolded()
 	if folded == 0 || folded == total {
@@ -118,6 +120,9 @@ func TestStatsMatchBruteForce(t *testing.T) {
 	checkStatsBruteForce(t, f, start, end, "folder half-way")
 	if err := f.svc.FoldAllStats(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if n, more, err := f.svc.FoldRound(ctx, 0); err != nil || more || n != 0 {
+		t.Fatalf("a round after FoldAllStats: %d folded, more %v, %v; want 0, false", n, more, err)
 	}
 	countFolded()
 	if folded != total {
