@@ -53,7 +53,10 @@ func newMetrics(reg *prometheus.Registry, db *schema.DB) *metrics {
 			Help: "Journal batches that locked more than one shard.",
 		}, func() float64 { _, m := ledger.WriterStats(); return float64(m) }))
 	if db != nil && db.Pool != nil {
-		reg.MustRegister(poolCollector{db.Pool})
+		reg.MustRegister(poolCollector{db.Pool}, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "folio_tx_retries_total",
+			Help: "Whole-transaction retries (serialization failures, deadlocks, a writer's unique violations) since the server started.",
+		}, func() float64 { return float64(db.Retries()) }))
 	}
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	return m

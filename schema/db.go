@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,7 +46,15 @@ type DB struct {
 
 	dialectOnce sync.Once
 	cockroach   bool
+
+	retries atomic.Int64 // whole-transaction retries so far (Retries)
 }
+
+// Retries is how many times a transaction of db was run again (a
+// serialization failure, a deadlock, or a unique violation a writer
+// retries) since db was opened: the cost of contention, which /metrics
+// exports as folio_tx_retries_total.
+func (db *DB) Retries() int64 { return db.retries.Load() }
 
 // OpenOptions configure Open.
 type OpenOptions struct {
@@ -200,6 +209,7 @@ func (db *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error,
 	attempt := 0
 	return crdb.ExecuteCtx(crdb.WithMaxRetries(ctx, retries), func(ctx context.Context, _ ...any) error {
 		if attempt > 0 {
+			db.retries.Add(1)
 			if err := sleepBackoff(ctx, attempt); err != nil {
 				return err
 			}

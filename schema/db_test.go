@@ -150,6 +150,9 @@ func TestTxGivesUpAfterMaxRetries(t *testing.T) {
 	if attempts != 4 {
 		t.Errorf("attempts = %d, want 4 (one plus MaxRetries 3)", attempts)
 	}
+	if n := e.app.Retries(); n != 3 {
+		t.Errorf("Retries() = %d, want 3 (every run after the first counts, for folio_tx_retries_total)", n)
+	}
 	if !schema.IsRetryable(err) {
 		t.Errorf("Tx = %v, want the last serialization failure in its chain", err)
 	}

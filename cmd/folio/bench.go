@@ -103,6 +103,10 @@ type benchReport struct {
 	DBMode            string `json:"db_mode"`
 	Batches           int64  `json:"journal_batches"`
 	MultiShardBatches int64  `json:"multi_shard_batches"`
+	// TxRetries is the server's whole-transaction retries since it started
+	// (folio_tx_retries_total): serialization failures between writers,
+	// the folder and the sealer.
+	TxRetries int64 `json:"tx_retries"`
 	// --via kafka|rabbitmq: the transport, and the same number of trades
 	// published to the bus in messages of --batch trades, from the first
 	// publish until the last is booked.
@@ -267,7 +271,7 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	if rep.DBMode == "" {
 		rep.DBMode = db.WriterMode(ctx)
 	}
-	rep.Batches, rep.MultiShardBatches = c.journalBatches(ctx)
+	rep.Batches, rep.MultiShardBatches, rep.TxRetries = c.journalBatches(ctx)
 	var entries1, postings1 int64
 	if entries1, postings1, err = ledger.Counts(ctx, db.Pool); err != nil {
 		return nil, err
@@ -793,7 +797,7 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 		}
 		fmt.Fprintf(w, "  CPU per trade: server %.0f µs, database %s, bench clients %.0f µs\n", r.CPUServerUSPerTrade, db, r.CPUBenchUSPerTrade)
 	}
-	fmt.Fprintf(w, "  journal: %d shards, %s writers, %d batches, %d of them over more than one shard\n", r.Shards, r.DBMode, r.Batches, r.MultiShardBatches)
+	fmt.Fprintf(w, "  journal: %d shards, %s writers, %d batches, %d of them over more than one shard; %d transaction retries\n", r.Shards, r.DBMode, r.Batches, r.MultiShardBatches, r.TxRetries)
 	if r.Via != viaHTTP {
 		fmt.Fprintf(w, "  via %s: %.0f trades/s (%d trades in messages of %d, %.1f s from the first publish to the last booked); HTTP: %.0f trades/s\n",
 			r.Via, r.BusTradesPerSec, r.BusTrades, bc.Batch, r.BusSeconds, r.TradesPerSec)
@@ -846,15 +850,15 @@ func settledDBCost(ctx context.Context, db *schema.DB) (dbCost, error) {
 
 // journalBatches reads the server's journal batch counters from /metrics
 // (0, 0 if unavailable).
-func (c *benchClient) journalBatches(ctx context.Context) (batches, multi int64) {
+func (c *benchClient) journalBatches(ctx context.Context) (batches, multi, retries int64) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
@@ -873,7 +877,9 @@ func (c *benchClient) journalBatches(ctx context.Context) (batches, multi int64)
 			batches = int64(f)
 		case "folio_journal_multi_shard_batches_total":
 			multi = int64(f)
+		case "folio_tx_retries_total":
+			retries = int64(f)
 		}
 	}
-	return batches, multi
+	return batches, multi, retries
 }

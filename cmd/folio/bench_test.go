@@ -56,7 +56,7 @@ func TestBenchSmallRun(t *testing.T) {
 		t.Fatalf("last line is not JSON: %v\n%s", err, out)
 	}
 	for _, k := range []string{"trades", "trades_per_sec", "entries_per_sec", "postings_per_sec", "p50_ms", "p99_ms", "peak_rss_mb",
-		"verified", "trades_per_sec_first_tenth", "trades_per_sec_last_tenth", "journal_entries"} {
+		"verified", "trades_per_sec_first_tenth", "trades_per_sec_last_tenth", "journal_entries", "tx_retries"} {
 		if _, ok := rep[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, lines[len(lines)-1])
 		}
