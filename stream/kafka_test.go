@@ -273,7 +273,7 @@ func TestKafkaStopMidBatch(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	var calls sync.Mutex
 	decoded := 0
-	gated := *f.booker
+	gated := &stream.Booker{Ingester: f.booker.Ingester, DB: f.booker.DB, Metrics: f.booker.Metrics}
 	gated.Decode = func(msg []byte) ([]stream.Item, error) {
 		calls.Lock()
 		decoded++
