@@ -92,6 +92,8 @@ func newEnv(t *testing.T) *env {
 		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		Registry: prometheus.NewRegistry(),
 		Now:      c.Now,
+		// The webhook tests' receivers are on loopback.
+		WebhookAllowPrivate: true,
 	})
 	return &env{t: t, db: db, app: app, srv: srv, clock: c, logs: logs}
 }

@@ -63,6 +63,10 @@ type Config struct {
 	Seals *seal.Service
 	// Stream tunes GET /v1/events/stream (zero: the defaults).
 	Stream StreamConfig
+	// WebhookAllowPrivate lets POST /v1/webhooks name internal receivers
+	// (loopback, private, link-local addresses; `folio serve
+	// --webhook-allow-private`); see events.RefusedAddress.
+	WebhookAllowPrivate bool
 }
 
 // Server is the HTTP API: the router, its middleware and handlers. It holds
@@ -160,7 +164,7 @@ func New(cfg Config) *Server {
 	}
 	s.feed = &events.Feed{DB: cfg.DB}
 	s.streamsStopped = make(chan struct{})
-	s.webhooks = &events.Webhooks{DB: cfg.DB, Feed: s.feed, Now: s.now}
+	s.webhooks = &events.Webhooks{DB: cfg.DB, Feed: s.feed, Now: s.now, AllowPrivate: cfg.WebhookAllowPrivate}
 	s.stream = cfg.Stream
 	s.stream.defaults()
 	s.periods.Seals = s.seals

@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/events"
 	"github.com/folioledger/folio/keys"
+	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/payouts/webhook"
 )
 
@@ -69,7 +72,7 @@ func newReceiver(t *testing.T, failFirst int) (*receiver, *httptest.Server) {
 }
 
 func (e *env) dispatcher(server string) *events.Dispatcher {
-	return &events.Dispatcher{Webhooks: e.srv.Webhooks(), Render: e.srv.EventBody, Send: webhook.Send, Server: server,
+	return &events.Dispatcher{Webhooks: e.srv.Webhooks(), Render: e.srv.EventBody, Send: webhook.EventSender(true), Server: server,
 		Backoff: time.Second, MaxBackoff: 4 * time.Second}
 }
 
@@ -322,5 +325,78 @@ func TestWebhookHostileInput(t *testing.T) {
 		if res := e.do(req{Method: c.method, Path: c.path, Key: bootstrapKey}); res.Status != c.want {
 			t.Errorf("%s %s = %d %s, want %d", c.method, c.path, res.Status, res.Body, c.want)
 		}
+	}
+}
+
+// TestWebhookRefusesInternalReceivers: on a server without
+// --webhook-allow-private, POST /v1/webhooks refuses with 400 a URL whose
+// host is literally a loopback, private, link-local, unspecified or
+// multicast address, or localhost, and writes nothing; a public address is
+// accepted. Delivery checks the address it dials: a subscription to a
+// loopback receiver (made where it was allowed) fails each attempt with
+// the reason recorded in the delivery log, and the receiver gets nothing.
+func TestWebhookRefusesInternalReceivers(t *testing.T) {
+	e := newEnv(t)
+	e.currencies()
+	e.putProgram("broker", map[string]any{"kind": "levels", "levels": []string{"0.25", "0.10"}, "default": true})
+	e.tree("root>", "root>a", "a>b")
+	rc, ts := newReceiver(t, 0)
+	w := e.subscribe(ts.URL + "/hooks") // newEnv allows internal receivers
+	rc.secret = w.Secret
+
+	allowing := e.srv
+	e.srv = New(Config{DB: e.app, Ledger: ledger.New(e.app), AdminKey: bootstrapKey, Registry: prometheus.NewRegistry(), Now: e.clock.Now})
+	for _, url := range []string{
+		"http://127.0.0.1:8080/hooks", "http://127.9.9.9/", "http://[::1]:9000/", "http://[::ffff:127.0.0.1]/",
+		"http://10.0.0.7/", "http://172.16.5.4/", "http://192.168.1.1/", "http://[fd00::1]/",
+		"http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://0.0.0.0:80/", "http://0.1.2.3/",
+		"http://224.0.0.1/", "http://[ff02::1]/", "http://255.255.255.255/",
+		"http://localhost:8080/", "http://LOCALHOST./", "http://api.localhost/",
+	} {
+		res := e.do(req{Method: "POST", Path: "/v1/webhooks", Key: bootstrapKey, Body: map[string]any{"url": url}})
+		if res.Status != http.StatusBadRequest || !strings.Contains(string(res.Body), "--webhook-allow-private") {
+			t.Errorf("POST /v1/webhooks %s = %d %s, want 400 naming --webhook-allow-private", url, res.Status, res.Body)
+		}
+	}
+	var list listJSON[webhookJSON]
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/webhooks", Key: bootstrapKey}).Decode(t, &list)
+	if len(list.Data) != 1 {
+		t.Errorf("%d webhooks after the refusals, want the one made before", len(list.Data))
+	}
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/webhooks", Key: bootstrapKey, Body: map[string]any{"url": "https://93.184.216.34/hooks"}})
+	e.must(http.StatusCreated, req{Method: "POST", Path: "/v1/webhooks", Key: bootstrapKey, Body: map[string]any{"url": "https://hooks.example.com/folio"}})
+	e.srv = allowing
+
+	// Delivery without the opt-in: the dial is refused, the attempt says why.
+	e.book(trade("ssrf-1", "b", "10"))
+	d := &events.Dispatcher{Webhooks: e.srv.Webhooks(), Render: e.srv.EventBody, Send: webhook.EventSender(false), Server: "strict",
+		Backoff: time.Second, MaxBackoff: 4 * time.Second}
+	for range 3 {
+		if _, err := d.RunOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(5 * time.Second)
+	}
+	rc.mu.Lock()
+	if rc.requests != 0 {
+		t.Errorf("the loopback receiver got %d requests without the opt-in", rc.requests)
+	}
+	rc.mu.Unlock()
+	var log listJSON[deliveryJSON]
+	e.must(http.StatusOK, req{Method: "GET", Path: "/v1/webhooks/" + w.ID + "/deliveries?limit=1000", Key: bootstrapKey}).Decode(t, &log)
+	attempts := 0
+	for _, dl := range log.Data {
+		if dl.Status == "delivered" {
+			t.Errorf("delivery %s delivered without the opt-in", dl.ID)
+		}
+		for _, a := range dl.Log {
+			attempts++
+			if a.OK || a.StatusCode != 0 || !strings.Contains(a.Detail, "webhook address refused") || !strings.Contains(a.Detail, "loopback") {
+				t.Errorf("attempt %+v, want refused as a loopback address", a)
+			}
+		}
+	}
+	if len(log.Data) == 0 || attempts == 0 {
+		t.Fatalf("no delivery attempts recorded (%d deliveries)", len(log.Data))
 	}
 }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/base64"
+	"net/netip"
 	"testing"
 )
 
@@ -45,5 +46,22 @@ func TestParseTypes(t *testing.T) {
 	}
 	if !matchType([]string{"payout"}, "payout.approved") || matchType([]string{"payout.draft"}, "payout.approved") || !matchType(nil, "x.y") {
 		t.Error("matchType does not select by family and exact type")
+	}
+}
+
+// TestRefusedAddress: the classes a webhook may not reach without the
+// opt-in, and public addresses it may.
+func TestRefusedAddress(t *testing.T) {
+	for addr, refused := range map[string]bool{
+		"127.0.0.1": true, "127.255.0.9": true, "::1": true, "::ffff:127.0.0.1": true,
+		"10.1.2.3": true, "172.16.0.1": true, "172.31.255.255": true, "192.168.0.10": true, "fd12:3456::1": true,
+		"169.254.169.254": true, "fe80::1": true, "0.0.0.0": true, "::": true, "0.9.9.9": true,
+		"224.0.0.251": true, "239.1.2.3": true, "ff02::1": true, "255.255.255.255": true,
+		"93.184.216.34": false, "8.8.8.8": false, "172.32.0.1": false, "2606:4700::1111": false, "::ffff:8.8.4.4": false,
+	} {
+		why := RefusedAddress(netip.MustParseAddr(addr))
+		if (why != "") != refused {
+			t.Errorf("RefusedAddress(%s) = %q, want refused %v", addr, why, refused)
+		}
 	}
 }

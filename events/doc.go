@@ -107,6 +107,39 @@
 // shown once, on creation. Disabling (DELETE) keeps the subscription and
 // its log; nothing more is copied or delivered for it.
 //
+// # Webhooks and internal networks
+//
+// A webhook makes the server send requests to a URL someone typed into
+// the API: a stolen or careless admin key must not turn it into a probe of
+// the operator's network (server-side request forgery). So, unless the
+// operator starts `folio serve --webhook-allow-private`:
+//
+//   - deliveries (payouts/webhook.EventSender) refuse to connect to the
+//     addresses [RefusedAddress] names — loopback, private (RFC 1918,
+//     fc00::/7), link-local (169.254.0.0/16, where cloud metadata services
+//     answer, and fe80::/10), unspecified, 0.0.0.0/8, broadcast and
+//     multicast. The check runs on the address being dialled
+//     (net.Dialer.Control), after the name was resolved, so a name that
+//     resolves — or is rebound between the check and the connection — to
+//     such an address is refused too; the attempt fails with the reason in
+//     the delivery log ("webhook address refused: 127.0.0.1 is a loopback
+//     address…"), and is retried with backoff like any failure, in case
+//     the name moves. No proxy from the environment is used (a proxy
+//     would connect for us, out of the check's sight);
+//   - POST /v1/webhooks refuses with 400 a URL whose host is literally
+//     such an address, or localhost: the subscription could never
+//     deliver. Other names are not resolved at creation (the answer could
+//     change); delivery decides.
+//
+// Redirects are never followed: a 3xx answer is a failed attempt, logged
+// with its Location, so a receiver cannot send a delivery (and its signed
+// body) elsewhere — inside the network, say.
+//
+// The payout outbox (payouts.Service.Deliver, payouts/webhook.Post) shares
+// the sending code but not these limits, on purpose: its URL is the
+// exchange's own transfer API, set by the operator on serve's command line
+// (--payout-webhook), not through the API, and it is typically internal.
+//
 // Mutable rows, justified: webhook_cursors is a working position, not
 // history (the deliveries it produced are the history); a delivery's
 // status, attempt count, due time and claimant move as the outbox works

@@ -67,6 +67,11 @@ type Webhooks struct {
 	DB   *schema.DB
 	Feed *Feed
 	Now  func() time.Time // nil = time.Now
+	// AllowPrivate lets subscriptions name internal receivers: loopback,
+	// private, link-local and other addresses RefusedAddress refuses
+	// (`folio serve --webhook-allow-private`). Without it Create refuses
+	// a URL whose host is such an address literally, or localhost.
+	AllowPrivate bool
 }
 
 func (w *Webhooks) now() time.Time {
@@ -129,6 +134,9 @@ func truncate(s string, n int) string {
 // returned in the result and never shown again.
 func (w *Webhooks) Create(ctx context.Context, in NewSubscription, actor string) (*Subscription, error) {
 	if err := ValidateURL(in.URL); err != nil {
+		return nil, err
+	}
+	if err := w.checkHost(in.URL); err != nil {
 		return nil, err
 	}
 	types, err := ParseTypes(strings.Join(in.Types, ","))

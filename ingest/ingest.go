@@ -109,6 +109,29 @@ func New(db *schema.DB, trades TradePoster, entries EntryPoster, opts Options) *
 // affiliate.Service.PostTradesTx). It returns ErrBusy when the queue is
 // full and ctx's error if ctx ends first (the trades may still commit).
 func (g *Ingester) SubmitTrades(ctx context.Context, trades []affiliate.NewTrade) ([]affiliate.TradeResult, error) {
+	p, err := g.EnqueueTrades(trades)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// PendingTrades are trades queued for the writers by
+// [Ingester.EnqueueTrades]; Wait returns their results.
+type PendingTrades struct {
+	n     int
+	parts []*job
+	where [][]int
+}
+
+// EnqueueTrades queues trades for the writers, as SubmitTrades does, and
+// returns at once: the caller waits for their results with Wait. Trades
+// queued by one caller in turn reach each shard's writer in that order, so
+// a trader's trades are booked in the order they were queued (see
+// stream.Booker, which queues the chunks of one message batch side by
+// side). It returns ErrBusy when a writer's queue is full (parts for
+// other shards may have been queued already, as with SubmitTrades).
+func (g *Ingester) EnqueueTrades(trades []affiliate.NewTrade) (*PendingTrades, error) {
 	if len(trades) > affiliate.MaxTradesPerBatch {
 		return nil, folio.Errorf(folio.EINVALID, "at most %d trades per call", affiliate.MaxTradesPerBatch)
 	}
@@ -132,20 +155,29 @@ func (g *Ingester) SubmitTrades(ctx context.Context, trades []affiliate.NewTrade
 		select {
 		case g.shardQ[p.shard] <- p:
 		default:
+			// Parts already queued are written anyway: their trades
+			// are idempotent, and the caller sends them all again.
 			return nil, ErrBusy
 		}
 	}
-	out := make([]affiliate.TradeResult, len(trades))
-	for s, p := range parts {
-		if p == nil {
+	return &PendingTrades{n: len(trades), parts: parts, where: where}, nil
+}
+
+// Wait returns the results of the queued trades, one per trade in order,
+// once they are committed; ctx's error if ctx ends first (the trades may
+// still commit).
+func (p *PendingTrades) Wait(ctx context.Context) ([]affiliate.TradeResult, error) {
+	out := make([]affiliate.TradeResult, p.n)
+	for s, part := range p.parts {
+		if part == nil {
 			continue
 		}
 		select {
-		case r := <-p.done:
+		case r := <-part.done:
 			if r.err != nil {
 				return nil, r.err
 			}
-			for k, i := range where[s] {
+			for k, i := range p.where[s] {
 				out[i] = r.trades[k]
 			}
 		case <-ctx.Done():

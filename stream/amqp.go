@@ -29,9 +29,11 @@ const depthInterval = 5 * time.Second
 // reconnecting with backoff whenever the connection or channel is lost.
 //
 // It takes the messages delivered so far (at most Prefetch are
-// unacknowledged at any time) as a batch, books it — up to eight batches
-// side by side — publishes its dead letters to the dead-letter queue with
-// publisher confirms, and only then acknowledges its messages. Messages unacknowledged when the
+// unacknowledged at any time) as a batch, books it — up to
+// amqpBatchesInFlight batches side by side — publishes its dead letters to
+// the dead-letter queue with publisher confirms, and only then
+// acknowledges its messages: once every earlier delivery is booked too,
+// with one multiple ack for the booked prefix. Messages unacknowledged when the
 // connection drops or the process dies are redelivered by the broker;
 // booking them again is harmless.
 func (b *Booker) RunAMQP(ctx context.Context, cfg AMQPConfig, log *slog.Logger) error {
@@ -98,6 +100,7 @@ func (b *Booker) amqpSession(ctx context.Context, cfg AMQPConfig, log *slog.Logg
 	// each acknowledging its own messages once booked; a failure of one
 	// (a dead letter not confirmed, an ack refused) ends the session.
 	inFlight := make(chan struct{}, amqpBatchesInFlight)
+	acks := &acker{ch: ch, next: 1, done: map[uint64]bool{}}
 	failed := make(chan error, 1)
 	var pubMu sync.Mutex
 	var wg sync.WaitGroup
@@ -146,7 +149,7 @@ func (b *Booker) amqpSession(ctx context.Context, cfg AMQPConfig, log *slog.Logg
 		}
 		wg.Go(func() {
 			defer func() { <-inFlight }()
-			if err := b.amqpBatch(sctx, pub, &pubMu, cfg, batch, log); err != nil {
+			if err := b.amqpBatch(sctx, pub, &pubMu, acks, cfg, batch, log); err != nil {
 				select {
 				case failed <- err:
 				default:
@@ -158,12 +161,12 @@ func (b *Booker) amqpSession(ctx context.Context, cfg AMQPConfig, log *slog.Logg
 
 // amqpBatchesInFlight bounds the batches of deliveries being booked at
 // once on one connection (all within the prefetch window).
-const amqpBatchesInFlight = 8
+const amqpBatchesInFlight = 32
 
 // amqpBatch books a batch of deliveries, publishes its dead letters
 // (confirmed) and acknowledges its messages; it returns nil without
 // acknowledging anything when ctx ends first (the broker redelivers).
-func (b *Booker) amqpBatch(ctx context.Context, pub *amqp.Channel, pubMu *sync.Mutex, cfg AMQPConfig, batch []amqp.Delivery, log *slog.Logger) error {
+func (b *Booker) amqpBatch(ctx context.Context, pub *amqp.Channel, pubMu *sync.Mutex, acks *acker, cfg AMQPConfig, batch []amqp.Delivery, log *slog.Logger) error {
 	msgs := make([]Message, len(batch))
 	for i, d := range batch {
 		key := d.MessageId
@@ -194,12 +197,47 @@ func (b *Booker) amqpBatch(ctx context.Context, pub *amqp.Channel, pubMu *sync.M
 			return fmt.Errorf("publish a dead letter: not confirmed (%v)", err)
 		}
 	}
-	for _, d := range batch {
-		if err := d.Ack(false); err != nil {
-			return fmt.Errorf("ack: %w", err)
-		}
+	tags := make([]uint64, len(batch))
+	for i, d := range batch {
+		tags[i] = d.DeliveryTag
+	}
+	if err := acks.ack(tags); err != nil {
+		return fmt.Errorf("ack: %w", err)
 	}
 	return nil
+}
+
+// acker acknowledges a channel's deliveries in delivery order. Batches are
+// booked side by side and finish in any order; each marks its delivery
+// tags booked, and the longest prefix of the channel's deliveries that is
+// all booked is acknowledged with one multiple ack (basic.ack with
+// multiple set: every tag up to it). A delivery is never acknowledged
+// before it is booked; one booked after an earlier delivery that never
+// is (its batch stopped with the session) stays unacknowledged and is
+// redelivered, harmlessly.
+type acker struct {
+	mu   sync.Mutex
+	ch   *amqp.Channel
+	next uint64          // the first delivery tag not acknowledged (tags count from 1)
+	done map[uint64]bool // tags booked but not yet acknowledged
+}
+
+func (a *acker) ack(tags []uint64) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, t := range tags {
+		a.done[t] = true
+	}
+	var last uint64
+	for a.done[a.next] {
+		delete(a.done, a.next)
+		last = a.next
+		a.next++
+	}
+	if last == 0 {
+		return nil
+	}
+	return a.ch.Ack(last, true)
 }
 
 // queueDepth sets the lag metric to the queue's ready messages.

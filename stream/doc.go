@@ -28,25 +28,48 @@
 // acknowledged when it stopped — a crash, SIGKILL, a lost connection, a
 // rebalance — is delivered again and booked again harmlessly.
 //
-// Kafka: a consumer group with autocommit off; each poll's records are
-// booked per partition in order, partitions side by side (their trades
-// share group commits), then the poll's offsets are committed. Rebalances
-// are blocked while a poll is processed (kgo.BlockRebalanceOnPoll) and
-// allowed only once its offsets are committed, so partitions change hands
-// at committed offsets. Nothing is committed on revocation: a poll not
-// fully booked is consumed again by the partition's next owner.
+// Kafka: a consumer group with autocommit off and a worker per assigned
+// partition, alive as long as the assignment. The poll loop hands each
+// partition's records to its worker (a bounded queue) and polls again at
+// once, so fetching overlaps booking and partitions never wait for one
+// another. A worker books its partition's records in order, one batch at a
+// time — everything queued for it so far, in one Book call — and commits
+// the batch's offsets once it is booked. Rebalances are blocked only from
+// a poll until its records are queued (kgo.BlockRebalanceOnPoll); when
+// partitions are revoked or lost (a rebalance, a lost session, leaving the
+// group at shutdown) their workers are stopped and waited for before the
+// partitions change hands: a batch already booked is committed, a batch
+// being booked is abandoned uncommitted (its trades may still commit: the
+// next owner, consuming from the last committed offset, finds them as
+// exists), and queued records are dropped.
+//
+// Order: within a partition, batches are booked one after the other, and
+// the chunks of one Book call are queued for the writers in message order
+// (ingest.Ingester.EnqueueTrades), so a trader whose trades are published
+// to one partition (key them by trader) has them booked in publish order.
+// An abandoned batch does not break this: its next owner books it again,
+// before anything later, and a trade it finds booked was booked before.
+// One exception: during an outage a chunk's group may fail while a later
+// chunk's group, committed after the database came back, succeeds; the
+// failed chunk is then booked after it.
 //
 // RabbitMQ: manual acknowledgements and a bounded prefetch (basic.qos);
-// the messages delivered so far are booked as a batch (up to eight batches
-// side by side, all within the prefetch window), and each message is
-// acknowledged once its batch is committed. On a lost connection or
+// the messages delivered so far are booked as a batch (up to 32 batches
+// side by side, all within the prefetch window); batches finish in any
+// order, and once every delivery up to a point is booked, that prefix is
+// acknowledged with one multiple ack. A queue has no order across
+// consumers or batches side by side: an exchange that needs a trader's
+// trades booked in order on RabbitMQ sends them in one message, or uses
+// Kafka keyed by trader. On a lost connection or
 // channel the consumer reconnects with backoff, and the broker redelivers
 // what was unacknowledged.
 //
 // Within one call of [Booker.Book], trades go to the writer in chunks of
-// 1000 side by side (at most 16 at once), so that they share its group
-// commits; a message's trades are acknowledged only when every chunk is
-// committed.
+// 1000 side by side (at most 16 at once), queued in message order, so that
+// they share its group commits; a message's trades are acknowledged only
+// when every chunk is committed. A deep backlog thus keeps the writers'
+// groups full (ingest.Options.MaxItems): measured, that is faster than
+// holding fewer trades in flight, as a few HTTP clients do.
 //
 // # Dead letters
 //

@@ -113,8 +113,10 @@ func (b *Booker) Book(ctx context.Context, msgs []Message) ([]DeadLetter, error)
 		}
 	}
 	// The chunks go to the writer side by side, so that they share its
-	// group commits; their trades are independent, and nothing is
-	// acknowledged before all are committed.
+	// group commits; nothing is acknowledged before all are committed.
+	// They are queued one after the other, in message order, so a
+	// trader's trades reach its shard's writer in that order and are
+	// booked in it.
 	n := (len(trades) + affiliate.MaxTradesPerBatch - 1) / affiliate.MaxTradesPerBatch
 	chunks, errs := make([][]affiliate.TradeResult, n), make([]error, n)
 	var wg sync.WaitGroup
@@ -123,9 +125,15 @@ func (b *Booker) Book(ctx context.Context, msgs []Message) ([]DeadLetter, error)
 		start := k * affiliate.MaxTradesPerBatch
 		end := min(start+affiliate.MaxTradesPerBatch, len(trades))
 		inFlight <- struct{}{}
+		p, err := b.Ingester.EnqueueTrades(trades[start:end])
+		if err != nil {
+			<-inFlight
+			errs[k] = err
+			break // the chunks queued so far are waited for; all are booked again
+		}
 		wg.Go(func() {
 			defer func() { <-inFlight }()
-			chunks[k], errs[k] = b.Ingester.SubmitTrades(ctx, trades[start:end])
+			chunks[k], errs[k] = p.Wait(ctx)
 		})
 	}
 	wg.Wait()

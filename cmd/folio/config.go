@@ -49,6 +49,11 @@ type Config struct {
 	// PayoutWebhookSecret, when set, signs every request to PayoutWebhook
 	// (Folio-Timestamp, Folio-Signature; package payouts/signing).
 	PayoutWebhookSecret string
+	// WebhookAllowPrivate lets event webhooks reach internal receivers
+	// (loopback, private, link-local addresses): off, POST /v1/webhooks
+	// refuses such hosts and deliveries refuse to connect to them
+	// (events.RefusedAddress, payouts/webhook.EventSender).
+	WebhookAllowPrivate bool
 	// Pprof, when set, serves net/http/pprof on this separate address
 	// (profiling; keep it on localhost: it is unauthenticated).
 	Pprof string
@@ -177,6 +182,7 @@ var settings = []setting{
 	{"payout-webhook", "FOLIO_PAYOUT_WEBHOOK"},
 	{"payout-webhook-secret", "FOLIO_PAYOUT_WEBHOOK_SECRET"},
 	{"pprof", "FOLIO_PPROF"},
+	{"webhook-allow-private", "FOLIO_WEBHOOK_ALLOW_PRIVATE"},
 	{"journal-shards", "FOLIO_JOURNAL_SHARDS"},
 	{"db-mode", "FOLIO_DB_MODE"},
 	{"seal-interval", "FOLIO_SEAL_INTERVAL"},
@@ -211,6 +217,7 @@ func newFlagSet(name string, cfg *Config, groups int, out io.Writer) *flag.FlagS
 		fs.IntVar(&cfg.JournalShards, "journal-shards", cfg.JournalShards, "journal shards of a fresh database (0: the default for this machine); a database with entries keeps its stored count")
 		fs.DurationVar(&cfg.SealInterval, "seal-interval", cfg.SealInterval, "seal the journal this often when a shard moved (0: never; POST /v1/audit/seals still seals)")
 		fs.StringVar(&cfg.PayoutWebhook, "payout-webhook", cfg.PayoutWebhook, "the exchange's transfer API: executed payout batches are POSTed to it and stay pending until it answers 2xx; empty: payouts post at once")
+		fs.BoolVar(&cfg.WebhookAllowPrivate, "webhook-allow-private", cfg.WebhookAllowPrivate, "let event webhooks reach loopback, private and link-local addresses (refused by default: POST /v1/webhooks answers 400, deliveries refuse to connect)")
 		fs.StringVar(&cfg.PayoutWebhookSecret, "payout-webhook-secret", cfg.PayoutWebhookSecret, "sign each payout webhook request with this secret (HMAC-SHA256, Folio-Signature header); prefer FOLIO_PAYOUT_WEBHOOK_SECRET")
 	}
 	if groups&flagsCheckpoint != 0 {

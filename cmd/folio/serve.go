@@ -111,6 +111,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		Payouts:   pay,
 		Ingester:  ingester,
 		Seals:     seals,
+
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 	})
 	ui, err := console.New(console.Config{API: server.Handler(), Identify: identify(server), Logger: log})
 	if err != nil {
@@ -194,7 +196,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	// Webhooks: copy the event feed into each subscription's outbox and
 	// deliver it; safe with several serve processes on one database.
 	host, _ := os.Hostname()
-	dispatcher := &events.Dispatcher{Webhooks: server.Webhooks(), Render: server.EventBody, Send: webhook.Send,
+	dispatcher := &events.Dispatcher{Webhooks: server.Webhooks(), Render: server.EventBody, Send: webhook.EventSender(cfg.WebhookAllowPrivate),
 		Server: fmt.Sprintf("%s:%d", host, os.Getpid())}
 	wg.Go(func() {
 		dispatcher.Run(bg, webhookInterval, func(format string, args ...any) { log.Error(fmt.Sprintf(format, args...)) })

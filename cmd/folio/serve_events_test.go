@@ -49,7 +49,7 @@ func TestServeEventsOut(t *testing.T) {
 	defer recv.Close()
 
 	addr := freeAddr(t)
-	s := startServe(t, "--data-dir", dataDir, "--listen", addr, "--demo")
+	s := startServe(t, "--data-dir", dataDir, "--listen", addr, "--demo", "--webhook-allow-private") // the receiver is on loopback
 	s.waitFor(t, "the curl session on stdout", func() bool { return strings.Contains(s.stdout.String(), "/v1/entries\n") })
 	key := parseSession(t, s.stdout.String()).key
 	base := "http://" + addr

@@ -98,6 +98,10 @@ func StartRabbitNode(dir string) (*Rabbit, error) {
 		"RABBITMQ_CONFIG_FILE="+filepath.Join(dir, "rabbitmq"),
 		"RABBITMQ_CONF_ENV_FILE="+filepath.Join(dir, "rabbitmq-env.conf"),
 		"RABBITMQ_ADVANCED_CONFIG_FILE="+filepath.Join(dir, "advanced.config"),
+		// No busy waiting by the Erlang schedulers: on a machine whose
+		// cores are shared (tests, folio bench) a spinning broker takes
+		// CPU from the database and the ledger it feeds.
+		"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=+sbwt none +sbwtdcpu none +sbwtdio none",
 	)
 	out, err := os.Create(filepath.Join(dir, "server.out"))
 	if err != nil {
