@@ -14,11 +14,12 @@ import (
 
 // DefaultJournalShards is the shard count a fresh database gets: one per
 // core, at least two. Measured on the 2-core development machine
-// (2026-12-04, README "Measured figures"), 2 shards beat 4 with 8 clients ×
-// 500 trades (3,298 against 2,805 trades/s) and with 64 clients × 1 (1,446
-// against 915): once both cores are busy, more writers only add per-group
-// and per-shard costs (smaller groups, more balance rows of the hot
-// accounts, a folder round per shard).
+// (2026-12-04, README "Measured figures"), 2 shards against 4: 1,446
+// against 915 trades/s with 64 clients × 1 trade, 3,298 against 2,805 with
+// 8 clients × 500 over 50k trades, 2,252 against 2,484 with 8 × 500 over
+// 300k trades and 100k users. Once both cores are busy, more writers add
+// per-group and per-shard costs (smaller groups, more balance rows of the
+// hot accounts, a folder round per shard); small groups suffer most.
 func DefaultJournalShards() int { return min(max(runtime.NumCPU(), 2), ledger.MaxShards) }
 
 // journalShards settles the journal's shard count when serve starts. A
