@@ -47,7 +47,7 @@ func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if f.AfterAt, f.AfterID, err = timeIDCursor(q.Get("cursor"), "audit"); err != nil {
+	if f.AfterAt, f.AfterID, err = timeIDCursor(q.Get("cursor"), "audit", ledger.ValidUUID); err != nil {
 		return err
 	}
 	f.Limit = limit + 1
@@ -81,8 +81,8 @@ func listRequest(r *http.Request) (q url.Values, asCSV bool, limit int, err erro
 
 // timeIDCursor decodes a cursor of a list in (time, id) order (the audit
 // log, the dead letters, payout batches) made by timeIDNext; "" is the
-// first page. Ids are UUIDs unless validID says otherwise.
-func timeIDCursor(c, kind string, validID ...func(string) bool) (time.Time, string, error) {
+// first page; validID checks the id part (ledger.ValidUUID for UUID ids).
+func timeIDCursor(c, kind string, validID func(string) bool) (time.Time, string, error) {
 	if c == "" {
 		return time.Time{}, "", nil
 	}
@@ -92,11 +92,7 @@ func timeIDCursor(c, kind string, validID ...func(string) bool) (time.Time, stri
 	}
 	at, id, _ := strings.Cut(pos, "|")
 	t, terr := time.Parse(time.RFC3339Nano, at)
-	valid := ledger.ValidUUID
-	if len(validID) > 0 {
-		valid = validID[0]
-	}
-	if terr != nil || !valid(id) {
+	if terr != nil || !validID(id) {
 		return time.Time{}, "", &folio.Error{Code: folio.EINVALID, Fields: []string{"cursor"}, Message: "bad cursor: pass back a next_cursor value unchanged"}
 	}
 	return t, id, nil

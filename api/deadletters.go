@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/stream"
 )
 
@@ -17,7 +18,7 @@ func (s *Server) getDeadLetters(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var f stream.Filter
-	if f.AfterAt, f.AfterID, err = timeIDCursor(q.Get("cursor"), "dead"); err != nil {
+	if f.AfterAt, f.AfterID, err = timeIDCursor(q.Get("cursor"), "dead", ledger.ValidUUID); err != nil {
 		return err
 	}
 	f.Limit = limit + 1
