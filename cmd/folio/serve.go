@@ -56,6 +56,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		return &exitError{code: exitFailure, err: fmt.Errorf("serve: unexpected arguments %q", rest)}
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	tuneGC(log)
 
 	db, err := openDatabase(ctx, cfg, log, openOptions{Create: true, Migrate: cfg.Migrate, Exclusive: true})
 	if err != nil {
