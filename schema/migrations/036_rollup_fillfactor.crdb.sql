@@ -1,0 +1,3 @@
+-- CockroachDB overlay of 036_rollup_fillfactor.sql (schema.StepsFor):
+-- nothing to do. CockroachDB stores rows in its key-value ranges, not in
+-- heap pages, so there is no fill to leave room in.
