@@ -194,8 +194,9 @@ func TestConcurrentWriters(t *testing.T) {
 		totalCalls += c
 		maxCall = max(maxCall, slowest[g])
 	}
-	t.Logf("%d writers, %d Apply calls in %v (slowest call %v); %d transactions rolled back and retried",
-		writers, totalCalls, elapsed.Round(time.Millisecond), maxCall.Round(time.Millisecond), rollbacksAfter-rollbacksBefore)
+	t.Logf("%d writers, %d Apply calls in %v (slowest call %v); %d transactions rolled back and retried, %d attempts run alone after %s",
+		writers, totalCalls, elapsed.Round(time.Millisecond), maxCall.Round(time.Millisecond), rollbacksAfter-rollbacksBefore,
+		e.app.Prioritized(), "repeated losses (schema.DB.WriterTx)")
 
 	for g := range logs {
 		for _, s := range logs[g].errs {

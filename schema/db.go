@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/folioledger/folio"
 )
@@ -47,7 +48,11 @@ type DB struct {
 	dialectOnce sync.Once
 	cockroach   bool
 
-	retries atomic.Int64 // whole-transaction retries so far (Retries)
+	retries     atomic.Int64 // whole-transaction retries so far (Retries)
+	prioritized atomic.Int64 // writer attempts that ran alone (Prioritized)
+
+	gateOnce sync.Once
+	gate     *semaphore.Weighted // journal writers' priority gate (writerGate)
 }
 
 // Retries is how many times a transaction of db was run again (a
@@ -188,12 +193,75 @@ func (db *DB) WriterMode(ctx context.Context) string {
 // (23505) — two writers of different shards inserting the same trade id
 // or idempotency key, which the loser had looked up before the winner
 // committed — is retried too, and the retry finds the winner's row.
+//
+// A writer that lost StarvedAfter attempts in a row runs its next attempts
+// alone among this process's writers (writerGate).
 func (db *DB) WriterTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	if db.WriterMode(ctx) == ModeCockroach {
-		return db.Tx(ctx, fn)
+		return db.writerTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
 	}
-	return db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn, "23505")
+	return db.writerTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn, "23505")
 }
+
+// The journal writers' priority gate. Under SERIALIZABLE on PostgreSQL a
+// writer that waits for a shard head's row lock fails with 40001 once the
+// holder commits (the row changed after its snapshot), so a writer of
+// several shards can lose to single-shard writers attempt after attempt:
+// TestConcurrentWriters on four shards in the CockroachDB mode once saw a
+// writer give up after 50 attempts. CockroachDB raises the priority of a
+// transaction each time it retries; this gate does the same within a
+// process. Every attempt holds one unit of the gate; once it has lost
+// StarvedAfter attempts, a writer takes all of it for the next ones, so it
+// waits for the attempts in flight, new ones queue behind it (the
+// semaphore is FIFO), and it runs alone. An ordinary attempt waits at most gateWait for the gate and then
+// runs anyway, so a writer transaction begun inside another's function can
+// never deadlock on it. Writers of other processes are not held back: a
+// second server's writers can still make one lose (then CockroachDB's own
+// priorities, or PostgreSQL's lock queue in the postgres mode, decide).
+const (
+	// StarvedAfter is how many attempts a journal writer loses in a row
+	// before it runs alone.
+	StarvedAfter = 16
+	gateWeight   = 1 << 20
+	gateWait     = time.Second
+)
+
+func (db *DB) writerGate() *semaphore.Weighted {
+	db.gateOnce.Do(func() { db.gate = semaphore.NewWeighted(gateWeight) })
+	return db.gate
+}
+
+// writerTx is tx for journal writers: each attempt passes the priority
+// gate before it begins.
+func (db *DB) writerTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error, alsoRetry ...string) error {
+	return db.run(ctx, opts, fn, db.passGate, alsoRetry...)
+}
+
+// passGate lets a writer's attempt-th attempt through the priority gate and
+// returns what releases it.
+func (db *DB) passGate(ctx context.Context, attempt int) (release func(), err error) {
+	gate := db.writerGate()
+	if attempt > StarvedAfter {
+		if err := gate.Acquire(ctx, gateWeight); err != nil {
+			return nil, err
+		}
+		db.prioritized.Add(1)
+		return func() { gate.Release(gateWeight) }, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, gateWait)
+	defer cancel()
+	if err := gate.Acquire(wctx, 1); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return func() {}, nil // waited long enough: run beside the prioritized one
+	}
+	return func() { gate.Release(1) }, nil
+}
+
+// Prioritized is how many writer attempts ran alone after StarvedAfter
+// lost ones (see writerGate) since db was opened.
+func (db *DB) Prioritized() int64 { return db.prioritized.Load() }
 
 // ReadTx runs fn in a read-only SERIALIZABLE transaction (retried like Tx),
 // giving reports a consistent snapshot.
@@ -202,6 +270,13 @@ func (db *DB) ReadTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 func (db *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error, alsoRetry ...string) error {
+	return db.run(ctx, opts, fn, nil, alsoRetry...)
+}
+
+// run is tx with an optional gate that each attempt (1, 2, …) passes
+// before it begins, holding it until the attempt ends.
+func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error,
+	gate func(ctx context.Context, attempt int) (func(), error), alsoRetry ...string) error {
 	retries := db.MaxRetries
 	if retries <= 0 {
 		retries = 50
@@ -215,6 +290,13 @@ func (db *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error,
 			}
 		}
 		attempt++
+		if gate != nil {
+			release, err := gate(ctx, attempt)
+			if err != nil {
+				return err
+			}
+			defer release()
+		}
 		err := pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
 		if err != nil && (IsRetryable(err) || hasState(err, alsoRetry)) {
 			return retryable{err}

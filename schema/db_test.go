@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -437,4 +438,77 @@ func TestUniqueViolation(t *testing.T) {
 			t.Errorf("UniqueViolation(%v) = %q, %v, want currencies_pkey, true", err, name, ok)
 		}
 	})
+}
+
+// TestWriterTxPrioritizesStarvedWriter: a journal writer that lost
+// StarvedAfter attempts runs its next attempt while no other writer's
+// attempt is in flight, and the others carry on afterwards.
+func TestWriterTxPrioritizesStarvedWriter(t *testing.T) {
+	t.Parallel()
+	e := newRunnerEnv(t)
+	ctx := context.Background()
+
+	var inFlight, done atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := e.app.WriterTx(ctx, func(tx pgx.Tx) error {
+					inFlight.Add(1)
+					defer inFlight.Add(-1)
+					_, err := tx.Exec(ctx, `SELECT pg_sleep(0.002)`)
+					return err
+				})
+				if err != nil {
+					t.Errorf("busy writer: %v", err)
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	t.Cleanup(func() { close(stop); wg.Wait() })
+
+	attempts, beside := 0, int64(0)
+	err := e.app.WriterTx(ctx, func(tx pgx.Tx) error {
+		attempts++
+		if attempts <= schema.StarvedAfter {
+			if inFlight.Load() > 0 {
+				beside++
+			}
+			return fmt.Errorf("attempt %d: %w", attempts, &pgconn.PgError{Code: "40001", Message: "injected"})
+		}
+		// The prioritized attempt: nobody else's attempt runs meanwhile.
+		for range 20 {
+			if n := inFlight.Load(); n != 0 {
+				return folio.Errorf(folio.ECONFLICT, "%d other writer attempts in flight beside the prioritized one", n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	})
+	if err != nil || attempts != schema.StarvedAfter+1 {
+		t.Fatalf("starved writer: %v after %d attempts, want nil after %d", err, attempts, schema.StarvedAfter+1)
+	}
+	if beside == 0 {
+		t.Errorf("the losing attempts never ran beside another writer: the test did not exercise the gate")
+	}
+	if got := e.app.Prioritized(); got != 1 {
+		t.Errorf("Prioritized() = %d, want 1", got)
+	}
+	// The others were held back, not stopped.
+	before := done.Load()
+	deadline := time.Now().Add(5 * time.Second)
+	for done.Load() < before+10 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if done.Load() < before+10 {
+		t.Errorf("busy writers committed %d transactions in 5 s after the prioritized one, want ≥ 10", done.Load()-before)
+	}
 }
