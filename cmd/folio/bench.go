@@ -725,6 +725,13 @@ func drawProgress(w io.Writer, bc benchConfig, sent int64, el time.Duration, sto
 // verifyBench checks the books through the API: hash chain and balances,
 // trial balance, 101 residue and the reconciliation of the run.
 func verifyBench(ctx context.Context, c *benchClient, db *schema.DB, start time.Time) (bool, []string) {
+	// The reports read the whole run: over millions of entries they take
+	// minutes (the 10M-entry run of 2026-12-05 gave up on the
+	// reconciliation at the stream's 2-minute client timeout). The wait is
+	// the server's own write deadline (serve's WriteTimeout).
+	long := *c.http
+	long.Timeout = reportTimeout
+	c = &benchClient{base: c.base, key: c.key, http: &long}
 	ok := true
 	var checks []string
 	check := func(name string, pass bool, detail string) {
@@ -778,7 +785,11 @@ func verifyBench(ctx context.Context, c *benchClient, db *schema.DB, start time.
 	if code == http.StatusNotFound {
 		checks = append(checks, "reconciliation: not available on this server")
 	} else {
-		check("reconciliation", err == nil && rec.OK, "")
+		detail := ""
+		if err != nil {
+			detail = err.Error()
+		}
+		check("reconciliation", err == nil && rec.OK, detail)
 	}
 	return ok, checks
 }

@@ -37,6 +37,10 @@ const (
 	webhookInterval  = time.Second             // copy the event feed into webhook outboxes and deliver them
 )
 
+// reportTimeout is how long a response may take to write (reports and
+// verify over a large journal); folio bench waits as long for its checks.
+const reportTimeout = 5 * time.Minute
+
 // runServe serves the HTTP API until ctx is done (SIGINT/SIGTERM), then
 // stops accepting connections, drains in-flight requests for up to
 // cfg.ShutdownTimeout, closes the pool and stops the private PostgreSQL.
@@ -153,7 +157,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		// Reports and verify on a large journal take a while. The event
 		// stream (GET /v1/events/stream) lifts this deadline and sets one
 		// per write instead (http.ResponseController).
-		WriteTimeout:   5 * time.Minute,
+		WriteTimeout:   reportTimeout,
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
