@@ -194,9 +194,9 @@ func TestConcurrentWriters(t *testing.T) {
 		totalCalls += c
 		maxCall = max(maxCall, slowest[g])
 	}
-	t.Logf("%d writers, %d Apply calls in %v (slowest call %v); %d transactions rolled back and retried, %d attempts run alone after %s",
+	t.Logf("%d writers, %d Apply calls in %v (slowest call %v); %d transactions rolled back and retried, %d attempts run alone after repeated losses",
 		writers, totalCalls, elapsed.Round(time.Millisecond), maxCall.Round(time.Millisecond), rollbacksAfter-rollbacksBefore,
-		e.app.Prioritized(), "repeated losses (schema.DB.WriterTx)")
+		e.app.Prioritized())
 
 	for g := range logs {
 		for _, s := range logs[g].errs {

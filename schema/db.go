@@ -213,9 +213,9 @@ func (db *DB) WriterTx(ctx context.Context, fn func(pgx.Tx) error) error {
 // process. Every attempt holds one unit of the gate; once it has lost
 // StarvedAfter attempts, a writer takes all of it for the next ones, so it
 // waits for the attempts in flight, new ones queue behind it (the
-// semaphore is FIFO), and it runs alone. An ordinary attempt waits at most gateWait for the gate and then
-// runs anyway, so a writer transaction begun inside another's function can
-// never deadlock on it. Writers of other processes are not held back: a
+// semaphore is FIFO), and it runs alone. An ordinary attempt waits at
+// most gateWait for the gate and then runs anyway, so a writer transaction
+// begun inside another's function can never deadlock on it. Writers of other processes are not held back: a
 // second server's writers can still make one lose (then CockroachDB's own
 // priorities, or PostgreSQL's lock queue in the postgres mode, decide).
 const (

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/folioledger/folio/internal/sysmem"
 )
 
 // PostgresOptions configure a private cluster.
@@ -614,14 +616,8 @@ func logTail(path string, lines int) string {
 // /proc/meminfo; 1 GB where that cannot be read), between 128 MB and 2 GB.
 func sharedBuffers() string {
 	totalMB := int64(1024)
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
-					totalMB = kb >> 10
-				}
-			}
-		}
+	if b := sysmem.Total(); b > 0 {
+		totalMB = b >> 20
 	}
 	return strconv.FormatInt(min(max(totalMB/8, 128), 2048), 10) + "MB"
 }

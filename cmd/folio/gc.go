@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strconv"
-	"strings"
+
+	"github.com/folioledger/folio/internal/sysmem"
 )
 
 // The Go runtime's garbage collector settings of folio serve when the
@@ -43,7 +41,7 @@ func tuneGC(log *slog.Logger) {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	if limitEnv == "" {
-		if total := memoryAvailable(); total > 0 {
+		if total := sysmem.Available(); total > 0 {
 			debug.SetMemoryLimit(min(total/4, maxMemoryLimit))
 		}
 	}
@@ -51,36 +49,4 @@ func tuneGC(log *slog.Logger) {
 	debug.SetGCPercent(percent)
 	log.Info("garbage collector", "gc_percent", percent, "memory_limit_bytes", debug.SetMemoryLimit(-1),
 		"from_environment", gogc != "" || limitEnv != "")
-}
-
-// memoryAvailable is the memory this process may use in bytes: its cgroup
-// v2 limit when it has one, else the machine's total (0 when neither can
-// be read).
-func memoryAvailable() int64 {
-	total := memTotal()
-	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && (total == 0 || n < total) {
-			return n
-		}
-	}
-	return total
-}
-
-// memTotal is MemTotal of /proc/meminfo in bytes (0 when unreadable).
-func memTotal() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		// MemTotal:       24608020 kB
-		f := strings.Fields(sc.Text())
-		if len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
-			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 0
 }
