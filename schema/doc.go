@@ -190,10 +190,12 @@
 // cluster is reused, and a server left running on it by a dead process is
 // stopped first. As root, the binaries run as the postgres OS user, so every
 // parent of the data directory must be traversable by others. A durable
-// cluster gets shared_buffers of an eighth of the machine's memory (128 MB
-// to 2 GB), max_wal_size 4 GB and checkpoint_timeout 30 min: with the
-// defaults, checkpoints' full-page images and evicted index pages slowed
-// trades as the journal grew. Every cluster
+// cluster gets shared_buffers of a quarter of the memory the process may
+// use (128 MB to 8 GB), max_wal_size of an eighth of the free disk (1 to
+// 16 GB), checkpoint_timeout 30 min and compressed full-page images: with
+// the defaults, checkpoints' full-page images and evicted index pages slowed
+// trades as the journal grew. pg_ctl waits up to 10 minutes for a start
+// (crash recovery replays up to max_wal_size of WAL) or a fast stop. Every cluster
 // plans with random_page_cost 1.1 (its pages are in memory or on local
 // SSD): with the default 4, batch look-ups of 2,000 keys seq-scanned whole
 // tables instead of probing their indexes. Fast turns off

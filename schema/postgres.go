@@ -298,7 +298,7 @@ func (p *Postgres) Stop() error {
 	if p.stopped {
 		return nil
 	}
-	out, err := p.command(context.Background(), "pg_ctl", "stop", "-D", p.pgdata, "-m", "fast", "-w", "-t", "60").CombinedOutput()
+	out, err := p.command(context.Background(), "pg_ctl", "stop", "-D", p.pgdata, "-m", "fast", "-w", "-t", pgctlWait).CombinedOutput()
 	if err != nil && !bytes.Contains(out, []byte("Is server running?")) && !bytes.Contains(out, []byte("No such process")) {
 		return p.failure("pg_ctl stop", out, err)
 	}
@@ -454,7 +454,7 @@ func (p *Postgres) stopStale(ctx context.Context, logf func(string, ...any)) err
 		return nil // not ours to inspect; postgres itself reports a conflict
 	}
 	logf("postgres: stopping server left running on %s (pid %d)", p.pgdata, pid)
-	out, err := p.command(ctx, "pg_ctl", "stop", "-D", p.pgdata, "-m", "fast", "-w", "-t", "60").CombinedOutput()
+	out, err := p.command(ctx, "pg_ctl", "stop", "-D", p.pgdata, "-m", "fast", "-w", "-t", pgctlWait).CombinedOutput()
 	if err != nil {
 		return p.failure("pg_ctl stop (stale server)", out, err)
 	}
@@ -468,6 +468,11 @@ func samePath(a, b string) bool {
 }
 
 var errPortInUse = errors.New("postgres: port already in use")
+
+// pgctlWait is how long pg_ctl waits for a start (crash recovery included)
+// or a fast stop (its shutdown checkpoint writes every dirty buffer), in
+// seconds.
+const pgctlWait = "600"
 
 func (p *Postgres) start(ctx context.Context, fast bool) error {
 	opts := []string{
@@ -490,14 +495,18 @@ func (p *Postgres) start(ctx context.Context, fast bool) error {
 		// PostgreSQL's defaults (128 MB, a checkpoint per GB of WAL) the
 		// benchmark slowed as the journal grew (README, "Measured figures,
 		// dated").
-		opts = append(opts, "-c", "shared_buffers="+sharedBuffers(), "-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=30min")
+		opts = append(opts, "-c", "shared_buffers="+sharedBuffers(sysmem.Available()),
+			"-c", "max_wal_size="+maxWALSize(freeDisk(p.pgdata)), "-c", "checkpoint_timeout=30min")
 		// The full-page images that remain (the first change of a page
 		// after each checkpoint) compressed: in a long run they grew to
 		// ~30% of the WAL's bytes (README, "Measured figures, dated").
 		opts = append(opts, "-c", "wal_compression="+p.walCompression(ctx))
 	}
 	offset := fileSize(p.logFile)
-	out, err := p.command(ctx, "pg_ctl", "start", "-D", p.pgdata, "-l", p.logFile, "-w", "-t", "60",
+	// -t: after a crash the server replays the WAL since the last
+	// checkpoint (up to max_wal_size) before it accepts connections; a
+	// server that cannot start exits, which pg_ctl sees at once.
+	out, err := p.command(ctx, "pg_ctl", "start", "-D", p.pgdata, "-l", p.logFile, "-w", "-t", pgctlWait,
 		"-o", strings.Join(opts, " ")).CombinedOutput()
 	if err == nil {
 		return nil
@@ -612,12 +621,40 @@ func logTail(path string, lines int) string {
 	return strings.Join(all[max(len(all)-lines, 0):], "\n")
 }
 
-// sharedBuffers is an eighth of the machine's memory (MemTotal of
-// /proc/meminfo; 1 GB where that cannot be read), between 128 MB and 2 GB.
-func sharedBuffers() string {
-	totalMB := int64(1024)
-	if b := sysmem.Total(); b > 0 {
-		totalMB = b >> 20
+// sharedBuffers is a quarter of the memory the process may use
+// (sysmem.Available; 1 GB where that cannot be read), between 128 MB and
+// 8 GB — PostgreSQL's own starting advice. The journal's hot set is the
+// last leaf page of every account's and beneficiary's index range plus the
+// random-key indexes; at 10M entries and 100k users it is several GB, and
+// with 2 GB the backends evicted (and wrote) their own dirty pages.
+func sharedBuffers(available int64) string {
+	mb := int64(1024)
+	if available > 0 {
+		mb = available >> 20
 	}
-	return strconv.FormatInt(min(max(totalMB/8, 128), 2048), 10) + "MB"
+	return strconv.FormatInt(min(max(mb/4, 128), 8192), 10) + "MB"
+}
+
+// maxWALSize is an eighth of the free space of the cluster's file system,
+// between 1 GB and 16 GB (4 GB where it cannot be read). A checkpoint
+// starts once about half of it is written, and the first change of every
+// page after a checkpoint writes the whole page to the WAL: the further
+// apart checkpoints are, the fewer of those images a long run writes. The
+// cost is crash recovery, which replays up to that much WAL (start waits
+// for it).
+func maxWALSize(free int64) string {
+	if free <= 0 {
+		return "4GB"
+	}
+	return strconv.FormatInt(min(max(free>>20/8, 1024), 16384), 10) + "MB"
+}
+
+// freeDisk is the space available to an unprivileged user on dir's file
+// system in bytes (0 when it cannot be read).
+func freeDisk(dir string) int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0
+	}
+	return int64(st.Bavail) * st.Bsize
 }

@@ -1,16 +1,42 @@
 package schema
 
-import (
-	"strconv"
-	"strings"
-	"testing"
-)
+import "testing"
 
-// The durable cluster's shared_buffers: an eighth of the memory, clamped.
+// The durable cluster's shared_buffers: a quarter of the memory, clamped
+// to 128 MB–8 GB.
 func TestSharedBuffers(t *testing.T) {
-	v := sharedBuffers()
-	mb, err := strconv.Atoi(strings.TrimSuffix(v, "MB"))
-	if err != nil || !strings.HasSuffix(v, "MB") || mb < 128 || mb > 2048 {
-		t.Fatalf("sharedBuffers() = %q, want 128MB to 2048MB", v)
+	for _, c := range []struct {
+		available int64
+		want      string
+	}{
+		{0, "256MB"},
+		{256 << 20, "128MB"},
+		{4 << 30, "1024MB"},
+		{24 << 30, "6144MB"},
+		{256 << 30, "8192MB"},
+	} {
+		if got := sharedBuffers(c.available); got != c.want {
+			t.Errorf("sharedBuffers(%d) = %q, want %q", c.available, got, c.want)
+		}
+	}
+}
+
+// max_wal_size: an eighth of the free disk, clamped to 1–16 GB.
+func TestMaxWALSize(t *testing.T) {
+	for _, c := range []struct {
+		free int64
+		want string
+	}{
+		{0, "4GB"},
+		{2 << 30, "1024MB"},
+		{76 << 30, "9728MB"},
+		{1 << 40, "16384MB"},
+	} {
+		if got := maxWALSize(c.free); got != c.want {
+			t.Errorf("maxWALSize(%d) = %q, want %q", c.free, got, c.want)
+		}
+	}
+	if freeDisk(t.TempDir()) <= 0 {
+		t.Error("freeDisk(a temporary directory) = 0: statfs not read")
 	}
 }
