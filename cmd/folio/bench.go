@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,6 +93,16 @@ type benchReport struct {
 	WALBytesPerTrade   float64 `json:"wal_bytes_per_trade"`
 	WALRecordsPerTrade float64 `json:"wal_records_per_trade"`
 	RowsPerTrade       float64 `json:"rows_per_trade"`
+	// What makes a long run slower than a short one, over the same window:
+	// full-page images in the WAL (the first change of a page after each
+	// checkpoint), checkpoints, and buffers the server's backends had to
+	// write themselves to make room (shared_buffers smaller than what the
+	// trades touch). -1 where the database does not report them.
+	WALFPIPerTrade        float64 `json:"wal_fpi_per_trade"`
+	Checkpoints           int64   `json:"checkpoints"`
+	BackendWritesPerTrade float64 `json:"backend_buffer_writes_per_trade"`
+	// The private cluster's settings that size the above (empty with --url).
+	DBSettings map[string]string `json:"db_settings,omitempty"`
 	// CPU time per trade over the same window (bench_cpu.go): the server,
 	// the database (0 when it is not on this machine) and the bench's own
 	// clients. Unlike trades/s, it barely moves with the machine's load.
@@ -99,7 +111,7 @@ type benchReport struct {
 	CPUBenchUSPerTrade    float64 `json:"cpu_bench_us_per_trade"`
 	// The journal's shard count and writer mode, and how many journal
 	// batches needed more than one shard (of all batches).
-	Shards            int    `json:"shards"`
+	Shards            int    `json:"journal_shards"`
 	DBMode            string `json:"db_mode"`
 	Batches           int64  `json:"journal_batches"`
 	MultiShardBatches int64  `json:"multi_shard_batches"`
@@ -257,6 +269,15 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 		rep.WALBytesPerTrade = float64(cost1.walBytes-cost0.walBytes) / n
 		rep.WALRecordsPerTrade = float64(cost1.walRecords-cost0.walRecords) / n
 		rep.RowsPerTrade = float64(cost1.rows-cost0.rows) / n
+		rep.WALFPIPerTrade = float64(cost1.walFPI-cost0.walFPI) / n
+		rep.Checkpoints, rep.BackendWritesPerTrade = -1, -1
+		if cost0.checkpoints >= 0 && cost1.checkpoints >= 0 {
+			rep.Checkpoints = cost1.checkpoints - cost0.checkpoints
+			rep.BackendWritesPerTrade = float64(cost1.backendWrites-cost0.backendWrites) / n
+		}
+	}
+	if bc.URL == "" {
+		rep.DBSettings = dbSettings(ctx, db, "shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression", "fsync")
 	}
 	heads, err := ledger.Heads(ctx, db.Pool)
 	if err != nil {
@@ -801,6 +822,18 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 	fmt.Fprintf(w, "  server peak RSS %.0f MB (first fifth of the stream %.0f MB, last fifth %.0f MB)\n", r.PeakRSSMB, r.RSSFirstFifthMB, r.RSSLastFifthMB)
 	fmt.Fprintf(w, "  %.0f trades/s in the first tenth of the stream, %.0f in the last (journal: %d entries at the end)\n", r.TradesPerSecFirstTenth, r.TradesPerSecLastTenth, r.JournalEntries)
 	fmt.Fprintf(w, "  per trade: %.0f bytes of WAL in %.1f records, %.1f rows written\n", r.WALBytesPerTrade, r.WALRecordsPerTrade, r.RowsPerTrade)
+	if r.Checkpoints >= 0 {
+		fmt.Fprintf(w, "  long-run costs: %.2f full-page images and %.2f buffers written by backends a trade, %d checkpoints\n",
+			r.WALFPIPerTrade, r.BackendWritesPerTrade, r.Checkpoints)
+	}
+	if len(r.DBSettings) > 0 {
+		keys := slices.Sorted(maps.Keys(r.DBSettings))
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + " " + r.DBSettings[k]
+		}
+		fmt.Fprintf(w, "  private PostgreSQL: %s\n", strings.Join(parts, ", "))
+	}
 	if r.CPUServerUSPerTrade > 0 {
 		db := "not measured (not on this machine)"
 		if r.CPUDatabaseUSPerTrade > 0 {
@@ -824,7 +857,9 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 
 // dbCost is a reading of the database's cumulative write counters.
 type dbCost struct {
-	walBytes, walRecords, rows int64
+	walBytes, walRecords, walFPI, rows int64
+	// -1 when the server has no pg_stat_bgwriter of PostgreSQL ≤ 16's shape.
+	checkpoints, backendWrites int64
 }
 
 // readDBCost reads the WAL position (exact, immediate) and the WAL-record
@@ -833,9 +868,29 @@ type dbCost struct {
 func readDBCost(ctx context.Context, db *schema.DB) (dbCost, error) {
 	var c dbCost
 	err := db.Pool.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
-		(SELECT wal_records FROM pg_stat_wal),
-		(SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database())`).Scan(&c.walBytes, &c.walRecords, &c.rows)
-	return c, err
+		(SELECT wal_records FROM pg_stat_wal), (SELECT wal_fpi FROM pg_stat_wal),
+		(SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database())`).Scan(&c.walBytes, &c.walRecords, &c.walFPI, &c.rows)
+	if err != nil {
+		return c, err
+	}
+	// PostgreSQL 17 moved these to pg_stat_checkpointer and pg_stat_io.
+	if db.Pool.QueryRow(ctx, `SELECT checkpoints_timed + checkpoints_req, buffers_backend FROM pg_stat_bgwriter`).Scan(&c.checkpoints, &c.backendWrites) != nil {
+		c.checkpoints, c.backendWrites = -1, -1
+	}
+	return c, nil
+}
+
+// dbSettings reads the named server settings (those it cannot read are left
+// out).
+func dbSettings(ctx context.Context, db *schema.DB, names ...string) map[string]string {
+	out := map[string]string{}
+	for _, n := range names {
+		var v string
+		if db.Pool.QueryRow(ctx, `SELECT current_setting($1)`, n).Scan(&v) == nil {
+			out[n] = v
+		}
+	}
+	return out
 }
 
 // settledDBCost reads the counters once they stopped moving (the server's

@@ -81,4 +81,18 @@ func TestBenchSmallRun(t *testing.T) {
 			t.Errorf("%s = %v; want > 0", k, rep[k])
 		}
 	}
+	// The long-run figures are read from PostgreSQL 15's statistics (-1
+	// would mean they could not be); the settings only of a private cluster.
+	for _, k := range []string{"wal_fpi_per_trade", "checkpoints", "backend_buffer_writes_per_trade"} {
+		if v, ok := rep[k].(float64); !ok || v < 0 {
+			t.Errorf("%s = %v; want ≥ 0", k, rep[k])
+		}
+	}
+	if _, ok := rep["db_settings"]; ok {
+		t.Errorf("db_settings reported for a --url database: %v", rep["db_settings"])
+	}
+	// SPEC §10 names the shard count journal_shards.
+	if n, _ := rep["journal_shards"].(float64); n < 1 {
+		t.Errorf("journal_shards = %v; want ≥ 1", rep["journal_shards"])
+	}
 }
