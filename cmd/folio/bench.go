@@ -867,9 +867,9 @@ type dbCost struct {
 // once a second, or within ten seconds once idle).
 func readDBCost(ctx context.Context, db *schema.DB) (dbCost, error) {
 	var c dbCost
-	err := db.Pool.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
-		(SELECT wal_records FROM pg_stat_wal), (SELECT wal_fpi FROM pg_stat_wal),
-		(SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database())`).Scan(&c.walBytes, &c.walRecords, &c.walFPI, &c.rows)
+	err := db.Pool.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, w.wal_records, w.wal_fpi,
+		(SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database())
+		FROM pg_stat_wal w`).Scan(&c.walBytes, &c.walRecords, &c.walFPI, &c.rows)
 	if err != nil {
 		return c, err
 	}
@@ -880,16 +880,21 @@ func readDBCost(ctx context.Context, db *schema.DB) (dbCost, error) {
 	return c, nil
 }
 
-// dbSettings reads the named server settings (those it cannot read are left
-// out).
+// dbSettings reads the named server settings in one query, as SHOW prints
+// them (those it cannot read are left out).
 func dbSettings(ctx context.Context, db *schema.DB, names ...string) map[string]string {
 	out := map[string]string{}
-	for _, n := range names {
-		var v string
-		if db.Pool.QueryRow(ctx, `SELECT current_setting($1)`, n).Scan(&v) == nil {
+	rows, err := db.Pool.Query(ctx, `SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY($1)`, names)
+	if err != nil {
+		return out
+	}
+	for rows.Next() {
+		var n, v string
+		if rows.Scan(&n, &v) == nil {
 			out[n] = v
 		}
 	}
+	rows.Close()
 	return out
 }
 
