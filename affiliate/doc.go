@@ -243,6 +243,7 @@
 //     position and their business time themselves. Within a shard seqs are
 //     gapless and commit-ordered, so once a shard's head is at seq H every
 //     row with seq ≤ H is committed and visible.
+//
 //   - Watermark. stats_fold_marks holds, per shard, the last folded seq. A
 //     fold transaction (SERIALIZABLE, retried as a whole) reads the mark,
 //     reads the rows of (mark, through] — through is the seq of the
@@ -253,21 +254,25 @@
 //     `folio serve` processes folding at once: one commits, the other
 //     fails serialization or finds the mark moved and rolls back, so
 //     nothing is folded twice or lost.
+//
 //   - Exact reads. Stats, the referral list (refereeFigures) and the volume
 //     tier add the tail — the rows past each shard's mark — read in the
 //     same snapshot as the rollups (tailWhere: one seq range per shard, on
 //     the (shard, seq) indexes). Answers are exact whatever the folder's
 //     lag; a lagging folder only makes reads scan a longer tail.
+//
 //   - Referred volume (volume tiers) is folded from the trade rows: the
 //     trader's referrer when the trade is folded (or read in the tail),
 //     its volume converted at the rate in force at executed_at. Before,
 //     the writer took the referrer and the rate at booking; a re-parenting
 //     in the seconds between booking and folding now moves that trade's
 //     volume to the new referrer.
+//
 //   - Milestones. first_trade_at stays on the writer: it updates only the
 //     trader's own row (in the trader's shard) and only on a first trade,
 //     so it costs no WAL on other trades, and every read of users is exact.
 //     The other milestones (KYC, deposits) come from events, not trades.
+//
 //   - Cost per trade on the writer: the trade row with two more columns
 //     and one trades_position index entry (appended at its right edge);
 //     accrual rows unchanged (NULL position columns cost no byte). The
@@ -285,6 +290,25 @@
 //     and 54 WAL records per trade before, 5.3 KB and 46 after (heap
 //     updates 2.5 → 1.0, row locks 6.2 → 2.2 per trade); the folder then
 //     writes about 0.12 KB per trade, many accruals into one row update.
+//
+//   - The daily rollup from closed hours. affiliate_stats_day holds the
+//     hourly rows of the hours before the day mark (stats_day_marks), summed
+//     per day. The folder upserts an accrual into its hourly row, and into
+//     its daily row only when its hour is before the mark (a late trade, a
+//     reversal or revaluation of an old one); every round it moves the mark
+//     to the last hour that ended ten minutes before (dayRollLag), summing
+//     the hours in between — read through the hour index — into their days,
+//     at most a day of hours a transaction, the mark moving only from the
+//     value read (two folders roll each hour once). A whole-day read takes
+//     the daily rows of the days before the mark's day and the hourly rows
+//     from there on (statsSource), so it stays exact and reads a day at most
+//     of hourly rows more. Before, every fold round upserted as many daily
+//     rows as hourly ones (the rows of one round share their hour and day):
+//     measured over 100k trades of `folio bench` (8 × 500), the writer and
+//     folder went from 10.26 KB and 86.7 WAL records a trade to 9.90 KB and
+//     78.8 (the new hour index: 26 B a trade), PostgreSQL's CPU from 469 to
+//     434 µs a trade. An empty database has no mark (the epoch): the first
+//     round sets it; migration 037 put an existing one's past its last hour.
 //
 // # Business time
 //

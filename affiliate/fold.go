@@ -73,8 +73,15 @@ func (s *Service) foldStats(ctx context.Context, batch int) (total int, more boo
 		total += n
 		more = more || capped
 	}
+	rolled, err := s.rollDays(ctx)
+	switch {
+	case errors.Is(err, errFoldRaced):
+		more = true
+	case err != nil:
+		return total, more, fmt.Errorf("roll closed hours into the daily statistics: %w", err)
+	}
 	n, err := s.revalue(ctx, batch)
-	return total + n, more || n >= batch, err
+	return total + n, more || rolled || n >= batch, err
 }
 
 // FoldAllStats folds until the rollups are caught up with what was

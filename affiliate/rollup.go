@@ -166,30 +166,47 @@ func (r *rollup) addFigures(a *accrualRow, f *rollupFigures) error {
 }
 
 // write upserts every touched rollup row once, in key order: the hourly
-// rows, the same rows summed per day, and the referee rows.
-func (r *rollup) write(ctx context.Context, w schema.Execer) error {
+// rows, the same rows summed per day for the hours the daily rollup already
+// holds (before the day mark: late trades, reversals, revaluations; the
+// others reach it when their hour is rolled, rollDays), and the referee
+// rows.
+func (r *rollup) write(ctx context.Context, q schema.Querier) error {
 	if len(r.hours) == 0 {
 		return nil
 	}
-	days := make(map[hourKey]*rollupFigures, len(r.hours))
+	mark, err := dayMark(ctx, q)
+	if err != nil {
+		return err
+	}
+	days := make(map[hourKey]*rollupFigures)
 	for k, f := range r.hours {
-		k.hour = k.hour.Truncate(24 * time.Hour)
-		d := days[k]
-		if d == nil {
-			d = &rollupFigures{}
-			days[k] = d
+		if !k.hour.Before(mark) {
+			continue
 		}
-		if err := d.sum(f); err != nil {
+		if err := addDay(days, k, f); err != nil {
 			return err
 		}
 	}
-	if err := writeDimensions(ctx, w, sqlHourly, r.hours); err != nil {
+	if err := writeDimensions(ctx, q, sqlHourly, r.hours); err != nil {
 		return err
 	}
-	if err := writeDimensions(ctx, w, sqlDaily, days); err != nil {
-		return err
+	if len(days) > 0 {
+		if err := writeDimensions(ctx, q, sqlDaily, days); err != nil {
+			return err
+		}
 	}
-	return r.writeReferees(ctx, w)
+	return r.writeReferees(ctx, q)
+}
+
+// addDay adds f, the figures of hourly row k, to its day's row in days.
+func addDay(days map[hourKey]*rollupFigures, k hourKey, f *rollupFigures) error {
+	k.hour = k.hour.Truncate(24 * time.Hour)
+	d := days[k]
+	if d == nil {
+		d = &rollupFigures{}
+		days[k] = d
+	}
+	return d.sum(f)
 }
 
 // The upserts of the rollups keyed by affiliate × time bucket × level ×

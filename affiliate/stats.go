@@ -86,6 +86,19 @@ type Stats struct {
 // daily rollups have the same columns).
 var groupColumn = map[string]string{"level": "level::text", "market": "market", "code": "code", "country": "country", "program": "program_id", "currency": "currency"}
 
+// statsSource is the FROM clause of a statistics read over the rollups,
+// bound to ($1 affiliate, $2 from, $3 to, $4 split): the daily rows of the
+// days in [from, split) and the hourly rows of [split, to), as rows of the
+// same columns with their bucket's start in t. split is from for a read of
+// the hourly rollup alone; for whole days, the end of the days the daily
+// rollup holds whole (dayEnd), since the hours past its mark are only in
+// the hourly one.
+const statsSource = ` FROM (SELECT day AS t, level, market, code, currency, program_id, country, ` + figureNames + `
+		FROM affiliate_stats_day WHERE affiliate_id = $1 AND day >= $2::timestamptz AND day < least($3::timestamptz, $4::timestamptz)
+	UNION ALL
+	SELECT hour, level, market, code, currency, program_id, country, ` + figureNames + `
+		FROM affiliate_stats_hourly WHERE affiliate_id = $1 AND hour >= greatest($2::timestamptz, $4::timestamptz) AND hour < $3::timestamptz) s`
+
 const figureSums = `coalesce(sum(commission_reporting), 0)::text, coalesce(sum(fees_reporting), 0)::text, coalesce(sum(volume_reporting), 0)::text,
 	coalesce(sum(trades), 0), coalesce(sum(accruals), 0)`
 
@@ -134,14 +147,19 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 			return err
 		}
 		// Whole-day ranges read the daily rollup (the hourly rows summed
-		// per day, 24 times fewer); others the hourly one.
-		daily := q.Interval != "hour" && q.GroupBy != "referee" && from.Equal(from.Truncate(24*time.Hour)) && to.Equal(to.Truncate(24*time.Hour))
-		table, tcol := "affiliate_stats_hourly", "hour"
-		if daily {
-			table, tcol = "affiliate_stats_day", "day"
+		// per day, 24 times fewer) for the days it holds whole, and the
+		// hourly rollup for the rest; others read the hourly one alone.
+		split := from
+		if q.Interval != "hour" && q.GroupBy != "referee" && from.Equal(from.Truncate(24*time.Hour)) && to.Equal(to.Truncate(24*time.Hour)) {
+			mark, err := dayMark(ctx, tx)
+			if err != nil {
+				return err
+			}
+			split = dayEnd(mark)
 		}
-		where := ` FROM ` + table + ` WHERE affiliate_id = $1 AND ` + tcol + ` >= $2 AND ` + tcol + ` < $3`
-		row := tx.QueryRow(ctx, `SELECT `+figureSums+where, q.Affiliate, from, to)
+		where := statsSource
+		args := []any{q.Affiliate, from, to, split}
+		row := tx.QueryRow(ctx, `SELECT `+figureSums+where, args...)
 		if err := scanFigures(row, &st.Totals); err != nil {
 			return err
 		}
@@ -150,12 +168,12 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 				return err
 			}
 		}
-		if st.ByCurrency, st.Unpriced, err = currencyFigures(ctx, tx, where, q.Affiliate, from, to, tail); err != nil {
+		if st.ByCurrency, st.Unpriced, err = currencyFigures(ctx, tx, where, args, tail); err != nil {
 			return err
 		}
 		if q.Interval != "" {
-			if st.Series, err = statsPoints(ctx, tx, `SELECT date_trunc('`+q.Interval+`', `+tcol+` AT TIME ZONE 'UTC'), `+figureSums+where+
-				` GROUP BY 1 ORDER BY 1`, true, q.Affiliate, from, to); err != nil {
+			if st.Series, err = statsPoints(ctx, tx, `SELECT date_trunc('`+q.Interval+`', t AT TIME ZONE 'UTC'), `+figureSums+where+
+				` GROUP BY 1 ORDER BY 1`, true, args...); err != nil {
 				return err
 			}
 			if st.Series, err = mergeTail(st.Series, tail, func(f *foldRow) (string, time.Time) { return "", truncInterval(f.at, q.Interval) }); err != nil {
@@ -169,7 +187,7 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 			st.Groups, err = statsPoints(ctx, tx, `SELECT referee_id, `+figureSums+` FROM affiliate_referee_daily
 				WHERE affiliate_id = $1 AND day >= $2 AND day < $3 GROUP BY 1 ORDER BY 1`, false, q.Affiliate, from, to)
 		case q.GroupBy != "":
-			st.Groups, err = statsPoints(ctx, tx, `SELECT `+groupColumn[q.GroupBy]+`, `+figureSums+where+` GROUP BY 1 ORDER BY 1`, false, q.Affiliate, from, to)
+			st.Groups, err = statsPoints(ctx, tx, `SELECT `+groupColumn[q.GroupBy]+`, `+figureSums+where+` GROUP BY 1 ORDER BY 1`, false, args...)
 		}
 		if err != nil {
 			return err
@@ -217,9 +235,9 @@ func (f *StatsFigures) add(r *foldRow) error {
 // currencyFigures returns the commission per accrual currency and the
 // unpriced amounts per currency of the rollup rows matching where, plus
 // the tail's.
-func currencyFigures(ctx context.Context, tx pgx.Tx, where, affiliate string, from, to time.Time, tail []foldRow) ([]CurrencyCommission, []UnpricedAmount, error) {
+func currencyFigures(ctx context.Context, tx pgx.Tx, where string, args []any, tail []foldRow) ([]CurrencyCommission, []UnpricedAmount, error) {
 	rows, err := tx.Query(ctx, `SELECT currency, sum(commission)::text, sum(commission_reporting)::text, sum(unpriced_commission)::text, sum(unpriced_fees)::text`+
-		where+` GROUP BY currency ORDER BY currency`, affiliate, from, to)
+		where+` GROUP BY currency ORDER BY currency`, args...)
 	if err != nil {
 		return nil, nil, err
 	}

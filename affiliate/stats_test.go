@@ -136,6 +136,7 @@ func TestStatsMatchBruteForce(t *testing.T) {
 		t.Fatal("no unpriced accruals: the generator should book some trades before the rates")
 	}
 	checkStatsBruteForce(t, f, start, end, "folder caught up")
+	checkDayRollup(t, f, 24)
 	// A rate back-dated before every trade arrives: the folder revalues the
 	// unpriced accruals, folded ones included.
 	if err := f.svc.PutRate(ctx, "USDT", "USD", "old", *apd.New(1, 0), start.Add(-time.Hour), "t"); err != nil {
@@ -334,7 +335,9 @@ func TestFoldersRunConcurrently(t *testing.T) {
 			`SELECT string_agg(x, ' ' ORDER BY x) FROM (SELECT currency || ':' || sum(amount)::float8 || '/' ||
 				sum(CASE source WHEN 'trade' THEN 1 WHEN 'reversal' THEN -1 ELSE 0 END) || '/' || sum(CASE source WHEN 'reversal' THEN -1 ELSE 1 END) AS x
 			FROM accruals GROUP BY currency) s`},
-		{"daily", `SELECT sum(commission)::text FROM affiliate_stats_day`, `SELECT sum(amount)::text FROM accruals`},
+		{"daily and the hours past its mark", `SELECT (coalesce((SELECT sum(commission) FROM affiliate_stats_day), 0) +
+				coalesce((SELECT sum(commission) FROM affiliate_stats_hourly WHERE hour >= coalesce((SELECT hour FROM stats_day_marks), '-infinity')), 0))::text`,
+			`SELECT sum(amount)::text FROM accruals`},
 		{"referee", `SELECT sum(commission)::text FROM affiliate_referee_daily`, `SELECT sum(amount)::text FROM accruals`},
 		{"referred volume", `SELECT sum(trades)::text FROM referred_volume_daily`,
 			`SELECT count(*)::text FROM trades t JOIN users u ON u.id = t.user_id WHERE u.referrer_id IS NOT NULL AND t.volume_amount IS NOT NULL`},
@@ -343,5 +346,33 @@ func TestFoldersRunConcurrently(t *testing.T) {
 		if got, want := sums(c.got), sums(c.want); norm(got) != norm(want) || got == "" {
 			t.Errorf("%s: rollups %s, accruals %s", c.name, got, want)
 		}
+	}
+	checkDayRollup(t, f, 24)
+}
+
+// checkDayRollup checks the daily rollup against the hourly one: every day
+// row is the sum of its day's hourly rows before the day mark, no such
+// hourly row is missing from its day, and at least minHours hours were
+// rolled (the mark moved as the clock passed them).
+func checkDayRollup(t *testing.T, f *fixture, minHours int) {
+	t.Helper()
+	ctx := context.Background()
+	const hourly = `SELECT affiliate_id, date_trunc('day', hour AT TIME ZONE 'UTC') AS day, level, market, code, currency, program_id, country,
+			sum(commission) AS c, sum(commission_reporting) AS cr, sum(fees) AS f, sum(fees_reporting) AS fr, sum(volume_reporting) AS v,
+			sum(trades) AS t, sum(accruals) AS n, sum(unpriced_commission) AS uc, sum(unpriced_fees) AS uf
+		FROM affiliate_stats_hourly WHERE hour < (SELECT hour FROM stats_day_marks) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`
+	const daily = `SELECT affiliate_id, day AT TIME ZONE 'UTC', level, market, code, currency, program_id, country,
+			commission, commission_reporting, fees, fees_reporting, volume_reporting, trades::numeric, accruals::numeric, unpriced_commission, unpriced_fees
+		FROM affiliate_stats_day`
+	var diff, hours int
+	if err := f.db.Admin.QueryRow(ctx, `SELECT (SELECT count(*) FROM ((`+hourly+` EXCEPT `+daily+`) UNION ALL (`+daily+` EXCEPT `+hourly+`)) x),
+		(SELECT count(DISTINCT hour) FROM affiliate_stats_hourly WHERE hour < (SELECT hour FROM stats_day_marks))`).Scan(&diff, &hours); err != nil {
+		t.Fatal(err)
+	}
+	if diff != 0 {
+		t.Errorf("%d rows differ between the daily rollup and the hourly rows before its mark", diff)
+	}
+	if hours < minHours {
+		t.Errorf("%d hours with rows rolled into the daily rollup, want at least %d", hours, minHours)
 	}
 }

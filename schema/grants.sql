@@ -92,12 +92,15 @@ GRANT UPDATE (status, attempts, next_attempt_at, last_error, updated_at) ON payo
 GRANT SELECT, INSERT ON signup_risk TO folio_app;
 
 -- Rollups: their figures are upserted by the statistics folder
--- (affiliate/fold.go), which also moves its watermark per journal shard.
+-- (affiliate/fold.go), which also moves its watermark per journal shard and
+-- the hour up to which the daily rollup holds the hourly rows.
 GRANT SELECT, INSERT ON referred_volume_daily, affiliate_stats_hourly, affiliate_stats_day, affiliate_referee_daily TO folio_app;
 GRANT UPDATE (volume, trades) ON referred_volume_daily TO folio_app;
 GRANT UPDATE (commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals, unpriced_commission, unpriced_fees) ON affiliate_stats_hourly, affiliate_stats_day, affiliate_referee_daily TO folio_app;
 GRANT SELECT, INSERT ON stats_fold_marks TO folio_app;
 GRANT UPDATE (seq, folded_at) ON stats_fold_marks TO folio_app;
+GRANT SELECT, INSERT ON stats_day_marks TO folio_app;
+GRANT UPDATE (hour, rolled_at) ON stats_day_marks TO folio_app;
 
 -- Revaluations of unpriced accruals: history, appended once per accrual.
 GRANT SELECT, INSERT ON accrual_revaluations TO folio_app;

@@ -76,6 +76,7 @@ var appGrants = map[string]grant{
 	"affiliate_stats_day":     {table: []string{"SELECT", "INSERT"}, update: rollupFigures},
 	"affiliate_referee_daily": {table: []string{"SELECT", "INSERT"}, update: rollupFigures},
 	"stats_fold_marks":        {table: []string{"SELECT", "INSERT"}, update: []string{"seq", "folded_at"}},
+	"stats_day_marks":         {table: []string{"SELECT", "INSERT"}, update: []string{"hour", "rolled_at"}},
 	"accrual_revaluations":    {table: []string{"SELECT", "INSERT"}},
 	"user_vip_levels":         {table: []string{"SELECT", "INSERT"}},
 	"program_versions":        {table: []string{"SELECT", "INSERT"}},

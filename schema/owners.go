@@ -64,6 +64,7 @@ func Owners() map[string]string {
 		"affiliate_stats_day":     "affiliate",
 		"affiliate_referee_daily": "affiliate",
 		"stats_fold_marks":        "affiliate",
+		"stats_day_marks":         "affiliate",
 		"accrual_revaluations":    "affiliate",
 		"cache_versions":          "affiliate",
 		"user_vip_levels":         "affiliate",
