@@ -55,10 +55,11 @@ func (b *Balance) clone() *Balance {
 // balanceSet is the locked balances of one batch, updated in memory entry by
 // entry and written once at the end.
 type balanceSet struct {
-	chart *accounts.Chart
-	rows  map[rowKey]*Balance
-	dirty map[rowKey]bool
-	order []rowKey // sorted
+	chart  *accounts.Chart
+	rows   map[rowKey]*Balance
+	dirty  map[rowKey]bool
+	stored map[rowKey]bool // rows that exist in the database
+	order  []rowKey        // sorted
 }
 
 // rowKey names a balance row: an account in a shard.
@@ -92,7 +93,7 @@ func sortedRows(keys []rowKey) []rowKey {
 // upsert then wrote again; README, "Measured figures, dated".)
 func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []rowKey) (*balanceSet, error) {
 	sorted := sortedRows(keys)
-	bs := &balanceSet{chart: chart, rows: map[rowKey]*Balance{}, dirty: map[rowKey]bool{}, order: sorted}
+	bs := &balanceSet{chart: chart, rows: map[rowKey]*Balance{}, dirty: map[rowKey]bool{}, stored: map[rowKey]bool{}, order: sorted}
 	names := make([]string, len(sorted))
 	shards := make([]int64, len(sorted))
 	for i, k := range sorted {
@@ -125,6 +126,7 @@ func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []
 		if row == nil {
 			continue
 		}
+		bs.stored[rowKey{k, shard}] = true
 		row.Seq = seq
 		for _, x := range []struct {
 			dst *apd.Decimal
@@ -212,42 +214,64 @@ func (bs *balanceSet) apply(c *candidate, shard int, seq int64) error {
 	return nil
 }
 
-// write upserts every changed balance once, in sorted account order.
+// write writes every changed balance once, in sorted account order: one
+// UPDATE of the rows that exist and one INSERT of the new ones (readBalances
+// told which, and the head's lock keeps it true). An upsert (INSERT … ON
+// CONFLICT DO UPDATE) of the same rows writes two WAL records per row, a
+// lock and the update, or a speculative insert and its confirmation.
 func (bs *balanceSet) write(ctx context.Context, w schema.Execer) error {
-	var acct, code, cur, holder, d, c, pd, pc, b []string
-	var seqs, shards []int64
+	var upd, ins balanceColumns
 	for _, rk := range bs.order {
 		if !bs.dirty[rk] {
 			continue
 		}
-		r, k := bs.rows[rk], rk.Account
-		acct = append(acct, k.String())
-		shards = append(shards, int64(rk.Shard))
-		code = append(code, k.Code)
-		cur = append(cur, k.Currency)
-		holder = append(holder, k.Holder)
-		d = append(d, Format(&r.Debits))
-		c = append(c, Format(&r.Credits))
-		pd = append(pd, Format(&r.PendingDebits))
-		pc = append(pc, Format(&r.PendingCredits))
-		b = append(b, Format(&r.Balance))
-		seqs = append(seqs, r.Seq)
+		if bs.stored[rk] {
+			upd.add(rk, bs.rows[rk])
+		} else {
+			ins.add(rk, bs.rows[rk])
+		}
 	}
-	if len(acct) == 0 {
-		return nil
+	if len(upd.acct) > 0 {
+		if _, err := w.Exec(ctx, sqlUpdateBalances, upd.acct, upd.shards, upd.d, upd.c, upd.pd, upd.pc, upd.b, upd.seqs); err != nil {
+			return fmt.Errorf("write balances: %w", err)
+		}
 	}
-	_, err := w.Exec(ctx, sqlUpsertBalances,
-		acct, code, cur, holder, d, c, pd, pc, b, seqs, shards)
-	if err != nil {
-		return fmt.Errorf("write balances: %w", err)
+	if len(ins.acct) > 0 {
+		if _, err := w.Exec(ctx, sqlInsertBalances, ins.acct, ins.code, ins.cur, ins.holder, ins.d, ins.c, ins.pd, ins.pc, ins.b, ins.seqs, ins.shards); err != nil {
+			return fmt.Errorf("write balances: %w", err)
+		}
 	}
 	return nil
 }
 
-const sqlUpsertBalances = `INSERT INTO balances (account, code, currency, holder, debits, credits, pending_debits, pending_credits, balance, last_seq, shard)
+// balanceColumns are balance rows as the columns of a write.
+type balanceColumns struct {
+	acct, code, cur, holder, d, c, pd, pc, b []string
+	seqs, shards                             []int64
+}
+
+func (bc *balanceColumns) add(rk rowKey, r *Balance) {
+	k := rk.Account
+	bc.acct = append(bc.acct, k.String())
+	bc.shards = append(bc.shards, int64(rk.Shard))
+	bc.code = append(bc.code, k.Code)
+	bc.cur = append(bc.cur, k.Currency)
+	bc.holder = append(bc.holder, k.Holder)
+	bc.d = append(bc.d, Format(&r.Debits))
+	bc.c = append(bc.c, Format(&r.Credits))
+	bc.pd = append(bc.pd, Format(&r.PendingDebits))
+	bc.pc = append(bc.pc, Format(&r.PendingCredits))
+	bc.b = append(bc.b, Format(&r.Balance))
+	bc.seqs = append(bc.seqs, r.Seq)
+}
+
+const (
+	sqlUpdateBalances = `UPDATE balances SET debits = u.d::numeric, credits = u.c::numeric, pending_debits = u.pd::numeric,
+			pending_credits = u.pc::numeric, balance = u.b::numeric, last_seq = u.s
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[]) AS u(a, sh, d, c, pd, pc, b, s)
+		WHERE balances.account = u.a AND balances.shard = u.sh`
+	sqlInsertBalances = `INSERT INTO balances (account, code, currency, holder, debits, credits, pending_debits, pending_credits, balance, last_seq, shard)
 		SELECT a, co, cu, h, d::numeric, c::numeric, pd::numeric, pc::numeric, b::numeric, s, sh
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])
-			AS u(a, co, cu, h, d, c, pd, pc, b, s, sh)
-		ON CONFLICT (account, shard) DO UPDATE SET debits = excluded.debits, credits = excluded.credits,
-			pending_debits = excluded.pending_debits, pending_credits = excluded.pending_credits,
-			balance = excluded.balance, last_seq = excluded.last_seq`
+			AS u(a, co, cu, h, d, c, pd, pc, b, s, sh)`
+)

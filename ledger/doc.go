@@ -183,8 +183,11 @@
 //     failed item rejects the whole batch ([ErrBatchRejected], nothing
 //     written).
 //  7. Chain each shard's hashes and insert the entries and the postings
-//     with multi-row INSERT … SELECT FROM unnest(…) statements; upsert every
-//     touched balance row once, in sorted order, with one more; update each
+//     with multi-row INSERT … SELECT FROM unnest(…) statements; write every
+//     touched balance row once, in sorted order: one UPDATE … FROM unnest
+//     of the rows step 4 read and one INSERT of the new ones (an upsert
+//     wrote two WAL records a row: a lock and the update, or a speculative
+//     insert and its confirmation); update each
 //     written shard's head once. Through a pipe ([Options].Writes,
 //     schema.Pipe) the entries go in chunks of 500: PostgreSQL inserts a
 //     chunk while the next is hashed and encoded.

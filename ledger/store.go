@@ -196,7 +196,7 @@ const (
 
 // WriteStatements are the statements ApplyTx writes a batch with: declare
 // them to a schema.Pipe given as Options.Writes.
-var WriteStatements = []string{sqlInsertEntries, sqlInsertPostings, sqlUpsertBalances, sqlUpdateHead}
+var WriteStatements = []string{sqlInsertEntries, sqlInsertPostings, sqlUpdateBalances, sqlInsertBalances, sqlUpdateHead}
 
 // writeEntries inserts the accepted entries and their postings with one
 // multi-row statement per table.
