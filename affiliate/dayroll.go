@@ -22,7 +22,11 @@ import (
 const dayRollLag = 10 * time.Minute
 
 // maxRollHours bounds the hours one roll transaction sums (a server that
-// was down catches up over several rounds).
+// was down catches up over several rounds). An hour is never split: a roll
+// reads all of its hourly rows in one transaction, which on an exchange's
+// busiest hour can be millions of rows (one per affiliate × dimensions);
+// rolling an hour by ranges of affiliates would bound that, with a mark
+// per range.
 const maxRollHours = 24
 
 // dayMark returns the hour up to which the daily rollup holds the hourly
