@@ -30,14 +30,13 @@ const dayRollLag = 10 * time.Minute
 const maxRollHours = 24
 
 // dayMark returns the hour up to which the daily rollup holds the hourly
-// rows: the zero time when no hour was rolled.
-func dayMark(ctx context.Context, q schema.Querier) (time.Time, error) {
-	var h time.Time
-	err := q.QueryRow(ctx, `SELECT hour FROM stats_day_marks`).Scan(&h)
+// rows, and whether it was set (unset: the zero time, no hour rolled).
+func dayMark(ctx context.Context, q schema.Querier) (mark time.Time, set bool, err error) {
+	err = q.QueryRow(ctx, `SELECT hour FROM stats_day_marks`).Scan(&mark)
 	if isNoRows(err) {
-		return time.Time{}, nil
+		return time.Time{}, false, nil
 	}
-	return h.UTC(), err
+	return mark.UTC(), err == nil, err
 }
 
 // dayEnd is the end of the days the daily rollup holds whole given its
@@ -54,14 +53,10 @@ func (s *Service) rollDays(ctx context.Context) (more bool, err error) {
 	target := s.now().Add(-dayRollLag).UTC().Truncate(time.Hour)
 	err = s.DB.Tx(ctx, func(tx pgx.Tx) error {
 		more = false
-		var mark time.Time
-		found := true
-		if err := tx.QueryRow(ctx, `SELECT hour FROM stats_day_marks`).Scan(&mark); isNoRows(err) {
-			found = false
-		} else if err != nil {
+		mark, found, err := dayMark(ctx, tx)
+		if err != nil {
 			return err
 		}
-		mark = mark.UTC()
 		if !mark.Before(target) {
 			return nil
 		}

@@ -174,7 +174,7 @@ func (r *rollup) write(ctx context.Context, q schema.Querier) error {
 	if len(r.hours) == 0 {
 		return nil
 	}
-	mark, err := dayMark(ctx, q)
+	mark, _, err := dayMark(ctx, q)
 	if err != nil {
 		return err
 	}

@@ -151,15 +151,14 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 		// hourly rollup for the rest; others read the hourly one alone.
 		split := from
 		if q.Interval != "hour" && q.GroupBy != "referee" && from.Equal(from.Truncate(24*time.Hour)) && to.Equal(to.Truncate(24*time.Hour)) {
-			mark, err := dayMark(ctx, tx)
+			mark, _, err := dayMark(ctx, tx)
 			if err != nil {
 				return err
 			}
 			split = dayEnd(mark)
 		}
-		where := statsSource
 		args := []any{q.Affiliate, from, to, split}
-		row := tx.QueryRow(ctx, `SELECT `+figureSums+where, args...)
+		row := tx.QueryRow(ctx, `SELECT `+figureSums+statsSource, args...)
 		if err := scanFigures(row, &st.Totals); err != nil {
 			return err
 		}
@@ -168,11 +167,11 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 				return err
 			}
 		}
-		if st.ByCurrency, st.Unpriced, err = currencyFigures(ctx, tx, where, args, tail); err != nil {
+		if st.ByCurrency, st.Unpriced, err = currencyFigures(ctx, tx, statsSource, args, tail); err != nil {
 			return err
 		}
 		if q.Interval != "" {
-			if st.Series, err = statsPoints(ctx, tx, `SELECT date_trunc('`+q.Interval+`', t AT TIME ZONE 'UTC'), `+figureSums+where+
+			if st.Series, err = statsPoints(ctx, tx, `SELECT date_trunc('`+q.Interval+`', t AT TIME ZONE 'UTC'), `+figureSums+statsSource+
 				` GROUP BY 1 ORDER BY 1`, true, args...); err != nil {
 				return err
 			}
@@ -187,7 +186,7 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 			st.Groups, err = statsPoints(ctx, tx, `SELECT referee_id, `+figureSums+` FROM affiliate_referee_daily
 				WHERE affiliate_id = $1 AND day >= $2 AND day < $3 GROUP BY 1 ORDER BY 1`, false, q.Affiliate, from, to)
 		case q.GroupBy != "":
-			st.Groups, err = statsPoints(ctx, tx, `SELECT `+groupColumn[q.GroupBy]+`, `+figureSums+where+` GROUP BY 1 ORDER BY 1`, false, args...)
+			st.Groups, err = statsPoints(ctx, tx, `SELECT `+groupColumn[q.GroupBy]+`, `+figureSums+statsSource+` GROUP BY 1 ORDER BY 1`, false, args...)
 		}
 		if err != nil {
 			return err
