@@ -115,6 +115,16 @@ func TestFormat(t *testing.T) {
 	for range 20000 {
 		var d apd.Decimal
 		d.SetFinite(rng.Int64N(1_000_000_000_000)*[]int64{1, 10, 1000}[rng.IntN(3)], -int32(rng.IntN(25))+3)
+		if rng.IntN(4) == 0 {
+			// Coefficients around and past 64 bits, and some past 128.
+			var big apd.BigInt
+			big.SetUint64(rng.Uint64())
+			big.Mul(&big, apd.NewBigInt(int64(rng.IntN(1000)+1)))
+			if rng.IntN(3) == 0 {
+				big.Mul(&big, apd.NewBigInt(rng.Int64N(1<<62)+1)) // past 128 bits, or 10³⁸
+			}
+			d.Coeff.Set(&big)
+		}
 		if rng.IntN(2) == 0 {
 			d.Neg(&d)
 		}
@@ -126,6 +136,32 @@ func TestFormat(t *testing.T) {
 		}
 		if got := ledger.Format(&d); got != want {
 			t.Fatalf("Format(%s) = %s, want %s", d.String(), got, want)
+		}
+	}
+}
+
+// TestParseStoredScale checks that a NUMERIC(38,18) text parses to the
+// same value without the scale's trailing zeros, and that an exponent's
+// zeros are left alone.
+func TestParseStoredScale(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want string
+		exp  int32
+	}{
+		{"12.500000000000000000", "12.5", -1},
+		{"-3.000000000000000000", "-3", 0},
+		{"0.000000000000000000", "0", 0},
+		{"100", "100", 0},
+		{"0.000000000000000001", "0.000000000000000001", -18},
+		{"1.50E+20", "150000000000000000000", 18},
+	} {
+		d, err := ledger.ParseStored(tt.in)
+		if err != nil {
+			t.Fatalf("ParseStored(%q): %v", tt.in, err)
+		}
+		if got := ledger.Format(&d); got != tt.want || d.Exponent != tt.exp {
+			t.Errorf("ParseStored(%q) = %s (exponent %d), want %s (exponent %d)", tt.in, got, d.Exponent, tt.want, tt.exp)
 		}
 	}
 }

@@ -132,9 +132,11 @@ func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []
 			dst *apd.Decimal
 			s   string
 		}{{&row.Debits, d}, {&row.Credits, c}, {&row.PendingDebits, pd}, {&row.PendingCredits, pc}, {&row.Balance, b}} {
-			if _, _, err := x.dst.SetString(x.s); err != nil {
+			v, err := ParseStored(x.s)
+			if err != nil {
 				return nil, err
 			}
+			x.dst.Set(&v)
 		}
 	}
 	return bs, rows.Err()
