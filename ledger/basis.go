@@ -21,8 +21,8 @@ import (
 //   - effective (DefaultBasis): the entries effective in the period. A
 //     March trade booked in April is in March's reconciliation, statement
 //     and trial balance. Opening and closing balances are by effective time
-//     too (current balance less postings effective later: one indexed read
-//     per account on postings (account, effective_at)), so the roll-forward
+//     too (current balance less postings effective later: two indexed reads
+//     per account, see effective.go), so the roll-forward
 //     holds within the basis. Such a report can change when back-dated
 //     entries arrive — that is its point.
 //   - recorded: the journal as it stood — entries recorded in the period, a
@@ -222,8 +222,14 @@ func (p EffectivePeriod) CodeBalances(ctx context.Context, q schema.Querier, cod
 // AccountEntryIDsBefore is [AccountEntryIDs] by effective time: entries
 // with a posting to account effective before t.
 func AccountEntryIDsBefore(ctx context.Context, q schema.Querier, account string, t time.Time, limit int) ([]string, error) {
-	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p WHERE p.account = $1 AND p.effective_at < $2 ORDER BY 1 DESC LIMIT $3`,
-		account, t, limit)
+	after, upto, err := effectiveWindow(ctx, q, time.Time{}, t)
+	if err != nil {
+		return nil, err
+	}
+	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM balances b CROSS JOIN LATERAL (
+			`+rowPostingsByEffective("q.entry_id", "q.effective_at < $2", "$4", "$5")+`) p
+		WHERE b.account = $1 ORDER BY 1 DESC LIMIT $3`,
+		account, t, limit, []int64(after), []int64(upto))
 }
 
 // CodeEntryIDsExcept is [CodeEntryIDsExcept] over the period's entries.
@@ -391,12 +397,19 @@ func (l *Ledger) TrialBalanceEffective(ctx context.Context, at time.Time, curren
 		for _, h := range heads {
 			tb.Seq += h.Seq
 		}
-		rows, err := tx.Query(ctx, `SELECT b.account, (b.debits - coalesce(l.d, 0))::text, (b.credits - coalesce(l.c, 0))::text
+		after, upto, err := effectiveWindow(ctx, tx, at, time.Time{})
+		if err != nil {
+			return err
+		}
+		// Each balance row (account, shard) less its shard's postings
+		// effective after at, summed per account.
+		rows, err := tx.Query(ctx, `SELECT b.account, (sum(b.debits) - coalesce(sum(l.d), 0))::text, (sum(b.credits) - coalesce(sum(l.c), 0))::text
 			FROM balances b LEFT JOIN LATERAL (
-				SELECT sum(amount) FILTER (WHERE side = 'debit') AS d, sum(amount) FILTER (WHERE side = 'credit') AS c FROM postings
-				WHERE account = b.account AND effective_at > $1 AND NOT pending) l ON true
+				SELECT sum(amount) FILTER (WHERE side = 'debit') AS d, sum(amount) FILTER (WHERE side = 'credit') AS c FROM (
+					`+rowPostingsByEffective("q.side, q.amount", "q.effective_at > $1 AND NOT q.pending", "$3", "$4")+`) x) l ON true
 			WHERE ($2 = '' OR b.currency = $2)
-			ORDER BY b.currency, b.account`, at, currency)
+			GROUP BY b.currency, b.account
+			ORDER BY b.currency, b.account`, at, currency, []int64(after), []int64(upto))
 		if err != nil {
 			return err
 		}

@@ -163,7 +163,13 @@ func balanceAt(ctx context.Context, tx pgx.Tx, k accounts.Key, normal accounts.S
 			return nil, err
 		}
 		// Subtract what was posted with a later effective time.
-		rows, err := tx.Query(ctx, `SELECT side, amount::text FROM postings WHERE account = $1 AND effective_at > $2 AND NOT pending`, k.String(), at.Effective)
+		after, upto, err := effectiveWindow(ctx, tx, at.Effective, time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		rows, err := tx.Query(ctx, `SELECT q.side, q.amount::text FROM balances b CROSS JOIN LATERAL (
+				`+rowPostingsByEffective("q.side, q.amount", "q.effective_at > $2 AND NOT q.pending", "$3", "$4")+`) q
+			WHERE b.account = $1`, k.String(), at.Effective, []int64(after), []int64(upto))
 		if err != nil {
 			return nil, err
 		}
@@ -416,11 +422,17 @@ func (l *Ledger) Statement(ctx context.Context, account string, from, to time.Ti
 			return err
 		}
 		st = &Statement{Account: k, Currency: k.Currency, From: from, To: to, Opening: open.Balance}
+		after, upto, err := effectiveWindow(ctx, tx, from, to)
+		if err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, e.description, p.side, p.amount::text,
 				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM postings o WHERE o.seq = p.seq AND o.shard = p.shard AND o.side <> p.side), '')
-			FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
-			WHERE p.account = $1 AND p.effective_at >= $2 AND p.effective_at < $3 AND NOT p.pending
-			ORDER BY p.effective_at, p.seq, p.shard, p.idx LIMIT $4`, k.String(), from, to, MaxStatementLines+1)
+			FROM balances b CROSS JOIN LATERAL (`+rowPostingsByEffective("q.seq, q.shard, q.idx, q.entry_id, q.effective_at, q.recorded_at, q.side, q.amount",
+			"q.effective_at >= $2 AND q.effective_at < $3 AND NOT q.pending", "$5", "$6")+`) p
+			JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
+			WHERE b.account = $1
+			ORDER BY p.effective_at, p.seq, p.shard, p.idx LIMIT $4`, k.String(), from, to, MaxStatementLines+1, []int64(after), []int64(upto))
 		if err != nil {
 			return err
 		}
