@@ -259,12 +259,12 @@
 // credits_after): one read on the (account, seq) index. As of an effective
 // time it takes the current balance and subtracts the account's posted
 // postings effective after that time, so back-dated entries count as of
-// their effective time: the late ones (recorded more than LateAfter after
-// their effective time, or dated in the future) through the late index on
+// their effective time: the late ones (recorded more than LateAfter away
+// from their effective time, either way) through the late index on
 // (account, effective_at), the prompt ones through the (account, shard,
-// seq) index from the seq recorded at that time (effective.go). The cost
-// is the number of postings after that time, not the journal's length.
-// Past balances are posted figures only.
+// seq) index from the seq recorded LateAfter before that time
+// (effective.go). The cost is the number of postings after that time, not
+// the journal's length. Past balances are posted figures only.
 //
 // [Ledger.Statement] lists an account's posted postings by effective time
 // in [from, to), in (effective time, seq) order, each with its entry's kind
