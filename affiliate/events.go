@@ -11,7 +11,6 @@ import (
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/ledger"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -242,7 +241,7 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 		if len(shares) == 0 {
 			continue
 		}
-		entryID := uuid.NewString()
+		entryID := s.DB.NewID(ctx)
 		ne := ledger.NewEntry{ID: entryID, IdempotencyKey: "bounty:" + p.ID + ":" + ev.ID, Kind: EntryBounty,
 			Description: fmt.Sprintf("%s bounty for %s (%s)", ev.Type, u.ID, p.ID), EffectiveAt: ev.At, Route: u.ID}
 		var total apd.Decimal

@@ -16,7 +16,6 @@ import (
 	"github.com/folioledger/folio/internal/text"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -107,7 +106,8 @@ func (s *Service) PostTrades(ctx context.Context, trades []NewTrade) ([]TradeRes
 // tradeBatch is what the steps of one PostTradesTx share (see "The write
 // path of trades" in the package doc).
 type tradeBatch struct {
-	now     time.Time // the clock, read once per transaction
+	now     time.Time     // the clock, read once per transaction
+	newID   func() string // the entries' ids (schema.DB.NewID)
 	chart   *accounts.Chart
 	results []TradeResult         // one per trade, in the caller's order
 	first   map[string]*tradeWork // each trade id's first valid occurrence
@@ -132,7 +132,8 @@ type tradeBatch struct {
 // returns one result per trade, in order, or the error that fails the
 // transaction. Its steps are the numbered list of the package doc.
 func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade) ([]TradeResult, error) {
-	b := &tradeBatch{now: s.now(), rep: s.reporting(), results: make([]TradeResult, len(trades)), first: map[string]*tradeWork{}}
+	b := &tradeBatch{now: s.now(), rep: s.reporting(), results: make([]TradeResult, len(trades)), first: map[string]*tradeWork{},
+		newID: func() string { return s.DB.NewID(ctx) }}
 	var err error
 	if b.chart, err = accounts.LoadChart(ctx, tx); err != nil {
 		return nil, err
@@ -171,7 +172,7 @@ func (b *tradeBatch) check(trades []NewTrade) []*tradeWork {
 	errs := make([]error, len(trades))
 	parallel.Run(len(trades), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			checked[i], errs[i] = checkTrade(b.chart, trades[i], b.now)
+			checked[i], errs[i] = checkTrade(b.chart, trades[i], b.now, b.newID)
 		}
 	})
 	var todo []*tradeWork
@@ -356,7 +357,7 @@ func (b *tradeBatch) report(posted []*tradeWork) {
 }
 
 // checkTrade validates a trade without the database.
-func checkTrade(chart *accounts.Chart, t NewTrade, now time.Time) (*tradeWork, error) {
+func checkTrade(chart *accounts.Chart, t NewTrade, now time.Time, newID func() string) (*tradeWork, error) {
 	switch {
 	case !ValidTradeID(t.ID):
 		return nil, folio.Errorf(folio.EINVALID, "trade id must be 1 to 128 printable characters without spaces")
@@ -383,7 +384,7 @@ func checkTrade(chart *accounts.Chart, t NewTrade, now time.Time) (*tradeWork, e
 	if t.Product == "" {
 		t.Product = DefaultProduct
 	}
-	w := &tradeWork{in: t, feeID: uuid.NewString(), commID: uuid.NewString()}
+	w := &tradeWork{in: t, feeID: newID(), commID: newID()}
 	money := func(field string, m *Money) (apd.Decimal, accounts.Currency, error) {
 		cur, ok := chart.Currency(m.Currency)
 		if !ok || !cur.Enabled {

@@ -15,7 +15,6 @@ import (
 	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/internal/parallel"
 	"github.com/folioledger/folio/schema"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -163,6 +162,7 @@ type candidate struct {
 // the journal head for the rest of the transaction.
 func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options) ([]Result, error) {
 	now := l.now()
+	newID := func() string { return l.DB.NewID(ctx) }
 	chart := opts.Chart
 	if chart == nil {
 		var err error
@@ -349,9 +349,9 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 					Message: fmt.Sprintf("parent_id %s names no entry (a parent must be posted before, or earlier in the same batch)", p)}
 				continue
 			}
-			c = fromValidated(valid[i], now)
+			c = fromValidated(valid[i], now, newID)
 		} else {
-			c, results[i].Err = fromOp(op, chart, byID[opTarget(op)], followUps, now)
+			c, results[i].Err = fromOp(op, chart, byID[opTarget(op)], followUps, now, newID)
 			if results[i].Err != nil {
 				continue
 			}
@@ -653,10 +653,10 @@ func sameTime(a, b *time.Time) bool {
 	return a.UTC().Truncate(time.Microsecond).Equal(b.UTC().Truncate(time.Microsecond))
 }
 
-func fromValidated(v *validated, now time.Time) *candidate {
+func fromValidated(v *validated, now time.Time, newID func() string) *candidate {
 	id := v.req.ID
 	if id == "" {
-		id = uuid.NewString()
+		id = newID()
 	}
 	e := &Entry{
 		ID:             id,
@@ -685,13 +685,13 @@ func fromValidated(v *validated, now time.Time) *candidate {
 }
 
 // fromOp builds the entry of a reverse, post or void operation on target.
-func fromOp(op Op, chart *accounts.Chart, target *Entry, f *followUps, now time.Time) (*candidate, error) {
+func fromOp(op Op, chart *accounts.Chart, target *Entry, f *followUps, now time.Time, newID func() string) (*candidate, error) {
 	id := opTarget(op)
 	if target == nil {
 		return nil, folio.Errorf(folio.ENOTFOUND, "entry %s not found", id)
 	}
 	e := &Entry{
-		ID:             uuid.NewString(),
+		ID:             newID(),
 		RecordedAt:     now,
 		EffectiveAt:    now,
 		IdempotencyKey: opKey(op),

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -173,17 +174,38 @@ const (
 // WriterMode returns the mode journal writers run in: db.Mode, or on
 // ModeAuto the one of the database's dialect.
 func (db *DB) WriterMode(ctx context.Context) string {
-	db.dialectOnce.Do(func() {
-		db.cockroach, _ = IsCockroach(ctx, db.Pool)
-	})
 	switch {
 	case db.Mode != ModeAuto:
 		return db.Mode
-	case db.cockroach:
+	case db.isCockroach(ctx):
 		return ModeCockroach
 	default:
 		return ModePostgres
 	}
+}
+
+// isCockroach reports whether the database is CockroachDB (asked once).
+func (db *DB) isCockroach(ctx context.Context) bool {
+	db.dialectOnce.Do(func() {
+		db.cockroach, _ = IsCockroach(ctx, db.Pool)
+	})
+	return db.cockroach
+}
+
+// NewID returns a new UUID for a key the server chooses (entries,
+// accruals). On PostgreSQL it is a version 7 UUID, whose leading 48 bits
+// are the time in milliseconds (google/uuid keeps them increasing within a
+// process): a new row's key lands at the right edge of its primary-key
+// index, as a sequence's would, where a random key lands on a random leaf
+// page (more pages touched and split, and after each checkpoint written
+// whole to the WAL). On CockroachDB it is random (version 4), whatever the
+// writer mode: keys that grow with time would send every insert to the one
+// range holding the newest. Both are UUIDs to every reader.
+func (db *DB) NewID(ctx context.Context) string {
+	if db.isCockroach(ctx) {
+		return uuid.NewString()
+	}
+	return uuid.Must(uuid.NewV7()).String()
 }
 
 // WriterTx runs fn as a journal writer's transaction, retried as a whole

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -510,5 +511,26 @@ func TestWriterTxPrioritizesStarvedWriter(t *testing.T) {
 	}
 	if done.Load() < before+10 {
 		t.Errorf("busy writers committed %d transactions in 5 s after the prioritized one, want ≥ 10", done.Load()-before)
+	}
+}
+
+// TestNewIDOnPostgres checks that on PostgreSQL the server's keys are
+// version 7 UUIDs, increasing from one to the next (in both writer modes:
+// the choice is by the database, not the mode), so new rows append at the
+// right edge of their primary keys.
+func TestNewIDOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	e := newRunnerEnv(t)
+	for _, mode := range []string{schema.ModePostgres, schema.ModeCockroach} {
+		e.app.Mode = mode
+		prev := ""
+		for range 10000 {
+			id := e.app.NewID(ctx)
+			u, err := uuid.Parse(id)
+			if err != nil || u.Version() != 7 || id <= prev {
+				t.Fatalf("%s mode: NewID = %s (version %d, %v) after %s; want a version 7 UUID greater than the last", mode, id, u.Version(), err, prev)
+			}
+			prev = id
+		}
 	}
 }
