@@ -68,7 +68,7 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 	levels, shards, seqs, bizAt := make([]int64, n), make([]*int64, n), make([]*int64, n), make([]*time.Time, n)
 	rep := s.reporting()
 	for i, r := range rows {
-		ids[i], sources[i], trades[i], events[i], entries[i] = s.DB.NewID(ctx), r.source, r.tradeID, r.eventID, r.entryID
+		ids[i], sources[i], trades[i], events[i], entries[i] = s.DB.NewID(), r.source, r.tradeID, r.eventID, r.entryID
 		bens[i], traders[i], programs[i], kinds[i], currencies[i] = r.beneficiary, r.trader, r.program, r.kind, r.currency
 		markets[i], codes[i], reverses[i], levels[i] = r.market, r.code, r.reverses, int64(r.level)
 		rates[i], bases[i], amounts[i] = decText(r.rate), decText(r.basis), ledger.Format(&r.amount)

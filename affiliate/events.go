@@ -241,7 +241,7 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 		if len(shares) == 0 {
 			continue
 		}
-		entryID := s.DB.NewID(ctx)
+		entryID := s.DB.NewID()
 		ne := ledger.NewEntry{ID: entryID, IdempotencyKey: "bounty:" + p.ID + ":" + ev.ID, Kind: EntryBounty,
 			Description: fmt.Sprintf("%s bounty for %s (%s)", ev.Type, u.ID, p.ID), EffectiveAt: ev.At, Route: u.ID}
 		var total apd.Decimal

@@ -162,7 +162,7 @@ type candidate struct {
 // the journal head for the rest of the transaction.
 func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options) ([]Result, error) {
 	now := l.now()
-	newID := func() string { return l.DB.NewID(ctx) }
+	newID := func() string { return l.DB.NewID() }
 	chart := opts.Chart
 	if chart == nil {
 		var err error

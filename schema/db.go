@@ -48,6 +48,9 @@ type DB struct {
 
 	dialectOnce sync.Once
 	cockroach   bool
+	// timeOrdered is whether NewID gives version 7 UUIDs: the dialect was
+	// asked (at Open) and is PostgreSQL.
+	timeOrdered atomic.Bool
 
 	retries     atomic.Int64 // whole-transaction retries so far (Retries)
 	prioritized atomic.Int64 // writer attempts that ran alone (Prioritized)
@@ -102,7 +105,11 @@ func Open(ctx context.Context, url string, opts OpenOptions) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("reach database: %w", err)
 	}
-	return &DB{Pool: pool}, nil
+	db := &DB{Pool: pool}
+	// The dialect is asked now, on an idle pool: NewID runs inside
+	// transactions, where asking would wait for a second connection.
+	db.isCockroach(ctx)
+	return db, nil
 }
 
 // Pool health settings (see Open).
@@ -187,7 +194,9 @@ func (db *DB) WriterMode(ctx context.Context) string {
 // isCockroach reports whether the database is CockroachDB (asked once).
 func (db *DB) isCockroach(ctx context.Context) bool {
 	db.dialectOnce.Do(func() {
-		db.cockroach, _ = IsCockroach(ctx, db.Pool)
+		var err error
+		db.cockroach, err = IsCockroach(ctx, db.Pool)
+		db.timeOrdered.Store(err == nil && !db.cockroach)
 	})
 	return db.cockroach
 }
@@ -200,12 +209,15 @@ func (db *DB) isCockroach(ctx context.Context) bool {
 // page (more pages touched and split, and after each checkpoint written
 // whole to the WAL). On CockroachDB it is random (version 4), whatever the
 // writer mode: keys that grow with time would send every insert to the one
-// range holding the newest. Both are UUIDs to every reader.
-func (db *DB) NewID(ctx context.Context) string {
-	if db.isCockroach(ctx) {
-		return uuid.NewString()
+// range holding the newest. Both are UUIDs to every reader. It never asks
+// the database (it runs inside writers' transactions, which hold their
+// connection): a DB not made by Open, whose dialect is not known yet, gets
+// random ids.
+func (db *DB) NewID() string {
+	if db.timeOrdered.Load() {
+		return uuid.Must(uuid.NewV7()).String()
 	}
-	return uuid.Must(uuid.NewV7()).String()
+	return uuid.NewString()
 }
 
 // WriterTx runs fn as a journal writer's transaction, retried as a whole

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/schema"
@@ -517,20 +518,38 @@ func TestWriterTxPrioritizesStarvedWriter(t *testing.T) {
 // TestNewIDOnPostgres checks that on PostgreSQL the server's keys are
 // version 7 UUIDs, increasing from one to the next (in both writer modes:
 // the choice is by the database, not the mode), so new rows append at the
-// right edge of their primary keys.
+// right edge of their primary keys; and that NewID never waits for a
+// connection: writers call it inside their transactions, and with every
+// connection of the pool held by one it must still answer.
 func TestNewIDOnPostgres(t *testing.T) {
 	ctx := context.Background()
 	e := newRunnerEnv(t)
+	var held []*pgxpool.Conn
+	for range e.app.Pool.Config().MaxConns {
+		c, err := e.app.Pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
 	for _, mode := range []string{schema.ModePostgres, schema.ModeCockroach} {
 		e.app.Mode = mode
 		prev := ""
 		for range 10000 {
-			id := e.app.NewID(ctx)
+			id := e.app.NewID()
 			u, err := uuid.Parse(id)
 			if err != nil || u.Version() != 7 || id <= prev {
 				t.Fatalf("%s mode: NewID = %s (version %d, %v) after %s; want a version 7 UUID greater than the last", mode, id, u.Version(), err, prev)
 			}
 			prev = id
 		}
+	}
+	if u, err := uuid.Parse((&schema.DB{Pool: e.app.Pool}).NewID()); err != nil || u.Version() != 4 {
+		t.Fatalf("NewID of a DB whose dialect is unknown = version %d, %v; want a random (version 4) UUID", u.Version(), err)
 	}
 }
