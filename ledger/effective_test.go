@@ -81,6 +81,18 @@ func TestReadsByEffectiveTime(t *testing.T) {
 		}
 		return out
 	}
+	// texts is a brute-force query's one text column.
+	texts := func(sql string, args ...any) []string {
+		rows, err := e.db.Admin.Query(ctx, sql, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
 	get := func(m map[string]string, k string) string {
 		if v, ok := m[k]; ok {
 			return v
@@ -117,14 +129,7 @@ func TestReadsByEffectiveTime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, err := e.db.Admin.Query(ctx, `SELECT DISTINCT entry_id::text FROM postings WHERE account = $1 AND effective_at < $2 ORDER BY 1 DESC`, a, at)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantIDs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				t.Fatal(err)
-			}
+			wantIDs := texts(`SELECT DISTINCT entry_id::text FROM postings WHERE account = $1 AND effective_at < $2 ORDER BY 1 DESC`, a, at)
 			if !slices.Equal(ids, wantIDs) {
 				t.Fatalf("entries of %s effective before %v: %d ids, want %d", a, at.Sub(start), len(ids), len(wantIDs))
 			}
@@ -144,15 +149,8 @@ func TestReadsByEffectiveTime(t *testing.T) {
 		for _, l := range st.Lines {
 			got = append(got, fmt.Sprintf("%s %s %s", l.EntryID, l.Side, ledger.Format(&l.Amount)))
 		}
-		rows, err := e.db.Admin.Query(ctx, `SELECT entry_id::text || ' ' || side || ' ' || trim_scale(amount)::text FROM postings
+		want := texts(`SELECT entry_id::text || ' ' || side || ' ' || trim_scale(amount)::text FROM postings
 			WHERE account = $1 AND effective_at >= $2 AND effective_at < $3 AND NOT pending ORDER BY effective_at, seq, shard, idx`, a, from, to)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("statement of %s for [%v, %v): %d lines, want %d\n got %v\nwant %v", a, from.Sub(start), to.Sub(start), len(got), len(want), got, want)
 		}
