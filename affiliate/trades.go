@@ -133,7 +133,7 @@ type tradeBatch struct {
 // transaction. Its steps are the numbered list of the package doc.
 func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade) ([]TradeResult, error) {
 	b := &tradeBatch{now: s.now(), rep: s.reporting(), results: make([]TradeResult, len(trades)), first: map[string]*tradeWork{},
-		newID: func() string { return s.DB.NewID() }}
+		newID: s.DB.NewID}
 	var err error
 	if b.chart, err = accounts.LoadChart(ctx, tx); err != nil {
 		return nil, err

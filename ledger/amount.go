@@ -101,9 +101,11 @@ func Format(d *apd.Decimal) string {
 	if d.IsZero() {
 		return "0"
 	}
-	var buf [40]byte
-	if digits, ok := coeffDigits(&d.Coeff, buf[:0]); ok && d.Form == apd.Finite {
-		return placePoint(d.Negative, digits, d.Exponent)
+	if d.Form == apd.Finite {
+		var buf [40]byte
+		if digits, ok := coeffDigits(&d.Coeff, buf[:0]); ok {
+			return placePoint(d.Negative, digits, d.Exponent)
+		}
 	}
 	// The plain text with its fractional zeros trimmed is what Reduce then
 	// Text gives, without Reduce's divisions by ten of the coefficient.

@@ -162,7 +162,6 @@ type candidate struct {
 // the journal head for the rest of the transaction.
 func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options) ([]Result, error) {
 	now := l.now()
-	newID := func() string { return l.DB.NewID() }
 	chart := opts.Chart
 	if chart == nil {
 		var err error
@@ -349,9 +348,9 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 					Message: fmt.Sprintf("parent_id %s names no entry (a parent must be posted before, or earlier in the same batch)", p)}
 				continue
 			}
-			c = fromValidated(valid[i], now, newID)
+			c = fromValidated(valid[i], now, l.DB.NewID)
 		} else {
-			c, results[i].Err = fromOp(op, chart, byID[opTarget(op)], followUps, now, newID)
+			c, results[i].Err = fromOp(op, chart, byID[opTarget(op)], followUps, now, l.DB.NewID)
 			if results[i].Err != nil {
 				continue
 			}

@@ -151,9 +151,11 @@ func balanceAt(ctx context.Context, tx pgx.Tx, k accounts.Key, normal accounts.S
 			if x.s == "" {
 				continue
 			}
-			if _, _, err := x.dst.SetString(x.s); err != nil {
+			v, err := ParseStored(x.s)
+			if err != nil {
 				return err
 			}
+			x.dst.Set(&v)
 		}
 		return nil
 	}
