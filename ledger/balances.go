@@ -86,28 +86,33 @@ func sortedRows(keys []rowKey) []rowKey {
 }
 
 // readBalances reads the balance rows of keys (missing rows are accounts
-// never posted to: zero). It takes no row locks: balances change only in
-// ApplyTx, after lockHead, so the journal head's row lock already excludes
-// every other writer of these rows. (SELECT … FOR UPDATE here wrote a lock
-// into each row — a heap write and a WAL record per account — that the
-// upsert then wrote again; README, "Measured figures, dated".)
-func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []rowKey) (*balanceSet, error) {
+// never posted to: zero), those in cached from there and the others from
+// the database. It takes no row locks: balances change only in ApplyTx,
+// after lockShards, so the shards' row locks already exclude every other
+// writer of these rows. (SELECT … FOR UPDATE here wrote a lock into each
+// row — a heap write and a WAL record per account — that the upsert then
+// wrote again; README, "Measured figures, dated".)
+func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []rowKey, cached map[rowKey]*Balance) (*balanceSet, int, error) {
 	sorted := sortedRows(keys)
 	bs := &balanceSet{chart: chart, rows: map[rowKey]*Balance{}, dirty: map[rowKey]bool{}, stored: map[rowKey]bool{}, order: sorted}
-	names := make([]string, len(sorted))
-	shards := make([]int64, len(sorted))
-	for i, k := range sorted {
-		names[i], shards[i] = k.Account.String(), int64(k.Shard)
+	var names []string
+	var shards []int64
+	for _, k := range sorted {
+		if b := cached[k]; b != nil {
+			bs.rows[k], bs.stored[k] = b, true
+			continue
+		}
+		names, shards = append(names, k.Account.String()), append(shards, int64(k.Shard))
 		code, _ := chart.Code(k.Account.Code)
 		bs.rows[k] = &Balance{Account: k.Account, Normal: code.Normal}
 	}
 	if len(names) == 0 {
-		return bs, nil
+		return bs, 0, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT b.account, b.shard, debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq
 		FROM balances b JOIN unnest($1::text[], $2::bigint[]) AS u(account, shard) ON b.account = u.account AND b.shard = u.shard`, planEachTime, names, shards)
 	if err != nil {
-		return nil, fmt.Errorf("read balances: %w", err)
+		return nil, 0, fmt.Errorf("read balances: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -116,11 +121,11 @@ func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []
 		var d, c, pd, pc, b string
 		var seq int64
 		if err := rows.Scan(&name, &shard, &d, &c, &pd, &pc, &b, &seq); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		k, err := accounts.ParseKey(name)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		row := bs.rows[rowKey{k, shard}]
 		if row == nil {
@@ -134,12 +139,12 @@ func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []
 		}{{&row.Debits, d}, {&row.Credits, c}, {&row.PendingDebits, pd}, {&row.PendingCredits, pc}, {&row.Balance, b}} {
 			v, err := ParseStored(x.s)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			x.dst.Set(&v)
 		}
 	}
-	return bs, rows.Err()
+	return bs, len(names), rows.Err()
 }
 
 // apply moves the balances by c's postings and releases, fills each

@@ -27,6 +27,7 @@ type Ledger struct {
 	mu       sync.RWMutex
 	reserved map[string]*Reservation // kind → its engine's claim (see Reserve); replaced, never modified
 	shards   int                     // active journal shards, read once (see Shards)
+	balances balanceCache            // balance rows as of each shard's last head seen
 }
 
 // New returns a ledger on db with the system clock.
@@ -308,10 +309,11 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 			}
 		}
 	}
-	bals, err := readBalances(ctx, tx, chart, touched)
+	bals, read, err := readBalances(ctx, tx, chart, touched, l.balances.lookup(heads, touched))
 	if err != nil {
 		return nil, err
 	}
+	l.balances.read.Add(int64(read))
 
 	batchKeys := map[string]*candidate{}
 	var accepted []*candidate
@@ -423,6 +425,9 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 			return nil, err
 		}
 	}
+	// Recorded now, before the caller commits: should it roll back, the
+	// heads stay where they were, which the cache does not take for its own.
+	l.balances.store(heads, bals)
 	return results, nil
 }
 
@@ -822,6 +827,7 @@ const writeChunk = 500
 type head struct {
 	seq, start int64
 	hash       []byte
+	startHash  []byte // hash at start: the head as locked
 	recordedAt time.Time
 }
 

@@ -128,7 +128,7 @@ func lockShards(ctx context.Context, tx pgx.Tx, shards []int) (map[int]*head, er
 			return nil, ErrShardsChanged
 		}
 		h.recordedAt = h.recordedAt.UTC()
-		h.start = h.seq
+		h.start, h.startHash = h.seq, h.hash
 		out[shard] = &h
 	}
 	if err := rows.Err(); err != nil {
