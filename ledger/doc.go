@@ -173,7 +173,11 @@
 //     transaction rather than writing an entry twice.
 //  4. Read the balance rows of every touched (account, shard) (missing rows
 //     start at zero). No row locks: only the holder of a shard's head lock
-//     writes that shard's rows.
+//     writes that shard's rows. Rows the writer itself wrote come from its
+//     memory when the head it locked is the one it left (same seq and
+//     hash, so the same chain and the same rows; balcache.go): only rows it
+//     has not seen, or every row of a shard another server or a rolled-back
+//     transaction moved since, are read from the database.
 //  5. Apply the items in order in memory: each sees the balances left by
 //     the ones before it, balance rules and the 20-digit bound of the
 //     NUMERIC(38,18) columns are enforced, and each posting records its
