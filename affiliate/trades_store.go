@@ -247,7 +247,7 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 	// earlier, from the trades themselves. It stays on the writer: it
 	// updates the trader's own row (the trader's shard) and writes only on a
 	// user's first trade, and every read of users sees it exact.
-	_, err = w.Exec(ctx, sqlFirstTrade, users, executed)
+	_, err = w.Exec(ctx, sqlFirstTrade, pgx.QueryExecModeExec, users, executed) // planned each time, like the balances' UPDATE
 	return err
 }
 

@@ -239,7 +239,9 @@ func (bs *balanceSet) write(ctx context.Context, w schema.Execer) error {
 		}
 	}
 	if len(upd.acct) > 0 {
-		if _, err := w.Exec(ctx, sqlUpdateBalances, upd.acct, upd.shards, upd.d, upd.c, upd.pd, upd.pc, upd.b, upd.seqs); err != nil {
+		// Planned each time: a cached generic plan made while balances was
+		// small seq-scans it on every batch (see schema.Pipe).
+		if _, err := w.Exec(ctx, sqlUpdateBalances, planEachTime, upd.acct, upd.shards, upd.d, upd.c, upd.pd, upd.pc, upd.b, upd.seqs); err != nil {
 			return fmt.Errorf("write balances: %w", err)
 		}
 	}

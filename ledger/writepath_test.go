@@ -82,3 +82,38 @@ func TestFreshBatchWithAUsedKeyFails(t *testing.T) {
 	e.wantBalance(t, "201:USD:bob", "2", "0", "2")
 	e.verify(t)
 }
+
+// The writer's UPDATE of balance rows joins them with its arguments, so it
+// goes unnamed through the pipe, planned for its arguments each time: a
+// generic plan cached while balances was small seq-scanned the table on
+// every batch after (the prepared statement is never executed; the
+// postings' INSERT, planned once, is).
+func TestBalanceUpdatePlannedEachTime(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.post(t, entry("warm", "110:USD", "debit", "1", "201:USD:alice", "credit", "1"))
+	var updates, inserts int64
+	err := e.ledger.JournalTx(ctx, func(tx pgx.Tx) error {
+		for i := range 7 {
+			pipe := schema.NewPipe(tx, ledger.WriteStatements...)
+			res, err := e.ledger.ApplyTx(ctx, tx, []ledger.Op{newOp(entry(fmt.Sprintf("again-%d", i), "110:USD", "debit", "1", "201:USD:alice", "credit", "1"))},
+				ledger.Options{Atomic: true, Writes: pipe})
+			if err != nil || res[0].Err != nil {
+				return fmt.Errorf("batch %d: %v %v", i, err, res[0].Err)
+			}
+			if err := pipe.Close(); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRow(ctx, `SELECT coalesce(sum(generic_plans + custom_plans) FILTER (WHERE statement = $1), 0),
+				coalesce(sum(generic_plans + custom_plans) FILTER (WHERE statement LIKE 'INSERT INTO postings%'), 0)
+			FROM pg_prepared_statements`, ledger.SQLUpdateBalances).Scan(&updates, &inserts)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updates != 0 || inserts < 7 {
+		t.Errorf("executions of the prepared statements: balances' UPDATE %d (want 0: sent unnamed), postings' INSERT %d (want ≥ 7)", updates, inserts)
+	}
+	e.wantBalance(t, "201:USD:alice", "8", "0", "8")
+}

@@ -26,6 +26,14 @@ type Execer interface {
 // pipeline opens: NewPipe takes the text of every statement the pipe may
 // run, and the first Exec prepares them all on the transaction's connection
 // (once per connection; pgx keeps them). Exec of any other text fails.
+//
+// A statement whose plan depends on the size of what it joins (an UPDATE …
+// FROM unnest(…) of some rows of a growing table) takes
+// pgx.QueryExecModeExec as its first argument, as it would on a pgx.Tx:
+// the pipe then sends it unnamed, and the server plans it for its actual
+// arguments each time. A prepared statement's generic plan, made after a
+// few executions while the table was small, would seq-scan the table on
+// every later execution.
 type Pipe struct {
 	tx    pgx.Tx
 	sqls  []string
@@ -55,6 +63,16 @@ func (p *Pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 	if p.err != nil {
 		return pgconn.CommandTag{}, p.err
 	}
+	planEachTime := false
+	if len(args) > 0 {
+		if mode, ok := args[0].(pgx.QueryExecMode); ok {
+			if mode != pgx.QueryExecModeExec {
+				p.err = fmt.Errorf("pipe: exec mode %v: only pgx.QueryExecModeExec (plan each time) is supported", mode)
+				return pgconn.CommandTag{}, p.err
+			}
+			planEachTime, args = true, args[1:]
+		}
+	}
 	if p.p == nil {
 		if err := p.start(ctx); err != nil {
 			p.err = err
@@ -70,7 +88,11 @@ func (p *Pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 		p.err = err
 		return pgconn.CommandTag{}, err
 	}
-	p.p.SendQueryStatement(sd, p.eqb.ParamValues, p.eqb.ParamFormats, p.eqb.ResultFormats)
+	if planEachTime {
+		p.p.SendQueryParams(sql, p.eqb.ParamValues, sd.ParamOIDs, p.eqb.ParamFormats, p.eqb.ResultFormats)
+	} else {
+		p.p.SendQueryStatement(sd, p.eqb.ParamValues, p.eqb.ParamFormats, p.eqb.ResultFormats)
+	}
 	if err := p.p.Flush(); err != nil {
 		p.err = err
 		return pgconn.CommandTag{}, err

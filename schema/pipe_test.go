@@ -112,3 +112,49 @@ func TestPipeUndeclared(t *testing.T) {
 		t.Fatalf("%d log rows (%v), want 0: the transaction must not commit", rows, err)
 	}
 }
+
+// A statement sent with pgx.QueryExecModeExec goes unnamed, planned for its
+// arguments each time: its prepared statement is never executed, while the
+// others' are (pg_prepared_statements counts the plans of each). It still
+// takes effect in order with the rest.
+func TestPipePlanEachTime(t *testing.T) {
+	env := newRunnerEnv(t)
+	ctx := context.Background()
+	plans := func(tx pgx.Tx, sql string) int64 {
+		t.Helper()
+		var n int64
+		if err := tx.QueryRow(ctx, `SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement = $1`, sql).Scan(&n); err != nil {
+			t.Fatalf("plans of %.40s: %v", sql, err)
+		}
+		return n
+	}
+	var n, bumpPlans, insertPlans int64
+	err := env.app.Tx(ctx, func(tx pgx.Tx) error {
+		p := schema.NewPipe(tx, pipeInsert, pipeBump)
+		for i := int64(1); i <= 8; i++ {
+			if _, err := p.Exec(ctx, pipeInsert, []int64{i}); err != nil {
+				return err
+			}
+			if _, err := p.Exec(ctx, pipeBump, pgx.QueryExecModeExec, i); err != nil {
+				return err
+			}
+		}
+		if err := p.Close(); err != nil {
+			return err
+		}
+		bumpPlans, insertPlans = plans(tx, pipeBump), plans(tx, pipeInsert)
+		if _, err := schema.NewPipe(tx, pipeBump).Exec(ctx, pipeBump, pgx.QueryExecModeSimpleProtocol, 1); err == nil {
+			t.Error("a pipe accepted an exec mode other than QueryExecModeExec")
+		}
+		return tx.QueryRow(ctx, `SELECT n FROM runner_counter WHERE id = 1`).Scan(&n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bumpPlans != 0 || insertPlans != 8 {
+		t.Errorf("plans of the prepared statements: %d of the one sent unnamed (want 0), %d of the other (want 8)", bumpPlans, insertPlans)
+	}
+	if n != 8*9/2 {
+		t.Errorf("counter = %d, want %d", n, 8*9/2)
+	}
+}
