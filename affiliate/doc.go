@@ -249,11 +249,19 @@
 //     reads the rows of (mark, through] — through is the seq of the
 //     DefaultFoldBatch-th accrual past the mark, never beyond the shard's
 //     head, and always all rows of a seq — aggregates them in memory and
-//     upserts each touched rollup row once, then moves the mark only from
+//     writes each touched rollup row once, then moves the mark only from
 //     the value it read (INSERT … ON CONFLICT … WHERE seq = old). Two
 //     `folio serve` processes folding at once: one commits, the other
-//     fails serialization or finds the mark moved and rolls back, so
-//     nothing is folded twice or lost.
+//     fails serialization, finds the mark moved, or finds a rollup row it
+//     meant to insert already there, and rolls back, so nothing is folded
+//     twice or lost.
+//
+//   - Rollup writes (rollupSQL). One UPDATE … FROM unnest … RETURNING adds
+//     the figures to the rows that exist, then one INSERT writes the ones
+//     it did not find, each planned for its arguments. An upsert (INSERT …
+//     ON CONFLICT DO UPDATE) wrote two WAL records a row — a lock before
+//     each update, a confirmation after each speculative insert — about six
+//     records a trade in `folio bench` (README, "Measured figures, dated").
 //
 //   - Exact reads. Stats, the referral list (refereeFigures) and the volume
 //     tier add the tail — the rows past each shard's mark — read in the

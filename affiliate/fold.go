@@ -380,8 +380,8 @@ func (vf *volumeFold) total() (apd.Decimal, error) {
 	return sum, nil
 }
 
-// write upserts the referred volume rows in key order.
-func (vf *volumeFold) write(ctx context.Context, w schema.Execer) error {
+// write adds the referred volume rows in key order (see rollupSQL).
+func (vf *volumeFold) write(ctx context.Context, q schema.Querier) error {
 	if len(vf.by) == 0 {
 		return nil
 	}
@@ -399,12 +399,12 @@ func (vf *volumeFold) write(ctx context.Context, w schema.Execer) error {
 	for i, k := range keys {
 		affs[i], days[i], vols[i], counts[i] = k.affiliate, k.day, ledger.Format(&vf.by[k].volume), vf.by[k].trades
 	}
-	_, err := w.Exec(ctx, `INSERT INTO referred_volume_daily (affiliate_id, day, volume, trades)
-		SELECT a, d, v::numeric, c FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::bigint[]) AS u(a, d, v, c)
-		ON CONFLICT (affiliate_id, day) DO UPDATE SET volume = referred_volume_daily.volume + excluded.volume,
-			trades = referred_volume_daily.trades + excluded.trades`, affs, days, vols, counts)
-	return err
+	return sqlReferredVolume.write(ctx, q, []any{affs, days, vols, counts})
 }
+
+// sqlReferredVolume writes referred volume per (direct referrer, day).
+var sqlReferredVolume = newRollupSQL("referred_volume_daily", []column{{"affiliate_id", "text"}, {"day", "timestamptz"}},
+	[]column{{"volume", "numeric"}, {"trades", "bigint"}})
 
 // tailWhere is the condition, over rows with columns prefix+"shard" and
 // prefix+"seq" (trades, or accruals without a trade), of the rows no fold has reached: past

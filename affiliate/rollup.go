@@ -3,6 +3,7 @@ package affiliate
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
+	"github.com/jackc/pgx/v5"
 )
 
 // rollupFigures are the summed figures of one rollup row. An accrual
@@ -216,18 +218,15 @@ var (
 	sqlDaily  = dimensionsUpsert("affiliate_stats_day", "day")
 )
 
-// dimensionsUpsert is the upsert of such a rollup table, whose bucket
+// dimensionsUpsert is the write of such a rollup table, whose bucket
 // column is tcol.
-func dimensionsUpsert(table, tcol string) string {
-	return `INSERT INTO ` + table + ` AS s (affiliate_id, ` + tcol + `, level, market, code, currency, program_id, country, ` + figureNames + `)
-		SELECT a, h, l, m, c, cu, p, co, ` + figureSelect + `
-		FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], ` + figureArrays(9) + `)
-			AS u(a, h, l, m, c, cu, p, co, x1, x2, x3, x4, x5, t, n, x6, x7)
-		ON CONFLICT (affiliate_id, ` + tcol + `, level, market, code, currency, program_id, country) DO UPDATE SET ` + figureUpsert
+func dimensionsUpsert(table, tcol string) rollupSQL {
+	return newRollupSQL(table, []column{{"affiliate_id", "text"}, {tcol, "timestamptz"}, {"level", "bigint"}, {"market", "text"},
+		{"code", "text"}, {"currency", "text"}, {"program_id", "text"}, {"country", "text"}}, figureColumnList)
 }
 
-// writeDimensions upserts rows with sql, one of the dimension upserts.
-func writeDimensions(ctx context.Context, w schema.Execer, sql string, rows map[hourKey]*rollupFigures) error {
+// writeDimensions writes rows with sql, one of the dimension writes.
+func writeDimensions(ctx context.Context, q schema.Querier, sql rollupSQL, rows map[hourKey]*rollupFigures) error {
 	hks := make([]hourKey, 0, len(rows))
 	for k := range rows {
 		hks = append(hks, k)
@@ -241,30 +240,122 @@ func writeDimensions(ctx context.Context, w schema.Execer, sql string, rows map[
 		aff[i], hours[i], levels[i], mkt[i], code[i], cur[i], prog[i], country[i] = k.affiliate, k.hour, int64(k.level), k.market, k.code, k.currency, k.program, k.country
 		fc.add(rows[k])
 	}
-	_, err := w.Exec(ctx, sql,
-		append([]any{aff, hours, levels, mkt, code, cur, prog, country}, fc.args()...)...)
+	return sql.write(ctx, q, append([]any{aff, hours, levels, mkt, code, cur, prog, country}, fc.args()...))
+}
+
+// rollupSQL is the write of a rollup table's rows: an UPDATE that adds the
+// figures to the rows that exist, returning which they were, then an
+// INSERT of the others. An upsert (INSERT … ON CONFLICT DO UPDATE) wrote
+// two WAL records a row: a lock and the update of a row that existed, or a
+// speculative insert and its confirmation of one that did not.
+//
+// Only the folder writes the rollups, one round at a time per process. Two
+// servers' folders may meet on a row: an UPDATE waits for the other's
+// (and, under SERIALIZABLE, retries), and an INSERT of a row the other has
+// just inserted fails with a unique violation, which the fold reports as
+// raced (errFoldRaced): it is folded again at the next round.
+type rollupSQL struct {
+	update, insert string
+}
+
+// column is a rollup table's column and its type; a numeric one is bound
+// as text (exact decimals) and cast.
+type column struct{ name, typ string }
+
+// figureColumnList is the figure columns every rollup table shares, in
+// the order figureColumns.args binds them.
+var figureColumnList = []column{{"commission", "numeric"}, {"commission_reporting", "numeric"}, {"fees", "numeric"}, {"fees_reporting", "numeric"},
+	{"volume_reporting", "numeric"}, {"trades", "bigint"}, {"accruals", "bigint"}, {"unpriced_commission", "numeric"}, {"unpriced_fees", "numeric"}}
+
+// newRollupSQL is the write of table keyed by keys, whose figures the
+// UPDATE adds to.
+func newRollupSQL(table string, keys, figures []column) rollupSQL {
+	var arrays, names, vals, match, sets, cols []string
+	for i, c := range append(append([]column{}, keys...), figures...) {
+		name, typ, val := fmt.Sprintf("c%d", i+1), c.typ, fmt.Sprintf("c%d", i+1)
+		if typ == "numeric" {
+			typ, val = "text", val+"::numeric"
+		}
+		arrays, names, vals, cols = append(arrays, fmt.Sprintf("$%d::%s[]", i+1, typ)), append(names, name), append(vals, val), append(cols, c.name)
+		if i < len(keys) {
+			match = append(match, fmt.Sprintf("s.%s = u.%s", c.name, name))
+		} else {
+			sets = append(sets, fmt.Sprintf("%s = s.%s + u.%s", c.name, c.name, val))
+		}
+	}
+	from := `FROM unnest(` + strings.Join(arrays, ", ") + `)`
+	return rollupSQL{
+		update: `UPDATE ` + table + ` AS s SET ` + strings.Join(sets, ", ") + `
+		` + from + ` WITH ORDINALITY AS u(` + strings.Join(names, ", ") + `, i)
+		WHERE ` + strings.Join(match, " AND ") + ` RETURNING u.i`,
+		insert: `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `)
+		SELECT ` + strings.Join(vals, ", ") + ` ` + from + ` AS u(` + strings.Join(names, ", ") + `)`,
+	}
+}
+
+// write adds the figures to the rows: cols are the key columns then the
+// figure columns, one slice each ([]string, []int64 or []time.Time), rows
+// in key order. The UPDATE goes first, then the INSERT of the rows it did
+// not find. Both are planned for their arguments each time (a generic plan
+// made while the table was small would seq-scan it).
+func (rs rollupSQL) write(ctx context.Context, q schema.Querier, cols []any) error {
+	rows, err := q.Query(ctx, rs.update, append([]any{pgx.QueryExecModeExec}, cols...)...)
+	if err != nil {
+		return err
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	keep := make([]bool, reflect.ValueOf(cols[0]).Len())
+	if len(found) == len(keep) {
+		return nil
+	}
+	for i := range keep {
+		keep[i] = true
+	}
+	for _, i := range found {
+		keep[i-1] = false // ordinality counts from 1
+	}
+	args := []any{pgx.QueryExecModeExec}
+	for _, col := range cols {
+		args = append(args, keepRows(col, keep))
+	}
+	_, err = q.Exec(ctx, rs.insert, args...)
+	if _, ok := schema.UniqueViolation(err); ok {
+		return errFoldRaced
+	}
 	return err
 }
 
-// The figure columns every rollup table shares, as the upserts name,
-// select, bind and add them.
-const (
-	figureNames  = `commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals, unpriced_commission, unpriced_fees`
-	figureSelect = `x1::numeric, x2::numeric, x3::numeric, x4::numeric, x5::numeric, t, n, x6::numeric, x7::numeric`
-	figureUpsert = `commission = s.commission + excluded.commission, commission_reporting = s.commission_reporting + excluded.commission_reporting,
-		fees = s.fees + excluded.fees, fees_reporting = s.fees_reporting + excluded.fees_reporting,
-		volume_reporting = s.volume_reporting + excluded.volume_reporting, trades = s.trades + excluded.trades, accruals = s.accruals + excluded.accruals,
-		unpriced_commission = s.unpriced_commission + excluded.unpriced_commission, unpriced_fees = s.unpriced_fees + excluded.unpriced_fees`
-)
-
-// figureArrays is the unnest argument list of the figure columns bound
-// from parameter $first on.
-func figureArrays(first int) string {
-	return fmt.Sprintf("$%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::bigint[], $%d::bigint[], $%d::text[], $%d::text[]",
-		first, first+1, first+2, first+3, first+4, first+5, first+6, first+7, first+8)
+// keepRows returns the elements of col (a []string, []int64 or
+// []time.Time) whose keep is true.
+func keepRows(col any, keep []bool) any {
+	switch c := col.(type) {
+	case []string:
+		return filterRows(c, keep)
+	case []int64:
+		return filterRows(c, keep)
+	case []time.Time:
+		return filterRows(c, keep)
+	}
+	panic(fmt.Sprintf("affiliate: rollup column of type %T", col))
 }
 
-// figureColumns are the figure columns of an upsert, one element per row.
+func filterRows[T any](c []T, keep []bool) []T {
+	out := make([]T, 0, len(c))
+	for i, v := range c {
+		if keep[i] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// figureNames are the names of figureColumnList, for the reads.
+const figureNames = `commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals, unpriced_commission, unpriced_fees`
+
+// figureColumns are the figure columns of a rollup write, one element per row.
 type figureColumns struct {
 	com, comRep, fees, feesRep, vol, upCom, upFees []string
 	trades, accs                                   []int64
@@ -286,7 +377,7 @@ func (c *figureColumns) args() []any {
 	return []any{c.com, c.comRep, c.fees, c.feesRep, c.vol, c.trades, c.accs, c.upCom, c.upFees}
 }
 
-func (r *rollup) writeReferees(ctx context.Context, w schema.Execer) error {
+func (r *rollup) writeReferees(ctx context.Context, q schema.Querier) error {
 	ks := make([]dayKey, 0, len(r.days))
 	for k := range r.days {
 		ks = append(ks, k)
@@ -299,13 +390,9 @@ func (r *rollup) writeReferees(ctx context.Context, w schema.Execer) error {
 		aff[i], refs[i], days[i], cur[i] = k.affiliate, k.referee, k.day, k.currency
 		fc.add(r.days[k])
 	}
-	_, err := w.Exec(ctx, sqlReferees,
-		append([]any{aff, refs, days, cur}, fc.args()...)...)
-	return err
+	return sqlReferees.write(ctx, q, append([]any{aff, refs, days, cur}, fc.args()...))
 }
 
-// sqlReferees upserts the affiliate × referee × day rollup.
-var sqlReferees = `INSERT INTO affiliate_referee_daily AS s (affiliate_id, referee_id, day, currency, ` + figureNames + `)
-		SELECT a, r, d, cu, ` + figureSelect + `
-		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], ` + figureArrays(5) + `) AS u(a, r, d, cu, x1, x2, x3, x4, x5, t, n, x6, x7)
-		ON CONFLICT (affiliate_id, referee_id, day, currency) DO UPDATE SET ` + figureUpsert
+// sqlReferees writes the affiliate × referee × day rollup.
+var sqlReferees = newRollupSQL("affiliate_referee_daily",
+	[]column{{"affiliate_id", "text"}, {"referee_id", "text"}, {"day", "timestamptz"}, {"currency", "text"}}, figureColumnList)
