@@ -25,32 +25,24 @@ func TestBalanceCacheFollowsTheHead(t *testing.T) {
 		ne.Route = "alice"
 		return ne
 	}
-	pay := func(l *ledger.Ledger, key, amount string) {
+	// step posts amount under key through l and checks how many balance
+	// rows l read from the database for it.
+	step := func(l *ledger.Ledger, key, amount string, want int64, when string) {
 		t.Helper()
+		before := ledger.BalanceRowsRead(l)
 		res, err := l.Post(ctx, []ledger.NewEntry{alice(key, amount)}, ledger.Options{})
 		if err != nil || res[0].Err != nil {
 			t.Fatalf("post %s: %v %v", key, err, res[0].Err)
 		}
-	}
-	reads := func(l *ledger.Ledger, key, amount string) int64 {
-		t.Helper()
-		before := ledger.BalanceRowsRead(l)
-		pay(l, key, amount)
-		return ledger.BalanceRowsRead(l) - before
+		if n := ledger.BalanceRowsRead(l) - before; n != want {
+			t.Errorf("%s: %s read %d balance rows from the database, want %d", when, key, n, want)
+		}
 	}
 
-	if n := reads(a, "c1", "1.00"); n != 2 {
-		t.Errorf("first entry read %d balance rows from the database, want 2", n)
-	}
-	if n := reads(a, "c2", "2.00"); n != 0 {
-		t.Errorf("second entry of the same writer read %d rows, want 0 (its cache)", n)
-	}
-	if n := reads(b, "c3", "4.00"); n != 2 {
-		t.Errorf("the other server read %d rows, want 2", n)
-	}
-	if n := reads(a, "c4", "8.00"); n != 2 {
-		t.Errorf("after another server's entry the writer read %d rows, want 2 (its head is stale)", n)
-	}
+	step(a, "c1", "1.00", 2, "first entry")
+	step(a, "c2", "2.00", 0, "second entry of the same writer (its cache)")
+	step(b, "c3", "4.00", 2, "the other server")
+	step(a, "c4", "8.00", 2, "after another server's entry (the writer's head is stale)")
 	e.wantBalance(t, "201:USD:alice", "15", "0", "15")
 
 	// An entry applied in a transaction that rolls back leaves the cache
@@ -66,12 +58,8 @@ func TestBalanceCacheFollowsTheHead(t *testing.T) {
 	if !errors.Is(err, errRollback) {
 		t.Fatalf("JournalTx = %v, want the rollback", err)
 	}
-	if n := reads(a, "c6", "32.00"); n != 2 {
-		t.Errorf("after a rollback the writer read %d rows, want 2", n)
-	}
-	if n := reads(a, "c7", "64.00"); n != 0 {
-		t.Errorf("then %d rows, want 0", n)
-	}
+	step(a, "c6", "32.00", 2, "after a rollback")
+	step(a, "c7", "64.00", 0, "after that")
 	e.wantBalance(t, "201:USD:alice", "111", "0", "111")
 	e.wantBalance(t, "110:USD", "111", "0", "111")
 	e.verify(t)

@@ -189,7 +189,10 @@
 //  7. Chain each shard's hashes and insert the entries and the postings
 //     with multi-row INSERT … SELECT FROM unnest(…) statements; write every
 //     touched balance row once, in sorted order: one UPDATE … FROM unnest
-//     of the rows step 4 read and one INSERT of the new ones (an upsert
+//     of the rows step 4 found (sent unnamed, so that it is planned for its
+//     arguments: a cached generic plan made while balances was small
+//     seq-scanned the table on every batch; schema.Pipe) and one INSERT of
+//     the new ones (an upsert
 //     wrote two WAL records a row: a lock and the update, or a speculative
 //     insert and its confirmation); update each
 //     written shard's head once. Through a pipe ([Options].Writes,
