@@ -299,7 +299,7 @@ func newRollupSQL(table string, keys, figures []column) rollupSQL {
 // not find. Both are planned for their arguments each time (a generic plan
 // made while the table was small would seq-scan it).
 func (rs rollupSQL) write(ctx context.Context, q schema.Querier, cols []any) error {
-	rows, err := q.Query(ctx, rs.update, append([]any{pgx.QueryExecModeExec}, cols...)...)
+	rows, err := q.Query(ctx, rs.update, append([]any{schema.PlanEachTime}, cols...)...)
 	if err != nil {
 		return err
 	}
@@ -317,7 +317,7 @@ func (rs rollupSQL) write(ctx context.Context, q schema.Querier, cols []any) err
 	for _, i := range found {
 		keep[i-1] = false // ordinality counts from 1
 	}
-	args := []any{pgx.QueryExecModeExec}
+	args := []any{schema.PlanEachTime}
 	for _, col := range cols {
 		args = append(args, keepRows(col, keep))
 	}

@@ -28,11 +28,10 @@ type bookedTrade struct {
 
 // bookedTrades returns the booked trades among ids, by id.
 func bookedTrades(ctx context.Context, tx pgx.Tx, ids []string) (map[string]bookedTrade, error) {
-	// Planned per call (like the ledger's lookups, see planEachTime in
-	// ledger/store.go): a generic plan cached while trades was small
-	// seq-scans it once it has grown.
+	// Planned per call (schema.PlanEachTime): a generic plan cached while
+	// trades was small seq-scans it once it has grown.
 	rows, err := tx.Query(ctx, `SELECT id, content_hash, fee_entry_id::text, commission_entry_id::text FROM trades WHERE id = ANY($1)`,
-		pgx.QueryExecModeExec, ids)
+		schema.PlanEachTime, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +246,7 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 	// earlier, from the trades themselves. It stays on the writer: it
 	// updates the trader's own row (the trader's shard) and writes only on a
 	// user's first trade, and every read of users sees it exact.
-	_, err = w.Exec(ctx, sqlFirstTrade, pgx.QueryExecModeExec, users, executed) // planned each time, like the balances' UPDATE
+	_, err = w.Exec(ctx, sqlFirstTrade, schema.PlanEachTime, users, executed) // planned each time, like the balances' UPDATE
 	return err
 }
 

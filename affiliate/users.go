@@ -157,7 +157,7 @@ func loadUsers(ctx context.Context, q schema.Querier, ids []string) (map[string]
 	}
 	// Planned per call (see ledger/store.go): a generic plan cached while the
 	// table was small would keep scanning it as it grows.
-	rows, err := q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = ANY($1)`, pgx.QueryExecModeExec, ids)
+	rows, err := q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = ANY($1)`, schema.PlanEachTime, ids)
 	if err != nil {
 		return nil, err
 	}

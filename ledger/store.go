@@ -36,13 +36,10 @@ func scanEntry(row pgx.Row) (*Entry, error) {
 	return e, nil
 }
 
-// planEachTime makes pgx send a query as an unnamed statement, which the
-// server plans for its actual arguments every time. The batch lookups
-// (`col = ANY($1)`) need it: a cached generic plan chosen while a table was
-// small keeps seq-scanning it as it grows, comparing every row with every
-// array element (cost linear in the journal's length instead of one index
-// probe per key).
-const planEachTime = pgx.QueryExecModeExec
+// planEachTime is schema.PlanEachTime: the batch lookups (`col = ANY($1)`)
+// and the balances' UPDATE … FROM unnest are planned for their arguments
+// every time.
+const planEachTime = schema.PlanEachTime
 
 // loadEntriesBy loads entries matching a condition on $1 (an array), with
 // their postings, in seq order.

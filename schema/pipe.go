@@ -14,6 +14,18 @@ type Execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
+// PlanEachTime, as a query's first argument, makes pgx send it as an
+// unnamed statement, which the server plans for its actual arguments every
+// time; its parameters and results stay in the binary format (its
+// description is cached per connection). The batch statements over a
+// growing table need it (`col = ANY($1)`, `JOIN unnest(…)`, `UPDATE … FROM
+// unnest(…)`): a prepared statement's generic plan, chosen while the table
+// was small, keeps seq-scanning it as it grows, comparing every row with
+// every array element. (pgx.QueryExecModeExec also plans each time, but
+// sends every parameter as text: arrays of thousands of elements quoted by
+// the server and parsed again by the database.)
+const PlanEachTime = pgx.QueryExecModeCacheDescribe
+
 // Pipe sends a transaction's writes without waiting for each one's result
 // (the extended protocol's pipeline mode): the database executes a
 // statement while the caller builds and encodes the next, instead of the
@@ -28,12 +40,11 @@ type Execer interface {
 // (once per connection; pgx keeps them). Exec of any other text fails.
 //
 // A statement whose plan depends on the size of what it joins (an UPDATE …
-// FROM unnest(…) of some rows of a growing table) takes
-// pgx.QueryExecModeExec as its first argument, as it would on a pgx.Tx:
-// the pipe then sends it unnamed, and the server plans it for its actual
-// arguments each time. A prepared statement's generic plan, made after a
-// few executions while the table was small, would seq-scan the table on
-// every later execution.
+// FROM unnest(…) of some rows of a growing table) takes PlanEachTime as its
+// first argument, as it would on a pgx.Tx: the pipe then sends it unnamed,
+// and the server plans it for its actual arguments each time. A prepared
+// statement's generic plan, made after a few executions while the table was
+// small, would seq-scan the table on every later execution.
 type Pipe struct {
 	tx    pgx.Tx
 	sqls  []string
@@ -66,8 +77,8 @@ func (p *Pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 	planEachTime := false
 	if len(args) > 0 {
 		if mode, ok := args[0].(pgx.QueryExecMode); ok {
-			if mode != pgx.QueryExecModeExec {
-				p.err = fmt.Errorf("pipe: exec mode %v: only pgx.QueryExecModeExec (plan each time) is supported", mode)
+			if mode != PlanEachTime {
+				p.err = fmt.Errorf("pipe: exec mode %v: only PlanEachTime is supported", mode)
 				return pgconn.CommandTag{}, p.err
 			}
 			planEachTime, args = true, args[1:]

@@ -113,7 +113,7 @@ func TestPipeUndeclared(t *testing.T) {
 	}
 }
 
-// A statement sent with pgx.QueryExecModeExec goes unnamed, planned for its
+// A statement sent with schema.PlanEachTime goes unnamed, planned for its
 // arguments each time: its prepared statement is never executed, while the
 // others' are (pg_prepared_statements counts the plans of each). It still
 // takes effect in order with the rest.
@@ -135,7 +135,7 @@ func TestPipePlanEachTime(t *testing.T) {
 			if _, err := p.Exec(ctx, pipeInsert, []int64{i}); err != nil {
 				return err
 			}
-			if _, err := p.Exec(ctx, pipeBump, pgx.QueryExecModeExec, i); err != nil {
+			if _, err := p.Exec(ctx, pipeBump, schema.PlanEachTime, i); err != nil {
 				return err
 			}
 		}
@@ -144,7 +144,7 @@ func TestPipePlanEachTime(t *testing.T) {
 		}
 		bumpPlans, insertPlans = plans(tx, pipeBump), plans(tx, pipeInsert)
 		if _, err := schema.NewPipe(tx, pipeBump).Exec(ctx, pipeBump, pgx.QueryExecModeSimpleProtocol, 1); err == nil {
-			t.Error("a pipe accepted an exec mode other than QueryExecModeExec")
+			t.Error("a pipe accepted an exec mode other than PlanEachTime")
 		}
 		return tx.QueryRow(ctx, `SELECT n FROM runner_counter WHERE id = 1`).Scan(&n)
 	})
