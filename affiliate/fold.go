@@ -399,7 +399,7 @@ func (vf *volumeFold) write(ctx context.Context, q schema.Querier) error {
 	for i, k := range keys {
 		affs[i], days[i], vols[i], counts[i] = k.affiliate, k.day, ledger.Format(&vf.by[k].volume), vf.by[k].trades
 	}
-	return sqlReferredVolume.write(ctx, q, []any{affs, days, vols, counts})
+	return sqlReferredVolume.write(ctx, q, len(keys), []any{affs, days, vols, counts})
 }
 
 // sqlReferredVolume writes referred volume per (direct referrer, day).

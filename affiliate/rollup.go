@@ -3,7 +3,6 @@ package affiliate
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -214,13 +213,13 @@ func addDay(days map[hourKey]*rollupFigures, k hourKey, f *rollupFigures) error 
 // The upserts of the rollups keyed by affiliate × time bucket × level ×
 // market × code × currency × program × country.
 var (
-	sqlHourly = dimensionsUpsert("affiliate_stats_hourly", "hour")
-	sqlDaily  = dimensionsUpsert("affiliate_stats_day", "day")
+	sqlHourly = dimensionsSQL("affiliate_stats_hourly", "hour")
+	sqlDaily  = dimensionsSQL("affiliate_stats_day", "day")
 )
 
-// dimensionsUpsert is the write of such a rollup table, whose bucket
+// dimensionsSQL is the write of such a rollup table, whose bucket
 // column is tcol.
-func dimensionsUpsert(table, tcol string) rollupSQL {
+func dimensionsSQL(table, tcol string) rollupSQL {
 	return newRollupSQL(table, []column{{"affiliate_id", "text"}, {tcol, "timestamptz"}, {"level", "bigint"}, {"market", "text"},
 		{"code", "text"}, {"currency", "text"}, {"program_id", "text"}, {"country", "text"}}, figureColumnList)
 }
@@ -240,7 +239,7 @@ func writeDimensions(ctx context.Context, q schema.Querier, sql rollupSQL, rows 
 		aff[i], hours[i], levels[i], mkt[i], code[i], cur[i], prog[i], country[i] = k.affiliate, k.hour, int64(k.level), k.market, k.code, k.currency, k.program, k.country
 		fc.add(rows[k])
 	}
-	return sql.write(ctx, q, append([]any{aff, hours, levels, mkt, code, cur, prog, country}, fc.args()...))
+	return sql.write(ctx, q, n, append([]any{aff, hours, levels, mkt, code, cur, prog, country}, fc.args()...))
 }
 
 // rollupSQL is the write of a rollup table's rows: an UPDATE that adds the
@@ -293,12 +292,12 @@ func newRollupSQL(table string, keys, figures []column) rollupSQL {
 	}
 }
 
-// write adds the figures to the rows: cols are the key columns then the
-// figure columns, one slice each ([]string, []int64 or []time.Time), rows
-// in key order. The UPDATE goes first, then the INSERT of the rows it did
+// write adds the figures to n rows: cols are the key columns then the
+// figure columns, one slice of n each ([]string, []int64 or []time.Time),
+// rows in key order. The UPDATE goes first, then the INSERT of the rows it did
 // not find. Both are planned for their arguments each time (a generic plan
 // made while the table was small would seq-scan it).
-func (rs rollupSQL) write(ctx context.Context, q schema.Querier, cols []any) error {
+func (rs rollupSQL) write(ctx context.Context, q schema.Querier, n int, cols []any) error {
 	rows, err := q.Query(ctx, rs.update, append([]any{schema.PlanEachTime}, cols...)...)
 	if err != nil {
 		return err
@@ -307,7 +306,7 @@ func (rs rollupSQL) write(ctx context.Context, q schema.Querier, cols []any) err
 	if err != nil {
 		return err
 	}
-	keep := make([]bool, reflect.ValueOf(cols[0]).Len())
+	keep := make([]bool, n)
 	if len(found) == len(keep) {
 		return nil
 	}
@@ -353,7 +352,13 @@ func filterRows[T any](c []T, keep []bool) []T {
 }
 
 // figureNames are the names of figureColumnList, for the reads.
-const figureNames = `commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals, unpriced_commission, unpriced_fees`
+var figureNames = func() string {
+	names := make([]string, len(figureColumnList))
+	for i, c := range figureColumnList {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
+}()
 
 // figureColumns are the figure columns of a rollup write, one element per row.
 type figureColumns struct {
@@ -390,7 +395,7 @@ func (r *rollup) writeReferees(ctx context.Context, q schema.Querier) error {
 		aff[i], refs[i], days[i], cur[i] = k.affiliate, k.referee, k.day, k.currency
 		fc.add(r.days[k])
 	}
-	return sqlReferees.write(ctx, q, append([]any{aff, refs, days, cur}, fc.args()...))
+	return sqlReferees.write(ctx, q, n, append([]any{aff, refs, days, cur}, fc.args()...))
 }
 
 // sqlReferees writes the affiliate × referee × day rollup.

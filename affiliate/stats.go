@@ -93,7 +93,7 @@ var groupColumn = map[string]string{"level": "level::text", "market": "market", 
 // the hourly rollup alone; for whole days, the end of the days the daily
 // rollup holds whole (dayEnd), since the hours past its mark are only in
 // the hourly one.
-const statsSource = ` FROM (SELECT day AS t, level, market, code, currency, program_id, country, ` + figureNames + `
+var statsSource = ` FROM (SELECT day AS t, level, market, code, currency, program_id, country, ` + figureNames + `
 		FROM affiliate_stats_day WHERE affiliate_id = $1 AND day >= $2::timestamptz AND day < least($3::timestamptz, $4::timestamptz)
 	UNION ALL
 	SELECT hour, level, market, code, currency, program_id, country, ` + figureNames + `
