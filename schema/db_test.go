@@ -553,3 +553,37 @@ func TestNewIDOnPostgres(t *testing.T) {
 		t.Fatalf("NewID of a DB whose dialect is unknown = version %d, %v; want a random (version 4) UUID", u.Version(), err)
 	}
 }
+
+// TestOpenTunesPlanner checks random_page_cost on the pool's connections:
+// RandomPageCost while the server has PostgreSQL's default, and the
+// operator's value once one is set for the database.
+func TestOpenTunesPlanner(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := schematest.New(t, schema.Migrate)
+	if crdb, err := schema.IsCockroach(ctx, db.Admin); err != nil || crdb {
+		t.Skipf("a PostgreSQL planner setting; on CockroachDB Open sets nothing (IsCockroach: %v, %v)", crdb, err)
+	}
+	cost := func() string {
+		t.Helper()
+		app, err := schema.Open(ctx, db.URL, schema.OpenOptions{Role: schema.AppRole})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer app.Close()
+		var v string
+		if err := app.Pool.QueryRow(ctx, `SHOW random_page_cost`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := cost(); got != schema.RandomPageCost {
+		t.Errorf("random_page_cost = %s, want %s", got, schema.RandomPageCost)
+	}
+	if _, err := db.Admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{db.Name}.Sanitize()+` SET random_page_cost = 2.5`); err != nil {
+		t.Fatal(err)
+	}
+	if got := cost(); got != "2.5" {
+		t.Errorf("random_page_cost with the database's own setting = %s, want 2.5 (kept)", got)
+	}
+}

@@ -1,0 +1,111 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/folioledger/folio/schema"
+	"github.com/folioledger/folio/schema/schematest"
+)
+
+// TestBalanceWritePlansIndexLookups checks the plan of a batch's balance
+// UPDATE … FROM unnest on a balances table and a batch of bench size (300k
+// rows; a 500-trade batch updates ~2,500 balance rows), on a connection of
+// the server's pool: each element is looked up through the primary key.
+// With PostgreSQL's default random_page_cost (4) the planner hashes the
+// whole table after a sequential scan instead (seen on PostgreSQL 15 from
+// ~3,000 elements on), which spills to temporary files as the table grows
+// (schema.RandomPageCost); the test logs that plan too.
+func TestBalanceWritePlansIndexLookups(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := schematest.New(t, schema.Migrate)
+	if crdb, err := schema.IsCockroach(ctx, db.Admin); err != nil || crdb {
+		t.Skipf("a PostgreSQL planner setting: CockroachDB costs lookups itself (IsCockroach: %v, %v)", crdb, err)
+	}
+	const rows, batch = 300_000, 3_000
+	if _, err := db.Admin.Exec(ctx, `INSERT INTO balances (account, code, currency, holder, shard)
+		SELECT '208:USDT:u-' || i, '208', 'USDT', 'u-' || i, i % 2 FROM generate_series(1, $1) AS i`, rows); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Admin.Exec(ctx, `ANALYZE balances`); err != nil {
+		t.Fatal(err)
+	}
+	app, err := schema.Open(ctx, db.URL, schema.OpenOptions{Role: schema.AppRole})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Close)
+
+	var upd balanceColumns
+	for i := 0; i < batch; i++ {
+		n := 1 + i*(rows/batch)
+		upd.acct = append(upd.acct, fmt.Sprintf("208:USDT:u-%d", n))
+		upd.shards = append(upd.shards, int64(n%2))
+		for _, col := range []*[]string{&upd.d, &upd.c, &upd.pd, &upd.pc, &upd.b} {
+			*col = append(*col, "1.5")
+		}
+		upd.seqs = append(upd.seqs, int64(i))
+	}
+	conn, err := app.Pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	plan := func() (string, map[string]int) {
+		t.Helper()
+		var doc []struct{ Plan planNode }
+		var raw string
+		if err := conn.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+sqlUpdateBalances, upd.acct, upd.shards, upd.d, upd.c, upd.pd, upd.pc, upd.b, upd.seqs).Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(raw), &doc); err != nil || len(doc) != 1 {
+			t.Fatalf("plan %s: %v", raw, err)
+		}
+		scans := map[string]int{}
+		doc[0].Plan.count(scans)
+		return raw, scans
+	}
+
+	var cost string
+	if err := conn.QueryRow(ctx, `SHOW random_page_cost`).Scan(&cost); err != nil {
+		t.Fatal(err)
+	}
+	if cost != schema.RandomPageCost {
+		t.Fatalf("random_page_cost on the server's connection = %s, want %s", cost, schema.RandomPageCost)
+	}
+	raw, scans := plan()
+	if scans["Seq Scan on balances"] > 0 || scans["Hash Join"] > 0 || scans["Index Scan on balances"] == 0 {
+		t.Errorf("balance write: want an index scan of balances and no hash join, got %v:\n%s", scans, raw)
+	}
+
+	if _, err := conn.Exec(ctx, `SET random_page_cost = 4`); err != nil {
+		t.Fatal(err)
+	}
+	_, scans = plan()
+	t.Logf("with random_page_cost 4: %v", scans)
+	if _, err := conn.Exec(ctx, `SET random_page_cost = `+schema.RandomPageCost); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// planNode is a node of EXPLAIN (FORMAT JSON).
+type planNode struct {
+	NodeType string     `json:"Node Type"`
+	Relation string     `json:"Relation Name"`
+	Plans    []planNode `json:"Plans"`
+}
+
+// count adds each node of the tree under n to c, by type (and relation).
+func (n *planNode) count(c map[string]int) {
+	k := n.NodeType
+	if n.Relation != "" {
+		k += " on " + n.Relation
+	}
+	c[k]++
+	for i := range n.Plans {
+		n.Plans[i].count(c)
+	}
+}
