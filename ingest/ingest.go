@@ -49,11 +49,11 @@ type EntryPoster interface {
 	ApplyTx(ctx context.Context, tx pgx.Tx, ops []ledger.Op, opts ledger.Options) ([]ledger.Result, error)
 }
 
-// Ingester is group commit: a single writer per server that coalesces
-// concurrent trade and entry requests into shared database transactions —
-// one PostTradesTx for all queued trades and one ledger batch for all
-// queued non-atomic entries, so the journal head is updated once or twice
-// per transaction instead of once per request. Each request gets its own
+// Ingester is group commit: one writer per journal shard for trades and
+// one for entries, each coalescing the requests queued for it into shared
+// database transactions — one PostTradesTx for a shard's queued trades,
+// one ledger batch for the queued non-atomic entries — so a shard's head
+// is updated once per transaction instead of once per request. Each request gets its own
 // per-item results once the transaction that holds it commits. A request
 // whose group fails as a whole is retried in a transaction of its own, so
 // one bad request cannot fail its neighbours. See the package doc.
