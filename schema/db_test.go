@@ -554,8 +554,9 @@ func TestNewIDOnPostgres(t *testing.T) {
 	}
 }
 
-// TestOpenTunesPlanner checks random_page_cost on the pool's connections:
-// RandomPageCost while the server has PostgreSQL's default, and the
+// TestOpenTunesPlanner checks random_page_cost: PostgreSQL's default on a
+// plain connection (the test cluster, like the private one, sets nothing),
+// RandomPageCost on the connections of a pool made by Open, and the
 // operator's value once one is set for the database.
 func TestOpenTunesPlanner(t *testing.T) {
 	t.Parallel()
@@ -564,6 +565,14 @@ func TestOpenTunesPlanner(t *testing.T) {
 	if crdb, err := schema.IsCockroach(ctx, db.Admin); err != nil || crdb {
 		t.Skipf("a PostgreSQL planner setting; on CockroachDB Open sets nothing (IsCockroach: %v, %v)", crdb, err)
 	}
+	show := func(q schema.Querier) string {
+		t.Helper()
+		var v string
+		if err := q.QueryRow(ctx, `SHOW random_page_cost`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
 	cost := func() string {
 		t.Helper()
 		app, err := schema.Open(ctx, db.URL, schema.OpenOptions{Role: schema.AppRole})
@@ -571,14 +580,13 @@ func TestOpenTunesPlanner(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer app.Close()
-		var v string
-		if err := app.Pool.QueryRow(ctx, `SHOW random_page_cost`).Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		return v
+		return show(app.Pool)
+	}
+	if got := show(db.Admin); got != "4" {
+		t.Errorf("random_page_cost on a plain connection = %s, want PostgreSQL's default 4", got)
 	}
 	if got := cost(); got != schema.RandomPageCost {
-		t.Errorf("random_page_cost = %s, want %s", got, schema.RandomPageCost)
+		t.Errorf("random_page_cost on Open's connections = %s, want %s", got, schema.RandomPageCost)
 	}
 	if _, err := db.Admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{db.Name}.Sanitize()+` SET random_page_cost = 2.5`); err != nil {
 		t.Fatal(err)

@@ -133,14 +133,16 @@
 //
 // [Open] sets random_page_cost to [RandomPageCost] (1.1) on each new
 // PostgreSQL connection unless the operator set a value of their own
-// (postgresql.conf, ALTER DATABASE or ALTER ROLE … SET): with the default
-// of 4 the batch writes (UPDATE … FROM unnest of a few thousand keys) are
-// planned as a hash join over a sequential scan of the whole table, which
-// spills to temporary files once the table outgrows work_mem. On the
-// 300k-trade bench the setting took the runs from 4,513 and 4,929 to
-// 4,824 and 5,046 trades/s (A B B A, 2026-12-06; within the machine's
-// noise, but with no temporary files written). TestBalanceWritePlansIndexLookups shows
-// the plan it avoids. CockroachDB connections are left as they are.
+// (postgresql.conf, the command line, ALTER DATABASE or ALTER ROLE … SET):
+// with the default of 4 a batch's look-ups and writes by key (a batch's
+// trade ids, UPDATE … FROM unnest of a few thousand balance or rollup
+// keys) are planned as sequential scans and hash joins over whole tables,
+// which spill to temporary files once a table outgrows work_mem. The
+// private cluster used to set 1.1 on its command line, so only a database
+// of the operator's got those plans; now every database gets the same
+// through Open, and the private cluster runs with PostgreSQL's defaults.
+// TestBalanceWritePlansIndexLookups shows the plan it avoids.
+// CockroachDB connections are left as they are.
 //
 // # Outages
 //

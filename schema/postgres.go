@@ -480,11 +480,9 @@ func (p *Postgres) start(ctx context.Context, fast bool) error {
 		"-c", "listen_addresses=127.0.0.1",
 		"-k", shellQuote(p.sockDir),
 		"-c", "max_connections=200",
-		// The cluster's pages are in memory or on local SSD: with the
-		// default random_page_cost of 4 the planner seq-scanned the trades
-		// table to look up a batch's 2,000 trade ids instead of probing its
-		// primary key (README, "Measured figures, dated").
-		"-c", "random_page_cost=1.1",
+		// random_page_cost is left at PostgreSQL's default: Open sets it
+		// on the server's connections, on this cluster as on any other
+		// (schema.RandomPageCost).
 	}
 	if fast {
 		opts = append(opts, "-c", "shared_buffers=128MB", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
