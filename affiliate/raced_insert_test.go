@@ -1,11 +1,15 @@
 package affiliate_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ledger"
 )
 
 // A signup that loses a race to a concurrent insert of the same user id
@@ -79,4 +83,59 @@ func waitForLockedInsert(t *testing.T, f *fixture, prefix string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Two writers of different journal shards booking one trade id (sent with
+// two traders, so each trader's shard writer takes it) book it once. The
+// key index leaves out a trade's entry keys (migration 039): here the
+// second writer's entries go in, its trade row waits for the first
+// writer's uncommitted one, fails on trades_pkey once that commits, and
+// its retry finds the trade booked with other content.
+func TestPostTradesRacedAcrossShardsBooksOnce(t *testing.T) {
+	f := newFixture(t)
+	must(t, "two shards", ledger.SetShards(ctx, f.env.App, 2))
+	a, b := "", ""
+	for i := 0; a == "" || b == ""; i++ {
+		u := fmt.Sprintf("trader-%d", i)
+		if ledger.ShardOf(u, 2) == 0 && a == "" {
+			a = u
+		} else if ledger.ShardOf(u, 2) == 1 && b == "" {
+			b = u
+		}
+	}
+	f.user(t, a, "")
+	f.user(t, b, "")
+
+	first, err := f.env.App.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	must(t, "begin", err)
+	defer first.Rollback(ctx)
+	must(t, "lock shard 0", ledger.LockShard(ctx, first, 0))
+	res, err := f.svc.PostTradesTx(ctx, first, []affiliate.NewTrade{trade("t-raced", a, "10")})
+	must(t, "PostTradesTx", err)
+	if res[0].Status != affiliate.TradeCreated {
+		t.Fatalf("first booking = %+v", res[0])
+	}
+
+	done := make(chan []affiliate.TradeResult, 1)
+	go func() {
+		res, err := f.svc.PostTrades(ctx, []affiliate.NewTrade{trade("t-raced", b, "10")})
+		if err != nil {
+			t.Errorf("second booking: %v", err)
+		}
+		done <- res
+	}()
+	// What waits is the trade row: the entries' keys are not indexed.
+	waitForLockedInsert(t, f, "INSERT INTO trades")
+	must(t, "commit the first booking", first.Commit(ctx))
+	second := <-done
+	if len(second) != 1 || second[0].Status != affiliate.TradeRejected || errCode(second[0].Err) != folio.EIDEMPOTENCY {
+		t.Fatalf("second booking = %+v, want rejected: booked with other content", second)
+	}
+	if n := f.count(t, `SELECT count(*) FROM entries WHERE idempotency_key IN ('trade:t-raced', 'commission:t-raced')`); n != 2 {
+		t.Errorf("%d entries under the trade's keys, want 2", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM trades WHERE id = 't-raced' AND user_id = $1`, a); n != 1 {
+		t.Errorf("trade rows of the first trader = %d, want 1", n)
+	}
+	f.verify(t)
 }

@@ -67,6 +67,15 @@
 // replay that no longer validates (say, its expires_at is now in the past)
 // fails validation.
 //
+// The database enforces the keys' uniqueness with a unique index, except
+// for the trade engine's "trade:<id>" and "commission:<id>", two a trade,
+// which the index leaves out (migration 039: two index entries and ~270 B
+// of WAL a trade): only fresh batches ([Options].Fresh) may use them, and
+// the engine inserts the trade's row, unique by trade id, in the same
+// transaction, so a trade's entries are written once all the same (a
+// second writer booking the same trade id fails on that row and its retry
+// finds the trade). They are never looked up by key.
+//
 // Reverse, post and void operations may carry a key, with the same replay
 // semantics. Without one they are stored under a key derived from the target
 // (reversal:ID, post:ID, void:ID), and finding it used is not a replay: a
@@ -169,7 +178,8 @@
 //     batch's ids and keys are unused ([Options].Fresh: the trade engine,
 //     whose ids are new random UUIDs and whose keys carry its reserved
 //     prefixes for trades it found unbooked) skips the id and key look-ups;
-//     the unique indexes still refuse a broken guarantee, failing the
+//     the unique indexes (for a trade's keys, the trade's own row; see
+//     Idempotency) still refuse a broken guarantee, failing the
 //     transaction rather than writing an entry twice.
 //  4. Read the balance rows of every touched (account, shard) (missing rows
 //     start at zero). No row locks: only the holder of a shard's head lock

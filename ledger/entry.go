@@ -50,6 +50,31 @@ const (
 	KeyPrefixExpire   = "expire:"
 )
 
+// unindexedKeyPrefixes start the idempotency keys that the key index
+// leaves out (migration 039): the trade engine's "trade:<id>" and
+// "commission:<id>", two a trade. Entries under them are written only by
+// fresh batches (Options.Fresh), whose caller guarantees the keys unused
+// and inserts, in the same transaction, a row of its own that is unique
+// per key (the trade's, by trade id); ApplyTx refuses them to any other
+// batch. keyIndexedSQL is the index's predicate, which every look-up by key
+// repeats so that the index serves it.
+var unindexedKeyPrefixes = []string{"trade:", "commission:"}
+
+const keyIndexedSQL = `idempotency_key NOT LIKE 'trade:%' AND idempotency_key NOT LIKE 'commission:%'`
+
+// condByKey selects the entries under the keys in $1 (loadEntriesBy).
+const condByKey = `idempotency_key = ANY($1) AND ` + keyIndexedSQL
+
+// keyUnindexed reports whether key starts with an unindexedKeyPrefixes.
+func keyUnindexed(key string) bool {
+	for _, p := range unindexedKeyPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // ReservedKeyPrefixes returns the idempotency-key prefixes the ledger owns;
 // a client key starting with one could block an entry the ledger writes.
 func ReservedKeyPrefixes() []string {

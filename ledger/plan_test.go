@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/folioledger/folio/schema"
@@ -107,5 +108,38 @@ func (n *planNode) count(c map[string]int) {
 	c[k]++
 	for i := range n.Plans {
 		n.Plans[i].count(c)
+	}
+}
+
+// TestKeyLookupsUseTheKeyIndex checks that the look-ups by idempotency key
+// repeat the partial key index's predicate (migration 039): with sequential
+// scans priced out, each is planned on entries_idempotency_key_indexed,
+// which the planner may only use when the query implies the predicate.
+func TestKeyLookupsUseTheKeyIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := schematest.New(t, schema.Migrate)
+	if crdb, err := schema.IsCockroach(ctx, db.Admin); err != nil || crdb {
+		t.Skipf("PostgreSQL's EXPLAIN format (IsCockroach: %v, %v)", crdb, err)
+	}
+	conn, err := db.Admin.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	for name, sql := range map[string]string{
+		"ApplyTx":       `SELECT ` + entryColumns + ` FROM entries WHERE ` + condByKey + ` ORDER BY seq, shard`, // loadEntriesBy
+		"EntryIDsByKey": sqlEntryIDsByKey,
+	} {
+		var raw string
+		if err := conn.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+sql, []string{"k1", "k2"}).Scan(&raw); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !strings.Contains(raw, `"Index Name": "entries_idempotency_key_indexed"`) {
+			t.Errorf("%s: the look-up does not use the key index:\n%s", name, raw)
+		}
 	}
 }

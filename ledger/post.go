@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,8 +94,11 @@ type Options struct {
 	// batch's ids or idempotency keys, so ApplyTx does not look them up.
 	// The trade engine gives it: its ids are new random UUIDs and its keys
 	// carry prefixes reserved to it, for trades it found unbooked in the
-	// same transaction. Were the guarantee broken, the unique indexes would
-	// fail the transaction: an entry is never written twice.
+	// same transaction. Were the guarantee broken, a unique index would
+	// fail the transaction: the key index, or for the keys it leaves out
+	// (unindexedKeyPrefixes, which only fresh batches may use) the
+	// caller's own row inserted in the same transaction (a trade's, by
+	// trade id). An entry is never written twice.
 	Fresh bool
 	// Owner is the engine writing the batch (see Reservation): it may write
 	// entries of the kinds it reserved and reverse, post or void them.
@@ -195,7 +199,14 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		if results[i].Err != nil {
 			continue
 		}
-		keys = append(keys, opKey(op))
+		key := opKey(op)
+		if !opts.Fresh && keyUnindexed(key) {
+			results[i].Err = folio.Errorf(folio.EINVALID, "idempotency key %q: keys starting with %q are the trade engine's, for its fresh batches only",
+				truncate(key), key[:strings.IndexByte(key, ':')+1])
+			valid[i] = nil
+			continue
+		}
+		keys = append(keys, key)
 		if id := opTarget(op); id != "" {
 			targetIDs = append(targetIDs, id)
 		}
@@ -246,7 +257,7 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		if usedIDs, err = existingIDs(ctx, tx, chosenIDs); err != nil {
 			return nil, err
 		}
-		if existing, err = loadEntriesBy(ctx, tx, "idempotency_key = ANY($1)", keys); err != nil {
+		if existing, err = loadEntriesBy(ctx, tx, condByKey, keys); err != nil {
 			return nil, err
 		}
 	}

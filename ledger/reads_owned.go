@@ -45,11 +45,14 @@ func Counts(ctx context.Context, q schema.Querier) (entries, postings int64, err
 	return entries, postings, err
 }
 
+const sqlEntryIDsByKey = `SELECT id::text FROM entries WHERE ` + condByKey + ` ORDER BY seq, shard`
+
 // EntryIDsByKey returns the ids of the entries recorded under any of the
 // idempotency keys, in journal (seq) order; keys without an entry are left
-// out.
+// out, and so are the keys of trades' entries (unindexedKeyPrefixes),
+// which are looked up through their trade.
 func EntryIDsByKey(ctx context.Context, q schema.Querier, keys []string) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT id::text FROM entries WHERE idempotency_key = ANY($1) ORDER BY seq, shard`, keys)
+	rows, err := q.Query(ctx, sqlEntryIDsByKey, keys)
 	if err != nil {
 		return nil, err
 	}

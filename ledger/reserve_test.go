@@ -91,3 +91,35 @@ func TestReservedKinds(t *testing.T) {
 	}
 	e.verify(t)
 }
+
+// Keys under the trade engine's unindexed prefixes (trade:, commission:;
+// the key index leaves them out, migration 039) are refused to any batch
+// that is not fresh, whoever writes it: only a writer that guarantees them
+// unused with a unique row of its own may use them. A fresh batch may.
+func TestUnindexedKeysOnlyInFreshBatches(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.fund(t, "fund", "201:USD:alice", "100")
+	before := loadBooks(t, e)
+	for _, key := range []string{"trade:t-1", "commission:t-1"} {
+		ne := entry(key, "201:USD:alice", "debit", "5", "605:USD", "credit", "5")
+		for _, opts := range []ledger.Options{{}, {Owner: "eng"}, {Atomic: true}} {
+			res, _ := e.ledger.Apply(ctx, []ledger.Op{newOp(ne)}, opts)
+			if len(res) != 1 || folio.ErrorCode(res[0].Err) != folio.EINVALID || !strings.Contains(res[0].Err.Error(), "fresh batches only") {
+				t.Fatalf("%s with %+v = %+v, want invalid_request", key, opts, res)
+			}
+		}
+		rev := reverseOp("00000000-0000-7000-8000-000000000001")
+		rev.Reverse.IdempotencyKey = key
+		if err := e.one(t, rev).Err; folio.ErrorCode(err) != folio.EINVALID {
+			t.Errorf("reverse under %s = %v, want invalid_request", key, err)
+		}
+	}
+	e.unchanged(t, before, "refused unindexed keys")
+
+	res := e.apply(t, ledger.Options{Fresh: true}, newOp(entry("trade:t-2", "201:USD:alice", "debit", "5", "605:USD", "credit", "5")))
+	if res[0].Err != nil || res[0].Entry == nil {
+		t.Fatalf("fresh batch under trade:t-2 = %+v", res)
+	}
+	e.verify(t)
+}
