@@ -48,7 +48,10 @@
 // at all (take what is queued and go) made groups smaller (2,370 instead
 // of 1,750 transactions for 40k trades) and each trade dearer (CPU 700
 // instead of 620 µs a trade): 2,341 and 2,378 trades/s against 2,433 and
-// 2,566 with 2 ms (folio bench, A B B A, 2026-12-06).
+// 2,566 with 2 ms (folio bench, A B B A, 2026-12-06). Waiting only until
+// the group is as large as the previous one (the clients it answered come
+// back) did no better: groups drifted smaller (2,040 instead of 1,770
+// transactions), 2,400 and 2,420 trades/s against 2,496 and 2,449.
 //
 // # The queue bound and 503
 //
