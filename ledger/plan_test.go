@@ -23,9 +23,7 @@ func TestBalanceWritePlansIndexLookups(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := schematest.New(t, schema.Migrate)
-	if crdb, err := schema.IsCockroach(ctx, db.Admin); err != nil || crdb {
-		t.Skipf("a PostgreSQL planner setting: CockroachDB costs lookups itself (IsCockroach: %v, %v)", crdb, err)
-	}
+	db.PostgresOnly(t, "a planner setting; CockroachDB costs look-ups itself")
 	const rows, batch = 300_000, 3_000
 	if _, err := db.Admin.Exec(ctx, `INSERT INTO balances (account, code, currency, holder, shard)
 		SELECT '208:USDT:u-' || i, '208', 'USDT', 'u-' || i, i % 2 FROM generate_series(1, $1) AS i`, rows); err != nil {
@@ -119,9 +117,7 @@ func TestKeyLookupsUseTheKeyIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := schematest.New(t, schema.Migrate)
-	if crdb, err := schema.IsCockroach(ctx, db.Admin); err != nil || crdb {
-		t.Skipf("PostgreSQL's EXPLAIN format (IsCockroach: %v, %v)", crdb, err)
-	}
+	db.PostgresOnly(t, "EXPLAIN's JSON format")
 	conn, err := db.Admin.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -562,9 +562,7 @@ func TestOpenTunesPlanner(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := schematest.New(t, schema.Migrate)
-	if crdb, err := schema.IsCockroach(ctx, db.Admin); err != nil || crdb {
-		t.Skipf("a PostgreSQL planner setting; on CockroachDB Open sets nothing (IsCockroach: %v, %v)", crdb, err)
-	}
+	db.PostgresOnly(t, "a planner setting; on CockroachDB Open sets nothing")
 	show := func(q schema.Querier) string {
 		t.Helper()
 		var v string

@@ -44,6 +44,16 @@ type DB struct {
 	Name  string
 }
 
+// PostgresOnly skips t, saying why, when the test server is CockroachDB
+// (FOLIO_TEST_DATABASE_URL): for tests of what only PostgreSQL has, such as
+// its planner's settings and EXPLAIN's output.
+func (d *DB) PostgresOnly(t testing.TB, why string) {
+	t.Helper()
+	if srv.cockroach {
+		t.Skipf("PostgreSQL only: %s", why)
+	}
+}
+
 const (
 	envURL    = "FOLIO_TEST_DATABASE_URL"
 	envKeepDB = "FOLIO_TEST_KEEP_DB"
