@@ -44,14 +44,11 @@
 // load a request waits up to MaxWait for company; under load groups fill
 // at once, and requests arriving meanwhile queue for the next group.
 // Many one-trade requests never fill a group: with 64 clients × 1 trade on
-// 2 shards a group is what arrives within MaxWait, ~23 trades. Not waiting
-// at all (take what is queued and go) made groups smaller (2,370 instead
-// of 1,750 transactions for 40k trades) and each trade dearer (CPU 700
-// instead of 620 µs a trade): 2,341 and 2,378 trades/s against 2,433 and
-// 2,566 with 2 ms (folio bench, A B B A, 2026-12-06). Waiting only until
-// the group is as large as the previous one (the clients it answered come
-// back) did no better: groups drifted smaller (2,040 instead of 1,770
-// transactions), 2,400 and 2,420 trades/s against 2,496 and 2,449.
+// 2 shards a group is what arrives within MaxWait (~23 trades). Not
+// waiting at all (take what is queued and go), and waiting only until a
+// group is as large as the previous one, both made groups smaller and each
+// trade dearer, and a longer wait made them larger at the same cost a
+// trade: the fixed 2 ms stays (README, "Measured figures, dated").
 //
 // # The queue bound and 503
 //

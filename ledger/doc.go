@@ -69,8 +69,8 @@
 //
 // The database enforces the keys' uniqueness with a unique index, except
 // for the trade engine's "trade:<id>" and "commission:<id>", two a trade,
-// which the index leaves out (migration 039: two index entries and ~270 B
-// of WAL a trade): only fresh batches ([Options].Fresh) may use them, and
+// which the index leaves out (migration 039, two index entries a trade
+// fewer): only fresh batches ([Options].Fresh) may use them, and
 // the engine inserts the trade's row, unique by trade id, in the same
 // transaction, so a trade's entries are written once all the same (a
 // second writer booking the same trade id fails on that row and its retry

@@ -123,19 +123,18 @@ const RandomPageCost = "1.1"
 
 // tunePlanner sets random_page_cost to RandomPageCost for the session of c
 // when the server still has PostgreSQL's built-in default (4, a figure for
-// spinning disks): a value the operator chose (postgresql.conf, the
-// command line, ALTER DATABASE or ALTER ROLE … SET) is kept. Folio's data
-// is in memory or on SSDs, where 1.1 is the usual figure. With 4 the
-// planner judges an index probe per key too dear: it seq-scanned trades to
-// look up a batch's 2,000 trade ids (34 ms against 2.5 ms, 2026-12-03), and
-// it plans the batch writes (UPDATE balances … FROM unnest, the rollups'
-// UPDATE … FROM unnest) as a hash join over a sequential scan of the whole
-// table, which spills to temporary files once the table outgrows work_mem
-// (TestBalanceWritePlansIndexLookups). Until 2026-12-06 only the private
+// spinning disks): a value the operator chose (postgresql.conf, the command
+// line, ALTER DATABASE or ALTER ROLE … SET) is kept. Folio's data is in
+// memory or on SSDs, where 1.1 is the usual figure. With 4 the planner
+// judges an index probe per key too dear: it seq-scanned trades to look up a
+// batch's 2,000 trade ids, and it plans the batch writes (UPDATE balances …
+// FROM unnest, the rollups' UPDATE … FROM unnest) as a hash join over a
+// sequential scan of the whole table, which spills to temporary files once
+// the table outgrows work_mem (TestBalanceWritePlansIndexLookups; figures in
+// README, "Measured figures, dated"). Until 2026-12-06 only the private
 // cluster had 1.1 (on its command line); a database of the operator's got
-// these plans. CockroachDB has no such setting (its optimizer costs
-// lookups itself): a connection whose server reports crdb_version is left
-// as it is.
+// these plans. CockroachDB has no such setting (its optimizer costs lookups
+// itself): a connection whose server reports crdb_version is left as it is.
 func tunePlanner(ctx context.Context, c *pgx.Conn) error {
 	if c.PgConn().ParameterStatus("crdb_version") != "" {
 		return nil
