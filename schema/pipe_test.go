@@ -3,8 +3,10 @@ package schema_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -156,5 +158,101 @@ func TestPipePlanEachTime(t *testing.T) {
 	}
 	if n != 8*9/2 {
 		t.Errorf("counter = %d, want %d", n, 8*9/2)
+	}
+}
+
+// The pipe's parameters arrive as sent, whatever their type and size:
+// arrays of text (with NULL elements), numeric as text, bigint and
+// timestamptz, a NULL scalar, in statements large enough to grow the
+// encoding buffer, over two pipes (the second reuses the first's buffer),
+// planned each time or prepared.
+func TestPipeParameters(t *testing.T) {
+	env := newRunnerEnv(t)
+	ctx := context.Background()
+	const ddl = `CREATE TABLE pipe_params (id BIGINT PRIMARY KEY, s TEXT, n NUMERIC NOT NULL, at TIMESTAMPTZ NOT NULL, tag TEXT)`
+	if _, err := env.db.Admin.Exec(ctx, ddl); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.db.Admin.Exec(ctx, `GRANT SELECT, INSERT ON pipe_params TO `+schema.AppRole); err != nil {
+		t.Fatal(err)
+	}
+	const insert = `INSERT INTO pipe_params (id, s, n, at, tag)
+		SELECT i, s, n::numeric, at, $5 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS u(i, s, n, at)`
+	base := time.Date(2026, 12, 6, 12, 0, 0, 123456000, time.UTC)
+	const rows = 5000
+	send := func(pipe, from int, tag *string, mode bool) {
+		t.Helper()
+		err := env.app.Tx(ctx, func(tx pgx.Tx) error {
+			p := schema.NewPipe(tx, insert)
+			for part := range 2 {
+				var ids []int64
+				var ss []*string
+				var ns []string
+				var ats []time.Time
+				for i := from + part*rows; i < from+(part+1)*rows; i++ {
+					ids = append(ids, int64(i))
+					s := fmt.Sprintf("pipe %d row %d: %s", pipe, i, strings.Repeat("x", i%50))
+					if i%7 == 0 {
+						ss = append(ss, nil)
+					} else {
+						ss = append(ss, &s)
+					}
+					ns = append(ns, fmt.Sprintf("%d.%06d", i, i%1000000))
+					ats = append(ats, base.Add(time.Duration(i)*time.Second))
+				}
+				args := []any{ids, ss, ns, ats, tag}
+				if mode {
+					args = append([]any{schema.PlanEachTime}, args...)
+				}
+				if _, err := p.Exec(ctx, insert, args...); err != nil {
+					return err
+				}
+			}
+			return p.Close()
+		})
+		if err != nil {
+			t.Fatalf("pipe %d: %v", pipe, err)
+		}
+	}
+	tag := "second"
+	send(1, 0, nil, true)
+	send(2, 2*rows, &tag, false)
+
+	rowsRead, err := env.db.Admin.Query(ctx, `SELECT id, s, n::text, at, tag FROM pipe_params ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rowsRead.Close()
+	want := 0
+	for rowsRead.Next() {
+		var id int64
+		var s, gotTag *string
+		var n string
+		var at time.Time
+		if err := rowsRead.Scan(&id, &s, &n, &at, &gotTag); err != nil {
+			t.Fatal(err)
+		}
+		if id != int64(want) {
+			t.Fatalf("row %d: id %d", want, id)
+		}
+		pipe := 1 + want/(2*rows)
+		wantS := fmt.Sprintf("pipe %d row %d: %s", pipe, want, strings.Repeat("x", want%50))
+		switch {
+		case want%7 == 0 && s != nil, want%7 != 0 && (s == nil || *s != wantS):
+			t.Fatalf("row %d: s = %v, want %q (NULL every 7th)", want, s, wantS)
+		case n != fmt.Sprintf("%d.%06d", want, want%1000000):
+			t.Fatalf("row %d: n = %s", want, n)
+		case !at.Equal(base.Add(time.Duration(want) * time.Second)):
+			t.Fatalf("row %d: at = %s", want, at)
+		case (pipe == 1) != (gotTag == nil), pipe == 2 && *gotTag != tag:
+			t.Fatalf("row %d: tag = %v", want, gotTag)
+		}
+		want++
+	}
+	if err := rowsRead.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want != 4*rows {
+		t.Errorf("%d rows, want %d", want, 4*rows)
 	}
 }
