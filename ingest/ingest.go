@@ -53,8 +53,9 @@ type EntryPoster interface {
 // one for entries, each coalescing the requests queued for it into shared
 // database transactions — one PostTradesTx for a shard's queued trades,
 // one ledger batch for the queued non-atomic entries — so a shard's head
-// is updated once per transaction instead of once per request. Each request gets its own
-// per-item results once the transaction that holds it commits. A request
+// is updated once per transaction instead of once per request. Each
+// request gets its own per-item results once the transaction that holds it
+// commits. A request
 // whose group fails as a whole is retried in a transaction of its own, so
 // one bad request cannot fail its neighbours. See the package doc.
 type Ingester struct {

@@ -60,19 +60,27 @@ const (
 // repeats so that the index serves it.
 var unindexedKeyPrefixes = []string{"trade:", "commission:"}
 
-const keyIndexedSQL = `idempotency_key NOT LIKE 'trade:%' AND idempotency_key NOT LIKE 'commission:%'`
+// keyIndexedSQL is the key index's predicate, made from unindexedKeyPrefixes
+// (the prefixes hold no LIKE wildcards).
+var keyIndexedSQL = func() string {
+	conds := make([]string, len(unindexedKeyPrefixes))
+	for i, p := range unindexedKeyPrefixes {
+		conds[i] = "idempotency_key NOT LIKE '" + p + "%'"
+	}
+	return strings.Join(conds, " AND ")
+}()
 
 // condByKey selects the entries under the keys in $1 (loadEntriesBy).
-const condByKey = `idempotency_key = ANY($1) AND ` + keyIndexedSQL
+var condByKey = `idempotency_key = ANY($1) AND ` + keyIndexedSQL
 
-// keyUnindexed reports whether key starts with an unindexedKeyPrefixes.
-func keyUnindexed(key string) bool {
+// unindexedPrefix returns the unindexedKeyPrefixes that key starts with.
+func unindexedPrefix(key string) (string, bool) {
 	for _, p := range unindexedKeyPrefixes {
 		if strings.HasPrefix(key, p) {
-			return true
+			return p, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // ReservedKeyPrefixes returns the idempotency-key prefixes the ledger owns;

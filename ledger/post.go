@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -200,9 +199,9 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 			continue
 		}
 		key := opKey(op)
-		if !opts.Fresh && keyUnindexed(key) {
+		if prefix, ok := unindexedPrefix(key); ok && !opts.Fresh {
 			results[i].Err = folio.Errorf(folio.EINVALID, "idempotency key %q: keys starting with %q are the trade engine's, for its fresh batches only",
-				truncate(key), key[:strings.IndexByte(key, ':')+1])
+				truncate(key), prefix)
 			valid[i] = nil
 			continue
 		}

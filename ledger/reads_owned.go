@@ -45,7 +45,7 @@ func Counts(ctx context.Context, q schema.Querier) (entries, postings int64, err
 	return entries, postings, err
 }
 
-const sqlEntryIDsByKey = `SELECT id::text FROM entries WHERE ` + condByKey + ` ORDER BY seq, shard`
+var sqlEntryIDsByKey = `SELECT id::text FROM entries WHERE ` + condByKey + ` ORDER BY seq, shard`
 
 // EntryIDsByKey returns the ids of the entries recorded under any of the
 // idempotency keys, in journal (seq) order; keys without an entry are left

@@ -221,7 +221,11 @@ func (b *paramBuilder) build(m *pgtype.Map, sd *pgconn.StatementDescription, arg
 			format = pgx.TextFormatCode
 		}
 		if err := b.add(m, oid, format, arg); err != nil {
-			if b.add(m, oid, pgx.TextFormatCode+pgx.BinaryFormatCode-format, arg) != nil {
+			other := int16(pgx.BinaryFormatCode)
+			if format == pgx.BinaryFormatCode {
+				other = pgx.TextFormatCode
+			}
+			if b.add(m, oid, other, arg) != nil {
 				return fmt.Errorf("failed to encode args[%d]: %w", i, err)
 			}
 		}
