@@ -120,18 +120,7 @@ func streamBus(ctx context.Context, bus *benchBus, srv *benchServer, bc benchCon
 	var bodies [][]byte
 	for lo := 0; lo < bc.Trades; lo += bc.Batch {
 		hi := min(lo+bc.Batch, bc.Trades)
-		var sb strings.Builder
-		sb.WriteString(`{"trades":[`)
-		for i := lo; i < hi; i++ {
-			if i > lo {
-				sb.WriteByte(',')
-			}
-			fmt.Fprintf(&sb, `{"id":"v%d-%d","user_id":%q,"market":"BTCUSDT","liquidity":%q,"fee":{"amount":"%d.%06d","currency":"USDT"},"volume":{"amount":"%d","currency":"USDT"},"executed_at":%q}`,
-				runID, i, users[rng.IntN(len(users))], []string{"maker", "taker"}[i%2], 1+rng.IntN(20), rng.IntN(1000000), 1000+rng.IntN(100000),
-				time.Now().UTC().Format(time.RFC3339Nano))
-		}
-		sb.WriteString(`]}`)
-		bodies = append(bodies, []byte(sb.String()))
+		bodies = append(bodies, appendTrades(nil, "v", runID, int64(lo), int64(hi), users, rng))
 	}
 	fmt.Fprintf(progress, "publishing %d trades to %s in %d messages and waiting until they are booked\n", bc.Trades, bus.via, len(bodies))
 	start := time.Now()
