@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -104,6 +105,11 @@ func (p *Pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 	}
 	// Send* copies the parameters into the connection's buffer: b is
 	// free for the next statement once they return.
+	name := sd.Name
+	if planEachTime {
+		name = sql
+	}
+	p.tx.Conn().PgConn().Frontend().Send(reserve(b.messageSize(name, len(sd.ParamOIDs))))
 	if planEachTime {
 		p.p.SendQueryParams(sql, b.values, sd.ParamOIDs, b.formats, b.results)
 	} else {
@@ -234,6 +240,34 @@ func (b *paramBuilder) build(m *pgtype.Map, sd *pgconn.StatementDescription, arg
 		b.results = append(b.results, m.FormatCodeForOID(f.DataTypeOID))
 	}
 	return nil
+}
+
+// messageSize bounds the size of the messages that send the statement with
+// b's parameters: Parse (when text is the statement's SQL, sent unnamed) or
+// none, Bind, Describe and Execute, with the statement's name or text and
+// oids parameter types.
+func (b *paramBuilder) messageSize(text string, oids int) int {
+	n := 64 + len(text) + 4*oids + 2*(len(b.formats)+len(b.results))
+	for _, v := range b.values {
+		n += 4 + len(v)
+	}
+	return n
+}
+
+// reserve is a message of no bytes that makes room for n more bytes in the
+// connection's write buffer. pgproto3's Frontend starts the buffer again at
+// 1 kB after every flush of more than that, so a statement's Bind (its array
+// parameters: hundreds of kB for a large batch) was appended into a buffer
+// regrown by doubling, allocating and copying about twice its size; sent
+// first, reserve makes it one allocation of the right size. It writes
+// nothing and hands the Frontend no buffer of ours, so it is correct
+// whatever the Frontend does with its buffer.
+type reserve int
+
+func (reserve) Frontend()           {}
+func (reserve) Decode([]byte) error { return errors.New("pipe: reserve is never received") }
+func (n reserve) Encode(dst []byte) ([]byte, error) {
+	return slices.Grow(dst, int(n)), nil
 }
 
 // add encodes one parameter in format: a nil encoding is SQL NULL.
