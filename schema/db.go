@@ -95,6 +95,7 @@ func Open(ctx context.Context, url string, opts OpenOptions) (*DB, error) {
 		role = pgx.Identifier{opts.Role}.Sanitize()
 	}
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		registerFlatArrays(c.TypeMap())
 		if role != "" {
 			if _, err := c.Exec(ctx, "SET ROLE "+role); err != nil {
 				return err

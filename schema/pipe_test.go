@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -254,5 +255,48 @@ func TestPipeParameters(t *testing.T) {
 	}
 	if want != 4*rows {
 		t.Errorf("%d rows, want %d", want, 4*rows)
+	}
+}
+
+// TestFlatArraysRoundTrip: arrays a connection of Open sends (text[],
+// int8[] and timestamptz[] from Go slices take the direct encoding) are the
+// server's values, as one statement's arguments and in a pipe.
+func TestFlatArraysRoundTrip(t *testing.T) {
+	env := newRunnerEnv(t)
+	ctx := context.Background()
+	strs := []string{"", "a", `ü b,c"{}\`, strings.Repeat("x", 3000)}
+	ints := []int64{0, -1, math.MaxInt64, math.MinInt64}
+	times := []time.Time{time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC),
+		time.Date(2026, 12, 6, 12, 0, 0, 123456000, time.FixedZone("UTC+1", 3600)), time.Unix(0, 0)}
+	var gotS []string
+	var gotI []int64
+	var gotT []time.Time
+	var n int64
+	var joined, sum, first string
+	err := env.app.Tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT $1::text[], $2::bigint[], $3::timestamptz[], array_length($1::text[], 1),
+			array_to_string($1::text[], '|'), (SELECT sum(x::numeric)::text FROM unnest($2::bigint[]) AS x),
+			to_char(($3::timestamptz[])[2] AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')`, strs, ints, times).
+			Scan(&gotS, &gotI, &gotT, &n, &joined, &sum, &first)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(gotS) != fmt.Sprint(strs) || fmt.Sprint(gotI) != fmt.Sprint(ints) || n != 4 || joined != strings.Join(strs, "|") || sum != "-2" {
+		t.Fatalf("strings or ints not as sent (%d strings, joined %d bytes), ints %v, n %d, sum %s", len(gotS), len(joined), gotI, n, sum)
+	}
+	for i := range times {
+		if !gotT[i].Equal(times[i]) {
+			t.Errorf("time %d: %v, sent %v", i, gotT[i], times[i])
+		}
+	}
+	if first != "2026-12-06 11:00:00.123456" {
+		t.Errorf("the server reads the second time as %s", first)
+	}
+	var empty, null bool
+	if err := env.app.Tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT cardinality($1::text[]) = 0, $2::bigint[] IS NULL`, []string{}, []int64(nil)).Scan(&empty, &null)
+	}); err != nil || !empty || !null {
+		t.Fatalf("empty %v, null %v, %v", empty, null, err)
 	}
 }
