@@ -111,7 +111,18 @@ var ErrShardsChanged = folio.Errorf(folio.EUNAVAILABLE, "the journal's shard cou
 // shard order so that writers taking several never deadlock, and returns
 // them by shard.
 func lockShards(ctx context.Context, tx pgx.Tx, shards []int) (map[int]*head, error) {
-	rows, err := tx.Query(ctx, `SELECT shard, seq, hash, recorded_at, active FROM journal_shards WHERE shard = ANY($1) ORDER BY shard FOR UPDATE`, shards)
+	// One shard (every trade writer's batch) by equality: the prepared
+	// statement's generic plan is then as good as any, and PostgreSQL stops
+	// planning it. For `= ANY($1)` a custom plan (an array of one) always
+	// looks cheaper than the generic one (an array of unknown length), so
+	// the server planned it afresh on each of the two locks of every batch.
+	var rows pgx.Rows
+	var err error
+	if len(shards) == 1 {
+		rows, err = tx.Query(ctx, `SELECT shard, seq, hash, recorded_at, active FROM journal_shards WHERE shard = $1 FOR UPDATE`, shards[0])
+	} else {
+		rows, err = tx.Query(ctx, `SELECT shard, seq, hash, recorded_at, active FROM journal_shards WHERE shard = ANY($1) ORDER BY shard FOR UPDATE`, shards)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock journal shards: %w", err)
 	}
