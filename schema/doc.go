@@ -144,6 +144,15 @@
 // TestBalanceWritePlansIndexLookups shows the plan it avoids.
 // CockroachDB connections are left as they are.
 //
+// # Array parameters
+//
+// The batch statements take their rows as arrays, a Go slice a column.
+// Open registers on each connection an array codec (arrays.go) that
+// encodes []string, []int64 and []time.Time as text[], int8[] and
+// timestamptz[] directly, in pgx's binary format byte for byte; pgx's own
+// codec boxed every element into an interface first. Everything else is
+// encoded by pgx. The same holds on CockroachDB (the same wire format).
+//
 // # Outages
 //
 // [IsUnavailable] recognises connection-level failures: the server cannot
