@@ -28,10 +28,9 @@ type bookedTrade struct {
 
 // bookedTrades returns the booked trades among ids, by id.
 func bookedTrades(ctx context.Context, tx pgx.Tx, ids []string) (map[string]bookedTrade, error) {
-	// Planned per call (schema.PlanEachTime): a generic plan cached while
-	// trades was small seq-scans it once it has grown.
-	rows, err := tx.Query(ctx, `SELECT id, content_hash, fee_entry_id::text, commission_entry_id::text FROM trades WHERE id = ANY($1)`,
-		schema.PlanEachTime, ids)
+	// Sized: a generic plan cached while trades was small seq-scans it
+	// once it has grown.
+	rows, err := tx.Query(ctx, schema.Sized(sqlBookedTrades), ids)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +245,7 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 	// earlier, from the trades themselves. It stays on the writer: it
 	// updates the trader's own row (the trader's shard) and writes only on a
 	// user's first trade, and every read of users sees it exact.
-	_, err = w.Exec(ctx, sqlFirstTrade, schema.PlanEachTime, users, executed) // planned each time, like the balances' UPDATE
+	_, err = w.Exec(ctx, sqlFirstTrade, users, executed) // prepared under its size generation by the pipe, like the balances' UPDATE
 	return err
 }
 
@@ -266,7 +265,8 @@ const (
 			$11::timestamptz[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $20::bigint[], $21::bigint[],
 			$22::text[])
 			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce, sh, sq, prod)`
-	sqlFirstTrade = `UPDATE users SET first_trade_at = f.t
+	sqlBookedTrades = `SELECT id, content_hash, fee_entry_id::text, commission_entry_id::text FROM trades WHERE id = ANY($1)`
+	sqlFirstTrade   = `UPDATE users SET first_trade_at = f.t
 		FROM (SELECT id, min(t) AS t FROM unnest($1::text[], $2::timestamptz[]) AS u(id, t) GROUP BY id) f
 		WHERE users.id = f.id AND (users.first_trade_at IS NULL OR users.first_trade_at > f.t)`
 )

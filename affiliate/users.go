@@ -124,6 +124,9 @@ const CodeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 // NormalizeCode upper-cases a code; codes compare case-insensitively.
 func NormalizeCode(c string) string { return strings.ToUpper(strings.TrimSpace(c)) }
 
+// sqlLoadUsers reads users by id (loadUsers).
+var sqlLoadUsers = `SELECT ` + userColumns + ` FROM users WHERE id = ANY($1)`
+
 const userColumns = `id, coalesce(referrer_id, ''), coalesce(referral_code, ''), country, signup_ip, device_id, grp, coalesce(program_id, ''),
 	rate::text, kickback_rate::text, coalesce(tax_id, ''), registered_at, kyc_verified_at, first_deposit_at, first_trade_at,
 	vip_level, utm_source, utm_medium, utm_campaign, rate_follows_code`
@@ -155,9 +158,9 @@ func loadUsers(ctx context.Context, q schema.Querier, ids []string) (map[string]
 	if len(ids) == 0 {
 		return out, nil
 	}
-	// Planned per call (see ledger/store.go): a generic plan cached while the
-	// table was small would keep scanning it as it grows.
-	rows, err := q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = ANY($1)`, schema.PlanEachTime, ids)
+	// Sized: a generic plan cached while the table was small would keep
+	// scanning it as it grows.
+	rows, err := q.Query(ctx, schema.Sized(sqlLoadUsers), ids)
 	if err != nil {
 		return nil, err
 	}

@@ -295,7 +295,7 @@ func (g *Ingester) commit(ctx context.Context, group []*job, shard int) {
 
 func (g *Ingester) write(ctx context.Context, group []*job, shard int) ([]result, error) {
 	var results []result
-	err := ledger.JournalTx(ctx, g.db, func(tx pgx.Tx) error {
+	err := ledger.GroupJournalTx(ctx, g.db, func(tx pgx.Tx) error {
 		results = make([]result, len(group))
 		if shard >= 0 {
 			// The shard's head first: everything read after it sees the

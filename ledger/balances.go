@@ -109,8 +109,7 @@ func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []
 	if len(names) == 0 {
 		return bs, 0, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT b.account, b.shard, debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq
-		FROM balances b JOIN unnest($1::text[], $2::bigint[]) AS u(account, shard) ON b.account = u.account AND b.shard = u.shard`, planEachTime, names, shards)
+	rows, err := tx.Query(ctx, schema.Sized(sqlReadBalances), names, shards)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read balances: %w", err)
 	}
@@ -239,9 +238,9 @@ func (bs *balanceSet) write(ctx context.Context, w schema.Execer) error {
 		}
 	}
 	if len(upd.acct) > 0 {
-		// Planned each time: a cached generic plan made while balances was
-		// small seq-scans it on every batch (see schema.Pipe).
-		if _, err := w.Exec(ctx, sqlUpdateBalances, planEachTime, upd.acct, upd.shards, upd.d, upd.c, upd.pd, upd.pc, upd.b, upd.seqs); err != nil {
+		// Prepared under its size generation by the pipe (schema.Sized): a
+		// generic plan made while balances was small would seq-scan it.
+		if _, err := w.Exec(ctx, sqlUpdateBalances, upd.acct, upd.shards, upd.d, upd.c, upd.pd, upd.pc, upd.b, upd.seqs); err != nil {
 			return fmt.Errorf("write balances: %w", err)
 		}
 	}
@@ -275,6 +274,8 @@ func (bc *balanceColumns) add(rk rowKey, r *Balance) {
 }
 
 const (
+	sqlReadBalances = `SELECT b.account, b.shard, debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq
+		FROM balances b JOIN unnest($1::text[], $2::bigint[]) AS u(account, shard) ON b.account = u.account AND b.shard = u.shard`
 	sqlUpdateBalances = `UPDATE balances SET debits = u.d::numeric, credits = u.c::numeric, pending_debits = u.pd::numeric,
 			pending_credits = u.pc::numeric, balance = u.b::numeric, last_seq = u.s
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[]) AS u(a, sh, d, c, pd, pc, b, s)

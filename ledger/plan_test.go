@@ -80,6 +80,40 @@ func TestBalanceWritePlansIndexLookups(t *testing.T) {
 		t.Errorf("balance write: want an index scan of balances and no hash join, got %v:\n%s", scans, raw)
 	}
 
+	// The group-commit writer runs the generic plans of the balances' read
+	// and update (schema.GroupWriterTx, schema.Sized): on a table this
+	// size they look each key up too, whatever the batch's length.
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct{ sql, args string }{
+		"read":   {sqlReadBalances, `ARRAY['208:USDT:u-1'], ARRAY[1::bigint]`},
+		"update": {sqlUpdateBalances, `ARRAY['208:USDT:u-1'], ARRAY[1::bigint], ARRAY['1'], ARRAY['1'], ARRAY['1'], ARRAY['1'], ARRAY['1'], ARRAY[1::bigint]`},
+	} {
+		if _, err := conn.Exec(ctx, `PREPARE generic_`+name+` AS `+c.sql); err != nil {
+			t.Fatal(err)
+		}
+		var raw string
+		if err := conn.QueryRow(ctx, `EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE generic_`+name+`(`+c.args+`)`).Scan(&raw); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !strings.Contains(raw, "$1") {
+			t.Fatalf("%s: not the generic plan (no parameter in it):\n%s", name, raw)
+		}
+		var doc []struct{ Plan planNode }
+		if err := json.Unmarshal([]byte(raw), &doc); err != nil || len(doc) != 1 {
+			t.Fatalf("plan %s: %v", raw, err)
+		}
+		scans := map[string]int{}
+		doc[0].Plan.count(scans)
+		if scans["Seq Scan on balances"] > 0 || scans["Hash Join"] > 0 || scans["Index Scan on balances"] == 0 {
+			t.Errorf("generic plan of the balances' %s: want an index scan of balances and no hash join, got %v:\n%s", name, scans, raw)
+		}
+	}
+	if _, err := conn.Exec(ctx, `DEALLOCATE generic_read; DEALLOCATE generic_update; RESET plan_cache_mode`); err != nil {
+		t.Fatal(err)
+	}
+
 	if _, err := conn.Exec(ctx, `SET random_page_cost = 4`); err != nil {
 		t.Fatal(err)
 	}

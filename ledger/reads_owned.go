@@ -32,6 +32,13 @@ func JournalTx(ctx context.Context, db *schema.DB, fn func(pgx.Tx) error) error 
 	return db.WriterTx(ctx, fn)
 }
 
+// GroupJournalTx is JournalTx for a group commit's batch of trades
+// (schema.DB.GroupWriterTx: its prepared statements run their generic
+// plans, made per size generation, instead of being planned every call).
+func GroupJournalTx(ctx context.Context, db *schema.DB, fn func(pgx.Tx) error) error {
+	return db.GroupWriterTx(ctx, fn)
+}
+
 // LockShard locks one shard's head for the rest of tx (ApplyTx takes it
 // again at no cost). The group-commit writer of a shard calls it first.
 func LockShard(ctx context.Context, tx pgx.Tx, shard int) error {

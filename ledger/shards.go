@@ -140,6 +140,7 @@ func lockShards(ctx context.Context, tx pgx.Tx, shards []int) (map[int]*head, er
 		}
 		h.recordedAt = h.recordedAt.UTC()
 		h.start, h.startHash = h.seq, h.hash
+		schema.NoteGrowth(h.seq)
 		out[shard] = &h
 	}
 	if err := rows.Err(); err != nil {

@@ -37,8 +37,8 @@ func scanEntry(row pgx.Row) (*Entry, error) {
 }
 
 // planEachTime is schema.PlanEachTime: the batch lookups (`col = ANY($1)`)
-// and the balances' UPDATE … FROM unnest are planned for their arguments
-// every time.
+// outside the group-commit path are planned for their arguments every
+// time (the balances' read and UPDATE … FROM unnest are schema.Sized).
 const planEachTime = schema.PlanEachTime
 
 // loadEntriesBy loads entries matching a condition on $1 (an array), with

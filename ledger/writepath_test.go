@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -83,37 +85,71 @@ func TestFreshBatchWithAUsedKeyFails(t *testing.T) {
 	e.verify(t)
 }
 
-// The writer's UPDATE of balance rows joins them with its arguments, so it
-// goes unnamed through the pipe, planned for its arguments each time: a
-// generic plan cached while balances was small seq-scanned the table on
-// every batch after (the prepared statement is never executed; the
-// postings' INSERT, planned once, is).
-func TestBalanceUpdatePlannedEachTime(t *testing.T) {
+// The writer's UPDATE of balance rows joins them with its arguments: the
+// pipe prepares it under its size generation (schema.Sized), and a group
+// commit's transaction (GroupJournalTx) runs its generic plan, planned once
+// per connection and generation instead of every batch; when the journal
+// has doubled, the next batch prepares it again under the new generation.
+// (Sent unnamed before, it was planned every batch; a generic plan cached
+// while balances was small would have seq-scanned the table after.)
+func TestBalanceUpdateSizedStatement(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.post(t, entry("warm", "110:USD", "debit", "1", "201:USD:alice", "credit", "1"))
-	var updates, inserts int64
-	err := e.ledger.JournalTx(ctx, func(tx pgx.Tx) error {
-		for i := range 7 {
-			pipe := schema.NewPipe(tx, ledger.WriteStatements...)
-			res, err := e.ledger.ApplyTx(ctx, tx, []ledger.Op{newOp(entry(fmt.Sprintf("again-%d", i), "110:USD", "debit", "1", "201:USD:alice", "credit", "1"))},
-				ledger.Options{Atomic: true, Writes: pipe})
-			if err != nil || res[0].Err != nil {
-				return fmt.Errorf("batch %d: %v %v", i, err, res[0].Err)
+	type prepared struct {
+		names           []string
+		generic, custom int64
+	}
+	batches := func(from, n int) prepared {
+		t.Helper()
+		var p prepared
+		err := ledger.GroupJournalTx(ctx, e.ledger.DB, func(tx pgx.Tx) error {
+			for i := from; i < from+n; i++ {
+				pipe := schema.NewPipe(tx, ledger.WriteStatements...)
+				res, err := e.ledger.ApplyTx(ctx, tx, []ledger.Op{newOp(entry(fmt.Sprintf("again-%d", i), "110:USD", "debit", "1", "201:USD:alice", "credit", "1"))},
+					ledger.Options{Atomic: true, Writes: pipe})
+				if err != nil || res[0].Err != nil {
+					return fmt.Errorf("batch %d: %v %v", i, err, res[0].Err)
+				}
+				if err := pipe.Close(); err != nil {
+					return err
+				}
 			}
-			if err := pipe.Close(); err != nil {
+			rows, err := tx.Query(ctx, `SELECT name, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1 ORDER BY name`, ledger.SQLUpdateBalances)
+			if err != nil {
 				return err
 			}
+			for rows.Next() {
+				var name string
+				var g, c int64
+				if err := rows.Scan(&name, &g, &c); err != nil {
+					return err
+				}
+				p.names, p.generic, p.custom = append(p.names, name), p.generic+g, p.custom+c
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return tx.QueryRow(ctx, `SELECT coalesce(sum(generic_plans + custom_plans) FILTER (WHERE statement = $1), 0),
-				coalesce(sum(generic_plans + custom_plans) FILTER (WHERE statement LIKE 'INSERT INTO postings%'), 0)
-			FROM pg_prepared_statements`, ledger.SQLUpdateBalances).Scan(&updates, &inserts)
-	})
-	if err != nil {
-		t.Fatal(err)
+		return p
 	}
-	if updates != 0 || inserts < 7 {
-		t.Errorf("executions of the prepared statements: balances' UPDATE %d (want 0: sent unnamed), postings' INSERT %d (want ≥ 7)", updates, inserts)
+	// The journal grows from seq 1 to 8 over these batches: prepared again
+	// at each doubling (at most 4 names), never planned per batch.
+	first := batches(0, 7)
+	if len(first.names) < 1 || len(first.names) > 4 || first.generic != 7 || first.custom != 0 {
+		t.Fatalf("after 7 batches: prepared as %q, %d generic and %d custom plans; want at most 4 sized statements run 7 times on their generic plans", first.names, first.generic, first.custom)
 	}
-	e.wantBalance(t, "201:USD:alice", "8", "0", "8")
+	for _, n := range first.names {
+		if !strings.HasPrefix(n, "/* size generation ") {
+			t.Fatalf("prepared as %q: not a sized name", n)
+		}
+	}
+	schema.NoteGrowth(1 << 40) // the journal has grown: a new generation
+	second := batches(7, 1)
+	current := schema.Sized("")
+	if !slices.ContainsFunc(second.names, func(n string) bool { return strings.HasPrefix(n, current) }) || slices.Contains(first.names, current+ledger.SQLUpdateBalances) || second.custom != 0 {
+		t.Fatalf("after the journal grew: prepared as %q (%d custom plans); want it prepared anew as %q…", second.names, second.custom, current)
+	}
+	e.wantBalance(t, "201:USD:alice", "9", "0", "9")
 }

@@ -593,3 +593,43 @@ func TestOpenTunesPlanner(t *testing.T) {
 		t.Errorf("random_page_cost with the database's own setting = %s, want 2.5 (kept)", got)
 	}
 }
+
+// TestGroupWriterTxPlansGeneric: in the postgres mode a GroupWriterTx runs
+// READ COMMITTED with plan_cache_mode force_generic_plan, for its own
+// transaction only (the connection is back to the default afterwards) and
+// commits what it writes; in the cockroach mode it is a WriterTx
+// (SERIALIZABLE, the default plan mode).
+func TestGroupWriterTxPlansGeneric(t *testing.T) {
+	env := newRunnerEnv(t)
+	env.db.PostgresOnly(t, "plan_cache_mode is PostgreSQL's")
+	ctx := context.Background()
+	one, err := schema.Open(ctx, env.db.URL, schema.OpenOptions{Role: schema.AppRole, MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(one.Close)
+	for i, c := range []struct{ mode, plans, iso string }{
+		{schema.ModePostgres, "force_generic_plan", "read committed"},
+		{schema.ModeCockroach, "auto", "serializable"},
+	} {
+		one.Mode = c.mode
+		var plans, iso string
+		err := one.GroupWriterTx(ctx, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, `SELECT current_setting('plan_cache_mode'), current_setting('transaction_isolation')`).Scan(&plans, &iso); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO runner_log (attempt) VALUES ($1)`, int64(100+i))
+			return err
+		})
+		if err != nil || plans != c.plans || iso != c.iso {
+			t.Fatalf("%s mode: plan_cache_mode %q, isolation %q, %v; want %q, %q", c.mode, plans, iso, err, c.plans, c.iso)
+		}
+		var after string
+		if err := one.Pool.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&after); err != nil || after != "auto" {
+			t.Fatalf("%s mode: the connection's plan_cache_mode after the transaction = %q, %v", c.mode, after, err)
+		}
+	}
+	if got := env.loggedAttempts(t); fmt.Sprint(got) != "[100 101]" {
+		t.Fatalf("committed rows %v, want [100 101]", got)
+	}
+}
