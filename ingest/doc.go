@@ -14,7 +14,9 @@
 // request's trades by their trader's shard (ledger.ShardOf) and queues each
 // part for that shard's writer; [Ingester.SubmitEntries] queues for the
 // entries writer. Each writer commits what queued for it together, in one
-// ledger.JournalTx transaction per group, written in this order:
+// ledger.GroupJournalTx transaction per group (a JournalTx whose prepared
+// statements run their generic plans, prepared per size generation: see
+// schema.GroupWriterTx and schema.Sized), written in this order:
 //
 //   - one PostTradesTx for all the group's trades (a shard writer, which
 //     first locks its shard's head),

@@ -153,6 +153,15 @@
 // codec boxed every element into an interface first. Everything else is
 // encoded by pgx. The same holds on CockroachDB (the same wire format).
 //
+// # Generic plans for the group commit
+//
+// The ingester's batch statements over growing tables are [Sized]: their
+// text names the journal's size generation, so each connection prepares
+// and plans them again whenever the journal doubles, and [DB.GroupWriterTx]
+// runs them on their generic plans (plan_cache_mode force_generic_plan for
+// its transaction) instead of planning them every call ([PlanEachTime]),
+// which was ~14% of PostgreSQL's CPU with small groups (plans.go).
+//
 // # Outages
 //
 // [IsUnavailable] recognises connection-level failures: the server cannot

@@ -33,7 +33,8 @@ import (
 // shard; pgx's statement cache evicts old texts, and the pipe's named
 // statements (a dozen a generation) stay prepared on their connection.
 //
-// GroupWriterTx then makes the group-commit writer use the generic plans:
+// GroupWriterTx then makes the ingester's writers (the shards' trade
+// writers and the entries writer, ingest/doc.go) use the generic plans:
 // in PostgreSQL's default plan_cache_mode a custom plan for a short array
 // always looks cheaper than the generic plan for one of unknown length, so
 // PostgreSQL would go on planning every call.
