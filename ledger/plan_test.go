@@ -55,17 +55,11 @@ func TestBalanceWritePlansIndexLookups(t *testing.T) {
 	defer conn.Release()
 	plan := func() (string, map[string]int) {
 		t.Helper()
-		var doc []struct{ Plan planNode }
 		var raw string
 		if err := conn.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+sqlUpdateBalances, upd.acct, upd.shards, upd.d, upd.c, upd.pd, upd.pc, upd.b, upd.seqs).Scan(&raw); err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal([]byte(raw), &doc); err != nil || len(doc) != 1 {
-			t.Fatalf("plan %s: %v", raw, err)
-		}
-		scans := map[string]int{}
-		doc[0].Plan.count(scans)
-		return raw, scans
+		return raw, planNodes(t, raw)
 	}
 
 	var cost string
@@ -100,12 +94,7 @@ func TestBalanceWritePlansIndexLookups(t *testing.T) {
 		if !strings.Contains(raw, "$1") {
 			t.Fatalf("%s: not the generic plan (no parameter in it):\n%s", name, raw)
 		}
-		var doc []struct{ Plan planNode }
-		if err := json.Unmarshal([]byte(raw), &doc); err != nil || len(doc) != 1 {
-			t.Fatalf("plan %s: %v", raw, err)
-		}
-		scans := map[string]int{}
-		doc[0].Plan.count(scans)
+		scans := planNodes(t, raw)
 		if scans["Seq Scan on balances"] > 0 || scans["Hash Join"] > 0 || scans["Index Scan on balances"] == 0 {
 			t.Errorf("generic plan of the balances' %s: want an index scan of balances and no hash join, got %v:\n%s", name, scans, raw)
 		}
@@ -122,6 +111,19 @@ func TestBalanceWritePlansIndexLookups(t *testing.T) {
 	if _, err := conn.Exec(ctx, `SET random_page_cost = `+schema.RandomPageCost); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// planNodes counts the nodes of the plan EXPLAIN (FORMAT JSON) printed as
+// raw, by type (and relation).
+func planNodes(t *testing.T, raw string) map[string]int {
+	t.Helper()
+	var doc []struct{ Plan planNode }
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil || len(doc) != 1 {
+		t.Fatalf("plan %s: %v", raw, err)
+	}
+	nodes := map[string]int{}
+	doc[0].Plan.count(nodes)
+	return nodes
 }
 
 // planNode is a node of EXPLAIN (FORMAT JSON).

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -85,7 +86,7 @@ func (flatStrings) Encode(value any, buf []byte) ([]byte, error) {
 	for _, s := range v {
 		size += 4 + len(s)
 	}
-	buf = appendArrayHeader(growBuf(buf, size), pgtype.TextOID, len(v))
+	buf = appendArrayHeader(slices.Grow(buf, size), pgtype.TextOID, len(v))
 	for _, s := range v {
 		buf = binary.BigEndian.AppendUint32(buf, uint32(len(s)))
 		buf = append(buf, s...)
@@ -96,16 +97,7 @@ func (flatStrings) Encode(value any, buf []byte) ([]byte, error) {
 type flatInt64s struct{}
 
 func (flatInt64s) Encode(value any, buf []byte) ([]byte, error) {
-	v := value.([]int64)
-	if v == nil {
-		return nil, nil
-	}
-	buf = appendArrayHeader(growBuf(buf, 20+12*len(v)), pgtype.Int8OID, len(v))
-	for _, x := range v {
-		buf = binary.BigEndian.AppendUint32(buf, 8)
-		buf = binary.BigEndian.AppendUint64(buf, uint64(x))
-	}
-	return buf, nil
+	return appendWords(buf, value.([]int64), pgtype.Int8OID, func(x int64) uint64 { return uint64(x) }), nil
 }
 
 // microsecondsToY2K is PostgreSQL's timestamp epoch, 2000-01-01 UTC, in
@@ -115,25 +107,21 @@ const microsecondsToY2K = 946684800 * 1000000
 type flatTimes struct{}
 
 func (flatTimes) Encode(value any, buf []byte) ([]byte, error) {
-	v := value.([]time.Time)
-	if v == nil {
-		return nil, nil
-	}
-	buf = appendArrayHeader(growBuf(buf, 20+12*len(v)), pgtype.TimestamptzOID, len(v))
-	for _, t := range v {
-		us := t.Unix()*1000000 + int64(t.Nanosecond())/1000 - microsecondsToY2K
-		buf = binary.BigEndian.AppendUint32(buf, 8)
-		buf = binary.BigEndian.AppendUint64(buf, uint64(us))
-	}
-	return buf, nil
+	return appendWords(buf, value.([]time.Time), pgtype.TimestamptzOID, func(t time.Time) uint64 {
+		return uint64(t.Unix()*1000000 + int64(t.Nanosecond())/1000 - microsecondsToY2K)
+	}), nil
 }
 
-// growBuf makes room for n more bytes in buf at once.
-func growBuf(buf []byte, n int) []byte {
-	if cap(buf)-len(buf) >= n {
-		return buf
+// appendWords appends v as an array of elem, whose elements are 8-byte
+// words (int8, timestamptz), each word(x): nil for a nil slice (NULL).
+func appendWords[T any](buf []byte, v []T, elem uint32, word func(T) uint64) []byte {
+	if v == nil {
+		return nil
 	}
-	grown := make([]byte, len(buf), max(2*cap(buf), len(buf)+n))
-	copy(grown, buf)
-	return grown
+	buf = appendArrayHeader(slices.Grow(buf, 20+12*len(v)), elem, len(v))
+	for _, x := range v {
+		buf = binary.BigEndian.AppendUint32(buf, 8)
+		buf = binary.BigEndian.AppendUint64(buf, word(x))
+	}
+	return buf
 }
