@@ -54,8 +54,9 @@ type accrualRow struct {
 // insertAccruals writes accrual rows with one multi-row insert, converting
 // each amount into the reporting currency at the rate in force at its
 // business time. The statistics rollups are not touched: the folder
-// (fold.go) folds the committed rows later.
-func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, cache rateCache, rows []accrualRow) error {
+// (fold.go) folds the committed rows later. With folded, it also appends
+// each row as the folder reads it back (foldmem.go).
+func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, cache rateCache, rows []accrualRow, folded *[]foldRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -100,6 +101,11 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 			}
 		}
 		fees[i], feeReps[i], volReps[i], countries[i] = decText(r.fee), decText(feeRep), decText(r.volumeRep), r.country
+		if folded != nil {
+			*folded = append(*folded, foldRow{accrualRow: accrualRow{source: r.source, beneficiary: r.beneficiary, trader: r.trader,
+				level: r.level, program: r.program, amount: r.amount, currency: r.currency, market: r.market, code: r.code, at: at,
+				shard: r.shard, seq: r.seq, fee: r.fee, volumeRep: r.volumeRep, country: r.country, trades: r.trades}, rep: conv, feeRep: feeRep})
+		}
 	}
 	_, err := w.Exec(ctx, sqlInsertAccruals,
 		ids, sources, trades, events, entries, bens, traders, levels, programs, kinds, rates, bases, amounts, currencies, fxs, reps, markets,

@@ -273,7 +273,7 @@ func (s *Service) awardBounties(ctx context.Context, tx pgx.Tx, now time.Time, u
 				level: sh.Level, program: p.ID, kind: KindBounty, amount: sh.Amount, currency: p.Currency, code: u.ReferralCode,
 				at: ev.At, shard: results[0].Entry.Shard, seq: results[0].Entry.Seq})
 		}
-		if err := s.insertAccruals(ctx, tx, tx, now, cache, rows); err != nil {
+		if err := s.insertAccruals(ctx, tx, tx, now, cache, rows, nil); err != nil {
 			return nil, err
 		}
 		entryIDs = append(entryIDs, entryID)

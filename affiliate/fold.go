@@ -159,33 +159,41 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 	if head <= mark {
 		return 0, false, nil
 	}
-	// The batch ends at the seq of the batch-th trade or of the batch-th
-	// accrual without a trade (bounties, reversals), whichever comes first.
-	through := head
-	for _, sql := range []string{
-		`SELECT seq FROM trades WHERE shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq OFFSET $4 LIMIT 1`,
-		`SELECT seq FROM accruals WHERE source <> 'trade' AND shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq OFFSET $4 LIMIT 1`,
-	} {
-		var nth int64
-		err := tx.QueryRow(ctx, sql, shard, mark, head, batch-1).Scan(&nth)
-		switch {
-		case err == nil:
-			through = min(through, nth)
-		case !isNoRows(err):
-			return 0, false, err
-		}
-	}
-	// The rows go straight into the rollup as they are read (a batch is
-	// up to DefaultFoldBatch trades' accruals: collecting them first cost
-	// a fifth of the folder's CPU in growing the slice).
 	roll := newRollup()
 	folded := 0
-	err = eachFoldRow(ctx, tx, func(f *foldRow) error {
-		folded++
-		return roll.add(&f.accrualRow, f.rep, f.feeRep)
-	}, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, `a.shard = $1 AND a.seq > $2 AND a.seq <= $3`, int64(shard), mark, through)
-	if err != nil {
-		return 0, false, err
+	// What the writer handed over, when it continues the watermark
+	// (foldmem.go); else the rows are read back, up to where the held
+	// segments start.
+	segs, next := s.foldMem.take(shard, mark, head, batch)
+	through := head
+	if len(segs) > 0 {
+		through = segs[len(segs)-1].to
+		for i := range segs {
+			for j := range segs[i].rows {
+				f := &segs[i].rows[j]
+				if err := roll.add(&f.accrualRow, f.rep, f.feeRep); err != nil {
+					return 0, false, err
+				}
+			}
+			folded += len(segs[i].rows)
+		}
+	} else {
+		if next > 0 {
+			through = min(through, next)
+		}
+		if through, err = foldBatchEnd(ctx, tx, shard, mark, through, batch); err != nil {
+			return 0, false, err
+		}
+		// The rows go straight into the rollup as they are read (a batch
+		// is up to DefaultFoldBatch trades' accruals: collecting them
+		// first cost a fifth of the folder's CPU in growing the slice).
+		err = eachFoldRow(ctx, tx, func(f *foldRow) error {
+			folded++
+			return roll.add(&f.accrualRow, f.rep, f.feeRep)
+		}, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, `a.shard = $1 AND a.seq > $2 AND a.seq <= $3`, int64(shard), mark, through)
+		if err != nil {
+			return 0, false, err
+		}
 	}
 	if err := roll.write(ctx, tx); err != nil {
 		return 0, false, err
@@ -209,7 +217,30 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 	if tag.RowsAffected() != 1 {
 		return 0, false, errFoldRaced
 	}
+	if len(segs) > 0 {
+		s.foldMem.countFolded(folded)
+	}
 	return folded + vol.trades + 1, through < head, nil
+}
+
+// foldBatchEnd is where a fold from the database past mark stops: at the
+// seq of the batch-th trade or of the batch-th accrual without a trade
+// (bounties, reversals), whichever comes first, and never past through.
+func foldBatchEnd(ctx context.Context, tx pgx.Tx, shard int, mark, through int64, batch int) (int64, error) {
+	for _, sql := range []string{
+		`SELECT seq FROM trades WHERE shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq OFFSET $4 LIMIT 1`,
+		`SELECT seq FROM accruals WHERE source <> 'trade' AND shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq OFFSET $4 LIMIT 1`,
+	} {
+		var nth int64
+		err := tx.QueryRow(ctx, sql, shard, mark, through, batch-1).Scan(&nth)
+		switch {
+		case err == nil:
+			through = min(through, nth)
+		case !isNoRows(err):
+			return 0, err
+		}
+	}
+	return through, nil
 }
 
 // foldRow is an accrual as the folder and the statistics tail read it.

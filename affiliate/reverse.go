@@ -118,7 +118,7 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if err := s.insertAccruals(ctx, tx, tx, now, rateCache{}, rev); err != nil {
+		if err := s.insertAccruals(ctx, tx, tx, now, rateCache{}, rev, nil); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO trade_reversals (trade_id, fee_reversal_id, commission_reversal, recorded_at, actor) VALUES ($1, $2, $3, $4, $5)`,

@@ -31,6 +31,9 @@ type Service struct {
 	SignupCheck SignupCheck
 
 	userCache userCache
+	// foldMem holds what the trade writer booked for the folder
+	// (foldmem.go); nil: every fold reads the database.
+	foldMem *foldMemory
 }
 
 // DefaultReportingCurrency converts accruals for statistics unless
@@ -45,7 +48,8 @@ func NewService(db *schema.DB, l *ledger.Ledger) *Service {
 	if l != nil {
 		ReserveKinds(l)
 	}
-	return &Service{DB: db, Ledger: l, Rules: NewRegistry(), Now: time.Now, ReportingCurrency: DefaultReportingCurrency, MaxCodes: 20}
+	return &Service{DB: db, Ledger: l, Rules: NewRegistry(), Now: time.Now, ReportingCurrency: DefaultReportingCurrency, MaxCodes: 20,
+		foldMem: newFoldMemory(maxFoldMemoryRows)}
 }
 
 func (s *Service) now() time.Time {

@@ -84,9 +84,10 @@ type tradeWork struct {
 	code      string
 	country   string
 	// shard and seq are the commission entry's journal position (the
-	// statistics folder's order, see fold.go).
-	shard int
-	seq   int64
+	// statistics folder's order, see fold.go); feeSeq is the fee entry's.
+	shard  int
+	seq    int64
+	feeSeq int64
 }
 
 // PostTrades books a batch of trades in one transaction (see PostTradesTx).
@@ -94,13 +95,17 @@ func (s *Service) PostTrades(ctx context.Context, trades []NewTrade) ([]TradeRes
 	if len(trades) > MaxTradesPerBatch {
 		return nil, folio.Errorf(folio.EINVALID, "at most %d trades per call", MaxTradesPerBatch)
 	}
-	var out []TradeResult
+	var booked Booked
 	err := s.Ledger.JournalTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		out, err = s.PostTradesTx(ctx, tx, trades)
+		booked, err = s.BookTradesTx(ctx, tx, trades)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	booked.Committed()
+	return booked.Results, nil
 }
 
 // tradeBatch is what the steps of one PostTradesTx share (see "The write
@@ -132,35 +137,44 @@ type tradeBatch struct {
 // returns one result per trade, in order, or the error that fails the
 // transaction. Its steps are the numbered list of the package doc.
 func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade) ([]TradeResult, error) {
+	booked, err := s.BookTradesTx(ctx, tx, trades)
+	return booked.Results, err
+}
+
+// BookTradesTx is PostTradesTx also returning what the statistics folder
+// can fold from memory: the caller calls Booked.Committed once tx has
+// committed (foldmem.go).
+func (s *Service) BookTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade) (Booked, error) {
 	b := &tradeBatch{now: s.now(), rep: s.reporting(), results: make([]TradeResult, len(trades)), first: map[string]*tradeWork{},
 		newID: s.DB.NewID}
 	var err error
 	if b.chart, err = accounts.LoadChart(ctx, tx); err != nil {
-		return nil, err
+		return Booked{}, err
 	}
 	todo := b.check(trades)
 	if todo, err = b.skipBooked(ctx, tx, todo); err != nil {
-		return nil, err
+		return Booked{}, err
 	}
 	if err := s.loadTradeContext(ctx, tx, b, todo); err != nil {
-		return nil, err
+		return Booked{}, err
 	}
 	todo = s.prepareTrades(ctx, tx, b, todo)
 	if err := b.readRates(ctx, tx, s.reporting(), todo); err != nil {
-		return nil, err
+		return Booked{}, err
 	}
 	// Steps 6 and 7 write through one pipe; closing it on every path
 	// leaves tx usable (or aborted) for the caller.
 	pipe := schema.NewPipe(tx, tradeWriteStatements...)
 	defer pipe.Close()
 	if todo, err = s.postEntries(ctx, tx, b, pipe, todo); err != nil {
-		return nil, err
+		return Booked{}, err
 	}
-	if err := s.writeBooked(ctx, b, pipe, todo); err != nil {
-		return nil, err
+	folded, err := s.writeBooked(ctx, b, pipe, todo)
+	if err != nil {
+		return Booked{}, err
 	}
 	b.report(todo)
-	return b.results, nil
+	return Booked{Results: b.results, mem: s.foldMem, fold: foldSegments(todo, folded)}, nil
 }
 
 // check is step 1: it validates every trade in memory (no SQL), spread
@@ -292,6 +306,9 @@ func (s *Service) postEntries(ctx context.Context, tx pgx.Tx, b *tradeBatch, pip
 				if e := res[2*i+1].Entry; e != nil {
 					w.shard, w.seq = e.Shard, e.Seq
 				}
+				if e := res[2*i].Entry; e != nil {
+					w.feeSeq = e.Seq
+				}
 			}
 			return todo, nil
 		}
@@ -328,14 +345,16 @@ func (b *tradeBatch) rejectRefused(todo []*tradeWork, res []ledger.Result) []*tr
 
 // writeBooked is step 7: it sends the posted trades' rows (writeTrades)
 // into pipe behind the ledger's inserts, and closes it, waiting for all.
-func (s *Service) writeBooked(ctx context.Context, b *tradeBatch, pipe *schema.Pipe, posted []*tradeWork) error {
+// It returns the accruals as the folder reads them (foldmem.go).
+func (s *Service) writeBooked(ctx context.Context, b *tradeBatch, pipe *schema.Pipe, posted []*tradeWork) ([]foldRow, error) {
 	if len(posted) == 0 {
-		return nil
+		return nil, nil
 	}
-	if err := s.writeTrades(ctx, noReads{}, pipe, b.now, posted, b.rates); err != nil {
-		return err
+	folded, err := s.writeTrades(ctx, noReads{}, pipe, b.now, posted, b.rates)
+	if err != nil {
+		return nil, err
 	}
-	return pipe.Close()
+	return folded, pipe.Close()
 }
 
 // report is step 8: the posted trades are created, with their entry ids,

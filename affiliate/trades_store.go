@@ -180,8 +180,9 @@ func (l *tradeLookups) codeKickback(ctx context.Context, tx pgx.Tx, code string)
 // sent to w. The statistics rollups and the referred volume are folded
 // later from the committed rows (fold.go). The FX rates come from cache
 // (step 5, in force at each trade's executed_at); q is for the reads a
-// miss would need, noReads while a pipe holds the transaction.
-func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, ws []*tradeWork, cache rateCache) error {
+// miss would need, noReads while a pipe holds the transaction. It returns
+// the accruals as the folder would read them back (foldmem.go).
+func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, ws []*tradeWork, cache rateCache) ([]foldRow, error) {
 	n := len(ws)
 	var (
 		ids, users, markets, liqs, feeAmts, feeCurs, volAmts, volCurs, cps, programs, kinds, bases, explains, feeIDs, commIDs, products = make([]string, n),
@@ -216,10 +217,10 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 		if w.volume != nil && len(w.split.Shares) > 0 {
 			fx, err := fxRate(ctx, q, cache, t.Volume.Currency, rep, executed[i])
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if volRep, err = convert(w.volume, fx); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, sh := range w.split.Shares {
@@ -236,17 +237,18 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 		ids, users, markets, liqs, feeAmts, feeCurs, computed, volAmts, volCurs, cps, executed, hashes, programs, kinds, bases, explains, feeIDs, commIDs, now,
 		shards, seqs, products)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.insertAccruals(ctx, q, w, now, cache, accruals); err != nil {
-		return err
+	folded := make([]foldRow, 0, len(accruals))
+	if err := s.insertAccruals(ctx, q, w, now, cache, accruals, &folded); err != nil {
+		return nil, err
 	}
 	// The first_trade milestone (statistics' referral counts): set, or moved
 	// earlier, from the trades themselves. It stays on the writer: it
 	// updates the trader's own row (the trader's shard) and writes only on a
 	// user's first trade, and every read of users sees it exact.
 	_, err = w.Exec(ctx, sqlFirstTrade, users, executed) // prepared under its size generation by the pipe, like the balances' UPDATE
-	return err
+	return folded, err
 }
 
 // tradeWriteStatements are the statements booking trades writes through its

@@ -18,7 +18,7 @@
 // statements run their generic plans, prepared per size generation: see
 // schema.GroupWriterTx and schema.Sized), written in this order:
 //
-//   - one PostTradesTx for all the group's trades (a shard writer, which
+//   - one BookTradesTx for all the group's trades (a shard writer, which
 //     first locks its shard's head),
 //   - one ledger batch for all its non-atomic entries (the entries
 //     writer),

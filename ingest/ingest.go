@@ -35,10 +35,12 @@ type Options struct {
 }
 
 // TradePoster books trades inside the caller's transaction, one result per
-// trade in order; an error fails the whole transaction. *affiliate.Service
-// is one (see affiliate.Service.PostTradesTx).
+// trade in order; an error fails the whole transaction. Once the
+// transaction has committed, the writer calls the result's Committed (the
+// statistics folder then folds the trades' accruals from memory).
+// *affiliate.Service is one (see affiliate.Service.BookTradesTx).
 type TradePoster interface {
-	PostTradesTx(ctx context.Context, tx pgx.Tx, trades []affiliate.NewTrade) ([]affiliate.TradeResult, error)
+	BookTradesTx(ctx context.Context, tx pgx.Tx, trades []affiliate.NewTrade) (affiliate.Booked, error)
 }
 
 // EntryPoster applies journal operations inside the caller's transaction,
@@ -51,7 +53,7 @@ type EntryPoster interface {
 
 // Ingester is group commit: one writer per journal shard for trades and
 // one for entries, each coalescing the requests queued for it into shared
-// database transactions — one PostTradesTx for a shard's queued trades,
+// database transactions — one BookTradesTx for a shard's queued trades,
 // one ledger batch for the queued non-atomic entries — so a shard's head
 // is updated once per transaction instead of once per request. Each
 // request gets its own per-item results once the transaction that holds it
@@ -107,7 +109,7 @@ func New(db *schema.DB, trades TradePoster, entries EntryPoster, opts Options) *
 
 // SubmitTrades books trades through the writer, at most
 // affiliate.MaxTradesPerBatch, with one result per trade (see
-// affiliate.Service.PostTradesTx). It returns ErrBusy when the queue is
+// affiliate.Service.BookTradesTx). It returns ErrBusy when the queue is
 // full and ctx's error if ctx ends first (the trades may still commit).
 func (g *Ingester) SubmitTrades(ctx context.Context, trades []affiliate.NewTrade) ([]affiliate.TradeResult, error) {
 	p, err := g.EnqueueTrades(trades)
@@ -295,8 +297,10 @@ func (g *Ingester) commit(ctx context.Context, group []*job, shard int) {
 
 func (g *Ingester) write(ctx context.Context, group []*job, shard int) ([]result, error) {
 	var results []result
+	var booked affiliate.Booked
 	err := ledger.GroupJournalTx(ctx, g.db, func(tx pgx.Tx) error {
 		results = make([]result, len(group))
+		booked = affiliate.Booked{}
 		if shard >= 0 {
 			// The shard's head first: everything read after it sees the
 			// shard's previous group (see schema.DB.WriterTx).
@@ -315,10 +319,11 @@ func (g *Ingester) write(ctx context.Context, group []*job, shard int) ([]result
 			}
 		}
 		if len(trades) > 0 {
-			tr, err := g.trades.PostTradesTx(ctx, tx, trades)
-			if err != nil {
+			var err error
+			if booked, err = g.trades.BookTradesTx(ctx, tx, trades); err != nil {
 				return err
 			}
+			tr := booked.Results
 			for i, j := range group {
 				results[i].trades, tr = tr[:len(j.trades)], tr[len(j.trades):]
 			}
@@ -350,5 +355,8 @@ func (g *Ingester) write(ctx context.Context, group []*job, shard int) ([]result
 		}
 		return nil
 	})
+	if err == nil {
+		booked.Committed()
+	}
 	return results, err
 }

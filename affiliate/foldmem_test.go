@@ -1,0 +1,100 @@
+package affiliate_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFoldFromMemoryMatchesDatabase folds the statistics activity (priced
+// and unpriced trades, late trades, a reversal, bounties) once with what
+// the trade writer handed over and once, from scratch, by reading every
+// row back: every rollup row is the same. Both paths must have run in the
+// first pass (the unpriced trades, bounties and reversal are read back).
+func TestFoldFromMemoryMatchesDatabase(t *testing.T) {
+	f := newFixture(t)
+	statsActivity(t, f)
+	ctx := context.Background()
+	var total int64
+	if err := f.db.Admin.QueryRow(ctx, `SELECT count(*) FROM accruals`).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	// Until nothing is left to fold and every closed hour is rolled into
+	// its day (how far the day roll got depends on the number of rounds).
+	foldAll := func() {
+		t.Helper()
+		for {
+			n, more, err := f.svc.FoldRound(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 && !more {
+				return
+			}
+		}
+	}
+	foldAll()
+	fromMemory := f.svc.FoldedFromMemory()
+	if fromMemory == 0 || fromMemory >= total {
+		t.Fatalf("%d of %d accruals folded from memory; want some but not all", fromMemory, total)
+	}
+	tables := []string{"affiliate_stats_hourly", "affiliate_stats_day", "affiliate_referee_daily", "referred_volume_daily", "user_volume",
+		"stats_fold_marks", "stats_day_marks"}
+	snapshot := func() map[string][]string {
+		t.Helper()
+		out := map[string][]string{}
+		for _, tb := range tables {
+			col := tb + "::text"
+			if strings.HasSuffix(tb, "_marks") { // without the time each was moved
+				col = map[string]string{"stats_fold_marks": "shard::text || ' ' || seq::text", "stats_day_marks": "hour::text"}[tb]
+			}
+			rows, err := f.db.Admin.Query(ctx, `SELECT `+col+` FROM `+tb+` ORDER BY 1`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					t.Fatal(err)
+				}
+				out[tb] = append(out[tb], s)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	memory := snapshot()
+	for _, tb := range []string{"affiliate_stats_hourly", "affiliate_referee_daily", "referred_volume_daily", "stats_fold_marks"} {
+		if len(memory[tb]) == 0 {
+			t.Fatalf("%s is empty after folding", tb)
+		}
+	}
+	// Fold everything again, reading every row back.
+	for _, tb := range tables {
+		if _, err := f.db.Admin.Exec(ctx, `DELETE FROM `+tb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.svc.ForgetFoldMemory()
+	foldAll()
+	if n := f.svc.FoldedFromMemory(); n != fromMemory {
+		t.Fatalf("the second pass folded %d rows from memory; want none", n-fromMemory)
+	}
+	database := snapshot()
+	for _, tb := range tables {
+		m, d := memory[tb], database[tb]
+		if len(m) != len(d) {
+			t.Fatalf("%s: %d rows folded from memory, %d from the database", tb, len(m), len(d))
+		}
+		for i := range m {
+			if m[i] != d[i] {
+				t.Fatalf("%s row %d: from memory %s, from the database %s", tb, i, m[i], d[i])
+			}
+		}
+	}
+	checkStatsBruteForce(t, f, f.now.Add(-72*time.Hour).Truncate(time.Hour), f.now.Add(time.Hour), "refolded from the database")
+}
