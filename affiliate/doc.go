@@ -263,6 +263,24 @@
 //     each update, a confirmation after each speculative insert — about six
 //     records a trade in `folio bench` (README, "Measured figures, dated").
 //
+//   - From the writer's memory (foldmem.go). Reading the accruals back
+//     (trades joined to accruals and revaluations, every figure parsed)
+//     was the folder's costliest statement. The trade writer hands what it
+//     wrote to the folder once its transaction has committed
+//     (Booked.Committed): per shard, the accruals of a run of positions
+//     (from, to] that its transaction wrote alone, exactly as the read
+//     would return them. A fold whose watermark is at a segment's start
+//     folds the contiguous segments from memory; anything else — the gap
+//     before a segment (manual entries, bounties and reversals, another
+//     process's trades), a segment another process's fold cut into, a
+//     segment with an unpriced accrual (a revaluation recorded before the
+//     fold must reach the rollups, and only the read joins it), segments
+//     dropped past 40,000 held rows, and every position after a restart —
+//     is read back as before. The referred and own volume are still read
+//     from the trade rows (the referrer is the one at fold time, below).
+//     TestFoldFromMemoryMatchesDatabase folds the same activity both ways
+//     and finds every rollup row equal.
+//
 //   - Exact reads. Stats, the referral list (refereeFigures) and the volume
 //     tier add the tail — the rows past each shard's mark — read in the
 //     same snapshot as the rollups (tailWhere: one seq range per shard, on
