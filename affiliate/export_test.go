@@ -8,14 +8,6 @@ func (s *Service) FoldRound(ctx context.Context, batch int) (int, bool, error) {
 	return s.foldStats(ctx, batch)
 }
 
-// FoldedFromMemory is how many accrual rows the folder has folded from
-// what the trade writer handed over (foldmem.go).
-func (s *Service) FoldedFromMemory() int64 {
-	s.foldMem.mu.Lock()
-	defer s.foldMem.mu.Unlock()
-	return s.foldMem.folded
-}
-
 // ForgetFoldMemory drops what the trade writer handed over, as a restart
 // would: every fold then reads the database.
 func (s *Service) ForgetFoldMemory() {

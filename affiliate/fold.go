@@ -218,7 +218,9 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 		return 0, false, errFoldRaced
 	}
 	if len(segs) > 0 {
-		s.foldMem.countFolded(folded)
+		s.folded.memory.Add(int64(folded))
+	} else {
+		s.folded.database.Add(int64(folded))
 	}
 	return folded + vol.trades + 1, through < head, nil
 }

@@ -1,6 +1,9 @@
 package affiliate
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Folding from the writer's memory (see "Statistics: folded off the
 // writer" in doc.go). The folder's costliest statement was reading back
@@ -42,9 +45,6 @@ type foldMemory struct {
 	shards map[int][]foldSegment
 	rows   int
 	limit  int
-	// folded counts the rows folded from memory (tests, and the bench's
-	// view of how often the fast path is taken).
-	folded int64
 }
 
 func newFoldMemory(limit int) *foldMemory {
@@ -118,16 +118,6 @@ func (m *foldMemory) take(shard int, mark, head int64, batch int) ([]foldSegment
 	return out, 0
 }
 
-// countFolded adds n rows folded from memory.
-func (m *foldMemory) countFolded(n int) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	m.folded += int64(n)
-	m.mu.Unlock()
-}
-
 // Booked is what BookTradesTx booked in the caller's transaction: one
 // result per trade, in order, and the accruals the statistics folder can
 // fold from memory once that transaction has committed.
@@ -188,4 +178,21 @@ func foldSegments(posted []*tradeWork, rows []foldRow) []foldSegment {
 		}
 	}
 	return out
+}
+
+// FoldCounts are the accrual rows the statistics folder has folded since
+// the service started, by where it took them from (the metric
+// folio_stats_folded_accruals_total; `folio bench` reports the share).
+type FoldCounts struct {
+	Memory, Database int64
+}
+
+// foldCounters are FoldCounts as they are counted.
+type foldCounters struct {
+	memory, database atomic.Int64
+}
+
+// FoldCounts returns the rows folded so far.
+func (s *Service) FoldCounts() FoldCounts {
+	return FoldCounts{Memory: s.folded.memory.Load(), Database: s.folded.database.Load()}
 }

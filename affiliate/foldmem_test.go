@@ -35,9 +35,10 @@ func TestFoldFromMemoryMatchesDatabase(t *testing.T) {
 		}
 	}
 	foldAll()
-	fromMemory := f.svc.FoldedFromMemory()
-	if fromMemory == 0 || fromMemory >= total {
-		t.Fatalf("%d of %d accruals folded from memory; want some but not all", fromMemory, total)
+	counts := f.svc.FoldCounts()
+	fromMemory := counts.Memory
+	if fromMemory == 0 || fromMemory >= total || counts.Memory+counts.Database != total {
+		t.Fatalf("%d of %d accruals folded from memory, %d read back; want some but not all from memory, each once", fromMemory, total, counts.Database)
 	}
 	tables := []string{"affiliate_stats_hourly", "affiliate_stats_day", "affiliate_referee_daily", "referred_volume_daily", "user_volume",
 		"stats_fold_marks", "stats_day_marks"}
@@ -81,8 +82,8 @@ func TestFoldFromMemoryMatchesDatabase(t *testing.T) {
 	}
 	f.svc.ForgetFoldMemory()
 	foldAll()
-	if n := f.svc.FoldedFromMemory(); n != fromMemory {
-		t.Fatalf("the second pass folded %d rows from memory; want none", n-fromMemory)
+	if again := f.svc.FoldCounts(); again.Memory != fromMemory || again.Database != counts.Database+total {
+		t.Fatalf("the second pass folded %d rows from memory and read %d back; want none and %d", again.Memory-fromMemory, again.Database-counts.Database, total)
 	}
 	database := snapshot()
 	for _, tb := range tables {

@@ -34,6 +34,7 @@ type Service struct {
 	// foldMem holds what the trade writer booked for the folder
 	// (foldmem.go); nil: every fold reads the database.
 	foldMem *foldMemory
+	folded  foldCounters
 }
 
 // DefaultReportingCurrency converts accruals for statistics unless

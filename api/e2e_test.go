@@ -492,6 +492,8 @@ func TestMetricsHistogram(t *testing.T) {
 		`(?m)^folio_ledger_postings_written_total 6$`,
 		`(?m)^folio_db_pool_total_conns [1-9]`,
 		`(?m)^folio_db_pool_acquire_count_total [1-9]`,
+		`(?m)^folio_stats_folded_accruals_total\{source="memory"\} 0$`,
+		`(?m)^folio_stats_folded_accruals_total\{source="database"\} 0$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(body) {
 			t.Errorf("/metrics does not match %s", re)

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 )
@@ -23,7 +24,7 @@ type metrics struct {
 	postingsWritten prometheus.Counter
 }
 
-func newMetrics(reg *prometheus.Registry, db *schema.DB) *metrics {
+func newMetrics(reg *prometheus.Registry, db *schema.DB, svc *affiliate.Service) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "folio_http_requests_total",
@@ -52,6 +53,18 @@ func newMetrics(reg *prometheus.Registry, db *schema.DB) *metrics {
 			Name: "folio_journal_multi_shard_batches_total",
 			Help: "Journal batches that locked more than one shard.",
 		}, func() float64 { _, m := ledger.WriterStats(); return float64(m) }))
+	if svc != nil {
+		for _, from := range []struct {
+			source string
+			count  func(affiliate.FoldCounts) int64
+		}{{"memory", func(c affiliate.FoldCounts) int64 { return c.Memory }}, {"database", func(c affiliate.FoldCounts) int64 { return c.Database }}} {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "folio_stats_folded_accruals_total",
+				Help:        "Accruals folded into the statistics rollups by this server, by source: memory (handed over by the trade writer) or database (read back).",
+				ConstLabels: prometheus.Labels{"source": from.source},
+			}, func() float64 { return float64(from.count(svc.FoldCounts())) }))
+		}
+	}
 	if db != nil && db.Pool != nil {
 		reg.MustRegister(poolCollector{db.Pool}, prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "folio_tx_retries_total",

@@ -119,6 +119,11 @@ type benchReport struct {
 	// (folio_tx_retries_total): serialization failures between writers,
 	// the folder and the sealer.
 	TxRetries int64 `json:"tx_retries"`
+	// FoldFromMemory is the share of the accruals folded into the
+	// statistics by the end of the stream that the folder took from the
+	// trade writer's memory instead of reading them back
+	// (folio_stats_folded_accruals_total, affiliate/foldmem.go).
+	FoldFromMemory float64 `json:"fold_from_memory"`
 	// --via kafka|rabbitmq: the transport, and the same number of trades
 	// published to the bus in messages of --batch trades, from the first
 	// publish until the last is booked.
@@ -292,7 +297,13 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	if rep.DBMode == "" {
 		rep.DBMode = db.WriterMode(ctx)
 	}
-	rep.Batches, rep.MultiShardBatches, rep.TxRetries = c.journalBatches(ctx)
+	m := c.serverMetrics(ctx)
+	rep.Batches, rep.MultiShardBatches, rep.TxRetries = int64(m["folio_journal_batches_total"]), int64(m["folio_journal_multi_shard_batches_total"]),
+		int64(m["folio_tx_retries_total"])
+	fromMemory, fromDB := m[`folio_stats_folded_accruals_total{source="memory"}`], m[`folio_stats_folded_accruals_total{source="database"}`]
+	if fromMemory+fromDB > 0 {
+		rep.FoldFromMemory = fromMemory / (fromMemory + fromDB)
+	}
 	var entries1, postings1 int64
 	if entries1, postings1, err = ledger.Counts(ctx, db.Pool); err != nil {
 		return nil, err
@@ -861,6 +872,7 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 		fmt.Fprintf(w, "  CPU per trade: server %.0f µs, database %s, bench clients %.0f µs\n", r.CPUServerUSPerTrade, db, r.CPUBenchUSPerTrade)
 	}
 	fmt.Fprintf(w, "  journal: %d shards, %s writers, %d batches, %d of them over more than one shard; %d transaction retries\n", r.Shards, r.DBMode, r.Batches, r.MultiShardBatches, r.TxRetries)
+	fmt.Fprintf(w, "  statistics: %.0f%% of the accruals folded during the stream were taken from the writer's memory\n", 100*r.FoldFromMemory)
 	if r.Via != viaHTTP {
 		fmt.Fprintf(w, "  via %s: %.0f trades/s (%d trades in messages of %d, %.1f s from the first publish to the last booked); HTTP: %.0f trades/s\n",
 			r.Via, r.BusTradesPerSec, r.BusTrades, bc.Batch, r.BusSeconds, r.TradesPerSec)
@@ -938,38 +950,30 @@ func settledDBCost(ctx context.Context, db *schema.DB) (dbCost, error) {
 	return prev, nil
 }
 
-// journalBatches reads the server's journal batch counters from /metrics
-// (0, 0 if unavailable).
-func (c *benchClient) journalBatches(ctx context.Context) (batches, multi, retries int64) {
+// serverMetrics reads the server's counters from /metrics, by sample
+// (name with its labels); nil if unavailable.
+func (c *benchClient) serverMetrics(ctx context.Context) map[string]float64 {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
 	if err != nil {
-		return 0, 0, 0
+		return nil
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, 0, 0
+		return nil
 	}
 	defer resp.Body.Close()
+	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		name, v, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
+		if !ok || strings.HasPrefix(name, "#") {
 			continue
 		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			continue
-		}
-		switch name {
-		case "folio_journal_batches_total":
-			batches = int64(f)
-		case "folio_journal_multi_shard_batches_total":
-			multi = int64(f)
-		case "folio_tx_retries_total":
-			retries = int64(f)
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			out[name] = f
 		}
 	}
-	return batches, multi, retries
+	return out
 }

@@ -91,6 +91,9 @@ func TestBenchSmallRun(t *testing.T) {
 	if _, ok := rep["db_settings"]; ok {
 		t.Errorf("db_settings reported for a --url database: %v", rep["db_settings"])
 	}
+	if v, ok := rep["fold_from_memory"].(float64); !ok || v < 0 || v > 1 {
+		t.Errorf("fold_from_memory = %v; want a share in [0, 1]", rep["fold_from_memory"])
+	}
 	// SPEC §10 names the shard count journal_shards.
 	if n, _ := rep["journal_shards"].(float64); n < 1 {
 		t.Errorf("journal_shards = %v; want ≥ 1", rep["journal_shards"])
