@@ -276,10 +276,15 @@
 //     segment with an unpriced accrual (a revaluation recorded before the
 //     fold must reach the rollups, and only the read joins it), segments
 //     dropped past 40,000 held rows, and every position after a restart —
-//     is read back as before. The referred and own volume are still read
-//     from the trade rows (the referrer is the one at fold time, below).
-//     TestFoldFromMemoryMatchesDatabase folds the same activity both ways
-//     and finds every rollup row equal.
+//     is read back as before. A segment also carries its trades' volumes
+//     with each trader's referrer at booking, for the referred and own
+//     volume. The referred volume takes the referrer at folding (below),
+//     which is the one at booking only if no user changed since, so those
+//     volumes are used only while the users' cache version is the one the
+//     segment was booked under; otherwise its trades are read back.
+//     TestFoldFromMemoryMatchesDatabase folds the same activity, with a
+//     re-parenting between bookings, both ways and finds every rollup row
+//     equal.
 //
 //   - Exact reads. Stats, the referral list (refereeFigures) and the volume
 //     tier add the tail — the rows past each shard's mark — read in the

@@ -198,14 +198,8 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 	if err := roll.write(ctx, tx); err != nil {
 		return 0, false, err
 	}
-	vol, err := referredVolume(ctx, tx, s.reporting(), `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, int64(shard), mark, through)
+	vol, err := s.foldVolumes(ctx, tx, segs, shard, mark, through)
 	if err != nil {
-		return 0, false, err
-	}
-	if err := vol.write(ctx, tx); err != nil {
-		return 0, false, err
-	}
-	if err := foldOwnVolume(ctx, tx, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, int64(shard), mark, through); err != nil {
 		return 0, false, err
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO stats_fold_marks AS m (shard, seq, folded_at) VALUES ($1, $2, $3)
@@ -223,6 +217,52 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 		s.folded.database.Add(int64(folded))
 	}
 	return folded + vol.trades + 1, through < head, nil
+}
+
+// foldVolumes folds the volume of the trades of (mark, through] into the
+// referred volume and the traders' own volume. The segments segs, when
+// they hold those trades, carry their volumes and each trader's referrer
+// at booking. The referred volume takes the referrer at folding, which is
+// the one at booking only if no user changed since: a segment is used only
+// while the users' cache version is the one it was booked under, and the
+// trades of the others (each run of them) are read back, as are all of
+// (mark, through] without segments.
+func (s *Service) foldVolumes(ctx context.Context, tx pgx.Tx, segs []foldSegment, shard int, mark, through int64) (*volumeFold, error) {
+	var ts []tradeVolume
+	stale := [][2]int64{{mark, through}}
+	if len(segs) > 0 {
+		version, err := usersVersion(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		stale = stale[:0]
+		for i := range segs {
+			sg := &segs[i]
+			switch n := len(stale); {
+			case sg.usersVersion == version:
+				ts = append(ts, sg.volumes...)
+			case n > 0 && stale[n-1][1] == sg.from:
+				stale[n-1][1] = sg.to
+			default:
+				stale = append(stale, [2]int64{sg.from, sg.to})
+			}
+		}
+	}
+	for _, r := range stale {
+		read, err := readVolumes(ctx, tx, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, int64(shard), r[0], r[1])
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, read...)
+	}
+	vol, err := sumReferredVolume(ctx, tx, s.reporting(), ts)
+	if err != nil {
+		return nil, err
+	}
+	if err := vol.write(ctx, tx); err != nil {
+		return nil, err
+	}
+	return vol, writeOwnVolume(ctx, tx, ts)
 }
 
 // foldBatchEnd is where a fold from the database past mark stops: at the
@@ -333,42 +373,62 @@ type volumeSum struct {
 	trades int64
 }
 
-// referredVolume reads the trades matching where (over trades t, with
-// args) that have a volume and a trader with a referrer, and sums their
-// volume converted at the rate in force at execution (a volume in a
-// currency without a rate then counts the trade and no volume).
+// tradeVolume is a trade's volume as the volume folds need it: its
+// trader, the trader's referrer ("" without one), its execution time.
+type tradeVolume struct {
+	user, referrer string
+	at             time.Time
+	amount         apd.Decimal
+	currency       string
+}
+
+// referredVolume reads the trades matching where (over trades t and their
+// traders u, with args) that have a volume and a trader with a referrer,
+// and sums their volume per referrer (sumReferredVolume).
 func referredVolume(ctx context.Context, q schema.Querier, rep, where string, args ...any) (*volumeFold, error) {
-	rows, err := q.Query(ctx, `SELECT u.referrer_id, t.executed_at, t.volume_amount::text, t.volume_currency
-		FROM trades t JOIN users u ON u.id = t.user_id
-		WHERE t.volume_amount IS NOT NULL AND u.referrer_id IS NOT NULL AND `+where, args...)
+	ts, err := readVolumes(ctx, q, `u.referrer_id IS NOT NULL AND `+where, args...)
 	if err != nil {
 		return nil, err
 	}
-	type trade struct {
-		ref string
-		at  time.Time
-		vol apd.Decimal
-		cur string
+	return sumReferredVolume(ctx, q, rep, ts)
+}
+
+// readVolumes reads the trades matching where (over trades t and their
+// traders u, with args) that have a volume, with their traders' referrers
+// as they are now.
+func readVolumes(ctx context.Context, q schema.Querier, where string, args ...any) ([]tradeVolume, error) {
+	rows, err := q.Query(ctx, `SELECT t.user_id, coalesce(u.referrer_id, ''), t.executed_at, t.volume_amount::text, t.volume_currency
+		FROM trades t JOIN users u ON u.id = t.user_id
+		WHERE t.volume_amount IS NOT NULL AND `+where, args...)
+	if err != nil {
+		return nil, err
 	}
-	var ts []trade
-	times := map[string][]time.Time{}
+	defer rows.Close()
+	var ts []tradeVolume
 	for rows.Next() {
-		var t trade
+		var t tradeVolume
 		var v string
-		if err := rows.Scan(&t.ref, &t.at, &v, &t.cur); err != nil {
-			rows.Close()
+		if err := rows.Scan(&t.user, &t.referrer, &t.at, &v, &t.currency); err != nil {
 			return nil, err
 		}
-		if t.vol, err = ledger.ParseStored(v); err != nil {
-			rows.Close()
+		if t.amount, err = ledger.ParseStored(v); err != nil {
 			return nil, err
 		}
 		ts = append(ts, t)
-		times[t.cur] = append(times[t.cur], t.at)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+	return ts, rows.Err()
+}
+
+// sumReferredVolume sums the volume of the trades ts whose trader has a
+// referrer, per (referrer, UTC day of execution), converted at the rate in
+// force at execution (a volume in a currency without a rate then counts
+// the trade and no volume).
+func sumReferredVolume(ctx context.Context, q schema.Querier, rep string, ts []tradeVolume) (*volumeFold, error) {
+	times := map[string][]time.Time{}
+	for i := range ts {
+		if ts[i].referrer != "" {
+			times[ts[i].currency] = append(times[ts[i].currency], ts[i].at)
+		}
 	}
 	cache := rateCache{}
 	for cur, at := range times {
@@ -376,17 +436,22 @@ func referredVolume(ctx context.Context, q schema.Querier, rep, where string, ar
 			return nil, err
 		}
 	}
-	vf := &volumeFold{by: map[volumeKey]*volumeSum{}, trades: len(ts)}
-	for _, t := range ts {
-		fx, err := fxRate(ctx, q, cache, t.cur, rep, t.at)
+	vf := &volumeFold{by: map[volumeKey]*volumeSum{}}
+	for i := range ts {
+		t := &ts[i]
+		if t.referrer == "" {
+			continue
+		}
+		vf.trades++
+		fx, err := fxRate(ctx, q, cache, t.currency, rep, t.at)
 		if err != nil {
 			return nil, err
 		}
-		conv, err := convert(&t.vol, fx)
+		conv, err := convert(&t.amount, fx)
 		if err != nil {
 			return nil, err
 		}
-		k := volumeKey{t.ref, t.at.UTC().Truncate(24 * time.Hour)}
+		k := volumeKey{t.referrer, t.at.UTC().Truncate(24 * time.Hour)}
 		v := vf.by[k]
 		if v == nil {
 			v = &volumeSum{}

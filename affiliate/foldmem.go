@@ -36,6 +36,10 @@ type foldSegment struct {
 	from, to int64
 	trades   int
 	rows     []foldRow
+	// volumes are the trades' volumes with their traders' referrers, as
+	// the booking read them under users' cache version usersVersion.
+	volumes      []tradeVolume
+	usersVersion int64
 }
 
 // foldMemory is the segments handed over and not yet folded, per shard in
@@ -143,8 +147,9 @@ func (b *Booked) Committed() {
 // trade's fee and commission entries are at (feeSeq, seq), and a shard's
 // trades make a segment when their entries fill the positions from the
 // first to the last without a gap (nothing else was written between them
-// in this transaction) and every accrual is priced.
-func foldSegments(posted []*tradeWork, rows []foldRow) []foldSegment {
+// in this transaction) and every accrual is priced. b holds the traders
+// and the users' cache version the batch was booked under.
+func foldSegments(b *tradeBatch, posted []*tradeWork, rows []foldRow) []foldSegment {
 	byShard := map[int]*foldSegment{}
 	var order []int
 	entries := map[int]int64{}
@@ -152,7 +157,7 @@ func foldSegments(posted []*tradeWork, rows []foldRow) []foldSegment {
 	for _, w := range posted {
 		sg := byShard[w.shard]
 		if sg == nil {
-			sg = &foldSegment{shard: w.shard, from: w.feeSeq - 1, to: w.seq}
+			sg = &foldSegment{shard: w.shard, from: w.feeSeq - 1, to: w.seq, usersVersion: b.usersVersion}
 			byShard[w.shard] = sg
 			order = append(order, w.shard)
 			priced[w.shard] = true
@@ -160,6 +165,13 @@ func foldSegments(posted []*tradeWork, rows []foldRow) []foldSegment {
 		sg.from, sg.to = min(sg.from, w.feeSeq-1), max(sg.to, w.seq)
 		sg.trades++
 		entries[w.shard] += 2
+		if w.volume != nil {
+			var ref string
+			if u := b.users[w.in.UserID]; u != nil {
+				ref = u.ReferrerID
+			}
+			sg.volumes = append(sg.volumes, tradeVolume{user: w.in.UserID, referrer: ref, at: tradeTime(w), amount: *w.volume, currency: w.in.Volume.Currency})
+		}
 	}
 	for i := range rows {
 		r := &rows[i]

@@ -2,9 +2,12 @@ package affiliate_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/folioledger/folio/affiliate"
 )
 
 // TestFoldFromMemoryMatchesDatabase folds the statistics activity (priced
@@ -12,10 +15,25 @@ import (
 // the trade writer handed over and once, from scratch, by reading every
 // row back: every rollup row is the same. Both paths must have run in the
 // first pass (the unpriced trades, bounties and reversal are read back).
+// A trader re-parented after the activity, then trading again: the
+// referred volume goes to the referrer at folding for the trades booked
+// before (their segments were booked under an older users' version, so
+// their volumes are read back) and from memory for the trades after.
 func TestFoldFromMemoryMatchesDatabase(t *testing.T) {
 	f := newFixture(t)
 	statsActivity(t, f)
 	ctx := context.Background()
+	if err := f.svc.SetReferrer(ctx, "C1", "B2", "t"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		f.now = f.now.Add(10 * time.Minute)
+		res, err := f.svc.PostTrades(ctx, []affiliate.NewTrade{{ID: fmt.Sprintf("moved-%d", i), UserID: "C1", Market: "BTCUSDT", Liquidity: "taker",
+			ExecutedAt: f.now.Add(-time.Minute), Fee: &affiliate.Money{Amount: "1.25", Currency: "USDT"}, Volume: &affiliate.Money{Amount: "2500", Currency: "USDT"}}})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("trade after the move: %v %v", err, res)
+		}
+	}
 	var total int64
 	if err := f.db.Admin.QueryRow(ctx, `SELECT count(*) FROM accruals`).Scan(&total); err != nil {
 		t.Fatal(err)

@@ -282,15 +282,43 @@ func ownVolume(ctx context.Context, tx pgx.Tx, look *tradeLookups, user, currenc
 	return v, err
 }
 
-// foldOwnVolume adds the volume of the trades matching where (over trades
-// t, with args) to their traders' own volume (user_volume), per volume
-// currency, in the folder's transaction.
-func foldOwnVolume(ctx context.Context, tx pgx.Tx, where string, args ...any) error {
+// writeOwnVolume adds the volume of the trades ts to their traders' own
+// volume (user_volume), per volume currency, in the folder's transaction,
+// in key order (see rollupSQL).
+func writeOwnVolume(ctx context.Context, tx pgx.Tx, ts []tradeVolume) error {
+	type key struct{ user, currency string }
+	sums := map[key]*volumeSum{}
+	var keys []key
+	for i := range ts {
+		k := key{ts[i].user, ts[i].currency}
+		v := sums[k]
+		if v == nil {
+			v = &volumeSum{}
+			sums[k] = v
+			keys = append(keys, k)
+		}
+		if _, err := exact.Add(&v.volume, &v.volume, &ts[i].amount); err != nil {
+			return err
+		}
+		v.trades++
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].user != keys[j].user {
+			return keys[i].user < keys[j].user
+		}
+		return keys[i].currency < keys[j].currency
+	})
+	users, curs, vols, counts := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		users[i], curs[i], vols[i], counts[i] = k.user, k.currency, ledger.Format(&sums[k].volume), sums[k].trades
+	}
 	_, err := tx.Exec(ctx, `INSERT INTO user_volume (user_id, currency, volume, trades)
-		SELECT t.user_id, t.volume_currency, sum(t.volume_amount), count(*) FROM trades t
-		WHERE t.volume_amount IS NOT NULL AND `+where+`
-		GROUP BY 1, 2 ORDER BY 1, 2
-		ON CONFLICT (user_id, currency) DO UPDATE SET volume = user_volume.volume + excluded.volume, trades = user_volume.trades + excluded.trades`, args...)
+		SELECT u, c, v::numeric, n FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS x(u, c, v, n)
+		ON CONFLICT (user_id, currency) DO UPDATE SET volume = user_volume.volume + excluded.volume, trades = user_volume.trades + excluded.trades`,
+		users, curs, vols, counts)
 	return err
 }
 

@@ -174,7 +174,7 @@ func (s *Service) BookTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 		return Booked{}, err
 	}
 	b.report(todo)
-	return Booked{Results: b.results, mem: s.foldMem, fold: foldSegments(todo, folded)}, nil
+	return Booked{Results: b.results, mem: s.foldMem, fold: foldSegments(b, todo, folded)}, nil
 }
 
 // check is step 1: it validates every trade in memory (no SQL), spread
