@@ -162,10 +162,13 @@
 //
 // # The write path of trades
 //
-// PostTrades runs PostTradesTx in ledger.JournalTx (retried as a whole
+// PostTrades runs BookTradesTx in ledger.JournalTx (retried as a whole
 // on serialization failures); the ingester's group commit calls
-// PostTradesTx inside its own transaction. The steps, one function each,
-// called in this order by PostTradesTx (their SQL is in trades_store.go):
+// BookTradesTx inside its own transaction. Both hand the booked accruals
+// to the statistics folder once that transaction has committed
+// (Booked.Committed, foldmem.go); PostTradesTx is BookTradesTx for callers
+// that do not. The steps, one function each, called in this order by
+// BookTradesTx (their SQL is in trades_store.go):
 //
 //  1. Read the clock once — every later step uses that time: the checks,
 //     volume tiers and the recorded_at of trade and accrual rows (FX rates
