@@ -272,14 +272,17 @@
 //     wrote to the folder once its transaction has committed
 //     (Booked.Committed): per shard, the accruals of a run of positions
 //     (from, to] that its transaction wrote alone, exactly as the read
-//     would return them. A fold whose watermark is at a segment's start
-//     folds the contiguous segments from memory; anything else — the gap
-//     before a segment (manual entries, bounties and reversals, another
-//     process's trades), a segment another process's fold cut into, a
-//     segment with an unpriced accrual (a revaluation recorded before the
-//     fold must reach the rollups, and only the read joins it), segments
-//     dropped past 40,000 held rows, and every position after a restart —
-//     is read back as before. A segment also carries its trades' volumes
+//     would return them. A fold round walks the shard from its watermark:
+//     a run of segments that starts where it has got to is folded from
+//     memory; anything else is read back up to the next held segment, in
+//     the same round, so a gap costs a read, not a round (at most 64
+//     reads and takes a round). Read back: the gap before a segment
+//     (manual entries, bounties and reversals, another process's trades),
+//     a segment another process's fold cut into, a segment with an
+//     unpriced accrual (a revaluation recorded before the fold must reach
+//     the rollups, and only the read joins it), segments dropped past
+//     40,000 held rows, and every position after a restart. A segment
+//     also carries its trades' volumes
 //     with each trader's referrer at booking, for the referred and own
 //     volume. The referred volume takes the referrer at folding (below),
 //     which is the one at booking only if no user changed since, so those

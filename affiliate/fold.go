@@ -160,45 +160,65 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 		return 0, false, nil
 	}
 	roll := newRollup()
-	folded := 0
-	// What the writer handed over, when it continues the watermark
-	// (foldmem.go); else the rows are read back, up to where the held
-	// segments start.
-	segs, next := s.foldMem.take(shard, mark, head, batch)
-	through := head
-	if len(segs) > 0 {
-		through = segs[len(segs)-1].to
-		for i := range segs {
-			for j := range segs[i].rows {
-				f := &segs[i].rows[j]
-				if err := roll.add(&f.accrualRow, f.rep, f.feeRep); err != nil {
-					return 0, false, err
+	// What the writer handed over where it continues the watermark
+	// (foldmem.go), and the rows read back where it does not: up to the
+	// next held segment, whose run is then taken in the same round, so a
+	// gap (a manual entry, a bounty) costs one read rather than a round.
+	// A round ends at the head, or after about batch trades (read back:
+	// accruals), or after maxFoldSteps reads.
+	through := mark
+	var segs []foldSegment
+	var readBack [][2]int64 // the positions read back, (from, to]
+	fromDB, fromMemory, budget := 0, 0, batch
+	for step := 0; through < head && budget > 0 && step < maxFoldSteps; step++ {
+		held, next := s.foldMem.take(shard, through, head, budget)
+		if len(held) > 0 {
+			for i := range held {
+				for j := range held[i].rows {
+					f := &held[i].rows[j]
+					if err := roll.add(&f.accrualRow, f.rep, f.feeRep); err != nil {
+						return 0, false, err
+					}
 				}
+				fromMemory += len(held[i].rows)
+				budget -= held[i].trades
+				through = held[i].to
 			}
-			folded += len(segs[i].rows)
+			segs = append(segs, held...)
+			continue
 		}
-	} else {
+		end := head
 		if next > 0 {
-			through = min(through, next)
+			end = min(end, next)
 		}
-		if through, err = foldBatchEnd(ctx, tx, shard, mark, through, batch); err != nil {
+		if end, err = foldBatchEnd(ctx, tx, shard, through, end, budget); err != nil {
 			return 0, false, err
 		}
 		// The rows go straight into the rollup as they are read (a batch
 		// is up to DefaultFoldBatch trades' accruals: collecting them
 		// first cost a fifth of the folder's CPU in growing the slice).
+		read := 0
 		err = eachFoldRow(ctx, tx, func(f *foldRow) error {
-			folded++
+			read++
 			return roll.add(&f.accrualRow, f.rep, f.feeRep)
-		}, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, `a.shard = $1 AND a.seq > $2 AND a.seq <= $3`, int64(shard), mark, through)
+		}, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, `a.shard = $1 AND a.seq > $2 AND a.seq <= $3`, int64(shard), through, end)
 		if err != nil {
 			return 0, false, err
+		}
+		if n := len(readBack); n > 0 && readBack[n-1][1] == through {
+			readBack[n-1][1] = end
+		} else {
+			readBack = append(readBack, [2]int64{through, end})
+		}
+		fromDB, budget, through = fromDB+read, budget-max(read, 1), end
+		if next == 0 || end != next {
+			break // at the head or the batch's end, or nothing held past it
 		}
 	}
 	if err := roll.write(ctx, tx); err != nil {
 		return 0, false, err
 	}
-	vol, err := s.foldVolumes(ctx, tx, segs, shard, mark, through)
+	vol, err := s.foldVolumes(ctx, tx, segs, readBack, shard)
 	if err != nil {
 		return 0, false, err
 	}
@@ -211,44 +231,40 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 	if tag.RowsAffected() != 1 {
 		return 0, false, errFoldRaced
 	}
-	if len(segs) > 0 {
-		s.folded.memory.Add(int64(folded))
-	} else {
-		s.folded.database.Add(int64(folded))
-	}
-	return folded + vol.trades + 1, through < head, nil
+	s.folded.memory.Add(int64(fromMemory))
+	s.folded.database.Add(int64(fromDB))
+	return fromDB + fromMemory + vol.trades + 1, through < head, nil
 }
 
-// foldVolumes folds the volume of the trades of (mark, through] into the
-// referred volume and the traders' own volume. The segments segs, when
-// they hold those trades, carry their volumes and each trader's referrer
-// at booking. The referred volume takes the referrer at folding, which is
-// the one at booking only if no user changed since: a segment is used only
-// while the users' cache version is the one it was booked under, and the
-// trades of the others (each run of them) are read back, as are all of
-// (mark, through] without segments.
-func (s *Service) foldVolumes(ctx context.Context, tx pgx.Tx, segs []foldSegment, shard int, mark, through int64) (*volumeFold, error) {
+// foldVolumes folds the volume of the trades read back at readBack and of
+// the segments segs into the referred volume and the traders' own volume.
+// A segment carries its trades' volumes and each trader's referrer at
+// booking. The referred volume takes the referrer at folding, which is the
+// one at booking only if no user changed since: a segment's volumes are
+// used only while the users' cache version is the one it was booked under,
+// and the trades of the others are read back too (one query per run of
+// positions).
+func (s *Service) foldVolumes(ctx context.Context, tx pgx.Tx, segs []foldSegment, readBack [][2]int64, shard int) (*volumeFold, error) {
 	var ts []tradeVolume
-	stale := [][2]int64{{mark, through}}
 	if len(segs) > 0 {
 		version, err := usersVersion(ctx, tx)
 		if err != nil {
 			return nil, err
 		}
-		stale = stale[:0]
 		for i := range segs {
 			sg := &segs[i]
-			switch n := len(stale); {
+			n := len(readBack)
+			switch {
 			case sg.usersVersion == version:
 				ts = append(ts, sg.volumes...)
-			case n > 0 && stale[n-1][1] == sg.from:
-				stale[n-1][1] = sg.to
+			case n > 0 && readBack[n-1][1] == sg.from:
+				readBack[n-1][1] = sg.to
 			default:
-				stale = append(stale, [2]int64{sg.from, sg.to})
+				readBack = append(readBack, [2]int64{sg.from, sg.to})
 			}
 		}
 	}
-	for _, r := range stale {
+	for _, r := range readBack {
 		read, err := readVolumes(ctx, tx, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, int64(shard), r[0], r[1])
 		if err != nil {
 			return nil, err
@@ -264,6 +280,10 @@ func (s *Service) foldVolumes(ctx context.Context, tx pgx.Tx, segs []foldSegment
 	}
 	return vol, writeOwnVolume(ctx, tx, ts)
 }
+
+// maxFoldSteps bounds the reads and takes of one fold round of a shard
+// (foldShard), whatever the gaps between the segments held.
+const maxFoldSteps = 64
 
 // foldBatchEnd is where a fold from the database past mark stops: at the
 // seq of the batch-th trade or of the batch-th accrual without a trade

@@ -13,10 +13,10 @@ import (
 // (Booked.Committed) it hands them over as a segment: every accrual of a
 // run of journal positions (from, to] of one shard that its transaction
 // wrote alone. The folder folds a segment from memory when it starts
-// exactly at the shard's watermark, and reads the database otherwise: the
-// gap before a segment (entries of other writers or processes), a segment
-// that another process's fold cut into, segments dropped for room, and
-// every position after a restart. Both give the same rollups (the rows
+// exactly where the fold has got to, and reads the database otherwise, in
+// the same round: the gap before a segment (entries of other writers or
+// processes), a segment that another process's fold cut into, segments
+// dropped for room, and every position after a restart. Both give the same rollups (the rows
 // are the committed ones, with the same figures); the test
 // TestFoldFromMemoryMatchesDatabase compares them.
 //

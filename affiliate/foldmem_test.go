@@ -14,7 +14,8 @@ import (
 // and unpriced trades, late trades, a reversal, bounties) once with what
 // the trade writer handed over and once, from scratch, by reading every
 // row back: every rollup row is the same. Both paths must have run in the
-// first pass (the unpriced trades, bounties and reversal are read back).
+// first pass (the unpriced trades, bounties and reversal are read back),
+// in one round.
 // A trader re-parented after the activity, then trading again: the
 // referred volume goes to the referrer at folding for the trades booked
 // before (their segments were booked under an older users' version, so
@@ -51,6 +52,14 @@ func TestFoldFromMemoryMatchesDatabase(t *testing.T) {
 				return
 			}
 		}
+	}
+	// One round folds everything: the gaps between the segments (bounties,
+	// the reversal, unpriced trades) are read back within it.
+	if _, _, err := f.svc.FoldRound(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.svc.FoldCounts(); c.Memory+c.Database != total {
+		t.Fatalf("one round folded %d of %d accruals (%d from memory); want all", c.Memory+c.Database, total, c.Memory)
 	}
 	foldAll()
 	counts := f.svc.FoldCounts()
