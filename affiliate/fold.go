@@ -201,15 +201,11 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 		err = eachFoldRow(ctx, tx, func(f *foldRow) error {
 			read++
 			return roll.add(&f.accrualRow, f.rep, f.feeRep)
-		}, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, `a.shard = $1 AND a.seq > $2 AND a.seq <= $3`, int64(shard), through, end)
+		}, tradesAt, `a.shard = $1 AND a.seq > $2 AND a.seq <= $3`, int64(shard), through, end)
 		if err != nil {
 			return 0, false, err
 		}
-		if n := len(readBack); n > 0 && readBack[n-1][1] == through {
-			readBack[n-1][1] = end
-		} else {
-			readBack = append(readBack, [2]int64{through, end})
-		}
+		readBack = addSpan(readBack, through, end)
 		fromDB, budget, through = fromDB+read, budget-max(read, 1), end
 		if next == 0 || end != next {
 			break // at the head or the batch's end, or nothing held past it
@@ -252,20 +248,15 @@ func (s *Service) foldVolumes(ctx context.Context, tx pgx.Tx, segs []foldSegment
 			return nil, err
 		}
 		for i := range segs {
-			sg := &segs[i]
-			n := len(readBack)
-			switch {
-			case sg.usersVersion == version:
+			if sg := &segs[i]; sg.usersVersion == version {
 				ts = append(ts, sg.volumes...)
-			case n > 0 && readBack[n-1][1] == sg.from:
-				readBack[n-1][1] = sg.to
-			default:
-				readBack = append(readBack, [2]int64{sg.from, sg.to})
+			} else {
+				readBack = addSpan(readBack, sg.from, sg.to)
 			}
 		}
 	}
 	for _, r := range readBack {
-		read, err := readVolumes(ctx, tx, `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`, int64(shard), r[0], r[1])
+		read, err := readVolumes(ctx, tx, tradesAt, int64(shard), r[0], r[1])
 		if err != nil {
 			return nil, err
 		}
@@ -279,6 +270,20 @@ func (s *Service) foldVolumes(ctx context.Context, tx pgx.Tx, segs []foldSegment
 		return nil, err
 	}
 	return vol, writeOwnVolume(ctx, tx, ts)
+}
+
+// tradesAt is the condition, over trades t, of the trades at positions
+// ($2, $3] of shard $1.
+const tradesAt = `t.shard = $1 AND t.seq > $2 AND t.seq <= $3`
+
+// addSpan adds the positions (from, to] to spans, extending the last span
+// when they continue it.
+func addSpan(spans [][2]int64, from, to int64) [][2]int64 {
+	if n := len(spans); n > 0 && spans[n-1][1] == from {
+		spans[n-1][1] = to
+		return spans
+	}
+	return append(spans, [2]int64{from, to})
 }
 
 // maxFoldSteps bounds the reads and takes of one fold round of a shard

@@ -16,9 +16,9 @@ import (
 // exactly where the fold has got to, and reads the database otherwise, in
 // the same round: the gap before a segment (entries of other writers or
 // processes), a segment that another process's fold cut into, segments
-// dropped for room, and every position after a restart. Both give the same rollups (the rows
-// are the committed ones, with the same figures); the test
-// TestFoldFromMemoryMatchesDatabase compares them.
+// dropped for room, and every position after a restart. Both give the
+// same rollups (the rows are the committed ones, with the same figures);
+// the test TestFoldFromMemoryMatchesDatabase compares them.
 //
 // A segment holding an unpriced accrual is never handed over: a
 // revaluation recorded before the fold must reach the rollups, and only
@@ -87,9 +87,9 @@ func (m *foldMemory) push(segs []foldSegment) {
 // without a gap, ending at or before head, and holding at most batch
 // trades (always the first one); the segments up to mark are forgotten.
 // Without such a segment it returns nil and the seq where the next held
-// segment starts (0: none), where a fold from the database should stop so
-// that the next round continues from memory. The segments are not removed:
-// a fold transaction retried takes them again.
+// segment starts (0: none), where a read from the database should stop so
+// that the fold continues from memory. The segments are not removed: a
+// fold transaction retried takes them again.
 func (m *foldMemory) take(shard int, mark, head int64, batch int) ([]foldSegment, int64) {
 	if m == nil {
 		return nil, 0
@@ -152,19 +152,16 @@ func (b *Booked) Committed() {
 func foldSegments(b *tradeBatch, posted []*tradeWork, rows []foldRow) []foldSegment {
 	byShard := map[int]*foldSegment{}
 	var order []int
-	entries := map[int]int64{}
-	priced := map[int]bool{}
+	unpriced := map[int]bool{}
 	for _, w := range posted {
 		sg := byShard[w.shard]
 		if sg == nil {
 			sg = &foldSegment{shard: w.shard, from: w.feeSeq - 1, to: w.seq, usersVersion: b.usersVersion}
 			byShard[w.shard] = sg
 			order = append(order, w.shard)
-			priced[w.shard] = true
 		}
 		sg.from, sg.to = min(sg.from, w.feeSeq-1), max(sg.to, w.seq)
 		sg.trades++
-		entries[w.shard] += 2
 		if w.volume != nil {
 			var ref string
 			if u := b.users[w.in.UserID]; u != nil {
@@ -177,15 +174,15 @@ func foldSegments(b *tradeBatch, posted []*tradeWork, rows []foldRow) []foldSegm
 		r := &rows[i]
 		sg := byShard[r.shard]
 		if sg == nil || r.rep == nil || (r.fee != nil && r.feeRep == nil) {
-			priced[r.shard] = false
+			unpriced[r.shard] = true
 			continue
 		}
 		sg.rows = append(sg.rows, *r)
 	}
 	var out []foldSegment
 	for _, sh := range order {
-		sg := byShard[sh]
-		if priced[sh] && sg.to-sg.from == entries[sh] {
+		// Two entries a trade, filling (from, to] when nothing else is there.
+		if sg := byShard[sh]; !unpriced[sh] && sg.to-sg.from == 2*int64(sg.trades) {
 			out = append(out, *sg)
 		}
 	}

@@ -54,16 +54,15 @@ func newMetrics(reg *prometheus.Registry, db *schema.DB, svc *affiliate.Service)
 			Help: "Journal batches that locked more than one shard.",
 		}, func() float64 { _, m := ledger.WriterStats(); return float64(m) }))
 	if svc != nil {
-		for _, from := range []struct {
-			source string
-			count  func(affiliate.FoldCounts) int64
-		}{{"memory", func(c affiliate.FoldCounts) int64 { return c.Memory }}, {"database", func(c affiliate.FoldCounts) int64 { return c.Database }}} {
-			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		folded := func(source string, count func() int64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name:        "folio_stats_folded_accruals_total",
 				Help:        "Accruals folded into the statistics rollups by this server, by source: memory (handed over by the trade writer) or database (read back).",
-				ConstLabels: prometheus.Labels{"source": from.source},
-			}, func() float64 { return float64(from.count(svc.FoldCounts())) }))
+				ConstLabels: prometheus.Labels{"source": source},
+			}, func() float64 { return float64(count()) })
 		}
+		reg.MustRegister(folded("memory", func() int64 { return svc.FoldCounts().Memory }),
+			folded("database", func() int64 { return svc.FoldCounts().Database }))
 	}
 	if db != nil && db.Pool != nil {
 		reg.MustRegister(poolCollector{db.Pool}, prometheus.NewCounterFunc(prometheus.CounterOpts{
