@@ -211,6 +211,17 @@
 //
 // A trade rejected at any step writes nothing.
 //
+// Steps 1 to 5 only read, 6 to 8 only write: BookTradesTx is
+// PrepareTrades (1–5) and BookPreparedTx (6–8) in one transaction. The
+// ingester's shard writers can run them in two (see "Overlap" in the
+// ingest package): PrepareTrades in a read-only snapshot while the
+// shard's previous group is written, BookPreparedTx under the shard's
+// lock, after checking that no group booked since the snapshot changed
+// what the preparation read (Prepared.Stale, prepared.go: the batch's
+// trade ids, the referred volume behind a volume tier it read, the own
+// volume behind an eligibility check); a stale batch is prepared again in
+// the write transaction. Step 1's clock is then the preparation's.
+//
 // ReverseTrade reverses the commission entry and then the fee entry and
 // adds negative accrual rows; commissions already paid out leave 208
 // negative, a clawback carried forward.

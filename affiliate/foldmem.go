@@ -124,11 +124,13 @@ func (m *foldMemory) take(shard int, mark, head int64, batch int) ([]foldSegment
 
 // Booked is what BookTradesTx booked in the caller's transaction: one
 // result per trade, in order, and the accruals the statistics folder can
-// fold from memory once that transaction has committed.
+// fold from memory once that transaction has committed, and what it
+// changed that preparing a later batch reads (Touched).
 type Booked struct {
 	Results []TradeResult
 	mem     *foldMemory
 	fold    []foldSegment
+	touched *Touched
 }
 
 // Committed hands the booked accruals to the statistics folder. Call it

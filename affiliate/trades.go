@@ -143,30 +143,58 @@ func (s *Service) PostTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 
 // BookTradesTx is PostTradesTx also returning what the statistics folder
 // can fold from memory: the caller calls Booked.Committed once tx has
-// committed (foldmem.go).
+// committed (foldmem.go). It is PrepareTrades and BookPreparedTx in one
+// transaction.
 func (s *Service) BookTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade) (Booked, error) {
+	p, err := s.PrepareTrades(ctx, tx, trades)
+	if err != nil {
+		return Booked{}, err
+	}
+	return s.BookPreparedTx(ctx, tx, p)
+}
+
+// PrepareTrades is steps 1 to 5 of BookTradesTx: everything that reads
+// before the writes. tx only reads, so it may be a read-only snapshot
+// taken ahead of the journal writer's transaction (see "Overlap: preparing
+// the next group" in the package doc); BookPreparedTx then books the
+// result, once.
+func (s *Service) PrepareTrades(ctx context.Context, tx pgx.Tx, trades []NewTrade) (*Prepared, error) {
 	b := &tradeBatch{now: s.now(), rep: s.reporting(), results: make([]TradeResult, len(trades)), first: map[string]*tradeWork{},
 		newID: s.DB.NewID}
 	var err error
 	if b.chart, err = accounts.LoadChart(ctx, tx); err != nil {
-		return Booked{}, err
+		return nil, err
 	}
 	todo := b.check(trades)
 	if todo, err = b.skipBooked(ctx, tx, todo); err != nil {
-		return Booked{}, err
+		return nil, err
 	}
 	if err := s.loadTradeContext(ctx, tx, b, todo); err != nil {
-		return Booked{}, err
+		return nil, err
 	}
 	todo = s.prepareTrades(ctx, tx, b, todo)
 	if err := b.readRates(ctx, tx, s.reporting(), todo); err != nil {
-		return Booked{}, err
+		return nil, err
 	}
+	return &Prepared{b: b, todo: todo}, nil
+}
+
+// BookPreparedTx is steps 6 to 8 of BookTradesTx: it books p, prepared by
+// PrepareTrades, in tx, the journal writer's transaction. When p was
+// prepared in another transaction, the caller checks first that nothing
+// booked since has changed what p read (Prepared.Stale).
+func (s *Service) BookPreparedTx(ctx context.Context, tx pgx.Tx, p *Prepared) (Booked, error) {
+	if p.used {
+		return Booked{}, fmt.Errorf("book trades: a prepared batch is booked once")
+	}
+	p.used = true
+	b, todo := p.b, p.todo
 	// Steps 6 and 7 write through one pipe; closing it on every path
 	// leaves tx usable (or aborted) for the caller.
 	pipe := schema.NewPipe(tx, tradeWriteStatements...)
 	defer pipe.Close()
-	if todo, err = s.postEntries(ctx, tx, b, pipe, todo); err != nil {
+	todo, err := s.postEntries(ctx, tx, b, pipe, todo)
+	if err != nil {
 		return Booked{}, err
 	}
 	folded, err := s.writeBooked(ctx, b, pipe, todo)
@@ -174,7 +202,7 @@ func (s *Service) BookTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 		return Booked{}, err
 	}
 	b.report(todo)
-	return Booked{Results: b.results, mem: s.foldMem, fold: foldSegments(b, todo, folded)}, nil
+	return Booked{Results: b.results, mem: s.foldMem, fold: foldSegments(b, todo, folded), touched: touchedBy(b, todo)}, nil
 }
 
 // check is step 1: it validates every trade in memory (no SQL), spread

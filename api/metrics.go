@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/folioledger/folio/affiliate"
+	"github.com/folioledger/folio/ingest"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 )
@@ -24,7 +25,7 @@ type metrics struct {
 	postingsWritten prometheus.Counter
 }
 
-func newMetrics(reg *prometheus.Registry, db *schema.DB, svc *affiliate.Service) *metrics {
+func newMetrics(reg *prometheus.Registry, db *schema.DB, svc *affiliate.Service, ing *ingest.Ingester) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "folio_http_requests_total",
@@ -63,6 +64,18 @@ func newMetrics(reg *prometheus.Registry, db *schema.DB, svc *affiliate.Service)
 		}
 		reg.MustRegister(folded("memory", func() int64 { return svc.FoldCounts().Memory }),
 			folded("database", func() int64 { return svc.FoldCounts().Database }))
+	}
+	if ing != nil {
+		prepared := func(when string, count func(ingest.OverlapCounts) int64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "folio_ingest_trade_groups_total",
+				Help:        "Group transactions of the shard writers with --overlap, by where their trades were prepared: ahead (in a snapshot while the previous group was written), again (prepared ahead, then again in the write transaction: a group committed since changed what the snapshot read, a retry, or the snapshot failed) or in_tx (in the write transaction: nothing to overlap with, or overlapping would have split the group).",
+				ConstLabels: prometheus.Labels{"prepared": when},
+			}, func() float64 { return float64(count(ing.Overlap())) })
+		}
+		reg.MustRegister(prepared("ahead", func(c ingest.OverlapCounts) int64 { return c.Ahead }),
+			prepared("again", func(c ingest.OverlapCounts) int64 { return c.Again }),
+			prepared("in_tx", func(c ingest.OverlapCounts) int64 { return c.InTx }))
 	}
 	if db != nil && db.Pool != nil {
 		reg.MustRegister(poolCollector{db.Pool}, prometheus.NewCounterFunc(prometheus.CounterOpts{

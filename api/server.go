@@ -172,7 +172,7 @@ func New(cfg Config) *Server {
 		sum := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = sum[:]
 	}
-	s.metrics = newMetrics(s.registry, s.db, s.affiliate)
+	s.metrics = newMetrics(s.registry, s.db, s.affiliate, s.ingester)
 	s.streamMetrics = newStreamMetrics(s.registry)
 	s.router = s.buildRouter()
 	return s

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/folioledger/folio"
@@ -32,6 +33,11 @@ type Options struct {
 	// default 1): trades are booked by one writer per shard, each trade by
 	// the writer of its trader's shard (ledger.ShardOf).
 	Shards int
+	// Overlap prepares each shard's next group of trades in a read-only
+	// snapshot while the shard's previous group is being written (see
+	// "Overlap" in the package doc); false prepares each group inside its
+	// write transaction.
+	Overlap bool
 }
 
 // TradePoster books trades inside the caller's transaction, one result per
@@ -39,8 +45,13 @@ type Options struct {
 // transaction has committed, the writer calls the result's Committed (the
 // statistics folder then folds the trades' accruals from memory).
 // *affiliate.Service is one (see affiliate.Service.BookTradesTx).
+// With Options.Overlap the writer books a group in two transactions
+// instead: PrepareTrades in a read-only snapshot, BookPreparedTx in the
+// write transaction (see "Overlap" in the package doc).
 type TradePoster interface {
 	BookTradesTx(ctx context.Context, tx pgx.Tx, trades []affiliate.NewTrade) (affiliate.Booked, error)
+	PrepareTrades(ctx context.Context, tx pgx.Tx, trades []affiliate.NewTrade) (*affiliate.Prepared, error)
+	BookPreparedTx(ctx context.Context, tx pgx.Tx, p *affiliate.Prepared) (affiliate.Booked, error)
 }
 
 // EntryPoster applies journal operations inside the caller's transaction,
@@ -67,6 +78,10 @@ type Ingester struct {
 	opts    Options
 	queue   chan *job   // entries, for the entries writer
 	shardQ  []chan *job // trades, per shard, for the shard writers
+	logs    []*shardLog // per shard, what its writer committed lately
+	// With Options.Overlap, the group transactions by where their trades
+	// were prepared (OverlapCounts).
+	ahead, again, inTx atomic.Int64
 }
 
 type job struct {
@@ -103,6 +118,7 @@ func New(db *schema.DB, trades TradePoster, entries EntryPoster, opts Options) *
 	g := &Ingester{db: db, trades: trades, entries: entries, opts: opts, queue: make(chan *job, opts.QueueSize)}
 	for range opts.Shards {
 		g.shardQ = append(g.shardQ, make(chan *job, opts.QueueSize))
+		g.logs = append(g.logs, &shardLog{})
 	}
 	return g
 }
@@ -227,30 +243,59 @@ func (g *Ingester) Run(ctx context.Context) {
 
 // loop is one writer: shard is its journal shard, or -1 for entries.
 func (g *Ingester) loop(ctx context.Context, queue chan *job, shard int) {
-	for {
-		var first *job
-		select {
-		case <-ctx.Done():
-			drain(queue)
-			return
-		case first = <-queue:
-		}
-		group := []*job{first}
-		items := first.size()
-		timer := time.NewTimer(g.opts.MaxWait)
-	collect:
-		for items < g.opts.MaxItems {
-			select {
-			case j := <-queue:
-				group = append(group, j)
-				items += j.size()
-			case <-timer.C:
-				break collect
-			}
-		}
-		timer.Stop()
-		g.commit(context.WithoutCancel(ctx), group, shard)
+	if shard >= 0 && g.opts.Overlap {
+		g.overlapLoop(ctx, queue, shard)
+		return
 	}
+	for {
+		group := g.collect(ctx, queue)
+		if group == nil {
+			return
+		}
+		g.commit(context.WithoutCancel(ctx), group, shard, nil, nil)
+	}
+}
+
+// collect returns the next group of queue (see "How requests are grouped"
+// in the package doc), or nil once ctx is done, after answering the
+// requests still queued.
+func (g *Ingester) collect(ctx context.Context, queue chan *job) []*job {
+	var first *job
+	select {
+	case <-ctx.Done():
+		drain(queue)
+		return nil
+	case first = <-queue:
+	}
+	timer := time.NewTimer(g.opts.MaxWait)
+	defer timer.Stop()
+	return g.extend([]*job{first}, queue, nil, timer.C)
+}
+
+// extend adds to group what queues until done is closed, timeout fires
+// (nil ones never do) or the group holds MaxItems.
+func (g *Ingester) extend(group []*job, queue chan *job, done <-chan struct{}, timeout <-chan time.Time) []*job {
+	n := items(group)
+	for n < g.opts.MaxItems {
+		select {
+		case j := <-queue:
+			group = append(group, j)
+			n += j.size()
+		case <-done:
+			return group
+		case <-timeout:
+			return group
+		}
+	}
+	return group
+}
+
+func items(group []*job) int {
+	n := 0
+	for _, j := range group {
+		n += j.size()
+	}
+	return n
 }
 
 // drain answers queued requests after shutdown began.
@@ -268,9 +313,11 @@ func drain(queue chan *job) {
 func (j *job) size() int { return len(j.trades) + len(j.entries) }
 
 // commit writes a group in one transaction, or each job alone if the group
-// fails as a whole.
-func (g *Ingester) commit(ctx context.Context, group []*job, shard int) {
-	results, err := g.write(ctx, group, shard)
+// fails as a whole. ahead is the group's trades prepared ahead (nil: none);
+// stmts, when not nil, is closed once the group's statements have run
+// (before its COMMIT), or it failed.
+func (g *Ingester) commit(ctx context.Context, group []*job, shard int, ahead *preparedGroup, stmts chan struct{}) {
+	results, err := g.write(ctx, group, shard, ahead, stmts)
 	if err == nil {
 		for i, j := range group {
 			j.done <- results[i]
@@ -286,7 +333,7 @@ func (g *Ingester) commit(ctx context.Context, group []*job, shard int) {
 		return
 	}
 	for _, j := range group {
-		r, err := g.write(ctx, []*job{j}, shard)
+		r, err := g.write(ctx, []*job{j}, shard, nil, nil)
 		if err != nil {
 			j.done <- result{err: err}
 			continue
@@ -295,10 +342,20 @@ func (g *Ingester) commit(ctx context.Context, group []*job, shard int) {
 	}
 }
 
-func (g *Ingester) write(ctx context.Context, group []*job, shard int) ([]result, error) {
+func (g *Ingester) write(ctx context.Context, group []*job, shard int, ahead *preparedGroup, stmts chan struct{}) ([]result, error) {
 	var results []result
 	var booked affiliate.Booked
+	attempt := 0
+	var once sync.Once
+	signal := func() {
+		if stmts != nil {
+			once.Do(func() { close(stmts) })
+		}
+	}
+	defer signal()
 	err := ledger.GroupJournalTx(ctx, g.db, func(tx pgx.Tx) error {
+		defer signal()
+		attempt++
 		results = make([]result, len(group))
 		booked = affiliate.Booked{}
 		if shard >= 0 {
@@ -320,7 +377,7 @@ func (g *Ingester) write(ctx context.Context, group []*job, shard int) ([]result
 		}
 		if len(trades) > 0 {
 			var err error
-			if booked, err = g.trades.BookTradesTx(ctx, tx, trades); err != nil {
+			if booked, err = g.bookTrades(ctx, tx, trades, shard, ahead, attempt); err != nil {
 				return err
 			}
 			tr := booked.Results
@@ -357,6 +414,9 @@ func (g *Ingester) write(ctx context.Context, group []*job, shard int) ([]result
 	})
 	if err == nil {
 		booked.Committed()
+		if shard >= 0 {
+			g.logs[shard].add(booked.Touched())
+		}
 	}
 	return results, err
 }

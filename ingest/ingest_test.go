@@ -13,10 +13,26 @@ import (
 	"github.com/folioledger/folio/ledger"
 )
 
+// TestIngesterGroupCommit runs clients whose trade ids repeat in pairs, on
+// the same trader (one shard), against both writers: preparing each group
+// in its write transaction, and with Options.Overlap, whose groups of at
+// most 4 items are full while the one before is written, so they are
+// prepared ahead in a snapshot, and a repeat of a trade the previous group
+// booked makes one stale.
 func TestIngesterGroupCommit(t *testing.T) {
+	for _, overlap := range []bool{false, true} {
+		t.Run(fmt.Sprintf("overlap=%v", overlap), func(t *testing.T) { testGroupCommit(t, overlap) })
+	}
+}
+
+func testGroupCommit(t *testing.T, overlap bool) {
 	f := newFixture(t)
 	brokerTree(t, f)
-	ing := ingest.New(f.svc.DB, f.svc, f.ledger, ingest.Options{MaxWait: 5 * time.Millisecond})
+	opts := ingest.Options{MaxWait: 5 * time.Millisecond}
+	if overlap {
+		opts.Overlap, opts.MaxItems = true, 4
+	}
+	ing := ingest.New(f.svc.DB, f.svc, f.ledger, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go ing.Run(ctx)
@@ -79,6 +95,13 @@ func TestIngesterGroupCommit(t *testing.T) {
 	}
 	t.Logf("%d requests committed in %d transactions", clients*perClient*2, txs)
 	f.verify(t)
+	if c := ing.Overlap(); overlap && (c.Ahead == 0 || c.Again == 0) {
+		t.Fatalf("no group was written as prepared ahead, or none was stale (%+v)", c)
+	} else if !overlap && c != (ingest.OverlapCounts{}) {
+		t.Fatalf("groups prepared ahead without Overlap: %+v", c)
+	} else {
+		t.Logf("group transactions: prepared ahead %d, again %d, in the write transaction %d", c.Ahead, c.Again, c.InTx)
+	}
 }
 
 func TestIngesterBackpressure(t *testing.T) {

@@ -336,6 +336,18 @@ func (db *DB) ReadTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadOnly}, fn)
 }
 
+// SnapshotTx runs fn in a read-only transaction that reads one snapshot,
+// retried like Tx: REPEATABLE READ in the postgres mode (PostgreSQL's
+// snapshot without the bookkeeping of SERIALIZABLE, which reads that
+// decide nothing on their own do not need), SERIALIZABLE in the cockroach
+// mode. The ingester prepares a shard's next group of trades in one.
+func (db *DB) SnapshotTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if db.WriterMode(ctx) == ModeCockroach {
+		return db.ReadTx(ctx, fn)
+	}
+	return db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
 func (db *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error, alsoRetry ...string) error {
 	return db.run(ctx, opts, fn, nil, alsoRetry...)
 }

@@ -124,6 +124,12 @@ type benchReport struct {
 	// trade writer's memory instead of reading them back
 	// (folio_stats_folded_accruals_total, affiliate/foldmem.go).
 	FoldFromMemory float64 `json:"fold_from_memory"`
+	// PreparedAhead is the share of the shard writers' group transactions
+	// written as prepared ahead, in a snapshot taken while the previous
+	// group was being written (serve --overlap;
+	// folio_ingest_trade_groups_total); the others were prepared in their
+	// write transaction.
+	PreparedAhead float64 `json:"prepared_ahead"`
 	// --via kafka|rabbitmq: the transport, and the same number of trades
 	// published to the bus in messages of --batch trades, from the first
 	// publish until the last is booked.
@@ -303,6 +309,10 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	fromMemory, fromDB := m[`folio_stats_folded_accruals_total{source="memory"}`], m[`folio_stats_folded_accruals_total{source="database"}`]
 	if fromMemory+fromDB > 0 {
 		rep.FoldFromMemory = fromMemory / (fromMemory + fromDB)
+	}
+	ahead := m[`folio_ingest_trade_groups_total{prepared="ahead"}`]
+	if all := ahead + m[`folio_ingest_trade_groups_total{prepared="again"}`] + m[`folio_ingest_trade_groups_total{prepared="in_tx"}`]; all > 0 {
+		rep.PreparedAhead = ahead / all
 	}
 	var entries1, postings1 int64
 	if entries1, postings1, err = ledger.Counts(ctx, db.Pool); err != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestParseConfigPrecedence(t *testing.T) {
-	serve := command{name: "serve", groups: flagsDB | flagsServe | flagsLog}
+	serve := command{name: "serve", groups: flagsDB | flagsServe | flagsLog | flagsWriters}
 	verify := command{name: "verify", groups: flagsDB | flagsLog}
 	tests := []struct {
 		name  string
@@ -21,8 +21,10 @@ func TestParseConfigPrecedence(t *testing.T) {
 	}{
 		{"defaults", serve, nil, nil,
 			func(c Config) bool {
-				return c == Config{DataDir: ".folio", Listen: "127.0.0.1:8080", Migrate: true, ShutdownTimeout: 30 * time.Second, LogLevel: "info", SealInterval: 5 * time.Second}
+				return c == Config{DataDir: ".folio", Listen: "127.0.0.1:8080", Migrate: true, ShutdownTimeout: 30 * time.Second, LogLevel: "info", SealInterval: 5 * time.Second, Overlap: true}
 			}, "the defaults"},
+		{"overlap off from env", serve, map[string]string{"FOLIO_OVERLAP": "false"}, nil,
+			func(c Config) bool { return !c.Overlap }, "overlap off"},
 		{"env sets", serve, map[string]string{"FOLIO_LISTEN": "127.0.0.1:9000", "FOLIO_DATA_DIR": "/srv/folio", "FOLIO_DEMO": "true", "FOLIO_SHUTDOWN_TIMEOUT": "5s"}, nil,
 			func(c Config) bool {
 				return c.Listen == "127.0.0.1:9000" && c.DataDir == "/srv/folio" && c.Demo && c.ShutdownTimeout == 5*time.Second
@@ -59,7 +61,7 @@ func TestParseConfigPrecedence(t *testing.T) {
 }
 
 func TestParseConfigErrors(t *testing.T) {
-	serve := command{name: "serve", groups: flagsDB | flagsServe | flagsLog}
+	serve := command{name: "serve", groups: flagsDB | flagsServe | flagsLog | flagsWriters}
 	tests := []struct {
 		name string
 		env  map[string]string

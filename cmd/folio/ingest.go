@@ -80,7 +80,7 @@ func newBooker(db *schema.DB, ingester *ingest.Ingester, reg prometheus.Register
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var more urlList
 	var metricsAddr string
-	cfg, rest, err := parseArgs(command{name: "ingest", args: " URL...", groups: flagsDB | flagsLog,
+	cfg, rest, err := parseArgs(command{name: "ingest", args: " URL...", groups: flagsDB | flagsLog | flagsWriters,
 		flags: func(fs *flag.FlagSet) {
 			fs.Var(&more, "ingest", "a message-bus URL to consume (repeatable; or give URLs as arguments)")
 			fs.StringVar(&metricsAddr, "metrics-listen", "", "serve Prometheus /metrics (consumer lag, trades, dead letters) on this address, e.g. 127.0.0.1:9091; empty: off")
@@ -113,7 +113,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	}
 	l := ledger.New(db.App)
 	svc := affiliate.NewService(db.App, l)
-	ingester := ingest.New(db.App, svc, l, ingest.Options{Shards: shards})
+	ingester := ingest.New(db.App, svc, l, ingest.Options{Shards: shards, Overlap: cfg.Overlap})
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector())
 	booker := newBooker(db.App, ingester, registry)

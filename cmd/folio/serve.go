@@ -46,7 +46,7 @@ const reportTimeout = 5 * time.Minute
 // cfg.ShutdownTimeout, closes the pool and stops the private PostgreSQL.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var ingestURLs urlList
-	cfg, rest, err := parseArgs(command{name: "serve", groups: flagsDB | flagsServe | flagsCheckpoint | flagsLog, flags: func(fs *flag.FlagSet) {
+	cfg, rest, err := parseArgs(command{name: "serve", groups: flagsDB | flagsServe | flagsCheckpoint | flagsLog | flagsWriters, flags: func(fs *flag.FlagSet) {
 		fs.Var(&ingestURLs, "ingest", "consume trades from a message bus: kafka://b1:9092,b2:9092/topic?group=G&dlq=T or amqp://user:pass@host:5672/vhost?queue=Q&dlq=Q2&prefetch=N (repeatable)")
 	}}, args, stderr)
 	if err != nil {
@@ -95,7 +95,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	if err != nil {
 		return err
 	}
-	ingester := ingest.New(db.App, svc, l, ingest.Options{Shards: shards})
+	ingester := ingest.New(db.App, svc, l, ingest.Options{Shards: shards, Overlap: cfg.Overlap})
 	// Checkpoints are signed with the operator's key (seal/doc.go).
 	skey, err := seal.LoadKey(cfg.checkpointKeyPath())
 	if err != nil {
