@@ -222,3 +222,20 @@ func (f *fixture) count(t testing.TB, sql string, args ...any) int64 {
 	}
 	return n
 }
+
+// goldTier is a fixture whose default program is kickback at 20%, with a
+// gold volume tier at 30% from 10,000 USD of referred volume in 30 days,
+// USDT at 1 USD from 60 days back, and trader T referred by S (code
+// SPLAN2).
+func goldTier(t testing.TB) *fixture {
+	f := newFixture(t)
+	f.putProgram(t, "bn", affiliate.ProgramSpec{Kind: "kickback", Rate: "0.20", Default: true, Tiers: []affiliate.TierSpec{
+		{Name: "gold", MinVolume: "10000", Rate: "0.30"},
+	}})
+	// In force before every trade (volumes convert at the trade's time).
+	must(t, "PutRate", f.svc.PutRate(ctx, "USDT", "USD", "oracle", d("1"), f.now.Add(-60*24*time.Hour), "ops"))
+	f.user(t, "S", "")
+	f.code(t, "S", "SPLAN2")
+	f.user(t, "T", "SPLAN2")
+	return f
+}

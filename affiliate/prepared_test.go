@@ -13,14 +13,7 @@ import (
 // referred volume behind a volume tier it read; a batch whose reads no
 // later group touched is booked as prepared (BookPreparedTx), once.
 func TestPreparedStale(t *testing.T) {
-	f := newFixture(t)
-	f.putProgram(t, "bn", affiliate.ProgramSpec{Kind: "kickback", Rate: "0.20", Default: true, Tiers: []affiliate.TierSpec{
-		{Name: "gold", MinVolume: "10000", Rate: "0.30"},
-	}})
-	must(t, "PutRate", f.svc.PutRate(ctx, "USDT", "USD", "oracle", d("1"), f.now.Add(-60*24*time.Hour), "ops"))
-	f.user(t, "S", "")
-	f.code(t, "S", "SPLAN2")
-	f.user(t, "T", "SPLAN2")
+	f := goldTier(t)
 	f.user(t, "R", "")
 	f.code(t, "R", "RPLAN2")
 	f.user(t, "U", "RPLAN2")

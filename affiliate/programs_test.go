@@ -444,15 +444,7 @@ func TestProgramResolution(t *testing.T) {
 // currency: volume older than 30 days does not count, and trades of one
 // batch see the volume booked before it.
 func TestKickbackVolumeTier(t *testing.T) {
-	f := newFixture(t)
-	f.putProgram(t, "bn", affiliate.ProgramSpec{Kind: "kickback", Rate: "0.20", Default: true, Tiers: []affiliate.TierSpec{
-		{Name: "gold", MinVolume: "10000", Rate: "0.30"},
-	}})
-	// In force before every trade (volumes convert at the trade's time).
-	must(t, "PutRate", f.svc.PutRate(ctx, "USDT", "USD", "oracle", d("1"), f.now.Add(-60*24*time.Hour), "ops"))
-	f.user(t, "S", "")
-	f.code(t, "S", "SPLAN2")
-	f.user(t, "T", "SPLAN2")
+	f := goldTier(t)
 	withVolume := func(id, volume string, executed time.Time) affiliate.NewTrade {
 		tr := trade(id, "T", "100")
 		tr.Volume = &affiliate.Money{Amount: volume, Currency: "USDT"}

@@ -94,13 +94,7 @@ func TestTradeRepeatedInBatch(t *testing.T) {
 // PostTrades reads the service's clock once per transaction, the volume
 // tier of a kickback program included.
 func TestPostTradesReadsClockOnce(t *testing.T) {
-	f := newFixture(t)
-	f.putProgram(t, "bn", affiliate.ProgramSpec{Kind: "kickback", Rate: "0.20", Default: true, Tiers: []affiliate.TierSpec{
-		{Name: "gold", MinVolume: "10000", Rate: "0.30"},
-	}})
-	f.user(t, "S", "")
-	f.code(t, "S", "SPLAN2")
-	f.user(t, "T", "SPLAN2")
+	f := goldTier(t)
 	reads := 0
 	f.svc.Now = func() time.Time { reads++; return f.now }
 	res, err := f.svc.PostTrades(context.Background(), []affiliate.NewTrade{trade("c-1", "T", "100"), trade("c-2", "T", "50")})
