@@ -1,7 +1,7 @@
 package affiliate
 
-// Preparing a batch of trades ahead of its write (see "Overlap: preparing
-// the next group" in doc.go). PrepareTrades reads everything a batch needs
+// Preparing a batch of trades ahead of its write (see "The write path of
+// trades" in doc.go, and "Overlap" in package ingest). PrepareTrades reads everything a batch needs
 // — booked trade ids, programs, users, fee schedules, volume tiers,
 // eligibility volumes, FX rates — in one transaction, possibly a read-only
 // snapshot taken while the shard's previous group is still being written;

@@ -155,9 +155,9 @@ func (s *Service) BookTradesTx(ctx context.Context, tx pgx.Tx, trades []NewTrade
 
 // PrepareTrades is steps 1 to 5 of BookTradesTx: everything that reads
 // before the writes. tx only reads, so it may be a read-only snapshot
-// taken ahead of the journal writer's transaction (see "Overlap: preparing
-// the next group" in the package doc); BookPreparedTx then books the
-// result, once.
+// taken ahead of the journal writer's transaction (see "The write path of
+// trades" in the package doc, and "Overlap" in package ingest);
+// BookPreparedTx then books the result, once.
 func (s *Service) PrepareTrades(ctx context.Context, tx pgx.Tx, trades []NewTrade) (*Prepared, error) {
 	b := &tradeBatch{now: s.now(), rep: s.reporting(), results: make([]TradeResult, len(trades)), first: map[string]*tradeWork{},
 		newID: s.DB.NewID}
