@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio/affiliate"
 	"github.com/folioledger/folio/ingest"
+	"github.com/jackc/pgx/v5"
 )
 
 // With Options.Overlap and a deep queue, groups are prepared while the
@@ -73,15 +74,8 @@ func TestOverlapVolumeTier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rates []string
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			t.Fatal(err)
-		}
-		rates = append(rates, r)
-	}
-	if err := rows.Err(); err != nil || len(rates) != n {
+	rates, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(rates) != n {
 		t.Fatalf("S's accruals: %d rates, %v; want %d", len(rates), err, n)
 	}
 	gold := false
