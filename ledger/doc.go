@@ -233,7 +233,12 @@
 // other writers contend for, and only writers of the same shard. That is
 // why throughput grows with nodes: adding nodes adds leaseholders for more
 // shard heads and more range capacity for the inserts, while no row is
-// written by every commit. What does not scale: a reconciliation or verify
+// written by every commit. Each statement there is a network round trip,
+// so a shard's writer overlaps them (package ingest, "Overlap"): the next
+// group's reads (booked ids, users, programs, rates) run in a read-only
+// transaction while the previous group's writes and COMMIT are in flight,
+// and its write transaction holds the shard's head only for its writes.
+// What does not scale: a reconciliation or verify
 // reads every shard (fine: reads), and an entry touching a balance-rule
 // account (code 230) goes to shard 0 — keep such flows away from the
 // trade path.
