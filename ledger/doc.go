@@ -236,8 +236,9 @@
 // written by every commit. Each statement there is a network round trip,
 // so a shard's writer overlaps them (package ingest, "Overlap"): the next
 // group's reads (booked ids, users, programs, rates) run in a read-only
-// transaction while the previous group's writes and COMMIT are in flight,
-// and its write transaction holds the shard's head only for its writes.
+// transaction while the previous group's writes and COMMIT are in flight
+// (when the queue is deep enough not to split groups), and then its write
+// transaction holds the shard's head only for its writes.
 // What does not scale: a reconciliation or verify
 // reads every shard (fine: reads), and an entry touching a balance-rule
 // account (code 230) goes to shard 0 — keep such flows away from the
