@@ -165,11 +165,7 @@ func foldSegments(b *tradeBatch, posted []*tradeWork, rows []foldRow) []foldSegm
 		sg.from, sg.to = min(sg.from, w.feeSeq-1), max(sg.to, w.seq)
 		sg.trades++
 		if w.volume != nil {
-			var ref string
-			if u := b.users[w.in.UserID]; u != nil {
-				ref = u.ReferrerID
-			}
-			sg.volumes = append(sg.volumes, tradeVolume{user: w.in.UserID, referrer: ref, at: tradeTime(w), amount: *w.volume, currency: w.in.Volume.Currency})
+			sg.volumes = append(sg.volumes, tradeVolume{user: w.in.UserID, referrer: b.referrerOf(w), at: tradeTime(w), amount: *w.volume, currency: w.in.Volume.Currency})
 		}
 	}
 	for i := range rows {

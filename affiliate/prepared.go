@@ -40,11 +40,20 @@ func touchedBy(b *tradeBatch, posted []*tradeWork) *Touched {
 	for _, w := range posted {
 		t.ids[w.in.ID] = true
 		t.traders[w.in.UserID] = true
-		if u := b.users[w.in.UserID]; u != nil && u.ReferrerID != "" {
-			t.referrers[u.ReferrerID] = true
+		if ref := b.referrerOf(w); ref != "" {
+			t.referrers[ref] = true
 		}
 	}
 	return t
+}
+
+// referrerOf is the referrer of w's trader as batch b read it ("" without
+// one): whose referred volume w's volume goes to.
+func (b *tradeBatch) referrerOf(w *tradeWork) string {
+	if u := b.users[w.in.UserID]; u != nil {
+		return u.ReferrerID
+	}
+	return ""
 }
 
 // Stale reports whether a group booked after p's snapshot (since: their
