@@ -70,7 +70,10 @@ type benchReport struct {
 	PostingsPerSec float64 `json:"postings_per_sec"`
 	P50ms          float64 `json:"p50_ms"`
 	P99ms          float64 `json:"p99_ms"`
-	PeakRSSMB      float64 `json:"peak_rss_mb"`
+	// The stream in windows of 250 ms (merged k at a time past 240 windows):
+	// when the tail happens (bench_tail.go).
+	LatencyWindows []latencyWindowReport `json:"latency_windows"`
+	PeakRSSMB      float64               `json:"peak_rss_mb"`
 	// RSS in the first and last fifth of the stream: flat memory means
 	// these stay close over a long --duration run.
 	RSSFirstFifthMB float64 `json:"rss_first_fifth_mb"`
@@ -679,6 +682,7 @@ func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string,
 		stopAt = time.Now().Add(bc.Duration)
 	}
 	runID := time.Now().UnixNano()
+	windows := newLatencyWindows(time.Now())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -707,7 +711,9 @@ func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string,
 						time.Sleep(5 * time.Millisecond)
 						continue
 					}
-					lat.add(time.Since(t0))
+					done := time.Now()
+					lat.add(done.Sub(t0))
+					windows.add(done, done.Sub(t0), hi-lo)
 					atomic.AddInt64(&rep.Rejected, hi-lo-int64(bytes.Count(data, createdResult)))
 					break
 				}
@@ -730,6 +736,7 @@ func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string,
 			drawProgress(progress, bc, n, time.Since(t0), stopAt)
 			fmt.Fprintln(progress)
 			rep.Trades = n
+			rep.LatencyWindows = windows.report(maxLatencyWindows)
 			return lat, progressed, firstErr
 		case <-tick.C:
 			n := sent.Load()
@@ -859,6 +866,9 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 	fmt.Fprintf(w, "folio bench: %d trades by %d clients in batches of %d over %d users (%d levels)\n", r.Trades, bc.Clients, bc.Batch, bc.Users, bc.Depth)
 	fmt.Fprintf(w, "  %.0f trades/s   %.0f entries/s   %.0f postings/s   (%.1f s)\n", r.TradesPerSec, r.EntriesPerSec, r.PostingsPerSec, r.Seconds)
 	fmt.Fprintf(w, "  latency p50 %.1f ms   p99 %.1f ms   (%d requests, %d busy retries, %d trades not created)\n", r.P50ms, r.P99ms, r.Requests, r.Busy, r.Rejected)
+	if lo, med, hi := windowP99s(r.LatencyWindows); hi > 0 {
+		fmt.Fprintf(w, "  p99 by window of the stream (latency_windows): lowest %.1f ms, median %.1f ms, highest %.1f ms\n", lo, med, hi)
+	}
 	fmt.Fprintf(w, "  server peak RSS %.0f MB (first fifth of the stream %.0f MB, last fifth %.0f MB)\n", r.PeakRSSMB, r.RSSFirstFifthMB, r.RSSLastFifthMB)
 	fmt.Fprintf(w, "  %.0f trades/s in the first tenth of the stream, %.0f in the last (journal: %d entries at the end)\n", r.TradesPerSecFirstTenth, r.TradesPerSecLastTenth, r.JournalEntries)
 	fmt.Fprintf(w, "  per trade: %.0f bytes of WAL in %.1f records, %.1f rows written\n", r.WALBytesPerTrade, r.WALRecordsPerTrade, r.RowsPerTrade)

@@ -38,6 +38,47 @@ func TestSentSamplesRate(t *testing.T) {
 	}
 }
 
+// The latency windows of folio bench: each answer counts in the window of
+// when it came, a window without answers stays in the report (a stall),
+// and past the limit adjacent windows are merged without losing a count.
+func TestLatencyWindows(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	s := newLatencyWindows(start)
+	// Windows 0 and 1: 100 answers each, 10 ms in the first and 40 ms in
+	// the second; window 2 nothing; window 3 one slow answer.
+	for i := range 100 {
+		s.add(start.Add(time.Duration(i)*time.Millisecond), 10*time.Millisecond, 2)
+		s.add(start.Add(latencyWindow+time.Duration(i)*time.Millisecond), 40*time.Millisecond, 1)
+	}
+	s.add(start.Add(3*latencyWindow+time.Millisecond), 300*time.Millisecond, 5)
+	ws := s.report(maxLatencyWindows)
+	if len(ws) != 4 {
+		t.Fatalf("%d windows, want 4: %+v", len(ws), ws)
+	}
+	for i, want := range []struct {
+		requests, trades int64
+		p99              float64
+	}{{100, 200, 10}, {100, 100, 40}, {0, 0, 0}, {1, 5, 300}} {
+		w := ws[i]
+		if w.Requests != want.requests || w.Trades != want.trades || math.Abs(w.P99ms-want.p99) > want.p99*0.011 {
+			t.Errorf("window %d = %+v; want %d requests, %d trades, p99 ≈ %v ms", i, w, want.requests, want.trades, want.p99)
+		}
+		if w.At != float64(i)*latencyWindow.Seconds() || w.Seconds != latencyWindow.Seconds() {
+			t.Errorf("window %d at %v s for %v s", i, w.At, w.Seconds)
+		}
+	}
+	if lo, med, hi := windowP99s(ws); math.Abs(lo-10) > 0.2 || math.Abs(med-40) > 0.5 || math.Abs(hi-300) > 4 {
+		t.Errorf("p99s lowest %v, median %v, highest %v; want ≈ 10, 40, 300", lo, med, hi)
+	}
+	// Merged two at a time: the first two windows become one, with every
+	// answer, and its p99 is the slower half's.
+	merged := s.report(2)
+	if len(merged) != 2 || merged[0].Requests != 200 || merged[0].Trades != 300 || merged[1].Requests != 1 ||
+		merged[0].Seconds != 2*latencyWindow.Seconds() || merged[1].At != 2*latencyWindow.Seconds() || math.Abs(merged[0].P99ms-40) > 0.5 {
+		t.Errorf("merged = %+v", merged)
+	}
+}
+
 // folio bench end to end on a small run against the test database: the
 // child server books every trade, the books verify, and the JSON line has
 // the keys of docs/CONTRACT.md §8 with figures that agree with the run.
@@ -73,6 +114,20 @@ func TestBenchSmallRun(t *testing.T) {
 	}
 	if tps := rep["trades_per_sec"].(float64); !(tps > 0) || rep["p99_ms"].(float64) < rep["p50_ms"].(float64) {
 		t.Errorf("trades/s %v, p50 %v, p99 %v", tps, rep["p50_ms"], rep["p99_ms"])
+	}
+	// Every answer is in one latency window, and a window's p99 is never
+	// below its p50.
+	var requests, trades float64
+	ws, _ := rep["latency_windows"].([]any)
+	for _, x := range ws {
+		w := x.(map[string]any)
+		requests, trades = requests+w["requests"].(float64), trades+w["trades"].(float64)
+		if w["p99_ms"].(float64) < w["p50_ms"].(float64) {
+			t.Errorf("window %v: p99 below p50", w)
+		}
+	}
+	if len(ws) == 0 || requests != rep["requests"].(float64) || trades != 300 {
+		t.Errorf("%d latency windows with %v requests and %v trades; want the run's %v and 300", len(ws), requests, trades, rep["requests"])
 	}
 	// The test's PostgreSQL runs on this machine: the database's CPU is
 	// measured next to the server's, and a trade costs both something.
