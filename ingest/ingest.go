@@ -290,6 +290,15 @@ func (g *Ingester) extend(group []*job, queue chan *job, done <-chan struct{}, t
 	return group
 }
 
+// groupTrades is the trades of group's requests, in order.
+func groupTrades(group []*job) []affiliate.NewTrade {
+	var trades []affiliate.NewTrade
+	for _, j := range group {
+		trades = append(trades, j.trades...)
+	}
+	return trades
+}
+
 func items(group []*job) int {
 	n := 0
 	for _, j := range group {
@@ -353,6 +362,7 @@ func (g *Ingester) write(ctx context.Context, group []*job, shard int, ahead *pr
 		}
 	}
 	defer signal()
+	trades := groupTrades(group)
 	err := ledger.GroupJournalTx(ctx, g.db, func(tx pgx.Tx) error {
 		defer signal()
 		attempt++
@@ -365,10 +375,8 @@ func (g *Ingester) write(ctx context.Context, group []*job, shard int, ahead *pr
 				return err
 			}
 		}
-		var trades []affiliate.NewTrade
 		var ops []ledger.Op
 		for _, j := range group {
-			trades = append(trades, j.trades...)
 			if !j.atomic {
 				for k := range j.entries {
 					ops = append(ops, ledger.Op{New: &j.entries[k]})

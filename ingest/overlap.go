@@ -138,10 +138,7 @@ func closed(c <-chan struct{}) bool {
 // prepares it again and answers.
 func (g *Ingester) prepare(ctx context.Context, group []*job, shard int) *preparedGroup {
 	ahead := &preparedGroup{epoch: g.logs[shard].now()}
-	var trades []affiliate.NewTrade
-	for _, j := range group {
-		trades = append(trades, j.trades...)
-	}
+	trades := groupTrades(group)
 	err := g.db.SnapshotTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		ahead.p, err = g.trades.PrepareTrades(ctx, tx, trades)
