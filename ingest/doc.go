@@ -98,8 +98,9 @@
 // and, as without Overlap, their trades count toward a tier once
 // committed before the read. A duplicate trade id that reaches two shards
 // or two servers at once fails one transaction on the unique key; its
-// retry (in the cockroach mode, the retry of each request of the failed
-// group alone) prepares again and answers "exists" or "rejected".
+// retry (in both modes: schema.DB.GroupWriterTx retries a unique
+// violation) prepares again in the write transaction and answers "exists"
+// or "rejected".
 //
 // folio_ingest_trade_groups_total{prepared="ahead"|"again"} counts the
 // groups of each kind, and `folio bench` reports the share ahead

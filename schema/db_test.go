@@ -633,3 +633,38 @@ func TestGroupWriterTxPlansGeneric(t *testing.T) {
 		t.Fatalf("committed rows %v, want [100 101]", got)
 	}
 }
+
+// TestGroupWriterTxRetriesUniqueViolation: a group writer's transaction
+// that fails on a unique key — a trade another writer committed after the
+// group's booked ids were read, in this transaction or, with the
+// ingester's overlap, in an earlier snapshot — runs again in both modes,
+// and the new attempt commits.
+func TestGroupWriterTxRetriesUniqueViolation(t *testing.T) {
+	e := newRunnerEnv(t)
+	ctx := context.Background()
+	for _, sql := range []string{
+		`CREATE TABLE runner_unique (k TEXT PRIMARY KEY)`,
+		`GRANT SELECT, INSERT ON runner_unique TO ` + schema.AppRole,
+		`INSERT INTO runner_unique (k) VALUES ('booked')`,
+	} {
+		if _, err := e.db.Admin.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	for _, mode := range []string{schema.ModePostgres, schema.ModeCockroach} {
+		e.app.Mode = mode
+		attempts := 0
+		err := e.app.GroupWriterTx(ctx, func(tx pgx.Tx) error {
+			attempts++
+			k := "booked" // what a stale read did not see
+			if attempts > 1 {
+				k = mode // the retry reads again and writes what is new
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO runner_unique (k) VALUES ($1)`, k)
+			return err
+		})
+		if err != nil || attempts != 2 {
+			t.Errorf("%s mode: GroupWriterTx = %v after %d attempts; want nil after 2", mode, err, attempts)
+		}
+	}
+}

@@ -69,11 +69,16 @@ func Sized(sql string) string {
 // are the Sized ones and key look-ups: in ModePostgres its prepared
 // statements run their generic plans (plan_cache_mode force_generic_plan,
 // SET LOCAL in the transaction's BEGIN, so no extra round trip). In
-// ModeCockroach it is WriterTx: the CockroachDB path stays as CockroachDB
-// runs it.
+// ModeCockroach it is WriterTx (SERIALIZABLE: the CockroachDB path stays as
+// CockroachDB runs it) that also retries a unique violation (23505), as the
+// postgres mode does: with the ingester's overlap a group's booked trade
+// ids are read in an earlier snapshot, so a trade that another process's
+// writer committed since fails the insert on its key rather than the
+// transaction's serializability, and the retry, which reads again in its
+// own transaction, finds it.
 func (db *DB) GroupWriterTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	if db.WriterMode(ctx) == ModeCockroach {
-		return db.WriterTx(ctx, fn)
+		return db.writerTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn, "23505")
 	}
 	return db.writerTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, BeginQuery: groupBegin}, fn, "23505")
 }
