@@ -24,6 +24,9 @@ type Balance struct {
 	PendingDebits  apd.Decimal
 	PendingCredits apd.Decimal
 	Seq            int64 // last seq that touched the account (as of the read)
+	// RowSeq is the seq of the account's last postings row in its shard
+	// (lines.go: a line is inline only after a row in its block).
+	RowSeq int64
 }
 
 // Pending returns the pending amount against the normal side.
@@ -118,8 +121,8 @@ func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []
 		var name string
 		var shard int
 		var d, c, pd, pc, b string
-		var seq int64
-		if err := rows.Scan(&name, &shard, &d, &c, &pd, &pc, &b, &seq); err != nil {
+		var seq, rowSeq int64
+		if err := rows.Scan(&name, &shard, &d, &c, &pd, &pc, &b, &seq, &rowSeq); err != nil {
 			return nil, 0, err
 		}
 		k, err := accounts.ParseKey(name)
@@ -131,7 +134,7 @@ func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []
 			continue
 		}
 		bs.stored[rowKey{k, shard}] = true
-		row.Seq = seq
+		row.Seq, row.RowSeq = seq, rowSeq
 		for _, x := range []struct {
 			dst *apd.Decimal
 			s   string
@@ -171,6 +174,7 @@ func (bs *balanceSet) apply(c *candidate, shard int, seq int64) error {
 		}
 	}
 	e := c.entry
+	prompt, slots := promptEntry(e), 0
 	for i := range e.Postings {
 		p := &e.Postings[i]
 		b := get(p.Account)
@@ -196,6 +200,13 @@ func (bs *balanceSet) apply(c *candidate, shard int, seq int64) error {
 			return folio.Errorf(folio.EAMOUNT, "postings[%d]: balance of %s out of range", i, p.Account)
 		}
 		p.BalanceAfter, p.DebitsAfter, p.CreditsAfter = clone(&b.Balance), clone(&b.Debits), clone(&b.Credits)
+		p.inline = prompt && !p.Pending && slots < inlineSlots && inlineAccount(p.Account) &&
+			b.RowSeq > 0 && b.RowSeq/InlineBlock == seq/InlineBlock
+		if p.inline {
+			slots++
+		} else {
+			b.RowSeq = seq
+		}
 	}
 	for k, after := range work {
 		for _, d := range []*apd.Decimal{&after.Debits, &after.Credits, &after.Balance, &after.PendingDebits, &after.PendingCredits} {
@@ -240,12 +251,12 @@ func (bs *balanceSet) write(ctx context.Context, w schema.Execer) error {
 	if len(upd.acct) > 0 {
 		// Prepared under its size generation by the pipe (schema.Sized): a
 		// generic plan made while balances was small would seq-scan it.
-		if _, err := w.Exec(ctx, sqlUpdateBalances, upd.acct, upd.shards, upd.d, upd.c, upd.pd, upd.pc, upd.b, upd.seqs); err != nil {
+		if _, err := w.Exec(ctx, sqlUpdateBalances, upd.acct, upd.shards, upd.d, upd.c, upd.pd, upd.pc, upd.b, upd.seqs, upd.rowSeqs); err != nil {
 			return fmt.Errorf("write balances: %w", err)
 		}
 	}
 	if len(ins.acct) > 0 {
-		if _, err := w.Exec(ctx, sqlInsertBalances, ins.acct, ins.code, ins.cur, ins.holder, ins.d, ins.c, ins.pd, ins.pc, ins.b, ins.seqs, ins.shards); err != nil {
+		if _, err := w.Exec(ctx, sqlInsertBalances, ins.acct, ins.code, ins.cur, ins.holder, ins.d, ins.c, ins.pd, ins.pc, ins.b, ins.seqs, ins.shards, ins.rowSeqs); err != nil {
 			return fmt.Errorf("write balances: %w", err)
 		}
 	}
@@ -255,7 +266,7 @@ func (bs *balanceSet) write(ctx context.Context, w schema.Execer) error {
 // balanceColumns are balance rows as the columns of a write.
 type balanceColumns struct {
 	acct, code, cur, holder, d, c, pd, pc, b []string
-	seqs, shards                             []int64
+	seqs, shards, rowSeqs                    []int64
 }
 
 func (bc *balanceColumns) add(rk rowKey, r *Balance) {
@@ -271,17 +282,18 @@ func (bc *balanceColumns) add(rk rowKey, r *Balance) {
 	bc.pc = append(bc.pc, Format(&r.PendingCredits))
 	bc.b = append(bc.b, Format(&r.Balance))
 	bc.seqs = append(bc.seqs, r.Seq)
+	bc.rowSeqs = append(bc.rowSeqs, r.RowSeq)
 }
 
 const (
-	sqlReadBalances = `SELECT b.account, b.shard, debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq
+	sqlReadBalances = `SELECT b.account, b.shard, debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq, row_seq
 		FROM balances b JOIN unnest($1::text[], $2::bigint[]) AS u(account, shard) ON b.account = u.account AND b.shard = u.shard`
 	sqlUpdateBalances = `UPDATE balances SET debits = u.d::numeric, credits = u.c::numeric, pending_debits = u.pd::numeric,
-			pending_credits = u.pc::numeric, balance = u.b::numeric, last_seq = u.s
-		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[]) AS u(a, sh, d, c, pd, pc, b, s)
+			pending_credits = u.pc::numeric, balance = u.b::numeric, last_seq = u.s, row_seq = u.r
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[]) AS u(a, sh, d, c, pd, pc, b, s, r)
 		WHERE balances.account = u.a AND balances.shard = u.sh`
-	sqlInsertBalances = `INSERT INTO balances (account, code, currency, holder, debits, credits, pending_debits, pending_credits, balance, last_seq, shard)
-		SELECT a, co, cu, h, d::numeric, c::numeric, pd::numeric, pc::numeric, b::numeric, s, sh
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])
-			AS u(a, co, cu, h, d, c, pd, pc, b, s, sh)`
+	sqlInsertBalances = `INSERT INTO balances (account, code, currency, holder, debits, credits, pending_debits, pending_credits, balance, last_seq, shard, row_seq)
+		SELECT a, co, cu, h, d::numeric, c::numeric, pd::numeric, pc::numeric, b::numeric, s, sh, r
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[])
+			AS u(a, co, cu, h, d, c, pd, pc, b, s, sh, r)`
 )

@@ -125,7 +125,7 @@ func NewEffectivePeriod(ctx context.Context, q schema.Querier, from, to time.Tim
 func (p EffectivePeriod) Flows(ctx context.Context, q schema.Querier, codes []string) ([]Flow, error) {
 	rows, err := q.Query(ctx, `SELECT p.currency, CASE WHEN e.kind = 'post_pending' THEN coalesce(t.kind, e.kind) ELSE e.kind END,
 			split_part(p.account, ':', 1), p.side, sum(p.amount)::text
-		FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard LEFT JOIN entries t ON t.id = e.completes
+		FROM lines p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard LEFT JOIN entries t ON t.id = e.completes
 		WHERE p.seq > coalesce(($1::bigint[])[p.shard + 1], 0) AND `+member("e", "$2", "$3", "$5")+` AND NOT p.pending AND split_part(p.account, ':', 1) = ANY($4)
 		GROUP BY 1, 2, 3, 4`, []int64(p.Floor), p.From, p.To, codes, p.late())
 	if err != nil {
@@ -167,13 +167,13 @@ func (p EffectivePeriod) CodeBalances(ctx context.Context, q schema.Querier, cod
 	if !ok {
 		return map[string]apd.Decimal{}, nil
 	}
-	chain, cond, t, sign := p.Floor, `effective_at < $4 AND ($5::bigint[] IS NULL OR seq <= coalesce(($5::bigint[])[b.shard + 1], 0))`, p.From, "+"
+	chain, cond, t, sign := p.Floor, `q.effective_at < $4 AND ($5::bigint[] IS NULL OR q.seq <= coalesce(($5::bigint[])[b.shard + 1], 0))`, p.From, "+"
 	if end {
 		chain = make(Cut, MaxShards)
 		for i := range chain {
 			chain[i] = math.MaxInt64
 		}
-		cond, t, sign = `effective_at >= $4 AND $5::bigint[] IS NULL`, p.To, "-"
+		cond, t, sign = `q.effective_at >= $4 AND $5::bigint[] IS NULL`, p.To, "-"
 	}
 	late := p.late()
 	if end {
@@ -184,8 +184,8 @@ func (p EffectivePeriod) CodeBalances(ctx context.Context, q schema.Querier, cod
 		return nil, err
 	}
 	rows, err := q.Query(ctx, `SELECT b.currency, coalesce(sum(l.s), 0)::text FROM balances b
-		CROSS JOIN LATERAL (SELECT sum(CASE WHEN side = $2 THEN amount ELSE -amount END) AS s FROM postings
-			WHERE account = b.account AND shard = b.shard AND seq > coalesce(($3::bigint[])[b.shard + 1], 0) AND NOT pending AND `+cond+`) l
+		CROSS JOIN LATERAL (SELECT sum(CASE WHEN side = $2 THEN amount ELSE -amount END) AS s FROM (
+			`+linesBetween("q.side, q.amount", "coalesce(($3::bigint[])[b.shard + 1], 0)", "9223372036854775807", "NOT q.pending AND "+cond)+`) q) l
 		WHERE b.code = $1 GROUP BY b.currency`, code, string(c.Normal), []int64(p.Floor), t, late)
 	if err != nil {
 		return nil, err
@@ -234,7 +234,7 @@ func AccountEntryIDsBefore(ctx context.Context, q schema.Querier, account string
 
 // CodeEntryIDsExcept is [CodeEntryIDsExcept] over the period's entries.
 func (p EffectivePeriod) CodeEntryIDsExcept(ctx context.Context, q schema.Querier, code, currency string, kinds []string, limit int) ([]string, error) {
-	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
+	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM lines p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
 		WHERE p.currency = $1 AND split_part(p.account, ':', 1) = $2 AND p.seq > coalesce(($3::bigint[])[p.shard + 1], 0) AND `+member("e", "$4", "$5", "$8")+`
 		AND e.kind <> ALL($6) ORDER BY 1 LIMIT $7`, currency, code, []int64(p.Floor), p.From, p.To, kinds, limit, p.late())
 }
@@ -256,7 +256,7 @@ func (p EffectivePeriod) ParentsWithoutOneChild(ctx context.Context, q schema.Qu
 
 // BatchTotals is [BatchTotals] over the period's entries.
 func (p EffectivePeriod) BatchTotals(ctx context.Context, q schema.Querier, kind string) ([]BatchTotal, error) {
-	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq AND p.shard = e.shard
+	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN lines p ON p.seq = e.seq AND p.shard = e.shard
 		WHERE e.kind = $4 AND e.seq > coalesce(($1::bigint[])[e.shard + 1], 0) AND `+member("e", "$2", "$3", "$5")+` AND p.side = 'debit' AND e.batch_id <> ''
 		GROUP BY 1, 2 ORDER BY 1, 2`, planEachTime, []int64(p.Floor), p.From, p.To, kind, p.late())
 	if err != nil {
@@ -317,8 +317,7 @@ func (l *Ledger) StatementRecorded(ctx context.Context, account string, from, to
 		// shard) as of its shard's seq in the cut, summed.
 		var open *string
 		err = tx.QueryRow(ctx, `SELECT sum(p.balance_after)::text FROM balances b CROSS JOIN LATERAL (
-				SELECT balance_after FROM postings WHERE account = b.account AND shard = b.shard
-				AND seq <= coalesce(($2::bigint[])[b.shard + 1], 0) ORDER BY seq DESC, idx DESC LIMIT 1) p
+				`+lineAsOf("q.balance_after", "coalesce(($2::bigint[])[b.shard + 1], 0)")+`) p
 			WHERE b.account = $1`, k.String(), []int64(fromCut)).Scan(&open)
 		if err != nil {
 			return err
@@ -329,9 +328,11 @@ func (l *Ledger) StatementRecorded(ctx context.Context, account string, from, to
 			}
 		}
 		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, e.description, p.side, p.amount::text,
-				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM postings o WHERE o.seq = p.seq AND o.shard = p.shard AND o.side <> p.side), '')
-			FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
-			WHERE p.account = $1 AND p.seq > coalesce(($2::bigint[])[p.shard + 1], 0) AND p.seq <= coalesce(($3::bigint[])[p.shard + 1], 0) AND NOT p.pending
+				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM lines o WHERE o.seq = p.seq AND o.shard = p.shard AND o.side <> p.side), '')
+			FROM balances b CROSS JOIN LATERAL (`+linesBetween("q.seq, q.shard, q.idx, q.entry_id, q.effective_at, q.recorded_at, q.side, q.amount",
+			"coalesce(($2::bigint[])[b.shard + 1], 0)", "coalesce(($3::bigint[])[b.shard + 1], 0)", "NOT q.pending")+`) p
+			JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
+			WHERE b.account = $1
 			ORDER BY p.recorded_at, p.seq, p.shard, p.idx LIMIT $4`, k.String(), []int64(fromCut), []int64(toCut), MaxStatementLines+1)
 		if err != nil {
 			return err

@@ -80,7 +80,7 @@ func loadBooks(t testing.TB, e *env) *books {
 		t.Fatalf("read entries: %v", err)
 	}
 	rows, err = tx.Query(ctx, `SELECT entry_id::text, seq, account, currency, side, amount::text, pending,
-		balance_after::text, debits_after::text, credits_after::text FROM postings ORDER BY seq, idx`)
+		balance_after::text, debits_after::text, credits_after::text FROM lines ORDER BY seq, idx`)
 	if err != nil {
 		t.Fatalf("read postings: %v", err)
 	}
@@ -356,7 +356,7 @@ func sqlBalanceMismatches(t testing.TB, e *env) []string {
 				coalesce(sum(amount) FILTER (WHERE NOT pending AND side = 'credit'), 0) AS c,
 				coalesce(sum(amount) FILTER (WHERE pending AND side = 'debit' AND entry_id NOT IN (SELECT id FROM completed)), 0) AS pd,
 				coalesce(sum(amount) FILTER (WHERE pending AND side = 'credit' AND entry_id NOT IN (SELECT id FROM completed)), 0) AS pc
-			FROM postings GROUP BY account, shard)
+			FROM lines GROUP BY account, shard)
 		SELECT coalesce(b.account, s.account) FROM balances b FULL JOIN s ON s.account = b.account AND s.shard = b.shard
 		LEFT JOIN account_codes k ON k.code = b.code
 		WHERE b.account IS NULL OR s.account IS NULL

@@ -52,7 +52,7 @@ func TestReadsByEffectiveTime(t *testing.T) {
 	}
 	var lateN, promptN, shards int
 	if err := e.db.Admin.QueryRow(ctx, `SELECT count(*) FILTER (WHERE abs(extract(epoch FROM recorded_at - effective_at)) > 60),
-		count(*) FILTER (WHERE abs(extract(epoch FROM recorded_at - effective_at)) <= 60), count(DISTINCT shard) FROM postings`).Scan(&lateN, &promptN, &shards); err != nil {
+		count(*) FILTER (WHERE abs(extract(epoch FROM recorded_at - effective_at)) <= 60), count(DISTINCT shard) FROM lines`).Scan(&lateN, &promptN, &shards); err != nil {
 		t.Fatal(err)
 	}
 	if lateN < 50 || promptN < 50 || shards != 3 {
@@ -66,7 +66,7 @@ func TestReadsByEffectiveTime(t *testing.T) {
 	// brute sums the posted amounts per account and side over postings
 	// matching cond ($1 its time).
 	brute := func(cond string, at time.Time) map[string]string {
-		rows, err := e.db.Admin.Query(ctx, `SELECT account || ' ' || side, sum(amount)::text FROM postings WHERE NOT pending AND `+cond+` GROUP BY 1`, at)
+		rows, err := e.db.Admin.Query(ctx, `SELECT account || ' ' || side, sum(amount)::text FROM lines WHERE NOT pending AND `+cond+` GROUP BY 1`, at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +129,7 @@ func TestReadsByEffectiveTime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantIDs := texts(`SELECT DISTINCT entry_id::text FROM postings WHERE account = $1 AND effective_at < $2 ORDER BY 1 DESC`, a, at)
+			wantIDs := texts(`SELECT DISTINCT entry_id::text FROM lines WHERE account = $1 AND effective_at < $2 ORDER BY 1 DESC`, a, at)
 			if !slices.Equal(ids, wantIDs) {
 				t.Fatalf("entries of %s effective before %v: %d ids, want %d", a, at.Sub(start), len(ids), len(wantIDs))
 			}
@@ -149,7 +149,7 @@ func TestReadsByEffectiveTime(t *testing.T) {
 		for _, l := range st.Lines {
 			got = append(got, fmt.Sprintf("%s %s %s", l.EntryID, l.Side, ledger.Format(&l.Amount)))
 		}
-		want := texts(`SELECT entry_id::text || ' ' || side || ' ' || trim_scale(amount)::text FROM postings
+		want := texts(`SELECT entry_id::text || ' ' || side || ' ' || trim_scale(amount)::text FROM lines
 			WHERE account = $1 AND effective_at >= $2 AND effective_at < $3 AND NOT pending ORDER BY effective_at, seq, shard, idx`, a, from, to)
 		if !slices.Equal(got, want) {
 			t.Fatalf("statement of %s for [%v, %v): %d lines, want %d\n got %v\nwant %v", a, from.Sub(start), to.Sub(start), len(got), len(want), got, want)

@@ -102,6 +102,8 @@ type Posting struct {
 	BalanceAfter apd.Decimal
 	DebitsAfter  apd.Decimal
 	CreditsAfter apd.Decimal
+	// inline is true for a line kept in its entry's row (lines.go).
+	inline bool
 }
 
 // Entry is one balanced journal entry as stored.

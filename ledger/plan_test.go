@@ -56,7 +56,7 @@ func TestBalanceWritePlansIndexLookups(t *testing.T) {
 	plan := func() (string, map[string]int) {
 		t.Helper()
 		var raw string
-		if err := conn.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+sqlUpdateBalances, upd.acct, upd.shards, upd.d, upd.c, upd.pd, upd.pc, upd.b, upd.seqs).Scan(&raw); err != nil {
+		if err := conn.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+sqlUpdateBalances, upd.acct, upd.shards, upd.d, upd.c, upd.pd, upd.pc, upd.b, upd.seqs, upd.rowSeqs).Scan(&raw); err != nil {
 			t.Fatal(err)
 		}
 		return raw, planNodes(t, raw)
@@ -82,7 +82,7 @@ func TestBalanceWritePlansIndexLookups(t *testing.T) {
 	}
 	for name, c := range map[string]struct{ sql, args string }{
 		"read":   {sqlReadBalances, `ARRAY['208:USDT:u-1'], ARRAY[1::bigint]`},
-		"update": {sqlUpdateBalances, `ARRAY['208:USDT:u-1'], ARRAY[1::bigint], ARRAY['1'], ARRAY['1'], ARRAY['1'], ARRAY['1'], ARRAY['1'], ARRAY[1::bigint]`},
+		"update": {sqlUpdateBalances, `ARRAY['208:USDT:u-1'], ARRAY[1::bigint], ARRAY['1'], ARRAY['1'], ARRAY['1'], ARRAY['1'], ARRAY['1'], ARRAY[1::bigint], ARRAY[1::bigint]`},
 	} {
 		if _, err := conn.Exec(ctx, `PREPARE generic_`+name+` AS `+c.sql); err != nil {
 			t.Fatal(err)

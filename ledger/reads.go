@@ -92,7 +92,8 @@ func (l *Ledger) ListEntries(ctx context.Context, f EntryFilter) ([]*Entry, erro
 		AND recorded_at >= $4 AND recorded_at < $5 AND ($7::bigint <= 0 OR seq <= $7)`
 	args := []any{f.AfterSeq, f.Kind, f.BatchID, from, to, f.Limit, f.ToSeq, f.AfterShard}
 	if f.Account != "" {
-		sql += ` AND (seq, shard) IN (SELECT p.seq, p.shard FROM postings p WHERE p.account = $9 AND p.seq >= $1)`
+		sql += ` AND (seq, shard) IN (SELECT p.seq, p.shard FROM balances b CROSS JOIN LATERAL (
+			` + linesBetween("q.seq, q.shard", "$1::bigint - 1", "9223372036854775807", "true") + `) p WHERE b.account = $9)`
 		args = append(args, f.Account)
 	}
 	sql += ` ORDER BY seq, shard LIMIT $6`
@@ -209,8 +210,7 @@ func balanceAt(ctx context.Context, tx pgx.Tx, k accounts.Key, normal accounts.S
 		// it) as of its shard's seq in the cut, summed.
 		err = scan(tx.QueryRow(ctx, `SELECT sum(p.debits_after)::text, sum(p.credits_after)::text, sum(p.balance_after)::text, max(p.seq)
 			FROM balances b CROSS JOIN LATERAL (
-				SELECT debits_after, credits_after, balance_after, seq FROM postings
-				WHERE account = b.account AND shard = b.shard AND seq <= ($2::bigint[])[b.shard + 1] ORDER BY seq DESC, idx DESC LIMIT 1) p
+				`+lineAsOf("q.debits_after, q.credits_after, q.balance_after, q.seq", "($2::bigint[])[b.shard + 1]")+`) p
 			WHERE b.account = $1 HAVING count(*) > 0`, k.String(), []int64(cut)), false)
 		return b, err
 	default:
@@ -318,8 +318,7 @@ func (l *Ledger) TrialBalance(ctx context.Context, at AsOf, currency string) (*T
 		}
 		rows, err := tx.Query(ctx, `SELECT b.account, sum(p.debits_after)::text, sum(p.credits_after)::text, sum(p.balance_after)::text
 			FROM balances b CROSS JOIN LATERAL (
-				SELECT debits_after, credits_after, balance_after FROM postings
-				WHERE account = b.account AND shard = b.shard AND seq <= ($1::bigint[])[b.shard + 1] ORDER BY seq DESC, idx DESC LIMIT 1) p
+				`+lineAsOf("q.debits_after, q.credits_after, q.balance_after", "($1::bigint[])[b.shard + 1]")+`) p
 			WHERE ($2 = '' OR b.currency = $2)
 			GROUP BY b.currency, b.account
 			ORDER BY b.currency, b.account`, []int64(cut), currency)
@@ -429,7 +428,7 @@ func (l *Ledger) Statement(ctx context.Context, account string, from, to time.Ti
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, e.description, p.side, p.amount::text,
-				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM postings o WHERE o.seq = p.seq AND o.shard = p.shard AND o.side <> p.side), '')
+				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM lines o WHERE o.seq = p.seq AND o.shard = p.shard AND o.side <> p.side), '')
 			FROM balances b CROSS JOIN LATERAL (`+rowPostingsByEffective("q.seq, q.shard, q.idx, q.entry_id, q.effective_at, q.recorded_at, q.side, q.amount",
 			"q.effective_at >= $2 AND q.effective_at < $3 AND NOT q.pending", "$5", "$6")+`) p
 			JOIN entries e ON e.seq = p.seq AND e.shard = p.shard

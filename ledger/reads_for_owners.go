@@ -94,7 +94,7 @@ func ClosingBalancesAt(ctx context.Context, q schema.Querier, before time.Time, 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT account, sum(CASE WHEN side = 'debit' THEN amount ELSE -amount END)::text FROM postings
+	rows, err := q.Query(ctx, `SELECT account, sum(CASE WHEN side = 'debit' THEN amount ELSE -amount END)::text FROM lines
 		WHERE seq <= coalesce(($1::bigint[])[shard + 1], 0) AND effective_at < $2 AND NOT pending
 		GROUP BY account ORDER BY account`, []int64(cut), before)
 	if err != nil {

@@ -48,7 +48,7 @@ func LockShard(ctx context.Context, tx pgx.Tx, shard int) error {
 
 // Counts returns the number of entries and of postings in the journal.
 func Counts(ctx context.Context, q schema.Querier) (entries, postings int64, err error) {
-	err = q.QueryRow(ctx, `SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM postings)`).Scan(&entries, &postings)
+	err = q.QueryRow(ctx, `SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM lines)`).Scan(&entries, &postings)
 	return entries, postings, err
 }
 
@@ -85,8 +85,7 @@ func InUse(ctx context.Context, q schema.Querier, code, currency string) (bool, 
 // count as zero). Currencies without such an account are absent.
 func CodeBalancesAt(ctx context.Context, q schema.Querier, code string, cut Cut) (map[string]apd.Decimal, error) {
 	rows, err := q.Query(ctx, `SELECT b.currency, sum(p.balance_after)::text FROM balances b CROSS JOIN LATERAL (
-			SELECT balance_after FROM postings WHERE account = b.account AND shard = b.shard AND seq <= coalesce(($2::bigint[])[b.shard + 1], 0)
-			ORDER BY seq DESC, idx DESC LIMIT 1) p
+			`+lineAsOf("q.balance_after", "coalesce(($2::bigint[])[b.shard + 1], 0)")+`) p
 		WHERE b.code = $1 GROUP BY b.currency`, code, []int64(cut))
 	if err != nil {
 		return nil, err
@@ -126,7 +125,7 @@ type Flow struct {
 func Flows(ctx context.Context, q schema.Querier, from, to Cut, codes []string) ([]Flow, error) {
 	rows, err := q.Query(ctx, `SELECT p.currency, CASE WHEN e.kind = 'post_pending' THEN coalesce(t.kind, e.kind) ELSE e.kind END,
 			split_part(p.account, ':', 1), p.side, sum(p.amount)::text
-		FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard LEFT JOIN entries t ON t.id = e.completes
+		FROM lines p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard LEFT JOIN entries t ON t.id = e.completes
 		WHERE `+inCuts("p")+` AND NOT p.pending AND split_part(p.account, ':', 1) = ANY($3)
 		GROUP BY 1, 2, 3, 4`, []int64(from), []int64(to), codes)
 	if err != nil {
@@ -151,8 +150,9 @@ func Flows(ctx context.Context, q schema.Querier, from, to Cut, codes []string) 
 // AccountEntryIDs returns the ids of the entries with a posting (pending
 // or not) to account up to a cut, largest id first, at most limit.
 func AccountEntryIDs(ctx context.Context, q schema.Querier, account string, cut Cut, limit int) ([]string, error) {
-	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p WHERE p.account = $1
-		AND p.seq <= coalesce(($2::bigint[])[p.shard + 1], 0) ORDER BY 1 DESC LIMIT $3`,
+	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM balances b CROSS JOIN LATERAL (
+			`+linesBetween("q.entry_id", "0", "coalesce(($2::bigint[])[b.shard + 1], 0)", "true")+`) p
+		WHERE b.account = $1 ORDER BY 1 DESC LIMIT $3`,
 		account, []int64(cut), limit)
 }
 
@@ -167,7 +167,7 @@ func inCuts(alias string) string {
 // a posting (pending or not) to an account of code in currency, leaving out
 // entries of the given kinds; smallest id first, at most limit.
 func CodeEntryIDsExcept(ctx context.Context, q schema.Querier, code, currency string, from, to Cut, kinds []string, limit int) ([]string, error) {
-	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
+	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM lines p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
 		WHERE `+inCuts("p")+` AND p.currency = $3 AND split_part(p.account, ':', 1) = $4
 		AND e.kind <> ALL($5) ORDER BY 1 LIMIT $6`, []int64(from), []int64(to), currency, code, kinds, limit)
 }
@@ -209,7 +209,7 @@ type BatchTotal struct {
 // entries of kind between two cuts that carry a batch id, in (batch id,
 // currency) order.
 func BatchTotals(ctx context.Context, q schema.Querier, kind string, from, to Cut) ([]BatchTotal, error) {
-	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN postings p ON p.seq = e.seq AND p.shard = e.shard
+	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e JOIN lines p ON p.seq = e.seq AND p.shard = e.shard
 		WHERE e.kind = $3 AND `+inCuts("e")+` AND p.side = 'debit' AND e.batch_id <> '' GROUP BY 1, 2 ORDER BY 1, 2`, planEachTime, []int64(from), []int64(to), kind)
 	if err != nil {
 		return nil, err
@@ -262,8 +262,7 @@ type BalanceRow struct {
 func BalanceRowsAt(ctx context.Context, q schema.Querier, cut Cut) ([]BalanceRow, error) {
 	rows, err := q.Query(ctx, `SELECT b.account, b.shard, p.debits_after::text, p.credits_after::text, p.balance_after::text
 		FROM balances b CROSS JOIN LATERAL (
-			SELECT debits_after, credits_after, balance_after FROM postings
-			WHERE account = b.account AND shard = b.shard AND seq <= coalesce(($1::bigint[])[b.shard + 1], 0) ORDER BY seq DESC, idx DESC LIMIT 1) p
+			`+lineAsOf("q.debits_after, q.credits_after, q.balance_after", "coalesce(($1::bigint[])[b.shard + 1], 0)")+`) p
 		ORDER BY b.account, b.shard`, []int64(cut))
 	if err != nil {
 		return nil, err

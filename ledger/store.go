@@ -87,7 +87,7 @@ func loadPostings(ctx context.Context, q schema.Querier, entries []*Entry) error
 	// Postings are keyed by (seq, shard, idx): an entry's are found through
 	// its position.
 	rows, err := q.Query(ctx, `SELECT p.seq, p.shard, p.idx, p.account, p.side, p.amount::text, p.pending, p.balance_after::text, p.debits_after::text, p.credits_after::text
-		FROM unnest($1::bigint[], $2::bigint[]) AS u(seq, shard) JOIN postings p ON p.seq = u.seq AND p.shard = u.shard
+		FROM unnest($1::bigint[], $2::bigint[]) AS u(seq, shard) JOIN lines p ON p.seq = u.seq AND p.shard = u.shard
 		ORDER BY p.seq, p.shard, p.idx`, planEachTime, seqs, shards)
 	if err != nil {
 		return err
@@ -178,12 +178,19 @@ func loadFollowUps(ctx context.Context, q schema.Querier, ids []string) (*follow
 // The statements a batch writes with (WriteStatements).
 const (
 	sqlInsertEntries = `INSERT INTO entries (id, seq, kind, description, phase, effective_at, recorded_at, idempotency_key, content_hash,
-			parent_id, reverses, completes, expires_at, batch_id, metadata, prev_hash, hash, shard)
+			parent_id, reverses, completes, expires_at, batch_id, metadata, prev_hash, hash, shard,
+			l1_idx, l1_account, l1_side, l1_amount, l1_balance_after, l1_debits_after, l1_credits_after,
+			l2_idx, l2_account, l2_side, l2_amount, l2_balance_after, l2_debits_after, l2_credits_after)
 		SELECT id::uuid, seq, kind, descr, phase, eff, rec, key, content, NULLIF(parent, '')::uuid, NULLIF(rev, '')::uuid,
-			NULLIF(comp, '')::uuid, NULLIF(exp, '')::timestamptz, NULLIF(batch, ''), meta::jsonb, prev, hash, sh
+			NULLIF(comp, '')::uuid, NULLIF(exp, '')::timestamptz, NULLIF(batch, ''), meta::jsonb, prev, hash, sh,
+			NULLIF(i1, -1), NULLIF(a1, ''), NULLIF(s1, ''), NULLIF(m1, '')::numeric, NULLIF(b1, '')::numeric, NULLIF(d1, '')::numeric, NULLIF(c1, '')::numeric,
+			NULLIF(i2, -1), NULLIF(a2, ''), NULLIF(s2, ''), NULLIF(m2, '')::numeric, NULLIF(b2, '')::numeric, NULLIF(d2, '')::numeric, NULLIF(c2, '')::numeric
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[],
-			$9::bytea[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::bytea[], $18::bigint[])
-			AS u(id, seq, kind, descr, phase, eff, rec, key, content, parent, rev, comp, exp, batch, meta, prev, hash, sh)`
+			$9::bytea[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::bytea[], $18::bigint[],
+			$19::bigint[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[],
+			$26::bigint[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[])
+			AS u(id, seq, kind, descr, phase, eff, rec, key, content, parent, rev, comp, exp, batch, meta, prev, hash, sh,
+				i1, a1, s1, m1, b1, d1, c1, i2, a2, s2, m2, b2, d2, c2)`
 	sqlInsertPostings = `INSERT INTO postings (entry_id, idx, seq, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at, shard)
 		SELECT e::uuid, i, s, a, c, sd, amt::numeric, p, b::numeric, d::numeric, cr::numeric, eff, rec, sh
 		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::text[],
@@ -194,6 +201,27 @@ const (
 // WriteStatements are the statements ApplyTx writes a batch with: declare
 // them to a schema.Pipe given as Options.Writes.
 var WriteStatements = []string{sqlInsertEntries, sqlInsertPostings, sqlUpdateBalances, sqlInsertBalances, sqlUpdateHead}
+
+// slotColumns are the columns of one inline slot (lines.go) of a batch's
+// entries: -1 and empty strings where an entry has no line in the slot.
+type slotColumns struct {
+	idx                             []int64
+	acct, side, amt, bal, deb, cred []string
+}
+
+func newSlotColumns(n int) slotColumns {
+	s := slotColumns{idx: make([]int64, n), acct: make([]string, n), side: make([]string, n), amt: make([]string, n),
+		bal: make([]string, n), deb: make([]string, n), cred: make([]string, n)}
+	for i := range s.idx {
+		s.idx[i] = -1
+	}
+	return s
+}
+
+func (s *slotColumns) set(i int, p *Posting) {
+	s.idx[i], s.acct[i], s.side[i], s.amt[i] = int64(p.Index), p.Account.String(), string(p.Side), Format(&p.Amount)
+	s.bal[i], s.deb[i], s.cred[i] = Format(&p.BalanceAfter), Format(&p.DebitsAfter), Format(&p.CreditsAfter)
+}
 
 // writeEntries inserts the accepted entries and their postings with one
 // multi-row statement per table.
@@ -209,6 +237,10 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 	var pIdx, pSeq, pShard []int64
 	var pPending []bool
 	var pEff, pRec []time.Time
+	var slots [inlineSlots]slotColumns
+	for k := range slots {
+		slots[k] = newSlotColumns(n)
+	}
 	for i, c := range cs {
 		e := c.entry
 		shards[i] = int64(e.Shard)
@@ -220,7 +252,14 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 		}
 		batches[i], metas[i], prevs[i], hashes[i] = e.BatchID, string(e.Metadata), e.PrevHash, e.Hash
 		e.contentHash = contents[i]
-		for _, p := range e.Postings {
+		slot := 0
+		for j := range e.Postings {
+			p := &e.Postings[j]
+			if p.inline {
+				slots[slot].set(i, p)
+				slot++
+				continue
+			}
 			pEntry = append(pEntry, e.ID)
 			pIdx = append(pIdx, int64(p.Index))
 			pSeq = append(pSeq, e.Seq)
@@ -238,7 +277,9 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 		}
 	}
 	_, err := w.Exec(ctx, sqlInsertEntries,
-		ids, seqs, kinds, descs, phases, effective, recorded, keys, contents, parents, reverses, completes, expires, batches, metas, prevs, hashes, shards)
+		ids, seqs, kinds, descs, phases, effective, recorded, keys, contents, parents, reverses, completes, expires, batches, metas, prevs, hashes, shards,
+		slots[0].idx, slots[0].acct, slots[0].side, slots[0].amt, slots[0].bal, slots[0].deb, slots[0].cred,
+		slots[1].idx, slots[1].acct, slots[1].side, slots[1].amt, slots[1].bal, slots[1].deb, slots[1].cred)
 	if err != nil {
 		return fmt.Errorf("insert entries: %w", err)
 	}

@@ -68,6 +68,9 @@ func (l *Ledger) Verify(ctx context.Context) (*Report, error) {
 		if err := verifyChain(ctx, tx, rep); err != nil {
 			return err
 		}
+		if err := verifyInline(ctx, tx, rep); err != nil {
+			return err
+		}
 		return verifyBalances(ctx, tx, rep)
 	})
 	if err != nil {
@@ -281,7 +284,7 @@ type storedPosting struct {
 func verifyPostings(ctx context.Context, tx pgx.Tx, shard int, lo, hi int64, n int) ([]storedPosting, error) {
 	rows, err := tx.Query(ctx, `SELECT seq, idx, entry_id::text, account, currency, side, amount::text, pending,
 			balance_after::text, debits_after::text, credits_after::text, effective_at, recorded_at
-		FROM postings WHERE shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq, idx`, shard, lo, hi)
+		FROM lines WHERE shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq, idx`, shard, lo, hi)
 	if err != nil {
 		return nil, err
 	}
@@ -339,6 +342,31 @@ func orphan(p storedPosting) Problem {
 	return Problem{Kind: ProblemHash, Shard: p.shard, Seq: p.seq, Detail: fmt.Sprintf("posting (shard %d, seq %d, idx %d) belongs to no entry", p.shard, p.seq, p.Index)}
 }
 
+// verifyInline checks where the inline lines are (lines.go): each of an
+// account whose lines may be inline, in a prompt entry, after a postings
+// row of its account in the same shard and block. A line elsewhere would
+// be missed by the reads by account, which find inline lines only there.
+func verifyInline(ctx context.Context, tx pgx.Tx, rep *Report) error {
+	rows, err := tx.Query(ctx, `SELECT i.shard, i.seq, i.idx, i.account FROM inline_lines i
+		WHERE NOT `+inlineSQL("i.account")+` OR `+late("i")+` OR NOT EXISTS (SELECT 1 FROM postings p
+			WHERE p.account = i.account AND p.shard = i.shard AND p.seq >= `+blockStart("i.seq")+` AND p.seq < i.seq)
+		ORDER BY i.shard, i.seq, i.idx LIMIT $1`, maxProblems)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p Problem
+		var idx int
+		if err := rows.Scan(&p.Shard, &p.Seq, &idx, &p.Account); err != nil {
+			return err
+		}
+		p.Kind, p.Detail = ProblemBalance, fmt.Sprintf("line %d of entry (shard %d, seq %d), kept in the entry's row, is not where the reads by account find it: an account whose lines may be inline, a prompt entry, a postings row of the account earlier in its block of %d positions", idx, p.Shard, p.Seq, InlineBlock)
+		rep.add(p)
+	}
+	return rows.Err()
+}
+
 // verifyBalances recomputes every balance row from the postings in SQL and
 // compares all five figures, the last seq (the last entry that posted to
 // the account or released a pending posting of it) and the columns that
@@ -355,12 +383,14 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 				sum(CASE WHEN p.pending AND p.side = 'debit' AND (p.seq, p.shard) IN (SELECT seq, shard FROM open_pending) THEN p.amount ELSE 0 END) AS pdebits,
 				sum(CASE WHEN p.pending AND p.side = 'credit' AND (p.seq, p.shard) IN (SELECT seq, shard FROM open_pending) THEN p.amount ELSE 0 END) AS pcredits,
 				max(p.seq) AS last_seq
-			FROM postings p GROUP BY p.account, p.shard
+			FROM lines p GROUP BY p.account, p.shard
+		), stored_rows AS (
+			SELECT account, shard, max(seq) AS row_seq FROM postings GROUP BY account, shard
 		), released AS (
 			-- Per completion (few), its target's postings by index: a
 			-- lateral join, so that no plan scans every posting for it.
 			SELECT p.account, c.shard, max(c.seq) AS last_seq
-			FROM entries c, LATERAL (SELECT p.account FROM postings p JOIN entries t ON t.seq = p.seq AND t.shard = p.shard
+			FROM entries c, LATERAL (SELECT p.account FROM lines p JOIN entries t ON t.seq = p.seq AND t.shard = p.shard
 				WHERE t.id = c.completes) p
 			WHERE c.completes IS NOT NULL
 			GROUP BY p.account, c.shard
@@ -372,8 +402,10 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 				ELSE coalesce(s.credits, 0) - coalesce(s.debits, 0) END,
 			coalesce(b.balance, 0)::text, coalesce(s.debits, 0)::text, coalesce(s.credits, 0)::text,
 			b.account IS NOT NULL, coalesce(b.code, ''), coalesce(b.currency, ''), coalesce(b.holder, ''),
-			coalesce(b.last_seq, 0), greatest(coalesce(s.last_seq, 0), coalesce(r.last_seq, 0))
+			coalesce(b.last_seq, 0), greatest(coalesce(s.last_seq, 0), coalesce(r.last_seq, 0)),
+			coalesce(b.row_seq, 0), coalesce(w.row_seq, 0)
 		FROM balances b FULL OUTER JOIN sums s ON s.account = b.account AND s.shard = b.shard
+		LEFT JOIN stored_rows w ON w.account = coalesce(b.account, s.account) AND w.shard = coalesce(b.shard, s.shard)
 		LEFT JOIN released r ON r.account = coalesce(b.account, s.account) AND r.shard = coalesce(b.shard, s.shard)
 		LEFT JOIN account_codes c ON c.code = split_part(coalesce(b.account, s.account), ':', 1)
 		ORDER BY 1, 2`)
@@ -386,8 +418,9 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 		var shard int
 		var normal *string
 		var ok, stored bool
-		var lastSeq, wantSeq int64
-		if err := rows.Scan(&account, &shard, &normal, &ok, &bal, &d, &c, &stored, &code, &currency, &holder, &lastSeq, &wantSeq); err != nil {
+		var lastSeq, wantSeq, rowSeq, wantRowSeq int64
+		if err := rows.Scan(&account, &shard, &normal, &ok, &bal, &d, &c, &stored, &code, &currency, &holder, &lastSeq, &wantSeq,
+			&rowSeq, &wantRowSeq); err != nil {
 			return err
 		}
 		rep.AccountsChecked++
@@ -397,6 +430,9 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 		}
 		if lastSeq != wantSeq {
 			why = append(why, fmt.Sprintf("stored last_seq %d, the last entry touching the account is seq %d", lastSeq, wantSeq))
+		}
+		if rowSeq != wantRowSeq {
+			why = append(why, fmt.Sprintf("stored row_seq %d, the account's last postings row is at seq %d", rowSeq, wantRowSeq))
 		}
 		if k, err := accounts.ParseKey(account); err != nil {
 			why = append(why, "the account is not a valid account key")

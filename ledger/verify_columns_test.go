@@ -58,7 +58,7 @@ func TestVerifyCoversStoredColumns(t *testing.T) {
 			sql: []string{
 				`INSERT INTO postings (entry_id, idx, seq, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at)
 					SELECT gen_random_uuid(), 0, 8, '201:USD:alice', 'USD', 'credit', 100, false, 118, 0, 118, recorded_at, recorded_at FROM entries WHERE seq = 7`,
-				`UPDATE balances SET credits = credits + 100, balance = balance + 100, last_seq = 8 WHERE account = '201:USD:alice'`,
+				`UPDATE balances SET credits = credits + 100, balance = balance + 100, last_seq = 8, row_seq = 8 WHERE account = '201:USD:alice'`,
 			},
 			first: ledger.Problem{Kind: ledger.ProblemHash, Seq: 8},
 			only:  true,

@@ -34,7 +34,7 @@ func checkAccruals(ctx context.Context, tx pgx.Tx, rep *Report) error {
 // The accruals check by recorded time: the entries of (FromSeq, ToSeq]
 // against the accruals recorded in [From, To).
 const sqlAccrualsRecorded = `WITH j AS (
-		SELECT p.entry_id, sum(p.amount) AS amount FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
+		SELECT p.entry_id, sum(p.amount) AS amount FROM lines p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
 		WHERE e.kind IN ('commission', 'bounty') AND p.seq > coalesce(($2::bigint[])[p.shard + 1], 0) AND p.seq <= coalesce(($3::bigint[])[p.shard + 1], 0) AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
 		GROUP BY p.entry_id
 	), a AS (
@@ -54,7 +54,7 @@ const sqlAccrualsRecorded = `WITH j AS (
 // the cut of a closed previous period (ledger.EffectivePeriod.Late), or
 // NULL.
 var sqlAccrualsEffective = `WITH j AS (
-		SELECT p.entry_id, sum(p.amount) AS amount FROM postings p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
+		SELECT p.entry_id, sum(p.amount) AS amount FROM lines p JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
 		WHERE e.kind IN ('commission', 'bounty') AND p.seq > coalesce(($2::bigint[])[p.shard + 1], 0) AND ` + ledger.MemberSQL("e", "$3", "$4", "$5") + `
 			AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
 		GROUP BY p.entry_id

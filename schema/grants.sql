@@ -18,6 +18,10 @@ GRANT SELECT ON schema_migrations, schema_lock TO folio_app;
 -- trade_reversals, accruals with negative amounts), never updates.
 GRANT SELECT, INSERT ON entries, postings, audit_log, user_events, bounty_awards, trades, trade_reversals, accruals, scheduler_runs TO folio_app;
 
+-- The journal's lines, stored as postings rows or inline in entries
+-- (migration 040): views, read only.
+GRANT SELECT ON lines, inline_lines TO folio_app;
+
 -- Seals and the Merkle log (seal/doc.go): history, appended by sealers.
 GRANT SELECT, INSERT ON seals, seal_heads, merkle_hash_runs TO folio_app;
 
@@ -29,7 +33,7 @@ GRANT SELECT, INSERT, UPDATE ON journal_shards TO folio_app;
 -- Balances: upserted with every batch; the account and its key columns
 -- never change.
 GRANT SELECT, INSERT ON balances TO folio_app;
-GRANT UPDATE (debits, credits, pending_debits, pending_credits, balance, last_seq) ON balances TO folio_app;
+GRANT UPDATE (debits, credits, pending_debits, pending_credits, balance, last_seq, row_seq) ON balances TO folio_app;
 
 -- Chart of accounts and currencies: upserted by admins (audit-logged).
 GRANT SELECT, INSERT ON currencies, account_codes TO folio_app;

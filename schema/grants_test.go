@@ -46,7 +46,7 @@ var appGrants = map[string]grant{
 	"ingest_dead_letters": {table: []string{"SELECT", "INSERT"}},
 
 	"journal_shards": {table: []string{"SELECT", "INSERT", "UPDATE"}},
-	"balances":       {table: []string{"SELECT", "INSERT"}, update: []string{"debits", "credits", "pending_debits", "pending_credits", "balance", "last_seq"}},
+	"balances":       {table: []string{"SELECT", "INSERT"}, update: []string{"debits", "credits", "pending_debits", "pending_credits", "balance", "last_seq", "row_seq"}},
 	"currencies":     {table: []string{"SELECT", "INSERT"}, update: []string{"precision", "enabled", "updated_at"}},
 	"account_codes":  {table: []string{"SELECT", "INSERT"}, update: []string{"name", "type", "normal_side", "per_holder", "balance_rule", "updated_at"}},
 	"api_keys":       {table: []string{"SELECT", "INSERT"}, update: []string{"revoked_at"}},

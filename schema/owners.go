@@ -29,6 +29,9 @@ func Owners() map[string]string {
 		"entries":        "ledger",
 		"postings":       "ledger",
 		"balances":       "ledger",
+		// Views of the journal's lines (migration 040).
+		"lines":        "ledger",
+		"inline_lines": "ledger",
 
 		// Accounting periods: their events and closing snapshots.
 		"period_events":    "periods",
