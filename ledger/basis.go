@@ -185,7 +185,7 @@ func (p EffectivePeriod) CodeBalances(ctx context.Context, q schema.Querier, cod
 	}
 	rows, err := q.Query(ctx, `SELECT b.currency, coalesce(sum(l.s), 0)::text FROM balances b
 		CROSS JOIN LATERAL (SELECT sum(CASE WHEN side = $2 THEN amount ELSE -amount END) AS s FROM (
-			`+linesBetween("q.side, q.amount", "coalesce(($3::bigint[])[b.shard + 1], 0)", "9223372036854775807", "NOT q.pending AND "+cond)+`) q) l
+			`+linesBetween("q.side, q.amount", "coalesce(($3::bigint[])[b.shard + 1], 0)", "9223372036854775807", "NOT q.pending AND "+cond, codeSet(code))+`) q) l
 		WHERE b.code = $1 GROUP BY b.currency`, code, string(c.Normal), []int64(p.Floor), t, late)
 	if err != nil {
 		return nil, err
@@ -227,7 +227,7 @@ func AccountEntryIDsBefore(ctx context.Context, q schema.Querier, account string
 		return nil, err
 	}
 	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM balances b CROSS JOIN LATERAL (
-			`+rowPostingsByEffective("q.entry_id", "q.effective_at < $2", "$4", "$5")+`) p
+			`+rowPostingsByEffective("q.entry_id", "q.effective_at < $2", "$4", "$5", accountSet(account))+`) p
 		WHERE b.account = $1 ORDER BY 1 DESC LIMIT $3`,
 		account, t, limit, []int64(after), []int64(upto))
 }
@@ -317,7 +317,7 @@ func (l *Ledger) StatementRecorded(ctx context.Context, account string, from, to
 		// shard) as of its shard's seq in the cut, summed.
 		var open *string
 		err = tx.QueryRow(ctx, `SELECT sum(p.balance_after)::text FROM balances b CROSS JOIN LATERAL (
-				`+lineAsOf("q.balance_after", "coalesce(($2::bigint[])[b.shard + 1], 0)")+`) p
+				`+lineAsOf("q.balance_after", "coalesce(($2::bigint[])[b.shard + 1], 0)", accountSet(k.String()))+`) p
 			WHERE b.account = $1`, k.String(), []int64(fromCut)).Scan(&open)
 		if err != nil {
 			return err
@@ -330,7 +330,7 @@ func (l *Ledger) StatementRecorded(ctx context.Context, account string, from, to
 		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, e.description, p.side, p.amount::text,
 				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM lines o WHERE o.seq = p.seq AND o.shard = p.shard AND o.side <> p.side), '')
 			FROM balances b CROSS JOIN LATERAL (`+linesBetween("q.seq, q.shard, q.idx, q.entry_id, q.effective_at, q.recorded_at, q.side, q.amount",
-			"coalesce(($2::bigint[])[b.shard + 1], 0)", "coalesce(($3::bigint[])[b.shard + 1], 0)", "NOT q.pending")+`) p
+			"coalesce(($2::bigint[])[b.shard + 1], 0)", "coalesce(($3::bigint[])[b.shard + 1], 0)", "NOT q.pending", accountSet(k.String()))+`) p
 			JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
 			WHERE b.account = $1
 			ORDER BY p.recorded_at, p.seq, p.shard, p.idx LIMIT $4`, k.String(), []int64(fromCut), []int64(toCut), MaxStatementLines+1)
@@ -407,7 +407,7 @@ func (l *Ledger) TrialBalanceEffective(ctx context.Context, at time.Time, curren
 		rows, err := tx.Query(ctx, `SELECT b.account, (sum(b.debits) - coalesce(sum(l.d), 0))::text, (sum(b.credits) - coalesce(sum(l.c), 0))::text
 			FROM balances b LEFT JOIN LATERAL (
 				SELECT sum(amount) FILTER (WHERE side = 'debit') AS d, sum(amount) FILTER (WHERE side = 'credit') AS c FROM (
-					`+rowPostingsByEffective("q.side, q.amount", "q.effective_at > $1 AND NOT q.pending", "$3", "$4")+`) x) l ON true
+					`+rowPostingsByEffective("q.side, q.amount", "q.effective_at > $1 AND NOT q.pending", "$3", "$4", anyAccount)+`) x) l ON true
 			WHERE ($2 = '' OR b.currency = $2)
 			GROUP BY b.currency, b.account
 			ORDER BY b.currency, b.account`, at, currency, []int64(after), []int64(upto))

@@ -44,15 +44,16 @@ func late(a string) string {
 }
 
 // rowPostingsByEffective is a subquery selecting cols (over alias q, with
-// the columns of the view lines) of the lines of balance row b (b.account, b.shard) that satisfy cond
-// (over q; it bounds q.effective_at): the late ones by the late index, the
-// prompt ones by position in b's shard after the cut bound to parameter
-// after and up to the cut bound to parameter upto (bigint[] parameters,
-// such as "$3"). The cuts must hold every prompt posting that cond can
-// select: a prompt posting effective at t was recorded within LateAfter of t.
-func rowPostingsByEffective(cols, cond, after, upto string) string {
+// the columns of the view lines) of the lines of balance row b (b.account,
+// b.shard) that satisfy cond (over q; it bounds q.effective_at): the late
+// ones by the late index (late lines are always rows, lines.go), the prompt
+// ones by position in b's shard after the cut bound to parameter after and
+// up to the cut bound to parameter upto (bigint[] parameters, such as
+// "$3"). The cuts must hold every prompt line that cond can select: a
+// prompt line effective at t was recorded within LateAfter of t.
+func rowPostingsByEffective(cols, cond, after, upto string, set lineSet) string {
 	shardCut := func(c string) string { return `coalesce((` + c + `::bigint[])[b.shard + 1], 0)` }
-	return linesBetween(cols, shardCut(after), shardCut(upto), cond+` AND NOT `+late("q")) + `
+	return linesBetween(cols, shardCut(after), shardCut(upto), cond+` AND NOT `+late("q"), set) + `
 		UNION ALL
 		SELECT ` + cols + ` FROM postings q WHERE q.account = b.account AND q.shard = b.shard AND ` + cond + ` AND ` + late("q")
 }

@@ -1,8 +1,10 @@
 package ledger
 
-// RowPostingsByEffective exposes the effective-time read's subquery to
-// the plan test.
-var RowPostingsByEffective = rowPostingsByEffective
+// RowPostingsByEffective exposes the effective-time read's subquery, for
+// balance rows of both kinds (lines.go), to the plan test.
+func RowPostingsByEffective(cols, cond, after, upto string) string {
+	return rowPostingsByEffective(cols, cond, after, upto, anyAccount)
+}
 
 // BalanceRowsRead is how many balance rows l's writers have looked up in
 // the database rather than in its cache.

@@ -93,7 +93,7 @@ func (l *Ledger) ListEntries(ctx context.Context, f EntryFilter) ([]*Entry, erro
 	args := []any{f.AfterSeq, f.Kind, f.BatchID, from, to, f.Limit, f.ToSeq, f.AfterShard}
 	if f.Account != "" {
 		sql += ` AND (seq, shard) IN (SELECT p.seq, p.shard FROM balances b CROSS JOIN LATERAL (
-			` + linesBetween("q.seq, q.shard", "$1::bigint - 1", "9223372036854775807", "true") + `) p WHERE b.account = $9)`
+			` + linesBetween("q.seq, q.shard", "$1::bigint - 1", "9223372036854775807", "true", accountSet(f.Account)) + `) p WHERE b.account = $9)`
 		args = append(args, f.Account)
 	}
 	sql += ` ORDER BY seq, shard LIMIT $6`
@@ -171,7 +171,7 @@ func balanceAt(ctx context.Context, tx pgx.Tx, k accounts.Key, normal accounts.S
 			return nil, err
 		}
 		rows, err := tx.Query(ctx, `SELECT q.side, q.amount::text FROM balances b CROSS JOIN LATERAL (
-				`+rowPostingsByEffective("q.side, q.amount", "q.effective_at > $2 AND NOT q.pending", "$3", "$4")+`) q
+				`+rowPostingsByEffective("q.side, q.amount", "q.effective_at > $2 AND NOT q.pending", "$3", "$4", accountSet(k.String()))+`) q
 			WHERE b.account = $1`, k.String(), at.Effective, []int64(after), []int64(upto))
 		if err != nil {
 			return nil, err
@@ -210,7 +210,7 @@ func balanceAt(ctx context.Context, tx pgx.Tx, k accounts.Key, normal accounts.S
 		// it) as of its shard's seq in the cut, summed.
 		err = scan(tx.QueryRow(ctx, `SELECT sum(p.debits_after)::text, sum(p.credits_after)::text, sum(p.balance_after)::text, max(p.seq)
 			FROM balances b CROSS JOIN LATERAL (
-				`+lineAsOf("q.debits_after, q.credits_after, q.balance_after, q.seq", "($2::bigint[])[b.shard + 1]")+`) p
+				`+lineAsOf("q.debits_after, q.credits_after, q.balance_after, q.seq", "($2::bigint[])[b.shard + 1]", accountSet(k.String()))+`) p
 			WHERE b.account = $1 HAVING count(*) > 0`, k.String(), []int64(cut)), false)
 		return b, err
 	default:
@@ -318,7 +318,7 @@ func (l *Ledger) TrialBalance(ctx context.Context, at AsOf, currency string) (*T
 		}
 		rows, err := tx.Query(ctx, `SELECT b.account, sum(p.debits_after)::text, sum(p.credits_after)::text, sum(p.balance_after)::text
 			FROM balances b CROSS JOIN LATERAL (
-				`+lineAsOf("q.debits_after, q.credits_after, q.balance_after", "($1::bigint[])[b.shard + 1]")+`) p
+				`+lineAsOf("q.debits_after, q.credits_after, q.balance_after", "($1::bigint[])[b.shard + 1]", anyAccount)+`) p
 			WHERE ($2 = '' OR b.currency = $2)
 			GROUP BY b.currency, b.account
 			ORDER BY b.currency, b.account`, []int64(cut), currency)
@@ -430,7 +430,7 @@ func (l *Ledger) Statement(ctx context.Context, account string, from, to time.Ti
 		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, e.description, p.side, p.amount::text,
 				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM lines o WHERE o.seq = p.seq AND o.shard = p.shard AND o.side <> p.side), '')
 			FROM balances b CROSS JOIN LATERAL (`+rowPostingsByEffective("q.seq, q.shard, q.idx, q.entry_id, q.effective_at, q.recorded_at, q.side, q.amount",
-			"q.effective_at >= $2 AND q.effective_at < $3 AND NOT q.pending", "$5", "$6")+`) p
+			"q.effective_at >= $2 AND q.effective_at < $3 AND NOT q.pending", "$5", "$6", accountSet(k.String()))+`) p
 			JOIN entries e ON e.seq = p.seq AND e.shard = p.shard
 			WHERE b.account = $1
 			ORDER BY p.effective_at, p.seq, p.shard, p.idx LIMIT $4`, k.String(), from, to, MaxStatementLines+1, []int64(after), []int64(upto))

@@ -85,7 +85,7 @@ func InUse(ctx context.Context, q schema.Querier, code, currency string) (bool, 
 // count as zero). Currencies without such an account are absent.
 func CodeBalancesAt(ctx context.Context, q schema.Querier, code string, cut Cut) (map[string]apd.Decimal, error) {
 	rows, err := q.Query(ctx, `SELECT b.currency, sum(p.balance_after)::text FROM balances b CROSS JOIN LATERAL (
-			`+lineAsOf("q.balance_after", "coalesce(($2::bigint[])[b.shard + 1], 0)")+`) p
+			`+lineAsOf("q.balance_after", "coalesce(($2::bigint[])[b.shard + 1], 0)", codeSet(code))+`) p
 		WHERE b.code = $1 GROUP BY b.currency`, code, []int64(cut))
 	if err != nil {
 		return nil, err
@@ -151,7 +151,7 @@ func Flows(ctx context.Context, q schema.Querier, from, to Cut, codes []string) 
 // or not) to account up to a cut, largest id first, at most limit.
 func AccountEntryIDs(ctx context.Context, q schema.Querier, account string, cut Cut, limit int) ([]string, error) {
 	return collectIDs(ctx, q, `SELECT DISTINCT p.entry_id::text FROM balances b CROSS JOIN LATERAL (
-			`+linesBetween("q.entry_id", "0", "coalesce(($2::bigint[])[b.shard + 1], 0)", "true")+`) p
+			`+linesBetween("q.entry_id", "0", "coalesce(($2::bigint[])[b.shard + 1], 0)", "true", accountSet(account))+`) p
 		WHERE b.account = $1 ORDER BY 1 DESC LIMIT $3`,
 		account, []int64(cut), limit)
 }
@@ -262,7 +262,7 @@ type BalanceRow struct {
 func BalanceRowsAt(ctx context.Context, q schema.Querier, cut Cut) ([]BalanceRow, error) {
 	rows, err := q.Query(ctx, `SELECT b.account, b.shard, p.debits_after::text, p.credits_after::text, p.balance_after::text
 		FROM balances b CROSS JOIN LATERAL (
-			`+lineAsOf("q.debits_after, q.credits_after, q.balance_after", "coalesce(($1::bigint[])[b.shard + 1], 0)")+`) p
+			`+lineAsOf("q.debits_after, q.credits_after, q.balance_after", "coalesce(($1::bigint[])[b.shard + 1], 0)", anyAccount)+`) p
 		ORDER BY b.account, b.shard`, []int64(cut))
 	if err != nil {
 		return nil, err

@@ -122,8 +122,13 @@ func Open(ctx context.Context, url string, opts OpenOptions) (*DB, error) {
 // PostgreSQL connections (see tunePlanner).
 const RandomPageCost = "1.1"
 
-// tunePlanner sets random_page_cost to RandomPageCost for the session of c
-// when the server still has PostgreSQL's built-in default (4, a figure for
+// JIT is the jit setting on the server's PostgreSQL connections (see
+// tunePlanner).
+const JIT = "off"
+
+// tunePlanner sets random_page_cost to RandomPageCost and jit to JIT for
+// the session of c, each when the server still has PostgreSQL's built-in
+// default. random_page_cost's is 4, a figure for
 // spinning disks): a value the operator chose (postgresql.conf, the command
 // line, ALTER DATABASE or ALTER ROLE … SET) is kept. Folio's data is in
 // memory or on SSDs, where 1.1 is the usual figure. With 4 the planner
@@ -134,14 +139,20 @@ const RandomPageCost = "1.1"
 // the table outgrows work_mem (TestBalanceWritePlansIndexLookups; figures in
 // README, "Measured figures, dated"). Until 2026-12-06 only the private
 // cluster had 1.1 (on its command line); a database of the operator's got
-// these plans. CockroachDB has no such setting (its optimizer costs lookups
+// these plans. JIT compilation (on by default) pays off for long analytic
+// queries, not for Folio's: a read as of a position over every balance row
+// (a trial balance) is estimated dear because of the inline accounts'
+// branch it never runs for other rows (ledger/lines.go), and PostgreSQL
+// then spent ~0.7 s compiling it for a ~0.5 s run (2026-12-07, 100k
+// trades). CockroachDB has neither setting (its optimizer costs lookups
 // itself): a connection whose server reports crdb_version is left as it is.
 func tunePlanner(ctx context.Context, c *pgx.Conn) error {
 	if c.PgConn().ParameterStatus("crdb_version") != "" {
 		return nil
 	}
-	_, err := c.Exec(ctx, `SELECT set_config(name, $1, false) FROM pg_settings
-		WHERE name = 'random_page_cost' AND source = 'default'`, RandomPageCost)
+	_, err := c.Exec(ctx, `SELECT set_config(p.name, s.value, false) FROM pg_settings p
+		JOIN unnest($1::text[], $2::text[]) AS s(name, value) ON s.name = p.name WHERE p.source = 'default'`,
+		[]string{"random_page_cost", "jit"}, []string{RandomPageCost, JIT})
 	return err
 }
 

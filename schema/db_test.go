@@ -554,10 +554,10 @@ func TestNewIDOnPostgres(t *testing.T) {
 	}
 }
 
-// TestOpenTunesPlanner checks random_page_cost: PostgreSQL's default on a
-// plain connection (the test cluster, like the private one, sets nothing),
-// RandomPageCost on the connections of a pool made by Open, and the
-// operator's value once one is set for the database.
+// TestOpenTunesPlanner checks random_page_cost and jit: PostgreSQL's
+// defaults on a plain connection (the test cluster, like the private one,
+// sets nothing), RandomPageCost and JIT on the connections of a pool made
+// by Open, and the operator's values once they are set for the database.
 func TestOpenTunesPlanner(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -566,12 +566,12 @@ func TestOpenTunesPlanner(t *testing.T) {
 	show := func(q schema.Querier) string {
 		t.Helper()
 		var v string
-		if err := q.QueryRow(ctx, `SHOW random_page_cost`).Scan(&v); err != nil {
+		if err := q.QueryRow(ctx, `SELECT current_setting('random_page_cost') || ' ' || current_setting('jit')`).Scan(&v); err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
-	cost := func() string {
+	opened := func() string {
 		t.Helper()
 		app, err := schema.Open(ctx, db.URL, schema.OpenOptions{Role: schema.AppRole})
 		if err != nil {
@@ -580,17 +580,19 @@ func TestOpenTunesPlanner(t *testing.T) {
 		defer app.Close()
 		return show(app.Pool)
 	}
-	if got := show(db.Admin); got != "4" {
-		t.Errorf("random_page_cost on a plain connection = %s, want PostgreSQL's default 4", got)
+	if got := show(db.Admin); got != "4 on" {
+		t.Errorf("random_page_cost and jit on a plain connection = %s, want PostgreSQL's defaults 4 on", got)
 	}
-	if got := cost(); got != schema.RandomPageCost {
-		t.Errorf("random_page_cost on Open's connections = %s, want %s", got, schema.RandomPageCost)
+	if got, want := opened(), schema.RandomPageCost+" "+schema.JIT; got != want {
+		t.Errorf("random_page_cost and jit on Open's connections = %s, want %s", got, want)
 	}
-	if _, err := db.Admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{db.Name}.Sanitize()+` SET random_page_cost = 2.5`); err != nil {
-		t.Fatal(err)
+	for _, set := range []string{`SET random_page_cost = 2.5`, `SET jit = on`} {
+		if _, err := db.Admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{db.Name}.Sanitize()+` `+set); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got := cost(); got != "2.5" {
-		t.Errorf("random_page_cost with the database's own setting = %s, want 2.5 (kept)", got)
+	if got := opened(); got != "2.5 on" {
+		t.Errorf("random_page_cost and jit with the database's own settings = %s, want 2.5 on (kept)", got)
 	}
 }
 

@@ -32,16 +32,17 @@ ALTER TABLE balances ADD COLUMN IF NOT EXISTS row_seq BIGINT NOT NULL DEFAULT 0;
 UPDATE balances b SET row_seq = coalesce((SELECT max(p.seq) FROM postings p WHERE p.account = b.account AND p.shard = b.shard), 0)
 WHERE b.row_seq = 0;
 
--- The inline lines, with the columns of postings.
+-- The inline lines, with the columns of postings: one scan of an entry
+-- gives both of its slots (a UNION ALL of the slots read each entry twice).
+-- An entry has a second slot only when it has a first.
 CREATE OR REPLACE VIEW inline_lines AS
-    SELECT id AS entry_id, l1_idx AS idx, seq, shard, l1_account AS account, split_part(l1_account, ':', 2) AS currency,
-        l1_side AS side, l1_amount AS amount, false AS pending, l1_balance_after AS balance_after,
-        l1_debits_after AS debits_after, l1_credits_after AS credits_after, effective_at, recorded_at
-    FROM entries WHERE l1_idx IS NOT NULL
-    UNION ALL
-    SELECT id, l2_idx, seq, shard, l2_account, split_part(l2_account, ':', 2), l2_side, l2_amount, false, l2_balance_after,
-        l2_debits_after, l2_credits_after, effective_at, recorded_at
-    FROM entries WHERE l2_idx IS NOT NULL;
+    SELECT e.id AS entry_id, v.idx, e.seq, e.shard, v.account, split_part(v.account, ':', 2) AS currency, v.side, v.amount,
+        false AS pending, v.balance_after, v.debits_after, v.credits_after, e.effective_at, e.recorded_at
+    FROM entries e CROSS JOIN LATERAL (VALUES
+            (e.l1_idx, e.l1_account, e.l1_side, e.l1_amount, e.l1_balance_after, e.l1_debits_after, e.l1_credits_after),
+            (e.l2_idx, e.l2_account, e.l2_side, e.l2_amount, e.l2_balance_after, e.l2_debits_after, e.l2_credits_after))
+        AS v(idx, account, side, amount, balance_after, debits_after, credits_after)
+    WHERE e.l1_idx IS NOT NULL AND v.idx IS NOT NULL;
 
 -- Every line of the journal, stored as a postings row or inline: what
 -- every reader of lines by position reads.
