@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/schema"
 )
 
 // inlineBooks writes a journal in which 101 and 605 lines are inline
@@ -279,4 +280,63 @@ func TestVerifyInlineLines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMigration040 puts a journal back into the layout before migration
+// 040 (every line a postings row, no slots, no row_seq), runs 040's steps
+// (twice: a migrator may run them again), and expects books that verify,
+// each row_seq at its account's last row, and writing that goes on inline
+// from the next block.
+func TestMigration040(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	inlineBooks(t, e)
+	slots := ""
+	for _, c := range []string{"idx", "account", "side", "amount", "balance_after", "debits_after", "credits_after"} {
+		slots += fmt.Sprintf(", l1_%s = NULL, l2_%s = NULL", c, c)
+	}
+	before := []string{
+		`INSERT INTO postings (entry_id, idx, seq, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at, shard)
+			SELECT entry_id, idx, seq, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at, shard FROM inline_lines`,
+		`UPDATE entries SET ` + slots[2:] + ` WHERE l1_idx IS NOT NULL`,
+		`UPDATE balances SET row_seq = 0`,
+	}
+	steps, err := schema.Steps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m040 []string
+	for _, s := range steps {
+		if s.Version == 40 {
+			m040 = append(m040, s.SQL)
+		}
+	}
+	if len(m040) == 0 {
+		t.Fatal("no steps in migration 040")
+	}
+	for _, sql := range append(append(before, m040...), m040...) {
+		if _, err := e.db.Admin.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	var inline, zero int
+	if err := e.db.Admin.QueryRow(ctx, `SELECT (SELECT count(*) FROM inline_lines), (SELECT count(*) FROM balances WHERE row_seq = 0)`).Scan(&inline, &zero); err != nil {
+		t.Fatal(err)
+	}
+	if inline != 0 || zero != 0 {
+		t.Fatalf("after 040: %d inline lines and %d balance rows without row_seq; want 0 and 0", inline, zero)
+	}
+	e.verify(t)
+	for i := range 150 {
+		e.clock.Advance(time.Second)
+		e.post(t, entry(fmt.Sprintf("after%d", i), "202:USD:u1", "debit", "7", "101:USD", "credit", "7"))
+		e.post(t, entry(fmt.Sprintf("split%d", i), "101:USD", "debit", "7", "208:USD:au1", "credit", "2", "605:USD", "credit", "5"))
+	}
+	if err := e.db.Admin.QueryRow(ctx, `SELECT count(*) FROM inline_lines`).Scan(&inline); err != nil {
+		t.Fatal(err)
+	}
+	if inline < 300 {
+		t.Errorf("%d inline lines after 300 entries on 101 and 605, want most of their 450", inline)
+	}
+	e.verify(t)
 }
