@@ -310,14 +310,17 @@
 // account at or before that point (its balance_after, debits_after and
 // credits_after): one read on the (account, shard, seq) index (and for an
 // inline account the rest of that row's block). As of an effective
-// time it takes the current balance and subtracts the account's posted
-// postings effective after that time, so back-dated entries count as of
-// their effective time: the late ones (recorded more than LateAfter away
-// from their effective time, either way) through the late index on
-// (account, effective_at), the prompt ones through the (account, shard,
-// seq) index from the seq recorded LateAfter before that time
-// (effective.go). The cost is the number of postings after that time, not
-// the journal's length. Past balances are posted figures only.
+// time t it takes the balance as of the last entry recorded at or before
+// t + LateAfter, subtracts the prompt postings of the window since
+// t - LateAfter that are effective after t, and moves the late ones
+// (recorded more than LateAfter away from their effective time, either
+// way) to the right side of t: those of the cut effective after t through
+// the late index on (account, effective_at), those after the cut
+// effective at or before t through the (account, shard, seq) index
+// (effective.go). The cost is the window and the late postings, plus,
+// for the last term, the account's postings rows after the cut (for an
+// inline account one a block of 64 positions), not the journal's length.
+// Past balances are posted figures only.
 //
 // [Ledger.Statement] lists an account's posted postings by effective time
 // in [from, to), in (effective time, seq) order, each with its entry's kind

@@ -22,9 +22,14 @@ import (
 // backwards along a shard's seq). The index entry a prompt posting no
 // longer writes was ~690 B of WAL and ~7 WAL records a trade.
 //
-// What a read costs: a balance as of an effective time, the trial balance
-// by effective time and the entries before a time read what they read
-// before (the postings after, or before, that time). A statement of
+// What a read costs: a balance as of an effective time t reads the
+// account's balance as of the cut of t + LateAfter (one read by the
+// account index), the lines of the window between the cuts of
+// t - LateAfter and t + LateAfter, and its late lines on the wrong side
+// of t (before 2026-12-07 it read every line after t: for 101 over a
+// month, the month). The trial balance by effective time and the entries
+// before a time still read the postings after, or before, that time. A
+// statement's opening balance is a balance as of its start. A statement of
 // [from, to) reads the account's postings recorded in [from - LateAfter,
 // to + LateAfter] and its late postings effective in the period: for most
 // accounts that is the period's postings; for an account posted by every

@@ -162,39 +162,63 @@ func balanceAt(ctx context.Context, tx pgx.Tx, k accounts.Key, normal accounts.S
 	}
 	switch {
 	case !at.Effective.IsZero():
-		if err := scan(tx.QueryRow(ctx, `SELECT sum(debits)::text, sum(credits)::text, sum(balance)::text, max(last_seq) FROM balances WHERE account = $1 HAVING count(*) > 0`, k.String()), false); err != nil {
-			return nil, err
-		}
-		// Subtract what was posted with a later effective time.
-		after, upto, err := effectiveWindow(ctx, tx, at.Effective, time.Time{})
+		// The lines effective at or before t: those of the cut upto (every
+		// line recorded up to t + LateAfter: no prompt line after it is
+		// effective at or before t), less those of the cut effective after
+		// t (the prompt ones recorded after t - LateAfter, the window; the
+		// late ones by the late index), plus the late lines after the cut
+		// effective at or before t. The window and the late lines, not
+		// every line after t; for an inline account also its rows after
+		// the cut, one a block (lines.go).
+		after, upto, err := effectiveWindow(ctx, tx, at.Effective, at.Effective)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := tx.Query(ctx, `SELECT q.side, q.amount::text FROM balances b CROSS JOIN LATERAL (
-				`+rowPostingsByEffective("q.side, q.amount", "q.effective_at > $2 AND NOT q.pending", "$3", "$4", accountSet(k.String()))+`) q
-			WHERE b.account = $1`, k.String(), at.Effective, []int64(after), []int64(upto))
+		err = scan(tx.QueryRow(ctx, `SELECT coalesce(sum(p.debits_after), 0)::text, coalesce(sum(p.credits_after), 0)::text,
+				coalesce(sum(p.balance_after), 0)::text, max(b.last_seq)
+			FROM balances b LEFT JOIN LATERAL (
+				`+lineAsOf("q.debits_after, q.credits_after, q.balance_after", "($2::bigint[])[b.shard + 1]", accountSet(k.String()))+`) p ON true
+			WHERE b.account = $1 HAVING count(*) > 0`, k.String(), []int64(upto)), false)
+		if err != nil || b.Seq == 0 {
+			return b, err
+		}
+		rows, err := tx.Query(ctx, `SELECT q.side, q.amount::text, false FROM balances b CROSS JOIN LATERAL (
+				`+linesBetween("q.side, q.amount", "coalesce(($3::bigint[])[b.shard + 1], 0)", "($4::bigint[])[b.shard + 1]",
+			"q.effective_at > $2 AND NOT q.pending AND NOT "+late("q"), accountSet(k.String()))+`) q
+			WHERE b.account = $1
+			UNION ALL
+			SELECT q.side, q.amount::text, false FROM balances b JOIN postings q ON q.account = b.account AND q.shard = b.shard
+			WHERE b.account = $1 AND q.effective_at > $2 AND NOT q.pending AND `+late("q")+` AND q.seq <= ($4::bigint[])[b.shard + 1]
+			UNION ALL
+			SELECT q.side, q.amount::text, true FROM balances b JOIN postings q ON q.account = b.account AND q.shard = b.shard
+			WHERE b.account = $1 AND q.seq > ($4::bigint[])[b.shard + 1] AND q.effective_at <= $2 AND NOT q.pending AND `+late("q"),
+			k.String(), at.Effective, []int64(after), []int64(upto))
 		if err != nil {
 			return nil, err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var side, amt string
-			if err := rows.Scan(&side, &amt); err != nil {
+			var plus bool
+			if err := rows.Scan(&side, &amt, &plus); err != nil {
 				return nil, err
 			}
 			a, err := ParseStored(amt)
 			if err != nil {
 				return nil, err
 			}
+			if !plus {
+				a.Neg(&a)
+			}
 			if accounts.Side(side) == accounts.Debit {
-				err = sub(&b.Debits, &b.Debits, &a)
+				err = add(&b.Debits, &b.Debits, &a)
 			} else {
-				err = sub(&b.Credits, &b.Credits, &a)
+				err = add(&b.Credits, &b.Credits, &a)
 			}
 			if err == nil && accounts.Side(side) == normal {
-				err = sub(&b.Balance, &b.Balance, &a)
-			} else if err == nil {
 				err = add(&b.Balance, &b.Balance, &a)
+			} else if err == nil {
+				err = sub(&b.Balance, &b.Balance, &a)
 			}
 			if err != nil {
 				return nil, err
