@@ -175,3 +175,56 @@ func TestKeyLookupsUseTheKeyIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestEntryLinesPlanIndexLookups checks the plan of the read of listed
+// entries' lines (sqlEntryLines) on a journal of 100k entries, half of
+// their lines inline, half postings rows: each position is looked up
+// through entries_position and postings_pkey, and neither table is
+// scanned whole (joined to the lines view, it was).
+func TestEntryLinesPlanIndexLookups(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := schematest.New(t, schema.Migrate)
+	db.PostgresOnly(t, "EXPLAIN's JSON format")
+	const n = 100_000
+	for _, sql := range []string{
+		`INSERT INTO entries (id, seq, shard, kind, phase, effective_at, recorded_at, idempotency_key, content_hash, prev_hash, hash,
+				l1_idx, l1_account, l1_side, l1_amount, l1_balance_after, l1_debits_after, l1_credits_after)
+			SELECT gen_random_uuid(), i / 2 + 1, i % 2, 'manual', 'posted', now(), now(), 'k' || i, '\x00', '\x00', '\x00',
+				CASE WHEN i % 2 = 0 THEN 0 END, '101:USD', 'credit', 1, 0, 0, 1
+			FROM generate_series(0, $1 - 1) AS i`,
+		`INSERT INTO postings (entry_id, idx, seq, shard, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at)
+			SELECT e.id, x.idx, e.seq, e.shard, '201:USD:u' || e.seq, 'USD', 'debit', 1, false, 1, 1, 0, e.effective_at, e.recorded_at
+			FROM entries e CROSS JOIN (VALUES (1), (2)) AS x (idx)`,
+		`ANALYZE entries`, `ANALYZE postings`,
+	} {
+		args := []any{}
+		if strings.Contains(sql, "$1") {
+			args = append(args, n)
+		}
+		if _, err := db.Admin.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app, err := schema.Open(ctx, db.URL, schema.OpenOptions{Role: schema.AppRole})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Close)
+	var seqs, shards []int64
+	for i := int64(0); i < 100; i++ {
+		seqs, shards = append(seqs, 20_000+i/2), append(shards, i%2)
+	}
+	var raw string
+	if err := app.Pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+sqlEntryLines, seqs, shards).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"Index Name": "entries_position"`, `"Index Name": "postings_pkey"`} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("the plan has no %s:\n%s", want, raw)
+		}
+	}
+	if strings.Contains(raw, `"Seq Scan"`) {
+		t.Errorf("the plan scans a table whole:\n%s", raw)
+	}
+}
