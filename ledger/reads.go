@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -88,16 +90,66 @@ func (l *Ledger) ListEntries(ctx context.Context, f EntryFilter) ([]*Entry, erro
 	if to.IsZero() {
 		to = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
+	lo, hi := int64(0), int64(math.MaxInt64)
+	if !f.From.IsZero() || !f.To.IsZero() {
+		var err error
+		if lo, hi, err = seqsRecordedIn(ctx, l.DB.Pool, f.From, f.To); err != nil {
+			return nil, err
+		}
+	}
 	sql := `SELECT ` + entryColumns + ` FROM entries WHERE (seq, shard) > ($1, $8) AND ($2 = '' OR kind = $2) AND ($3 = '' OR batch_id = $3)
-		AND recorded_at >= $4 AND recorded_at < $5 AND ($7::bigint <= 0 OR seq <= $7)`
-	args := []any{f.AfterSeq, f.Kind, f.BatchID, from, to, f.Limit, f.ToSeq, f.AfterShard}
+		AND recorded_at >= $4 AND recorded_at < $5 AND ($7::bigint <= 0 OR seq <= $7) AND seq > $9 AND seq <= $10`
+	args := []any{f.AfterSeq, f.Kind, f.BatchID, from, to, f.Limit, f.ToSeq, f.AfterShard, lo, hi}
 	if f.Account != "" {
 		sql += ` AND (seq, shard) IN (SELECT p.seq, p.shard FROM balances b CROSS JOIN LATERAL (
-			` + linesBetween("q.seq, q.shard", "$1::bigint - 1", "9223372036854775807", "true", accountSet(f.Account)) + `) p WHERE b.account = $9)`
+			` + linesBetween("q.seq, q.shard", "$1::bigint - 1", "9223372036854775807", "true", accountSet(f.Account)) + `) p WHERE b.account = $11)`
 		args = append(args, f.Account)
 	}
 	sql += ` ORDER BY seq, shard LIMIT $6`
 	return queryEntries(ctx, l.DB.Pool, sql, args...)
+}
+
+// seqsRecordedIn bounds the seqs of the entries recorded in [from, to)
+// (a zero time: unbounded), over all shards: every such entry has
+// lo < seq ≤ hi. There is no index by recorded time; the bounds let a
+// listing by position start and stop near the period. Entries recorded
+// before from end at or before each shard's cut before from, whatever
+// commits later (recorded_at never goes back along a shard). hi is finite
+// only when every shard already has an entry recorded at or after to: a
+// shard without one could still commit entries before to.
+func seqsRecordedIn(ctx context.Context, q schema.Querier, from, to time.Time) (lo, hi int64, err error) {
+	hi = math.MaxInt64
+	if !from.IsZero() {
+		c, err := CutBefore(ctx, q, from)
+		if err != nil {
+			return 0, 0, err
+		}
+		if len(c) > 0 {
+			lo = slices.Min(c)
+		}
+	}
+	if to.IsZero() {
+		return lo, hi, nil
+	}
+	heads, err := Heads(ctx, q)
+	if err != nil {
+		return 0, 0, err
+	}
+	c, err := CutBefore(ctx, q, to)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(c) != len(heads) {
+		return lo, hi, nil
+	}
+	hi = 0
+	for i, h := range heads {
+		if c[i] >= h.Seq {
+			return lo, math.MaxInt64, nil
+		}
+		hi = max(hi, c[i])
+	}
+	return lo, hi, nil
 }
 
 // AsOf selects a point in time for balances: at most one field is set; the
@@ -267,8 +319,10 @@ func cutOf(ctx context.Context, q schema.Querier, at AsOf) (Cut, error) {
 	if at.Recorded.IsZero() {
 		return cut, nil
 	}
-	rows, err := q.Query(ctx, `SELECT j.shard, coalesce((SELECT e.seq FROM entries e WHERE e.shard = j.shard AND e.recorded_at <= $1
-			ORDER BY e.recorded_at DESC, e.seq DESC LIMIT 1), 0) FROM journal_shards j ORDER BY j.shard`, at.Recorded)
+	// A binary search along each shard's seq (gapless, recorded_at never
+	// going back: verify checks both), one point read of entries_position a
+	// step: ~log2(n) reads a shard, and no index by recorded time to write.
+	rows, err := q.Query(ctx, sqlCutByRecorded, at.Recorded, []int64(cut))
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +339,21 @@ func cutOf(ctx context.Context, q schema.Querier, at AsOf) (Cut, error) {
 	}
 	return cut, rows.Err()
 }
+
+// sqlCutByRecorded is, for each shard s (the ordinal of $2 less one), the
+// last seq ≤ $2[s] recorded at or before $1, found by bisection: lo is a
+// seq known recorded at or before $1 (0: none), hi the largest seq that
+// may be; the middle entry moves one of them. An entry missing in the
+// middle (a gap verify would report) counts as recorded after $1.
+const sqlCutByRecorded = `WITH RECURSIVE s (shard, lo, hi) AS (
+		SELECT c.ord - 1, 0::BIGINT, c.head FROM unnest($2::BIGINT[]) WITH ORDINALITY AS c (head, ord)
+	UNION ALL
+		SELECT s.shard, CASE WHEN m.before THEN m.mid ELSE s.lo END, CASE WHEN m.before THEN s.hi ELSE m.mid - 1 END
+		FROM s CROSS JOIN LATERAL (SELECT (s.lo + s.hi + 1) / 2 AS mid) d
+			CROSS JOIN LATERAL (SELECT d.mid, coalesce((SELECT e.recorded_at <= $1 FROM entries e WHERE e.seq = d.mid AND e.shard = s.shard), false) AS before) m
+		WHERE s.lo < s.hi
+	)
+	SELECT shard, lo FROM s WHERE lo >= hi ORDER BY shard`
 
 // CutBefore returns the cut of the entries recorded strictly before t.
 func CutBefore(ctx context.Context, q schema.Querier, t time.Time) (Cut, error) {

@@ -123,6 +123,13 @@ func TestVerifyFindsTampering(t *testing.T) {
 			also:  []ledger.Problem{{Kind: ledger.ProblemBalance, Seq: 4, Account: "201:USD:alice"}},
 		},
 		{
+			name: "recorded_at of the 3rd entry moved before the 2nd's",
+			sql: []string{`UPDATE entries SET recorded_at = recorded_at - interval '1 hour' WHERE seq = 3`,
+				`UPDATE postings SET recorded_at = recorded_at - interval '1 hour' WHERE seq = 3`},
+			first: ledger.Problem{Kind: ledger.ProblemHash, Seq: 3},
+			also:  []ledger.Problem{{Kind: ledger.ProblemSeqGap, Seq: 3}},
+		},
+		{
 			name:      "journal head hash",
 			sql:       []string{`UPDATE journal_shards SET hash = decode(repeat('ab', 32), 'hex')`},
 			first:     ledger.Problem{Kind: ledger.ProblemHash, Seq: 5},

@@ -52,7 +52,9 @@ const maxProblems = 100
 // (posted and pending figures, last seq, and the code, currency and holder
 // of its account) from the postings. Problems are reported in seq order
 // (the first is the first bad seq), then by account: hash_mismatch for an
-// entry, posting or head that does not match the chain, seq_gap, and
+// entry, posting or head that does not match the chain, seq_gap for a
+// missing seq or an entry recorded before the one at the seq before it
+// (reads by recorded time bisect along seq: ledger.cutOf), and
 // balance_mismatch for running totals and balance rows.
 //
 // Entries hashed before the content hash was covered (version 1) are
@@ -197,6 +199,10 @@ func verifyShard(ctx context.Context, tx pgx.Tx, rep *Report, h Head, normals ma
 					rep.add(Problem{Kind: ProblemBalance, Shard: e.Shard, Seq: e.Seq, Account: p.Account.String(),
 						Detail: fmt.Sprintf("posting %d records balance %s, the postings before it in shard %d sum to %s", p.Index, Format(&p.BalanceAfter), e.Shard, Format(&r[0]))})
 				}
+			}
+			if lastSeq > 0 && e.RecordedAt.Before(lastRecorded) {
+				rep.add(Problem{Kind: ProblemSeqGap, Shard: e.Shard, Seq: e.Seq, Detail: fmt.Sprintf("shard %d: seq %d is recorded at %s, before seq %d (%s)",
+					e.Shard, e.Seq, e.RecordedAt.Format(time.RFC3339Nano), lastSeq, lastRecorded.Format(time.RFC3339Nano))})
 			}
 			prev, lastSeq, lastRecorded = e.Hash, e.Seq, e.RecordedAt
 		}
