@@ -256,8 +256,7 @@ func (p EffectivePeriod) ParentsWithoutOneChild(ctx context.Context, q schema.Qu
 
 // BatchTotals is [BatchTotals] over the period's entries.
 func (p EffectivePeriod) BatchTotals(ctx context.Context, q schema.Querier, kind string) ([]BatchTotal, error) {
-	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e
-			CROSS JOIN LATERAL (SELECT * FROM lines l WHERE l.seq = e.seq AND l.shard = e.shard OFFSET 0) p
+	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e CROSS JOIN LATERAL `+LinesAtSQL("e")+` p
 		WHERE e.kind = $4 AND e.seq > coalesce(($1::bigint[])[e.shard + 1], 0) AND `+member("e", "$2", "$3", "$5")+` AND p.side = 'debit' AND e.batch_id <> ''
 		GROUP BY 1, 2 ORDER BY 1, 2`, planEachTime, []int64(p.Floor), p.From, p.To, kind, p.late())
 	if err != nil {

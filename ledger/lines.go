@@ -182,3 +182,16 @@ func lineAsOf(cols, upto string, set lineSet) string {
 		UNION ALL
 		` + inline
 }
+
+// LinesAtSQL is a subquery of the lines at the position of the row aliased
+// pos (its seq and shard), for CROSS JOIN LATERAL. The lines view is a
+// UNION ALL of postings and the entries' inline slots; joined to it,
+// PostgreSQL may hash the whole view (every entry and posting of the
+// journal: 0.3 s for 100 listed entries of a 200k-entry journal) or, with
+// stale statistics, nest a scan of its inline branch in a loop (the
+// reconciliation's accruals check ran for minutes). As a LATERAL subquery
+// (OFFSET 0 keeps it one) each position is looked up in both branches
+// through their (seq, shard) indexes.
+func LinesAtSQL(pos string) string {
+	return `(SELECT * FROM lines l WHERE l.seq = ` + pos + `.seq AND l.shard = ` + pos + `.shard OFFSET 0)`
+}

@@ -118,33 +118,34 @@ func (l *Ledger) ListEntries(ctx context.Context, f EntryFilter) ([]*Entry, erro
 // only when every shard already has an entry recorded at or after to: a
 // shard without one could still commit entries before to.
 func seqsRecordedIn(ctx context.Context, q schema.Querier, from, to time.Time) (lo, hi int64, err error) {
-	hi = math.MaxInt64
-	if !from.IsZero() {
-		c, err := CutBefore(ctx, q, from)
-		if err != nil {
-			return 0, 0, err
-		}
-		if len(c) > 0 {
-			lo = slices.Min(c)
-		}
-	}
-	if to.IsZero() {
-		return lo, hi, nil
-	}
 	heads, err := Heads(ctx, q)
 	if err != nil {
 		return 0, 0, err
 	}
-	c, err := CutBefore(ctx, q, to)
+	bound := make(Cut, len(heads))
+	for i, h := range heads {
+		bound[i] = h.Seq
+	}
+	hi = math.MaxInt64
+	if !from.IsZero() && len(bound) > 0 {
+		c, err := cutByRecorded(ctx, q, from.Add(-time.Microsecond), bound)
+		if err != nil {
+			return 0, 0, err
+		}
+		lo = slices.Min(c)
+	}
+	if to.IsZero() {
+		return lo, hi, nil
+	}
+	c, err := cutByRecorded(ctx, q, to.Add(-time.Microsecond), bound)
 	if err != nil {
 		return 0, 0, err
 	}
-	if len(c) != len(heads) {
-		return lo, hi, nil
-	}
+	// Each shard's cut is below its head only if the entry after the cut,
+	// already committed, is recorded at or after to.
 	hi = 0
-	for i, h := range heads {
-		if c[i] >= h.Seq {
+	for i := range c {
+		if c[i] >= bound[i] {
 			return lo, math.MaxInt64, nil
 		}
 		hi = max(hi, c[i])
@@ -319,10 +320,17 @@ func cutOf(ctx context.Context, q schema.Querier, at AsOf) (Cut, error) {
 	if at.Recorded.IsZero() {
 		return cut, nil
 	}
-	// A binary search along each shard's seq (gapless, recorded_at never
-	// going back: verify checks both), one point read of entries_position a
-	// step: ~log2(n) reads a shard, and no index by recorded time to write.
-	rows, err := q.Query(ctx, sqlCutByRecorded, at.Recorded, []int64(cut))
+	return cutByRecorded(ctx, q, at.Recorded, cut)
+}
+
+// cutByRecorded is, for each shard i, the last seq ≤ bound[i] recorded at
+// or before t: a binary search along each shard's seq (gapless, recorded_at
+// never going back: verify checks both), one point read of
+// entries_position a step, ~log2(n) reads a shard, and no index by
+// recorded time to write.
+func cutByRecorded(ctx context.Context, q schema.Querier, t time.Time, bound Cut) (Cut, error) {
+	cut := slices.Clone(bound)
+	rows, err := q.Query(ctx, sqlCutByRecorded, t, []int64(bound))
 	if err != nil {
 		return nil, err
 	}

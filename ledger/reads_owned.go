@@ -209,8 +209,7 @@ type BatchTotal struct {
 // entries of kind between two cuts that carry a batch id, in (batch id,
 // currency) order.
 func BatchTotals(ctx context.Context, q schema.Querier, kind string, from, to Cut) ([]BatchTotal, error) {
-	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e
-			CROSS JOIN LATERAL (SELECT * FROM lines l WHERE l.seq = e.seq AND l.shard = e.shard OFFSET 0) p
+	rows, err := q.Query(ctx, `SELECT e.batch_id, p.currency, sum(p.amount)::text FROM entries e CROSS JOIN LATERAL `+LinesAtSQL("e")+` p
 		WHERE e.kind = $3 AND `+inCuts("e")+` AND p.side = 'debit' AND e.batch_id <> '' GROUP BY 1, 2 ORDER BY 1, 2`, planEachTime, []int64(from), []int64(to), kind)
 	if err != nil {
 		return nil, err

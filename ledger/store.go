@@ -292,13 +292,8 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 	return nil
 }
 
-// sqlEntryLines reads the lines of the entries at positions ($1[i], $2[i]).
-// The lines view is a UNION ALL of postings and the entries' inline slots;
-// joined to the positions, PostgreSQL hashed the whole view (every entry and
-// posting of the journal: 0.3 s for 100 entries of a 200k-entry journal).
-// As a LATERAL subquery (OFFSET 0 keeps it one) each position is looked up
-// in both branches through their (seq, shard) indexes.
-const sqlEntryLines = `SELECT p.seq, p.shard, p.idx, p.account, p.side, p.amount::text, p.pending, p.balance_after::text, p.debits_after::text, p.credits_after::text
-		FROM unnest($1::bigint[], $2::bigint[]) AS u(seq, shard)
-			CROSS JOIN LATERAL (SELECT * FROM lines l WHERE l.seq = u.seq AND l.shard = u.shard OFFSET 0) p
+// sqlEntryLines reads the lines of the entries at positions ($1[i], $2[i]),
+// each through [LinesAtSQL].
+var sqlEntryLines = `SELECT p.seq, p.shard, p.idx, p.account, p.side, p.amount::text, p.pending, p.balance_after::text, p.debits_after::text, p.credits_after::text
+		FROM unnest($1::bigint[], $2::bigint[]) AS u(seq, shard) CROSS JOIN LATERAL ` + LinesAtSQL("u") + ` p
 		ORDER BY p.seq, p.shard, p.idx`

@@ -31,20 +31,12 @@ func checkAccruals(ctx context.Context, tx pgx.Tx, rep *Report) error {
 	return nil
 }
 
-// sqlCreditsTo208 is entry e's credits to affiliates' 208 accounts, read
-// per entry (LATERAL, OFFSET 0 keeps it one) through both branches of the
-// lines view by position. Joined to the view instead, PostgreSQL could nest
-// a whole scan of the view's inline branch in a loop over the entries when
-// its statistics were stale: the end-of-run reconciliation of a 40k-trade
-// 64 × 1 bench ran for minutes on 2026-12-07.
-const sqlCreditsTo208 = `SELECT l.amount FROM lines l WHERE l.seq = e.seq AND l.shard = e.shard
-		AND split_part(l.account, ':', 1) = '208' AND l.side = 'credit' OFFSET 0`
-
 // The accruals check by recorded time: the entries of (FromSeq, ToSeq]
 // against the accruals recorded in [From, To).
-const sqlAccrualsRecorded = `WITH j AS (
-		SELECT e.id AS entry_id, sum(p.amount) AS amount FROM entries e CROSS JOIN LATERAL (`+sqlCreditsTo208+`) p
+var sqlAccrualsRecorded = `WITH j AS (
+		SELECT e.id AS entry_id, sum(p.amount) AS amount FROM entries e CROSS JOIN LATERAL ` + ledger.LinesAtSQL("e") + ` p
 		WHERE e.kind IN ('commission', 'bounty') AND e.seq > coalesce(($2::bigint[])[e.shard + 1], 0) AND e.seq <= coalesce(($3::bigint[])[e.shard + 1], 0)
+			AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
 		GROUP BY e.id
 	), a AS (
 		SELECT entry_id, sum(amount) AS amount FROM accruals WHERE source IN ('trade', 'bounty') AND recorded_at >= $4 AND recorded_at < $5
@@ -63,8 +55,9 @@ const sqlAccrualsRecorded = `WITH j AS (
 // the cut of a closed previous period (ledger.EffectivePeriod.Late), or
 // NULL.
 var sqlAccrualsEffective = `WITH j AS (
-		SELECT e.id AS entry_id, sum(p.amount) AS amount FROM entries e CROSS JOIN LATERAL (` + sqlCreditsTo208 + `) p
+		SELECT e.id AS entry_id, sum(p.amount) AS amount FROM entries e CROSS JOIN LATERAL ` + ledger.LinesAtSQL("e") + ` p
 		WHERE e.kind IN ('commission', 'bounty') AND e.seq > coalesce(($2::bigint[])[e.shard + 1], 0) AND ` + ledger.MemberSQL("e", "$3", "$4", "$5") + `
+			AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
 		GROUP BY e.id
 	), a AS (
 		SELECT a.entry_id, sum(a.amount) AS amount FROM accruals a LEFT JOIN entries e ON e.id = a.entry_id
