@@ -49,6 +49,11 @@ type accrualRow struct {
 	// out exactly).
 	fixedFX *apd.Decimal
 	fxFixed bool
+	// compact is a trade's accrual stored without the columns its trade
+	// row carries (migration 042: trader, entry, program and kind, basis,
+	// currency, market, code, country, FX rate, fee and volume figures);
+	// the accruals view fills them from the trade.
+	compact bool
 }
 
 // insertAccruals writes accrual rows with one multi-row insert, converting
@@ -61,18 +66,19 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 		return nil
 	}
 	n := len(rows)
-	ids, sources, trades, events, entries, bens, traders, programs, kinds, currencies, markets, codes, reverses :=
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ids, sources, trades, events, bens, kinds, reverses := make([]string, n), make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]*string, n), make([]string, n)
+	entries, traders, programs, currencies, markets, codes, countries := make([]*string, n), make([]*string, n), make([]*string, n),
+		make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 	rates, bases, amounts, fxs, reps := make([]*string, n), make([]*string, n), make([]string, n), make([]*string, n), make([]*string, n)
-	fees, feeReps, volReps, countries := make([]*string, n), make([]*string, n), make([]*string, n), make([]string, n)
+	fees, feeReps, volReps := make([]*string, n), make([]*string, n), make([]*string, n)
 	levels, shards, seqs, bizAt := make([]int64, n), make([]*int64, n), make([]*int64, n), make([]*time.Time, n)
 	rep := s.reporting()
-	for i, r := range rows {
-		ids[i], sources[i], trades[i], events[i], entries[i] = s.DB.NewID(), r.source, r.tradeID, r.eventID, r.entryID
-		bens[i], traders[i], programs[i], kinds[i], currencies[i] = r.beneficiary, r.trader, r.program, r.kind, r.currency
-		markets[i], codes[i], reverses[i], levels[i] = r.market, r.code, r.reverses, int64(r.level)
-		rates[i], bases[i], amounts[i] = decText(r.rate), decText(r.basis), ledger.Format(&r.amount)
+	for i := range rows {
+		r := &rows[i]
+		ids[i], sources[i], trades[i], events[i], bens[i] = s.DB.NewID(), r.source, r.tradeID, r.eventID, r.beneficiary
+		reverses[i], levels[i] = r.reverses, int64(r.level)
+		rates[i], amounts[i] = decText(r.rate), ledger.Format(&r.amount)
 		at := r.at
 		if at.IsZero() {
 			at = now
@@ -93,14 +99,19 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 		if err != nil {
 			return err
 		}
-		fxs[i], reps[i] = decText(fx), decText(conv)
+		reps[i] = decText(conv)
 		var feeRep *apd.Decimal
 		if r.fee != nil {
 			if feeRep, err = convert(r.fee, fx); err != nil {
 				return err
 			}
 		}
-		fees[i], feeReps[i], volReps[i], countries[i] = decText(r.fee), decText(feeRep), decText(r.volumeRep), r.country
+		if !r.compact {
+			entries[i], traders[i], programs[i], kinds[i], currencies[i] = &r.entryID, &r.trader, &r.program, &r.kind, &r.currency
+			markets[i], codes[i], countries[i] = &r.market, &r.code, &r.country
+			bases[i], fxs[i] = decText(r.basis), decText(fx)
+			fees[i], feeReps[i], volReps[i] = decText(r.fee), decText(feeRep), decText(r.volumeRep)
+		}
 		if folded != nil {
 			*folded = append(*folded, foldRow{accrualRow: accrualRow{source: r.source, beneficiary: r.beneficiary, trader: r.trader,
 				level: r.level, program: r.program, amount: r.amount, currency: r.currency, market: r.market, code: r.code, at: at,
@@ -114,12 +125,13 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 }
 
 // sqlInsertAccruals writes accrual rows (insertAccruals); booking trades
-// sends it through its pipe (tradeWriteStatements).
+// sends it through its pipe (tradeWriteStatements). A compact row (no
+// trader) stores no reporting currency either: its trade row has it.
 const sqlInsertAccruals = `INSERT INTO accruals (id, source, trade_id, event_id, entry_id, beneficiary, trader_id, level, program_id, kind,
 			rate, basis, amount, currency, fx_rate, reporting_amount, reporting_currency, market, code, reverses, recorded_at,
 			trade_fee, fee_reporting, volume_reporting, country, shard, seq, business_at)
 		SELECT id::uuid, src, NULLIF(tr, ''), NULLIF(ev, ''), en::uuid, ben, trader, lvl, prog, kind, rate::numeric, basis::numeric,
-			amt::numeric, cur, fx::numeric, rep::numeric, $18, mkt, code, NULLIF(rev, '')::uuid, $19, fee::numeric, feerep::numeric,
+			amt::numeric, cur, fx::numeric, rep::numeric, CASE WHEN trader IS NULL THEN NULL ELSE $18 END, mkt, code, NULLIF(rev, '')::uuid, $19, fee::numeric, feerep::numeric,
 			volrep::numeric, country, sh, sq, bt
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
 			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $20::text[], $21::text[],

@@ -295,7 +295,7 @@ func TestThousandTradesMixedTree(t *testing.T) {
 	for cur, total := range fees {
 		var accrued, credited, fee202 string
 		err := f.db.Admin.QueryRow(ctx, `SELECT
-				(SELECT coalesce(sum(amount), 0)::text FROM accruals WHERE currency = $1),
+				(SELECT coalesce(sum(amount), 0)::text FROM accruals_whole WHERE currency = $1),
 				(SELECT coalesce(sum(p.amount), 0)::text FROM postings p JOIN entries e ON e.id = p.entry_id
 					WHERE e.kind = 'commission' AND p.side = 'credit' AND p.account LIKE '208:%' AND p.currency = $1),
 				(SELECT coalesce(sum(p.amount), 0)::text FROM postings p WHERE p.side = 'debit' AND p.account LIKE '202:%' AND p.currency = $1)`,
@@ -320,7 +320,7 @@ func TestThousandTradesMixedTree(t *testing.T) {
 		}
 	}
 	// Per beneficiary: 208 balance = Σ its accruals.
-	rows, err := f.db.Admin.Query(ctx, `SELECT beneficiary, currency, sum(amount)::text FROM accruals GROUP BY beneficiary, currency`)
+	rows, err := f.db.Admin.Query(ctx, `SELECT beneficiary, currency, sum(amount)::text FROM accruals_whole GROUP BY beneficiary, currency`)
 	must(t, "accruals by beneficiary", err)
 	sums := map[string]string{}
 	for rows.Next() {
@@ -427,7 +427,7 @@ func TestConcurrentOverlappingBatches(t *testing.T) {
 		{"trades", `SELECT count(*) FROM trades`, n},
 		{"trade_fee entries", `SELECT count(*) FROM entries WHERE kind = 'trade_fee'`, n},
 		{"commission entries", `SELECT count(*) FROM entries WHERE kind = 'commission'`, n},
-		{"accruals", `SELECT count(*) FROM accruals`, 3 * n},
+		{"accruals", `SELECT count(*) FROM accruals_whole`, 3 * n},
 	} {
 		if got := f.count(t, q.sql); got != q.want {
 			t.Errorf("%s = %d, want %d", q.what, got, q.want)

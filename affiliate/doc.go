@@ -211,6 +211,20 @@
 //
 // A trade rejected at any step writes nothing.
 //
+// A trade's accrual rows are compact (migration 042): each stores what is
+// its own — id, beneficiary, level, rate, amount and reporting amount,
+// recorded time, trade id — and leaves NULL the fifteen columns its trade
+// shares (commission entry, trader, program and kind, basis, fee and
+// currency, market, code, country, FX rate, fee and volume in the
+// reporting currency), which the trade row stores once (~110 B less a
+// row; 2.8 rows a trade in the bench). Every reader reads the view
+// accruals_whole, which fills a compact row (the only rows without a
+// trader) from its trade and reads any other row as stored; a read that
+// needs none of those columns does not join the trade (PostgreSQL removes
+// the join). Only this package's writer names the table accruals
+// (schema's TestAccrualsReadThroughView). Reversals and bounties, and every
+// row written before 042, are stored whole.
+//
 // Steps 1 to 5 only read, 6 to 8 only write: BookTradesTx is
 // PrepareTrades (1–5) and BookPreparedTx (6–8) in one transaction. The
 // ingester's shard writers can run them in two (see "Overlap" in the

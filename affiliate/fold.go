@@ -296,7 +296,7 @@ const maxFoldSteps = 64
 func foldBatchEnd(ctx context.Context, tx pgx.Tx, shard int, mark, through int64, batch int) (int64, error) {
 	for _, sql := range []string{
 		`SELECT seq FROM trades WHERE shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq OFFSET $4 LIMIT 1`,
-		`SELECT seq FROM accruals WHERE source <> 'trade' AND shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq OFFSET $4 LIMIT 1`,
+		`SELECT seq FROM accruals_whole WHERE source <> 'trade' AND shard = $1 AND seq > $2 AND seq <= $3 ORDER BY seq OFFSET $4 LIMIT 1`,
 	} {
 		var nth int64
 		err := tx.QueryRow(ctx, sql, shard, mark, through, batch-1).Scan(&nth)
@@ -337,10 +337,10 @@ func eachFoldRow(ctx context.Context, q schema.Querier, each func(*foldRow) erro
 			coalesce(a.reporting_amount, r.reporting_amount)::text, coalesce(a.fee_reporting, r.fee_reporting)::text`
 	const reval = ` LEFT JOIN accrual_revaluations r ON a.reporting_amount IS NULL AND r.accrual_id = a.id`
 	rows, err := q.Query(ctx, `SELECT `+fmt.Sprintf(cols, "coalesce(a.business_at, t.executed_at)")+`
-		FROM trades t JOIN accruals a ON a.trade_id = t.id AND a.source = 'trade'`+reval+`
+		FROM trades t JOIN accruals_whole a ON a.trade_id = t.id AND a.source = 'trade'`+reval+`
 		WHERE `+tradeWhere+`
 		UNION ALL
-		SELECT `+fmt.Sprintf(cols, "a.business_at")+` FROM accruals a`+reval+`
+		SELECT `+fmt.Sprintf(cols, "a.business_at")+` FROM accruals_whole a`+reval+`
 		WHERE a.source <> 'trade' AND `+otherWhere, args...)
 	if err != nil {
 		return err
@@ -576,7 +576,7 @@ func (s *Service) revalue(ctx context.Context, batch int) (int, error) {
 		}
 		rows, err := tx.Query(ctx, `SELECT a.id::text, a.source, a.beneficiary, a.trader_id, a.level, a.market, a.code, a.currency, a.program_id, a.country,
 				coalesce(a.business_at, t.executed_at), a.amount::text, a.trade_fee::text, coalesce(a.shard, t.shard), coalesce(a.seq, t.seq)
-			FROM accruals a LEFT JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id
+			FROM accruals_whole a LEFT JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id
 			WHERE a.reporting_amount IS NULL AND a.currency <> a.reporting_currency
 				AND NOT EXISTS (SELECT 1 FROM accrual_revaluations r WHERE r.accrual_id = a.id)
 				AND EXISTS (SELECT 1 FROM fx_rates f WHERE ((f.base = a.currency AND f.quote = $1) OR (f.base = $1 AND f.quote = a.currency)) AND f.at <= coalesce(a.business_at, t.executed_at))

@@ -36,7 +36,7 @@ func TestFoldFromMemoryMatchesDatabase(t *testing.T) {
 		}
 	}
 	var total int64
-	if err := f.db.Admin.QueryRow(ctx, `SELECT count(*) FROM accruals`).Scan(&total); err != nil {
+	if err := f.db.Admin.QueryRow(ctx, `SELECT count(*) FROM accruals_whole`).Scan(&total); err != nil {
 		t.Fatal(err)
 	}
 	// Until nothing is left to fold and every closed hour is rolled into

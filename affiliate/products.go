@@ -520,11 +520,11 @@ func accrualGroups(ctx context.Context, tx pgx.Tx, groupBy, affiliate string, fr
 		a.volume_reporting::text`
 	const reval = ` LEFT JOIN accrual_revaluations r ON a.reporting_amount IS NULL AND r.accrual_id = a.id`
 	rows, err := tx.Query(ctx, `SELECT `+key+`, `+figs+`
-		FROM accruals a JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id`+reval+join+`
+		FROM accruals_whole a JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id`+reval+join+`
 		WHERE a.beneficiary = $1 AND coalesce(a.business_at, t.executed_at) >= $2 AND coalesce(a.business_at, t.executed_at) < $3
 		UNION ALL
 		SELECT `+key+`, `+figs+`
-		FROM accruals a LEFT JOIN trades t ON a.source = 'reversal' AND t.id = a.trade_id`+reval+join+`
+		FROM accruals_whole a LEFT JOIN trades t ON a.source = 'reversal' AND t.id = a.trade_id`+reval+join+`
 		WHERE a.beneficiary = $1 AND a.source <> 'trade' AND a.business_at >= $2 AND a.business_at < $3`, affiliate, from, to)
 	if err != nil {
 		return nil, err

@@ -167,7 +167,7 @@ func (s *Service) PutProgram(ctx context.Context, id string, spec ProgramSpec, a
 				}
 				if o.Program.Kind != p.Kind {
 					var used bool
-					if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accruals WHERE program_id = $1)`, id).Scan(&used); err != nil {
+					if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accruals_whole WHERE program_id = $1)`, id).Scan(&used); err != nil {
 						return err
 					}
 					if used {

@@ -130,7 +130,7 @@ func (s *Service) ListAccruals(ctx context.Context, f AccrualFilter) ([]Accrual,
 		to = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	rows, err := s.DB.Pool.Query(ctx, `SELECT `+accrualColumns+`
-		FROM accruals a WHERE beneficiary = $1 AND ($2 = '' OR currency = $2) AND ($3 = '' OR trade_id = $3) AND ($4 = '' OR source = $4)
+		FROM accruals_whole a WHERE beneficiary = $1 AND ($2 = '' OR currency = $2) AND ($3 = '' OR trade_id = $3) AND ($4 = '' OR source = $4)
 			AND recorded_at >= $5 AND recorded_at < $6 AND (recorded_at, id) > ($7, $8::uuid)
 		ORDER BY recorded_at, id LIMIT $9`,
 		f.Beneficiary, f.Currency, f.TradeID, f.Source, f.From, to, f.AfterAt, f.AfterID, f.Limit)
@@ -188,7 +188,7 @@ func (s *Service) GetTrade(ctx context.Context, id string) (*TradeInfo, error) {
 	if err := json.Unmarshal([]byte(expl), &t.Explanation); err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.Pool.Query(ctx, `SELECT DISTINCT beneficiary FROM accruals WHERE trade_id = $1`, id)
+	rows, err := s.DB.Pool.Query(ctx, `SELECT DISTINCT beneficiary FROM accruals_whole WHERE trade_id = $1`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -281,10 +281,10 @@ func scanAccrualRows(rows pgx.Rows, withPos bool) ([]Accrual, []int64, error) {
 // seqs[i] is the seq of the entry that booked accruals[i].
 func AccrualsAt(ctx context.Context, q schema.Querier, shard int, after, through int64, beneficiary string) (accruals []Accrual, seqs []int64, err error) {
 	rows, err := q.Query(ctx, `SELECT a.pos, `+accrualColumns+` FROM (
-			SELECT t.seq AS pos, a.* FROM trades t JOIN accruals a ON a.trade_id = t.id AND a.source = 'trade'
+			SELECT t.seq AS pos, a.* FROM trades t JOIN accruals_whole a ON a.trade_id = t.id AND a.source = 'trade'
 			WHERE t.shard = $1 AND t.seq > $2 AND t.seq <= $3
 			UNION ALL
-			SELECT a.seq AS pos, a.* FROM accruals a
+			SELECT a.seq AS pos, a.* FROM accruals_whole a
 			WHERE a.source <> 'trade' AND a.shard = $1 AND a.seq > $2 AND a.seq <= $3
 		) AS a
 		WHERE $4 = '' OR a.beneficiary = $4

@@ -60,8 +60,8 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 		out = &ReversedTrade{TradeID: id, CommissionReversalID: res[0].Entry.ID, FeeReversalID: res[1].Entry.ID}
 		rows, err := tx.Query(ctx, `SELECT id::text, beneficiary, trader_id, level, program_id, kind, rate::text, basis::text, amount::text, currency, market, code,
 				trade_fee::text, volume_reporting::text, country, fx_rate::text,
-				coalesce(business_at, (SELECT t.executed_at FROM trades t WHERE t.id = accruals.trade_id))
-			FROM accruals WHERE trade_id = $1 AND source = 'trade'`, id)
+				coalesce(business_at, (SELECT t.executed_at FROM trades t WHERE t.id = accruals_whole.trade_id))
+			FROM accruals_whole WHERE trade_id = $1 AND source = 'trade'`, id)
 		if err != nil {
 			return err
 		}

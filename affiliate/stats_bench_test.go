@@ -38,7 +38,7 @@ func BenchmarkStats(b *testing.B) {
 					commission, commission_reporting, fees, fees_reporting, volume_reporting, trades, accruals)
 				SELECT beneficiary, date_trunc('hour', recorded_at), level, market, code, currency, program_id, country,
 					sum(amount), sum(reporting_amount), sum(trade_fee), sum(fee_reporting), sum(volume_reporting), count(*), count(*)
-				FROM accruals WHERE beneficiary = 'A' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`); err != nil {
+				FROM accruals_whole WHERE beneficiary = 'A' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := f.db.Admin.Exec(ctx, `INSERT INTO affiliate_stats_day (affiliate_id, day, level, market, code, currency, program_id, country,

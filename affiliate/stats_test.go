@@ -99,7 +99,7 @@ func TestStatsMatchBruteForce(t *testing.T) {
 		t.Helper()
 		if err := f.db.Admin.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE coalesce(a.seq, t.seq) <= coalesce((SELECT m.seq FROM stats_fold_marks m
 				WHERE m.shard = coalesce(a.shard, t.shard)), 0))
-			FROM accruals a LEFT JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id`).Scan(&total, &folded); err != nil {
+			FROM accruals_whole a LEFT JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id`).Scan(&total, &folded); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,7 +129,7 @@ func TestStatsMatchBruteForce(t *testing.T) {
 		t.Fatalf("%d of %d accruals folded after FoldAllStats", folded, total)
 	}
 	var unpriced int
-	if err := f.db.Admin.QueryRow(ctx, `SELECT count(*) FROM accruals WHERE reporting_amount IS NULL`).Scan(&unpriced); err != nil {
+	if err := f.db.Admin.QueryRow(ctx, `SELECT count(*) FROM accruals_whole WHERE reporting_amount IS NULL`).Scan(&unpriced); err != nil {
 		t.Fatal(err)
 	}
 	if unpriced == 0 {
@@ -150,7 +150,7 @@ func TestStatsMatchBruteForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var left int
-	if err := f.db.Admin.QueryRow(ctx, `SELECT count(*) FROM accruals a WHERE reporting_amount IS NULL
+	if err := f.db.Admin.QueryRow(ctx, `SELECT count(*) FROM accruals_whole a WHERE reporting_amount IS NULL
 		AND NOT EXISTS (SELECT 1 FROM accrual_revaluations r WHERE r.accrual_id = a.id)`).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func checkStatsBruteForce(t *testing.T, f *fixture, start, end time.Time, state 
 			rows, err := f.db.Admin.Query(ctx, `SELECT `+col+`, coalesce(sum(coalesce(reporting_amount, `+rep+`)), 0)::text,
 					coalesce(sum(coalesce(fee_reporting, `+feeRep+`)), 0)::text, coalesce(sum(volume_reporting), 0)::text,
 					sum(CASE source WHEN 'trade' THEN 1 WHEN 'reversal' THEN -1 ELSE 0 END), sum(CASE source WHEN 'reversal' THEN -1 ELSE 1 END)
-				FROM accruals a WHERE beneficiary = $1 AND `+biz+` >= $2 AND `+biz+` < $3 GROUP BY 1`, aff, from, to)
+				FROM accruals_whole a WHERE beneficiary = $1 AND `+biz+` >= $2 AND `+biz+` < $3 GROUP BY 1`, aff, from, to)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -243,7 +243,7 @@ func checkStatsBruteForce(t *testing.T, f *fixture, start, end time.Time, state 
 			nonEmpty++
 		}
 		// Unpriced per currency.
-		rows, err := f.db.Admin.Query(ctx, `SELECT currency, sum(amount)::text, coalesce(sum(trade_fee), 0)::text FROM accruals a
+		rows, err := f.db.Admin.Query(ctx, `SELECT currency, sum(amount)::text, coalesce(sum(trade_fee), 0)::text FROM accruals_whole a
 			WHERE beneficiary = $1 AND `+biz+` >= $2 AND `+biz+` < $3 AND reporting_amount IS NULL AND `+rep+` IS NULL
 			GROUP BY 1 HAVING sum(amount) <> 0 OR coalesce(sum(trade_fee), 0) <> 0 ORDER BY 1`, aff, from, to)
 		if err != nil {
@@ -334,11 +334,11 @@ func TestFoldersRunConcurrently(t *testing.T) {
 			FROM affiliate_stats_hourly GROUP BY currency) s`,
 			`SELECT string_agg(x, ' ' ORDER BY x) FROM (SELECT currency || ':' || sum(amount)::float8 || '/' ||
 				sum(CASE source WHEN 'trade' THEN 1 WHEN 'reversal' THEN -1 ELSE 0 END) || '/' || sum(CASE source WHEN 'reversal' THEN -1 ELSE 1 END) AS x
-			FROM accruals GROUP BY currency) s`},
+			FROM accruals_whole GROUP BY currency) s`},
 		{"daily and the hours past its mark", `SELECT (coalesce((SELECT sum(commission) FROM affiliate_stats_day), 0) +
 				coalesce((SELECT sum(commission) FROM affiliate_stats_hourly WHERE hour >= coalesce((SELECT hour FROM stats_day_marks), '-infinity')), 0))::text`,
-			`SELECT sum(amount)::text FROM accruals`},
-		{"referee", `SELECT sum(commission)::text FROM affiliate_referee_daily`, `SELECT sum(amount)::text FROM accruals`},
+			`SELECT sum(amount)::text FROM accruals_whole`},
+		{"referee", `SELECT sum(commission)::text FROM affiliate_referee_daily`, `SELECT sum(amount)::text FROM accruals_whole`},
 		{"referred volume", `SELECT sum(trades)::text FROM referred_volume_daily`,
 			`SELECT count(*)::text FROM trades t JOIN users u ON u.id = t.user_id WHERE u.referrer_id IS NOT NULL AND t.volume_amount IS NOT NULL`},
 		{"watermark", `SELECT coalesce(max(seq), 0)::text FROM stats_fold_marks`, `SELECT max(seq)::text FROM entries`},

@@ -189,6 +189,10 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]*string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 			make([]string, n)
+		// What the trade's accruals share (migration 042), for a trade
+		// with accruals.
+		codes, countries, fxs, feeReps, volReps, repCurs = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n),
+			make([]*string, n), make([]*string, n)
 		computed     = make([]bool, n)
 		executed     = make([]time.Time, n)
 		hashes       = make([][]byte, n)
@@ -223,6 +227,18 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 				return nil, err
 			}
 		}
+		if len(w.split.Shares) > 0 {
+			fx, err := fxRate(ctx, q, cache, w.feeCur.ID, rep, executed[i])
+			if err != nil {
+				return nil, err
+			}
+			feeRep, err := convert(&w.fee, fx)
+			if err != nil {
+				return nil, err
+			}
+			codes[i], countries[i], repCurs[i] = &w.code, &w.country, &rep
+			fxs[i], feeReps[i], volReps[i] = decText(fx), decText(feeRep), decText(volRep)
+		}
 		for _, sh := range w.split.Shares {
 			rate := sh.Rate
 			basis := w.split.Basis
@@ -230,12 +246,12 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 			accruals = append(accruals, accrualRow{source: "trade", tradeID: t.ID, entryID: w.commID, beneficiary: sh.Beneficiary, trader: t.UserID,
 				level: sh.Level, program: w.program.ID, kind: w.program.Kind, rate: &rate, basis: &basis, amount: sh.Amount,
 				currency: w.feeCur.ID, market: t.Market, code: w.code, fee: &fee, volumeRep: volRep, country: w.country, trades: 1,
-				at: executed[i], shard: w.shard, seq: w.seq})
+				at: executed[i], shard: w.shard, seq: w.seq, compact: true})
 		}
 	}
 	_, err := w.Exec(ctx, sqlInsertTrades,
 		ids, users, markets, liqs, feeAmts, feeCurs, computed, volAmts, volCurs, cps, executed, hashes, programs, kinds, bases, explains, feeIDs, commIDs, now,
-		shards, seqs, products)
+		shards, seqs, products, codes, countries, fxs, feeReps, volReps, repCurs)
 	if err != nil {
 		return nil, err
 	}
@@ -260,13 +276,13 @@ var tradeWriteStatements = append(append([]string{}, ledger.WriteStatements...),
 const (
 	sqlInsertTrades = `INSERT INTO trades (id, user_id, market, liquidity, fee_amount, fee_currency, fee_computed, volume_amount, volume_currency,
 			counterparty_id, executed_at, recorded_at, content_hash, program_id, program_kind, basis, explanation, fee_entry_id, commission_entry_id,
-			shard, seq, product)
+			shard, seq, product, code, country, fx_rate, fee_reporting, volume_reporting, reporting_currency)
 		SELECT id, usr, mkt, liq, fa::numeric, fc, comp, va::numeric, vc, NULLIF(cp, ''), ex, $19, h, NULLIF(prog, ''), NULLIF(kind, ''),
-			basis::numeric, expl::jsonb, fe::uuid, ce::uuid, sh, sq, prod
+			basis::numeric, expl::jsonb, fe::uuid, ce::uuid, sh, sq, prod, code, country, fx::numeric, feerep::numeric, volrep::numeric, repcur
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[],
 			$11::timestamptz[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $20::bigint[], $21::bigint[],
-			$22::text[])
-			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce, sh, sq, prod)`
+			$22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[])
+			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce, sh, sq, prod, code, country, fx, feerep, volrep, repcur)`
 	sqlBookedTrades = `SELECT id, content_hash, fee_entry_id::text, commission_entry_id::text FROM trades WHERE id = ANY($1)`
 	sqlFirstTrade   = `UPDATE users SET first_trade_at = f.t
 		FROM (SELECT id, min(t) AS t FROM unnest($1::text[], $2::timestamptz[]) AS u(id, t) GROUP BY id) f

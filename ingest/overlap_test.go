@@ -69,7 +69,7 @@ func TestOverlapVolumeTier(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rows, err := f.db.Admin.Query(ctx, `SELECT a.rate::text FROM trades t JOIN accruals a ON a.trade_id = t.id AND a.beneficiary = 'S'
+	rows, err := f.db.Admin.Query(ctx, `SELECT a.rate::text FROM trades t JOIN accruals_whole a ON a.trade_id = t.id AND a.beneficiary = 'S'
 		ORDER BY t.seq`)
 	if err != nil {
 		t.Fatal(err)

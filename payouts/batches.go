@@ -158,7 +158,7 @@ func (s *Service) BuildBatchAs(ctx context.Context, opts BuildOptions, act Actor
 		}
 		rows, err := tx.Query(ctx, `SELECT a.id::text, a.beneficiary, a.currency, a.program_id, a.amount::text, a.reporting_amount::text, a.recorded_at,
 				coalesce(a.trade_id, ''), a.trader_id
-			FROM accruals a
+			FROM accruals_whole a
 			WHERE a.recorded_at <= $1 AND ($2 = '' OR a.program_id = $2)
 			AND NOT EXISTS (SELECT 1 FROM payout_accruals p WHERE p.accrual_id = a.id AND p.active)
 			ORDER BY a.beneficiary, a.currency, a.id`, cutoff, opts.Program)
@@ -427,7 +427,7 @@ func (s *Service) flagLines(ctx context.Context, tx pgx.Tx, now time.Time, lines
 		var year string
 		yearStart := time.Date(now.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
 		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(a.reporting_amount), 0)::text FROM payout_lines l
-			JOIN payout_batches b ON b.id = l.batch_id JOIN payout_accruals pa ON pa.line_id = l.id JOIN accruals a ON a.id = pa.accrual_id
+			JOIN payout_batches b ON b.id = l.batch_id JOIN payout_accruals pa ON pa.line_id = l.id JOIN accruals_whole a ON a.id = pa.accrual_id
 			WHERE l.holder = $1 AND l.status = 'paid' AND b.executed_at >= $2`, l.Holder, yearStart).Scan(&year); err != nil {
 			return err
 		}
@@ -853,7 +853,7 @@ func sortedIDs[V any](m map[string]V) []string {
 // linePrograms returns, per line of batch id, the programs of the accruals
 // it pays.
 func linePrograms(ctx context.Context, tx pgx.Tx, id string) (map[string][]string, error) {
-	rows, err := tx.Query(ctx, `SELECT DISTINCT p.line_id::text, a.program_id FROM payout_accruals p JOIN accruals a ON a.id = p.accrual_id
+	rows, err := tx.Query(ctx, `SELECT DISTINCT p.line_id::text, a.program_id FROM payout_accruals p JOIN accruals_whole a ON a.id = p.accrual_id
 		WHERE p.batch_id = $1 ORDER BY 1, 2`, id)
 	if err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ func (s *Service) TaxTotals(ctx context.Context, year int, overThreshold bool) (
 		start := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
 		rows, err := tx.Query(ctx, `SELECT l.holder, coalesce(sum(a.reporting_amount), 0)::text, count(*) FILTER (WHERE a.reporting_amount IS NULL)
 			FROM payout_lines l JOIN payout_batches b ON b.id = l.batch_id JOIN payout_accruals pa ON pa.line_id = l.id
-			JOIN accruals a ON a.id = pa.accrual_id
+			JOIN accruals_whole a ON a.id = pa.accrual_id
 			WHERE l.status = 'paid' AND b.executed_at >= $1 AND b.executed_at < $2
 			GROUP BY l.holder ORDER BY coalesce(sum(a.reporting_amount), 0) DESC, l.holder`, start, start.AddDate(1, 0, 0))
 		if err != nil {

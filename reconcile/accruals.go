@@ -39,7 +39,7 @@ var sqlAccrualsRecorded = `WITH j AS (
 			AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
 		GROUP BY e.id
 	), a AS (
-		SELECT entry_id, sum(amount) AS amount FROM accruals WHERE source IN ('trade', 'bounty') AND recorded_at >= $4 AND recorded_at < $5
+		SELECT entry_id, sum(amount) AS amount FROM accruals_whole WHERE source IN ('trade', 'bounty') AND recorded_at >= $4 AND recorded_at < $5
 		GROUP BY entry_id
 	)
 	SELECT coalesce(j.entry_id, a.entry_id)::text FROM j FULL OUTER JOIN a ON a.entry_id = j.entry_id
@@ -60,7 +60,7 @@ var sqlAccrualsEffective = `WITH j AS (
 			AND split_part(p.account, ':', 1) = '208' AND p.side = 'credit'
 		GROUP BY e.id
 	), a AS (
-		SELECT a.entry_id, sum(a.amount) AS amount FROM accruals a LEFT JOIN entries e ON e.id = a.entry_id
+		SELECT a.entry_id, sum(a.amount) AS amount FROM accruals_whole a LEFT JOIN entries e ON e.id = a.entry_id
 		WHERE a.source IN ('trade', 'bounty')
 			AND coalesce(e.effective_at, a.business_at, a.recorded_at) < $4 AND (coalesce(e.effective_at, a.business_at, a.recorded_at) >= $3
 				OR ($5::bigint[] IS NOT NULL AND e.seq > coalesce(($5::bigint[])[e.shard + 1], 0)))

@@ -22,6 +22,10 @@ GRANT SELECT, INSERT ON entries, postings, audit_log, user_events, bounty_awards
 -- (migration 040): views, read only.
 GRANT SELECT ON lines, inline_lines TO folio_app;
 
+-- Accruals as every reader reads them, compact trade accruals filled
+-- from their trade (migration 042): a view, read only.
+GRANT SELECT ON accruals_whole TO folio_app;
+
 -- Seals and the Merkle log (seal/doc.go): history, appended by sealers.
 GRANT SELECT, INSERT ON seals, seal_heads, merkle_hash_runs TO folio_app;
 

@@ -74,6 +74,10 @@ func Owners() map[string]string {
 		"program_versions":        "affiliate",
 		"user_volume":             "affiliate",
 
+		// Accruals as read: compact trade accruals filled from their trade
+		// (a view, migration 042).
+		"accruals_whole": "affiliate",
+
 		// Payouts: batches and their lines, the accruals they claim, the
 		// delivery outbox, the scheduler's claimed runs and the settings row
 		// that holds the fraud rules.

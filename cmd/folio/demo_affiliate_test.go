@@ -43,7 +43,7 @@ func TestSeedDemoAffiliate(t *testing.T) {
 		var s string
 		err := db.Admin.QueryRow(ctx, `SELECT concat_ws(',', (SELECT count(*) FROM entries), (SELECT count(*) FROM audit_log),
 			(SELECT count(*) FROM users), (SELECT count(*) FROM referral_codes), (SELECT count(*) FROM programs),
-			(SELECT count(*) FROM trades), (SELECT count(*) FROM accruals), (SELECT count(*) FROM fee_schedules), (SELECT count(*) FROM fx_rates))`).Scan(&s)
+			(SELECT count(*) FROM trades), (SELECT count(*) FROM accruals_whole), (SELECT count(*) FROM fee_schedules), (SELECT count(*) FROM fx_rates))`).Scan(&s)
 		if err != nil {
 			t.Fatal(err)
 		}
