@@ -337,7 +337,7 @@ func eachFoldRow(ctx context.Context, q schema.Querier, each func(*foldRow) erro
 			coalesce(a.reporting_amount, r.reporting_amount)::text, coalesce(a.fee_reporting, r.fee_reporting)::text`
 	const reval = ` LEFT JOIN accrual_revaluations r ON a.reporting_amount IS NULL AND r.accrual_id = a.id`
 	rows, err := q.Query(ctx, `SELECT `+fmt.Sprintf(cols, "coalesce(a.business_at, t.executed_at)")+`
-		FROM trades t JOIN accruals_whole a ON a.trade_id = t.id AND a.source = 'trade'`+reval+`
+		FROM trades t CROSS JOIN LATERAL `+sqlTradeAccrualIDs("t", "x.source = 'trade'")+` AS ids JOIN accruals_whole a ON a.id = ids.id`+reval+`
 		WHERE `+tradeWhere+`
 		UNION ALL
 		SELECT `+fmt.Sprintf(cols, "a.business_at")+` FROM accruals_whole a`+reval+`

@@ -68,6 +68,16 @@ func TestTradeAccrualsStoredCompact(t *testing.T) {
 	if stored != 3 || compact != 3 {
 		t.Fatalf("stored accrual rows of the trade: %d, compact %d; want 3 compact", stored, compact)
 	}
+	// Their ids are the commission entry's but for the last byte (the
+	// index of the trade's accruals by trade id keeps only whole rows).
+	var derived int
+	if err := f.db.Admin.QueryRow(c, `SELECT count(*) FROM accruals a JOIN trades t ON t.id = a.trade_id
+		WHERE a.trade_id = 'cp-1' AND left(a.id::text, 34) = left(t.commission_entry_id::text, 34)`).Scan(&derived); err != nil {
+		t.Fatal(err)
+	}
+	if derived != 3 {
+		t.Fatalf("%d of the trade's 3 accrual ids derived from its commission entry's", derived)
+	}
 	// Through the view: the trade's own figures, on every row.
 	const whole = `SELECT DISTINCT trader_id, entry_id::text, program_id, kind, basis::text, currency, fx_rate::text, reporting_currency,
 			market, code, trade_fee::text, fee_reporting::text, country
@@ -125,5 +135,18 @@ func TestTradeAccrualsStoredCompact(t *testing.T) {
 	want.fee, want.feeRep = "-100", "-99.9"
 	if rev := read("reversal"); len(rev) != 1 || rev[0] != want {
 		t.Fatalf("the reversal's accruals through the view = %+v, want %+v", rev, want)
+	}
+	// Found by trade: the compact rows by their ids, the whole reversal
+	// rows by the partial index.
+	tr2, err := f.svc.GetTrade(c, "cp-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := map[string]int{}
+	for _, a := range tr2.Accruals {
+		sources[a.Source]++
+	}
+	if len(tr2.Accruals) != 6 || sources["trade"] != 3 || sources["reversal"] != 3 {
+		t.Fatalf("the trade's accruals by source = %v, want 3 trade and 3 reversal", sources)
 	}
 }

@@ -188,7 +188,8 @@ func (s *Service) GetTrade(ctx context.Context, id string) (*TradeInfo, error) {
 	if err := json.Unmarshal([]byte(expl), &t.Explanation); err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.Pool.Query(ctx, `SELECT DISTINCT beneficiary FROM accruals_whole WHERE trade_id = $1`, id)
+	rows, err := s.DB.Pool.Query(ctx, `SELECT DISTINCT a.beneficiary FROM trades t CROSS JOIN LATERAL `+sqlTradeAccrualIDs("t", "true")+` AS ids
+		JOIN accruals_whole a ON a.id = ids.id WHERE t.id = $1`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +282,8 @@ func scanAccrualRows(rows pgx.Rows, withPos bool) ([]Accrual, []int64, error) {
 // seqs[i] is the seq of the entry that booked accruals[i].
 func AccrualsAt(ctx context.Context, q schema.Querier, shard int, after, through int64, beneficiary string) (accruals []Accrual, seqs []int64, err error) {
 	rows, err := q.Query(ctx, `SELECT a.pos, `+accrualColumns+` FROM (
-			SELECT t.seq AS pos, a.* FROM trades t JOIN accruals_whole a ON a.trade_id = t.id AND a.source = 'trade'
+			SELECT t.seq AS pos, a.* FROM trades t CROSS JOIN LATERAL `+sqlTradeAccrualIDs("t", "x.source = 'trade'")+` AS ids
+				JOIN accruals_whole a ON a.id = ids.id
 			WHERE t.shard = $1 AND t.seq > $2 AND t.seq <= $3
 			UNION ALL
 			SELECT a.seq AS pos, a.* FROM accruals_whole a

@@ -58,10 +58,11 @@ func (s *Service) ReverseTrade(ctx context.Context, id, actor string) (*Reversed
 			return err
 		}
 		out = &ReversedTrade{TradeID: id, CommissionReversalID: res[0].Entry.ID, FeeReversalID: res[1].Entry.ID}
-		rows, err := tx.Query(ctx, `SELECT id::text, beneficiary, trader_id, level, program_id, kind, rate::text, basis::text, amount::text, currency, market, code,
-				trade_fee::text, volume_reporting::text, country, fx_rate::text,
-				coalesce(business_at, (SELECT t.executed_at FROM trades t WHERE t.id = accruals_whole.trade_id))
-			FROM accruals_whole WHERE trade_id = $1 AND source = 'trade'`, id)
+		rows, err := tx.Query(ctx, `SELECT a.id::text, a.beneficiary, a.trader_id, a.level, a.program_id, a.kind, a.rate::text, a.basis::text,
+				a.amount::text, a.currency, a.market, a.code, a.trade_fee::text, a.volume_reporting::text, a.country, a.fx_rate::text,
+				coalesce(a.business_at, t.executed_at)
+			FROM trades t CROSS JOIN LATERAL `+sqlTradeAccrualIDs("t", "x.source = 'trade'")+` AS ids JOIN accruals_whole a ON a.id = ids.id
+			WHERE t.id = $1 ORDER BY a.id`, id)
 		if err != nil {
 			return err
 		}

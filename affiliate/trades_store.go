@@ -239,14 +239,19 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 			codes[i], countries[i], repCurs[i] = &w.code, &w.country, &rep
 			fxs[i], feeReps[i], volReps[i] = decText(fx), decText(feeRep), decText(volRep)
 		}
-		for _, sh := range w.split.Shares {
+		compact := len(w.split.Shares) <= maxCompactAccruals
+		for k, sh := range w.split.Shares {
 			rate := sh.Rate
 			basis := w.split.Basis
 			fee := w.fee
-			accruals = append(accruals, accrualRow{source: "trade", tradeID: t.ID, entryID: w.commID, beneficiary: sh.Beneficiary, trader: t.UserID,
+			a := accrualRow{source: "trade", tradeID: t.ID, entryID: w.commID, beneficiary: sh.Beneficiary, trader: t.UserID,
 				level: sh.Level, program: w.program.ID, kind: w.program.Kind, rate: &rate, basis: &basis, amount: sh.Amount,
 				currency: w.feeCur.ID, market: t.Market, code: w.code, fee: &fee, volumeRep: volRep, country: w.country, trades: 1,
-				at: executed[i], shard: w.shard, seq: w.seq, compact: true})
+				at: executed[i], shard: w.shard, seq: w.seq}
+			if compact {
+				a.compact, a.id = true, compactAccrualID(w.commID, k)
+			}
+			accruals = append(accruals, a)
 		}
 	}
 	_, err := w.Exec(ctx, sqlInsertTrades,

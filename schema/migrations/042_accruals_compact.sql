@@ -67,3 +67,11 @@ ALTER TABLE accruals ADD CONSTRAINT accruals_compact CHECK (trader_id IS NOT NUL
 ALTER TABLE accruals DROP CONSTRAINT IF EXISTS accruals_whole_row;
 ALTER TABLE accruals ADD CONSTRAINT accruals_whole_row CHECK (trader_id IS NULL OR (entry_id IS NOT NULL AND program_id IS NOT NULL
     AND kind IS NOT NULL AND currency IS NOT NULL AND reporting_currency IS NOT NULL AND market IS NOT NULL AND code IS NOT NULL AND country IS NOT NULL));
+
+-- A trade's compact accruals are found from its trade row by their ids,
+-- the id of its commission entry with the last byte replaced by the
+-- accrual's index in the trade (affiliate/accruals.go, compactAccrualID):
+-- the index of every accrual by trade id (~10 µs of PostgreSQL's time and
+-- ~300 B of WAL a trade) keeps only the whole rows.
+CREATE INDEX IF NOT EXISTS accruals_trade_whole ON accruals (trade_id) WHERE trader_id IS NOT NULL;
+DROP INDEX IF EXISTS accruals_trade;
