@@ -345,7 +345,9 @@
 //     writes as many index entries as before. accruals_position is partial
 //     (bounties and reversals only). Kept: accruals_beneficiary (the
 //     accrual list, payouts), accruals_trade (reversals, and the fold's
-//     join from trades to their accruals). Measured on a private
+//     join from trades to their accruals; since migration 042 only of
+//     whole rows, accruals_trade_whole: compact ones are found by their
+//     ids). Measured on a private
 //     PostgreSQL 15 (4,000 trades in batches of 500, 300 affiliates with
 //     one trader each plus a 3-level tree, 3 accruals per trade, WAL from
 //     pg_current_wal_insert_lsn, records from pg_walinspect): writer 6.0 KB
