@@ -9,20 +9,28 @@ import (
 	"github.com/folioledger/folio/affiliate"
 )
 
-// A reversal's accrual rows reuse the original rows' FX rate, so reporting
-// amounts net to zero even after the rate moved.
-func TestReversalReusesOriginalFXRate(t *testing.T) {
+// tradeAtRate books trade id of 100 USDT by D (broker tree A → B → C → D)
+// at a USDT/USD rate of 0.999.
+func tradeAtRate(t *testing.T, id string) (*fixture, context.Context) {
+	t.Helper()
 	f := newFixture(t)
 	brokerTree(t, f)
 	c := context.Background()
 	if err := f.svc.PutRate(c, "USDT", "USD", "feed", *apd.New(999, -3), f.now.Add(-time.Hour), "t"); err != nil {
 		t.Fatal(err)
 	}
-	tr := trade("fx-1", "D", "100")
+	tr := trade(id, "D", "100")
 	tr.ExecutedAt = f.now
 	if _, err := f.svc.PostTrades(c, []affiliate.NewTrade{tr}); err != nil {
 		t.Fatal(err)
 	}
+	return f, c
+}
+
+// A reversal's accrual rows reuse the original rows' FX rate, so reporting
+// amounts net to zero even after the rate moved.
+func TestReversalReusesOriginalFXRate(t *testing.T) {
+	f, c := tradeAtRate(t, "fx-1")
 	f.now = f.now.Add(time.Hour)
 	if err := f.svc.PutRate(c, "USDT", "USD", "feed", *apd.New(15, -1), f.now.Add(-time.Minute), "t"); err != nil {
 		t.Fatal(err)
@@ -47,17 +55,7 @@ func TestReversalReusesOriginalFXRate(t *testing.T) {
 // stored them. A reversal's rows, written whole from the view, read the
 // same through it.
 func TestTradeAccrualsStoredCompact(t *testing.T) {
-	f := newFixture(t)
-	brokerTree(t, f)
-	c := context.Background()
-	if err := f.svc.PutRate(c, "USDT", "USD", "feed", *apd.New(999, -3), f.now.Add(-time.Hour), "t"); err != nil {
-		t.Fatal(err)
-	}
-	tr := trade("cp-1", "D", "100")
-	tr.ExecutedAt = f.now
-	if _, err := f.svc.PostTrades(c, []affiliate.NewTrade{tr}); err != nil {
-		t.Fatal(err)
-	}
+	f, c := tradeAtRate(t, "cp-1")
 	var stored, compact int
 	if err := f.db.Admin.QueryRow(c, `SELECT count(*), count(*) FILTER (WHERE trader_id IS NULL AND entry_id IS NULL AND program_id IS NULL
 			AND kind IS NULL AND basis IS NULL AND currency IS NULL AND fx_rate IS NULL AND reporting_currency IS NULL AND market IS NULL
