@@ -48,6 +48,9 @@ test: postgres chromium rabbitmq
 	$(GO) test -count=1 -timeout 30m ./...
 	# The journal's concurrency tests again on four shards, on the CockroachDB path.
 	FOLIO_TEST_JOURNAL_SHARDS=4 FOLIO_TEST_DB_MODE=cockroach $(GO) test -count=1 -run 'TestConcurrentWriters|TestJournalTx|TestShards|TestBalanceCache' ./ledger/
+	# The journal and the trade engine whole on the CockroachDB path (SERIALIZABLE,
+	# no table lock, whole-transaction retries), on PostgreSQL.
+	FOLIO_TEST_DB_MODE=cockroach $(GO) test -count=1 ./ledger/ ./affiliate/ ./ingest/
 
 # The console's screenshots in docs/screenshots (README's tour), taken by
 # the browser tests on the demo data.

@@ -135,9 +135,20 @@ func TestBalanceUpdateSizedStatement(t *testing.T) {
 		return p
 	}
 	// The journal grows from seq 1 to 8 over these batches: prepared again
-	// at each doubling (at most 4 names), never planned per batch.
+	// at each doubling (at most 4 names), never planned per batch. On the
+	// CockroachDB path the transaction does not force generic plans (it
+	// runs as CockroachDB runs it, which has no plan_cache_mode): there
+	// PostgreSQL plans a prepared statement's first five runs for their
+	// arguments, as it does by default; the sized names are the same.
+	generic := e.ledger.DB.WriterMode(ctx) == schema.ModePostgres
+	customs := func(p prepared) int64 {
+		if generic {
+			return p.custom
+		}
+		return 0
+	}
 	first := batches(0, 7)
-	if len(first.names) < 1 || len(first.names) > 4 || first.generic != 7 || first.custom != 0 {
+	if len(first.names) < 1 || len(first.names) > 4 || first.generic+first.custom != 7 || customs(first) != 0 {
 		t.Fatalf("after 7 batches: prepared as %q, %d generic and %d custom plans; want at most 4 sized statements run 7 times on their generic plans", first.names, first.generic, first.custom)
 	}
 	for _, n := range first.names {
@@ -148,7 +159,7 @@ func TestBalanceUpdateSizedStatement(t *testing.T) {
 	schema.NoteGrowth(1 << 40) // the journal has grown: a new generation
 	second := batches(7, 1)
 	current := schema.Sized("")
-	if !slices.ContainsFunc(second.names, func(n string) bool { return strings.HasPrefix(n, current) }) || slices.Contains(first.names, current+ledger.SQLUpdateBalances) || second.custom != 0 {
+	if !slices.ContainsFunc(second.names, func(n string) bool { return strings.HasPrefix(n, current) }) || slices.Contains(first.names, current+ledger.SQLUpdateBalances) || customs(second) != 0 {
 		t.Fatalf("after the journal grew: prepared as %q (%d custom plans); want it prepared anew as %q…", second.names, second.custom, current)
 	}
 	e.wantBalance(t, "201:USD:alice", "9", "0", "9")
