@@ -1,0 +1,11 @@
+-- No index of balance rows by currency. Every read of balances by
+-- currency reads the whole chart or one code's rows anyway (the trial
+-- balance, a code's balances, the check that a currency or code is in
+-- use), and a trade that first touches an account (the trader's 202, an
+-- affiliate's 208, once per shard) wrote an entry into it: ~1.6 new
+-- balance rows a trade at 64 × 1 over 30k trades in the bench. Measured on
+-- a 107k-row balances table (README, dated row of 2026-12-07): the trial
+-- balance as of a time 1.22–1.45 s with the index, 1.15–1.17 s without;
+-- of one currency 1.10–1.22 s and 1.19–1.20 s; now 0.48–0.53 s and
+-- 0.54–0.56 s (it sorts the chart instead of reading it in index order).
+DROP INDEX IF EXISTS balances_currency;
