@@ -227,9 +227,12 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 				return nil, err
 			}
 		}
+		// The fee currency's rate at the trade's time: the trade row's, and
+		// every accrual's (fixedFX: insertAccruals would look up the same).
+		var fx *apd.Decimal
 		if len(w.split.Shares) > 0 {
-			fx, err := fxRate(ctx, q, cache, w.feeCur.ID, rep, executed[i])
-			if err != nil {
+			var err error
+			if fx, err = fxRate(ctx, q, cache, w.feeCur.ID, rep, executed[i]); err != nil {
 				return nil, err
 			}
 			feeRep, err := convert(&w.fee, fx)
@@ -247,7 +250,7 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 			a := accrualRow{source: "trade", tradeID: t.ID, entryID: w.commID, beneficiary: sh.Beneficiary, trader: t.UserID,
 				level: sh.Level, program: w.program.ID, kind: w.program.Kind, rate: &rate, basis: &basis, amount: sh.Amount,
 				currency: w.feeCur.ID, market: t.Market, code: w.code, fee: &fee, volumeRep: volRep, country: w.country, trades: 1,
-				at: executed[i], shard: w.shard, seq: w.seq}
+				at: executed[i], shard: w.shard, seq: w.seq, fixedFX: fx, fxFixed: true}
 			if compact {
 				a.compact, a.id = true, compactAccrualID(w.commID, k)
 			}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -97,19 +99,15 @@ func TestReadsByRecordedTime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want []string
 		rows, err := e.db.Admin.Query(ctx, `SELECT seq || '/' || shard FROM entries
 			WHERE ($1::timestamptz IS NULL OR recorded_at >= $1) AND ($2::timestamptz IS NULL OR recorded_at < $2) ORDER BY seq, shard`,
 			nullTime(from), nullTime(to))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for rows.Next() {
-			var p string
-			if err := rows.Scan(&p); err != nil {
-				t.Fatal(err)
-			}
-			want = append(want, p)
+		want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
 		}
 		var gotPos []string
 		for _, x := range got {
