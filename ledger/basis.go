@@ -327,7 +327,7 @@ func (l *Ledger) StatementRecorded(ctx context.Context, account string, from, to
 				return err
 			}
 		}
-		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, e.description, p.side, p.amount::text,
+		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, `+descriptionSQL("e")+`, p.side, p.amount::text,
 				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM lines o WHERE o.seq = p.seq AND o.shard = p.shard AND o.side <> p.side), '')
 			FROM balances b CROSS JOIN LATERAL (`+linesBetween("q.seq, q.shard, q.idx, q.entry_id, q.effective_at, q.recorded_at, q.side, q.amount",
 			"coalesce(($2::bigint[])[b.shard + 1], 0)", "coalesce(($3::bigint[])[b.shard + 1], 0)", "NOT q.pending", accountSet(k.String()))+`) p

@@ -273,6 +273,24 @@
 // row of the account earlier in the block) and each balance row's row_seq
 // (the writer's memory of the last row) against the postings.
 //
+// # Fields a row does not store
+//
+// A trade's two entries repeat what their key and their parent give
+// (migration 044): their descriptions are their keys' ("trade:<id>" gives
+// "Trade fee <id>", "commission:<id>" "Commission split of trade <id>"),
+// and the commission entry's metadata is its fee entry's. The writer
+// stores NULL for such a description (any entry whose description is what
+// its key gives: [derivedDescriptions]) and for the metadata of an entry
+// whose parent is in the same batch with the same metadata (its own
+// stored whole); readers get them back: the description in SQL
+// (descriptionSQL), the metadata from the parent (fillMetadata: among the
+// entries read, else one read by id). CHECK constraints keep a NULL
+// description to those keys and a NULL metadata to entries with a
+// parent. The hash covers the fields as read, so changing a key, a parent
+// or a parent's metadata breaks the chain where a reader would see the
+// change. ~175 B of WAL a trade (1.05 of 6.8 KB of the entries' rows in a
+// pg_walinspect profile of 60k trades at 8 × 500).
+//
 // # Hash chain and Verify
 //
 // Each entry's hash is SHA-256(prev_hash ‖ [CanonicalBytes]), the first

@@ -73,6 +73,43 @@ var keyIndexedSQL = func() string {
 // condByKey selects the entries under the keys in $1 (loadEntriesBy).
 var condByKey = `idempotency_key = ANY($1) AND ` + keyIndexedSQL
 
+// derivedDescriptions are the descriptions the trade engine gives the
+// entries under its keys: "Trade fee <id>" under "trade:<id>" and
+// "Commission split of trade <id>" under "commission:<id>". An entry whose
+// description is its key's stores none (NULL, migration 044); readers
+// derive it (descriptionSQL). ~86 B a trade.
+var derivedDescriptions = []struct{ key, text string }{
+	{"trade:", "Trade fee "},
+	{"commission:", "Commission split of trade "},
+}
+
+// storedDescription is what the description column holds for an entry:
+// nil when the description follows from its key.
+func storedDescription(key, description string) *string {
+	for _, d := range derivedDescriptions {
+		if rest, ok := strings.CutPrefix(key, d.key); ok && description == d.text+rest {
+			return nil
+		}
+	}
+	return &description
+}
+
+// descriptionSQL reads the description of the entries row t (a table
+// alias, or "" for an unqualified one): the stored text, or the one its key
+// gives.
+func descriptionSQL(t string) string {
+	if t != "" {
+		t += "."
+	}
+	var b strings.Builder
+	b.WriteString("coalesce(" + t + "description, CASE")
+	for _, d := range derivedDescriptions {
+		fmt.Fprintf(&b, " WHEN %sidempotency_key LIKE '%s%%' THEN '%s' || substr(%sidempotency_key, %d)", t, d.key, d.text, t, len(d.key)+1)
+	}
+	b.WriteString(" END)")
+	return b.String()
+}
+
 // unindexedPrefix returns the unindexedKeyPrefixes that key starts with.
 func unindexedPrefix(key string) (string, bool) {
 	for _, p := range unindexedKeyPrefixes {

@@ -528,7 +528,7 @@ func (l *Ledger) Statement(ctx context.Context, account string, from, to time.Ti
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, e.description, p.side, p.amount::text,
+		rows, err := tx.Query(ctx, `SELECT p.seq, p.entry_id::text, p.effective_at, p.recorded_at, e.kind, `+descriptionSQL("e")+`, p.side, p.amount::text,
 				coalesce((SELECT string_agg(DISTINCT o.account, ' ') FROM lines o WHERE o.seq = p.seq AND o.shard = p.shard AND o.side <> p.side), '')
 			FROM balances b CROSS JOIN LATERAL (`+rowPostingsByEffective("q.seq, q.shard, q.idx, q.entry_id, q.effective_at, q.recorded_at, q.side, q.amount",
 			"q.effective_at >= $2 AND q.effective_at < $3 AND NOT q.pending", "$5", "$6", accountSet(k.String()))+`) p

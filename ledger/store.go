@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,13 +12,20 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const entryColumns = `id::text, shard, seq, kind, description, phase, effective_at, recorded_at, idempotency_key, content_hash,
+// entryColumns are the columns of an entry, read from an unaliased
+// "FROM entries": the description derived where the row stores none
+// (descriptionSQL); a NULL metadata, the parent's, is filled by
+// fillMetadata.
+var entryColumns = `id::text, shard, seq, kind, ` + descriptionSQL("") + `, phase, effective_at, recorded_at, idempotency_key, content_hash,
 	coalesce(parent_id::text, ''), coalesce(reverses::text, ''), coalesce(completes::text, ''), expires_at,
 	coalesce(batch_id, ''), metadata::text, prev_hash, hash`
 
+// scanEntry scans entryColumns. An entry whose row stores no metadata
+// (migration 044: its metadata is its parent's) comes back with nil
+// Metadata: fillMetadata completes it.
 func scanEntry(row pgx.Row) (*Entry, error) {
 	e := &Entry{}
-	var md string
+	var md *string
 	var phase string
 	if err := row.Scan(&e.ID, &e.Shard, &e.Seq, &e.Kind, &e.Description, &phase, &e.EffectiveAt, &e.RecordedAt, &e.IdempotencyKey, &e.contentHash,
 		&e.ParentID, &e.Reverses, &e.Completes, &e.ExpiresAt, &e.BatchID, &md, &e.PrevHash, &e.Hash); err != nil {
@@ -28,12 +37,71 @@ func scanEntry(row pgx.Row) (*Entry, error) {
 		t := e.ExpiresAt.UTC()
 		e.ExpiresAt = &t
 	}
-	canon, err := CanonicalMetadata([]byte(md))
+	if md == nil {
+		if e.ParentID == "" {
+			return nil, fmt.Errorf("entry %s: no stored metadata and no parent", e.ID)
+		}
+		return e, nil
+	}
+	canon, err := CanonicalMetadata([]byte(*md))
 	if err != nil {
 		return nil, fmt.Errorf("entry %s: stored metadata: %w", e.ID, err)
 	}
 	e.Metadata = canon
 	return e, nil
+}
+
+// fillMetadata gives each entry read without metadata its parent's: from
+// the parent when it is among es (a trade's two entries are next to each
+// other in the journal), else read by id in one statement.
+func fillMetadata(ctx context.Context, q schema.Querier, es []*Entry) error {
+	var byID map[string]*Entry
+	var missing []string
+	for _, e := range es {
+		if e.Metadata != nil {
+			continue
+		}
+		if byID == nil {
+			byID = make(map[string]*Entry, len(es))
+			for _, x := range es {
+				byID[x.ID] = x
+			}
+		}
+		if p := byID[e.ParentID]; p != nil && p.Metadata != nil {
+			e.Metadata = p.Metadata
+			continue
+		}
+		missing = append(missing, e.ParentID)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	rows, err := q.Query(ctx, `SELECT id::text, metadata::text FROM entries WHERE id = ANY($1::uuid[]) AND metadata IS NOT NULL`, planEachTime, missing)
+	if err != nil {
+		return err
+	}
+	parents, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{ id, md string }, error) {
+		var p struct{ id, md string }
+		err := r.Scan(&p.id, &p.md)
+		return p, err
+	})
+	if err != nil {
+		return err
+	}
+	mds := make(map[string]json.RawMessage, len(parents))
+	for _, p := range parents {
+		if mds[p.id], err = CanonicalMetadata([]byte(p.md)); err != nil {
+			return fmt.Errorf("entry %s: stored metadata: %w", p.id, err)
+		}
+	}
+	for _, e := range es {
+		if e.Metadata == nil {
+			if e.Metadata = mds[e.ParentID]; e.Metadata == nil {
+				return fmt.Errorf("entry %s: no stored metadata and none stored on its parent %s", e.ID, e.ParentID)
+			}
+		}
+	}
+	return nil
 }
 
 // planEachTime is schema.PlanEachTime: the batch lookups (`col = ANY($1)`)
@@ -67,6 +135,9 @@ func queryEntries(ctx context.Context, q schema.Querier, sql string, args ...any
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := fillMetadata(ctx, q, out); err != nil {
 		return nil, err
 	}
 	return out, loadPostings(ctx, q, out)
@@ -226,10 +297,11 @@ func (s *slotColumns) set(i int, p *Posting) {
 func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 	n := len(cs)
 	var (
-		ids, kinds, descs, phases, keys, parents, reverses, completes, expires, batches, metas = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		seqs, shards                                                                           = make([]int64, n), make([]int64, n)
-		effective, recorded                                                                    = make([]time.Time, n), make([]time.Time, n)
-		contents, prevs, hashes                                                                = make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		ids, kinds, phases, keys, parents, reverses, completes, expires, batches = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		descs, metas                                                             = make([]*string, n), make([]*string, n)
+		seqs, shards                                                             = make([]int64, n), make([]int64, n)
+		effective, recorded                                                      = make([]time.Time, n), make([]time.Time, n)
+		contents, prevs, hashes                                                  = make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	)
 	var pEntry, pAcct, pCur, pSide, pAmt, pBal, pDeb, pCred []string
 	var pIdx, pSeq, pShard []int64
@@ -239,16 +311,26 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 	for k := range slots {
 		slots[k] = newSlotColumns(n)
 	}
+	// Entries whose metadata is stored whole, by id: a later entry of the
+	// batch with one of them as its parent and the same metadata stores
+	// none (migration 044).
+	whole := make(map[string]json.RawMessage, n)
 	for i, c := range cs {
 		e := c.entry
 		shards[i] = int64(e.Shard)
-		ids[i], seqs[i], kinds[i], descs[i], phases[i] = e.ID, e.Seq, e.Kind, e.Description, string(e.Phase)
+		ids[i], seqs[i], kinds[i], phases[i] = e.ID, e.Seq, e.Kind, string(e.Phase)
+		descs[i] = storedDescription(e.IdempotencyKey, e.Description)
+		if pm, ok := whole[e.ParentID]; !ok || e.ParentID == "" || !bytes.Equal(pm, e.Metadata) {
+			md := string(e.Metadata)
+			metas[i] = &md
+			whole[e.ID] = e.Metadata
+		}
 		effective[i], recorded[i], keys[i] = e.EffectiveAt, e.RecordedAt, e.IdempotencyKey
 		contents[i], parents[i], reverses[i], completes[i] = contentHash(c.content), e.ParentID, e.Reverses, e.Completes
 		if e.ExpiresAt != nil {
 			expires[i] = e.ExpiresAt.Format(time.RFC3339Nano)
 		}
-		batches[i], metas[i], prevs[i], hashes[i] = e.BatchID, string(e.Metadata), e.PrevHash, e.Hash
+		batches[i], prevs[i], hashes[i] = e.BatchID, e.PrevHash, e.Hash
 		e.contentHash = contents[i]
 		slot := 0
 		for j := range e.Postings {

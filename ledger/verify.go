@@ -271,7 +271,11 @@ func verifyEntries(ctx context.Context, tx pgx.Tx, shard int, after int64, n int
 		}
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return out, fillMetadata(ctx, tx, out)
 }
 
 // storedPosting is a posting row with the columns that repeat its entry's

@@ -1,0 +1,135 @@
+package ledger_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+		"github.com/folioledger/folio/ledger"
+)
+
+// tradePair writes, in one fresh batch, the two entries the trade engine
+// writes for trade id: a fee entry and its child with the same metadata,
+// under the engine's keys and descriptions (migration 044 stores neither
+// description nor the child's metadata).
+func tradePair(t *testing.T, e *env, id, childMetadata string) (fee, comm *ledger.Entry) {
+	t.Helper()
+	md := `{"market":"BTCUSD","trade_id":"` + id + `"}`
+	if childMetadata == "" {
+		childMetadata = md
+	}
+	feeID, commID := e.app.NewID(), e.app.NewID()
+	f := entry("trade:"+id, "201:USD:alice", "debit", "5", "605:USD", "credit", "5")
+	f.ID, f.Kind, f.Description, f.Metadata = feeID, "trade_fee", "Trade fee "+id, json.RawMessage(md)
+	c := entry("commission:"+id, "605:USD", "debit", "5", "201:USD:bob", "credit", "5")
+	c.ID, c.Kind, c.Description, c.ParentID, c.Metadata = commID, "commission", "Commission split of trade "+id, feeID, json.RawMessage(childMetadata)
+	res := e.apply(t, ledger.Options{Fresh: true}, newOp(f), newOp(c))
+	for _, r := range res {
+		if r.Err != nil || r.Entry == nil {
+			t.Fatalf("trade %s: %+v", id, res)
+		}
+	}
+	return res[0].Entry, res[1].Entry
+}
+
+// TestDerivedEntryFields: a trade's entries store no description and the
+// child no metadata when they follow from the key and the parent; every
+// read gives them back as written, and a child whose metadata differs, or
+// an entry whose description is not its key's, is stored whole.
+func TestDerivedEntryFields(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.fund(t, "fund", "201:USD:alice", "100")
+	fee, comm := tradePair(t, e, "t-1", "")
+	fee2, comm2 := tradePair(t, e, "t-2", `{"market":"ETHUSD"}`)
+	other := entry("trade:t-3", "201:USD:alice", "debit", "1", "605:USD", "credit", "1")
+	other.Description = "a description of its own"
+	third := e.apply(t, ledger.Options{Fresh: true}, newOp(other))[0].Entry
+
+	stored := func(id string) (desc, md *string) {
+		t.Helper()
+		if err := e.db.Admin.QueryRow(ctx, `SELECT description, metadata::text FROM entries WHERE id = $1::uuid`, id).Scan(&desc, &md); err != nil {
+			t.Fatal(err)
+		}
+		return desc, md
+	}
+	for _, c := range []struct {
+		id               string
+		descNull, mdNull bool
+	}{
+		{fee.ID, true, false}, {comm.ID, true, true}, {fee2.ID, true, false}, {comm2.ID, true, false}, {third.ID, false, false},
+	} {
+		desc, md := stored(c.id)
+		if (desc == nil) != c.descNull || (md == nil) != c.mdNull {
+			t.Errorf("entry %s stored description %v, metadata %v; want NULL %t, %t", c.id, desc, md, c.descNull, c.mdNull)
+		}
+	}
+
+	want := map[string][2]string{
+		fee.ID:   {"Trade fee t-1", `{"market":"BTCUSD","trade_id":"t-1"}`},
+		comm.ID:  {"Commission split of trade t-1", `{"market":"BTCUSD","trade_id":"t-1"}`},
+		fee2.ID:  {"Trade fee t-2", `{"market":"BTCUSD","trade_id":"t-2"}`},
+		comm2.ID: {"Commission split of trade t-2", `{"market":"ETHUSD"}`},
+		third.ID: {"a description of its own", `{}`},
+	}
+	check := func(how string, got *ledger.Entry) {
+		t.Helper()
+		w, ok := want[got.ID]
+		if !ok {
+			return
+		}
+		if got.Description != w[0] || string(got.Metadata) != w[1] {
+			t.Errorf("%s %s: description %q, metadata %s; want %q, %s", how, got.ID, got.Description, got.Metadata, w[0], w[1])
+		}
+	}
+	// One by one: the child's parent is not among the entries read.
+	for id := range want {
+		got, _, err := e.ledger.GetEntry(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("GetEntry", got)
+	}
+	list, err := e.ledger.ListEntries(ctx, ledger.EntryFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range list {
+		check("ListEntries", x)
+	}
+	// A statement line's description.
+	st, err := e.ledger.Statement(ctx, "201:USD:bob", e.clock.t.Add(-time.Hour), e.clock.t.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Lines) != 2 || st.Lines[0].Description != "Commission split of trade t-1" {
+		t.Errorf("statement of 201:USD:bob: %+v", st.Lines)
+	}
+	e.verify(t)
+
+	seqs := map[string]int64{fee.ID: fee.Seq, comm.ID: comm.Seq, fee2.ID: fee2.Seq}
+	// The hash covers the fields as read: a changed parent metadata breaks
+	// the parent and its metadata-less child; a changed key, the entry.
+	for _, c := range []struct {
+		sql  string
+		want []string
+	}{
+		{`UPDATE entries SET metadata = '{"market":"XRPUSD","trade_id":"t-1"}' WHERE id = '` + fee.ID + `'`, []string{fee.ID, comm.ID}},
+		{`UPDATE entries SET idempotency_key = 'trade:t-9' WHERE id = '` + fee2.ID + `'`, []string{fee2.ID}},
+	} {
+		if _, err := e.db.Admin.Exec(ctx, c.sql); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := e.ledger.Verify(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range c.want {
+			if !slices.ContainsFunc(rep.Problems, func(p ledger.Problem) bool { return p.Kind == ledger.ProblemHash && p.Seq == seqs[id] }) {
+				t.Errorf("after %s: problems %+v, want a hash problem at %s", c.sql, rep.Problems, id)
+			}
+		}
+	}
+}
