@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-		"github.com/folioledger/folio/ledger"
+	"github.com/folioledger/folio/ledger"
 )
 
 // tradePair writes, in one fresh batch, the two entries the trade engine
@@ -34,8 +34,8 @@ func tradePair(t *testing.T, e *env, id, childMetadata string) (fee, comm *ledge
 	return res[0].Entry, res[1].Entry
 }
 
-// TestDerivedEntryFields: a trade's entries store no description and the
-// child no metadata when they follow from the key and the parent; every
+// TestDerivedEntryFields: a trade's entries store no content hash, no
+// description and the child no metadata when they follow from the key and the parent; every
 // read gives them back as written, and a child whose metadata differs, or
 // an entry whose description is not its key's, is stored whole.
 func TestDerivedEntryFields(t *testing.T) {
@@ -50,10 +50,19 @@ func TestDerivedEntryFields(t *testing.T) {
 
 	stored := func(id string) (desc, md *string) {
 		t.Helper()
-		if err := e.db.Admin.QueryRow(ctx, `SELECT description, metadata::text FROM entries WHERE id = $1::uuid`, id).Scan(&desc, &md); err != nil {
+		var content []byte
+		if err := e.db.Admin.QueryRow(ctx, `SELECT description, metadata::text, content_hash FROM entries WHERE id = $1::uuid`, id).Scan(&desc, &md, &content); err != nil {
 			t.Fatal(err)
 		}
+		// The trade engine's entries have no content hash (migration 045).
+		if content != nil {
+			t.Errorf("entry %s stored content hash %x, want NULL", id, content)
+		}
 		return desc, md
+	}
+	var fundContent []byte
+	if err := e.db.Admin.QueryRow(ctx, `SELECT content_hash FROM entries WHERE idempotency_key = 'fund'`).Scan(&fundContent); err != nil || len(fundContent) != 32 {
+		t.Errorf("a client entry's content hash: %x, %v; want 32 bytes", fundContent, err)
 	}
 	for _, c := range []struct {
 		id               string

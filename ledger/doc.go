@@ -302,6 +302,10 @@
 // ([CanonicalMetadata]: sorted keys, numbers in plain decimal notation),
 // which reads back from JSONB unchanged. Entries written before v2 carry v1
 // hashes (no content hash); Verify accepts v1 up to the first v2 entry.
+// The trade engine's entries (keys under the unindexed prefixes, see
+// Idempotency) have no content hash since migration 045: their keys are
+// never looked up, the trade's row answers replays; the hash covers it as
+// empty.
 //
 // The columns outside the hash are copies, and [Ledger.Verify] checks each
 // against its source: a posting's entry_id, effective_at and recorded_at

@@ -326,12 +326,11 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 			whole[e.ID] = e.Metadata
 		}
 		effective[i], recorded[i], keys[i] = e.EffectiveAt, e.RecordedAt, e.IdempotencyKey
-		contents[i], parents[i], reverses[i], completes[i] = contentHash(c.content), e.ParentID, e.Reverses, e.Completes
+		contents[i], parents[i], reverses[i], completes[i] = e.contentHash, e.ParentID, e.Reverses, e.Completes
 		if e.ExpiresAt != nil {
 			expires[i] = e.ExpiresAt.Format(time.RFC3339Nano)
 		}
 		batches[i], prevs[i], hashes[i] = e.BatchID, e.PrevHash, e.Hash
-		e.contentHash = contents[i]
 		slot := 0
 		for j := range e.Postings {
 			p := &e.Postings[j]
