@@ -182,7 +182,9 @@ func (b *books) check(t testing.TB, chart *accounts.Chart) []string {
 		if x.seq != int64(i+1) {
 			bad("entry %d has seq %d", i+1, x.seq)
 		}
-		if !bytes.Equal(x.prevHash, prev) {
+		// A row without prev_hash (migration 046) links by position: its
+		// hash, which Verify recomputes, covers the previous entry's.
+		if x.prevHash != nil && !bytes.Equal(x.prevHash, prev) {
 			bad("seq %d: prev_hash does not link to seq %d", x.seq, x.seq-1)
 		}
 		prev = x.hash

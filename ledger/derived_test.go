@@ -142,3 +142,60 @@ func TestDerivedEntryFields(t *testing.T) {
 		}
 	}
 }
+
+// TestDerivedPrevHash: entries store no prev_hash (migration 046); every
+// read gives the hash of the entry before them in their shard, whether it
+// is among the entries read or not, and Verify still finds a rewritten
+// hash (at the next entry too) and a missing entry.
+func TestDerivedPrevHash(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var posted []*ledger.Entry
+	for _, k := range []string{"p-1", "p-2", "p-3", "p-4"} {
+		posted = append(posted, e.fund(t, k, "201:USD:alice", "10"))
+	}
+	var stored int
+	if err := e.db.Admin.QueryRow(ctx, `SELECT count(*) FROM entries WHERE prev_hash IS NOT NULL`).Scan(&stored); err != nil || stored != 0 {
+		t.Fatalf("%d entries store a prev_hash (%v), want none", stored, err)
+	}
+	prev := ledger.GenesisHash
+	for _, p := range posted {
+		got, _, err := e.ledger.GetEntry(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.PrevHash, prev) || !slices.Equal(got.PrevHash, p.PrevHash) {
+			t.Errorf("GetEntry(seq %d).PrevHash = %x, want %x", got.Seq, got.PrevHash, prev)
+		}
+		prev = got.Hash
+	}
+	list, err := e.ledger.ListEntries(ctx, ledger.EntryFilter{AfterSeq: 2, AfterShard: ledger.MaxShards, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || !slices.Equal(list[0].PrevHash, posted[1].Hash) || !slices.Equal(list[1].PrevHash, posted[2].Hash) {
+		t.Errorf("ListEntries after seq 2: %+v", list)
+	}
+	e.verify(t)
+
+	for _, c := range []struct {
+		sql  string
+		seqs []int64
+	}{
+		{`UPDATE entries SET hash = sha256(hash) WHERE seq = 2`, []int64{2, 3}},
+		{`DELETE FROM entries WHERE seq = 3`, []int64{4}},
+	} {
+		if _, err := e.db.Admin.Exec(ctx, c.sql); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := e.ledger.Verify(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, seq := range c.seqs {
+			if !slices.ContainsFunc(rep.Problems, func(p ledger.Problem) bool { return p.Kind == ledger.ProblemHash && p.Seq == seq }) {
+				t.Errorf("after %s: problems %+v, want a hash problem at seq %d", c.sql, rep.Problems, seq)
+			}
+		}
+	}
+}

@@ -15,14 +15,15 @@ import (
 // entryColumns are the columns of an entry, read from an unaliased
 // "FROM entries": the description derived where the row stores none
 // (descriptionSQL); a NULL metadata, the parent's, is filled by
-// fillMetadata.
+// fillDerived.
 var entryColumns = `id::text, shard, seq, kind, ` + descriptionSQL("") + `, phase, effective_at, recorded_at, idempotency_key, content_hash,
 	coalesce(parent_id::text, ''), coalesce(reverses::text, ''), coalesce(completes::text, ''), expires_at,
 	coalesce(batch_id, ''), metadata::text, prev_hash, hash`
 
 // scanEntry scans entryColumns. An entry whose row stores no metadata
 // (migration 044: its metadata is its parent's) comes back with nil
-// Metadata: fillMetadata completes it.
+// Metadata, one without prev_hash (046) with nil PrevHash: fillDerived
+// completes them.
 func scanEntry(row pgx.Row) (*Entry, error) {
 	e := &Entry{}
 	var md *string
@@ -49,6 +50,78 @@ func scanEntry(row pgx.Row) (*Entry, error) {
 	}
 	e.Metadata = canon
 	return e, nil
+}
+
+// fillDerived completes the entries scanEntry read: fillMetadata, then
+// fillPrevHashes.
+func fillDerived(ctx context.Context, q schema.Querier, es []*Entry) error {
+	if err := fillMetadata(ctx, q, es); err != nil {
+		return err
+	}
+	return fillPrevHashes(ctx, q, es)
+}
+
+// fillPrevHashes gives each entry read without a prev_hash (every entry
+// written since migration 046) the hash of the entry before it in its
+// shard: GenesisHash for seq 1, else the predecessor's, from es when it is
+// there (a read in position order has all but the first of each shard),
+// else read by position in one statement. An entry whose predecessor is
+// missing keeps a nil PrevHash, which Verify reports.
+func fillPrevHashes(ctx context.Context, q schema.Querier, es []*Entry) error {
+	type pos struct {
+		shard int
+		seq   int64
+	}
+	var at map[pos]*Entry
+	var shards, seqs []int64
+	for _, e := range es {
+		if e.PrevHash != nil {
+			continue
+		}
+		if e.Seq == 1 {
+			e.PrevHash = GenesisHash
+			continue
+		}
+		if at == nil {
+			at = make(map[pos]*Entry, len(es))
+			for _, x := range es {
+				at[pos{x.Shard, x.Seq}] = x
+			}
+		}
+		if p := at[pos{e.Shard, e.Seq - 1}]; p != nil {
+			e.PrevHash = p.Hash
+			continue
+		}
+		shards, seqs = append(shards, int64(e.Shard)), append(seqs, e.Seq-1)
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	rows, err := q.Query(ctx, `SELECT e.shard, e.seq, e.hash FROM unnest($1::bigint[], $2::bigint[]) AS u(shard, seq)
+		JOIN entries e ON e.seq = u.seq AND e.shard = u.shard`, planEachTime, shards, seqs)
+	if err != nil {
+		return err
+	}
+	hashes := map[pos][]byte{}
+	for rows.Next() {
+		var p pos
+		var h []byte
+		if err := rows.Scan(&p.shard, &p.seq, &h); err != nil {
+			rows.Close()
+			return err
+		}
+		hashes[p] = h
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, e := range es {
+		if e.PrevHash == nil {
+			e.PrevHash = hashes[pos{e.Shard, e.Seq - 1}]
+		}
+	}
+	return nil
 }
 
 // fillMetadata gives each entry read without metadata its parent's: from
@@ -137,7 +210,7 @@ func queryEntries(ctx context.Context, q schema.Querier, sql string, args ...any
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if err := fillMetadata(ctx, q, out); err != nil {
+	if err := fillDerived(ctx, q, out); err != nil {
 		return nil, err
 	}
 	return out, loadPostings(ctx, q, out)
@@ -330,7 +403,7 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 		if e.ExpiresAt != nil {
 			expires[i] = e.ExpiresAt.Format(time.RFC3339Nano)
 		}
-		batches[i], prevs[i], hashes[i] = e.BatchID, e.PrevHash, e.Hash
+		batches[i], hashes[i] = e.BatchID, e.Hash // prevs[i] nil: the previous entry's hash (fillPrevHashes)
 		slot := 0
 		for j := range e.Postings {
 			p := &e.Postings[j]

@@ -275,7 +275,7 @@ func verifyEntries(ctx context.Context, tx pgx.Tx, shard int, after int64, n int
 		return nil, err
 	}
 	rows.Close()
-	return out, fillMetadata(ctx, tx, out)
+	return out, fillDerived(ctx, tx, out)
 }
 
 // storedPosting is a posting row with the columns that repeat its entry's
