@@ -223,7 +223,9 @@
 // needs none of those columns does not join the trade (PostgreSQL removes
 // the join). Only this package's writer names the table accruals
 // (schema's TestAccrualsReadThroughView). Reversals and bounties, and every
-// row written before 042, are stored whole.
+// row written before 042, are stored whole. Likewise the trade row's
+// explanation leaves out program, kind and basis when they are its
+// columns' (storedExplanation, ~60 B a trade; GetTrade puts them back).
 //
 // Steps 1 to 5 only read, 6 to 8 only write: BookTradesTx is
 // PrepareTrades (1–5) and BookPreparedTx (6–8) in one transaction. The

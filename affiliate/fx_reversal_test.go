@@ -148,3 +148,31 @@ func TestTradeAccrualsStoredCompact(t *testing.T) {
 		t.Fatalf("the trade's accruals by source = %v, want 3 trade and 3 reversal", sources)
 	}
 }
+
+// TestTradeExplanationStoredCompact: the trade row's explanation leaves
+// out program, kind and basis, which its columns hold; GetTrade gives the
+// explanation as written.
+func TestTradeExplanationStoredCompact(t *testing.T) {
+	f, c := tradeAtRate(t, "ex-1")
+	var stored map[string]any
+	var program, kind, basis string
+	if err := f.db.Admin.QueryRow(c, `SELECT explanation, program_id, program_kind, basis::text FROM trades WHERE id = 'ex-1'`).Scan(&stored, &program, &kind, &basis); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"program", "kind", "basis"} {
+		if _, ok := stored[k]; ok {
+			t.Errorf("stored explanation %v repeats %s", stored, k)
+		}
+	}
+	if stored["platform"] == nil {
+		t.Errorf("stored explanation %v lost platform", stored)
+	}
+	info, err := f.svc.GetTrade(c, "ex-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Explanation["program"] != program || info.Explanation["kind"] != kind || info.Explanation["basis"] != norm(basis) ||
+		info.Explanation["platform"] != stored["platform"] {
+		t.Errorf("GetTrade explanation %v; want program %s, kind %s, basis %s and the stored rest %v", info.Explanation, program, kind, norm(basis), stored)
+	}
+}

@@ -188,6 +188,7 @@ func (s *Service) GetTrade(ctx context.Context, id string) (*TradeInfo, error) {
 	if err := json.Unmarshal([]byte(expl), &t.Explanation); err != nil {
 		return nil, err
 	}
+	t.Explanation = explanationRead(t.Explanation, t.ProgramID, t.ProgramKind, &t.Basis)
 	rows, err := s.DB.Pool.Query(ctx, `SELECT DISTINCT a.beneficiary FROM trades t CROSS JOIN LATERAL `+sqlTradeAccrualIDs("t", "true")+` AS ids
 		JOIN accruals_whole a ON a.id = ids.id WHERE t.id = $1`, id)
 	if err != nil {

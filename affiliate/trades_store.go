@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -215,8 +216,7 @@ func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Ex
 			programs[i], kinds[i] = w.program.ID, w.program.Kind
 		}
 		bases[i] = ledger.Format(&w.split.Basis)
-		b, _ := json.Marshal(w.explain)
-		explains[i], feeIDs[i], commIDs[i] = string(b), w.feeID, w.commID
+		explains[i], feeIDs[i], commIDs[i] = storedExplanation(w.explain, programs[i], kinds[i], bases[i]), w.feeID, w.commID
 		var volRep *apd.Decimal
 		if w.volume != nil && len(w.split.Shares) > 0 {
 			fx, err := fxRate(ctx, q, cache, t.Volume.Currency, rep, executed[i])
@@ -317,3 +317,45 @@ func (noReads) QueryRow(context.Context, string, ...any) pgx.Row { return errRow
 type errRow struct{}
 
 func (errRow) Scan(...any) error { return errReadInPipe }
+
+// explainedColumns are the keys of a trade's explanation that repeat its
+// columns program_id, program_kind and basis.
+var explainedColumns = [3]string{"program", "kind", "basis"}
+
+// storedExplanation is the explanation as the trade row stores it: without
+// program, kind and basis when it has all three and they are the row's
+// (~60 B a trade); readers put them back (explanationRead). A trade with a
+// program always has "program" in its explanation, so one whose stored
+// explanation lacks it had the three.
+func storedExplanation(explain map[string]any, program, kind, basis string) string {
+	cols := [3]string{program, kind, basis}
+	strip := program != ""
+	for i, k := range explainedColumns {
+		v, ok := explain[k]
+		strip = strip && ok && fmt.Sprint(v) == cols[i]
+	}
+	if !strip {
+		b, _ := json.Marshal(explain)
+		return string(b)
+	}
+	rest := make(map[string]any, len(explain))
+	for k, v := range explain {
+		rest[k] = v
+	}
+	for _, k := range explainedColumns {
+		delete(rest, k)
+	}
+	b, _ := json.Marshal(rest)
+	return string(b)
+}
+
+// explanationRead is the explanation of a trade as written: the stored one
+// with program, kind and basis put back when storedExplanation left them
+// out.
+func explanationRead(stored map[string]any, program, kind string, basis *apd.Decimal) map[string]any {
+	if _, ok := stored["program"]; ok || program == "" {
+		return stored
+	}
+	stored["program"], stored["kind"], stored["basis"] = program, kind, ledger.Format(basis)
+	return stored
+}
