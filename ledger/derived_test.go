@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/folioledger/folio"
 	"github.com/folioledger/folio/ledger"
 )
 
@@ -198,4 +199,49 @@ func TestDerivedPrevHash(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEngineChildFollowsParent: a child under the trade engine's keys is
+// left out of the parent index (migration 047) and found by position, so
+// ApplyTx writes it only right after its parent in the same shard; its
+// parent's links list it, beside a manual child found by the index.
+func TestEngineChildFollowsParent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.fund(t, "fund", "201:USD:alice", "100")
+	fee, comm := tradePair(t, e, "t-1", "")
+	manual := entry("note-1", "201:USD:alice", "debit", "1", "605:USD", "credit", "1")
+	manual.ParentID = fee.ID
+	note := e.post(t, manual)
+	_, links, err := e.ledger.GetEntry(ctx, fee.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(links.Children, []string{comm.ID, note.ID}) {
+		t.Errorf("children of the fee entry: %v, want [%s %s]", links.Children, comm.ID, note.ID)
+	}
+	var indexed bool
+	if err := e.db.Admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'entries_parent')`).Scan(&indexed); err != nil || indexed {
+		t.Errorf("the index of every child is still there (%v)", err)
+	}
+
+	// A child under an engine key after another entry, or whose parent is
+	// stored, is refused; nothing is written.
+	before := loadBooks(t, e)
+	feeID := e.app.NewID()
+	f := entry("trade:t-2", "201:USD:alice", "debit", "5", "605:USD", "credit", "5")
+	f.ID = feeID
+	other := entry("trade:t-3", "201:USD:alice", "debit", "1", "605:USD", "credit", "1")
+	late := entry("commission:t-2", "605:USD", "debit", "5", "201:USD:bob", "credit", "5")
+	late.ParentID = feeID
+	orphan := entry("commission:t-1b", "605:USD", "debit", "5", "201:USD:bob", "credit", "5")
+	orphan.ParentID = fee.ID
+	for _, ops := range [][]ledger.Op{{newOp(f), newOp(other), newOp(late)}, {newOp(orphan)}} {
+		res, err := e.ledger.Apply(ctx, ops, ledger.Options{Fresh: true, Atomic: true})
+		if err == nil || folio.ErrorCode(res[len(res)-1].Err) != folio.EINVALID {
+			t.Errorf("engine child not after its parent: %v, %+v; want invalid_request", err, res)
+		}
+	}
+	e.unchanged(t, before, "refused engine children")
+	e.verify(t)
 }

@@ -74,7 +74,11 @@
 // the engine inserts the trade's row, unique by trade id, in the same
 // transaction, so a trade's entries are written once all the same (a
 // second writer booking the same trade id fails on that row and its retry
-// finds the trade). They are never looked up by key.
+// finds the trade). They are never looked up by key. Nor are such
+// entries in the index of entries by parent (migration 047): an entry
+// under those keys with a parent is written right after it in the same
+// shard (ApplyTx refuses it elsewhere, Verify checks it), and its parent's
+// links ([Ledger.GetEntry]) find it at that position.
 //
 // Reverse, post and void operations may carry a key, with the same replay
 // semantics. Without one they are stored under a key derived from the target

@@ -35,15 +35,24 @@ func (l *Ledger) GetEntry(ctx context.Context, id string) (*Entry, *EntryLinks, 
 		return nil, nil, folio.Errorf(folio.ENOTFOUND, "entry %s not found", id)
 	}
 	links := &EntryLinks{}
-	rows, err := l.DB.Pool.Query(ctx, `SELECT id::text, coalesce(parent_id::text, ''), coalesce(reverses::text, ''), coalesce(completes::text, '')
-		FROM entries WHERE parent_id = $1::uuid OR reverses = $1::uuid OR completes = $1::uuid ORDER BY seq, shard`, id)
+	// Children under the trade engine's keys are not in the parent index
+	// (migration 047): such a child is the entry at its parent's next
+	// position (ApplyTx writes it so).
+	e := es[0]
+	rows, err := l.DB.Pool.Query(ctx, `SELECT id::text, coalesce(parent_id::text, ''), coalesce(reverses::text, ''), coalesce(completes::text, ''), seq, shard
+		FROM entries WHERE (parent_id = $1::uuid AND `+keyIndexedSQL+`) OR reverses = $1::uuid OR completes = $1::uuid
+		UNION ALL
+		SELECT id::text, parent_id::text, coalesce(reverses::text, ''), coalesce(completes::text, ''), seq, shard
+		FROM entries WHERE seq = $2 AND shard = $3 AND parent_id = $1::uuid AND NOT (`+keyIndexedSQL+`)
+		ORDER BY 5, 6`, id, e.Seq+1, e.Shard)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var cid, parent, rev, comp string
-		if err := rows.Scan(&cid, &parent, &rev, &comp); err != nil {
+		var seq, shard int64
+		if err := rows.Scan(&cid, &parent, &rev, &comp, &seq, &shard); err != nil {
 			return nil, nil, err
 		}
 		switch id {

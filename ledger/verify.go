@@ -130,6 +130,7 @@ func verifyShard(ctx context.Context, tx pgx.Tx, rep *Report, h Head, normals ma
 	const page = 5000
 	prev := GenesisHash
 	var lastSeq int64
+	var lastID string
 	var lastRecorded time.Time
 	version := 1                                  // the lowest hash version the next entry may carry (versions never go back)
 	running := map[accounts.Key]*[3]apd.Decimal{} // balance, debits, credits, of this shard's rows
@@ -166,6 +167,11 @@ func verifyShard(ctx context.Context, tx pgx.Tx, rep *Report, h Head, normals ma
 			}
 			if !bytes.Equal(e.PrevHash, prev) {
 				rep.add(Problem{Kind: ProblemHash, Shard: e.Shard, Seq: e.Seq, Detail: "prev_hash does not match the hash of the previous entry"})
+			}
+			if _, unindexed := unindexedPrefix(e.IdempotencyKey); unindexed && e.ParentID != "" && e.ParentID != lastID {
+				// Its parent's links find it only at the next position
+				// (migration 047).
+				rep.add(Problem{Kind: ProblemHash, Shard: e.Shard, Seq: e.Seq, Detail: "an entry under the trade engine's keys does not follow its parent"})
 			}
 			if v := hashVersion(e); v == 0 || v < version {
 				rep.add(Problem{Kind: ProblemHash, Shard: e.Shard, Seq: e.Seq, Detail: "stored hash does not match the entry's contents"})
@@ -204,7 +210,7 @@ func verifyShard(ctx context.Context, tx pgx.Tx, rep *Report, h Head, normals ma
 				rep.add(Problem{Kind: ProblemSeqGap, Shard: e.Shard, Seq: e.Seq, Detail: fmt.Sprintf("shard %d: seq %d is recorded at %s, before seq %d (%s)",
 					e.Shard, e.Seq, e.RecordedAt.Format(time.RFC3339Nano), lastSeq, lastRecorded.Format(time.RFC3339Nano))})
 			}
-			prev, lastSeq, lastRecorded = e.Hash, e.Seq, e.RecordedAt
+			prev, lastSeq, lastID, lastRecorded = e.Hash, e.Seq, e.ID, e.RecordedAt
 		}
 		lo = lastSeq
 		if len(es) < page {
