@@ -119,27 +119,27 @@ func TestDerivedEntryFields(t *testing.T) {
 	}
 	e.verify(t)
 
-	seqs := map[string]int64{fee.ID: fee.Seq, comm.ID: comm.Seq, fee2.ID: fee2.Seq}
 	// The hash covers the fields as read: a changed parent metadata breaks
 	// the parent and its metadata-less child; a changed key, the entry.
-	for _, c := range []struct {
-		sql  string
-		want []string
-	}{
-		{`UPDATE entries SET metadata = '{"market":"XRPUSD","trade_id":"t-1"}' WHERE id = '` + fee.ID + `'`, []string{fee.ID, comm.ID}},
-		{`UPDATE entries SET idempotency_key = 'trade:t-9' WHERE id = '` + fee2.ID + `'`, []string{fee2.ID}},
-	} {
-		if _, err := e.db.Admin.Exec(ctx, c.sql); err != nil {
-			t.Fatal(err)
-		}
-		rep, err := e.ledger.Verify(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, id := range c.want {
-			if !slices.ContainsFunc(rep.Problems, func(p ledger.Problem) bool { return p.Kind == ledger.ProblemHash && p.Seq == seqs[id] }) {
-				t.Errorf("after %s: problems %+v, want a hash problem at %s", c.sql, rep.Problems, id)
-			}
+	tamperFinds(t, e, `UPDATE entries SET metadata = '{"market":"XRPUSD","trade_id":"t-1"}' WHERE id = '`+fee.ID+`'`, fee.Seq, comm.Seq)
+	tamperFinds(t, e, `UPDATE entries SET idempotency_key = 'trade:t-9' WHERE id = '`+fee2.ID+`'`, fee2.Seq)
+}
+
+// tamperFinds runs sql as the superuser and expects Verify to report a
+// hash problem at each of seqs.
+func tamperFinds(t *testing.T, e *env, sql string, seqs ...int64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.db.Admin.Exec(ctx, sql); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.ledger.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range seqs {
+		if !slices.ContainsFunc(rep.Problems, func(p ledger.Problem) bool { return p.Kind == ledger.ProblemHash && p.Seq == seq }) {
+			t.Errorf("after %s: problems %+v, want a hash problem at seq %d", sql, rep.Problems, seq)
 		}
 	}
 }
@@ -179,26 +179,8 @@ func TestDerivedPrevHash(t *testing.T) {
 	}
 	e.verify(t)
 
-	for _, c := range []struct {
-		sql  string
-		seqs []int64
-	}{
-		{`UPDATE entries SET hash = sha256(hash) WHERE seq = 2`, []int64{2, 3}},
-		{`DELETE FROM entries WHERE seq = 3`, []int64{4}},
-	} {
-		if _, err := e.db.Admin.Exec(ctx, c.sql); err != nil {
-			t.Fatal(err)
-		}
-		rep, err := e.ledger.Verify(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, seq := range c.seqs {
-			if !slices.ContainsFunc(rep.Problems, func(p ledger.Problem) bool { return p.Kind == ledger.ProblemHash && p.Seq == seq }) {
-				t.Errorf("after %s: problems %+v, want a hash problem at seq %d", c.sql, rep.Problems, seq)
-			}
-		}
-	}
+	tamperFinds(t, e, `UPDATE entries SET hash = sha256(hash) WHERE seq = 2`, 2, 3)
+	tamperFinds(t, e, `DELETE FROM entries WHERE seq = 3`, 4)
 }
 
 // TestEngineChildFollowsParent: a child under the trade engine's keys is
