@@ -59,6 +59,9 @@ type benchConfig struct {
 	KafkaBrokers string // --via kafka: these brokers; empty: an in-process kfake cluster
 	AMQPURL      string // --via rabbitmq: this broker; empty: a private node
 	ingest       string // the server's --ingest URL
+	// WALProfile asks for the WAL of the middle fifth of the stream by
+	// relation (bench_wal.go).
+	WALProfile bool
 }
 
 // benchReport is the outcome; its JSON keys are those of docs/CONTRACT.md §8.
@@ -104,6 +107,8 @@ type benchReport struct {
 	WALFPIPerTrade        float64 `json:"wal_fpi_per_trade"`
 	Checkpoints           int64   `json:"checkpoints"`
 	BackendWritesPerTrade float64 `json:"backend_buffer_writes_per_trade"`
+	// WALByRelation is --wal-profile's breakdown (bench_wal.go).
+	WALByRelation []walRelation `json:"wal_by_relation,omitempty"`
 	// The private cluster's settings that size the above (empty with --url).
 	DBSettings map[string]string `json:"db_settings,omitempty"`
 	// CPU time per trade over the same window (bench_cpu.go): the server,
@@ -160,6 +165,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.StringVar(&bc.Via, "via", viaHTTP, "http, or kafka or rabbitmq: after the HTTP stream, publish as many trades to that bus (the server consumes it with --ingest) and report both figures")
 		fs.StringVar(&bc.KafkaBrokers, "kafka-brokers", "", "--via kafka: these brokers (host:port,...); empty: an in-process Kafka cluster (kfake)")
 		fs.StringVar(&bc.AMQPURL, "amqp-url", "", "--via rabbitmq: this broker (amqp://user:pass@host:port/vhost); empty: a private RabbitMQ node")
+		fs.BoolVar(&bc.WALProfile, "wal-profile", false, "also report the WAL written from 40% to 60% of --trades by relation (pg_walinspect; needs a superuser connection, as on the private cluster)")
 	}}, args, stderr)
 	if err != nil {
 		return err
@@ -172,6 +178,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if bc.Via != viaHTTP && bc.Duration > 0 {
 		return &exitError{code: exitFailure, err: errors.New("bench: --via kafka|rabbitmq measures --trades, not --duration")}
+	}
+	if bc.WALProfile && bc.Duration > 0 {
+		return &exitError{code: exitFailure, err: errors.New("bench: --wal-profile measures a window of --trades, not --duration")}
 	}
 	if bc.Duration > 0 && !flagGiven(args, "trades") {
 		bc.Trades = math.MaxInt32
@@ -268,7 +277,11 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 	postmaster := localPostmaster(ctx, db)
 	cpu0 := readCPU(srv.cmd.Process.Pid, postmaster)
 	start := time.Now()
-	lat, progressed, err := stream(ctx, c, bc, users, rep, srv, progress)
+	var wal *walProfile
+	if bc.WALProfile {
+		wal = &walProfile{db: db, total: int64(bc.Trades)}
+	}
+	lat, progressed, err := stream(ctx, c, bc, users, rep, srv, progress, wal)
 	if err != nil {
 		return nil, err
 	}
@@ -288,6 +301,11 @@ func bench(ctx context.Context, bc benchConfig, progress io.Writer) (*benchRepor
 		if cost0.checkpoints >= 0 && cost1.checkpoints >= 0 {
 			rep.Checkpoints = cost1.checkpoints - cost0.checkpoints
 			rep.BackendWritesPerTrade = float64(cost1.backendWrites-cost0.backendWrites) / n
+		}
+	}
+	if wal != nil {
+		if rep.WALByRelation, err = wal.report(ctx); err != nil {
+			return nil, err
 		}
 	}
 	if bc.URL == "" {
@@ -671,7 +689,7 @@ func (l *latencies) quantile(q float64) float64 {
 
 // stream posts trades with bc.Clients clients until bc.Trades are sent or
 // bc.Duration passes, drawing a progress bar.
-func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string, rep *benchReport, srv *benchServer, progress io.Writer) (*latencies, *sentSamples, error) {
+func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string, rep *benchReport, srv *benchServer, progress io.Writer, wal *walProfile) (*latencies, *sentSamples, error) {
 	lat := &latencies{counts: map[int]int64{}}
 	progressed := &sentSamples{}
 	var next, sent atomic.Int64
@@ -724,6 +742,24 @@ func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string,
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	if wal != nil {
+		// The window's bounds, to within a few tens of milliseconds.
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			t := time.NewTicker(20 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					wal.observe(ctx, sent.Load())
+				}
+			}
+		}()
+		defer func() { <-watched }()
+	}
 	t0 := time.Now()
 	progressed.add(0, 0)
 	tick := time.NewTicker(500 * time.Millisecond)
@@ -872,6 +908,12 @@ func printBench(w io.Writer, bc benchConfig, r *benchReport) {
 	fmt.Fprintf(w, "  server peak RSS %.0f MB (first fifth of the stream %.0f MB, last fifth %.0f MB)\n", r.PeakRSSMB, r.RSSFirstFifthMB, r.RSSLastFifthMB)
 	fmt.Fprintf(w, "  %.0f trades/s in the first tenth of the stream, %.0f in the last (journal: %d entries at the end)\n", r.TradesPerSecFirstTenth, r.TradesPerSecLastTenth, r.JournalEntries)
 	fmt.Fprintf(w, "  per trade: %.0f bytes of WAL in %.1f records, %.1f rows written\n", r.WALBytesPerTrade, r.WALRecordsPerTrade, r.RowsPerTrade)
+	if len(r.WALByRelation) > 0 {
+		fmt.Fprintf(w, "  WAL a trade by relation, from 40%% to 60%% of the trades (--wal-profile):\n")
+		for _, x := range r.WALByRelation[:min(len(r.WALByRelation), 25)] {
+			fmt.Fprintf(w, "    %-40s %7.0f B  %5.2f records\n", x.Relation, x.BytesPerTrade, x.RecordsPerTrade)
+		}
+	}
 	if r.Checkpoints >= 0 {
 		fmt.Fprintf(w, "  long-run costs: %.2f full-page images and %.2f buffers written by backends a trade, %d checkpoints\n",
 			r.WALFPIPerTrade, r.BackendWritesPerTrade, r.Checkpoints)

@@ -154,3 +154,50 @@ func TestBenchSmallRun(t *testing.T) {
 		t.Errorf("journal_shards = %v; want ≥ 1", rep["journal_shards"])
 	}
 }
+
+// TestBenchWALProfile: --wal-profile reports the WAL of the middle fifth of
+// the trades by relation, the journal's tables among them, and refuses
+// --duration.
+func TestBenchWALProfile(t *testing.T) {
+	clearEnv(t)
+	bin := buildFolio(t)
+	db := schematest.New(t, schema.Migrate)
+	out, err := exec.Command(bin, "bench", "--url", db.URL, "--trades", "3000", "--users", "40", "--depth", "3",
+		"--clients", "2", "--batch", "10", "--wal-profile", "--json").Output()
+	if err != nil {
+		t.Fatalf("folio bench --wal-profile: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var rep struct {
+		WALBytes float64 `json:"wal_bytes_per_trade"`
+		Rels     []struct {
+			Relation string  `json:"relation"`
+			Bytes    float64 `json:"bytes_per_trade"`
+			Records  float64 `json:"records_per_trade"`
+		} `json:"wal_by_relation"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out)
+	}
+	var total float64
+	got := map[string]float64{}
+	for _, r := range rep.Rels {
+		got[r.Relation] = r.Bytes
+		total += r.Bytes
+		if r.Bytes < 0 || r.Records < 0 {
+			t.Errorf("%+v: negative", r)
+		}
+	}
+	for _, rel := range []string{"entries", "postings", "trades", "accruals", "entries_pkey"} {
+		if !(got[rel] > 0) {
+			t.Errorf("wal_by_relation lacks %s: %+v", rel, rep.Rels)
+		}
+	}
+	// The window's WAL a trade is of the order of the whole stream's.
+	if total < rep.WALBytes/3 || total > rep.WALBytes*3 {
+		t.Errorf("the window's %.0f B a trade against the stream's %.0f", total, rep.WALBytes)
+	}
+	if out, err := exec.Command(bin, "bench", "--url", db.URL, "--duration", "1s", "--wal-profile").CombinedOutput(); err == nil || !strings.Contains(string(out), "--wal-profile") {
+		t.Errorf("--wal-profile with --duration: %v\n%s", err, out)
+	}
+}
