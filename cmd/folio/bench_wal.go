@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/folioledger/folio/schema"
+	"github.com/jackc/pgx/v5"
 )
 
 // walProfile is `folio bench --wal-profile`: the WAL records written while
@@ -68,16 +69,11 @@ func (p *walProfile) report(ctx context.Context) ([]walRelation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wal profile: %w", err)
 	}
-	defer rows.Close()
-	var out []walRelation
-	for rows.Next() {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (walRelation, error) {
 		var r walRelation
 		var bytes, records int64
-		if err := rows.Scan(&r.Relation, &bytes, &records); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&r.Relation, &bytes, &records)
 		r.BytesPerTrade, r.RecordsPerTrade = float64(bytes)/n, float64(records)/n
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
