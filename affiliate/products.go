@@ -315,12 +315,14 @@ func writeOwnVolume(ctx context.Context, tx pgx.Tx, ts []tradeVolume) error {
 	for i, k := range keys {
 		users[i], curs[i], vols[i], counts[i] = k.user, k.currency, ledger.Format(&sums[k].volume), sums[k].trades
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO user_volume (user_id, currency, volume, trades)
-		SELECT u, c, v::numeric, n FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS x(u, c, v, n)
-		ON CONFLICT (user_id, currency) DO UPDATE SET volume = user_volume.volume + excluded.volume, trades = user_volume.trades + excluded.trades`,
-		users, curs, vols, counts)
-	return err
+	return sqlOwnVolume.write(ctx, tx, len(keys), []any{users, curs, vols, counts})
 }
+
+// sqlOwnVolume writes user_volume as the rollups are written: UPDATE, then
+// INSERT of the keys it did not find. (An upsert locked each found row
+// first: two WAL records a trade instead of one.)
+var sqlOwnVolume = newRollupSQL("user_volume", []column{{"user_id", "text"}, {"currency", "text"}},
+	[]column{{"volume", "numeric"}, {"trades", "bigint"}})
 
 // UTM is the campaign a user signed up through (utm_source, utm_medium,
 // utm_campaign); fixed at signup. Statistics group by Campaign.
