@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"maps"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
@@ -331,21 +331,15 @@ func storedExplanation(explain map[string]any, program, kind, basis string) stri
 	cols := [3]string{program, kind, basis}
 	strip := program != ""
 	for i, k := range explainedColumns {
-		v, ok := explain[k]
-		strip = strip && ok && fmt.Sprint(v) == cols[i]
+		strip = strip && explain[k] == cols[i] // a missing key is nil, no string
 	}
-	if !strip {
-		b, _ := json.Marshal(explain)
-		return string(b)
+	if strip {
+		explain = maps.Clone(explain)
+		for _, k := range explainedColumns {
+			delete(explain, k)
+		}
 	}
-	rest := make(map[string]any, len(explain))
-	for k, v := range explain {
-		rest[k] = v
-	}
-	for _, k := range explainedColumns {
-		delete(rest, k)
-	}
-	b, _ := json.Marshal(rest)
+	b, _ := json.Marshal(explain)
 	return string(b)
 }
 

@@ -284,7 +284,7 @@
 // "Trade fee <id>", "commission:<id>" "Commission split of trade <id>"),
 // and the commission entry's metadata is its fee entry's. The writer
 // stores NULL for such a description (any entry whose description is what
-// its key gives: [derivedDescriptions]) and for the metadata of an entry
+// its key gives: engineKeys) and for the metadata of an entry
 // whose parent is in the same batch with the same metadata (its own
 // stored whole); readers get them back: the description in SQL
 // (descriptionSQL), the metadata from the parent (fillMetadata: among the

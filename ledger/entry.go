@@ -58,7 +58,23 @@ const (
 // per key (the trade's, by trade id); ApplyTx refuses them to any other
 // batch. keyIndexedSQL is the index's predicate, which every look-up by key
 // repeats so that the index serves it.
-var unindexedKeyPrefixes = []string{"trade:", "commission:"}
+var unindexedKeyPrefixes = func() []string {
+	out := make([]string, len(engineKeys))
+	for i, k := range engineKeys {
+		out[i] = k.prefix
+	}
+	return out
+}()
+
+// engineKeys are the trade engine's key prefixes with the descriptions it
+// gives the entries under them: "Trade fee <id>" under "trade:<id>" and
+// "Commission split of trade <id>" under "commission:<id>". An entry whose
+// description is its key's stores none (NULL, migration 044); readers
+// derive it (descriptionSQL). ~86 B a trade.
+var engineKeys = []struct{ prefix, description string }{
+	{"trade:", "Trade fee "},
+	{"commission:", "Commission split of trade "},
+}
 
 // keyIndexedSQL is the key index's predicate, made from unindexedKeyPrefixes
 // (the prefixes hold no LIKE wildcards).
@@ -73,22 +89,14 @@ var keyIndexedSQL = func() string {
 // condByKey selects the entries under the keys in $1 (loadEntriesBy).
 var condByKey = `idempotency_key = ANY($1) AND ` + keyIndexedSQL
 
-// derivedDescriptions are the descriptions the trade engine gives the
-// entries under its keys: "Trade fee <id>" under "trade:<id>" and
-// "Commission split of trade <id>" under "commission:<id>". An entry whose
-// description is its key's stores none (NULL, migration 044); readers
-// derive it (descriptionSQL). ~86 B a trade.
-var derivedDescriptions = []struct{ key, text string }{
-	{"trade:", "Trade fee "},
-	{"commission:", "Commission split of trade "},
-}
-
 // storedDescription is what the description column holds for an entry:
-// nil when the description follows from its key.
+// nil when the description follows from its key (engineKeys).
 func storedDescription(key, description string) *string {
-	for _, d := range derivedDescriptions {
-		if rest, ok := strings.CutPrefix(key, d.key); ok && description == d.text+rest {
-			return nil
+	for _, k := range engineKeys {
+		if rest, ok := strings.CutPrefix(key, k.prefix); ok {
+			if text, ok := strings.CutPrefix(description, k.description); ok && text == rest {
+				return nil
+			}
 		}
 	}
 	return &description
@@ -103,8 +111,8 @@ func descriptionSQL(t string) string {
 	}
 	var b strings.Builder
 	b.WriteString("coalesce(" + t + "description, CASE")
-	for _, d := range derivedDescriptions {
-		fmt.Fprintf(&b, " WHEN %sidempotency_key LIKE '%s%%' THEN '%s' || substr(%sidempotency_key, %d)", t, d.key, d.text, t, len(d.key)+1)
+	for _, k := range engineKeys {
+		fmt.Fprintf(&b, " WHEN %sidempotency_key LIKE '%s%%' THEN '%s' || substr(%sidempotency_key, %d)", t, k.prefix, k.description, t, len(k.prefix)+1)
 	}
 	b.WriteString(" END)")
 	return b.String()

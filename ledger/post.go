@@ -373,11 +373,12 @@ func (l *Ledger) ApplyTx(ctx context.Context, tx pgx.Tx, ops []Op, opts Options)
 		// trade engine's keys has none (migration 045): its key is never
 		// looked up, and the engine's own row (the trade's, with its
 		// content hash) answers replays.
-		if _, unindexed := unindexedPrefix(key); !unindexed {
+		_, unindexed := unindexedPrefix(key)
+		if !unindexed {
 			c.entry.contentHash = contentHash(content)
 		}
 		h := heads[shardOf[i]]
-		if _, unindexed := unindexedPrefix(key); unindexed && c.entry.ParentID != "" && c.entry.ParentID != h.lastID {
+		if unindexed && c.entry.ParentID != "" && c.entry.ParentID != h.lastID {
 			// The parent index leaves such an entry out (migration 047):
 			// its parent's links find it at the next position.
 			results[i].Err = folio.Errorf(folio.EINVALID, "entry under %q: its parent %s must be the entry just before it in its journal shard, written in the same batch",

@@ -39,20 +39,18 @@ func (l *Ledger) GetEntry(ctx context.Context, id string) (*Entry, *EntryLinks, 
 	// (migration 047): such a child is the entry at its parent's next
 	// position (ApplyTx writes it so).
 	e := es[0]
-	rows, err := l.DB.Pool.Query(ctx, `SELECT id::text, coalesce(parent_id::text, ''), coalesce(reverses::text, ''), coalesce(completes::text, ''), seq, shard
-		FROM entries WHERE (parent_id = $1::uuid AND `+keyIndexedSQL+`) OR reverses = $1::uuid OR completes = $1::uuid
-		UNION ALL
-		SELECT id::text, parent_id::text, coalesce(reverses::text, ''), coalesce(completes::text, ''), seq, shard
-		FROM entries WHERE seq = $2 AND shard = $3 AND parent_id = $1::uuid AND NOT (`+keyIndexedSQL+`)
-		ORDER BY 5, 6`, id, e.Seq+1, e.Shard)
+	rows, err := l.DB.Pool.Query(ctx, `SELECT id::text, coalesce(parent_id::text, ''), coalesce(reverses::text, ''), coalesce(completes::text, '')
+		FROM (SELECT * FROM entries WHERE (parent_id = $1::uuid AND `+keyIndexedSQL+`) OR reverses = $1::uuid OR completes = $1::uuid
+			UNION ALL
+			SELECT * FROM entries WHERE seq = $2 AND shard = $3 AND parent_id = $1::uuid AND NOT (`+keyIndexedSQL+`)) AS x
+		ORDER BY seq, shard`, id, e.Seq+1, e.Shard)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var cid, parent, rev, comp string
-		var seq, shard int64
-		if err := rows.Scan(&cid, &parent, &rev, &comp, &seq, &shard); err != nil {
+		if err := rows.Scan(&cid, &parent, &rev, &comp); err != nil {
 			return nil, nil, err
 		}
 		switch id {

@@ -102,19 +102,21 @@ func fillPrevHashes(ctx context.Context, q schema.Querier, es []*Entry) error {
 	if err != nil {
 		return err
 	}
-	hashes := map[pos][]byte{}
-	for rows.Next() {
-		var p pos
-		var h []byte
-		if err := rows.Scan(&p.shard, &p.seq, &h); err != nil {
-			rows.Close()
-			return err
-		}
-		hashes[p] = h
+	type stored struct {
+		pos
+		hash []byte
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	preds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (stored, error) {
+		var x stored
+		err := r.Scan(&x.shard, &x.seq, &x.hash)
+		return x, err
+	})
+	if err != nil {
 		return err
+	}
+	hashes := make(map[pos][]byte, len(preds))
+	for _, x := range preds {
+		hashes[x.pos] = x.hash
 	}
 	for _, e := range es {
 		if e.PrevHash == nil {
