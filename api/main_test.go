@@ -220,7 +220,7 @@ func (e *env) snapshot() string {
 		(SELECT count(*) FROM entries)::text, (SELECT count(*) FROM postings)::text,
 		(SELECT string_agg(seq::text || ':' || encode(hash, 'hex'), ',' ORDER BY shard) FROM journal_shards),
 		(SELECT coalesce(string_agg(account || '=' || debits::text || '/' || credits::text || '/' || pending_debits::text || '/' ||
-			pending_credits::text || '/' || balance::text, ',' ORDER BY account), '') FROM balances),
+			pending_credits::text || '/' || balance::text, ',' ORDER BY account), '') FROM balances_current),
 		(SELECT count(*) FROM audit_log)::text, (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL)::text,
 		(SELECT coalesce(string_agg(id || ':' || precision::text || ':' || enabled::text, ',' ORDER BY id), '') FROM currencies),
 		(SELECT coalesce(string_agg(code || ':' || name || ':' || type || ':' || normal_side || ':' || balance_rule, ',' ORDER BY code), '') FROM account_codes))`).Scan(&out)

@@ -405,7 +405,7 @@ func (l *Ledger) TrialBalanceEffective(ctx context.Context, at time.Time, curren
 		// Each balance row (account, shard) less its shard's postings
 		// effective after at, summed per account.
 		rows, err := tx.Query(ctx, `SELECT b.account, (sum(b.debits) - coalesce(sum(l.d), 0))::text, (sum(b.credits) - coalesce(sum(l.c), 0))::text
-			FROM balances b LEFT JOIN LATERAL (
+			FROM balances_current b LEFT JOIN LATERAL (
 				SELECT sum(amount) FILTER (WHERE side = 'debit') AS d, sum(amount) FILTER (WHERE side = 'credit') AS c FROM (
 					`+rowPostingsByEffective("q.side, q.amount", "q.effective_at > $1 AND NOT q.pending", "$3", "$4", anyAccount)+`) x) l ON true
 			WHERE ($2 = '' OR b.currency = $2)

@@ -236,7 +236,7 @@ func balanceAt(ctx context.Context, tx pgx.Tx, k accounts.Key, normal accounts.S
 		}
 		err = scan(tx.QueryRow(ctx, `SELECT coalesce(sum(p.debits_after), 0)::text, coalesce(sum(p.credits_after), 0)::text,
 				coalesce(sum(p.balance_after), 0)::text, max(b.last_seq)
-			FROM balances b LEFT JOIN LATERAL (
+			FROM balances_current b LEFT JOIN LATERAL (
 				`+lineAsOf("q.debits_after, q.credits_after, q.balance_after", "($2::bigint[])[b.shard + 1]", accountSet(k.String()))+`) p ON true
 			WHERE b.account = $1 HAVING count(*) > 0`, k.String(), []int64(upto)), false)
 		if err != nil || b.Seq == 0 {
@@ -299,7 +299,7 @@ func balanceAt(ctx context.Context, tx pgx.Tx, k accounts.Key, normal accounts.S
 		return b, err
 	default:
 		err := scan(tx.QueryRow(ctx, `SELECT sum(debits)::text, sum(credits)::text, sum(pending_debits)::text, sum(pending_credits)::text, sum(balance)::text, max(last_seq)
-			FROM balances WHERE account = $1 HAVING count(*) > 0`, k.String()), true)
+			FROM balances_current WHERE account = $1 HAVING count(*) > 0`, k.String()), true)
 		return b, err
 	}
 }

@@ -23,7 +23,7 @@ import (
 // shard that wrote to it. It takes no lock.
 func CurrentBalance(ctx context.Context, q schema.Querier, account string) (apd.Decimal, error) {
 	var s string
-	err := q.QueryRow(ctx, `SELECT sum(balance)::text FROM balances WHERE account = $1 HAVING count(*) > 0`, account).Scan(&s)
+	err := q.QueryRow(ctx, `SELECT sum(balance)::text FROM balances_current WHERE account = $1 HAVING count(*) > 0`, account).Scan(&s)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return apd.Decimal{}, nil
 	}

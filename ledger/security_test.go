@@ -99,10 +99,12 @@ func TestVerifyFindsTampering(t *testing.T) {
 			sqlBad:    []string{"201:USD:bob"},
 		},
 		{
+			// The balance rows agree with what is left: alice's and the
+			// funding account's figures are their last postings row's
+			// (migration 048); the head gives the deletion away.
 			name:  "last entry deleted",
 			sql:   []string{`DELETE FROM postings WHERE seq = 5`, `DELETE FROM entries WHERE seq = 5`},
 			first: ledger.Problem{Kind: ledger.ProblemSeqGap, Seq: 5},
-			also:  []ledger.Problem{{Kind: ledger.ProblemBalance, Account: "201:USD:alice"}},
 		},
 		{
 			name:  "middle entry deleted",

@@ -386,7 +386,10 @@ func verifyInline(ctx context.Context, tx pgx.Tx, rep *Report) error {
 // verifyBalances recomputes every balance row from the postings in SQL and
 // compares all five figures, the last seq (the last entry that posted to
 // the account or released a pending posting of it) and the columns that
-// repeat the account key (code, currency, holder).
+// repeat the account key (code, currency, holder): as readers read them
+// (balances_current), and as stored, against the lines up to the stored
+// last_seq (a row left as stored since then, migration 048, must still be
+// what the lines gave at that seq).
 func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 	rows, err := tx.Query(ctx, `
 		WITH open_pending AS (
@@ -398,8 +401,10 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 				sum(CASE WHEN NOT p.pending AND p.side = 'credit' THEN p.amount ELSE 0 END) AS credits,
 				sum(CASE WHEN p.pending AND p.side = 'debit' AND (p.seq, p.shard) IN (SELECT seq, shard FROM open_pending) THEN p.amount ELSE 0 END) AS pdebits,
 				sum(CASE WHEN p.pending AND p.side = 'credit' AND (p.seq, p.shard) IN (SELECT seq, shard FROM open_pending) THEN p.amount ELSE 0 END) AS pcredits,
-				max(p.seq) AS last_seq
-			FROM lines p GROUP BY p.account, p.shard
+				max(p.seq) AS last_seq,
+				sum(CASE WHEN NOT p.pending AND p.side = 'debit' AND p.seq <= o.last_seq THEN p.amount ELSE 0 END) AS sdebits,
+				sum(CASE WHEN NOT p.pending AND p.side = 'credit' AND p.seq <= o.last_seq THEN p.amount ELSE 0 END) AS scredits
+			FROM lines p LEFT JOIN balances o ON o.account = p.account AND o.shard = p.shard GROUP BY p.account, p.shard
 		), stored_rows AS (
 			SELECT account, shard, max(seq) AS row_seq FROM postings GROUP BY account, shard
 		), released AS (
@@ -416,11 +421,15 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 			AND coalesce(b.pending_debits, 0) = coalesce(s.pdebits, 0) AND coalesce(b.pending_credits, 0) = coalesce(s.pcredits, 0)
 			AND coalesce(b.balance, 0) = CASE WHEN c.normal_side = 'debit' THEN coalesce(s.debits, 0) - coalesce(s.credits, 0)
 				ELSE coalesce(s.credits, 0) - coalesce(s.debits, 0) END,
+			coalesce(o.debits, 0) = coalesce(s.sdebits, 0) AND coalesce(o.credits, 0) = coalesce(s.scredits, 0)
+			AND coalesce(o.balance, 0) = CASE WHEN c.normal_side = 'debit' THEN coalesce(s.sdebits, 0) - coalesce(s.scredits, 0)
+				ELSE coalesce(s.scredits, 0) - coalesce(s.sdebits, 0) END,
 			coalesce(b.balance, 0)::text, coalesce(s.debits, 0)::text, coalesce(s.credits, 0)::text,
 			b.account IS NOT NULL, coalesce(b.code, ''), coalesce(b.currency, ''), coalesce(b.holder, ''),
 			coalesce(b.last_seq, 0), greatest(coalesce(s.last_seq, 0), coalesce(r.last_seq, 0)),
 			coalesce(b.row_seq, 0), coalesce(w.row_seq, 0)
-		FROM balances b FULL OUTER JOIN sums s ON s.account = b.account AND s.shard = b.shard
+		FROM balances_current b FULL OUTER JOIN sums s ON s.account = b.account AND s.shard = b.shard
+		LEFT JOIN balances o ON o.account = b.account AND o.shard = b.shard
 		LEFT JOIN stored_rows w ON w.account = coalesce(b.account, s.account) AND w.shard = coalesce(b.shard, s.shard)
 		LEFT JOIN released r ON r.account = coalesce(b.account, s.account) AND r.shard = coalesce(b.shard, s.shard)
 		LEFT JOIN account_codes c ON c.code = split_part(coalesce(b.account, s.account), ':', 1)
@@ -433,9 +442,9 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 		var account, bal, d, c, code, currency, holder string
 		var shard int
 		var normal *string
-		var ok, stored bool
+		var ok, storedOK, stored bool
 		var lastSeq, wantSeq, rowSeq, wantRowSeq int64
-		if err := rows.Scan(&account, &shard, &normal, &ok, &bal, &d, &c, &stored, &code, &currency, &holder, &lastSeq, &wantSeq,
+		if err := rows.Scan(&account, &shard, &normal, &ok, &storedOK, &bal, &d, &c, &stored, &code, &currency, &holder, &lastSeq, &wantSeq,
 			&rowSeq, &wantRowSeq); err != nil {
 			return err
 		}
@@ -443,6 +452,9 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 		var why []string
 		if !ok || normal == nil {
 			why = append(why, fmt.Sprintf("stored balance %s does not match its postings (debits %s, credits %s)", trimZeros(bal), trimZeros(d), trimZeros(c)))
+		}
+		if !storedOK {
+			why = append(why, "the stored row's figures do not match its lines up to its last_seq")
 		}
 		if lastSeq != wantSeq {
 			why = append(why, fmt.Sprintf("stored last_seq %d, the last entry touching the account is seq %d", lastSeq, wantSeq))

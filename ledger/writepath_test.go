@@ -95,7 +95,9 @@ func TestFreshBatchWithAUsedKeyFails(t *testing.T) {
 func TestBalanceUpdateSizedStatement(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	e.post(t, entry("warm", "110:USD", "debit", "1", "201:USD:alice", "credit", "1"))
+	// 605:USD's lines after the first of its block are inline: its row
+	// is written by every batch (a holder account's is not: migration 048).
+	e.post(t, entry("warm", "110:USD", "debit", "1", "605:USD", "credit", "1"))
 	type prepared struct {
 		names           []string
 		generic, custom int64
@@ -106,7 +108,7 @@ func TestBalanceUpdateSizedStatement(t *testing.T) {
 		err := ledger.GroupJournalTx(ctx, e.ledger.DB, func(tx pgx.Tx) error {
 			for i := from; i < from+n; i++ {
 				pipe := schema.NewPipe(tx, ledger.WriteStatements...)
-				res, err := e.ledger.ApplyTx(ctx, tx, []ledger.Op{newOp(entry(fmt.Sprintf("again-%d", i), "110:USD", "debit", "1", "201:USD:alice", "credit", "1"))},
+				res, err := e.ledger.ApplyTx(ctx, tx, []ledger.Op{newOp(entry(fmt.Sprintf("again-%d", i), "110:USD", "debit", "1", "605:USD", "credit", "1"))},
 					ledger.Options{Atomic: true, Writes: pipe})
 				if err != nil || res[0].Err != nil {
 					return fmt.Errorf("batch %d: %v %v", i, err, res[0].Err)
@@ -162,5 +164,5 @@ func TestBalanceUpdateSizedStatement(t *testing.T) {
 	if !slices.ContainsFunc(second.names, func(n string) bool { return strings.HasPrefix(n, current) }) || slices.Contains(first.names, current+ledger.SQLUpdateBalances) || customs(second) != 0 {
 		t.Fatalf("after the journal grew: prepared as %q (%d custom plans); want it prepared anew as %q…", second.names, second.custom, current)
 	}
-	e.wantBalance(t, "201:USD:alice", "9", "0", "9")
+	e.wantBalance(t, "605:USD", "9", "0", "9")
 }

@@ -34,10 +34,12 @@ GRANT SELECT, INSERT ON seals, seal_heads, merkle_hash_runs TO folio_app;
 -- by the migration.
 GRANT SELECT, INSERT, UPDATE ON journal_shards TO folio_app;
 
--- Balances: upserted with every batch; the account and its key columns
--- never change.
+-- Balances: inserted and updated by the journal's writer; the account and
+-- its key columns never change. balances_current (migration 048) is the
+-- view every reader reads: read only.
 GRANT SELECT, INSERT ON balances TO folio_app;
 GRANT UPDATE (debits, credits, pending_debits, pending_credits, balance, last_seq, row_seq) ON balances TO folio_app;
+GRANT SELECT ON balances_current TO folio_app;
 
 -- Chart of accounts and currencies: upserted by admins (audit-logged).
 GRANT SELECT, INSERT ON currencies, account_codes TO folio_app;

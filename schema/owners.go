@@ -29,6 +29,8 @@ func Owners() map[string]string {
 		"entries":        "ledger",
 		"postings":       "ledger",
 		"balances":       "ledger",
+		// What readers read of balances (migration 048).
+		"balances_current": "ledger",
 		// Views of the journal's lines (migration 040).
 		"lines":        "ledger",
 		"inline_lines": "ledger",
