@@ -37,7 +37,18 @@
 // Each account has a balance row per shard that wrote to it (see Shards):
 // posted debit and credit totals, the
 // posted balance on the account's normal side, pending debits and credits,
-// and the last seq that touched it. [Balance.Pending] is the pending amount
+// and the last seq that touched it. A row is stored as of its last_seq and
+// read through the view balances_current (migration 048): when the
+// account has postings rows in the shard after last_seq, the figures of
+// the last of them (debits_after, credits_after, balance_after) replace
+// the stored ones, so the writer leaves a row as it is when a batch moved
+// it only by posted postings rows — every holder account of the trade
+// engine (the trader's 202, the affiliates' 208): ~3.4 row updates and
+// ~350 B of WAL a trade fewer. It writes the row when the batch inserts
+// it, changes a pending figure (pending lines and releases are in no
+// postings row's running figures) or puts a line of it inline (lines.go:
+// an inline line is no postings row). A reader of a row pays one probe of
+// the (account, shard, seq) index for it. [Balance.Pending] is the pending amount
 // against the normal side and [Balance.Available] the posted balance minus
 // it; pending amounts on the normal side do not count until posted. An
 // account code may carry a balance rule: non_negative refuses
@@ -202,7 +213,8 @@
 //     written).
 //  7. Chain each shard's hashes and insert the entries and the postings
 //     with multi-row INSERT … SELECT FROM unnest(…) statements; write every
-//     touched balance row once, in sorted order: one UPDATE … FROM unnest
+//     touched balance row that needs it once (see above: not those moved
+//     only by posted postings rows), in sorted order: one UPDATE … FROM unnest
 //     of the rows step 4 found (sent unnamed, so that it is planned for its
 //     arguments: a cached generic plan made while balances was small
 //     seq-scanned the table on every batch; schema.Pipe) and one INSERT of
@@ -325,9 +337,11 @@
 // against its source: a posting's entry_id, effective_at and recorded_at
 // against its entry's (statements and balances as of an effective time
 // read the posting's), its currency against its account's; a balance row's
-// figures, last_seq (the last entry that posted to the account or released
-// a pending amount of it) and code, currency and holder against the
-// postings and the account; the head's seq, hash and recorded_at against
+// figures as read (balances_current), last_seq (the last entry that posted
+// to the account or released a pending amount of it) and code, currency
+// and holder against the postings and the account, and its figures as
+// stored against the lines up to its stored last_seq (a superseded figure
+// that was changed is still found); the head's seq, hash and recorded_at against
 // the last entry. Verify walks the journal in seq order, 5,000 entries and
 // their lines (read by seq range, so a posting of no entry is found) at
 // a time, reporting seq gaps, broken prev_hash links, hashes that do not
@@ -341,7 +355,8 @@
 //
 // # Reads
 //
-// [Ledger.GetBalance] answers the current balance from the balance row, and
+// [Ledger.GetBalance] answers the current balance from the balance row as
+// balances_current reads it, and
 // past balances as of a seq or a recorded time from the last posting of the
 // account at or before that point (its balance_after, debits_after and
 // credits_after): one read on the (account, shard, seq) index (and for an
