@@ -48,7 +48,9 @@
 // it, changes a pending figure (pending lines and releases are in no
 // postings row's running figures) or puts a line of it inline (lines.go:
 // an inline line is no postings row). A reader of a row pays one probe of
-// the (account, shard, seq) index for it. [Balance.Pending] is the pending amount
+// the (account, shard, seq) index for it: nothing for one account's
+// balance, ~3.5 µs a row for a read of every row (the trial balance by
+// effective time: 0.55 → 0.85 s over 82k balance rows; README, dated rows). [Balance.Pending] is the pending amount
 // against the normal side and [Balance.Available] the posted balance minus
 // it; pending amounts on the normal side do not count until posted. An
 // account code may carry a balance rule: non_negative refuses
