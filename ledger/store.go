@@ -322,18 +322,18 @@ func loadFollowUps(ctx context.Context, q schema.Querier, ids []string) (*follow
 // The statements a batch writes with (WriteStatements).
 const (
 	sqlInsertEntries = `INSERT INTO entries (id, seq, kind, description, phase, effective_at, recorded_at, idempotency_key, content_hash,
-			parent_id, reverses, completes, expires_at, batch_id, metadata, prev_hash, hash, shard,
+			parent_id, reverses, completes, expires_at, batch_id, metadata, hash, shard,
 			l1_idx, l1_account, l1_side, l1_amount, l1_balance_after, l1_debits_after, l1_credits_after,
 			l2_idx, l2_account, l2_side, l2_amount, l2_balance_after, l2_debits_after, l2_credits_after)
 		SELECT id::uuid, seq, kind, descr, phase, eff, rec, key, content, NULLIF(parent, '')::uuid, NULLIF(rev, '')::uuid,
-			NULLIF(comp, '')::uuid, NULLIF(exp, '')::timestamptz, NULLIF(batch, ''), meta::jsonb, prev, hash, sh,
+			NULLIF(comp, '')::uuid, NULLIF(exp, '')::timestamptz, NULLIF(batch, ''), meta::jsonb, hash, sh,
 			NULLIF(i1, -1), NULLIF(a1, ''), NULLIF(s1, ''), NULLIF(m1, '')::numeric, NULLIF(b1, '')::numeric, NULLIF(d1, '')::numeric, NULLIF(c1, '')::numeric,
 			NULLIF(i2, -1), NULLIF(a2, ''), NULLIF(s2, ''), NULLIF(m2, '')::numeric, NULLIF(b2, '')::numeric, NULLIF(d2, '')::numeric, NULLIF(c2, '')::numeric
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[],
-			$9::bytea[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::bytea[], $18::bigint[],
-			$19::bigint[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[],
-			$26::bigint[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[])
-			AS u(id, seq, kind, descr, phase, eff, rec, key, content, parent, rev, comp, exp, batch, meta, prev, hash, sh,
+			$9::bytea[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::bigint[],
+			$18::bigint[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[],
+			$25::bigint[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[])
+			AS u(id, seq, kind, descr, phase, eff, rec, key, content, parent, rev, comp, exp, batch, meta, hash, sh,
 				i1, a1, s1, m1, b1, d1, c1, i2, a2, s2, m2, b2, d2, c2)`
 	sqlInsertPostings = `INSERT INTO postings (entry_id, idx, seq, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at, shard)
 		SELECT e::uuid, i, s, a, c, sd, amt::numeric, p, b::numeric, d::numeric, cr::numeric, eff, rec, sh
@@ -376,7 +376,7 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 		descs, metas                                                             = make([]*string, n), make([]*string, n)
 		seqs, shards                                                             = make([]int64, n), make([]int64, n)
 		effective, recorded                                                      = make([]time.Time, n), make([]time.Time, n)
-		contents, prevs, hashes                                                  = make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		contents, hashes                                                         = make([][]byte, n), make([][]byte, n)
 	)
 	var pEntry, pAcct, pCur, pSide, pAmt, pBal, pDeb, pCred []string
 	var pIdx, pSeq, pShard []int64
@@ -405,7 +405,7 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 		if e.ExpiresAt != nil {
 			expires[i] = e.ExpiresAt.Format(time.RFC3339Nano)
 		}
-		batches[i], hashes[i] = e.BatchID, e.Hash // prevs[i] nil: the previous entry's hash (fillPrevHashes)
+		batches[i], hashes[i] = e.BatchID, e.Hash // no prev_hash: the previous entry's hash (fillPrevHashes)
 		slot := 0
 		for j := range e.Postings {
 			p := &e.Postings[j]
@@ -431,7 +431,7 @@ func writeEntries(ctx context.Context, w schema.Execer, cs []*candidate) error {
 		}
 	}
 	_, err := w.Exec(ctx, sqlInsertEntries,
-		ids, seqs, kinds, descs, phases, effective, recorded, keys, contents, parents, reverses, completes, expires, batches, metas, prevs, hashes, shards,
+		ids, seqs, kinds, descs, phases, effective, recorded, keys, contents, parents, reverses, completes, expires, batches, metas, hashes, shards,
 		slots[0].idx, slots[0].acct, slots[0].side, slots[0].amt, slots[0].bal, slots[0].deb, slots[0].cred,
 		slots[1].idx, slots[1].acct, slots[1].side, slots[1].amt, slots[1].bal, slots[1].deb, slots[1].cred)
 	if err != nil {

@@ -451,7 +451,7 @@ func verifyBalances(ctx context.Context, tx pgx.Tx, rep *Report) error {
 		rep.AccountsChecked++
 		var why []string
 		if !ok || normal == nil {
-			why = append(why, fmt.Sprintf("stored balance %s does not match its postings (debits %s, credits %s)", trimZeros(bal), trimZeros(d), trimZeros(c)))
+			why = append(why, fmt.Sprintf("balance %s as read (balances_current) does not match its postings (debits %s, credits %s)", trimZeros(bal), trimZeros(d), trimZeros(c)))
 		}
 		if !storedOK {
 			why = append(why, "the stored row's figures do not match its lines up to its last_seq")
