@@ -2,9 +2,11 @@ package affiliate
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 )
@@ -90,6 +92,40 @@ func sqlTradeAccrualIDs(t, cond string) string {
 		SELECT x.id FROM accruals x WHERE x.trade_id = ` + t + `.id AND x.trader_id IS NOT NULL AND ` + cond + `)`
 }
 
+// A trade's compact accrual is a line of its commission entry: its k-th
+// share is the entry's posting k + 1 (tradeEntries), a credit of
+// 208:<currency>:<beneficiary> (compactAccount), and the accrual's id is
+// the entry's with k for its last byte (compactAccrualID). Since migration
+// 049 a compact accrual stores no recorded time (its trade's is its
+// entries') and has no entry in the beneficiary index: a beneficiary's are
+// found through the account index of the 208 lines
+// (ledger.AccountLinesSQL), each line joined to its accrual by that id
+// (compactLineJoin), which must be the beneficiary's and without a stored
+// recorded time (those with one are read from accruals_beneficiary_stored).
+// compactLine is the condition on the line p.
+var compactLine = `p.side = 'credit' AND p.idx BETWEEN 1 AND ` + strconv.Itoa(maxCompactAccruals)
+
+// sqlStoredAccrualsOf is a FROM item (id, stored_at) of the accruals of
+// beneficiary ben (SQL) stored with a recorded time — every accrual but a
+// trade's compact ones since migration 049 — read from the partial index
+// accruals_beneficiary_stored (beneficiary, recorded_at, id).
+func sqlStoredAccrualsOf(ben string) string {
+	return `(SELECT x.id, x.recorded_at AS stored_at FROM accruals x WHERE x.beneficiary = ` + ben + ` AND x.recorded_at IS NOT NULL)`
+}
+
+// compactLineJoin joins the line p to its compact accrual x of beneficiary
+// ben (SQL).
+func compactLineJoin(ben string) string {
+	return `JOIN accruals x ON x.id = (left(p.entry_id::text, 34) || lpad(to_hex(p.idx - 1), 2, '0'))::uuid
+		AND x.beneficiary = ` + ben + ` AND x.trader_id IS NULL AND x.recorded_at IS NULL`
+}
+
+// compactAccount is the account that a trade's accrual to beneficiary in
+// currency credits.
+func compactAccount(currency, beneficiary string) string {
+	return accounts.Key{Code: "208", Currency: currency, Holder: beneficiary}.String()
+}
+
 // insertAccruals writes accrual rows with one multi-row insert, converting
 // each amount into the reporting currency at the rate in force at its
 // business time. The statistics rollups are not touched: the folder
@@ -163,12 +199,13 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 
 // sqlInsertAccruals writes accrual rows (insertAccruals); booking trades
 // sends it through its pipe (tradeWriteStatements). A compact row (no
-// trader) stores no reporting currency either: its trade row has it.
+// trader) stores no reporting currency either, nor its recorded time
+// (migration 049): its trade row has them.
 const sqlInsertAccruals = `INSERT INTO accruals (id, source, trade_id, event_id, entry_id, beneficiary, trader_id, level, program_id, kind,
 			rate, basis, amount, currency, fx_rate, reporting_amount, reporting_currency, market, code, reverses, recorded_at,
 			trade_fee, fee_reporting, volume_reporting, country, shard, seq, business_at)
 		SELECT id::uuid, src, NULLIF(tr, ''), NULLIF(ev, ''), en::uuid, ben, trader, lvl, prog, kind, rate::numeric, basis::numeric,
-			amt::numeric, cur, fx::numeric, rep::numeric, CASE WHEN trader IS NULL THEN NULL ELSE $18 END, mkt, code, NULLIF(rev, '')::uuid, $19, fee::numeric, feerep::numeric,
+			amt::numeric, cur, fx::numeric, rep::numeric, CASE WHEN trader IS NULL THEN NULL ELSE $18 END, mkt, code, NULLIF(rev, '')::uuid, CASE WHEN trader IS NULL THEN NULL ELSE $19::timestamptz END, fee::numeric, feerep::numeric,
 			volrep::numeric, country, sh, sq, bt
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
 			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $20::text[], $21::text[],

@@ -170,9 +170,11 @@
 // that do not. The steps, one function each, called in this order by
 // BookTradesTx (their SQL is in trades_store.go):
 //
-//  1. Read the clock once — every later step uses that time: the checks,
-//     volume tiers and the recorded_at of trade and accrual rows (FX rates
-//     and statistics buckets use each trade's executed_at) (entries take the ledger's clock) — and
+//  1. Read the clock once — every later step uses that time: the checks
+//     and volume tiers (FX rates and statistics buckets use each trade's
+//     executed_at; entries take the ledger's clock, and trade rows and
+//     their compact accruals are recorded at their entries' time, see
+//     below) — and
 //     load the chart; check every trade in memory (no SQL), spread over
 //     the cores (check). An invalid trade is rejected; a trade id repeated
 //     in the batch with other content is rejected, and with the same
@@ -226,6 +228,28 @@
 // row written before 042, are stored whole. Likewise the trade row's
 // explanation leaves out program, kind and basis when they are its
 // columns' (storedExplanation, ~60 B a trade; GetTrade puts them back).
+//
+// Since migration 049 a compact accrual stores no recorded time either,
+// and has no entry in the beneficiary index (~330 B of WAL a trade): its
+// trade row is recorded at the time the journal recorded the trade's
+// entries (one time per ledger batch), and the view takes the trade's.
+// A compact accrual is the credit of its beneficiary's 208 account in its
+// trade's commission entry — the k-th share is posting k + 1, and the
+// accrual's id is the entry's with k for its last byte (compactAccrualID)
+// — so the reads by beneficiary find them through the ledger's account
+// index (ledger.AccountLinesSQL: the beneficiary's 208 account of each
+// currency, each shard's lines in seq order, each line joined to its
+// accrual by that id) and read the rows stored with a recorded time
+// (whole rows, and compact rows written before 049) from the partial index
+// accruals_beneficiary_stored. ListAccruals keeps its (recorded_at, id)
+// pages: within a shard recorded time never goes back along seq, so a
+// cursor's time is a cut of every shard (ledger.CutBefore), and a shard's
+// lines of one recorded time, not in id order, are all read before the
+// page is sorted (compactAccruals). Product and campaign statistics
+// (accrualGroups) read both paths; the folder's tails read by position,
+// GetTrade and reversals by trade, payouts every payable accrual: none of
+// them used the index. Measured: see the README's dated rows of
+// 2026-12-07 (ninth session).
 //
 // Steps 1 to 5 only read, 6 to 8 only write: BookTradesTx is
 // PrepareTrades (1–5) and BookPreparedTx (6–8) in one transaction. The
@@ -346,7 +370,9 @@
 //     executed_at) — nothing lists a trader's trades by time — so a trade
 //     writes as many index entries as before. accruals_position is partial
 //     (bounties and reversals only). Kept: accruals_beneficiary (the
-//     accrual list, payouts), accruals_trade (reversals, and the fold's
+//     accrual list; since migration 049 only of rows stored with a
+//     recorded time, accruals_beneficiary_stored: compact ones are found
+//     through their 208 lines), accruals_trade (reversals, and the fold's
 //     join from trades to their accruals; since migration 042 only of
 //     whole rows, accruals_trade_whole: compact ones are found by their
 //     ids). Measured on a private

@@ -511,8 +511,9 @@ func (b *tradeBatch) eligible(ctx context.Context, tx pgx.Tx, w *tradeWork, p *P
 // trade's product line or the trader's signup campaign (utm.campaign),
 // neither of which the rollups carry: it reads the affiliate's accruals in
 // the range (joined to their trades and traders; revaluations applied), so
-// its cost grows with the affiliate's accruals in the range, and its groups
-// sum exactly to the totals. Bounties have no product (key "").
+// its cost grows with the affiliate's accruals — all of them: neither the
+// beneficiary index nor the 208 lines are by business time — and its
+// groups sum exactly to the totals. Bounties have no product (key "").
 func accrualGroups(ctx context.Context, tx pgx.Tx, groupBy, affiliate string, from, to time.Time) ([]StatsPoint, error) {
 	key, join := "coalesce(t.product, '')", ""
 	if groupBy == "campaign" {
@@ -521,13 +522,29 @@ func accrualGroups(ctx context.Context, tx pgx.Tx, groupBy, affiliate string, fr
 	const figs = `a.source, coalesce(a.reporting_amount, r.reporting_amount)::text, coalesce(a.fee_reporting, r.fee_reporting)::text,
 		a.volume_reporting::text`
 	const reval = ` LEFT JOIN accrual_revaluations r ON a.reporting_amount IS NULL AND r.accrual_id = a.id`
+	// Rows stored with a recorded time through the beneficiary index, the
+	// compact ones (migration 049) through the affiliate's 208 lines
+	// (compactAccruals); a trade accrual's business time is its trade's
+	// executed_at, a reversal's and a bounty's their own.
+	var accts []string
+	chart, err := accounts.LoadChart(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range chart.Currencies() {
+		accts = append(accts, compactAccount(c.ID, affiliate))
+	}
+	const when = ` AND coalesce(a.business_at, t.executed_at) >= $2 AND coalesce(a.business_at, t.executed_at) < $3`
 	rows, err := tx.Query(ctx, `SELECT `+key+`, `+figs+`
-		FROM accruals_whole a JOIN trades t ON a.source = 'trade' AND t.id = a.trade_id`+reval+join+`
-		WHERE a.beneficiary = $1 AND coalesce(a.business_at, t.executed_at) >= $2 AND coalesce(a.business_at, t.executed_at) < $3
+		FROM `+sqlStoredAccrualsOf("$1")+` x JOIN accruals_whole a ON a.id = x.id
+			LEFT JOIN trades t ON a.source IN ('trade', 'reversal') AND t.id = a.trade_id`+reval+join+`
+		WHERE true`+when+`
 		UNION ALL
 		SELECT `+key+`, `+figs+`
-		FROM accruals_whole a LEFT JOIN trades t ON a.source = 'reversal' AND t.id = a.trade_id`+reval+join+`
-		WHERE a.beneficiary = $1 AND a.source <> 'trade' AND a.business_at >= $2 AND a.business_at < $3`, affiliate, from, to)
+		FROM `+ledger.AccountShardsSQL("$4::text[]")+` s
+			CROSS JOIN LATERAL `+ledger.AccountLinesSQL("s", "NULL::bigint[]", "NULL::bigint[]", "x.id, p.entry_id", compactLineJoin("$1"), compactLine, "")+` l
+			JOIN accruals_whole a ON a.id = l.id AND a.entry_id = l.entry_id JOIN trades t ON t.id = a.trade_id`+reval+join+`
+		WHERE true`+when, affiliate, from, to, accts)
 	if err != nil {
 		return nil, err
 	}

@@ -3,9 +3,12 @@ package affiliate
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
+	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
@@ -117,7 +120,11 @@ type AccrualFilter struct {
 	Limit       int
 }
 
-// ListAccruals returns accrual lines in (recorded_at, id) order.
+// ListAccruals returns accrual lines in (recorded_at, id) order. Rows
+// stored with a recorded time are read from accruals_beneficiary_stored;
+// a trade's compact accruals (migration 049: no index of their own) from
+// the beneficiary's 208 lines (compactAccruals); a trade's accruals (f's
+// TradeID) from its trade row. All in one snapshot.
 func (s *Service) ListAccruals(ctx context.Context, f AccrualFilter) ([]Accrual, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
@@ -129,11 +136,123 @@ func (s *Service) ListAccruals(ctx context.Context, f AccrualFilter) ([]Accrual,
 	if to.IsZero() {
 		to = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	rows, err := s.DB.Pool.Query(ctx, `SELECT `+accrualColumns+`
-		FROM accruals_whole a WHERE beneficiary = $1 AND ($2 = '' OR currency = $2) AND ($3 = '' OR trade_id = $3) AND ($4 = '' OR source = $4)
-			AND recorded_at >= $5 AND recorded_at < $6 AND (recorded_at, id) > ($7, $8::uuid)
-		ORDER BY recorded_at, id LIMIT $9`,
-		f.Beneficiary, f.Currency, f.TradeID, f.Source, f.From, to, f.AfterAt, f.AfterID, f.Limit)
+	var out []Accrual
+	err := s.DB.ReadTx(ctx, func(tx pgx.Tx) error {
+		args := []any{f.Beneficiary, f.Currency, f.TradeID, f.Source, f.From, to, f.AfterAt, f.AfterID, f.Limit}
+		const filter = ` AND ($2 = '' OR a.currency = $2) AND ($4 = '' OR a.source = $4)`
+		if f.TradeID != "" {
+			rows, err := tx.Query(ctx, `SELECT `+accrualColumns+`
+				FROM trades t CROSS JOIN LATERAL `+sqlTradeAccrualIDs("t", "true")+` AS ids JOIN accruals_whole a ON a.id = ids.id
+				WHERE t.id = $3 AND a.beneficiary = $1`+filter+`
+					AND a.recorded_at >= $5 AND a.recorded_at < $6 AND (a.recorded_at, a.id) > ($7, $8::uuid)
+				ORDER BY a.recorded_at, a.id LIMIT $9`, args...)
+			if err != nil {
+				return err
+			}
+			out, err = scanAccruals(rows)
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+accrualColumns+`
+			FROM `+sqlStoredAccrualsOf("$1")+` x JOIN accruals_whole a ON a.id = x.id
+			WHERE $3 = ''`+filter+` AND x.stored_at >= $5 AND x.stored_at < $6 AND (x.stored_at, x.id) > ($7, $8::uuid)
+			ORDER BY x.stored_at, x.id LIMIT $9`, args...)
+		if err != nil {
+			return err
+		}
+		if out, err = scanAccruals(rows); err != nil {
+			return err
+		}
+		if f.Source != "" && f.Source != "trade" {
+			return nil
+		}
+		compact, err := compactAccruals(ctx, tx, f, to)
+		if err != nil {
+			return err
+		}
+		out = append(out, compact...)
+		slices.SortFunc(out, func(a, b Accrual) int {
+			if c := a.RecordedAt.Compare(b.RecordedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID) // canonical UUID text sorts as the UUID
+		})
+		out = out[:min(len(out), f.Limit)]
+		return nil
+	})
+	return out, err
+}
+
+// compactAccruals returns the first f.Limit, in (recorded_at, id) order,
+// of the beneficiary's compact accruals stored without a recorded time
+// (migration 049) recorded in [f.From, to) after the cursor. They are the
+// credits of the beneficiary's 208 accounts that book a trade's share
+// (compactLine), read through the account index in each shard from the
+// first entry recorded at or after the cursor (a cut: a shard's
+// recorded_at never goes back along its seq, and such an accrual is
+// recorded with its entry). A shard's lines come in recorded order but
+// not in id order within one recorded time, so the query runs twice: the
+// first finds, in each (account, shard) with f.Limit lines after the
+// cursor, the time of the last of them; every accrual of the page is
+// recorded at or before the earliest such time R (each of those shards
+// alone has f.Limit accruals up to its time). The second reads every line
+// up to R — f.Limit a shard at most, and the accruals recorded at R
+// itself — and sorts.
+func compactAccruals(ctx context.Context, tx pgx.Tx, f AccrualFilter, to time.Time) ([]Accrual, error) {
+	var accts []string
+	if f.Currency != "" {
+		accts = []string{compactAccount(f.Currency, f.Beneficiary)}
+	} else {
+		chart, err := accounts.LoadChart(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range chart.Currencies() {
+			accts = append(accts, compactAccount(c.ID, f.Beneficiary))
+		}
+	}
+	var lo, hi []int64
+	if from := f.From; !from.IsZero() || !f.AfterAt.IsZero() {
+		if f.AfterAt.After(from) {
+			from = f.AfterAt
+		}
+		cut, err := ledger.CutBefore(ctx, tx, from)
+		if err != nil {
+			return nil, err
+		}
+		lo = cut
+	}
+	if !f.To.IsZero() {
+		cut, err := ledger.CutBefore(ctx, tx, f.To)
+		if err != nil {
+			return nil, err
+		}
+		hi = cut
+	}
+	cond := compactLine + ` AND p.recorded_at >= $4 AND p.recorded_at < $5 AND (p.recorded_at, x.id) > ($6, $7::uuid)`
+	var last *time.Time
+	err := tx.QueryRow(ctx, `SELECT min(l.recorded_at) FROM `+ledger.AccountShardsSQL("$1::text[]")+` s
+		CROSS JOIN LATERAL `+ledger.AccountLinesSQL("s", "$2::bigint[]", "$3::bigint[]", "p.recorded_at", compactLineJoin("$8"), cond, "OFFSET $9 LIMIT 1")+` l`,
+		accts, lo, hi, f.From, to, f.AfterAt, f.AfterID, f.Beneficiary, f.Limit-1).Scan(&last)
+	if err != nil {
+		return nil, err
+	}
+	if last != nil {
+		cut, err := ledger.CutBefore(ctx, tx, last.Add(time.Microsecond))
+		if err != nil {
+			return nil, err
+		}
+		if hi == nil {
+			hi = cut
+		}
+		for i := range min(len(hi), len(cut)) {
+			hi[i] = min(hi[i], cut[i])
+		}
+	}
+	rows, err := tx.Query(ctx, `SELECT `+accrualColumns+` FROM `+ledger.AccountShardsSQL("$1::text[]")+` s
+		CROSS JOIN LATERAL `+ledger.AccountLinesSQL("s", "$2::bigint[]", "$3::bigint[]", "x.id, p.entry_id", compactLineJoin("$8"), cond, "")+` l
+		JOIN accruals_whole a ON a.id = l.id AND a.entry_id = l.entry_id
+		ORDER BY a.recorded_at, a.id LIMIT $9`,
+		accts, lo, hi, f.From, to, f.AfterAt, f.AfterID, f.Beneficiary, f.Limit)
 	if err != nil {
 		return nil, err
 	}

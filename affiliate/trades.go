@@ -85,9 +85,12 @@ type tradeWork struct {
 	country   string
 	// shard and seq are the commission entry's journal position (the
 	// statistics folder's order, see fold.go); feeSeq is the fee entry's.
-	shard  int
-	seq    int64
-	feeSeq int64
+	// recorded is the time the journal recorded both entries: the trade's
+	// recorded_at, and its compact accruals' (migration 049).
+	shard    int
+	seq      int64
+	feeSeq   int64
+	recorded time.Time
 }
 
 // PostTrades books a batch of trades in one transaction (see PostTradesTx).
@@ -332,7 +335,7 @@ func (s *Service) postEntries(ctx context.Context, tx pgx.Tx, b *tradeBatch, pip
 		if err == nil {
 			for i, w := range todo {
 				if e := res[2*i+1].Entry; e != nil {
-					w.shard, w.seq = e.Shard, e.Seq
+					w.shard, w.seq, w.recorded = e.Shard, e.Seq, e.RecordedAt
 				}
 				if e := res[2*i].Entry; e != nil {
 					w.feeSeq = e.Seq
@@ -378,7 +381,7 @@ func (s *Service) writeBooked(ctx context.Context, b *tradeBatch, pipe *schema.P
 	if len(posted) == 0 {
 		return nil, nil
 	}
-	folded, err := s.writeTrades(ctx, noReads{}, pipe, b.now, posted, b.rates)
+	folded, err := s.writeTrades(ctx, noReads{}, pipe, posted, b.rates)
 	if err != nil {
 		return nil, err
 	}

@@ -195,3 +195,29 @@ func lineAsOf(cols, upto string, set lineSet) string {
 func LinesAtSQL(pos string) string {
 	return `(SELECT * FROM lines l WHERE l.seq = ` + pos + `.seq AND l.shard = ` + pos + `.shard OFFSET 0)`
 }
+
+// AccountShardsSQL is a FROM item (account, shard) of the shards in which
+// the accounts named in the text array accts (SQL) have lines: their
+// balance rows' keys.
+func AccountShardsSQL(accts string) string {
+	return `(SELECT account, shard FROM balances WHERE account = ANY(` + accts + `))`
+}
+
+// AccountLinesSQL is a query for CROSS JOIN LATERAL, for a package that
+// finds its own rows through an account's lines (the affiliates' compact
+// accruals through their 208 lines): the postings rows p of the account
+// and shard of s (a row of AccountShardsSQL) with seq in (lo, hi] of that
+// shard — lo and hi are SQL bigint arrays indexed by shard + 1 (a [Cut]),
+// NULL for no bound — joined by join and filtered by cond (SQL over p's
+// columns entry_id, idx, seq, side, amount, recorded_at and effective_at,
+// and join's), selecting cols, in seq order, then tail (LIMIT, OFFSET). It
+// reads the account index (account, shard, seq) in order. An account whose
+// lines may be inline (InlineCodes) does not have all of them in postings:
+// it is for holder accounts.
+func AccountLinesSQL(s, lo, hi, cols, join, cond, tail string) string {
+	return `(SELECT ` + cols + ` FROM postings p ` + join + `
+		WHERE p.account = ` + s + `.account AND p.shard = ` + s + `.shard
+			AND p.seq > coalesce((` + lo + `)[` + s + `.shard + 1], 0) AND p.seq <= coalesce((` + hi + `)[` + s + `.shard + 1], 9223372036854775807)
+			AND ` + cond + `
+		ORDER BY p.seq, p.idx ` + tail + `)`
+}

@@ -51,6 +51,7 @@ type DB struct {
 	// timeOrdered is whether NewID gives version 7 UUIDs: the dialect was
 	// asked (at Open) and is PostgreSQL.
 	timeOrdered atomic.Bool
+	randomIDs   atomic.Bool // RandomIDs was called
 
 	retries     atomic.Int64 // whole-transaction retries so far (Retries)
 	prioritized atomic.Int64 // writer attempts that ran alone (Prioritized)
@@ -222,6 +223,11 @@ const (
 	ModeCockroach = "cockroach"
 )
 
+// RandomIDs makes NewID give random (version 4) UUIDs from now on, as on
+// CockroachDB, whatever the dialect: for tests of code that must not
+// depend on ids growing with time.
+func (db *DB) RandomIDs() { db.randomIDs.Store(true) }
+
 // WriterMode returns the mode journal writers run in: db.Mode, or on
 // ModeAuto the one of the database's dialect.
 func (db *DB) WriterMode(ctx context.Context) string {
@@ -258,7 +264,7 @@ func (db *DB) isCockroach(ctx context.Context) bool {
 // connection): a DB not made by Open, whose dialect is not known yet, gets
 // random ids.
 func (db *DB) NewID() string {
-	if db.timeOrdered.Load() {
+	if db.timeOrdered.Load() && !db.randomIDs.Load() {
 		return uuid.Must(uuid.NewV7()).String()
 	}
 	return uuid.NewString()
