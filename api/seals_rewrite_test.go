@@ -38,7 +38,7 @@ func TestProofsAcrossRewrittenHistory(t *testing.T) {
 	ctx := context.Background()
 	for _, sql := range []string{
 		`UPDATE entries SET hash = sha256(hash) WHERE id = '` + ids[1] + `'`,
-		`DELETE FROM seal_heads`, `DELETE FROM merkle_hash_runs`, `DELETE FROM seals`,
+		`DELETE FROM seal_heads`, `DELETE FROM merkle_hash_runs`, `DELETE FROM merkle_upper_runs`, `DELETE FROM seals`,
 	} {
 		if _, err := e.db.Admin.Exec(ctx, sql); err != nil {
 			t.Fatalf("%s: %v", sql, err)

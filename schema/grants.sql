@@ -27,7 +27,7 @@ GRANT SELECT ON lines, inline_lines TO folio_app;
 GRANT SELECT ON accruals_whole TO folio_app;
 
 -- Seals and the Merkle log (seal/doc.go): history, appended by sealers.
-GRANT SELECT, INSERT ON seals, seal_heads, merkle_hash_runs TO folio_app;
+GRANT SELECT, INSERT ON seals, seal_heads, merkle_hash_runs, merkle_upper_runs TO folio_app;
 
 -- The journal head: every journal writer updates it and locks the table
 -- (LOCK TABLE needs the table-level UPDATE privilege); its row is inserted

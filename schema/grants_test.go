@@ -41,7 +41,8 @@ var appGrants = map[string]grant{
 	"seals":           {table: []string{"SELECT", "INSERT"}},
 	"seal_heads":      {table: []string{"SELECT", "INSERT"}},
 
-	"merkle_hash_runs": {table: []string{"SELECT", "INSERT"}},
+	"merkle_hash_runs":  {table: []string{"SELECT", "INSERT"}},
+	"merkle_upper_runs": {table: []string{"SELECT", "INSERT"}},
 
 	"ingest_dead_letters": {table: []string{"SELECT", "INSERT"}},
 

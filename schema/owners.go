@@ -46,6 +46,8 @@ func Owners() map[string]string {
 		"seals":            "seal",
 		"seal_heads":       "seal",
 		"merkle_hash_runs": "seal",
+		// Its hashes of level 5 and up since migration 050.
+		"merkle_upper_runs": "seal",
 
 		// API keys and their people.
 		"api_keys": "keys",

@@ -3,8 +3,8 @@
 // (golang.org/x/mod/sumdb/tlog, the certificate-transparency
 // construction) and signed checkpoints in the C2SP tlog-checkpoint /
 // signed-note format (golang.org/x/mod/sumdb/note). It owns the tables
-// seals, seal_heads (migration 028) and merkle_hash_runs (migration 035),
-// all append-only: the server's role may read and insert, never update or
+// seals, seal_heads (migration 028), merkle_hash_runs (migration 035) and
+// merkle_upper_runs (migration 050), all append-only: the server's role may read and insert, never update or
 // delete. It reads the journal only through the ledger's functions
 // (ledger.Heads, ledger.ShardPositions, ledger.PositionOf).
 //
@@ -134,6 +134,33 @@
 // its two hashes; storing only the interior ones (leaf hashes recomputed
 // from the entries when a proof needs one) would halve it, at the price of
 // an entry read per proof.
+//
+// # The Merkle log's low levels
+//
+// Since migration 050 a seal stores only the hashes of level LowLevels (5)
+// and up: 1 of every 16 of a tree's hashes (a node of level 5 is the root
+// of 32 leaves), ~4 B per entry instead of ~64. They go to
+// merkle_upper_runs, in runs like the ones above, by their storage index in
+// the tree whose leaves are the level-5 nodes (upperIndex: taking the
+// lower levels out of tlog's storage order leaves that tree's storage
+// order, so a seal's new upper hashes are consecutive there too). The
+// reader (dbHashes) answers a hash below the end of merkle_hash_runs from
+// there (what seals stored before the migration, every level: nothing is
+// moved), a hash of level 5 and up from the upper runs, and a lower one by
+// recomputing it from its leaves, at most 16: each leaf's entry is found
+// from the seal that appended it (the first seal whose tree is larger
+// than the leaf: index seals_tree_size; then the shards' heads, as in
+// leafIndex) and read by position (ledger.ShardPositions). An inclusion
+// proof recomputes at most 1+2+4+8+16 = 31 leaves (the sibling subtrees
+// of the leaf's block of 32), a consistency proof about twice that, and a
+// seal the tree's right edge (fewer than 32 leaves). The price is that a
+// proof reads entries; the leaves' text is the entries' positions and
+// chain hashes, which verify checks anyway. Measured with `folio bench`
+// (300k trades, 8 × 500): the log's TOAST writes ~146 B of WAL a trade
+// before; see the README's dated rows (2026-12-07, ninth session) for after.
+// Verify checks the upper runs against the recomputed tree like the runs
+// above (overlaps, gaps, stray runs), and merkle_hash_runs for the hashes
+// below its end.
 //
 // # Checkpoints
 //

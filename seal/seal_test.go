@@ -295,23 +295,27 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"seal link", `UPDATE seals SET prev_hash = hash WHERE n = 2`, seal.ProblemSeal, ""},
 		{"seal head", `UPDATE seal_heads SET hash = sha256(hash) WHERE seal = 1 AND shard = (SELECT max(shard) FROM seal_heads WHERE seal = 1 AND seq > 0)`, seal.ProblemSeal, ""},
 		{"seal gone", `DELETE FROM seal_heads WHERE seal = 2; DELETE FROM seals WHERE n = 1`, seal.ProblemSeal, ""},
-		{"merkle hash", `UPDATE merkle_hash_runs SET hashes = overlay(hashes PLACING sha256(substring(hashes FROM 97 FOR 32)) FROM 97) WHERE first_idx = 0`, seal.ProblemMerkle, ""},
-		{"merkle run byte", `UPDATE merkle_hash_runs SET hashes = set_byte(hashes, 5, get_byte(hashes, 5) # 1) WHERE first_idx = (SELECT max(first_idx) FROM merkle_hash_runs)`, seal.ProblemMerkle, "in the run from"},
-		{"merkle run cut", `UPDATE merkle_hash_runs SET hashes = substring(hashes FROM 1 FOR length(hashes) - 32) WHERE first_idx = 0`, seal.ProblemMerkle, "are not stored"},
-		{"merkle run overlap", `INSERT INTO merkle_hash_runs (first_idx, hashes) SELECT first_idx + 1, substring(hashes FROM 33) FROM merkle_hash_runs WHERE first_idx = 0`, seal.ProblemMerkle, "overlaps"},
-		{"merkle run stray", `INSERT INTO merkle_hash_runs (first_idx, hashes) SELECT 1000000, hashes FROM merkle_hash_runs WHERE first_idx = 0`, seal.ProblemMerkle, "beyond the last seal"},
+		// 80 leaves in two seals: the upper runs (level 5 and up) hold the
+		// node of leaves 0–31 from the first (upper index 0), those of
+		// 32–63 and 0–63 from the second (1 and 2).
+		{"merkle hash", `UPDATE merkle_upper_runs SET hashes = overlay(hashes PLACING sha256(substring(hashes FROM 1 FOR 32)) FROM 1) WHERE first_idx = 0`, seal.ProblemMerkle, ""},
+		{"merkle run byte", `UPDATE merkle_upper_runs SET hashes = set_byte(hashes, 5, get_byte(hashes, 5) # 1) WHERE first_idx = (SELECT max(first_idx) FROM merkle_upper_runs)`, seal.ProblemMerkle, "in the run from"},
+		{"merkle run cut", `UPDATE merkle_upper_runs SET hashes = substring(hashes FROM 1 FOR length(hashes) - 32) WHERE first_idx = 1`, seal.ProblemMerkle, "are not stored"},
+		{"merkle run overlap", `INSERT INTO merkle_upper_runs (first_idx, hashes) SELECT first_idx + 1, substring(hashes FROM 33) FROM merkle_upper_runs WHERE first_idx = 1`, seal.ProblemMerkle, "overlaps"},
+		{"merkle run stray", `INSERT INTO merkle_upper_runs (first_idx, hashes) SELECT 1000000, hashes FROM merkle_upper_runs WHERE first_idx = 0`, seal.ProblemMerkle, "beyond the last seal"},
+		{"merkle old run", `INSERT INTO merkle_hash_runs (first_idx, hashes) VALUES (0, sha256('x'))`, seal.ProblemMerkle, "merkle hash 0 (in the run from 0)"},
 		{"merkle tree size", `UPDATE seals SET tree_size = tree_size + 1 WHERE n = 2`, seal.ProblemMerkle, "heads moved past"},
 		{"merkle root", `UPDATE seals SET root = sha256(root) WHERE n = 2`, seal.ProblemMerkle, ""},
-		{"checkpoint", `UPDATE seals SET checkpoint = replace(checkpoint, E'\n5\n', E'\n6\n') WHERE n = 1`, seal.ProblemCheckpoint, ""},
+		{"checkpoint", `UPDATE seals SET checkpoint = replace(checkpoint, E'\n40\n', E'\n41\n') WHERE n = 1`, seal.ProblemCheckpoint, ""},
 		{"shard dropped", `DELETE FROM seal_heads WHERE seal = 2 AND shard = 0`, seal.ProblemSeal, "has no head of shard 0"},
 		{"entry hash", `UPDATE seal_heads SET seq = seq - 1 WHERE seal = 2 AND seq > 1 AND shard = (SELECT min(shard) FROM seal_heads WHERE seal = 2 AND seq > 1)`, seal.ProblemSeal, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, 2)
-			e.post(t, 5)
+			e.post(t, 40)
 			e.seal(t)
-			e.post(t, 5)
+			e.post(t, 40)
 			e.seal(t)
 			if probs := e.problems(t); len(probs) != 0 {
 				t.Fatalf("Verify before tampering: %+v", probs)

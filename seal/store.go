@@ -197,10 +197,12 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (_ *Seal, created, more b
 	if len(fresh) == 0 {
 		return last, false, false, nil
 	}
-	m, err := frontier(next.TreeSize, dbHashes{ctx, tx})
+	db := &dbHashes{ctx: ctx, q: tx}
+	m, err := frontier(next.TreeSize, db)
 	if err != nil {
 		return nil, false, false, err
 	}
+	oldSize := next.TreeSize
 	size, err := appendLeaves(m, next.TreeSize, fresh)
 	if err != nil {
 		return nil, false, false, err
@@ -239,7 +241,15 @@ func (s *Service) seal(ctx context.Context, tx pgx.Tx) (_ *Seal, created, more b
 		next.N, shards, seqs, hashes); err != nil {
 		return nil, false, false, err
 	}
-	if err := writeRuns(ctx, tx, m.base, m.hashes); err != nil {
+	// Only the hashes of level LowLevels and up are stored (migration 050).
+	upperFirst, upper := upperHashes(m.base, m.hashes)
+	if len(upper) > 0 && upperFirst != tlog.StoredHashCount(oldSize>>LowLevels) {
+		return nil, false, false, fmt.Errorf("seal: the upper merkle hashes of leaves %d to %d start at %d, not %d", oldSize, size, upperFirst, tlog.StoredHashCount(oldSize>>LowLevels))
+	}
+	if want := tlog.StoredHashCount(size>>LowLevels) - tlog.StoredHashCount(oldSize>>LowLevels); int64(len(upper)) != want {
+		return nil, false, false, fmt.Errorf("seal: %d upper merkle hashes for leaves %d to %d, want %d", len(upper), oldSize, size, want)
+	}
+	if err := writeRuns(ctx, tx, "merkle_upper_runs", upperFirst, upper); err != nil {
 		return nil, false, false, err
 	}
 	return next, true, more, nil
@@ -260,8 +270,9 @@ func (s *Service) now() time.Time {
 const MaxRunHashes = 1024
 
 // writeRuns stores hashes, the Merkle hashes at storage indexes first,
-// first+1, …, in runs of at most MaxRunHashes.
-func writeRuns(ctx context.Context, tx pgx.Tx, first int64, hashes []tlog.Hash) error {
+// first+1, …, in runs of at most MaxRunHashes, in table (merkle_hash_runs,
+// or merkle_upper_runs by upper storage index).
+func writeRuns(ctx context.Context, tx pgx.Tx, table string, first int64, hashes []tlog.Hash) error {
 	var firsts []int64
 	var runs [][]byte
 	for i := 0; i < len(hashes); i += MaxRunHashes {
@@ -274,53 +285,11 @@ func writeRuns(ctx context.Context, tx pgx.Tx, first int64, hashes []tlog.Hash) 
 	}
 	for i := 0; i < len(runs); i += 64 {
 		j := min(len(runs), i+64)
-		if _, err := tx.Exec(ctx, `INSERT INTO merkle_hash_runs (first_idx, hashes) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, firsts[i:j], runs[i:j]); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO `+table+` (first_idx, hashes) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, firsts[i:j], runs[i:j]); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// dbHashes reads stored Merkle hashes in a transaction: the hash at
-// storage index i is in the run with the greatest first_idx <= i, the
-// database slicing out its 32 bytes.
-type dbHashes struct {
-	ctx context.Context
-	q   schema.Querier
-}
-
-func (d dbHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	rows, err := d.q.Query(d.ctx, `SELECT u.i, substring(r.hashes FROM ((u.i - r.first_idx) * 32 + 1)::INT FOR 32)
-		FROM unnest($1::bigint[]) AS u(i)
-		JOIN LATERAL (SELECT first_idx, hashes FROM merkle_hash_runs WHERE first_idx <= u.i ORDER BY first_idx DESC LIMIT 1) AS r ON true
-		WHERE (u.i - r.first_idx + 1) * 32 <= length(r.hashes)`, indexes)
-	if err != nil {
-		return nil, fmt.Errorf("read merkle hashes: %w", err)
-	}
-	defer rows.Close()
-	got := make(map[int64]tlog.Hash, len(indexes))
-	for rows.Next() {
-		var ix int64
-		var h []byte
-		if err := rows.Scan(&ix, &h); err != nil {
-			return nil, err
-		}
-		if len(h) == tlog.HashSize {
-			got[ix] = tlog.Hash(h)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]tlog.Hash, len(indexes))
-	for i, ix := range indexes {
-		h, ok := got[ix]
-		if !ok {
-			return nil, fmt.Errorf("merkle hash %d is not stored", ix)
-		}
-		out[i] = h
-	}
-	return out, nil
 }
 
 const sealColumns = `n, sealed_at, prev_hash, tree_size, root, hash, checkpoint`
@@ -471,7 +440,7 @@ func (s *Service) ProveInclusion(ctx context.Context, id string, size int64) (*I
 		if leaf >= size {
 			return folio.Errorf(folio.EINVALID, "entry %s is leaf %d, not in a tree of size %d", pos.ID, leaf, size)
 		}
-		p, err := tlog.ProveRecord(size, leaf, dbHashes{ctx, tx})
+		p, err := tlog.ProveRecord(size, leaf, &dbHashes{ctx: ctx, q: tx})
 		if err != nil {
 			return err
 		}
@@ -500,7 +469,7 @@ func (s *Service) ProveConsistency(ctx context.Context, from, to int64) ([]tlog.
 		case to > treeSize:
 			return folio.Errorf(folio.EINVALID, "to %d is beyond the tree (%d leaves)", to, treeSize)
 		}
-		p, err := tlog.ProveTree(to, from, dbHashes{ctx, tx})
+		p, err := tlog.ProveTree(to, from, &dbHashes{ctx: ctx, q: tx})
 		out = p
 		return err
 	})

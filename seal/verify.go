@@ -69,7 +69,16 @@ func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, limit int) (
 	var prevN, size, prevSize int64
 	heads := map[int]int64{}   // shard → seq at the previous seal
 	hashes := map[int][]byte{} // shard → its hash there
-	runs := &runChecker{}
+	// The hashes seals stored before migration 050 (every level, below
+	// oldEnd) are checked in merkle_hash_runs, those after it of level
+	// LowLevels and up in merkle_upper_runs; the lower ones are not stored
+	// (proofs recompute them from the entries, whose chains are checked).
+	oldEnd, err := oldRunsEnd(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	runs := &runChecker{table: "merkle_hash_runs"}
+	upperRuns := &runChecker{table: "merkle_upper_runs"}
 	for {
 		page, err := list(ctx, tx, prevN, 500)
 		if err != nil {
@@ -142,7 +151,12 @@ func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, limit int) (
 			if err != nil {
 				return nil, err
 			}
-			if err := runs.check(ctx, tx, s.N, tree.hashes, tree.base, add); err != nil {
+			old := tree.hashes[:min(len(tree.hashes), int(max(0, oldEnd-tree.base)))]
+			if err := runs.check(ctx, tx, s.N, old, tree.base, add); err != nil {
+				return nil, err
+			}
+			first, upper := upperHashes(tree.base+int64(len(old)), tree.hashes[len(old):])
+			if err := upperRuns.check(ctx, tx, s.N, upper, first, add); err != nil {
 				return nil, err
 			}
 			root, err := tlog.TreeHash(size, tree)
@@ -159,17 +173,31 @@ func verify(ctx context.Context, tx pgx.Tx, verifier note.Verifier, limit int) (
 		}
 	}
 	stored := tree.base + int64(len(tree.hashes))
-	var stray int64
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM merkle_hash_runs WHERE first_idx >= $1`, stored).Scan(&stray); err != nil {
+	if stray, err := runs.stray(ctx, tx, stored); err != nil {
 		return nil, err
-	}
-	if runs.last != nil && runs.last.end() > stored {
-		stray += runs.last.end() - max(stored, runs.last.first)
-	}
-	if stray > 0 {
+	} else if stray > 0 {
 		add(ProblemMerkle, 0, 0, "merkle hash runs hold hashes beyond the last seal's tree of %d leaves (%d stored hashes): %d runs or hashes too many", size, stored, stray)
 	}
+	upperStored := tlog.StoredHashCount(size >> LowLevels)
+	if stray, err := upperRuns.stray(ctx, tx, upperStored); err != nil {
+		return nil, err
+	} else if stray > 0 {
+		add(ProblemMerkle, 0, 0, "merkle upper runs hold hashes beyond the last seal's tree of %d leaves (%d upper hashes): %d runs or hashes too many", size, upperStored, stray)
+	}
 	return probs, nil
+}
+
+// stray counts the runs of c's table from storage index stored on, and the
+// hashes of the last run checked beyond it.
+func (c *runChecker) stray(ctx context.Context, tx pgx.Tx, stored int64) (int64, error) {
+	var stray int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+c.table+` WHERE first_idx >= $1`, stored).Scan(&stray); err != nil {
+		return 0, err
+	}
+	if c.last != nil && c.last.end() > stored {
+		stray += c.last.end() - max(stored, c.last.first)
+	}
+	return stray, nil
 }
 
 type addFunc func(kind string, shard int, seq int64, format string, args ...any)
@@ -190,7 +218,8 @@ func (r *run) end() int64 { return r.first + int64(len(r.hashes)/tlog.HashSize) 
 // not whole hashes. It keeps only the last run read (a run of older data,
 // migrated by 035, may span seals).
 type runChecker struct {
-	last *run
+	table string // merkle_hash_runs or merkle_upper_runs
+	last  *run
 }
 
 // check compares the stored hashes at storage indexes first, first+1, …
@@ -204,7 +233,7 @@ func (c *runChecker) check(ctx context.Context, tx pgx.Tx, n int64, want []tlog.
 	if c.last != nil {
 		after = c.last.first
 	}
-	rows, err := tx.Query(ctx, `SELECT first_idx, hashes FROM merkle_hash_runs WHERE first_idx > $1 AND first_idx < $2 ORDER BY first_idx`, after, end)
+	rows, err := tx.Query(ctx, `SELECT first_idx, hashes FROM `+c.table+` WHERE first_idx > $1 AND first_idx < $2 ORDER BY first_idx`, after, end)
 	if err != nil {
 		return err
 	}
