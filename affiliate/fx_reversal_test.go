@@ -2,6 +2,7 @@ package affiliate_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,8 +151,9 @@ func TestTradeAccrualsStoredCompact(t *testing.T) {
 }
 
 // TestTradeExplanationStoredCompact: the trade row's explanation leaves
-// out program, kind and basis, which its columns hold; GetTrade gives the
-// explanation as written.
+// out program, kind and basis, which its columns hold, and the platform's
+// remainder, which its accruals give; GetTrade gives the explanation as
+// written, the remainder as the commission entry's credit of 605.
 func TestTradeExplanationStoredCompact(t *testing.T) {
 	f, c := tradeAtRate(t, "ex-1")
 	var stored map[string]any
@@ -164,15 +166,22 @@ func TestTradeExplanationStoredCompact(t *testing.T) {
 			t.Errorf("stored explanation %v repeats %s", stored, k)
 		}
 	}
-	if stored["platform"] == nil {
-		t.Errorf("stored explanation %v lost platform", stored)
+	if _, ok := stored["platform"]; ok {
+		t.Errorf("stored explanation %v repeats platform", stored)
 	}
 	info, err := f.svc.GetTrade(c, "ex-1")
 	if err != nil {
 		t.Fatal(err)
 	}
+	platform := ""
+	for _, p := range f.entryPostings(t, info.CommissionEntryID) {
+		if rest, ok := strings.CutPrefix(p, "credit 605:USDT "); ok {
+			platform = rest
+		}
+	}
 	if info.Explanation["program"] != program || info.Explanation["kind"] != kind || info.Explanation["basis"] != norm(basis) ||
-		info.Explanation["platform"] != stored["platform"] {
-		t.Errorf("GetTrade explanation %v; want program %s, kind %s, basis %s and the stored rest %v", info.Explanation, program, kind, norm(basis), stored)
+		platform != "60" || info.Explanation["platform"] != platform || info.Explanation["program_version"] != stored["program_version"] {
+		t.Errorf("GetTrade explanation %v; want program %s, kind %s, basis %s, platform %s (the 605 line) and the stored rest %v",
+			info.Explanation, program, kind, norm(basis), platform, stored)
 	}
 }

@@ -324,6 +324,11 @@ func (s *Service) GetTrade(ctx context.Context, id string) (*TradeInfo, error) {
 		}
 		t.Accruals = append(t.Accruals, as...)
 	}
+	if _, ok := t.Explanation["platform"]; !ok {
+		if t.Explanation["platform"], err = platformOf(&t.Fee, t.Accruals); err != nil {
+			return nil, err
+		}
+	}
 	return t, nil
 }
 

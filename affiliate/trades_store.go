@@ -335,21 +335,42 @@ var explainedColumns = [3]string{"program", "kind", "basis"}
 // program, kind and basis when it has all three and they are the row's
 // (~60 B a trade); readers put them back (explanationRead). A trade with a
 // program always has "program" in its explanation, so one whose stored
-// explanation lacks it had the three.
+// explanation lacks it had the three. Nor does it store "platform", the
+// fee less the trade's shares (~35 B a trade): every share is an accrual
+// of the trade, so GetTrade puts it back from them (platformOf); trades
+// stored before kept it.
 func storedExplanation(explain map[string]any, program, kind, basis string) string {
 	cols := [3]string{program, kind, basis}
 	strip := program != ""
 	for i, k := range explainedColumns {
 		strip = strip && explain[k] == cols[i] // a missing key is nil, no string
 	}
+	explain = maps.Clone(explain)
+	delete(explain, "platform")
 	if strip {
-		explain = maps.Clone(explain)
 		for _, k := range explainedColumns {
 			delete(explain, k)
 		}
 	}
 	b, _ := json.Marshal(explain)
 	return string(b)
+}
+
+// platformOf is a trade's "platform" as its explanation gave it: its fee
+// less its shares, which are its accruals from the trade (not those of a
+// reversal).
+func platformOf(fee *apd.Decimal, accruals []Accrual) (string, error) {
+	var rest apd.Decimal
+	rest.Set(fee)
+	for i := range accruals {
+		if accruals[i].Source != "trade" {
+			continue
+		}
+		if _, err := exact.Sub(&rest, &rest, &accruals[i].Amount); err != nil {
+			return "", err
+		}
+	}
+	return ledger.Format(&rest), nil
 }
 
 // explanationRead is the explanation of a trade as written: the stored one
