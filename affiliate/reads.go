@@ -138,14 +138,12 @@ func (s *Service) ListAccruals(ctx context.Context, f AccrualFilter) ([]Accrual,
 	}
 	var out []Accrual
 	err := s.DB.ReadTx(ctx, func(tx pgx.Tx) error {
-		args := []any{f.Beneficiary, f.Currency, f.TradeID, f.Source, f.From, to, f.AfterAt, f.AfterID, f.Limit}
-		const filter = ` AND ($2 = '' OR a.currency = $2) AND ($4 = '' OR a.source = $4)`
 		if f.TradeID != "" {
 			rows, err := tx.Query(ctx, `SELECT `+accrualColumns+`
 				FROM trades t CROSS JOIN LATERAL `+sqlTradeAccrualIDs("t", "true")+` AS ids JOIN accruals_whole a ON a.id = ids.id
-				WHERE t.id = $3 AND a.beneficiary = $1`+filter+`
+				WHERE t.id = $3 AND a.beneficiary = $1 AND ($2 = '' OR a.currency = $2) AND ($4 = '' OR a.source = $4)
 					AND a.recorded_at >= $5 AND a.recorded_at < $6 AND (a.recorded_at, a.id) > ($7, $8::uuid)
-				ORDER BY a.recorded_at, a.id LIMIT $9`, args...)
+				ORDER BY a.recorded_at, a.id LIMIT $9`, f.Beneficiary, f.Currency, f.TradeID, f.Source, f.From, to, f.AfterAt, f.AfterID, f.Limit)
 			if err != nil {
 				return err
 			}
@@ -154,8 +152,9 @@ func (s *Service) ListAccruals(ctx context.Context, f AccrualFilter) ([]Accrual,
 		}
 		rows, err := tx.Query(ctx, `SELECT `+accrualColumns+`
 			FROM `+sqlStoredAccrualsOf("$1")+` x JOIN accruals_whole a ON a.id = x.id
-			WHERE $3 = ''`+filter+` AND x.stored_at >= $5 AND x.stored_at < $6 AND (x.stored_at, x.id) > ($7, $8::uuid)
-			ORDER BY x.stored_at, x.id LIMIT $9`, args...)
+			WHERE ($2 = '' OR a.currency = $2) AND ($3 = '' OR a.source = $3)
+				AND x.stored_at >= $4 AND x.stored_at < $5 AND (x.stored_at, x.id) > ($6, $7::uuid)
+			ORDER BY x.stored_at, x.id LIMIT $8`, f.Beneficiary, f.Currency, f.Source, f.From, to, f.AfterAt, f.AfterID, f.Limit)
 		if err != nil {
 			return err
 		}

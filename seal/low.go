@@ -194,24 +194,10 @@ func leafHashes(ctx context.Context, q schema.Querier, indexes []int64) (map[int
 		if err != nil {
 			return nil, fmt.Errorf("find the seal of merkle leaf %d: %w", leaves[0], err)
 		}
-		after := max(0, k-2) // seals k-1 and k; k alone for the first
-		seals, err := list(ctx, q, after, int(k-after))
+		cur, prev, size, err := sealAfter(ctx, q, k)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("seal %d appended merkle leaf %d: %w", k, leaves[0], err)
 		}
-		if len(seals) != int(k-after) || seals[len(seals)-1].N != k {
-			return nil, fmt.Errorf("seal %d, which appended merkle leaf %d, is missing", k, leaves[0])
-		}
-		cur, prev := seals[len(seals)-1], map[int]int64{}
-		var size int64
-		if len(seals) == 2 {
-			size = seals[0].TreeSize
-			for _, h := range seals[0].Heads {
-				prev[h.Shard] = h.Seq
-			}
-		}
-		// Seal k's leaves are size, size+1, …: each shard's entries past its
-		// previous head, shard by shard.
 		for _, h := range cur.Heads {
 			from, moved := size, h.Seq-prev[h.Shard]
 			var want []int64

@@ -496,21 +496,9 @@ func leafIndex(ctx context.Context, tx pgx.Tx, pos ledger.Position) (int64, erro
 	if err != nil {
 		return 0, fmt.Errorf("find the seal of entry %s: %w", pos.ID, err)
 	}
-	after := max(0, k-2) // seals k-1 and k; k alone for the first
-	seals, err := list(ctx, tx, after, int(k-after))
+	cur, prev, leaf, err := sealAfter(ctx, tx, k)
 	if err != nil {
-		return 0, err
-	}
-	if len(seals) != int(k-after) || seals[len(seals)-1].N != k {
-		return 0, fmt.Errorf("seal %d, which recorded entry %s's shard head, is missing", k, pos.ID)
-	}
-	cur, prev := seals[len(seals)-1], map[int]int64{}
-	var leaf int64
-	if len(seals) == 2 {
-		leaf = seals[0].TreeSize
-		for _, h := range seals[0].Heads {
-			prev[h.Shard] = h.Seq
-		}
+		return 0, fmt.Errorf("seal %d recorded entry %s's shard head: %w", k, pos.ID, err)
 	}
 	for _, h := range cur.Heads {
 		if h.Shard < pos.Shard {
@@ -522,6 +510,28 @@ func leafIndex(ctx context.Context, tx pgx.Tx, pos ledger.Position) (int64, erro
 		return 0, fmt.Errorf("entry %s (shard %d, seq %d) gives leaf %d of seal %d's tree of %d: the seals' heads do not add up (folio verify)", pos.ID, pos.Shard, pos.Seq, leaf, k, cur.TreeSize)
 	}
 	return leaf, nil
+}
+
+// sealAfter returns seal k with the heads and tree size of seal k-1 (none
+// and 0 for the first): its leaves are size, size+1, …, each shard's
+// entries past its head in prev, shard by shard.
+func sealAfter(ctx context.Context, q schema.Querier, k int64) (cur *Seal, prev map[int]int64, size int64, err error) {
+	after := max(0, k-2) // seals k-1 and k; k alone for the first
+	seals, err := list(ctx, q, after, int(k-after))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if len(seals) != int(k-after) || seals[len(seals)-1].N != k {
+		return nil, nil, 0, fmt.Errorf("seal %d or the one before it is missing", k)
+	}
+	cur, prev = seals[len(seals)-1], map[int]int64{}
+	if len(seals) == 2 {
+		size = seals[0].TreeSize
+		for _, h := range seals[0].Heads {
+			prev[h.Shard] = h.Seq
+		}
+	}
+	return cur, prev, size, nil
 }
 
 // currentSize is the last seal's tree size (0 before the first seal).
