@@ -56,6 +56,13 @@ func TestListAccrualsThroughLines(t *testing.T) {
 	if got := f.count(t, `SELECT count(*) FROM accruals WHERE trader_id IS NULL AND recorded_at IS NULL`); got < 50 {
 		t.Fatalf("%d compact accruals stored without a recorded time, want them all but three trades'", got)
 	}
+	// Nothing writes the rates column (migration 051): NULL, read as '{}'.
+	if got := f.count(t, `SELECT count(*) FROM accruals WHERE rates IS NOT NULL`); got != 0 {
+		t.Fatalf("%d accruals store rates", got)
+	}
+	if got := f.count(t, `SELECT count(*) FROM accruals_whole WHERE rates IS DISTINCT FROM '{}'::jsonb`); got != 0 {
+		t.Fatalf("%d accruals read rates other than {}", got)
+	}
 	if got := f.count(t, `SELECT count(*) FROM trades t JOIN entries e ON e.id = t.commission_entry_id WHERE t.recorded_at <> e.recorded_at`); got != 0 {
 		t.Fatalf("%d trades recorded at another time than their entries", got)
 	}
