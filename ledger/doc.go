@@ -408,4 +408,11 @@
 // period reads of the reconciliation report ([SeqBefore], [Flows],
 // [CodeBalancesAt], [AccountEntryIDs], [CodeEntryIDsExcept],
 // [ParentsWithoutOneChild], [BatchTotals], [EntryIDsWithoutBatch]).
+// A few are SQL fragments for a package that joins the journal with its
+// own tables in one statement: [LinesAtSQL] and [MemberSQL] (the
+// reconciliation's accruals check), [AccountShardsSQL] and
+// [AccountLinesSQL] (an account's postings rows per shard in seq order
+// within a [Cut]: the affiliates' compact accruals found through their
+// 208 lines, migration 049). They name the tables here, so their layout
+// stays this package's business.
 package ledger
