@@ -94,7 +94,7 @@ func sqlTradeAccrualIDs(t, cond string) string {
 
 // A trade's compact accrual is a line of its commission entry: its k-th
 // share is the entry's posting k + 1 (tradeEntries), a credit of
-// 208:<currency>:<beneficiary> (compactAccount), and the accrual's id is
+// 208:<currency>:<beneficiary> (compactAccounts), and the accrual's id is
 // the entry's with k for its last byte (compactAccrualID). Since migration
 // 049 a compact accrual stores no recorded time (its trade's is its
 // entries') and has no entry in the beneficiary index: a beneficiary's are
@@ -120,10 +120,23 @@ func compactLineJoin(ben string) string {
 		AND x.beneficiary = ` + ben + ` AND x.trader_id IS NULL AND x.recorded_at IS NULL`
 }
 
-// compactAccount is the account that a trade's accrual to beneficiary in
-// currency credits.
-func compactAccount(currency, beneficiary string) string {
-	return accounts.Key{Code: "208", Currency: currency, Holder: beneficiary}.String()
+// compactAccounts returns the accounts that a trade's accruals to
+// beneficiary credit: its 208 account in currency, or in every currency of
+// the chart when currency is "".
+func compactAccounts(ctx context.Context, q schema.Querier, beneficiary, currency string) ([]string, error) {
+	account := func(c string) string { return accounts.Key{Code: "208", Currency: c, Holder: beneficiary}.String() }
+	if currency != "" {
+		return []string{account(currency)}, nil
+	}
+	chart, err := accounts.LoadChart(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range chart.Currencies() {
+		out = append(out, account(c.ID))
+	}
+	return out, nil
 }
 
 // insertAccruals writes accrual rows with one multi-row insert, converting

@@ -526,13 +526,9 @@ func accrualGroups(ctx context.Context, tx pgx.Tx, groupBy, affiliate string, fr
 	// compact ones (migration 049) through the affiliate's 208 lines
 	// (compactAccruals); a trade accrual's business time is its trade's
 	// executed_at, a reversal's and a bounty's their own.
-	var accts []string
-	chart, err := accounts.LoadChart(ctx, tx)
+	accts, err := compactAccounts(ctx, tx, affiliate, "")
 	if err != nil {
 		return nil, err
-	}
-	for _, c := range chart.Currencies() {
-		accts = append(accts, compactAccount(c.ID, affiliate))
 	}
 	const when = ` AND coalesce(a.business_at, t.executed_at) >= $2 AND coalesce(a.business_at, t.executed_at) < $3`
 	rows, err := tx.Query(ctx, `SELECT `+key+`, `+figs+`

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
-	"github.com/folioledger/folio/accounts"
 	"github.com/folioledger/folio/ledger"
 	"github.com/folioledger/folio/schema"
 	"github.com/jackc/pgx/v5"
@@ -197,17 +196,9 @@ func (s *Service) ListAccruals(ctx context.Context, f AccrualFilter) ([]Accrual,
 // up to R — f.Limit a shard at most, and the accruals recorded at R
 // itself — and sorts.
 func compactAccruals(ctx context.Context, tx pgx.Tx, f AccrualFilter, to time.Time) ([]Accrual, error) {
-	var accts []string
-	if f.Currency != "" {
-		accts = []string{compactAccount(f.Currency, f.Beneficiary)}
-	} else {
-		chart, err := accounts.LoadChart(ctx, tx)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range chart.Currencies() {
-			accts = append(accts, compactAccount(c.ID, f.Beneficiary))
-		}
+	accts, err := compactAccounts(ctx, tx, f.Beneficiary, f.Currency)
+	if err != nil {
+		return nil, err
 	}
 	var lo, hi []int64
 	if from := f.From; !from.IsZero() || !f.AfterAt.IsZero() {
@@ -229,7 +220,7 @@ func compactAccruals(ctx context.Context, tx pgx.Tx, f AccrualFilter, to time.Ti
 	}
 	cond := compactLine + ` AND p.recorded_at >= $4 AND p.recorded_at < $5 AND (p.recorded_at, x.id) > ($6, $7::uuid)`
 	var last *time.Time
-	err := tx.QueryRow(ctx, `SELECT min(l.recorded_at) FROM `+ledger.AccountShardsSQL("$1::text[]")+` s
+	err = tx.QueryRow(ctx, `SELECT min(l.recorded_at) FROM `+ledger.AccountShardsSQL("$1::text[]")+` s
 		CROSS JOIN LATERAL `+ledger.AccountLinesSQL("s", "$2::bigint[]", "$3::bigint[]", "p.recorded_at", compactLineJoin("$8"), cond, "OFFSET $9 LIMIT 1")+` l`,
 		accts, lo, hi, f.From, to, f.AfterAt, f.AfterID, f.Beneficiary, f.Limit-1).Scan(&last)
 	if err != nil {

@@ -85,12 +85,9 @@ type tradeWork struct {
 	country   string
 	// shard and seq are the commission entry's journal position (the
 	// statistics folder's order, see fold.go); feeSeq is the fee entry's.
-	// recorded is the time the journal recorded both entries: the trade's
-	// recorded_at, and its compact accruals' (migration 049).
-	shard    int
-	seq      int64
-	feeSeq   int64
-	recorded time.Time
+	shard  int
+	seq    int64
+	feeSeq int64
 }
 
 // PostTrades books a batch of trades in one transaction (see PostTradesTx).
@@ -114,14 +111,18 @@ func (s *Service) PostTrades(ctx context.Context, trades []NewTrade) ([]TradeRes
 // tradeBatch is what the steps of one PostTradesTx share (see "The write
 // path of trades" in the package doc).
 type tradeBatch struct {
-	now     time.Time     // the clock, read once per transaction
-	newID   func() string // the entries' ids (schema.DB.NewID)
-	chart   *accounts.Chart
-	results []TradeResult         // one per trade, in the caller's order
-	first   map[string]*tradeWork // each trade id's first valid occurrence
-	repeats []int                 // later occurrences with the same content
-	rep     string                // the reporting currency
-	users   map[string]*User      // traders and their chains
+	now time.Time // the clock, read once per transaction
+	// recorded is the time the journal recorded the batch's entries (one
+	// ledger batch: one time): its trades' recorded_at, and their compact
+	// accruals' (migration 049).
+	recorded time.Time
+	newID    func() string // the entries' ids (schema.DB.NewID)
+	chart    *accounts.Chart
+	results  []TradeResult         // one per trade, in the caller's order
+	first    map[string]*tradeWork // each trade id's first valid occurrence
+	repeats  []int                 // later occurrences with the same content
+	rep      string                // the reporting currency
+	users    map[string]*User      // traders and their chains
 	// usersVersion is the user cache's version as the transaction sees
 	// it, read once by loadTradeContext (usersVersion).
 	usersVersion int64
@@ -335,7 +336,7 @@ func (s *Service) postEntries(ctx context.Context, tx pgx.Tx, b *tradeBatch, pip
 		if err == nil {
 			for i, w := range todo {
 				if e := res[2*i+1].Entry; e != nil {
-					w.shard, w.seq, w.recorded = e.Shard, e.Seq, e.RecordedAt
+					w.shard, w.seq, b.recorded = e.Shard, e.Seq, e.RecordedAt
 				}
 				if e := res[2*i].Entry; e != nil {
 					w.feeSeq = e.Seq
@@ -381,7 +382,7 @@ func (s *Service) writeBooked(ctx context.Context, b *tradeBatch, pipe *schema.P
 	if len(posted) == 0 {
 		return nil, nil
 	}
-	folded, err := s.writeTrades(ctx, noReads{}, pipe, posted, b.rates)
+	folded, err := s.writeTrades(ctx, noReads{}, pipe, b.recorded, posted, b.rates)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"time"
 
@@ -179,21 +178,15 @@ func (l *tradeLookups) codeKickback(ctx context.Context, tx pgx.Tx, code string)
 // writeTrades records posted trades (step 7): one multi-row insert of the
 // trades and one of their accruals (insertAccruals), each carrying the
 // commission entry's journal position, and the first-trade milestones, all
-// sent to w. A trade is recorded when the journal recorded its entries
-// (one batch of the ledger: one time), and so are its compact accruals
-// (migration 049: found through their 208 lines, in that time's order). The statistics rollups and the referred volume are folded
-// later from the committed rows (fold.go). The FX rates come from cache
+// sent to w, recorded at now: the time the journal recorded their entries,
+// so that their compact accruals, found through their 208 lines (migration
+// 049), are in that order. The statistics rollups and the referred volume
+// are folded later from the committed rows (fold.go). The FX rates come from cache
 // (step 5, in force at each trade's executed_at); q is for the reads a
 // miss would need, noReads while a pipe holds the transaction. It returns
 // the accruals as the folder would read them back (foldmem.go).
-func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Execer, ws []*tradeWork, cache rateCache) ([]foldRow, error) {
+func (s *Service) writeTrades(ctx context.Context, q schema.Querier, w schema.Execer, now time.Time, ws []*tradeWork, cache rateCache) ([]foldRow, error) {
 	n := len(ws)
-	now := ws[0].recorded
-	for _, w := range ws {
-		if !w.recorded.Equal(now) {
-			return nil, fmt.Errorf("affiliate: trades %s and %s were recorded at different times in one batch", ws[0].in.ID, w.in.ID)
-		}
-	}
 	var (
 		ids, users, markets, liqs, feeAmts, feeCurs, volAmts, volCurs, cps, programs, kinds, bases, explains, feeIDs, commIDs, products = make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]*string, n),
