@@ -98,6 +98,9 @@ func (c *balanceCache) store(heads map[int]*head, bs *balanceSet) {
 			c.n++
 		}
 		sr.rows[k.Account] = bs.rows[k]
+		if c.n <= BalanceCacheRows {
+			continue // no iteration started for nothing
+		}
 		for acct := range sr.rows {
 			if c.n <= BalanceCacheRows {
 				break

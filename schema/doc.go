@@ -222,7 +222,8 @@
 // text index a locale-aware comparison per step), then pg_ctl start listening on
 // 127.0.0.1 only, on
 // a free port (retried if another process takes it first) unless one is
-// given, with its Unix socket and log inside the data directory. An existing
+// given, with its Unix socket and log inside the data directory; its URL
+// ([Postgres.URL]) is the socket's, cheaper per round trip than TCP. An existing
 // cluster is reused, and a server left running on it by a dead process is
 // stopped first. As root, the binaries run as the postgres OS user, so every
 // parent of the data directory must be traversable by others. A durable

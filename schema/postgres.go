@@ -156,7 +156,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 		return nil, err
 	}
 	p.pid = p.readPID()
-	logf("postgres: ready at %s", p.URL("postgres"))
+	logf("postgres: ready at %s (%s)", p.URL("postgres"), p.TCPURL("postgres"))
 	return p, nil
 }
 
@@ -283,9 +283,33 @@ func processAlive(pid int) bool {
 	return true
 }
 
-// URL returns the superuser URL of database dbname on this cluster.
+// URL returns the superuser URL of database dbname on this cluster, over
+// its Unix socket: a round trip through it costs the client and the server
+// less CPU than one over TCP on 127.0.0.1, which loops every message
+// through the network stack (the writer makes a few dozen a group; with
+// small groups the socket gave ~8% more trades/s, README "Measured
+// figures, dated"). When the socket's path is too long for a Unix socket
+// address, the URL is TCP's (TCPURL).
 func (p *Postgres) URL(dbname string) string {
+	if len(p.socketPath()) >= maxSocketPath {
+		return p.TCPURL(dbname)
+	}
+	return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable", url.PathEscape(dbname), url.QueryEscape(p.sockDir), p.port)
+}
+
+// TCPURL returns the superuser URL of database dbname on this cluster over
+// TCP on 127.0.0.1, for a client that cannot reach the socket.
+func (p *Postgres) TCPURL(dbname string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.port, url.PathEscape(dbname))
+}
+
+// maxSocketPath is the room for a Unix socket's path in its address
+// (sun_path: 108 bytes on Linux, with the terminating NUL).
+const maxSocketPath = 107
+
+// socketPath is the path of the cluster's Unix socket.
+func (p *Postgres) socketPath() string {
+	return filepath.Join(p.sockDir, fmt.Sprintf(".s.PGSQL.%d", p.port))
 }
 
 // Stop shuts the server down (pg_ctl stop -m fast) and waits for it to exit.
