@@ -17,8 +17,8 @@ import (
 // the same trader (one shard), against both writers: preparing each group
 // in its write transaction, and with Options.Overlap, whose groups of at
 // most 4 items are full while the one before is written, so they are
-// prepared ahead in a snapshot, and a repeat of a trade the previous group
-// booked makes one stale.
+// prepared ahead in a snapshot, where a repeat of a trade the previous
+// group booked may make one stale.
 func TestIngesterGroupCommit(t *testing.T) {
 	for _, overlap := range []bool{false, true} {
 		t.Run(fmt.Sprintf("overlap=%v", overlap), func(t *testing.T) { testGroupCommit(t, overlap) })
@@ -95,8 +95,11 @@ func testGroupCommit(t *testing.T, overlap bool) {
 	}
 	t.Logf("%d requests committed in %d transactions", clients*perClient*2, txs)
 	f.verify(t)
-	if c := ing.Overlap(); overlap && (c.Ahead == 0 || c.Again == 0) {
-		t.Fatalf("no group was written as prepared ahead, or none was stale (%+v)", c)
+	// Whether a group prepared ahead turns out stale here depends on
+	// timing (a repeated id landing in consecutive groups); the stale
+	// path is asserted deterministically by TestOverlapVolumeTier.
+	if c := ing.Overlap(); overlap && c.Ahead == 0 {
+		t.Fatalf("no group was written as prepared ahead (%+v)", c)
 	} else if !overlap && c != (ingest.OverlapCounts{}) {
 		t.Fatalf("groups prepared ahead without Overlap: %+v", c)
 	} else {
