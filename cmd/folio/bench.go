@@ -709,6 +709,12 @@ func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string,
 		go func() {
 			defer wg.Done()
 			rng := mrand.New(mrand.NewPCG(uint64(runID), uint64(w)))
+			conn, err := newStreamConn(c.base, "/v1/trades", c.key, c.http.Timeout)
+			if err != nil {
+				errOnce.Do(func() { firstErr = err; cancel() })
+				return
+			}
+			defer conn.close()
 			var body []byte
 			for {
 				lo := next.Add(int64(bc.Batch)) - int64(bc.Batch)
@@ -719,7 +725,7 @@ func stream(ctx context.Context, c *benchClient, bc benchConfig, users []string,
 				body = appendTrades(body[:0], "b", runID, lo, hi, users, rng)
 				for {
 					t0 := time.Now()
-					code, data, err := c.send(ctx, http.MethodPost, "/v1/trades", body)
+					code, data, err := conn.post(body)
 					if err != nil {
 						errOnce.Do(func() { firstErr = err; cancel() })
 						return
