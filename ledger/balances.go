@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/folioledger/folio"
@@ -77,18 +79,25 @@ type rowKey struct {
 
 // sortedRows returns the distinct row keys in (account, shard) order.
 func sortedRows(keys []rowKey) []rowKey {
-	seen := map[rowKey]bool{}
-	var out []rowKey
+	seen := make(map[rowKey]bool, len(keys))
+	type named struct {
+		k    rowKey
+		name string
+	}
+	var rows []named
 	for _, k := range keys {
 		if !seen[k] {
 			seen[k] = true
-			out = append(out, k)
+			rows = append(rows, named{k, k.Account.String()}) // once, not per comparison
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].Account.String(), out[j].Account.String()
-		return a < b || a == b && out[i].Shard < out[j].Shard
+	slices.SortFunc(rows, func(a, b named) int {
+		return cmp.Or(strings.Compare(a.name, b.name), cmp.Compare(a.k.Shard, b.k.Shard))
 	})
+	out := make([]rowKey, len(rows))
+	for i, r := range rows {
+		out[i] = r.k
+	}
 	return out
 }
 
@@ -101,7 +110,9 @@ func sortedRows(keys []rowKey) []rowKey {
 // wrote again; README, "Measured figures, dated".)
 func readBalances(ctx context.Context, tx pgx.Tx, chart *accounts.Chart, keys []rowKey, cached map[rowKey]*Balance) (*balanceSet, int, error) {
 	sorted := sortedRows(keys)
-	bs := &balanceSet{chart: chart, rows: map[rowKey]*Balance{}, dirty: map[rowKey]bool{}, stored: map[rowKey]bool{}, must: map[rowKey]bool{}, order: sorted}
+	n := len(sorted)
+	bs := &balanceSet{chart: chart, rows: make(map[rowKey]*Balance, n), dirty: make(map[rowKey]bool, n), stored: make(map[rowKey]bool, n),
+		must: map[rowKey]bool{}, order: sorted}
 	var names []string
 	var shards []int64
 	for _, k := range sorted {

@@ -61,7 +61,7 @@ func (c *balanceCache) lookup(heads map[int]*head, keys []rowKey) map[rowKey]*Ba
 			c.shards[s] = &shardRows{seq: h.start, hash: h.startHash, rows: map[accounts.Key]*Balance{}}
 		}
 	}
-	out := map[rowKey]*Balance{}
+	out := make(map[rowKey]*Balance, len(keys))
 	for _, k := range keys {
 		if b := c.shards[k.Shard].rows[k.Account]; b != nil {
 			out[k] = b

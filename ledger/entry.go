@@ -403,6 +403,14 @@ func CanonicalMetadata(raw json.RawMessage) (json.RawMessage, error) {
 	if len(trimmed) > MaxMetadataBytes {
 		return nil, folio.Errorf(folio.EINVALID, "metadata is larger than %d bytes", MaxMetadataBytes)
 	}
+	if flatCanonical(trimmed) {
+		return trimmed, nil
+	}
+	return decodeCanonical(trimmed)
+}
+
+// decodeCanonical is CanonicalMetadata of trimmed metadata by decoding it.
+func decodeCanonical(trimmed []byte) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.UseNumber()
 	var v any
@@ -420,6 +428,53 @@ func CanonicalMetadata(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, folio.Errorf(folio.EINVALID, "metadata is larger than %d bytes once its numbers are written out", MaxMetadataBytes)
 	}
 	return out, nil
+}
+
+// flatCanonical reports whether raw is already canonical in the simplest
+// shape, the one the trade engine writes: an object of string values,
+// keys in strictly increasing order, no space, every key and value
+// printable ASCII without '"' or '\\' (which writeString writes as is).
+// Such metadata is its own canonical form, without decoding it.
+func flatCanonical(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '{' || raw[len(raw)-1] != '}' {
+		return false
+	}
+	body := raw[1 : len(raw)-1]
+	var prev []byte
+	for i := 0; len(body) > 0; i++ {
+		if i > 0 {
+			if body[0] != ',' {
+				return false
+			}
+			body = body[1:]
+		}
+		key, rest, ok := plainString(body)
+		if !ok || len(rest) == 0 || rest[0] != ':' || i > 0 && bytes.Compare(prev, key) >= 0 {
+			return false
+		}
+		if _, body, ok = plainString(rest[1:]); !ok {
+			return false
+		}
+		prev = key
+	}
+	return true
+}
+
+// plainString splits b after a leading JSON string of printable ASCII
+// without escapes, returning its contents.
+func plainString(b []byte) (s, rest []byte, ok bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return nil, nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return b[1:i], b[i+1:], true
+		case c < 0x20 || c > 0x7e || c == '\\':
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
 }
 
 func canonicalJSON(v any) ([]byte, error) {

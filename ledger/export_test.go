@@ -12,3 +12,7 @@ func BalanceRowsRead(l *Ledger) int64 { return l.balances.read.Load() }
 
 // SQLUpdateBalances is the writer's UPDATE of existing balance rows.
 const SQLUpdateBalances = sqlUpdateBalances
+
+// DecodeCanonical is CanonicalMetadata without its fast path for flat
+// canonical objects.
+var DecodeCanonical = decodeCanonical

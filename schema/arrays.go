@@ -9,12 +9,13 @@ import (
 )
 
 // The batch statements pass their rows as arrays, one Go slice a column:
-// []string, []int64 and []time.Time for text[], int8[] and timestamptz[].
+// []string, []int64 and []time.Time for text[], int8[] and timestamptz[]
+// (or []*string, []*int64 and []*time.Time where nil is NULL).
 // pgx's ArrayCodec encodes such a slice through a FlatArray whose Index
 // boxes every element into an interface (an allocation each) and then
 // encodes it through the element type's plan: in a 64 × 1 bench profile
 // array encoding was ~12% of the server's allocations. flatArrayCodec
-// encodes those three slice types directly, in the same binary format,
+// encodes those six slice types directly, in the same binary format,
 // byte for byte (TestFlatArraysEncodeAsPgx); every other value goes to
 // pgx's codec.
 
@@ -59,6 +60,18 @@ func (c flatArrayCodec) PlanEncode(m *pgtype.Map, oid uint32, format int16, valu
 			if c.ElementType.OID == pgtype.TimestamptzOID {
 				return flatTimes{}
 			}
+		case []*string:
+			if c.ElementType.OID == pgtype.TextOID {
+				return nullableStrings{}
+			}
+		case []*int64:
+			if c.ElementType.OID == pgtype.Int8OID {
+				return nullableInt64s{}
+			}
+		case []*time.Time:
+			if c.ElementType.OID == pgtype.TimestamptzOID {
+				return nullableTimes{}
+			}
 		}
 	}
 	return c.ArrayCodec.PlanEncode(m, oid, format, value)
@@ -94,6 +107,75 @@ func (flatStrings) Encode(value any, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// nullableStrings, nullableInt64s and nullableTimes encode []*string,
+// []*int64 and []*time.Time, whose nil elements are NULL (pgx went through
+// reflection for each element of these: ~5% of the server's allocations
+// at 64 × 1).
+type nullableStrings struct{}
+
+func (nullableStrings) Encode(value any, buf []byte) ([]byte, error) {
+	v := value.([]*string)
+	if v == nil {
+		return nil, nil
+	}
+	size := 20
+	for _, s := range v {
+		size += 4
+		if s != nil {
+			size += len(*s)
+		}
+	}
+	start := len(buf)
+	buf = appendArrayHeader(slices.Grow(buf, size), pgtype.TextOID, len(v))
+	for _, s := range v {
+		if s == nil {
+			buf = appendNull(buf, start)
+			continue
+		}
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(*s)))
+		buf = append(buf, *s...)
+	}
+	return buf, nil
+}
+
+type nullableInt64s struct{}
+
+func (nullableInt64s) Encode(value any, buf []byte) ([]byte, error) {
+	return appendNullableWords(buf, value.([]*int64), pgtype.Int8OID, func(x *int64) uint64 { return uint64(*x) }), nil
+}
+
+type nullableTimes struct{}
+
+func (nullableTimes) Encode(value any, buf []byte) ([]byte, error) {
+	return appendNullableWords(buf, value.([]*time.Time), pgtype.TimestamptzOID, func(t *time.Time) uint64 { return timeWord(*t) }), nil
+}
+
+// appendNullableWords is appendWords for nullable elements: nil ones are
+// NULL.
+func appendNullableWords[T any](buf []byte, v []*T, elem uint32, word func(*T) uint64) []byte {
+	if v == nil {
+		return nil
+	}
+	start := len(buf)
+	buf = appendArrayHeader(slices.Grow(buf, 20+12*len(v)), elem, len(v))
+	for _, x := range v {
+		if x == nil {
+			buf = appendNull(buf, start)
+			continue
+		}
+		buf = binary.BigEndian.AppendUint32(buf, 8)
+		buf = binary.BigEndian.AppendUint64(buf, word(x))
+	}
+	return buf
+}
+
+// appendNull appends a NULL element to the array whose header starts at
+// start, and sets the header's has-NULLs flag.
+func appendNull(buf []byte, start int) []byte {
+	binary.BigEndian.PutUint32(buf[start+4:], 1)
+	return binary.BigEndian.AppendUint32(buf, 0xFFFFFFFF) // length -1
+}
+
 type flatInt64s struct{}
 
 func (flatInt64s) Encode(value any, buf []byte) ([]byte, error) {
@@ -107,9 +189,12 @@ const microsecondsToY2K = 946684800 * 1000000
 type flatTimes struct{}
 
 func (flatTimes) Encode(value any, buf []byte) ([]byte, error) {
-	return appendWords(buf, value.([]time.Time), pgtype.TimestamptzOID, func(t time.Time) uint64 {
-		return uint64(t.Unix()*1000000 + int64(t.Nanosecond())/1000 - microsecondsToY2K)
-	}), nil
+	return appendWords(buf, value.([]time.Time), pgtype.TimestamptzOID, timeWord), nil
+}
+
+// timeWord is t as a timestamptz: microseconds since 2000-01-01 UTC.
+func timeWord(t time.Time) uint64 {
+	return uint64(t.Unix()*1000000 + int64(t.Nanosecond())/1000 - microsecondsToY2K)
 }
 
 // appendWords appends v as an array of elem, whose elements are 8-byte

@@ -56,27 +56,32 @@ func TestFlatArraysEncodeAsPgx(t *testing.T) {
 	}
 	for _, v := range strs {
 		check(pgtype.TextArrayOID, v)
+		check(pgtype.TextArrayOID, nullable(v, rng))
 	}
 	for _, v := range ints {
 		check(pgtype.Int8ArrayOID, v)
+		check(pgtype.Int8ArrayOID, nullable(v, rng))
 	}
 	for _, v := range times {
 		check(pgtype.TimestamptzArrayOID, v)
+		check(pgtype.TimestamptzArrayOID, nullable(v, rng))
 	}
+	// All NULL, and NULL first and last.
+	check(pgtype.TextArrayOID, []*string{nil, nil})
+	check(pgtype.Int8ArrayOID, []*int64{nil, new(int64(7)), nil})
 	// The plans are the direct ones (else the test compares pgx with itself).
 	for _, c := range []struct {
 		oid uint32
 		v   any
-	}{{pgtype.TextArrayOID, []string{}}, {pgtype.Int8ArrayOID, []int64{}}, {pgtype.TimestamptzArrayOID, []time.Time{}}} {
+	}{{pgtype.TextArrayOID, []string{}}, {pgtype.Int8ArrayOID, []int64{}}, {pgtype.TimestamptzArrayOID, []time.Time{}},
+		{pgtype.TextArrayOID, []*string{}}, {pgtype.Int8ArrayOID, []*int64{}}, {pgtype.TimestamptzArrayOID, []*time.Time{}}} {
 		switch p := flat.PlanEncode(c.oid, pgtype.BinaryFormatCode, c.v).(type) {
-		case flatStrings, flatInt64s, flatTimes:
+		case flatStrings, flatInt64s, flatTimes, nullableStrings, nullableInt64s, nullableTimes:
 		default:
 			t.Errorf("oid %d, %T: plan %T, want the direct one", c.oid, c.v, p)
 		}
 	}
 	// Other values and the text format still go through pgx's codec.
-	nullable := "x"
-	check(pgtype.TextArrayOID, []*string{&nullable, nil})
 	check(pgtype.Int8ArrayOID, []int32{1, -2})
 	for _, c := range []struct {
 		oid uint32
@@ -100,4 +105,19 @@ func lenOf(v any) int {
 		return len(v)
 	}
 	return -1
+}
+
+// nullable returns v as pointers, about a third of them nil (a nil slice
+// stays nil).
+func nullable[T any](v []T, rng *rand.Rand) []*T {
+	if v == nil {
+		return nil
+	}
+	out := make([]*T, len(v))
+	for i := range v {
+		if rng.IntN(3) > 0 {
+			out[i] = &v[i]
+		}
+	}
+	return out
 }

@@ -299,4 +299,15 @@ func TestFlatArraysRoundTrip(t *testing.T) {
 	}); err != nil || !empty || !null {
 		t.Fatalf("empty %v, null %v, %v", empty, null, err)
 	}
+	// Nullable elements: the server sees the NULLs where the nils are.
+	a, at := "a", times[1]
+	var nulls string
+	if err := env.app.Tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT concat_ws(',', (SELECT string_agg(coalesce(x, '∅'), '/' ORDER BY i) FROM unnest($1::text[]) WITH ORDINALITY AS u(x, i)),
+			(SELECT string_agg(coalesce(x::text, '∅'), '/' ORDER BY i) FROM unnest($2::bigint[]) WITH ORDINALITY AS u(x, i)),
+			(SELECT string_agg(coalesce(to_char(x AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), '∅'), '/' ORDER BY i) FROM unnest($3::timestamptz[]) WITH ORDINALITY AS u(x, i)))`,
+			[]*string{nil, &a, nil}, []*int64{&ints[3], nil}, []*time.Time{nil, &at}).Scan(&nulls)
+	}); err != nil || nulls != "∅/a/∅,-9223372036854775808/∅,∅/2026-12-06 11:00:00.123456" {
+		t.Fatalf("nullable arrays read back as %q, %v", nulls, err)
+	}
 }
