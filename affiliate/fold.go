@@ -211,6 +211,11 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 			break // at the head or the batch's end, or nothing held past it
 		}
 	}
+	// The referee and volume rollups' keys, most of them new in a round,
+	// are looked up one by one, whatever the tables' size
+	// (schema.DB.IndexProbes); the hourly rows, most of them found,
+	// keep the planner's choice.
+	roll.beforeReferees = func() error { return s.DB.IndexProbes(ctx, tx) }
 	if err := roll.write(ctx, tx); err != nil {
 		return 0, false, err
 	}

@@ -123,6 +123,9 @@ func lessStrings(a, b []string) bool {
 type rollup struct {
 	hours map[hourKey]*rollupFigures
 	days  map[dayKey]*rollupFigures
+	// beforeReferees, when set, runs in write's transaction after the
+	// hourly and daily rows and before the referee rows.
+	beforeReferees func() error
 }
 
 func newRollup() *rollup {
@@ -193,6 +196,11 @@ func (r *rollup) write(ctx context.Context, q schema.Querier) error {
 	}
 	if len(days) > 0 {
 		if err := writeDimensions(ctx, q, sqlDaily, days); err != nil {
+			return err
+		}
+	}
+	if r.beforeReferees != nil {
+		if err := r.beforeReferees(); err != nil {
 			return err
 		}
 	}

@@ -241,6 +241,23 @@ func (db *DB) WriterMode(ctx context.Context) string {
 	}
 }
 
+// IndexProbes makes the rest of transaction tx, on PostgreSQL, join by index probes
+// rather than hash or merge joins (SET LOCAL enable_hashjoin and
+// enable_mergejoin off); on CockroachDB it does nothing. For a transaction
+// that writes a batch of keys into a table that only grows (the
+// statistics folder's UPDATE … FROM unnest(…) of the rollups): the planner
+// prices one primary-key probe per key above hashing the whole table, and
+// so reads every row of the table every round, a cost that grows with the
+// table, where the probes' cost is the batch's (README, "Measured figures,
+// dated").
+func (db *DB) IndexProbes(ctx context.Context, tx Execer) error {
+	if db.isCockroach(ctx) {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`)
+	return err
+}
+
 // isCockroach reports whether the database is CockroachDB (asked once).
 func (db *DB) isCockroach(ctx context.Context) bool {
 	db.dialectOnce.Do(func() {

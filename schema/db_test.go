@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -669,4 +670,60 @@ func TestGroupWriterTxRetriesUniqueViolation(t *testing.T) {
 			t.Errorf("%s mode: GroupWriterTx = %v after %d attempts; want nil after 2", mode, err, attempts)
 		}
 	}
+}
+
+// IndexProbes turns hash and merge joins off for the rest of its
+// transaction only, and the planner then probes the primary key of a table
+// it would otherwise hash whole.
+func TestIndexProbes(t *testing.T) {
+	env := newRunnerEnv(t)
+	ctx := context.Background()
+	if _, err := env.db.Admin.Exec(ctx, `INSERT INTO runner_counter (id, n) SELECT g, g FROM generate_series(2, 20000) AS g`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.db.Admin.Exec(ctx, `ANALYZE runner_counter`); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(tx pgx.Tx) string {
+		t.Helper()
+		ids := make([]int64, 3000)
+		for i := range ids {
+			ids[i] = int64(7*i + 2)
+		}
+		rows, err := tx.Query(ctx, `EXPLAIN UPDATE runner_counter AS c SET n = c.n + 1 FROM unnest($1::bigint[]) AS u(id) WHERE c.id = u.id`,
+			schema.PlanEachTime, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(lines, "\n")
+	}
+	var before, probed, after string
+	var hash string
+	if err := env.app.Tx(ctx, func(tx pgx.Tx) error {
+		before = plan(tx)
+		if err := env.app.IndexProbes(ctx, tx); err != nil {
+			return err
+		}
+		probed = plan(tx)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.app.Tx(ctx, func(tx pgx.Tx) error {
+		after = plan(tx)
+		return tx.QueryRow(ctx, `SHOW enable_hashjoin`).Scan(&hash)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(probed, "Nested Loop") || !strings.Contains(probed, "Index Scan") || strings.Contains(probed, "Hash Join") {
+		t.Errorf("with IndexProbes the plan does not probe the key:\n%s", probed)
+	}
+	if hash != "on" || after != before {
+		t.Errorf("the setting outlived its transaction: enable_hashjoin %s, plan\n%s\nthen\n%s", hash, before, after)
+	}
+	t.Logf("the planner's own plan:\n%s", before)
 }
