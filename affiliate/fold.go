@@ -211,12 +211,7 @@ func (s *Service) foldShard(ctx context.Context, tx pgx.Tx, shard int, head int6
 			break // at the head or the batch's end, or nothing held past it
 		}
 	}
-	// The referee and volume rollups' keys, most of them new in a round,
-	// are looked up one by one, whatever the tables' size
-	// (schema.DB.IndexProbes); the hourly rows, most of them found,
-	// keep the planner's choice.
-	roll.beforeReferees = func() error { return s.DB.IndexProbes(ctx, tx) }
-	if err := roll.write(ctx, tx); err != nil {
+	if err := roll.write(ctx, s.DB, tx); err != nil {
 		return 0, false, err
 	}
 	vol, err := s.foldVolumes(ctx, tx, segs, readBack, shard)
@@ -675,7 +670,7 @@ func (s *Service) revalue(ctx context.Context, batch int) (int, error) {
 			return err
 		}
 		total = len(ids)
-		return moved.write(ctx, tx)
+		return moved.write(ctx, s.DB, tx)
 	})
 	return total, err
 }

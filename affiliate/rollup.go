@@ -123,9 +123,6 @@ func lessStrings(a, b []string) bool {
 type rollup struct {
 	hours map[hourKey]*rollupFigures
 	days  map[dayKey]*rollupFigures
-	// beforeReferees, when set, runs in write's transaction after the
-	// hourly and daily rows and before the referee rows.
-	beforeReferees func() error
 }
 
 func newRollup() *rollup {
@@ -173,8 +170,8 @@ func (r *rollup) addFigures(a *accrualRow, f *rollupFigures) error {
 // rows, the same rows summed per day for the hours the daily rollup already
 // holds (before the day mark: late trades, reversals, revaluations; the
 // others reach it when their hour is rolled, rollDays), and the referee
-// rows.
-func (r *rollup) write(ctx context.Context, q schema.Querier) error {
+// rows. q is a transaction of db.
+func (r *rollup) write(ctx context.Context, db *schema.DB, q schema.Querier) error {
 	if len(r.hours) == 0 {
 		return nil
 	}
@@ -199,10 +196,12 @@ func (r *rollup) write(ctx context.Context, q schema.Querier) error {
 			return err
 		}
 	}
-	if r.beforeReferees != nil {
-		if err := r.beforeReferees(); err != nil {
-			return err
-		}
+	// The referee rows' keys, most of them new in a round, are looked up
+	// one by one, whatever the table's size (schema.DB.IndexProbes; for
+	// the rest of q's transaction: the volume rollups after them too); the
+	// hourly rows, most of them found, keep the planner's choice.
+	if err := db.IndexProbes(ctx, q); err != nil {
+		return err
 	}
 	return r.writeReferees(ctx, q)
 }

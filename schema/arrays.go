@@ -91,20 +91,7 @@ func appendArrayHeader(buf []byte, elem uint32, n int) []byte {
 type flatStrings struct{}
 
 func (flatStrings) Encode(value any, buf []byte) ([]byte, error) {
-	v := value.([]string)
-	if v == nil {
-		return nil, nil
-	}
-	size := 20
-	for _, s := range v {
-		size += 4 + len(s)
-	}
-	buf = appendArrayHeader(slices.Grow(buf, size), pgtype.TextOID, len(v))
-	for _, s := range v {
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(s)))
-		buf = append(buf, s...)
-	}
-	return buf, nil
+	return appendTexts(buf, value.([]string), func(s string) (string, bool) { return s, true }), nil
 }
 
 // nullableStrings, nullableInt64s and nullableTimes encode []*string,
@@ -114,72 +101,40 @@ func (flatStrings) Encode(value any, buf []byte) ([]byte, error) {
 type nullableStrings struct{}
 
 func (nullableStrings) Encode(value any, buf []byte) ([]byte, error) {
-	v := value.([]*string)
-	if v == nil {
-		return nil, nil
-	}
-	size := 20
-	for _, s := range v {
-		size += 4
-		if s != nil {
-			size += len(*s)
-		}
-	}
-	start := len(buf)
-	buf = appendArrayHeader(slices.Grow(buf, size), pgtype.TextOID, len(v))
-	for _, s := range v {
+	return appendTexts(buf, value.([]*string), func(s *string) (string, bool) {
 		if s == nil {
-			buf = appendNull(buf, start)
-			continue
+			return "", false
 		}
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(*s)))
-		buf = append(buf, *s...)
-	}
-	return buf, nil
+		return *s, true
+	}), nil
 }
 
 type nullableInt64s struct{}
 
 func (nullableInt64s) Encode(value any, buf []byte) ([]byte, error) {
-	return appendNullableWords(buf, value.([]*int64), pgtype.Int8OID, func(x *int64) uint64 { return uint64(*x) }), nil
+	return appendWords(buf, value.([]*int64), pgtype.Int8OID, func(x *int64) (uint64, bool) {
+		if x == nil {
+			return 0, false
+		}
+		return uint64(*x), true
+	}), nil
 }
 
 type nullableTimes struct{}
 
 func (nullableTimes) Encode(value any, buf []byte) ([]byte, error) {
-	return appendNullableWords(buf, value.([]*time.Time), pgtype.TimestamptzOID, func(t *time.Time) uint64 { return timeWord(*t) }), nil
-}
-
-// appendNullableWords is appendWords for nullable elements: nil ones are
-// NULL.
-func appendNullableWords[T any](buf []byte, v []*T, elem uint32, word func(*T) uint64) []byte {
-	if v == nil {
-		return nil
-	}
-	start := len(buf)
-	buf = appendArrayHeader(slices.Grow(buf, 20+12*len(v)), elem, len(v))
-	for _, x := range v {
-		if x == nil {
-			buf = appendNull(buf, start)
-			continue
+	return appendWords(buf, value.([]*time.Time), pgtype.TimestamptzOID, func(t *time.Time) (uint64, bool) {
+		if t == nil {
+			return 0, false
 		}
-		buf = binary.BigEndian.AppendUint32(buf, 8)
-		buf = binary.BigEndian.AppendUint64(buf, word(x))
-	}
-	return buf
-}
-
-// appendNull appends a NULL element to the array whose header starts at
-// start, and sets the header's has-NULLs flag.
-func appendNull(buf []byte, start int) []byte {
-	binary.BigEndian.PutUint32(buf[start+4:], 1)
-	return binary.BigEndian.AppendUint32(buf, 0xFFFFFFFF) // length -1
+		return timeWord(*t), true
+	}), nil
 }
 
 type flatInt64s struct{}
 
 func (flatInt64s) Encode(value any, buf []byte) ([]byte, error) {
-	return appendWords(buf, value.([]int64), pgtype.Int8OID, func(x int64) uint64 { return uint64(x) }), nil
+	return appendWords(buf, value.([]int64), pgtype.Int8OID, func(x int64) (uint64, bool) { return uint64(x), true }), nil
 }
 
 // microsecondsToY2K is PostgreSQL's timestamp epoch, 2000-01-01 UTC, in
@@ -189,7 +144,7 @@ const microsecondsToY2K = 946684800 * 1000000
 type flatTimes struct{}
 
 func (flatTimes) Encode(value any, buf []byte) ([]byte, error) {
-	return appendWords(buf, value.([]time.Time), pgtype.TimestamptzOID, timeWord), nil
+	return appendWords(buf, value.([]time.Time), pgtype.TimestamptzOID, func(t time.Time) (uint64, bool) { return timeWord(t), true }), nil
 }
 
 // timeWord is t as a timestamptz: microseconds since 2000-01-01 UTC.
@@ -197,16 +152,55 @@ func timeWord(t time.Time) uint64 {
 	return uint64(t.Unix()*1000000 + int64(t.Nanosecond())/1000 - microsecondsToY2K)
 }
 
-// appendWords appends v as an array of elem, whose elements are 8-byte
-// words (int8, timestamptz), each word(x): nil for a nil slice (NULL).
-func appendWords[T any](buf []byte, v []T, elem uint32, word func(T) uint64) []byte {
+// appendTexts appends v as a text[] array, each element text(x): not ok
+// is NULL; nil for a nil slice (NULL).
+func appendTexts[T any](buf []byte, v []T, text func(T) (string, bool)) []byte {
 	if v == nil {
 		return nil
 	}
-	buf = appendArrayHeader(slices.Grow(buf, 20+12*len(v)), elem, len(v))
+	size := 20
 	for _, x := range v {
-		buf = binary.BigEndian.AppendUint32(buf, 8)
-		buf = binary.BigEndian.AppendUint64(buf, word(x))
+		s, _ := text(x)
+		size += 4 + len(s)
+	}
+	start := len(buf)
+	buf = appendArrayHeader(slices.Grow(buf, size), pgtype.TextOID, len(v))
+	for _, x := range v {
+		s, ok := text(x)
+		if !ok {
+			buf = appendNull(buf, start)
+			continue
+		}
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(s)))
+		buf = append(buf, s...)
 	}
 	return buf
+}
+
+// appendWords appends v as an array of elem, whose elements are 8-byte
+// words (int8, timestamptz), each word(x): not ok is NULL; nil for a nil
+// slice (NULL).
+func appendWords[T any](buf []byte, v []T, elem uint32, word func(T) (uint64, bool)) []byte {
+	if v == nil {
+		return nil
+	}
+	start := len(buf)
+	buf = appendArrayHeader(slices.Grow(buf, 20+12*len(v)), elem, len(v))
+	for _, x := range v {
+		w, ok := word(x)
+		if !ok {
+			buf = appendNull(buf, start)
+			continue
+		}
+		buf = binary.BigEndian.AppendUint32(buf, 8)
+		buf = binary.BigEndian.AppendUint64(buf, w)
+	}
+	return buf
+}
+
+// appendNull appends a NULL element to the array whose header starts at
+// start, and sets the header's has-NULLs flag.
+func appendNull(buf []byte, start int) []byte {
+	binary.BigEndian.PutUint32(buf[start+4:], 1)
+	return binary.BigEndian.AppendUint32(buf, 0xFFFFFFFF) // length -1
 }
