@@ -188,6 +188,16 @@ func (r *rollup) write(ctx context.Context, db *schema.DB, q schema.Querier) err
 			return err
 		}
 	}
+	// Every rollup key of a round is looked up one by one, whatever the
+	// table's size (schema.DB.IndexProbes; for the rest of q's
+	// transaction: the volume rollups after them too). The planner's
+	// choice, a hash join, reads and hashes the whole table every round:
+	// on a 25k-row hourly table, a 3,300-key round (two thirds found) took
+	// 74 ms hashed and 42 ms probed; the referee rows, ~85% of them new,
+	// 99.7 against 38.6 ms.
+	if err := db.IndexProbes(ctx, q); err != nil {
+		return err
+	}
 	if err := writeDimensions(ctx, q, sqlHourly, r.hours); err != nil {
 		return err
 	}
@@ -195,13 +205,6 @@ func (r *rollup) write(ctx context.Context, db *schema.DB, q schema.Querier) err
 		if err := writeDimensions(ctx, q, sqlDaily, days); err != nil {
 			return err
 		}
-	}
-	// The referee rows' keys, most of them new in a round, are looked up
-	// one by one, whatever the table's size (schema.DB.IndexProbes; for
-	// the rest of q's transaction: the volume rollups after them too); the
-	// hourly rows, most of them found, keep the planner's choice.
-	if err := db.IndexProbes(ctx, q); err != nil {
-		return err
 	}
 	return r.writeReferees(ctx, q)
 }
