@@ -1,6 +1,9 @@
 package schema
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // The durable cluster's shared_buffers: a quarter of the memory, clamped
 // to 128 MB–8 GB.
@@ -38,5 +41,23 @@ func TestMaxWALSize(t *testing.T) {
 	}
 	if freeDisk(t.TempDir()) <= 0 {
 		t.Error("freeDisk(a temporary directory) = 0: statfs not read")
+	}
+}
+
+// The server's environment gets the malloc settings unless it has
+// GLIBC_TUNABLES of its own, which it keeps as they are.
+func TestServerEnv(t *testing.T) {
+	for _, c := range []struct {
+		env, want []string
+	}{
+		{nil, []string{"GLIBC_TUNABLES=" + mallocTunables}},
+		{[]string{"PATH=/bin"}, []string{"PATH=/bin", "GLIBC_TUNABLES=" + mallocTunables}},
+		{[]string{"GLIBC_TUNABLES=glibc.malloc.arena_max=1", "PATH=/bin"}, []string{"GLIBC_TUNABLES=glibc.malloc.arena_max=1", "PATH=/bin"}},
+		{[]string{"MY_GLIBC_TUNABLES=x"}, []string{"MY_GLIBC_TUNABLES=x", "GLIBC_TUNABLES=" + mallocTunables}},
+	} {
+		got := serverEnv(c.env)
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("serverEnv(%q) = %q, want %q", c.env, got, c.want)
+		}
 	}
 }

@@ -100,6 +100,7 @@ func TestSuperviseRestarts(t *testing.T) {
 	defer func() { stop(); <-supervised }()
 
 	pid := postmasterPID(t, dataDir)
+	checkMallocTunables(t, pid)
 	killed := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -134,8 +135,39 @@ func TestSuperviseRestarts(t *testing.T) {
 	}
 	if newPID := postmasterPID(t, dataDir); newPID == pid {
 		t.Errorf("postmaster pid is still %d: the server was not restarted", pid)
+	} else {
+		checkMallocTunables(t, newPID)
 	}
 	if l := logs.String(); !strings.Contains(l, "postgres died") || !strings.Contains(l, "postgres restarted") {
 		t.Errorf("the restart was not logged:\n%s", l)
+	}
+}
+
+// checkMallocTunables checks that the postmaster pid runs with the malloc
+// settings the private cluster gives it (or with the GLIBC_TUNABLES of the
+// test's own environment, which take their place). glibc splits the
+// variable's value where it reads it, so /proc shows its settings as
+// separate strings: each is looked for on its own.
+func checkMallocTunables(t *testing.T, pid int) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "environ"))
+	if err != nil {
+		t.Fatalf("the postmaster's environment: %v", err)
+	}
+	want := schema.MallocTunables
+	if v, ok := os.LookupEnv("GLIBC_TUNABLES"); ok {
+		want = v
+	}
+	seen := map[string]bool{}
+	for _, s := range strings.FieldsFunc(string(b), func(r rune) bool { return r == 0 || r == ':' }) {
+		seen[s] = true
+	}
+	for i, setting := range strings.Split(want, ":") {
+		if i == 0 {
+			setting = "GLIBC_TUNABLES=" + setting
+		}
+		if !seen[setting] {
+			t.Errorf("the postmaster (pid %d) runs without %s (GLIBC_TUNABLES=%s)", pid, setting, want)
+		}
 	}
 }

@@ -1,0 +1,4 @@
+package schema
+
+// MallocTunables is mallocTunables, for the external tests.
+const MallocTunables = mallocTunables
