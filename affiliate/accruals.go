@@ -214,13 +214,13 @@ func (s *Service) insertAccruals(ctx context.Context, q schema.Querier, w schema
 // sends it through its pipe (tradeWriteStatements). A compact row (no
 // trader) stores no reporting currency either, nor its recorded time
 // (migration 049): its trade row has them.
-const sqlInsertAccruals = `INSERT INTO accruals (id, source, trade_id, event_id, entry_id, beneficiary, trader_id, level, program_id, kind,
+var sqlInsertAccruals = `INSERT INTO accruals (id, source, trade_id, event_id, entry_id, beneficiary, trader_id, level, program_id, kind,
 			rate, basis, amount, currency, fx_rate, reporting_amount, reporting_currency, market, code, reverses, recorded_at,
 			trade_fee, fee_reporting, volume_reporting, country, shard, seq, business_at)
 		SELECT id::uuid, src, NULLIF(tr, ''), NULLIF(ev, ''), en::uuid, ben, trader, lvl, prog, kind, rate::numeric, basis::numeric,
 			amt::numeric, cur, fx::numeric, rep::numeric, CASE WHEN trader IS NULL THEN NULL ELSE $18 END, mkt, code, NULLIF(rev, '')::uuid, CASE WHEN trader IS NULL THEN NULL ELSE $19::timestamptz END, fee::numeric, feerep::numeric,
 			volrep::numeric, country, sh, sq, bt
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
+		FROM ` + schema.Zip(`$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[],
 			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $20::text[], $21::text[],
-			$22::text[], $23::text[], $24::text[], $25::text[], $26::bigint[], $27::bigint[], $28::timestamptz[])
-			AS u(id, src, tr, ev, en, ben, trader, lvl, prog, kind, rate, basis, amt, cur, fx, rep, mkt, code, rev, fee, feerep, volrep, country, sh, sq, bt)`
+			$22::text[], $23::text[], $24::text[], $25::text[], $26::bigint[], $27::bigint[], $28::timestamptz[]`,
+	`id, src, tr, ev, en, ben, trader, lvl, prog, kind, rate, basis, amt, cur, fx, rep, mkt, code, rev, fee, feerep, volrep, country, sh, sq, bt`) + ` AS u`

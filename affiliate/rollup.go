@@ -292,13 +292,12 @@ func newRollupSQL(table string, keys, figures []column) rollupSQL {
 			sets = append(sets, fmt.Sprintf("%s = s.%s + u.%s", c.name, c.name, val))
 		}
 	}
-	from := `FROM unnest(` + strings.Join(arrays, ", ") + `)`
 	return rollupSQL{
 		update: `UPDATE ` + table + ` AS s SET ` + strings.Join(sets, ", ") + `
-		` + from + ` WITH ORDINALITY AS u(` + strings.Join(names, ", ") + `, i)
+		FROM ` + schema.ZipNumbered(strings.Join(arrays, ", "), strings.Join(names, ", "), "i") + ` AS u
 		WHERE ` + strings.Join(match, " AND ") + ` RETURNING u.i`,
 		insert: `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `)
-		SELECT ` + strings.Join(vals, ", ") + ` ` + from + ` AS u(` + strings.Join(names, ", ") + `)`,
+		SELECT ` + strings.Join(vals, ", ") + ` FROM ` + schema.Zip(strings.Join(arrays, ", "), strings.Join(names, ", ")) + ` AS u`,
 	}
 }
 

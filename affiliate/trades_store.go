@@ -283,19 +283,19 @@ var tradeWriteStatements = append(append([]string{}, ledger.WriteStatements...),
 	sqlInsertTrades, sqlInsertAccruals, sqlFirstTrade)
 
 // The statements of writeTrades besides the accruals'.
-const (
+var (
 	sqlInsertTrades = `INSERT INTO trades (id, user_id, market, liquidity, fee_amount, fee_currency, fee_computed, volume_amount, volume_currency,
 			counterparty_id, executed_at, recorded_at, content_hash, program_id, program_kind, basis, explanation, fee_entry_id, commission_entry_id,
 			shard, seq, product, code, country, fx_rate, fee_reporting, volume_reporting, reporting_currency)
 		SELECT id, usr, mkt, liq, fa::numeric, fc, comp, va::numeric, vc, NULLIF(cp, ''), ex, $19, h, NULLIF(prog, ''), NULLIF(kind, ''),
 			basis::numeric, expl::jsonb, fe::uuid, ce::uuid, sh, sq, prod, code, country, fx::numeric, feerep::numeric, volrep::numeric, repcur
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[],
+		FROM ` + schema.Zip(`$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[],
 			$11::timestamptz[], $12::bytea[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $20::bigint[], $21::bigint[],
-			$22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[])
-			AS u(id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce, sh, sq, prod, code, country, fx, feerep, volrep, repcur)`
+			$22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[]`,
+		`id, usr, mkt, liq, fa, fc, comp, va, vc, cp, ex, h, prog, kind, basis, expl, fe, ce, sh, sq, prod, code, country, fx, feerep, volrep, repcur`) + ` AS u`
 	sqlBookedTrades = `SELECT id, content_hash, fee_entry_id::text, commission_entry_id::text FROM trades WHERE id = ANY($1)`
 	sqlFirstTrade   = `UPDATE users SET first_trade_at = f.t
-		FROM (SELECT id, min(t) AS t FROM unnest($1::text[], $2::timestamptz[]) AS u(id, t) GROUP BY id) f
+		FROM (SELECT id, min(t) AS t FROM ` + schema.Zip(`$1::text[], $2::timestamptz[]`, `id, t`) + ` AS u GROUP BY id) f
 		WHERE users.id = f.id AND (users.first_trade_at IS NULL OR users.first_trade_at > f.t)`
 )
 

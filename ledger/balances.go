@@ -317,15 +317,16 @@ func (bc *balanceColumns) add(rk rowKey, r *Balance) {
 	bc.rowSeqs = append(bc.rowSeqs, r.RowSeq)
 }
 
-const (
+var (
 	sqlReadBalances = `SELECT b.account, b.shard, debits::text, credits::text, pending_debits::text, pending_credits::text, balance::text, last_seq, row_seq
-		FROM balances_current b JOIN unnest($1::text[], $2::bigint[]) AS u(account, shard) ON b.account = u.account AND b.shard = u.shard`
+		FROM balances_current b JOIN ` + schema.Zip(`$1::text[], $2::bigint[]`, `account, shard`) + ` AS u ON b.account = u.account AND b.shard = u.shard`
 	sqlUpdateBalances = `UPDATE balances SET debits = u.d::numeric, credits = u.c::numeric, pending_debits = u.pd::numeric,
 			pending_credits = u.pc::numeric, balance = u.b::numeric, last_seq = u.s, row_seq = u.r
-		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[]) AS u(a, sh, d, c, pd, pc, b, s, r)
+		FROM ` + schema.Zip(`$1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[]`,
+		`a, sh, d, c, pd, pc, b, s, r`) + ` AS u
 		WHERE balances.account = u.a AND balances.shard = u.sh`
 	sqlInsertBalances = `INSERT INTO balances (account, code, currency, holder, debits, credits, pending_debits, pending_credits, balance, last_seq, shard, row_seq)
 		SELECT a, co, cu, h, d::numeric, c::numeric, pd::numeric, pc::numeric, b::numeric, s, sh, r
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[])
-			AS u(a, co, cu, h, d, c, pd, pc, b, s, sh, r)`
+		FROM ` + schema.Zip(`$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[]`,
+		`a, co, cu, h, d, c, pd, pc, b, s, sh, r`) + ` AS u`
 )

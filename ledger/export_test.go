@@ -11,7 +11,7 @@ func RowPostingsByEffective(cols, cond, after, upto string) string {
 func BalanceRowsRead(l *Ledger) int64 { return l.balances.read.Load() }
 
 // SQLUpdateBalances is the writer's UPDATE of existing balance rows.
-const SQLUpdateBalances = sqlUpdateBalances
+var SQLUpdateBalances = sqlUpdateBalances
 
 // DecodeCanonical is CanonicalMetadata without its fast path for flat
 // canonical objects.

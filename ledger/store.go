@@ -320,7 +320,7 @@ func loadFollowUps(ctx context.Context, q schema.Querier, ids []string) (*follow
 }
 
 // The statements a batch writes with (WriteStatements).
-const (
+var (
 	sqlInsertEntries = `INSERT INTO entries (id, seq, kind, description, phase, effective_at, recorded_at, idempotency_key, content_hash,
 			parent_id, reverses, completes, expires_at, batch_id, metadata, hash, shard,
 			l1_idx, l1_account, l1_side, l1_amount, l1_balance_after, l1_debits_after, l1_credits_after,
@@ -329,16 +329,16 @@ const (
 			NULLIF(comp, '')::uuid, NULLIF(exp, '')::timestamptz, NULLIF(batch, ''), meta::jsonb, hash, sh,
 			NULLIF(i1, -1), NULLIF(a1, ''), NULLIF(s1, ''), NULLIF(m1, '')::numeric, NULLIF(b1, '')::numeric, NULLIF(d1, '')::numeric, NULLIF(c1, '')::numeric,
 			NULLIF(i2, -1), NULLIF(a2, ''), NULLIF(s2, ''), NULLIF(m2, '')::numeric, NULLIF(b2, '')::numeric, NULLIF(d2, '')::numeric, NULLIF(c2, '')::numeric
-		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[],
+		FROM ` + schema.Zip(`$1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[],
 			$9::bytea[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bytea[], $17::bigint[],
 			$18::bigint[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[],
-			$25::bigint[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[])
-			AS u(id, seq, kind, descr, phase, eff, rec, key, content, parent, rev, comp, exp, batch, meta, hash, sh,
-				i1, a1, s1, m1, b1, d1, c1, i2, a2, s2, m2, b2, d2, c2)`
+			$25::bigint[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[]`,
+		`id, seq, kind, descr, phase, eff, rec, key, content, parent, rev, comp, exp, batch, meta, hash, sh,
+			i1, a1, s1, m1, b1, d1, c1, i2, a2, s2, m2, b2, d2, c2`) + ` AS u`
 	sqlInsertPostings = `INSERT INTO postings (entry_id, idx, seq, account, currency, side, amount, pending, balance_after, debits_after, credits_after, effective_at, recorded_at, shard)
 		SELECT e::uuid, i, s, a, c, sd, amt::numeric, p, b::numeric, d::numeric, cr::numeric, eff, rec, sh
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::text[],
-			$12::timestamptz[], $13::timestamptz[], $14::bigint[]) AS u(e, i, s, a, c, sd, amt, p, b, d, cr, eff, rec, sh)`
+		FROM ` + schema.Zip(`$1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::text[], $10::text[], $11::text[],
+			$12::timestamptz[], $13::timestamptz[], $14::bigint[]`, `e, i, s, a, c, sd, amt, p, b, d, cr, eff, rec, sh`) + ` AS u`
 	sqlUpdateHead = `UPDATE journal_shards SET seq = $1, hash = $2, recorded_at = $3 WHERE shard = $4`
 )
 
