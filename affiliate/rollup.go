@@ -244,7 +244,7 @@ func writeDimensions(ctx context.Context, q schema.Querier, sql rollupSQL, rows 
 	n := len(hks)
 	aff, mkt, code, cur, prog, country := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	hours, levels := make([]time.Time, n), make([]int64, n)
-	var fc figureColumns
+	fc := newFigureColumns(n)
 	for i, k := range hks {
 		aff[i], hours[i], levels[i], mkt[i], code[i], cur[i], prog[i], country[i] = k.affiliate, k.hour, int64(k.level), k.market, k.code, k.currency, k.program, k.country
 		fc.add(rows[k])
@@ -375,6 +375,17 @@ type figureColumns struct {
 	trades, accs                                   []int64
 }
 
+// newFigureColumns is figureColumns with room for n rows (appending
+// row by row regrew each of the nine slices ~log2(n) times: half of add's
+// time in a 64 × 1 profile).
+func newFigureColumns(n int) *figureColumns {
+	return &figureColumns{
+		com: make([]string, 0, n), comRep: make([]string, 0, n), fees: make([]string, 0, n), feesRep: make([]string, 0, n),
+		vol: make([]string, 0, n), upCom: make([]string, 0, n), upFees: make([]string, 0, n),
+		trades: make([]int64, 0, n), accs: make([]int64, 0, n),
+	}
+}
+
 func (c *figureColumns) add(f *rollupFigures) {
 	c.com = append(c.com, ledger.Format(&f.commission))
 	c.comRep = append(c.comRep, ledger.Format(&f.commissionRep))
@@ -399,7 +410,7 @@ func (r *rollup) writeReferees(ctx context.Context, q schema.Querier) error {
 	sort.Slice(ks, func(i, j int) bool { return ks[i].less(&ks[j]) })
 	n := len(ks)
 	aff, refs, cur, days := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
-	var fc figureColumns
+	fc := newFigureColumns(n)
 	for i, k := range ks {
 		aff[i], refs[i], days[i], cur[i] = k.affiliate, k.referee, k.day, k.currency
 		fc.add(r.days[k])
