@@ -91,7 +91,7 @@ func appendArrayHeader(buf []byte, elem uint32, n int) []byte {
 type flatStrings struct{}
 
 func (flatStrings) Encode(value any, buf []byte) ([]byte, error) {
-	return appendTexts(buf, value.([]string), func(s string) (string, bool) { return s, true }), nil
+	return appendTexts(buf, value.([]string), notNull(textOf)), nil
 }
 
 // nullableStrings, nullableInt64s and nullableTimes encode []*string,
@@ -101,40 +101,47 @@ func (flatStrings) Encode(value any, buf []byte) ([]byte, error) {
 type nullableStrings struct{}
 
 func (nullableStrings) Encode(value any, buf []byte) ([]byte, error) {
-	return appendTexts(buf, value.([]*string), func(s *string) (string, bool) {
-		if s == nil {
-			return "", false
-		}
-		return *s, true
-	}), nil
+	return appendTexts(buf, value.([]*string), orNull(textOf)), nil
 }
 
 type nullableInt64s struct{}
 
 func (nullableInt64s) Encode(value any, buf []byte) ([]byte, error) {
-	return appendWords(buf, value.([]*int64), pgtype.Int8OID, func(x *int64) (uint64, bool) {
-		if x == nil {
-			return 0, false
-		}
-		return uint64(*x), true
-	}), nil
+	return appendWords(buf, value.([]*int64), pgtype.Int8OID, orNull(int64Word)), nil
 }
 
 type nullableTimes struct{}
 
 func (nullableTimes) Encode(value any, buf []byte) ([]byte, error) {
-	return appendWords(buf, value.([]*time.Time), pgtype.TimestamptzOID, func(t *time.Time) (uint64, bool) {
-		if t == nil {
-			return 0, false
+	return appendWords(buf, value.([]*time.Time), pgtype.TimestamptzOID, orNull(timeWord)), nil
+}
+
+// textOf and int64Word are the element encodings of text and int8
+// (timeWord is timestamptz's).
+func textOf(s string) string   { return s }
+func int64Word(x int64) uint64 { return uint64(x) }
+
+// notNull is the element function of a slice without NULLs: f, always ok.
+func notNull[T, W any](f func(T) W) func(T) (W, bool) {
+	return func(x T) (W, bool) { return f(x), true }
+}
+
+// orNull is the element function of a slice of pointers: f of the value,
+// not ok (NULL) for nil.
+func orNull[T, W any](f func(T) W) func(*T) (W, bool) {
+	return func(p *T) (W, bool) {
+		if p == nil {
+			var zero W
+			return zero, false
 		}
-		return timeWord(*t), true
-	}), nil
+		return f(*p), true
+	}
 }
 
 type flatInt64s struct{}
 
 func (flatInt64s) Encode(value any, buf []byte) ([]byte, error) {
-	return appendWords(buf, value.([]int64), pgtype.Int8OID, func(x int64) (uint64, bool) { return uint64(x), true }), nil
+	return appendWords(buf, value.([]int64), pgtype.Int8OID, notNull(int64Word)), nil
 }
 
 // microsecondsToY2K is PostgreSQL's timestamp epoch, 2000-01-01 UTC, in
@@ -144,7 +151,7 @@ const microsecondsToY2K = 946684800 * 1000000
 type flatTimes struct{}
 
 func (flatTimes) Encode(value any, buf []byte) ([]byte, error) {
-	return appendWords(buf, value.([]time.Time), pgtype.TimestamptzOID, func(t time.Time) (uint64, bool) { return timeWord(t), true }), nil
+	return appendWords(buf, value.([]time.Time), pgtype.TimestamptzOID, notNull(timeWord)), nil
 }
 
 // timeWord is t as a timestamptz: microseconds since 2000-01-01 UTC.

@@ -22,6 +22,20 @@ import (
 // project-set zips the functions the same way. Zip panics if the two lists
 // differ in length (a programming error in a statement's text).
 func Zip(arrays, names string) string {
+	return "(SELECT " + strings.Join(zipColumns(arrays, names), ", ") + ")"
+}
+
+// ZipNumbered is Zip with one more column, ord, numbering the rows from 1
+// (what WITH ORDINALITY adds to unnest in FROM). The arrays must be of one
+// length: ord counts the first one's elements.
+func ZipNumbered(arrays, names, ord string) string {
+	cols := zipColumns(arrays, names)
+	cols = append(cols, "generate_series(1, array_length("+splitList(arrays)[0]+", 1)) AS "+ord)
+	return "(SELECT " + strings.Join(cols, ", ") + ")"
+}
+
+// zipColumns is Zip's select list: unnest(array) AS name, one a pair.
+func zipColumns(arrays, names string) []string {
 	as, ns := splitList(arrays), splitList(names)
 	if len(as) != len(ns) || len(as) == 0 {
 		panic(fmt.Sprintf("schema.Zip: %d arrays for %d names", len(as), len(ns)))
@@ -30,16 +44,7 @@ func Zip(arrays, names string) string {
 	for i := range as {
 		cols[i] = "unnest(" + as[i] + ") AS " + ns[i]
 	}
-	return "(SELECT " + strings.Join(cols, ", ") + ")"
-}
-
-// ZipNumbered is Zip with one more column, ord, numbering the rows from 1
-// (what WITH ORDINALITY adds to unnest in FROM). The arrays must be of one
-// length: ord counts the first one's elements.
-func ZipNumbered(arrays, names, ord string) string {
-	z := Zip(arrays, names)
-	first := splitList(arrays)[0]
-	return z[:len(z)-1] + ", generate_series(1, array_length(" + first + ", 1)) AS " + ord + ")"
+	return cols
 }
 
 // splitList splits a comma-separated list of SQL expressions without
